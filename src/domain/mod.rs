@@ -1,0 +1,29 @@
+//! Domain model: validated newtypes and records shared by every other module.
+//!
+//! Invariants are carried by types (style rule 3): a [`LonLat`] is always finite and on the
+//! globe, a [`Bbox`] is never inverted, a [`Day`] is a calendar day, ids cannot be built from
+//! arbitrary strings, and safeguard vocabularies ([`SubjectCategory`]) have no catch-all
+//! variant. Nothing here does I/O.
+
+mod category;
+mod error;
+mod geom;
+mod ids;
+mod person;
+mod records;
+mod time;
+
+pub use category::{CATEGORY_COUNT, Category};
+pub use error::{DomainError, DomainResult};
+pub use geom::{Bbox, LonLat};
+pub use ids::{
+    Agency, AtcoCode, BoundaryCode, IncidentId, IsaRef, PersonRef, PlaceId, RouteId, SchemeName,
+    ServiceId, Urn,
+};
+pub use person::{Grade, Link, LinkKind, LinkTarget, Person, SubjectCategory};
+pub use records::{
+    Boundary, Dataset, Guardian, Incident, IncidentLocation, IncidentTime, LocationPrecision,
+    Phase, PlaceKind, PlaceOfConcern, Provenance, Route, RouteMode, School, ServiceTier, Stop,
+    TimePrecision, YouthService,
+};
+pub use time::{Day, TimeWindow};

@@ -1,0 +1,13 @@
+//! saferplaces: contextual-safeguarding spatial intelligence. Places, never children.
+//!
+//! The crate is organised by domain (style.md rule 1); see `ARCHITECTURE.md` for the code map.
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod index;
+pub mod ingest;
+pub mod startup;
+pub mod store;
+pub mod synthetic;
+pub mod telemetry;
