@@ -1,0 +1,222 @@
+//! ONS-style boundary GeoJSON (formats.md §5): any vintage, property names found by pattern.
+//!
+//! The code property is the one whose name matches `<letters><2 digits>CD` case-insensitively
+//! (`LSOA11CD`, `wd13cd`, `LAD24CD`), else `CODE`; the name property likewise `..NM` (not the
+//! Welsh `..NMW`), else `NAME`. Callers may name the fields explicitly instead.
+
+use std::path::Path;
+
+use crate::domain::{Boundary, BoundaryCode, SchemeName};
+
+use super::{IngestError, IngestResult};
+
+/// How to read a boundary file.
+#[derive(Debug, Clone)]
+pub struct BoundaryFileOptions {
+    /// Scheme the boundaries belong to.
+    pub scheme: SchemeName,
+    /// Property holding the code; found by pattern when `None`.
+    pub code_field: Option<String>,
+    /// Property holding the name; found by pattern when `None`.
+    pub name_field: Option<String>,
+}
+
+impl BoundaryFileOptions {
+    /// Options that find the code and name fields by pattern.
+    pub fn for_scheme(scheme: SchemeName) -> Self {
+        Self {
+            scheme,
+            code_field: None,
+            name_field: None,
+        }
+    }
+}
+
+/// Reads a boundary GeoJSON file.
+pub fn read_boundary_file(path: &Path, opts: &BoundaryFileOptions) -> IngestResult<Vec<Boundary>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| IngestError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    parse_boundaries(&text, &file, opts)
+}
+
+fn is_code_key(k: &str, suffix: &str) -> bool {
+    let b = k.as_bytes();
+    let n = b.len();
+    if n < 5 || !k[n - 2..].eq_ignore_ascii_case(suffix) {
+        return false;
+    }
+    let (stem, digits) = (&b[..n - 4], &b[n - 4..n - 2]);
+    !stem.is_empty()
+        && stem.iter().all(u8::is_ascii_alphabetic)
+        && digits.iter().all(u8::is_ascii_digit)
+}
+
+fn find_key<'a>(
+    props: &'a serde_json::Map<String, serde_json::Value>,
+    explicit: Option<&str>,
+    suffix: &str,
+    fallback: &str,
+) -> Option<&'a str> {
+    if let Some(want) = explicit {
+        return props
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(want))
+            .map(String::as_str);
+    }
+    props
+        .keys()
+        .find(|k| is_code_key(k, suffix))
+        .or_else(|| props.keys().find(|k| k.eq_ignore_ascii_case(fallback)))
+        .map(String::as_str)
+}
+
+/// Parses a GeoJSON `FeatureCollection` of `(Multi)Polygon`s into boundaries of `opts.scheme`.
+/// `file` is used in error messages only.
+pub fn parse_boundaries(
+    text: &str,
+    file: &str,
+    opts: &BoundaryFileOptions,
+) -> IngestResult<Vec<Boundary>> {
+    let gj: geojson::GeoJson = text
+        .parse()
+        .map_err(|e: geojson::Error| IngestError::Format {
+            file: file.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let geojson::GeoJson::FeatureCollection(fc) = gj else {
+        return Err(IngestError::Format {
+            file: file.to_owned(),
+            reason: "expected a FeatureCollection".to_owned(),
+        });
+    };
+    let mut out = Vec::with_capacity(fc.features.len());
+    for (i, feature) in fc.features.iter().enumerate() {
+        let record = i + 1;
+        let field_err = |field: &str, reason: String| IngestError::Field {
+            file: file.to_owned(),
+            record,
+            field: field.to_owned(),
+            reason,
+        };
+        let empty = serde_json::Map::new();
+        let props = feature.properties.as_ref().unwrap_or(&empty);
+        let code_key =
+            find_key(props, opts.code_field.as_deref(), "CD", "CODE").ok_or_else(|| {
+                field_err(
+                    opts.code_field.as_deref().unwrap_or("..CD"),
+                    "no code property".to_owned(),
+                )
+            })?;
+        let name_key =
+            find_key(props, opts.name_field.as_deref(), "NM", "NAME").ok_or_else(|| {
+                field_err(
+                    opts.name_field.as_deref().unwrap_or("..NM"),
+                    "no name property".to_owned(),
+                )
+            })?;
+        let code_str = props
+            .get(code_key)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let code =
+            BoundaryCode::new(code_str.trim()).map_err(|e| field_err(code_key, e.to_string()))?;
+        let name = props
+            .get(name_key)
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| field_err(name_key, "empty name".to_owned()))?
+            .to_owned();
+        let geometry = feature
+            .geometry
+            .as_ref()
+            .ok_or_else(|| field_err("geometry", "missing".to_owned()))?;
+        let mp = match &geometry.value {
+            geojson::GeometryValue::Polygon { .. } => {
+                let p: geo::Polygon<f64> = (&geometry.value)
+                    .try_into()
+                    .map_err(|e: geojson::Error| field_err("geometry", e.to_string()))?;
+                geo::MultiPolygon(vec![p])
+            }
+            geojson::GeometryValue::MultiPolygon { .. } => (&geometry.value)
+                .try_into()
+                .map_err(|e: geojson::Error| field_err("geometry", e.to_string()))?,
+            _ => {
+                return Err(field_err(
+                    "geometry",
+                    "expected a Polygon or MultiPolygon".to_owned(),
+                ));
+            }
+        };
+        if let Some(bad) = geo::CoordsIter::coords_iter(&mp)
+            .find(|c| !c.x.is_finite() || !c.y.is_finite() || c.x.abs() > 180.0 || c.y.abs() > 90.0)
+        {
+            return Err(field_err(
+                "geometry",
+                format!("coordinate ({}, {}) is not lon/lat", bad.x, bad.y),
+            ));
+        }
+        out.push(Boundary {
+            scheme: opts.scheme.clone(),
+            code,
+            name,
+            geometry: mp,
+            youth_population: None,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> BoundaryFileOptions {
+        BoundaryFileOptions::for_scheme(SchemeName::new("lsoa").unwrap())
+    }
+
+    const SQUARE: &str = r#"{"type":"Polygon","coordinates":[[[-2.6,51.4],[-2.5,51.4],[-2.5,51.5],[-2.6,51.5],[-2.6,51.4]]]}"#;
+
+    #[test]
+    fn code_and_name_are_found_by_pattern_in_any_vintage_and_case() {
+        for (cd, nm) in [
+            ("LSOA11CD", "LSOA11NM"),
+            ("lsoa21cd", "lsoa21nm"),
+            ("WD24CD", "WD24NM"),
+            ("CODE", "NAME"),
+        ] {
+            let text = format!(
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"{cd}":"E01014673","{nm}":"Bristol 027A","{nm}W":null,"BNG_E":1}},"geometry":{SQUARE}}}]}}"#
+            );
+            let b = parse_boundaries(&text, "t.geojson", &opts()).unwrap();
+            assert_eq!(b[0].code.as_str(), "E01014673", "{cd}");
+            assert_eq!(b[0].name, "Bristol 027A", "{nm}");
+        }
+    }
+
+    #[test]
+    fn a_missing_code_names_file_feature_and_field() {
+        let text = format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"LSOA11CD":"E01014673","LSOA11NM":"A"}},"geometry":{SQUARE}}},{{"type":"Feature","properties":{{"LSOA11CD":"","LSOA11NM":"B"}},"geometry":{SQUARE}}}]}}"#
+        );
+        let err = parse_boundaries(&text, "bad.geojson", &opts())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bad.geojson") && err.contains("record 2") && err.contains("LSOA11CD"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn points_and_projected_coordinates_are_refused() {
+        let pt = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"CODE":"X1","NAME":"x"},"geometry":{"type":"Point","coordinates":[0,0]}}]}"#;
+        assert!(parse_boundaries(pt, "p", &opts()).is_err());
+        let bng = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"CODE":"X1","NAME":"x"},"geometry":{"type":"Polygon","coordinates":[[[358000,172000],[359000,172000],[359000,173000],[358000,172000]]]}}]}"#;
+        assert!(parse_boundaries(bng, "p", &opts()).is_err());
+        assert!(parse_boundaries("not json", "p", &opts()).is_err());
+    }
+}
