@@ -1,0 +1,858 @@
+//! The embedded `SQLite` store: one file, `saferplaces.sqlite3`, in the data directory.
+//!
+//! Schema: one STRICT table per record kind, created by the numbered `.sql` files in
+//! `migrations/sqlite/` (compiled in by `MIGRATIONS`). Opening a store applies every pending
+//! migration in one transaction and records the version in `PRAGMA user_version`; a database
+//! written by a newer build is refused with [`StoreError::SchemaTooNew`] rather than guessed at.
+//!
+//! Scalars get typed columns (ids, category slug, day as days since 1970-01-01, minute of day,
+//! precision codes, lon/lat, provenance) so later queries can use them; nested lists (guardians,
+//! route line and stops, subject categories, link targets) are JSON text, and boundary outlines
+//! are `GeoJSON` geometry objects.
+//!
+//! Writes are one transaction per batch with `ON CONFLICT DO NOTHING` on each table's key, so
+//! a batch is stored whole or not at all and re-writing it stores nothing new. Reads run in one
+//! read transaction, so a load sees a single consistent snapshot. A stored row that no longer
+//! converts to a valid domain value is reported as [`StoreError::Corrupt`], never a panic.
+//!
+//! Precision: lon/lat columns are `SQLite` `REAL`s and round-trip exactly. Coordinates inside
+//! JSON text (route lines, boundary outlines) are written in shortest round-trip form, but
+//! `serde_json` without its `float_roundtrip` feature may read a 17-significant-digit value
+//! back one unit in the last place off (about 1e-14 degrees).
+
+use std::fmt::Display;
+use std::path::Path;
+use std::str::FromStr;
+
+use geo::CoordsIter as _;
+use rusqlite::types::{FromSql, ValueRef};
+use rusqlite::{Connection, Row, TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{KindCounts, Store, StoreError, StoreResult};
+use crate::domain::{
+    Agency, AtcoCode, Boundary, BoundaryCode, Category, Dataset, Day, DomainError, Grade, Guardian,
+    Incident, IncidentId, IncidentLocation, IncidentTime, IsaRef, Link, LinkKind, LinkTarget,
+    LocationPrecision, LonLat, Person, PersonRef, Phase, PlaceId, PlaceKind, PlaceOfConcern,
+    Provenance, Route, RouteId, RouteMode, SchemeName, School, ServiceId, ServiceTier, Stop,
+    SubjectCategory, TimePrecision, Urn, YouthService,
+};
+
+/// The schema migrations, oldest first: `(version, sql)`. A new migration is a new file in
+/// `migrations/sqlite/` appended here with the next version number; released files never change.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+/// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
+const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// How many prepared statements the connection keeps (nine inserts, nine loads, nine counts).
+const STATEMENT_CACHE_CAPACITY: usize = 32;
+
+/// Minutes in a day; `minute_of_day` is below this.
+const MINUTES_PER_DAY: u16 = 1440;
+
+/// The embedded `SQLite` implementation of [`Store`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// File name of the database inside the data directory.
+    pub const FILE_NAME: &str = "saferplaces.sqlite3";
+
+    /// The newest schema version this build knows; [`SqliteStore::open`] migrates to it.
+    pub const LATEST_SCHEMA_VERSION: u32 = LATEST_SCHEMA_VERSION;
+
+    /// Opens (creating if needed) `data_dir/saferplaces.sqlite3`, creating `data_dir` if it is
+    /// missing, and brings its schema up to [`SqliteStore::LATEST_SCHEMA_VERSION`].
+    pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let conn = Connection::open(data_dir.join(Self::FILE_NAME))
+            .map_err(db("opening the database file"))?;
+        Self::from_connection(conn)
+    }
+
+    /// Opens a private in-memory store at [`SqliteStore::LATEST_SCHEMA_VERSION`] (for tests and
+    /// dry runs).
+    pub fn open_in_memory() -> StoreResult<Self> {
+        let conn = Connection::open_in_memory().map_err(db("opening an in-memory database"))?;
+        Self::from_connection(conn)
+    }
+
+    fn from_connection(mut conn: Connection) -> StoreResult<Self> {
+        // Refuse a newer schema before touching the file in any way (journal mode included).
+        ensure_known_version(user_version(&conn)?)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(db("setting PRAGMA foreign_keys"))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db("setting PRAGMA synchronous"))?;
+        // Returns the resulting mode: `wal` for a file, `memory` for an in-memory database.
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+            .map_err(db("setting PRAGMA journal_mode"))?;
+        migrate(&mut conn)?;
+        Ok(Self { conn })
+    }
+
+    /// Runs `read` inside one read transaction so it sees a single snapshot.
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(db("starting a read transaction"))?;
+        let value = read(&tx)?;
+        tx.commit().map_err(db("ending a read transaction"))?;
+        Ok(value)
+    }
+}
+
+impl Store for SqliteStore {
+    fn schema_version(&self) -> StoreResult<u32> {
+        user_version(&self.conn)
+    }
+
+    fn write(&mut self, data: &Dataset) -> StoreResult<KindCounts> {
+        // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy timeout)
+        // instead of failing halfway through the batch. Dropping `tx` on error rolls back.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a write transaction"))?;
+        let counts = KindCounts {
+            incidents: write_incidents(&tx, &data.incidents)?,
+            places: write_places(&tx, &data.places)?,
+            schools: write_schools(&tx, &data.schools)?,
+            stops: write_stops(&tx, &data.stops)?,
+            routes: write_routes(&tx, &data.routes)?,
+            services: write_services(&tx, &data.services)?,
+            boundaries: write_boundaries(&tx, &data.boundaries)?,
+            people: write_people(&tx, &data.people)?,
+            links: write_links(&tx, &data.links)?,
+        };
+        tx.commit().map_err(db("committing a write transaction"))?;
+        Ok(counts)
+    }
+
+    fn load(&self) -> StoreResult<Dataset> {
+        self.read(|conn| {
+            Ok(Dataset {
+                incidents: load_incidents(conn)?,
+                places: load_places(conn)?,
+                schools: load_schools(conn)?,
+                stops: load_stops(conn)?,
+                routes: load_routes(conn)?,
+                services: load_services(conn)?,
+                boundaries: load_boundaries(conn)?,
+                people: load_people(conn)?,
+                links: load_links(conn)?,
+            })
+        })
+    }
+
+    fn counts(&self) -> StoreResult<KindCounts> {
+        self.read(|conn| {
+            let count = |sql: &str| -> StoreResult<u64> {
+                let n: i64 = conn
+                    .prepare_cached(sql)
+                    .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+                    .map_err(db("counting stored records"))?;
+                // COUNT(*) is never negative.
+                Ok(n.max(0) as u64)
+            };
+            Ok(KindCounts {
+                incidents: count("SELECT COUNT(*) FROM incidents")?,
+                places: count("SELECT COUNT(*) FROM places")?,
+                schools: count("SELECT COUNT(*) FROM schools")?,
+                stops: count("SELECT COUNT(*) FROM stops")?,
+                routes: count("SELECT COUNT(*) FROM routes")?,
+                services: count("SELECT COUNT(*) FROM services")?,
+                boundaries: count("SELECT COUNT(*) FROM boundaries")?,
+                people: count("SELECT COUNT(*) FROM people")?,
+                links: count("SELECT COUNT(*) FROM links")?,
+            })
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema versions.
+
+/// Reads `PRAGMA user_version`, the applied schema version.
+fn user_version(conn: &Connection) -> StoreResult<u32> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(db("reading the schema version"))
+}
+
+/// Refuses a database whose schema is newer than this build's.
+fn ensure_known_version(found: u32) -> StoreResult<()> {
+    if found > LATEST_SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: LATEST_SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Applies every migration newer than the database's version, all in one transaction.
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    if user_version(conn)? == LATEST_SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db("starting the schema migration"))?;
+    // Read again under the write lock: another process may have migrated meanwhile.
+    let found = user_version(&tx)?;
+    ensure_known_version(found)?;
+    for &(version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
+        tx.execute_batch(sql)
+            .map_err(db("applying a schema migration"))?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(db("recording the schema version"))?;
+    }
+    tx.commit().map_err(db("committing the schema migration"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing.
+//
+// `ON CONFLICT DO NOTHING` (an upsert clause) skips only rows whose key is already stored.
+// `INSERT OR IGNORE` would also silently skip rows that break a NOT NULL or CHECK constraint,
+// hiding bad data; with the upsert clause those fail the statement and roll back the batch.
+
+const INSERT_INCIDENT: &str = "INSERT INTO incidents \
+     (id, category, day, minute, time_precision, lon, lat, location_precision, involves_child, \
+      agency, isa_ref, grade) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING";
+
+const INSERT_PLACE: &str = "INSERT INTO places \
+     (id, kind, name, lon, lat, guardians, review_due, agency, isa_ref, grade) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
+
+const INSERT_SCHOOL: &str = "INSERT INTO schools (urn, name, phase, lon, lat, la_code) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+
+const INSERT_STOP: &str = "INSERT INTO stops (atco, name, lon, lat) \
+     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+
+const INSERT_ROUTE: &str = "INSERT INTO routes (id, short_name, long_name, mode, line, stops) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+
+const INSERT_SERVICE: &str = "INSERT INTO services (id, name, tier, kind, provider, lon, lat) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
+
+const INSERT_BOUNDARY: &str = "INSERT INTO boundaries \
+     (scheme, code, name, geometry, youth_population) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+
+const INSERT_PERSON: &str = "INSERT INTO people (id, birth_year, categories, agency, review_due) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+
+const INSERT_LINK: &str = "INSERT INTO links \
+     (id, kind, from_person, target, categories, grade, agency, review_due) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
+
+/// Runs `insert` for every record with the cached statement `sql`; returns rows inserted.
+fn insert_all<T>(
+    conn: &Connection,
+    sql: &str,
+    context: &'static str,
+    records: &[T],
+    mut insert: impl FnMut(&mut rusqlite::CachedStatement<'_>, &T) -> StoreResult<usize>,
+) -> StoreResult<u64> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let mut stmt = conn.prepare_cached(sql).map_err(db(context))?;
+    let mut inserted = 0_u64;
+    for record in records {
+        inserted += insert(&mut stmt, record)? as u64;
+    }
+    Ok(inserted)
+}
+
+fn write_incidents(conn: &Connection, incidents: &[Incident]) -> StoreResult<u64> {
+    insert_all(
+        conn,
+        INSERT_INCIDENT,
+        "storing incidents",
+        incidents,
+        |stmt, i| {
+            let location = i.location.as_ref();
+            stmt.execute(params![
+                sql_id(i.id.get(), "storing incidents")?,
+                i.category.slug(),
+                i.time.day.days_since_epoch(),
+                i.time.minute_of_day,
+                i.time.precision.code(),
+                location.map(|l| l.point.lon()),
+                location.map(|l| l.point.lat()),
+                location.map(|l| l.precision.code()),
+                i.involves_child,
+                i.provenance.agency.as_str(),
+                i.provenance.isa_ref.as_ref().map(IsaRef::as_str),
+                i.provenance.grade.map(|g| g.to_string()),
+            ])
+            .map_err(db("storing incidents"))
+        },
+    )
+}
+
+fn write_places(conn: &Connection, places: &[PlaceOfConcern]) -> StoreResult<u64> {
+    insert_all(conn, INSERT_PLACE, "storing places", places, |stmt, p| {
+        let guardians = to_json(&p.guardians, "encoding a place's guardians as JSON")?;
+        stmt.execute(params![
+            p.id.get(),
+            p.kind.code(),
+            p.name,
+            p.location.lon(),
+            p.location.lat(),
+            guardians,
+            p.review_due.days_since_epoch(),
+            p.provenance.agency.as_str(),
+            p.provenance.isa_ref.as_ref().map(IsaRef::as_str),
+            p.provenance.grade.map(|g| g.to_string()),
+        ])
+        .map_err(db("storing places"))
+    })
+}
+
+fn write_schools(conn: &Connection, schools: &[School]) -> StoreResult<u64> {
+    insert_all(
+        conn,
+        INSERT_SCHOOL,
+        "storing schools",
+        schools,
+        |stmt, s| {
+            stmt.execute(params![
+                s.urn.get(),
+                s.name,
+                s.phase.code(),
+                s.location.lon(),
+                s.location.lat(),
+                s.la_code.as_str(),
+            ])
+            .map_err(db("storing schools"))
+        },
+    )
+}
+
+fn write_stops(conn: &Connection, stops: &[Stop]) -> StoreResult<u64> {
+    insert_all(conn, INSERT_STOP, "storing stops", stops, |stmt, s| {
+        stmt.execute(params![
+            s.id.as_str(),
+            s.name,
+            s.location.lon(),
+            s.location.lat()
+        ])
+        .map_err(db("storing stops"))
+    })
+}
+
+fn write_routes(conn: &Connection, routes: &[Route]) -> StoreResult<u64> {
+    insert_all(conn, INSERT_ROUTE, "storing routes", routes, |stmt, r| {
+        let line = to_json(&r.line, "encoding a route line as JSON")?;
+        let stops = to_json(&r.stops, "encoding a route's stops as JSON")?;
+        stmt.execute(params![
+            r.id.get(),
+            r.short_name,
+            r.long_name,
+            r.mode.code(),
+            line,
+            stops
+        ])
+        .map_err(db("storing routes"))
+    })
+}
+
+fn write_services(conn: &Connection, services: &[YouthService]) -> StoreResult<u64> {
+    insert_all(
+        conn,
+        INSERT_SERVICE,
+        "storing youth services",
+        services,
+        |stmt, s| {
+            stmt.execute(params![
+                s.id.get(),
+                s.name,
+                s.tier.code(),
+                s.kind,
+                s.provider,
+                s.location.lon(),
+                s.location.lat(),
+            ])
+            .map_err(db("storing youth services"))
+        },
+    )
+}
+
+fn write_boundaries(conn: &Connection, boundaries: &[Boundary]) -> StoreResult<u64> {
+    insert_all(
+        conn,
+        INSERT_BOUNDARY,
+        "storing boundaries",
+        boundaries,
+        |stmt, b| {
+            let geometry = boundary_to_geojson(b)?;
+            stmt.execute(params![
+                b.scheme.as_str(),
+                b.code.as_str(),
+                b.name,
+                geometry,
+                b.youth_population,
+            ])
+            .map_err(db("storing boundaries"))
+        },
+    )
+}
+
+fn write_people(conn: &Connection, people: &[Person]) -> StoreResult<u64> {
+    insert_all(conn, INSERT_PERSON, "storing people", people, |stmt, p| {
+        let categories = to_json(&p.categories, "encoding a person's categories as JSON")?;
+        stmt.execute(params![
+            p.id.as_str(),
+            p.birth_year,
+            categories,
+            p.source.as_str(),
+            p.review_due.days_since_epoch(),
+        ])
+        .map_err(db("storing people"))
+    })
+}
+
+fn write_links(conn: &Connection, links: &[Link]) -> StoreResult<u64> {
+    insert_all(conn, INSERT_LINK, "storing links", links, |stmt, l| {
+        let target = to_json(&l.to, "encoding a link target as JSON")?;
+        let categories = to_json(&l.categories, "encoding a link's categories as JSON")?;
+        stmt.execute(params![
+            sql_id(l.id, "storing links")?,
+            l.kind.code(),
+            l.from.as_str(),
+            target,
+            categories,
+            l.grade.to_string(),
+            l.source.as_str(),
+            l.review_due.days_since_epoch(),
+        ])
+        .map_err(db("storing links"))
+    })
+}
+
+/// A 64-bit unsigned id as an `SQLite` integer key. Ids above `i64::MAX` cannot be stored.
+fn sql_id(id: u64, context: &'static str) -> StoreResult<i64> {
+    i64::try_from(id).map_err(|e| encode_error(context, e))
+}
+
+/// A boundary's outline as a `GeoJSON` geometry object. Non-finite coordinates are refused:
+/// JSON would silently turn them into `null`.
+fn boundary_to_geojson(b: &Boundary) -> StoreResult<String> {
+    if !b
+        .geometry
+        .coords_iter()
+        .all(|c| c.x.is_finite() && c.y.is_finite())
+    {
+        return Err(encode_error(
+            "encoding a boundary outline as GeoJSON",
+            DomainError::invalid(
+                "geometry",
+                format!(
+                    "boundary {}/{} has a non-finite coordinate",
+                    b.scheme, b.code
+                ),
+            ),
+        ));
+    }
+    let geometry = geojson::Geometry::new(geojson::GeometryValue::from(&b.geometry));
+    to_json(&geometry, "encoding a boundary outline as GeoJSON")
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T, context: &'static str) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| encode_error(context, e))
+}
+
+/// A value that could not be turned into a column, reported the way rusqlite reports its own
+/// parameter conversion failures.
+fn encode_error(
+    context: &'static str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::Database {
+        context,
+        source: rusqlite::Error::ToSqlConversionFailure(Box::new(error)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+/// Reads every row of `sql` (whose first `key_columns` columns are the table's key) and
+/// converts each with `convert`.
+fn load_all<T>(
+    conn: &Connection,
+    table: &'static str,
+    sql: &str,
+    key_columns: usize,
+    convert: impl Fn(&Cells<'_, '_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let context = "loading stored records";
+    let mut stmt = conn.prepare_cached(sql).map_err(db(context))?;
+    let mut rows = stmt.query([]).map_err(db(context))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db(context))? {
+        let cells = Cells {
+            row,
+            table,
+            key: row_key(row, key_columns),
+        };
+        out.push(convert(&cells)?);
+    }
+    Ok(out)
+}
+
+fn load_incidents(conn: &Connection) -> StoreResult<Vec<Incident>> {
+    let sql = "SELECT id, category, day, minute, time_precision, lon, lat, location_precision, \
+               involves_child, agency, isa_ref, grade FROM incidents ORDER BY id";
+    load_all(conn, "incidents", sql, 1, |c| {
+        let minute_of_day: Option<u16> = c.get(3)?;
+        if let Some(minute) = minute_of_day.filter(|m| *m >= MINUTES_PER_DAY) {
+            return Err(c.corrupt(format!("minute {minute} is not below {MINUTES_PER_DAY}")));
+        }
+        let location = match (c.get::<Option<f64>>(5)?, c.get::<Option<f64>>(6)?) {
+            (None, None) if c.get::<Option<String>>(7)?.is_none() => None,
+            (Some(_), Some(_)) => Some(IncidentLocation {
+                point: c.lonlat(5, 6)?,
+                precision: c.code(7)?,
+            }),
+            _ => {
+                return Err(c.corrupt("location columns are partly NULL"));
+            }
+        };
+        Ok(Incident {
+            id: IncidentId::new(c.id(0)?),
+            category: c.parse::<Category>(1)?,
+            time: IncidentTime {
+                day: c.day(2)?,
+                minute_of_day,
+                precision: c.code(4)?,
+            },
+            location,
+            involves_child: c.get(8)?,
+            provenance: c.provenance(9, 10, 11)?,
+        })
+    })
+}
+
+fn load_places(conn: &Connection) -> StoreResult<Vec<PlaceOfConcern>> {
+    let sql = "SELECT id, kind, name, lon, lat, guardians, review_due, agency, isa_ref, grade \
+               FROM places ORDER BY id";
+    load_all(conn, "places", sql, 1, |c| {
+        Ok(PlaceOfConcern {
+            id: PlaceId::new(c.get(0)?),
+            kind: c.code::<PlaceKind>(1)?,
+            name: c.get(2)?,
+            location: c.lonlat(3, 4)?,
+            guardians: c.json::<Vec<Guardian>>(5)?,
+            review_due: c.day(6)?,
+            provenance: c.provenance(7, 8, 9)?,
+        })
+    })
+}
+
+fn load_schools(conn: &Connection) -> StoreResult<Vec<School>> {
+    let sql = "SELECT urn, name, phase, lon, lat, la_code FROM schools ORDER BY urn";
+    load_all(conn, "schools", sql, 1, |c| {
+        Ok(School {
+            urn: c.checked(0, Urn::new)?,
+            name: c.get(1)?,
+            phase: c.code::<Phase>(2)?,
+            location: c.lonlat(3, 4)?,
+            la_code: c.parse::<BoundaryCode>(5)?,
+        })
+    })
+}
+
+fn load_stops(conn: &Connection) -> StoreResult<Vec<Stop>> {
+    let sql = "SELECT atco, name, lon, lat FROM stops ORDER BY atco";
+    load_all(conn, "stops", sql, 1, |c| {
+        Ok(Stop {
+            id: c.parse::<AtcoCode>(0)?,
+            name: c.get(1)?,
+            location: c.lonlat(2, 3)?,
+        })
+    })
+}
+
+fn load_routes(conn: &Connection) -> StoreResult<Vec<Route>> {
+    let sql = "SELECT id, short_name, long_name, mode, line, stops FROM routes ORDER BY id";
+    load_all(conn, "routes", sql, 1, |c| {
+        Ok(Route {
+            id: RouteId::new(c.get(0)?),
+            short_name: c.get(1)?,
+            long_name: c.get(2)?,
+            mode: c.code::<RouteMode>(3)?,
+            line: c.json::<Vec<LonLat>>(4)?,
+            stops: c.json::<Vec<AtcoCode>>(5)?,
+        })
+    })
+}
+
+fn load_services(conn: &Connection) -> StoreResult<Vec<YouthService>> {
+    let sql = "SELECT id, name, tier, kind, provider, lon, lat FROM services ORDER BY id";
+    load_all(conn, "services", sql, 1, |c| {
+        Ok(YouthService {
+            id: ServiceId::new(c.get(0)?),
+            name: c.get(1)?,
+            tier: c.code::<ServiceTier>(2)?,
+            kind: c.get(3)?,
+            provider: c.get(4)?,
+            location: c.lonlat(5, 6)?,
+        })
+    })
+}
+
+fn load_boundaries(conn: &Connection) -> StoreResult<Vec<Boundary>> {
+    let sql = "SELECT scheme, code, name, geometry, youth_population FROM boundaries \
+               ORDER BY scheme, code";
+    load_all(conn, "boundaries", sql, 2, |c| {
+        let text: String = c.get(3)?;
+        let geometry: geojson::Geometry = text
+            .parse()
+            .map_err(|e| c.corrupt(format!("geometry is not GeoJSON: {e}")))?;
+        let geometry = geo::MultiPolygon::<f64>::try_from(&geometry.value)
+            .map_err(|e| c.corrupt(format!("geometry is not a MultiPolygon: {e}")))?;
+        Ok(Boundary {
+            scheme: c.parse::<SchemeName>(0)?,
+            code: c.parse::<BoundaryCode>(1)?,
+            name: c.get(2)?,
+            geometry,
+            youth_population: c.get(4)?,
+        })
+    })
+}
+
+fn load_people(conn: &Connection) -> StoreResult<Vec<Person>> {
+    let sql = "SELECT id, birth_year, categories, agency, review_due FROM people ORDER BY id";
+    load_all(conn, "people", sql, 1, |c| {
+        Person::new(
+            c.parse::<PersonRef>(0)?,
+            c.get(1)?,
+            c.json::<Vec<SubjectCategory>>(2)?,
+            c.parse::<Agency>(3)?,
+            c.day(4)?,
+        )
+        .map_err(|e| c.corrupt(e.to_string()))
+    })
+}
+
+fn load_links(conn: &Connection) -> StoreResult<Vec<Link>> {
+    let sql = "SELECT id, kind, from_person, target, categories, grade, agency, review_due \
+               FROM links ORDER BY id";
+    load_all(conn, "links", sql, 1, |c| {
+        Link::new(
+            c.id(0)?,
+            c.code::<LinkKind>(1)?,
+            c.parse::<PersonRef>(2)?,
+            c.json::<LinkTarget>(3)?,
+            c.json::<Vec<SubjectCategory>>(4)?,
+            c.parse::<Grade>(5)?,
+            c.parse::<Agency>(6)?,
+            c.day(7)?,
+        )
+        .map_err(|e| c.corrupt(e.to_string()))
+    })
+}
+
+/// The row's key as text, for error reports: the first `columns` columns joined with `/`.
+fn row_key(row: &Row<'_>, columns: usize) -> String {
+    let part = |idx: usize| match row.get_ref(idx) {
+        Ok(ValueRef::Integer(i)) => i.to_string(),
+        Ok(ValueRef::Real(f)) => f.to_string(),
+        Ok(ValueRef::Text(t) | ValueRef::Blob(t)) => String::from_utf8_lossy(t).into_owned(),
+        Ok(ValueRef::Null) => "NULL".to_owned(),
+        Err(_) => "?".to_owned(),
+    };
+    (0..columns).map(part).collect::<Vec<_>>().join("/")
+}
+
+/// One stored row being turned back into domain values; every failure is a
+/// [`StoreError::Corrupt`] naming the table, the row key and the column.
+struct Cells<'a, 'stmt> {
+    row: &'a Row<'stmt>,
+    table: &'static str,
+    key: String,
+}
+
+impl Cells<'_, '_> {
+    fn corrupt(&self, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            table: self.table,
+            row: self.key.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn column_corrupt(&self, idx: usize, reason: impl Display) -> StoreError {
+        let column = self.row.as_ref().column_name(idx).unwrap_or("?");
+        self.corrupt(format!("{column}: {reason}"))
+    }
+
+    /// A column as a plain `SQLite`-convertible value.
+    fn get<T: FromSql>(&self, idx: usize) -> StoreResult<T> {
+        self.row.get(idx).map_err(|e| self.column_corrupt(idx, e))
+    }
+
+    /// An integer key column holding a 64-bit unsigned id.
+    fn id(&self, idx: usize) -> StoreResult<u64> {
+        let raw: i64 = self.get(idx)?;
+        u64::try_from(raw).map_err(|e| self.column_corrupt(idx, e))
+    }
+
+    /// A column passed through a validating constructor.
+    fn checked<R: FromSql, T>(
+        &self,
+        idx: usize,
+        build: impl FnOnce(R) -> Result<T, DomainError>,
+    ) -> StoreResult<T> {
+        build(self.get(idx)?).map_err(|e| self.column_corrupt(idx, e))
+    }
+
+    /// A text column parsed with [`FromStr`].
+    fn parse<T>(&self, idx: usize) -> StoreResult<T>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        let text: String = self.get(idx)?;
+        text.parse().map_err(|e| self.column_corrupt(idx, e))
+    }
+
+    /// A text column holding JSON.
+    fn json<T: DeserializeOwned>(&self, idx: usize) -> StoreResult<T> {
+        let text: String = self.get(idx)?;
+        serde_json::from_str(&text).map_err(|e| self.column_corrupt(idx, e))
+    }
+
+    /// A text column holding a [`Code`].
+    fn code<T: Code>(&self, idx: usize) -> StoreResult<T> {
+        let text: String = self.get(idx)?;
+        T::from_code(&text)
+            .ok_or_else(|| self.column_corrupt(idx, format!("{text:?} is not a known code")))
+    }
+
+    /// A day column (days since 1970-01-01).
+    fn day(&self, idx: usize) -> StoreResult<Day> {
+        self.get(idx).map(Day::from_days_since_epoch)
+    }
+
+    /// A lon/lat column pair.
+    fn lonlat(&self, lon: usize, lat: usize) -> StoreResult<LonLat> {
+        LonLat::new(self.get(lon)?, self.get(lat)?).map_err(|e| self.corrupt(e.to_string()))
+    }
+
+    /// Agency, sharing agreement and grade columns.
+    fn provenance(&self, agency: usize, isa_ref: usize, grade: usize) -> StoreResult<Provenance> {
+        Ok(Provenance {
+            agency: self.parse(agency)?,
+            isa_ref: self.parse_optional(isa_ref)?,
+            grade: self.parse_optional(grade)?,
+        })
+    }
+
+    /// A nullable text column parsed with [`FromStr`].
+    fn parse_optional<T>(&self, idx: usize) -> StoreResult<Option<T>>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        let text: Option<String> = self.get(idx)?;
+        text.map(|t| t.parse().map_err(|e| self.column_corrupt(idx, e)))
+            .transpose()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enum codes.
+
+/// A closed vocabulary stored as a text code (the same `snake_case` word the API uses).
+trait Code: Sized + Copy + 'static {
+    /// Every value.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "only the tests enumerate every value")
+    )]
+    const ALL: &'static [Self];
+    /// The stored code.
+    fn code(self) -> &'static str;
+    /// The value stored as `code`, if any.
+    fn from_code(code: &str) -> Option<Self>;
+}
+
+macro_rules! codes {
+    ($($ty:ident { $($variant:ident => $code:literal),+ $(,)? })*) => {$(
+        impl Code for $ty {
+            const ALL: &'static [Self] = &[$($ty::$variant),+];
+
+            fn code(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $code,)+
+                }
+            }
+
+            fn from_code(code: &str) -> Option<Self> {
+                match code {
+                    $($code => Some($ty::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+codes! {
+    TimePrecision { Exact => "exact", Day => "day", Month => "month" }
+    LocationPrecision { Exact => "exact", SnapPoint => "snap_point", Area => "area" }
+    PlaceKind {
+        TransportHub => "transport_hub",
+        Park => "park",
+        Shop => "shop",
+        Takeaway => "takeaway",
+        CarPark => "car_park",
+        Underpass => "underpass",
+        Venue => "venue",
+        Residential => "residential",
+        SchoolGate => "school_gate",
+    }
+    Phase {
+        Nursery => "nursery",
+        Primary => "primary",
+        Secondary => "secondary",
+        SixteenPlus => "sixteen_plus",
+        AllThrough => "all_through",
+        NotApplicable => "not_applicable",
+    }
+    RouteMode { Bus => "bus", Rail => "rail", Ferry => "ferry", Other => "other" }
+    ServiceTier { Universal => "universal", Targeted => "targeted", Specialist => "specialist" }
+    LinkKind {
+        Peer => "peer",
+        Family => "family",
+        Exploitation => "exploitation",
+        PersonPlace => "person_place",
+        PersonIncident => "person_incident",
+        Safeguarding => "safeguarding",
+    }
+}
+
+/// Maps a driver error to [`StoreError::Database`] with what the store was doing.
+fn db(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Database { context, source }
+}
+
+#[cfg(test)]
+#[path = "sqlite_tests.rs"]
+mod tests;

@@ -1,0 +1,886 @@
+//! Tests for the `SQLite` store: round trips, idempotent writes, rollback, reopening, schema
+//! versions and corrupt rows.
+
+use std::fmt::Debug;
+
+use approx::assert_abs_diff_eq;
+use geo::{MultiPolygon, polygon};
+use proptest::prelude::*;
+use tempfile::TempDir;
+
+use super::*;
+
+fn ll(lon: f64, lat: f64) -> LonLat {
+    LonLat::new(lon, lat).unwrap()
+}
+
+fn agency(s: &str) -> Agency {
+    Agency::new(s).unwrap()
+}
+
+fn person_ref(s: &str) -> PersonRef {
+    PersonRef::new(s).unwrap()
+}
+
+fn atco(s: &str) -> AtcoCode {
+    AtcoCode::new(s).unwrap()
+}
+
+fn day(s: &str) -> Day {
+    s.parse().unwrap()
+}
+
+/// Three provenances: bare, with agreement and grade, and with the other grade extremes.
+fn provenance(n: usize) -> Provenance {
+    match n % 3 {
+        0 => Provenance {
+            agency: agency("avon-and-somerset-police"),
+            isa_ref: None,
+            grade: None,
+        },
+        1 => Provenance {
+            agency: agency("bristol-city-council"),
+            isa_ref: Some(IsaRef::new("ISA-2024-007").unwrap()),
+            grade: Some("1AP".parse().unwrap()),
+        },
+        _ => Provenance {
+            agency: agency("nhs_bristol"),
+            isa_ref: Some(IsaRef::new("ISA/2025.01").unwrap()),
+            grade: Some("3EC".parse().unwrap()),
+        },
+    }
+}
+
+/// A small dataset with every kind and every enum variant the store encodes, each kind in
+/// key order (the order `load` returns).
+fn sample() -> Dataset {
+    use SubjectCategory as S;
+
+    let mut incidents: Vec<Incident> = Category::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &category)| {
+            let precision = TimePrecision::ALL[i % TimePrecision::ALL.len()];
+            let location = (i % 4 != 3).then(|| IncidentLocation {
+                point: ll(-2.6 + i as f64 * 0.001, 51.45 - i as f64 * 0.000_37),
+                precision: LocationPrecision::ALL[i % LocationPrecision::ALL.len()],
+            });
+            Incident {
+                id: IncidentId::new(i as u64 * 10 + 1),
+                category,
+                time: IncidentTime {
+                    day: Day::from_days_since_epoch(19_000 + i as u16),
+                    minute_of_day: (precision == TimePrecision::Exact).then_some(i as u16 * 83),
+                    precision,
+                },
+                location,
+                involves_child: i % 2 == 0,
+                provenance: provenance(i),
+            }
+        })
+        .collect();
+    // The extremes every column must hold.
+    incidents.push(Incident {
+        id: IncidentId::new(i64::MAX as u64),
+        category: Category::KnifeCrime,
+        time: IncidentTime {
+            day: Day::MAX,
+            minute_of_day: Some(MINUTES_PER_DAY - 1),
+            precision: TimePrecision::Exact,
+        },
+        location: Some(IncidentLocation {
+            point: ll(180.0, -90.0),
+            precision: LocationPrecision::Exact,
+        }),
+        involves_child: true,
+        provenance: provenance(1),
+    });
+
+    let places = PlaceKind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &kind)| PlaceOfConcern {
+            id: PlaceId::new(i as u32 + 1),
+            kind,
+            name: format!("St Mary's \"Rec\" — café {i}"),
+            location: ll(-2.59 + i as f64 * 0.01, 51.46),
+            guardians: (0..i % 3)
+                .map(|g| Guardian {
+                    role: format!("warden {g}"),
+                    organisation: "Bristol City Council Parks".to_owned(),
+                })
+                .collect(),
+            review_due: Day::from_days_since_epoch(20_500 + i as u16),
+            provenance: provenance(i),
+        })
+        .collect();
+
+    let schools = Phase::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &phase)| School {
+            urn: Urn::new(100_000 + i as u32 * 7).unwrap(),
+            name: format!("School {i}"),
+            phase,
+            location: ll(-2.55, 51.40 + i as f64 * 0.01),
+            la_code: BoundaryCode::new("E06000023").unwrap(),
+        })
+        .collect();
+
+    let stops = vec![
+        Stop {
+            id: atco("0100BRP90310"),
+            name: "Temple Meads".to_owned(),
+            location: ll(-2.58, 51.45),
+        },
+        Stop {
+            id: atco("0100BRP90311"),
+            name: "Broadmead".to_owned(),
+            location: ll(-2.59, 51.46),
+        },
+        Stop {
+            id: atco("0100BRZ00001"),
+            name: "Stockwood".to_owned(),
+            location: ll(-2.54, 51.41),
+        },
+    ];
+
+    let routes = RouteMode::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &mode)| Route {
+            id: RouteId::new(i as u32 + 1),
+            short_name: format!("{}", i + 1),
+            long_name: "Cribbs Causeway - Stockwood".to_owned(),
+            mode,
+            line: (0..2 + i)
+                .map(|p| ll(-2.6 + p as f64 * 0.0125, 51.5 - p as f64 * 0.015))
+                .collect(),
+            stops: stops.iter().take(i).map(|s| s.id.clone()).collect(),
+        })
+        .collect();
+
+    let services = ServiceTier::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &tier)| YouthService {
+            id: ServiceId::new(i as u32 + 1),
+            name: format!("Service {i}"),
+            tier,
+            kind: "youth club".to_owned(),
+            provider: "Creative Youth Network".to_owned(),
+            location: ll(-2.57, 51.44 + i as f64 * 0.002),
+        })
+        .collect();
+
+    let with_hole = polygon!(
+        exterior: [(x: -2.7, y: 51.4), (x: -2.5, y: 51.4), (x: -2.5, y: 51.5), (x: -2.7, y: 51.5)],
+        interiors: [[(x: -2.65, y: 51.42), (x: -2.6, y: 51.42), (x: -2.6, y: 51.45)]],
+    );
+    let island = polygon![(x: -2.9, y: 51.3), (x: -2.8, y: 51.3), (x: -2.85, y: 51.35)];
+    let boundaries = vec![
+        Boundary {
+            scheme: SchemeName::new("lad").unwrap(),
+            code: BoundaryCode::new("E06000023").unwrap(),
+            name: "Bristol, City of".to_owned(),
+            geometry: MultiPolygon::new(vec![with_hole, island.clone()]),
+            youth_population: Some(95_000),
+        },
+        Boundary {
+            scheme: SchemeName::new("locality_police").unwrap(),
+            code: BoundaryCode::new("bristol-south").unwrap(),
+            name: "Bristol South".to_owned(),
+            geometry: MultiPolygon::new(vec![island]),
+            youth_population: Some(u32::MAX),
+        },
+        Boundary {
+            scheme: SchemeName::new("ward").unwrap(),
+            code: BoundaryCode::new("E05010885").unwrap(),
+            name: "Empty outline".to_owned(),
+            geometry: MultiPolygon::new(vec![]),
+            youth_population: None,
+        },
+    ];
+
+    let people = vec![
+        Person::new(
+            person_ref("P00000001"),
+            2008,
+            vec![S::Victim, S::ChildAtRiskOfExploitation],
+            agency("bristol-city-council"),
+            day("2026-01-31"),
+        )
+        .unwrap(),
+        Person::new(
+            person_ref("P00000002"),
+            1990,
+            vec![S::Witness, S::SuspectedExploiterAdult, S::Suspect],
+            agency("avon-and-somerset-police"),
+            day("2026-06-30"),
+        )
+        .unwrap(),
+        Person::new(
+            person_ref("P0000000a0b1c2d3"),
+            1975,
+            vec![S::Convicted, S::ProfessionalOther],
+            agency("avon-and-somerset-police"),
+            Day::MAX,
+        )
+        .unwrap(),
+    ];
+
+    let targets = [
+        LinkTarget::Person(person_ref("P00000002")),
+        LinkTarget::Place(PlaceId::new(3)),
+        LinkTarget::Incident(IncidentId::new(i64::MAX as u64)),
+    ];
+    let grades = ["1AP", "2BC", "3EP"];
+    let links = LinkKind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &kind)| {
+            Link::new(
+                i as u64 + 1,
+                kind,
+                person_ref("P00000001"),
+                targets[i % targets.len()].clone(),
+                vec![S::ALL[i % S::ALL.len()], S::ALL[(i + 3) % S::ALL.len()]],
+                grades[i % grades.len()].parse().unwrap(),
+                agency("avon-and-somerset-police"),
+                Day::from_days_since_epoch(20_000 + i as u16),
+            )
+            .unwrap()
+        })
+        .collect();
+
+    Dataset {
+        incidents,
+        places,
+        schools,
+        stops,
+        routes,
+        services,
+        boundaries,
+        people,
+        links,
+    }
+}
+
+fn counts_of(d: &Dataset) -> KindCounts {
+    let n = |len: usize| len as u64;
+    KindCounts {
+        incidents: n(d.incidents.len()),
+        places: n(d.places.len()),
+        schools: n(d.schools.len()),
+        stops: n(d.stops.len()),
+        routes: n(d.routes.len()),
+        services: n(d.services.len()),
+        boundaries: n(d.boundaries.len()),
+        people: n(d.people.len()),
+        links: n(d.links.len()),
+    }
+}
+
+fn assert_same(loaded: &Dataset, expected: &Dataset) {
+    assert_eq!(loaded.incidents, expected.incidents);
+    assert_eq!(loaded.places, expected.places);
+    assert_eq!(loaded.schools, expected.schools);
+    assert_eq!(loaded.stops, expected.stops);
+    assert_eq!(loaded.routes, expected.routes);
+    assert_eq!(loaded.services, expected.services);
+    assert_eq!(loaded.boundaries, expected.boundaries);
+    assert_eq!(loaded.people, expected.people);
+    assert_eq!(loaded.links, expected.links);
+}
+
+fn assert_empty(store: &SqliteStore) {
+    assert_eq!(store.counts().unwrap(), KindCounts::default());
+    assert_same(&store.load().unwrap(), &Dataset::default());
+}
+
+/// A route whose line has one point: it breaks the routes table's CHECK constraint.
+fn one_point_route() -> Route {
+    Route {
+        id: RouteId::new(99),
+        short_name: "X".to_owned(),
+        long_name: "Nowhere".to_owned(),
+        mode: RouteMode::Bus,
+        line: vec![ll(-2.6, 51.45)],
+        stops: vec![],
+    }
+}
+
+#[test]
+fn every_kind_and_every_variant_survives_a_write_and_a_load() {
+    let data = sample();
+    let mut store = SqliteStore::open_in_memory().unwrap();
+
+    let written = store.write(&data).unwrap();
+
+    assert_eq!(written, counts_of(&data));
+    assert_eq!(store.counts().unwrap(), counts_of(&data));
+    assert_same(&store.load().unwrap(), &data);
+}
+
+#[test]
+fn a_fresh_store_is_empty_and_at_the_newest_schema_version() {
+    let store = SqliteStore::open_in_memory().unwrap();
+
+    assert_eq!(
+        store.schema_version().unwrap(),
+        SqliteStore::LATEST_SCHEMA_VERSION
+    );
+    assert_empty(&store);
+}
+
+#[test]
+fn writing_the_same_dataset_twice_stores_nothing_new() {
+    let data = sample();
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    store.write(&data).unwrap();
+
+    let second = store.write(&data).unwrap();
+
+    assert_eq!(second, KindCounts::default());
+    assert_eq!(store.counts().unwrap(), counts_of(&data));
+    assert_same(&store.load().unwrap(), &data);
+}
+
+#[test]
+fn a_record_whose_id_is_already_stored_is_left_as_it_was() {
+    let data = sample();
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    store.write(&data).unwrap();
+    let mut changed = Dataset {
+        incidents: vec![data.incidents[0].clone()],
+        ..Dataset::default()
+    };
+    changed.incidents[0].category = Category::Burglary;
+    changed.incidents.push(Incident {
+        id: IncidentId::new(2),
+        ..data.incidents[0].clone()
+    });
+
+    let written = store.write(&changed).unwrap();
+
+    assert_eq!(
+        written,
+        KindCounts {
+            incidents: 1,
+            ..KindCounts::default()
+        }
+    );
+    let loaded = store.load().unwrap();
+    assert_eq!(loaded.incidents[0], data.incidents[0]);
+    assert_eq!(loaded.incidents[1].id, IncidentId::new(2));
+}
+
+#[test]
+fn a_batch_that_breaks_a_check_constraint_midway_stores_nothing() {
+    // Incidents, places, schools and stops are written before routes, all in one transaction.
+    let mut data = sample();
+    data.routes.push(one_point_route());
+    let mut store = SqliteStore::open_in_memory().unwrap();
+
+    let err = store.write(&data).unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            StoreError::Database {
+                context: "storing routes",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_empty(&store);
+}
+
+#[test]
+fn a_link_id_beyond_the_sqlite_integer_range_fails_the_whole_batch() {
+    // Links are the last table written, so everything else was already inserted.
+    let mut data = sample();
+    let mut huge = data.links[0].clone();
+    huge.id = u64::MAX;
+    data.links.push(huge);
+    let mut store = SqliteStore::open_in_memory().unwrap();
+
+    let err = store.write(&data).unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            StoreError::Database {
+                context: "storing links",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_empty(&store);
+}
+
+#[test]
+fn a_failed_batch_leaves_earlier_batches_untouched() {
+    let data = sample();
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    store.write(&data).unwrap();
+    let mut bad = Dataset::default();
+    bad.incidents.push(Incident {
+        id: IncidentId::new(5_000),
+        ..data.incidents[0].clone()
+    });
+    bad.routes.push(one_point_route());
+
+    assert!(store.write(&bad).is_err());
+
+    assert_eq!(store.counts().unwrap(), counts_of(&data));
+    assert_same(&store.load().unwrap(), &data);
+    // The store is still usable after the rollback.
+    bad.routes.clear();
+    assert_eq!(store.write(&bad).unwrap().incidents, 1);
+}
+
+#[test]
+fn a_batch_whose_table_vanished_fails_and_rolls_back_the_tables_before_it() {
+    let data = sample();
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    store.conn.execute_batch("DROP TABLE links").unwrap();
+
+    let err = store.write(&data).unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            StoreError::Database {
+                context: "storing links",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let count = |table: &str| -> i64 {
+        store
+            .conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    for table in [
+        "incidents",
+        "places",
+        "schools",
+        "stops",
+        "routes",
+        "services",
+        "people",
+    ] {
+        assert_eq!(count(table), 0, "{table}");
+    }
+    assert_eq!(count("boundaries"), 0);
+}
+
+#[test]
+fn a_non_finite_boundary_coordinate_is_refused_instead_of_stored_as_null() {
+    let mut data = sample();
+    data.boundaries[0].geometry = MultiPolygon::new(vec![
+        polygon![(x: 0.0, y: 0.0), (x: f64::NAN, y: 1.0), (x: 1.0, y: 1.0)],
+    ]);
+    let mut store = SqliteStore::open_in_memory().unwrap();
+
+    let err = store.write(&data).unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            StoreError::Database {
+                source: rusqlite::Error::ToSqlConversionFailure(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_empty(&store);
+}
+
+#[test]
+fn a_file_backed_store_keeps_its_data_and_schema_version_when_reopened() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("not").join("yet").join("there");
+    let data = sample();
+    {
+        let mut store = SqliteStore::open(&dir).unwrap();
+        store.write(&data).unwrap();
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+    assert!(dir.join(SqliteStore::FILE_NAME).is_file());
+
+    let mut reopened = SqliteStore::open(&dir).unwrap();
+
+    assert_eq!(
+        reopened.schema_version().unwrap(),
+        SqliteStore::LATEST_SCHEMA_VERSION
+    );
+    assert_eq!(reopened.counts().unwrap(), counts_of(&data));
+    assert_same(&reopened.load().unwrap(), &data);
+    assert_eq!(reopened.write(&data).unwrap(), KindCounts::default());
+}
+
+#[test]
+fn pragmas_are_set_on_open() {
+    let tmp = TempDir::new().unwrap();
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    let pragma = |name: &str| -> i64 {
+        store
+            .conn
+            .pragma_query_value(None, name, |r| r.get(0))
+            .unwrap()
+    };
+
+    assert_eq!(pragma("foreign_keys"), 1);
+    assert_eq!(pragma("synchronous"), 1, "NORMAL");
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_a_data_dir_error() {
+    let tmp = TempDir::new().unwrap();
+    let file = tmp.path().join("occupied");
+    std::fs::write(&file, b"not a directory").unwrap();
+
+    let err = SqliteStore::open(&file).unwrap_err();
+
+    assert!(
+        matches!(err, StoreError::DataDir { ref path, .. } if *path == file),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_database_from_a_newer_build_is_refused_as_schema_too_new() {
+    let tmp = TempDir::new().unwrap();
+    {
+        let store = SqliteStore::open(tmp.path()).unwrap();
+        store.conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+
+    let err = SqliteStore::open(tmp.path()).unwrap_err();
+
+    let latest = SqliteStore::LATEST_SCHEMA_VERSION;
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 99, supported } if supported == latest),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_a_database_error() {
+    let tmp = TempDir::new().unwrap();
+    std::fs::write(tmp.path().join(SqliteStore::FILE_NAME), vec![b'x'; 4096]).unwrap();
+
+    let err = SqliteStore::open(tmp.path()).unwrap_err();
+
+    assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
+}
+
+#[test]
+fn migrations_are_numbered_from_one_in_order_and_say_why_they_exist() {
+    for (i, &(version, sql)) in MIGRATIONS.iter().enumerate() {
+        assert_eq!(version as usize, i + 1);
+        assert!(
+            sql.starts_with("-- "),
+            "migration {version} must open with a comment"
+        );
+    }
+    assert_eq!(
+        SqliteStore::LATEST_SCHEMA_VERSION as usize,
+        MIGRATIONS.len()
+    );
+}
+
+#[test]
+fn a_row_with_an_unknown_category_is_reported_as_corrupt_not_a_panic() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    store.write(&sample()).unwrap();
+    store
+        .conn
+        .execute(
+            "UPDATE incidents SET category = 'gang-stuff' WHERE id = 11",
+            [],
+        )
+        .unwrap();
+
+    let err = store.load().unwrap_err();
+
+    match err {
+        StoreError::Corrupt { table, row, reason } => {
+            assert_eq!(table, "incidents");
+            assert_eq!(row, "11");
+            assert!(
+                reason.contains("category") && reason.contains("gang-stuff"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn rows_that_no_longer_make_domain_values_are_reported_as_corrupt() {
+    // Each case damages one row by hand (CHECK constraints switched off where they would stop
+    // the damage) and names the table the load must blame.
+    let cases = [
+        ("UPDATE places SET lon = 500.0 WHERE id = 1", "places", "1"),
+        (
+            "UPDATE incidents SET day = 70000 WHERE id = 1",
+            "incidents",
+            "1",
+        ),
+        (
+            "UPDATE incidents SET minute = 1440 WHERE id = 1",
+            "incidents",
+            "1",
+        ),
+        (
+            "UPDATE incidents SET lat = NULL WHERE id = 1",
+            "incidents",
+            "1",
+        ),
+        (
+            "UPDATE incidents SET location_precision = NULL WHERE id = 1",
+            "incidents",
+            "1",
+        ),
+        (
+            "UPDATE incidents SET location_precision = 'roughly' WHERE id = 1",
+            "incidents",
+            "1",
+        ),
+        (
+            "UPDATE incidents SET grade = '9ZZ' WHERE id = 11",
+            "incidents",
+            "11",
+        ),
+        (
+            "UPDATE places SET guardians = '{\"role\": 1}' WHERE id = 2",
+            "places",
+            "2",
+        ),
+        (
+            "UPDATE schools SET urn = 42 WHERE urn = 100000",
+            "schools",
+            "42",
+        ),
+        (
+            "UPDATE stops SET atco = 'no spaces!' WHERE atco = '0100BRP90310'",
+            "stops",
+            "no spaces!",
+        ),
+        (
+            "UPDATE routes SET line = '[[0,0],[999,0]]' WHERE id = 1",
+            "routes",
+            "1",
+        ),
+        (
+            "UPDATE routes SET mode = 'hovercraft' WHERE id = 2",
+            "routes",
+            "2",
+        ),
+        (
+            "UPDATE services SET tier = 'elite' WHERE id = 1",
+            "services",
+            "1",
+        ),
+        (
+            "UPDATE boundaries SET geometry = '{\"type\":\"Point\",\"coordinates\":[0,0]}' \
+             WHERE scheme = 'lad'",
+            "boundaries",
+            "lad/E06000023",
+        ),
+        (
+            "UPDATE boundaries SET geometry = '[1,2]' WHERE scheme = 'ward'",
+            "boundaries",
+            "ward/E05010885",
+        ),
+        (
+            "UPDATE people SET categories = '[\"gang_member\"]' WHERE id = 'P00000001'",
+            "people",
+            "P00000001",
+        ),
+        (
+            "UPDATE people SET categories = '[]' WHERE id = 'P00000002'",
+            "people",
+            "P00000002",
+        ),
+        (
+            "UPDATE people SET id = 'John Smith' WHERE id = 'P00000002'",
+            "people",
+            "John Smith",
+        ),
+        (
+            "UPDATE links SET target = '{\"type\":\"gang\",\"id\":1}' WHERE id = 1",
+            "links",
+            "1",
+        ),
+        ("UPDATE links SET id = -5 WHERE id = 2", "links", "-5"),
+    ];
+    for (sql, table, row) in cases {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.write(&sample()).unwrap();
+        store
+            .conn
+            .pragma_update(None, "ignore_check_constraints", true)
+            .unwrap();
+        assert_eq!(store.conn.execute(sql, []).unwrap(), 1, "{sql}");
+
+        let err = store.load().unwrap_err();
+
+        match err {
+            StoreError::Corrupt {
+                table: t, row: r, ..
+            } => {
+                assert_eq!((t, r.as_str()), (table, row), "{sql}");
+            }
+            other => panic!("{sql}: expected Corrupt, got {other:?}"),
+        }
+    }
+}
+
+fn assert_codes_match_serde<T: Code + Serialize + Debug + PartialEq>() {
+    for &value in T::ALL {
+        assert_eq!(
+            serde_json::to_value(value).unwrap(),
+            serde_json::json!(value.code())
+        );
+        assert_eq!(T::from_code(value.code()), Some(value));
+    }
+    assert_eq!(T::from_code("not-a-code"), None);
+}
+
+#[test]
+fn stored_codes_are_the_api_snake_case_names() {
+    assert_codes_match_serde::<TimePrecision>();
+    assert_codes_match_serde::<LocationPrecision>();
+    assert_codes_match_serde::<PlaceKind>();
+    assert_codes_match_serde::<Phase>();
+    assert_codes_match_serde::<RouteMode>();
+    assert_codes_match_serde::<ServiceTier>();
+    assert_codes_match_serde::<LinkKind>();
+}
+
+#[test]
+fn a_hundred_thousand_incidents_are_written_to_a_file_in_one_batch() {
+    let template = sample().incidents[0].clone();
+    let incidents: Vec<Incident> = (0..100_000_u64)
+        .map(|i| Incident {
+            id: IncidentId::new(i),
+            category: Category::ALL[i as usize % Category::ALL.len()],
+            ..template.clone()
+        })
+        .collect();
+    let data = Dataset {
+        incidents,
+        ..Dataset::default()
+    };
+    let tmp = TempDir::new().unwrap();
+    let mut store = SqliteStore::open(tmp.path()).unwrap();
+
+    let written = store.write(&data).unwrap();
+    let loaded = store.load().unwrap();
+    assert_eq!(written.incidents, 100_000);
+    assert_eq!(loaded.incidents, data.incidents);
+}
+
+#[test]
+fn a_key_repeated_within_one_batch_is_stored_once() {
+    let data = sample();
+    let mut batch = Dataset {
+        incidents: vec![data.incidents[0].clone(), data.incidents[0].clone()],
+        people: vec![data.people[0].clone(), data.people[0].clone()],
+        ..Dataset::default()
+    };
+    batch.incidents[1].category = Category::Drugs;
+    let mut store = SqliteStore::open_in_memory().unwrap();
+
+    let written = store.write(&batch).unwrap();
+
+    assert_eq!(written.incidents, 1);
+    assert_eq!(written.people, 1);
+    assert_eq!(
+        store.load().unwrap().incidents,
+        vec![data.incidents[0].clone()]
+    );
+}
+
+fn any_lonlat() -> impl Strategy<Value = LonLat> {
+    (-180.0..=180.0_f64, -90.0..=90.0_f64).prop_map(|(lon, lat)| ll(lon, lat))
+}
+
+fn any_incident() -> impl Strategy<Value = Incident> {
+    (
+        0..=i64::MAX as u64,
+        0..Category::ALL.len(),
+        any::<u16>(),
+        proptest::option::of(0..MINUTES_PER_DAY),
+        0..TimePrecision::ALL.len(),
+        proptest::option::of((any_lonlat(), 0..LocationPrecision::ALL.len())),
+        any::<bool>(),
+        0..3_usize,
+    )
+        .prop_map(
+            |(id, category, day, minute_of_day, precision, location, child, prov)| Incident {
+                id: IncidentId::new(id),
+                category: Category::ALL[category],
+                time: IncidentTime {
+                    day: Day::from_days_since_epoch(day),
+                    minute_of_day,
+                    precision: TimePrecision::ALL[precision],
+                },
+                location: location.map(|(point, p)| IncidentLocation {
+                    point,
+                    precision: LocationPrecision::ALL[p],
+                }),
+                involves_child: child,
+                provenance: provenance(prov),
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_valid_incidents_round_trip_exactly(
+        mut incidents in proptest::collection::vec(any_incident(), 0..40),
+    ) {
+        incidents.sort_by_key(|i| i.id);
+        incidents.dedup_by_key(|i| i.id);
+        let data = Dataset { incidents, ..Dataset::default() };
+        let mut store = SqliteStore::open_in_memory().unwrap();
+
+        store.write(&data).unwrap();
+
+        prop_assert_eq!(store.load().unwrap().incidents, data.incidents);
+    }
+
+    #[test]
+    fn any_route_line_round_trips_within_a_picodegree(
+        line in proptest::collection::vec(any_lonlat(), 2..20),
+    ) {
+        let route = Route { line, ..sample().routes[0].clone() };
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.write(&Dataset { routes: vec![route.clone()], ..Dataset::default() }).unwrap();
+
+        let loaded = store.load().unwrap().routes;
+
+        prop_assert_eq!(loaded.len(), 1);
+        prop_assert_eq!(loaded[0].line.len(), route.line.len());
+        for (got, want) in loaded[0].line.iter().zip(&route.line) {
+            assert_abs_diff_eq!(got.lon(), want.lon(), epsilon = 1e-12);
+            assert_abs_diff_eq!(got.lat(), want.lat(), epsilon = 1e-12);
+        }
+    }
+}
