@@ -1,0 +1,21 @@
+//! In-memory geospatial indexes, built from a [`Dataset`](crate::domain::Dataset) and swapped
+//! whole when data change (style.md rule 2: read-mostly, never locked across an `.await`).
+//!
+//! - [`IncidentIndex`]: incidents sorted by H3 cell, with per-resolution (5–10) cumulative
+//!   day arrays so that "counts per cell for this bbox, time window and category" costs two
+//!   binary searches per cell and category, whatever the number of incidents.
+//! - [`PointLayer`]: rstar R-tree over point records (places, schools, stops, services).
+//! - [`LineLayer`]: rstar R-tree over line envelopes with exact segment tests (routes).
+//! - [`BoundaryIndex`]: rstar R-tree over polygon envelopes per scheme with exact
+//!   point-in-polygon (every boundary scheme).
+//! - [`Snapshot`]: all of the above for one data version.
+
+mod boundaries;
+mod incidents;
+mod layers;
+mod snapshot;
+
+pub use boundaries::BoundaryIndex;
+pub use incidents::{CellCount, CountQuery, H3Res, IncidentHit, IncidentIndex, IncidentInput};
+pub use layers::{LineLayer, PointLayer};
+pub use snapshot::Snapshot;

@@ -1,0 +1,54 @@
+//! One consistent, immutable view of all indexes for a data version.
+
+use crate::domain::{Dataset, PlaceOfConcern, Route, School, Stop, YouthService};
+
+use super::{BoundaryIndex, IncidentIndex, IncidentInput, LineLayer, PointLayer};
+
+/// Every index for one version of the data. Shared behind an `Arc` and replaced whole.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Monotonic data version (bumped on every rebuild).
+    pub data_version: u64,
+    /// Incidents.
+    pub incidents: IncidentIndex,
+    /// Places of concern.
+    pub places: PointLayer<PlaceOfConcern>,
+    /// Schools.
+    pub schools: PointLayer<School>,
+    /// Transport stops.
+    pub stops: PointLayer<Stop>,
+    /// Transport routes.
+    pub routes: LineLayer<Route>,
+    /// Youth services.
+    pub services: PointLayer<YouthService>,
+    /// Boundaries of every scheme.
+    pub boundaries: BoundaryIndex,
+}
+
+impl Snapshot {
+    /// Builds every index from `data`. People and links are not indexed here: they are never
+    /// served before the safeguards layer exists.
+    pub fn build(data: Dataset, data_version: u64) -> Self {
+        let inputs: Vec<IncidentInput> = data
+            .incidents
+            .iter()
+            .map(|i| IncidentInput {
+                id: i.id,
+                location: i.location.map(|l| l.point),
+                day: i.time.day,
+                category: i.category,
+                involves_child: i.involves_child,
+            })
+            .collect();
+        Self {
+            data_version,
+            incidents: IncidentIndex::build(&inputs),
+            places: PointLayer::new(data.places, |p| p.location),
+            schools: PointLayer::new(data.schools, |s| s.location),
+            stops: PointLayer::new(data.stops, |s| s.location),
+            routes: LineLayer::new(data.routes, |r| r.line.as_slice()),
+            services: PointLayer::new(data.services, |s| s.location),
+            boundaries: BoundaryIndex::new(data.boundaries),
+        }
+    }
+}
