@@ -1,0 +1,90 @@
+//! The one error type at the HTTP edge. Client errors carry a stable code and the parameter at
+//! fault; anything unexpected becomes a generic 500 whose cause is logged, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::DomainError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// A query parameter is missing, unknown or invalid (400).
+    #[error("invalid parameter {field}: {message}")]
+    InvalidParameter {
+        /// The parameter.
+        field: String,
+        /// What is wrong, for the caller.
+        message: String,
+    },
+    /// The resource does not exist (404).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Something failed inside the server (500). The cause is logged, not returned.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A 400 for `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidParameter {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A 500 wrapping `err`.
+    pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(err))
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let field = e.field().to_owned();
+        let message = match &e {
+            DomainError::Invalid { reason, .. } => reason.clone(),
+        };
+        Self::InvalidParameter { field, message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::InvalidParameter { field, message } => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "INVALID_PARAMETER", "field": field, "message": message})),
+            )
+                .into_response(),
+            Self::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "NOT_FOUND", "message": what})),
+            )
+                .into_response(),
+            Self::Internal(source) => {
+                // Log the whole cause chain here; the client sees a generic message.
+                let mut chain = source.to_string();
+                let mut cur = source.source();
+                while let Some(s) = cur {
+                    chain.push_str(": ");
+                    chain.push_str(&s.to_string());
+                    cur = s.source();
+                }
+                tracing::error!(error = %chain, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!({"error": "INTERNAL", "message": "internal error; it has been logged"})),
+                )
+                    .into_response()
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! `GET /health`.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/health", get(get_health))
+}
+
+async fn get_health(State(state): State<AppState>) -> impl IntoResponse {
+    let snap = state.snapshot();
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Json(json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "data_version": snap.data_version,
+            "incidents_indexed": snap.incidents.len(),
+        })),
+    )
+}
