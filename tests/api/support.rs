@@ -1,0 +1,164 @@
+//! Test support: start the real `saferplaces` binary on port 0 and talk to it over HTTP.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The demo data directory, generated once per test run with `saferplaces demo --no-serve`.
+pub fn demo_data_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("saferplaces-test-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+            .args(["demo", "--no-serve", "--data-dir"])
+            .arg(&dir)
+            .env(
+                "SAFERPLACES_GEODATA_DIR",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "demo generation failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    child: Child,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    agent: ureq::Agent,
+    _web: tempfile::TempDir,
+}
+
+/// A response: status, headers we look at, body.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub cache_control: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {}", &self.body[..self.body.len().min(300)])
+        })
+    }
+}
+
+/// Starts `saferplaces serve` on the shared demo data.
+pub fn spawn_app() -> TestApp {
+    let data = demo_data_dir();
+    let web = tempfile::tempdir().unwrap();
+    std::fs::write(
+        web.path().join("index.html"),
+        "<!doctype html><title>saferplaces test</title>",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env("SAFERPLACES_WEB_DIR", web.path())
+        .env("SAFERPLACES_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("saferplaces listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_mins(1))
+        .expect("server did not report its address");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    TestApp {
+        base,
+        child,
+        stderr: Some(stderr),
+        agent,
+        _web: web,
+    }
+}
+
+impl TestApp {
+    pub fn get(&self, path_and_query: &str) -> Reply {
+        let started = Instant::now();
+        let mut resp = self
+            .agent
+            .get(format!("{}{path_and_query}", self.base))
+            .call()
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (content_type, cache_control) = (header("content-type"), header("cache-control"));
+        let status = resp.status().as_u16();
+        let body = resp.body_mut().read_to_string().unwrap();
+        Reply {
+            status,
+            content_type,
+            cache_control,
+            body,
+        }
+    }
+
+    /// Sends SIGTERM, waits for a clean exit, and returns the server's log.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let log = self.stderr.take().unwrap().join().unwrap();
+        (status, log)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
