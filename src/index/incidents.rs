@@ -33,10 +33,10 @@
 //! (about 1 m at Bristol's latitude, finer than the police.uk snap points).
 
 use h3o::{CellIndex, LatLng, Resolution};
-use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
+use rstar::{AABB, RTree, primitives::GeomWithData};
 
 use crate::domain::{
-    Bbox, CATEGORY_COUNT, Category, Day, DomainError, DomainResult, IncidentId, LonLat, TimeWindow,
+    Bbox, Category, Day, DomainError, DomainResult, IncidentId, LonLat, TimeWindow,
 };
 
 /// Coarsest indexed H3 resolution.
@@ -133,16 +133,60 @@ pub struct IncidentHit {
     pub involves_child: bool,
 }
 
-type CellRect = GeomWithData<Rectangle<[f64; 2]>, u32>;
+type CentroidEntry = GeomWithData<[f64; 2], u32>;
 
+/// Finest resolution with its own R-tree; finer levels are reached through the runs of their
+/// res-8 ancestors (a res-8 cell's descendants are contiguous in every finer level).
+const TREE_MAX_RES: u8 = 8;
+
+/// Store ids, narrow when every id fits 32 bits (the common case) to save 4 bytes each.
+#[derive(Debug)]
+enum IdColumn {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl IdColumn {
+    fn get(&self, i: usize) -> IncidentId {
+        match self {
+            Self::Narrow(v) => IncidentId::new(u64::from(v[i])),
+            Self::Wide(v) => IncidentId::new(v[i]),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Narrow(v) => v.len(),
+            Self::Wide(v) => v.len(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::Narrow(v) => v.capacity() * 4,
+            Self::Wide(v) => v.capacity() * 8,
+        }
+    }
+}
+
+/// One resolution. Cell `c` holds incidents `point_start[c]..point_start[c + 1]` (positions
+/// in the index's sorted order), re-sorted in `days` by `(category, day)`. Its category
+/// segments are `cell_seg[c]..cell_seg[c + 1]`: segment `k` has category `seg_cat[k]` and
+/// ends at `seg_end[k]`; it starts where the previous segment ended (or at the cell's start).
 #[derive(Debug)]
 struct Level {
     cells: Vec<CellIndex>,
     centroids: Vec<[f64; 2]>,
-    tree: RTree<CellRect>,
+    /// R-tree of cell centres, for resolutions up to [`TREE_MAX_RES`].
+    tree: Option<RTree<CentroidEntry>>,
     point_start: Vec<u32>,
-    seg_start: Vec<u32>,
+    cell_seg: Vec<u32>,
+    seg_cat: Vec<u8>,
+    seg_end: Vec<u32>,
     days: Vec<u16>,
+    /// Largest offset, per axis in degrees, from a res-8 ancestor's centre to this level's
+    /// cell centres (0 for levels at or above res 8). Bounds the res-8 search for finer levels.
+    centre_margin_deg: [f64; 2],
 }
 
 impl Level {
@@ -150,46 +194,91 @@ impl Level {
         Self {
             cells: Vec::new(),
             centroids: Vec::new(),
-            tree: RTree::new(),
+            tree: None,
             point_start: vec![0],
-            seg_start: vec![0],
+            cell_seg: vec![0],
+            seg_cat: Vec::new(),
+            seg_end: Vec::new(),
             days: Vec::new(),
+            centre_margin_deg: [0.0, 0.0],
         }
     }
 
-    /// Incidents of cell slot `c` in `category` within `[lo, hi]` days.
-    fn count_segment(&self, slot: usize, cat: usize, lo: u16, hi: u16) -> u32 {
-        let start = self.seg_start[slot * CATEGORY_COUNT + cat] as usize;
-        let end = self.seg_start[slot * CATEGORY_COUNT + cat + 1] as usize;
-        let seg = &self.days[start..end];
-        match (seg.first(), seg.last()) {
-            (None, _) | (_, None) => 0,
-            (Some(&first), Some(&last)) if first >= lo && last <= hi => seg.len() as u32,
-            _ => {
-                let below = seg.partition_point(|&d| d < lo);
-                let upto = seg.partition_point(|&d| d <= hi);
-                upto.saturating_sub(below) as u32
+    /// Incidents of cell slot `slot` in `category` (all when `None`) within `[lo, hi]` days.
+    fn count_cell(&self, slot: usize, category: Option<Category>, lo: u16, hi: u16) -> u32 {
+        let want = category.map(Category::code);
+        let segs = self.cell_seg[slot] as usize..self.cell_seg[slot + 1] as usize;
+        let mut start = self.point_start[slot] as usize;
+        let mut total = 0u32;
+        for k in segs {
+            let end = self.seg_end[k] as usize;
+            if want.is_none_or(|w| w == self.seg_cat[k]) {
+                total += count_days(&self.days[start..end], lo, hi);
             }
+            start = end;
         }
+        total
     }
 
-    fn count_cell(&self, c: usize, cat: Option<Category>, lo: u16, hi: u16) -> u32 {
-        match cat {
-            Some(cat) => self.count_segment(c, usize::from(cat.code()), lo, hi),
-            None => (0..CATEGORY_COUNT)
-                .map(|k| self.count_segment(c, k, lo, hi))
-                .sum(),
+    /// Cell slots whose centre lies in `bbox`, unsorted. `coarse` is the res-8 level, used for
+    /// finer resolutions.
+    fn slots_in(&self, bbox: Bbox, coarse: &Level, out: &mut Vec<usize>) {
+        let env = |b: Bbox| {
+            AABB::from_corners(
+                [b.min().lon(), b.min().lat()],
+                [b.max().lon(), b.max().lat()],
+            )
+        };
+        if let Some(tree) = &self.tree {
+            out.extend(tree.locate_in_envelope(&env(bbox)).map(|e| e.data as usize));
+            return;
+        }
+        let Some(coarse_tree) = &coarse.tree else {
+            return;
+        };
+        let [mx, my] = self.centre_margin_deg;
+        let search = Bbox::from_coords(
+            (bbox.min().lon() - mx).max(-180.0),
+            (bbox.min().lat() - my).max(-90.0),
+            (bbox.max().lon() + mx).min(180.0),
+            (bbox.max().lat() + my).min(90.0),
+        );
+        let Ok(search) = search else { return };
+        for e in coarse_tree.locate_in_envelope(&env(search)) {
+            let c8 = e.data as usize;
+            let (p0, p1) = (coarse.point_start[c8], coarse.point_start[c8 + 1]);
+            let s0 = self.point_start.partition_point(|&p| p < p0);
+            let s1 = self.point_start.partition_point(|&p| p < p1);
+            out.extend((s0..s1).filter(|&s| {
+                let [x, y] = self.centroids[s];
+                bbox.contains_raw(x, y)
+            }));
         }
     }
 
     fn heap_bytes(&self) -> usize {
-        use std::mem::size_of;
         self.cells.capacity() * size_of::<CellIndex>()
             + self.centroids.capacity() * size_of::<[f64; 2]>()
             + self.point_start.capacity() * 4
-            + self.seg_start.capacity() * 4
+            + self.cell_seg.capacity() * 4
+            + self.seg_cat.capacity()
+            + self.seg_end.capacity() * 4
             + self.days.capacity() * 2
-            + rtree_heap_bytes(&self.tree)
+            + self.tree.as_ref().map_or(0, rtree_heap_bytes)
+    }
+}
+
+/// Days in a sorted segment within `[lo, hi]`: two binary searches, or none when the whole
+/// segment is inside the window.
+fn count_days(seg: &[u16], lo: u16, hi: u16) -> u32 {
+    match (seg.first(), seg.last()) {
+        (Some(&first), Some(&last)) if first >= lo && last <= hi => seg.len() as u32,
+        (Some(_), Some(_)) => {
+            let below = seg.partition_point(|&d| d < lo);
+            let upto = seg.partition_point(|&d| d <= hi);
+            upto.saturating_sub(below) as u32
+        }
+        _ => 0,
     }
 }
 
@@ -210,12 +299,14 @@ fn rtree_heap_bytes<T: rstar::RTreeObject>(tree: &RTree<T>) -> usize {
 /// Incidents indexed by H3 cell and day. Immutable once built.
 #[derive(Debug)]
 pub struct IncidentIndex {
-    ids: Vec<IncidentId>,
+    ids: IdColumn,
     lon: Vec<f32>,
     lat: Vec<f32>,
     /// Category code in the low 7 bits, [`CHILD_FLAG`] when a child is involved.
     cat_flags: Vec<u8>,
     levels: Vec<Level>,
+    /// Largest offset, per axis in degrees, of an incident from its res-8 cell's centre.
+    point_margin_deg: [f64; 2],
     unlocated: usize,
     day_range: Option<(Day, Day)>,
 }
@@ -255,7 +346,12 @@ impl IncidentIndex {
         keys.sort_unstable();
 
         let n = keys.len();
-        let mut ids = Vec::with_capacity(n);
+        let narrow = inputs.iter().all(|i| u32::try_from(i.id.get()).is_ok());
+        let mut ids = if narrow {
+            IdColumn::Narrow(Vec::with_capacity(n))
+        } else {
+            IdColumn::Wide(Vec::with_capacity(n))
+        };
         let mut lon = Vec::with_capacity(n);
         let mut lat = Vec::with_capacity(n);
         let mut cat_flags = Vec::with_capacity(n);
@@ -264,7 +360,10 @@ impl IncidentIndex {
         for &k in &keys {
             let inc = &inputs[(k & 0xFFFF_FFFF) as usize];
             let p = inc.location.map_or([0.0, 0.0], |p| [p.lon(), p.lat()]);
-            ids.push(inc.id);
+            match &mut ids {
+                IdColumn::Narrow(v) => v.push(inc.id.get() as u32),
+                IdColumn::Wide(v) => v.push(inc.id.get()),
+            }
             lon.push(p[0] as f32);
             lat.push(p[1] as f32);
             cat_flags.push(inc.category.code() | if inc.involves_child { CHILD_FLAG } else { 0 });
@@ -273,7 +372,7 @@ impl IncidentIndex {
         }
         drop(keys);
 
-        let levels = (MIN_RES..=MAX_RES)
+        let mut levels: Vec<Level> = (MIN_RES..=MAX_RES)
             .map(|r| {
                 build_level(
                     &cells10,
@@ -282,6 +381,38 @@ impl IncidentIndex {
                 )
             })
             .collect();
+        drop(cells10);
+        drop(catday);
+
+        // Margins from res-8 centres, measured on the data so the finer-level search is exact.
+        let coarse_idx = usize::from(TREE_MAX_RES - MIN_RES);
+        let mut point_margin_deg = [0.0f64, 0.0f64];
+        {
+            let coarse = &levels[coarse_idx];
+            for c in 0..coarse.cells.len() {
+                let [cx, cy] = coarse.centroids[c];
+                for i in coarse.point_start[c] as usize..coarse.point_start[c + 1] as usize {
+                    point_margin_deg[0] = point_margin_deg[0].max((f64::from(lon[i]) - cx).abs());
+                    point_margin_deg[1] = point_margin_deg[1].max((f64::from(lat[i]) - cy).abs());
+                }
+            }
+        }
+        let (coarse_levels, fine_levels) = levels.split_at_mut(coarse_idx + 1);
+        let coarse = &coarse_levels[coarse_idx];
+        for fine in fine_levels {
+            let mut margin = [0.0f64, 0.0f64];
+            let mut c8 = 0usize;
+            for s in 0..fine.cells.len() {
+                let start = fine.point_start[s];
+                while coarse.point_start[c8 + 1] <= start {
+                    c8 += 1;
+                }
+                let ([x, y], [cx, cy]) = (fine.centroids[s], coarse.centroids[c8]);
+                margin[0] = margin[0].max((x - cx).abs());
+                margin[1] = margin[1].max((y - cy).abs());
+            }
+            fine.centre_margin_deg = margin;
+        }
 
         let day_range = (day_min <= day_max).then(|| {
             (
@@ -295,6 +426,7 @@ impl IncidentIndex {
             lat,
             cat_flags,
             levels,
+            point_margin_deg,
             unlocated,
             day_range,
         }
@@ -307,7 +439,7 @@ impl IncidentIndex {
 
     /// True when no incident is indexed.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len() == 0
     }
 
     /// Incidents left out for want of a location.
@@ -320,6 +452,10 @@ impl IncidentIndex {
         self.day_range
     }
 
+    fn coarse(&self) -> &Level {
+        &self.levels[usize::from(TREE_MAX_RES - MIN_RES)]
+    }
+
     /// Counts per cell at `q.res` for cells whose centre lies in `q.bbox`, counting incidents
     /// in `q.window` and `q.category`. Cells with a zero count are omitted. Sorted by cell.
     pub fn cell_counts(&self, q: &CountQuery) -> Vec<CellCount> {
@@ -328,28 +464,19 @@ impl IncidentIndex {
             q.window.from().days_since_epoch(),
             q.window.to().days_since_epoch(),
         );
-        let env = AABB::from_corners(
-            [q.bbox.min().lon(), q.bbox.min().lat()],
-            [q.bbox.max().lon(), q.bbox.max().lat()],
-        );
-        let mut out: Vec<CellCount> = level
-            .tree
-            .locate_in_envelope_intersecting(&env)
-            .filter_map(|r| {
-                let c = r.data as usize;
-                let [x, y] = level.centroids[c];
-                if !q.bbox.contains_raw(x, y) {
-                    return None;
-                }
+        let mut slots = Vec::new();
+        level.slots_in(q.bbox, self.coarse(), &mut slots);
+        slots.sort_unstable();
+        slots
+            .into_iter()
+            .filter_map(|c| {
                 let count = level.count_cell(c, q.category, lo, hi);
                 (count > 0).then_some(CellCount {
                     cell: level.cells[c],
                     count,
                 })
             })
-            .collect();
-        out.sort_unstable_by_key(|c| c.cell);
-        out
+            .collect()
     }
 
     /// The incidents inside `bbox`, in `window` and `category`, at most `limit` of them, in
@@ -361,16 +488,18 @@ impl IncidentIndex {
         category: Option<Category>,
         limit: usize,
     ) -> (Vec<IncidentHit>, bool) {
-        // Resolution 8 cells (~0.74 km²) bound the scan tightly without many tree nodes.
-        let level = &self.levels[usize::from(8 - MIN_RES)];
+        let level = self.coarse();
+        let Some(tree) = &level.tree else {
+            return (Vec::new(), false);
+        };
         let days = &self.levels[LEVELS - 1].days;
+        let [mx, my] = self.point_margin_deg;
         let env = AABB::from_corners(
-            [bbox.min().lon(), bbox.min().lat()],
-            [bbox.max().lon(), bbox.max().lat()],
+            [bbox.min().lon() - mx, bbox.min().lat() - my],
+            [bbox.max().lon() + mx, bbox.max().lat() + my],
         );
-        let mut slots: Vec<usize> = level
-            .tree
-            .locate_in_envelope_intersecting(&env)
+        let mut slots: Vec<usize> = tree
+            .locate_in_envelope(&env)
             .map(|r| r.data as usize)
             .collect();
         slots.sort_unstable();
@@ -394,7 +523,7 @@ impl IncidentIndex {
                     return (hits, true);
                 }
                 hits.push(IncidentHit {
-                    id: self.ids[i],
+                    id: self.ids.get(i),
                     lon: x,
                     lat: y,
                     day,
@@ -408,7 +537,7 @@ impl IncidentIndex {
 
     /// Bytes of heap memory held by the index (vector capacities and R-tree nodes).
     pub fn heap_bytes(&self) -> usize {
-        self.ids.capacity() * size_of::<IncidentId>()
+        self.ids.heap_bytes()
             + self.lon.capacity() * 4
             + self.lat.capacity() * 4
             + self.cat_flags.capacity()
@@ -425,7 +554,9 @@ fn build_level(cells10: &[u64], catday: &[u32], res: Resolution) -> Level {
     }
     let mut cells = Vec::new();
     let mut point_start = vec![0u32];
-    let mut seg_start = Vec::with_capacity(n / 4);
+    let mut cell_seg = vec![0u32];
+    let mut seg_cat = Vec::new();
+    let mut seg_end = Vec::new();
     let mut days = Vec::with_capacity(n);
     let mut run: Vec<u32> = Vec::new();
     // Res-10 cells share their ancestor at `res` exactly when they agree on every bit from
@@ -453,46 +584,48 @@ fn build_level(cells10: &[u64], catday: &[u32], res: Resolution) -> Level {
         if res != Resolution::Ten {
             run.sort_unstable();
         }
-        // Segment starts for each category in this cell.
+        // One segment per category present, in category order.
         let base = days.len() as u32;
-        let mut k = 0usize;
-        for cat in 0..CATEGORY_COUNT as u32 {
-            seg_start.push(base + k as u32);
-            while k < run.len() && run[k] >> 16 == cat {
-                k += 1;
+        for (k, w) in run.iter().enumerate() {
+            let is_last_of_cat = run.get(k + 1).is_none_or(|next| next >> 16 != w >> 16);
+            if is_last_of_cat {
+                seg_cat.push((w >> 16) as u8);
+                seg_end.push(base + k as u32 + 1);
             }
         }
         days.extend(run.iter().map(|&v| (v & 0xFFFF) as u16));
         cells.push(parent);
         point_start.push(j as u32);
+        cell_seg.push(seg_cat.len() as u32);
         i = j;
     }
-    seg_start.push(days.len() as u32);
 
-    let mut centroids = Vec::with_capacity(cells.len());
-    let mut rects = Vec::with_capacity(cells.len());
-    for (slot, cell) in cells.iter().enumerate() {
-        let c = LatLng::from(*cell);
-        centroids.push([c.lng(), c.lat()]);
-        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-        for v in cell.boundary().iter() {
-            x0 = x0.min(v.lng());
-            y0 = y0.min(v.lat());
-            x1 = x1.max(v.lng());
-            y1 = y1.max(v.lat());
-        }
-        rects.push(GeomWithData::new(
-            Rectangle::from_corners([x0, y0], [x1, y1]),
-            slot as u32,
-        ));
-    }
+    let centroids: Vec<[f64; 2]> = cells
+        .iter()
+        .map(|cell| {
+            let c = LatLng::from(*cell);
+            [c.lng(), c.lat()]
+        })
+        .collect();
+    let tree = (u8::from(res) <= TREE_MAX_RES).then(|| {
+        RTree::bulk_load(
+            centroids
+                .iter()
+                .enumerate()
+                .map(|(slot, c)| GeomWithData::new(*c, slot as u32))
+                .collect(),
+        )
+    });
     Level {
         cells,
         centroids,
-        tree: RTree::bulk_load(rects),
+        tree,
         point_start,
-        seg_start,
+        cell_seg,
+        seg_cat,
+        seg_end,
         days,
+        centre_margin_deg: [0.0, 0.0],
     }
 }
 

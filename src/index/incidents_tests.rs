@@ -1,6 +1,7 @@
 //! Index queries against brute force on seeded random data (as rstar tests its trees).
 
 use super::*;
+use crate::domain::CATEGORY_COUNT;
 use proptest::prelude::*;
 
 /// A small deterministic generator (`SplitMix64`) so fixtures need no RNG crate.
