@@ -5,6 +5,8 @@
 //! arbitrary strings, and safeguard vocabularies ([`SubjectCategory`]) have no catch-all
 //! variant. Nothing here does I/O.
 
+mod access;
+mod cases;
 mod category;
 mod error;
 mod geom;
@@ -13,6 +15,8 @@ mod person;
 mod records;
 mod time;
 
+pub use access::{PurposeCode, Role, User};
+pub use cases::{Case, CaseKind, CaseRef, MaceMeeting};
 pub use category::{CATEGORY_COUNT, Category};
 pub use error::{DomainError, DomainResult};
 pub use geom::{Bbox, LonLat};

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Agency, AtcoCode, BoundaryCode, Category, Day, Grade, IncidentId, IsaRef, Link, LonLat, Person,
-    PlaceId, RouteId, SchemeName, ServiceId, Urn,
+    Agency, AtcoCode, BoundaryCode, Case, Category, Day, Grade, IncidentId, IsaRef, Link, LonLat,
+    MaceMeeting, Person, PlaceId, RouteId, SchemeName, ServiceId, Urn,
 };
 
 /// Where a row came from (formats.md §0; issue M2): the agency, the sharing agreement it was
@@ -277,4 +277,8 @@ pub struct Dataset {
     pub people: Vec<Person>,
     /// Links between people, places and incidents.
     pub links: Vec<Link>,
+    /// Cases, which scope police analysts' person-level access.
+    pub cases: Vec<Case>,
+    /// MACE meetings, which scope panel members' person-level access.
+    pub meetings: Vec<MaceMeeting>,
 }

@@ -1,0 +1,183 @@
+//! Who is asking and why: roles, lawful purposes and users (safeguards.md S12, S13, S24).
+//! Closed enums with no catch-all, so an out-of-scope purpose cannot even be represented.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{DomainError, DomainResult};
+
+macro_rules! closed_enum {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $( $(#[$vdoc:meta])* $variant:ident = $code:literal, )* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "&'static str")]
+        pub enum $name {
+            $( $(#[$vdoc])* $variant, )*
+        }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The `snake_case` code used in headers, files and the API.
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code,)* }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> DomainResult<Self> {
+                match s {
+                    $($code => Ok($name::$variant),)*
+                    _ => Err(DomainError::invalid($field, format!("{s:?} is not a known {}", $field))),
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(s: String) -> DomainResult<Self> {
+                s.parse()
+            }
+        }
+
+        impl From<$name> for &'static str {
+            fn from(v: $name) -> Self {
+                v.code()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+closed_enum!(
+    /// A role (safeguards.md S12). `Public` is every anonymous request; `EqualityMonitor` is the
+    /// internal disproportionality function (S22) and can never be given to a user.
+    Role, "role" {
+        /// Anonymous requests: aggregate layers with the strictest disclosure control.
+        Public = "public",
+        /// Community-safety planners: aggregate layers only.
+        Planner = "planner",
+        /// Violence Reduction Unit analysts: aggregate and place-level records.
+        VruAnalyst = "vru_analyst",
+        /// Police analysts: person-level records of adults linked to a case; children only
+        /// through a linked safeguarding case.
+        PoliceAnalyst = "police_analyst",
+        /// MACE panel members: person-level records of agenda subjects of their panel within
+        /// 14 days of the meeting.
+        MaceMember = "mace_member",
+        /// Auditors: the audit log and governance reports; no operational data.
+        Auditor = "auditor",
+        /// Administrators: system configuration; no data-plane access.
+        Admin = "admin",
+        /// The internal equality-monitoring function (S22); never a user's role.
+        EqualityMonitor = "equality_monitor",
+    }
+);
+
+impl Role {
+    /// True for roles a user account may hold (everything but `public` and the internal
+    /// equality monitor).
+    pub fn assignable(self) -> bool {
+        !matches!(self, Role::Public | Role::EqualityMonitor)
+    }
+
+    /// True for operational roles, from which entries past their review date are hidden (S18).
+    pub fn operational(self) -> bool {
+        matches!(
+            self,
+            Role::Planner | Role::VruAnalyst | Role::PoliceAnalyst | Role::MaceMember
+        )
+    }
+}
+
+closed_enum!(
+    /// A lawful purpose for reading person-level data or the audit log (S13, S24). Immigration
+    /// enforcement, housing or benefit eligibility, school admissions or exclusions and
+    /// employment vetting are not purposes: they do not exist here.
+    PurposeCode, "purpose" {
+        /// Safeguarding children from extra-familial harm.
+        SafeguardingChildren = "safeguarding_children",
+        /// Disrupting adults who exploit children.
+        DisruptingExploitation = "disrupting_exploitation",
+        /// Place-based prevention (place-level work; not a purpose for person-level reads).
+        PlaceBasedPrevention = "place_based_prevention",
+        /// Preparing or holding a MACE panel meeting.
+        MacePanel = "mace_panel",
+        /// Monitoring disproportionality (S22; internal function only).
+        EqualityMonitoring = "equality_monitoring",
+        /// Audit: verifying the lawfulness of processing (DPA 2018 s.62(4)(a)).
+        AuditLawfulness = "audit_lawfulness",
+        /// Audit: self-monitoring (s.62(4)(b)).
+        AuditSelfMonitoring = "audit_self_monitoring",
+        /// Audit: ensuring integrity and security (s.62(4)(c)).
+        AuditIntegrity = "audit_integrity",
+        /// Audit: criminal proceedings (s.62(4)(d)).
+        AuditCriminalProceedings = "audit_criminal_proceedings",
+    }
+);
+
+impl PurposeCode {
+    /// True for the s.62(4) audit purposes.
+    pub fn is_audit(self) -> bool {
+        matches!(
+            self,
+            Self::AuditLawfulness
+                | Self::AuditSelfMonitoring
+                | Self::AuditIntegrity
+                | Self::AuditCriminalProceedings
+        )
+    }
+}
+
+/// A user account. The bearer token is never held: only its SHA-256 hash, in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Store id.
+    pub id: u64,
+    /// Login name (a human; service accounts are not users of the person-level API).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Organisation, e.g. `avon-and-somerset-police`.
+    pub org: Option<String>,
+    /// MACE panels the user sits on (for `mace_member`).
+    pub panels: Vec<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_scope_purposes_do_not_exist() {
+        for bad in [
+            "immigration",
+            "housing_eligibility",
+            "school_admissions",
+            "employment_vetting",
+            "",
+        ] {
+            assert!(bad.parse::<PurposeCode>().is_err(), "{bad}");
+        }
+        for p in PurposeCode::ALL {
+            assert_eq!(p.code().parse::<PurposeCode>().unwrap(), *p);
+        }
+    }
+
+    #[test]
+    fn public_and_the_equality_monitor_cannot_be_assigned() {
+        assert!(!Role::Public.assignable());
+        assert!(!Role::EqualityMonitor.assignable());
+        assert!(Role::Auditor.assignable());
+        assert!("superuser".parse::<Role>().is_err());
+    }
+}
