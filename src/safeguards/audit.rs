@@ -1,0 +1,1172 @@
+//! The tamper-evident audit log (safeguards.md S16, S17).
+//!
+//! Every processing operation (collection, alteration, consultation, disclosure, combination,
+//! erasure, and reads of this log) writes one [`AuditEvent`] in the style of DPA 2018 s.62
+//! (S16), including denied attempts. Events are appended to a hash-chained, append-only
+//! JSON Lines file (S17) by the one [`AuditLog`] of the process, and [`verify`] checks the whole
+//! chain.
+//!
+//! # File format (S17)
+//!
+//! The log is the file `<dir>/audit.jsonl` ([`AUDIT_FILE_NAME`]); the server passes
+//! `$SAFERPLACES_DATA_DIR/audit/` as `<dir>`. Each line is exactly
+//!
+//! ```text
+//! {"seq":N,"prev_hash":"P","event":E,"hash":"H"}\n
+//! ```
+//!
+//! with no other whitespace and the keys in that order, where
+//!
+//! - `N` is the sequence number in decimal: 1 on the first line, then increasing by 1;
+//! - `P` is the previous line's `H`; on the first line it is [`GENESIS_HASH`], the lower-case
+//!   hex SHA-256 of the ASCII string `saferplaces-audit-genesis-v1` ([`GENESIS_PREIMAGE`]);
+//! - `E` is `canonical_json(event)` (below), byte for byte;
+//! - `H = hex(SHA-256(P ‖ "\n" ‖ N ‖ "\n" ‖ E))`: the 64 ASCII bytes of `P`, a line feed, `N`
+//!   in decimal ASCII, a line feed and the UTF-8 bytes of `E`; `hex` is lower-case.
+//!
+//! `canonical_json(v)` is JSON with no insignificant whitespace, object keys sorted by their
+//! UTF-8 bytes at every level, array order kept, integers in decimal, floats in `serde_json`'s
+//! shortest round-trip form, and strings escaped as `serde_json` does: `\"`, `\\`, `\b`, `\f`,
+//! `\n`, `\r`, `\t`, any other byte below `0x20` as `\u00xx` (lower-case hex), and everything
+//! else (including `/`, DEL and non-ASCII) as literal UTF-8. This equals
+//! `serde_json::to_string` of a `serde_json::Value` while `serde_json`'s `preserve_order` feature
+//! is off (it is off in this crate: its map is a `BTreeMap`), but [`canonical_json`] sorts keys
+//! itself so enabling that feature elsewhere in the dependency graph cannot change the hashes.
+//!
+//! An external verifier does not need to re-serialise anything: `E` is the bytes between the
+//! prefix `{"seq":N,"prev_hash":"P","event":` and the suffix `,"hash":"H"}` of each line. It
+//! checks `N`, `P` and `H` as above, line by line. [`verify`] additionally requires every line
+//! to be in exactly this canonical form, so a change to any byte of any line is detected at
+//! that line.
+//!
+//! # What the chain does not prove
+//!
+//! Removing whole lines from the end of the file, or rewriting the file with a recomputed chain,
+//! leaves a chain that verifies. S17 closes this with signed checkpoints of
+//! [`VerifyReport::last_hash`] (or [`AuditLog::head`]) kept outside this file, which are not
+//! implemented here.
+//!
+//! # Reading the log
+//!
+//! Reading the log is itself a processing operation: callers of [`AuditLog::read`] (only the
+//! `auditor` role, for the s.62(4) purposes) must append an [`AuditEventType::AuditRead`]
+//! event (S17).
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{PersonRef, SubjectCategory};
+
+#[cfg(test)]
+#[path = "audit_tests.rs"]
+mod tests;
+
+/// The name of the log file inside the audit directory (S17).
+pub const AUDIT_FILE_NAME: &str = "audit.jsonl";
+
+/// The ASCII string whose SHA-256 is the genesis value of the chain (S17).
+pub const GENESIS_PREIMAGE: &str = "saferplaces-audit-genesis-v1";
+
+/// The `prev_hash` of the first line: lower-case hex SHA-256 of [`GENESIS_PREIMAGE`] (S17).
+pub const GENESIS_HASH: &str = "2c5f86aa783944e6b2b8df29e3fe75f3e3da33e4d8f67ac739a90c7d76fc8335";
+
+/// The longest line, in bytes without its line feed, that the log writes or accepts. A bound
+/// on memory for [`verify`] and [`AuditLog::read`] on hostile files.
+pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The `actor_role` of events written by the service itself, such as erasures at expiry (S18).
+pub const SYSTEM_ACTOR_ROLE: &str = "system";
+
+/// Length of a lower-case hex SHA-256.
+const HASH_HEX_LEN: usize = 64;
+
+/// Errors of the audit log (S17).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The audit directory could not be created.
+    #[error("cannot create audit directory {path}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The log file could not be opened, locked or inspected.
+    #[error("cannot open audit log {path}")]
+    Open {
+        /// The log file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Another [`AuditLog`] (in this or another process) holds the file: two writers would fork
+    /// the chain.
+    #[error("audit log {path} is already open for writing elsewhere")]
+    Locked {
+        /// The log file.
+        path: PathBuf,
+    },
+    /// The last line of an existing log is not a valid entry, so appending would chain onto
+    /// garbage. Run [`verify`] and repair the file by hand.
+    #[error("audit log {path}: the last line is not a valid entry ({reason}); refusing to append")]
+    LastLineInvalid {
+        /// The log file.
+        path: PathBuf,
+        /// What is wrong with the last line.
+        reason: String,
+    },
+    /// The log file could not be read.
+    #[error("cannot read audit log {path}")]
+    Read {
+        /// The log file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A line could not be parsed while reading entries. Run [`verify`].
+    #[error("audit log {path} is corrupt at line {line}: {reason}")]
+    Corrupt {
+        /// The log file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An event could not be converted to JSON.
+    #[error("cannot serialise audit event")]
+    Serialize {
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An entry would be longer than [`MAX_LINE_BYTES`].
+    #[error("audit entry of {bytes} bytes is longer than the limit for {path}")]
+    TooLarge {
+        /// The log file.
+        path: PathBuf,
+        /// The line length in bytes.
+        bytes: usize,
+    },
+    /// Writing the entry failed; the partial line was removed and the log is still usable.
+    #[error("cannot write to audit log {path}")]
+    Write {
+        /// The log file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The entry was written but could not be flushed to stable storage. The log refuses further
+    /// appends until it is reopened, because the state of the file is unknown.
+    #[error("cannot sync audit log {path} to disk")]
+    Sync {
+        /// The log file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// An earlier write or sync failure left the file in an unknown state; reopen the log
+    /// (which re-reads and checks the last line) before appending again.
+    #[error("audit log {path} is unusable after an earlier failure: {reason}")]
+    Unusable {
+        /// The log file.
+        path: PathBuf,
+        /// The earlier failure.
+        reason: String,
+    },
+}
+
+/// Result of audit log operations.
+pub type AuditResult<T> = Result<T, AuditError>;
+
+/// The kind of processing operation recorded (S16, DPA 2018 s.62(1)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditEventType {
+    /// Data was collected (imported or entered).
+    Collection,
+    /// Data was altered.
+    Alteration,
+    /// Data was consulted: a person-level view, an opened search hit, a map popup, a print or a
+    /// report capture.
+    Consultation,
+    /// Data was disclosed: an export, an API pull or a MACE pack.
+    Disclosure,
+    /// Data was combined: a join across sources or controllers.
+    Combination,
+    /// Data was erased. The event holds ids only, never content (S16, S18).
+    Erasure,
+    /// The audit log itself was read (S17).
+    AuditRead,
+}
+
+impl AuditEventType {
+    /// Every event type.
+    pub const ALL: &'static [AuditEventType] = &[
+        Self::Collection,
+        Self::Alteration,
+        Self::Consultation,
+        Self::Disclosure,
+        Self::Combination,
+        Self::Erasure,
+        Self::AuditRead,
+    ];
+
+    /// The `snake_case` code used in the log and the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Collection => "collection",
+            Self::Alteration => "alteration",
+            Self::Consultation => "consultation",
+            Self::Disclosure => "disclosure",
+            Self::Combination => "combination",
+            Self::Erasure => "erasure",
+            Self::AuditRead => "audit_read",
+        }
+    }
+}
+
+impl fmt::Display for AuditEventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// The access decision recorded with an event (S16). Denied attempts are logged too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The operation was allowed.
+    Allow,
+    /// The operation was refused.
+    Deny,
+}
+
+impl Decision {
+    /// The `snake_case` code used in the log and the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One audit record (S16, in the style of DPA 2018 s.62).
+///
+/// Build one with [`AuditEvent::new`] (or [`AuditEvent::erasure`]) and set the other public
+/// fields. In JSON, `Option` fields that are `None` and an empty `source_datasets` are left
+/// out; every other field is always present. Fields hold identifiers, codes and names only:
+/// never tokens, field values or the content of records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Random UUID v4 of this event (s.62(1)).
+    pub event_id: String,
+    /// Which operation (s.62(1)).
+    pub event_type: AuditEventType,
+    /// When, as RFC 3339 UTC with milliseconds, e.g. `2026-03-01T09:30:00.123Z`, from the
+    /// system clock (s.62(2)(a), (3)(a)). The chain's `seq`, not this time, orders events.
+    pub ts_utc: String,
+    /// The user; `None` for anonymous public requests (s.62(2)(b)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_user_id: Option<String>,
+    /// The user's organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_org: Option<String>,
+    /// The role the request was made in, e.g. `police_analyst`, `public` or
+    /// [`SYSTEM_ACTOR_ROLE`].
+    pub actor_role: String,
+    /// A short, non-secret identifier of the credential used; never the token itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token_id: Option<String>,
+    /// The client, e.g. a user agent or `cli`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The declared purpose code (S13), kept even if the justification duty is repealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose_code: Option<String>,
+    /// The case the operation is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_ref: Option<String>,
+    /// The free-text justification (s.62(2)(a)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification_text: Option<String>,
+    /// The lawful basis relied on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
+    /// Pseudonymous ids of the people whose data was processed; answers "was I on it?".
+    #[serde(default)]
+    pub subject_ids: Vec<String>,
+    /// Their subject categories (S1 codes).
+    #[serde(default)]
+    pub subject_categories: Vec<String>,
+    /// Whether any subject is or may be a child; `None` when no person is involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_is_child: Option<bool>,
+    /// Names (never values) of the fields returned (minimisation audit).
+    #[serde(default)]
+    pub fields_returned: Vec<String>,
+    /// The request: filters, layer, bbox and so on; `null` when there is none.
+    #[serde(default)]
+    pub query: Value,
+    /// How many records were returned or affected.
+    #[serde(default)]
+    pub record_count: u64,
+    /// The access decision.
+    pub decision: Decision,
+    /// The version of the access policy that made the decision.
+    pub policy_version: String,
+    /// Why the operation was refused (stable code or short text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_reason: Option<String>,
+    /// Disclosure: the named recipient (s.62(3)(b)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_person: Option<String>,
+    /// Disclosure: the recipient organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_org: Option<String>,
+    /// Disclosure: how it was sent, e.g. `download` or `api`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Disclosure: the information sharing agreement reference (S19, S20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isa_ref: Option<String>,
+    /// Disclosure: the handling code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handling_code: Option<String>,
+    /// Disclosure: the hash of the file disclosed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_hash: Option<String>,
+    /// Disclosure: the per-recipient watermark id (S19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark_id: Option<String>,
+    /// Combination: the datasets joined.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_datasets: Vec<String>,
+    /// Erasure: the id of the erased record, as `<kind>:<id>`. Never its content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+    /// Erasure: the review decision that led to it, if any (S18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_decision_ref: Option<String>,
+}
+
+impl AuditEvent {
+    /// A new event with a fresh random `event_id`, `ts_utc` set to now, the given type, role and
+    /// decision, and every other field empty: `None`, empty lists, `query` `null`,
+    /// `record_count` 0 and an empty `policy_version`. Callers set the rest (S16).
+    pub fn new(
+        event_type: AuditEventType,
+        actor_role: impl Into<String>,
+        decision: Decision,
+    ) -> Self {
+        Self {
+            event_id: uuid_v4(),
+            event_type,
+            ts_utc: rfc3339_millis(SystemTime::now()),
+            actor_user_id: None,
+            actor_org: None,
+            actor_role: actor_role.into(),
+            auth_token_id: None,
+            client: None,
+            purpose_code: None,
+            case_ref: None,
+            justification_text: None,
+            legal_basis: None,
+            subject_ids: Vec::new(),
+            subject_categories: Vec::new(),
+            subject_is_child: None,
+            fields_returned: Vec::new(),
+            query: Value::Null,
+            record_count: 0,
+            decision,
+            policy_version: String::new(),
+            deny_reason: None,
+            recipient_person: None,
+            recipient_org: None,
+            channel: None,
+            isa_ref: None,
+            handling_code: None,
+            artifact_hash: None,
+            watermark_id: None,
+            source_datasets: Vec::new(),
+            record_id: None,
+            review_decision_ref: None,
+        }
+    }
+
+    /// An erasure event (S16, S18) that records ids only: `record_id` is
+    /// `<record_kind>:<record_id>` (for example `person:P0a1b2c3d`), `review_decision_ref` the
+    /// review that decided it, `record_count` 1, the actor [`SYSTEM_ACTOR_ROLE`] and the decision
+    /// `allow`. Callers pass identifiers, never the erased data: no subject ids, categories,
+    /// field names or query are set, and none should be added. Set the actor fields when a
+    /// person, not the retention job, erased the record, and set `policy_version`.
+    pub fn erasure(
+        record_kind: &str,
+        record_id: &str,
+        review_decision_ref: Option<String>,
+    ) -> Self {
+        let mut event = Self::new(AuditEventType::Erasure, SYSTEM_ACTOR_ROLE, Decision::Allow);
+        event.record_id = Some(format!("{record_kind}:{record_id}"));
+        event.review_decision_ref = review_decision_ref;
+        event.record_count = 1;
+        event
+    }
+
+    /// Adds a data subject: its pseudonymous id and categories (each recorded once), and marks
+    /// the event as involving a child when `may_be_child` (S16 "whose data").
+    #[must_use]
+    pub fn with_subject(
+        mut self,
+        id: &PersonRef,
+        categories: &[SubjectCategory],
+        may_be_child: bool,
+    ) -> Self {
+        if !self.subject_ids.iter().any(|s| s == id.as_str()) {
+            self.subject_ids.push(id.as_str().to_owned());
+        }
+        for category in categories {
+            if !self.subject_categories.iter().any(|c| c == category.code()) {
+                self.subject_categories.push(category.code().to_owned());
+            }
+        }
+        self.subject_is_child = Some(self.subject_is_child.unwrap_or(false) || may_be_child);
+        self
+    }
+}
+
+/// One entry of the log as returned by [`AuditLog::append`] and [`AuditLog::read`] (S17).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the chain, from 1.
+    pub seq: u64,
+    /// The entry's chain hash (lower-case hex SHA-256, see the module docs).
+    pub hash: String,
+    /// The event.
+    pub event: AuditEvent,
+}
+
+/// Which entries [`AuditLog::read`] returns. Every set condition must hold; the default
+/// matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only entries with `seq` strictly greater than this (0 = from the start); pass the last
+    /// `seq` received to read the next page.
+    pub since_seq: u64,
+    /// Only events of this type.
+    pub event_type: Option<AuditEventType>,
+    /// Only events whose `subject_ids` contain this id.
+    pub subject_id: Option<String>,
+    /// Only events by this user.
+    pub actor_user_id: Option<String>,
+    /// Only events with this decision.
+    pub decision: Option<Decision>,
+}
+
+impl AuditFilter {
+    /// True when the entry at `seq` holding `event` passes every condition.
+    pub fn matches(&self, seq: u64, event: &AuditEvent) -> bool {
+        seq > self.since_seq
+            && self.event_type.is_none_or(|t| t == event.event_type)
+            && self
+                .subject_id
+                .as_ref()
+                .is_none_or(|id| event.subject_ids.contains(id))
+            && self
+                .actor_user_id
+                .as_ref()
+                .is_none_or(|u| event.actor_user_id.as_ref() == Some(u))
+            && self.decision.is_none_or(|d| d == event.decision)
+    }
+}
+
+/// The append-only, hash-chained audit log (S17). Open one per process with
+/// [`AuditLog::open`] and share it in an `Arc`; appends are serialised by an internal mutex and
+/// the file is locked against a second writer.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    writer: Mutex<Writer>,
+}
+
+/// The mutable state behind the mutex.
+#[derive(Debug)]
+struct Writer {
+    /// The file, open for appending (and reading its tail at open).
+    file: File,
+    /// `seq` of the last line (0 for an empty log).
+    seq: u64,
+    /// `hash` of the last line ([`GENESIS_HASH`] for an empty log).
+    hash: String,
+    /// Length of the file in bytes: always the end of a complete line.
+    len: u64,
+    /// Set after a failure that left the file in an unknown state.
+    broken: Option<String>,
+}
+
+impl AuditLog {
+    /// Opens (creating if needed) the log `<dir>/audit.jsonl` for appending, creating `dir` too.
+    ///
+    /// Reads the last line to continue the chain from its `seq` and `hash`. The rest of the file
+    /// is not checked here; run [`verify`] for that. Takes an exclusive advisory lock on the
+    /// file (where the platform supports it) for the life of the log.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::CreateDir`], [`AuditError::Open`] or [`AuditError::Read`] on I/O failure;
+    /// [`AuditError::Locked`] when another [`AuditLog`] holds the file;
+    /// [`AuditError::LastLineInvalid`] when the file does not end with a complete, valid entry,
+    /// so the chain is never continued from garbage.
+    pub fn open(dir: &Path) -> AuditResult<Self> {
+        fs::create_dir_all(dir).map_err(|source| AuditError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(AUDIT_FILE_NAME);
+        let open_err = |source| AuditError::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(open_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(AuditError::Locked { path }),
+            // Filesystems without locks: the mutex still serialises this process.
+            Err(TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => {}
+            Err(TryLockError::Error(source)) => return Err(open_err(source)),
+        }
+        let len = file.metadata().map_err(open_err)?.len();
+        let (seq, hash) = match read_tail(&mut file, len) {
+            Ok(head) => head,
+            Err(TailError::Io(source)) => return Err(AuditError::Read { path, source }),
+            Err(TailError::Invalid(reason)) => {
+                return Err(AuditError::LastLineInvalid { path, reason });
+            }
+        };
+        Ok(Self {
+            path,
+            writer: Mutex::new(Writer {
+                file,
+                seq,
+                hash,
+                len,
+                broken: None,
+            }),
+        })
+    }
+
+    /// The path of the log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The `seq` and `hash` of the last entry: `(0, GENESIS_HASH)` for an empty log. Record
+    /// these outside the log (checkpoints) to detect truncation or rewriting (S17).
+    pub fn head(&self) -> (u64, String) {
+        let writer = self.lock();
+        (writer.seq, writer.hash.clone())
+    }
+
+    /// Appends `event` as the next entry of the chain and flushes it to stable storage
+    /// (`sync_data`) before returning, so an acknowledged audit record survives a crash (S16,
+    /// S17). The line is written with a single `write_all`; concurrent appends are serialised.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::Serialize`] or [`AuditError::TooLarge`] for an unloggable event;
+    /// [`AuditError::Write`] when writing fails (the partial line is truncated away and the log
+    /// stays usable); [`AuditError::Sync`] when the flush fails, after which, like after a
+    /// failed truncation, every append returns [`AuditError::Unusable`] until the log is
+    /// reopened. Callers must treat any error as "not logged" and refuse the operation.
+    pub fn append(&self, event: AuditEvent) -> AuditResult<AuditEntry> {
+        let value =
+            serde_json::to_value(&event).map_err(|source| AuditError::Serialize { source })?;
+        let canonical = canonical_json(&value);
+        let mut writer = self.lock();
+        if let Some(reason) = &writer.broken {
+            return Err(AuditError::Unusable {
+                path: self.path.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let seq = writer.seq + 1;
+        let hash = entry_hash(&writer.hash, seq, &canonical);
+        let line = render_line(seq, &writer.hash, &canonical, &hash);
+        if line.len() > MAX_LINE_BYTES + 1 {
+            return Err(AuditError::TooLarge {
+                path: self.path.clone(),
+                bytes: line.len() - 1,
+            });
+        }
+        if let Err(source) = writer.file.write_all(line.as_bytes()) {
+            // Never leave a partial line for the next entry to chain onto.
+            let len = writer.len;
+            if let Err(e) = writer.file.set_len(len) {
+                writer.broken = Some(format!(
+                    "a failed write could not be rolled back ({e}); the file may end in a partial line"
+                ));
+            }
+            return Err(AuditError::Write {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        // The line is in the file whatever happens next, so the chain state follows it.
+        writer.len += line.len() as u64;
+        writer.seq = seq;
+        writer.hash.clone_from(&hash);
+        if let Err(source) = writer.file.sync_data() {
+            writer.broken = Some(format!("sync_data failed ({source})"));
+            return Err(AuditError::Sync {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        Ok(AuditEntry { seq, hash, event })
+    }
+
+    /// Reads the entries matching `filter`, oldest first and newest last, stopping after
+    /// `limit` matches (so `limit` 0 returns nothing). Page through the log by passing the last
+    /// `seq` received as [`AuditFilter::since_seq`]. Scans the file from the start; does not
+    /// check the chain (use [`AuditLog::verify`]). The caller must log the read itself as an
+    /// [`AuditEventType::AuditRead`] event (S17).
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::Read`] on I/O failure, [`AuditError::Corrupt`] for a line that is not an
+    /// entry.
+    pub fn read(&self, filter: &AuditFilter, limit: usize) -> AuditResult<Vec<AuditEntry>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let mut reader = self.snapshot_reader()?;
+        let mut buf = Vec::new();
+        let mut line_no = 0_u64;
+        loop {
+            let read =
+                read_line_limited(&mut reader, &mut buf).map_err(|source| AuditError::Read {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            let corrupt = |line: u64, reason: String| AuditError::Corrupt {
+                path: self.path.clone(),
+                line,
+                reason,
+            };
+            match read {
+                LineRead::Eof => break,
+                LineRead::TooLong => {
+                    return Err(corrupt(line_no + 1, "line too long".to_owned()));
+                }
+                // The snapshot ends at a line boundary, so every line is terminated.
+                LineRead::Line { .. } => line_no += 1,
+            }
+            let stored: StoredEntry =
+                serde_json::from_slice(&buf).map_err(|e| corrupt(line_no, e.to_string()))?;
+            if filter.matches(stored.seq, &stored.event) {
+                out.push(AuditEntry {
+                    seq: stored.seq,
+                    hash: stored.hash,
+                    event: stored.event,
+                });
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Verifies the chain as [`verify`] does, up to the last entry appended when called, so
+    /// concurrent appends cannot make it see a partial line.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyFailure`] naming the first bad line.
+    pub fn verify(&self) -> Result<VerifyReport, VerifyFailure> {
+        let reader = self.snapshot_reader().map_err(|e| VerifyFailure {
+            line: 1,
+            seq: None,
+            reason: format!("cannot read the file: {e}"),
+        })?;
+        verify_reader(reader)
+    }
+
+    /// A reader over the file up to the end of the last complete entry.
+    fn snapshot_reader(&self) -> AuditResult<BufReader<io::Take<File>>> {
+        let len = self.lock().len;
+        let file = File::open(&self.path).map_err(|source| AuditError::Read {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(BufReader::new(file.take(len)))
+    }
+
+    /// The writer state. A poisoned mutex is recovered: the state is updated only after the
+    /// line is in the file, and no code under the lock panics.
+    fn lock(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A line as stored, with a typed event (for [`AuditLog::read`]).
+#[derive(Deserialize)]
+struct StoredEntry {
+    seq: u64,
+    hash: String,
+    event: AuditEvent,
+}
+
+/// A successful [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Number of entries (lines) checked.
+    pub entries: u64,
+    /// `hash` of the last entry, or [`GENESIS_HASH`] for an empty log.
+    pub last_hash: String,
+}
+
+/// Where and why [`verify`] found the chain broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyFailure {
+    /// The 1-based line number of the first bad line.
+    pub line: u64,
+    /// The `seq` written on that line, when it could be read.
+    pub seq: Option<u64>,
+    /// What is wrong, e.g. `hash mismatch`.
+    pub reason: String,
+}
+
+impl fmt::Display for VerifyFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "audit log broken at line {}", self.line)?;
+        if let Some(seq) = self.seq {
+            write!(f, " (seq {seq})")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl std::error::Error for VerifyFailure {}
+
+/// Verifies the audit log file at `path` (S17): streams it line by line and checks that every
+/// line is a canonical entry (module docs), that `seq` runs 1, 2, 3…, that each `prev_hash` is
+/// the previous line's `hash` (the first is [`GENESIS_HASH`]) and that each `hash` is correct.
+/// Detects a changed byte anywhere in a line, deleted, inserted, duplicated or reordered lines
+/// and truncated or non-JSON lines, reporting the first bad line. A missing or empty file
+/// verifies with 0 entries. Never panics; memory use is bounded by [`MAX_LINE_BYTES`]. On a
+/// log that is being appended to, prefer [`AuditLog::verify`], which stops at the last complete
+/// entry instead of possibly reporting a half-written final line.
+///
+/// # Errors
+///
+/// A [`VerifyFailure`] naming the first bad line, or line 1 when the file cannot be opened.
+pub fn verify(path: &Path) -> Result<VerifyReport, VerifyFailure> {
+    match File::open(path) {
+        Ok(file) => verify_reader(BufReader::new(file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(VerifyReport {
+            entries: 0,
+            last_hash: GENESIS_HASH.to_owned(),
+        }),
+        Err(e) => Err(VerifyFailure {
+            line: 1,
+            seq: None,
+            reason: format!("cannot open the file: {e}"),
+        }),
+    }
+}
+
+/// [`verify`] over any reader.
+fn verify_reader<R: BufRead>(mut reader: R) -> Result<VerifyReport, VerifyFailure> {
+    let mut expected_prev = GENESIS_HASH.to_owned();
+    let mut line_no = 0_u64;
+    let mut buf = Vec::new();
+    loop {
+        let fail =
+            |line: u64, seq: Option<u64>, reason: String| VerifyFailure { line, seq, reason };
+        let terminated = match read_line_limited(&mut reader, &mut buf) {
+            Err(e) => return Err(fail(line_no + 1, None, format!("read error: {e}"))),
+            Ok(LineRead::Eof) => break,
+            Ok(LineRead::TooLong) => {
+                return Err(fail(
+                    line_no + 1,
+                    None,
+                    format!("line longer than {MAX_LINE_BYTES} bytes"),
+                ));
+            }
+            Ok(LineRead::Line { terminated }) => terminated,
+        };
+        line_no += 1;
+        let entry = parse_line(&buf).map_err(|(seq, reason)| fail(line_no, seq, reason))?;
+        let seq = Some(entry.seq);
+        if entry.seq != line_no {
+            return Err(fail(
+                line_no,
+                seq,
+                format!("seq out of order: expected {line_no}"),
+            ));
+        }
+        if entry.prev_hash != expected_prev {
+            return Err(fail(
+                line_no,
+                seq,
+                "prev_hash does not match the previous entry's hash".to_owned(),
+            ));
+        }
+        check_entry(&entry, &buf).map_err(|reason| fail(line_no, seq, reason))?;
+        if !terminated {
+            return Err(fail(
+                line_no,
+                seq,
+                "the last line has no line feed (incomplete write or truncation)".to_owned(),
+            ));
+        }
+        expected_prev = entry.hash;
+    }
+    Ok(VerifyReport {
+        entries: line_no,
+        last_hash: expected_prev,
+    })
+}
+
+/// `canonical_json(value)` as defined in the module docs: compact JSON with object keys
+/// sorted by their UTF-8 bytes at every level, independent of `serde_json`'s `preserve_order`
+/// feature (S17).
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(&mut out, value);
+    out
+}
+
+fn write_canonical(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        // `Number`'s Display is `serde_json`'s serialised form (itoa, or shortest round-trip).
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_json_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(out, key);
+                out.push(':');
+                write_canonical(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Writes `s` as a JSON string with `serde_json`'s escapes (module docs).
+fn write_json_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let b = u32::from(c) as usize;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[b >> 4]));
+                out.push(char::from(HEX[b & 0xf]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `hex(SHA-256(prev_hash ‖ "\n" ‖ seq ‖ "\n" ‖ canonical_event))`, the chain hash of the
+/// entry `seq` (module docs, S17). `prev_hash` is the previous entry's hex hash (or
+/// [`GENESIS_HASH`]), `canonical_event` is [`canonical_json`] of the event.
+pub fn entry_hash(prev_hash: &str, seq: u64, canonical_event: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(seq.to_string().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical_event.as_bytes());
+    hex(hasher.finalize().as_slice())
+}
+
+/// One line of the file, including its line feed.
+fn render_line(seq: u64, prev_hash: &str, canonical_event: &str, hash: &str) -> String {
+    format!(
+        "{{\"seq\":{seq},\"prev_hash\":\"{prev_hash}\",\"event\":{canonical_event},\"hash\":\"{hash}\"}}\n"
+    )
+}
+
+/// A parsed line, before its chain checks.
+struct RawEntry {
+    seq: u64,
+    prev_hash: String,
+    event: Value,
+    hash: String,
+}
+
+/// Parses one line (without its line feed) into its four fields. On failure, returns the
+/// `seq` if it could be read and the reason.
+fn parse_line(line: &[u8]) -> Result<RawEntry, (Option<u64>, String)> {
+    if line.is_empty() {
+        return Err((None, "empty line".to_owned()));
+    }
+    let value: Value =
+        serde_json::from_slice(line).map_err(|e| (None, format!("not a valid JSON line: {e}")))?;
+    let Value::Object(mut map) = value else {
+        return Err((None, "not a JSON object".to_owned()));
+    };
+    let seq = map.get("seq").and_then(Value::as_u64);
+    let Some(seq) = seq else {
+        return Err((None, "missing or invalid seq".to_owned()));
+    };
+    let mut hex_field = |name: &str| match map.remove(name) {
+        Some(Value::String(s)) if is_hash_hex(&s) => Ok(s),
+        _ => Err((Some(seq), format!("missing or invalid {name}"))),
+    };
+    let prev_hash = hex_field("prev_hash")?;
+    let hash = hex_field("hash")?;
+    let Some(event @ Value::Object(_)) = map.remove("event") else {
+        return Err((Some(seq), "missing or invalid event".to_owned()));
+    };
+    map.remove("seq");
+    if let Some(key) = map.keys().next() {
+        return Err((Some(seq), format!("unexpected field {key:?}")));
+    }
+    Ok(RawEntry {
+        seq,
+        prev_hash,
+        event,
+        hash,
+    })
+}
+
+/// Checks an entry's own hash and that `line` (without its line feed) is exactly its
+/// canonical rendering.
+fn check_entry(entry: &RawEntry, line: &[u8]) -> Result<(), String> {
+    let canonical = canonical_json(&entry.event);
+    if entry_hash(&entry.prev_hash, entry.seq, &canonical) != entry.hash {
+        return Err("hash mismatch".to_owned());
+    }
+    let rendered = render_line(entry.seq, &entry.prev_hash, &canonical, &entry.hash);
+    if rendered.as_bytes().strip_suffix(b"\n") != Some(line) {
+        return Err("line is not in canonical form".to_owned());
+    }
+    Ok(())
+}
+
+fn is_hash_hex(s: &str) -> bool {
+    s.len() == HASH_HEX_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// What [`read_line_limited`] found.
+enum LineRead {
+    /// End of input.
+    Eof,
+    /// A line (now in the buffer, without its line feed); `terminated` is false for a final
+    /// line with no line feed.
+    Line { terminated: bool },
+    /// A line longer than [`MAX_LINE_BYTES`].
+    TooLong,
+}
+
+/// Reads the next line into `buf` (cleared first), reading at most [`MAX_LINE_BYTES`] + 1
+/// bytes.
+fn read_line_limited<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<LineRead> {
+    buf.clear();
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(LineRead::Eof);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        return Ok(LineRead::Line { terminated: true });
+    }
+    if buf.len() > MAX_LINE_BYTES {
+        return Ok(LineRead::TooLong);
+    }
+    Ok(LineRead::Line { terminated: false })
+}
+
+/// Why the tail of the file could not give the chain head.
+enum TailError {
+    Io(io::Error),
+    Invalid(String),
+}
+
+/// The `seq` and `hash` of the last line of a file of `len` bytes, after checking that the
+/// line is complete and a valid entry on its own (its hash and canonical form; its link to the
+/// line before is left to [`verify`]).
+fn read_tail(file: &mut File, len: u64) -> Result<(u64, String), TailError> {
+    if len == 0 {
+        return Ok((0, GENESIS_HASH.to_owned()));
+    }
+    let mut window = 4096_u64;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start)).map_err(TailError::Io)?;
+        let mut buf = vec![0_u8; (len - start) as usize];
+        file.read_exact(&mut buf).map_err(TailError::Io)?;
+        let Some(body) = buf.strip_suffix(b"\n") else {
+            return Err(TailError::Invalid(
+                "the file does not end with a line feed (incomplete write or truncation)"
+                    .to_owned(),
+            ));
+        };
+        let last = match body.iter().rposition(|&b| b == b'\n') {
+            Some(pos) => body.get(pos + 1..).unwrap_or_default(),
+            None if start == 0 => body,
+            None if window > MAX_LINE_BYTES as u64 + 1 => {
+                return Err(TailError::Invalid("the last line is too long".to_owned()));
+            }
+            None => {
+                window *= 2;
+                continue;
+            }
+        };
+        let entry = parse_line(last).map_err(|(_, reason)| TailError::Invalid(reason))?;
+        check_entry(&entry, last).map_err(TailError::Invalid)?;
+        if entry.seq == 0 || entry.seq == u64::MAX {
+            return Err(TailError::Invalid(format!(
+                "seq {} is out of range",
+                entry.seq
+            )));
+        }
+        return Ok((entry.seq, entry.hash));
+    }
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
+/// A random UUID v4 in the 8-4-4-4-12 lower-case form (RFC 9562 §5.4), from the operating
+/// system's generator. If that fails (it does not on supported platforms), the 122 bits come
+/// from a SHA-256 of the time, process id, thread and a counter instead: still unique, though
+/// not unpredictable, which is all an event id needs.
+fn uuid_v4() -> String {
+    let mut b = [0_u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        b = fallback_unique_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+fn fallback_unique_bytes() -> [u8; 16] {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut hasher = Sha256::new();
+    hasher.update(nanos.to_le_bytes());
+    hasher.update(std::process::id().to_le_bytes());
+    hasher.update(format!("{:?}", std::thread::current().id()).as_bytes());
+    hasher.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    let digest = hasher.finalize();
+    let mut out = [0_u8; 16];
+    for (o, d) in out.iter_mut().zip(digest.as_slice()) {
+        *o = *d;
+    }
+    out
+}
+
+/// `t` as RFC 3339 UTC with milliseconds, e.g. `2026-03-01T09:30:00.123Z`. Times before 1970
+/// (a badly set clock) are written as the epoch.
+fn rfc3339_millis(t: SystemTime) -> String {
+    let ms = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let ms = u64::try_from(ms).unwrap_or(u64::MAX);
+    let secs = ms / 1000;
+    let millis = ms % 1000;
+    let sod = secs % 86_400;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian `(year, month, day)`: Howard Hinnant's
+/// `civil_from_days` (<https://howardhinnant.github.io/date_algorithms.html>), as in
+/// `domain::time` but not limited to `Day`'s range.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (y + i64::from(m <= 2), m, d)
+}
