@@ -8,7 +8,8 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use crate::domain::Dataset;
+use crate::domain::{Dataset, Day, LinkKind, PersonRef, Role, User};
+use crate::safeguards::rules::{RuleViolation, StoredLinks, check_batch};
 
 /// Errors from a store.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,17 @@ pub enum StoreError {
         found: u32,
         /// Newest version this build knows.
         supported: u32,
+    },
+    /// The batch breaks safeguards data rules (safeguards.md S1-S4, S18); nothing was written.
+    #[error("{} safeguards rule violation(s), first: {}", .0.len(), .0.first().map_or("", |v| v.code))]
+    Rules(Vec<RuleViolation>),
+    /// A record with this key already exists and may not be replaced.
+    #[error("{what} {key:?} already exists")]
+    Duplicate {
+        /// Kind of record.
+        what: &'static str,
+        /// Its key.
+        key: String,
     },
     /// A stored row could not be turned back into a domain value.
     #[error("corrupt {table} row {row}: {reason}")]
@@ -76,6 +88,25 @@ pub struct KindCounts {
     pub people: u64,
     /// Links.
     pub links: u64,
+    /// Cases.
+    pub cases: u64,
+    /// MACE meetings.
+    pub meetings: u64,
+}
+
+/// A user to create. The token itself is never stored, only its SHA-256 hash.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Unique login name.
+    pub name: String,
+    /// Role (must be assignable).
+    pub role: Role,
+    /// Organisation.
+    pub org: Option<String>,
+    /// MACE panels the user sits on.
+    pub panels: Vec<u32>,
+    /// Lower-case hex SHA-256 of the bearer token.
+    pub token_hash: String,
 }
 
 /// A place where saferplaces keeps its records.
@@ -83,14 +114,68 @@ pub trait Store: Send {
     /// The schema version the store is at.
     fn schema_version(&self) -> StoreResult<u32>;
 
-    /// Writes every record of `data` in one transaction. Records whose id is already stored
-    /// are left as they are (so re-writing a batch stores nothing new). Returns how many
-    /// records of each kind were newly stored.
-    fn write(&mut self, data: &Dataset) -> StoreResult<KindCounts>;
+    /// Writes every record of `data` in one transaction without checking the safeguards data
+    /// rules. Records whose id is already stored are left as they are (so re-writing a batch
+    /// stores nothing new). Returns how many records of each kind were newly stored. Use
+    /// [`Store::write`] for anything that carries people or links.
+    fn write_unchecked(&mut self, data: &Dataset) -> StoreResult<KindCounts>;
+
+    /// True when a link of `kind` from `person` is stored.
+    fn has_link(&self, person: &PersonRef, kind: LinkKind) -> StoreResult<bool>;
+
+    /// Checks the safeguards data rules ([`crate::safeguards::rules`]) against the batch and
+    /// what is stored, as of `as_of`, then writes it in one transaction. A batch with any
+    /// violation is refused whole with [`StoreError::Rules`].
+    fn write(&mut self, data: &Dataset, as_of: Day) -> StoreResult<KindCounts> {
+        let mut stored = StoredSet::default();
+        for p in &data.people {
+            for kind in [LinkKind::Safeguarding, LinkKind::PersonIncident] {
+                if self.has_link(&p.id, kind)? {
+                    stored.0.insert((p.id.clone(), kind));
+                }
+            }
+        }
+        let violations = check_batch(data, as_of, &stored);
+        if !violations.is_empty() {
+            return Err(StoreError::Rules(violations));
+        }
+        self.write_unchecked(data)
+    }
 
     /// Reads every stored record.
     fn load(&self) -> StoreResult<Dataset>;
 
     /// Counts stored records per kind.
     fn counts(&self) -> StoreResult<KindCounts>;
+
+    /// Creates a user; refuses a name that exists.
+    fn add_user(&mut self, user: &NewUser) -> StoreResult<u64>;
+
+    /// Replaces the token hash of the user called `name`; false when there is no such user.
+    fn set_user_token(&mut self, name: &str, token_hash: &str) -> StoreResult<bool>;
+
+    /// Every user with their token hash.
+    fn users(&self) -> StoreResult<Vec<(String, User)>>;
+
+    /// A number that changes whenever another connection commits to the store, so a server
+    /// can notice imports, user changes and erasures made by other processes.
+    fn change_marker(&self) -> StoreResult<u64>;
+
+    /// The user holding the token whose hash is `token_hash`.
+    fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;
+
+    /// Erases people (with every link from or to them, and their place in case and meeting
+    /// subject lists) and links, in one transaction (safeguards.md S18). Returns how many
+    /// people and links were erased.
+    fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<(u64, u64)>;
+}
+
+/// Stored links the rules asked about, fetched before the check.
+#[derive(Default)]
+struct StoredSet(std::collections::BTreeSet<(PersonRef, LinkKind)>);
+
+impl StoredLinks for StoredSet {
+    fn has_link(&self, person: &PersonRef, kind: LinkKind) -> bool {
+        self.0.contains(&(person.clone(), kind))
+    }
 }

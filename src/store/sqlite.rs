@@ -30,18 +30,21 @@ use rusqlite::{Connection, Row, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{KindCounts, Store, StoreError, StoreResult};
+use super::{KindCounts, NewUser, Store, StoreError, StoreResult};
 use crate::domain::{
-    Agency, AtcoCode, Boundary, BoundaryCode, Category, Dataset, Day, DomainError, Grade, Guardian,
-    Incident, IncidentId, IncidentLocation, IncidentTime, IsaRef, Link, LinkKind, LinkTarget,
-    LocationPrecision, LonLat, Person, PersonRef, Phase, PlaceId, PlaceKind, PlaceOfConcern,
-    Provenance, Route, RouteId, RouteMode, SchemeName, School, ServiceId, ServiceTier, Stop,
-    SubjectCategory, TimePrecision, Urn, YouthService,
+    Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
+    Grade, Guardian, Incident, IncidentId, IncidentLocation, IncidentTime, IsaRef, Link, LinkKind,
+    LinkTarget, LocationPrecision, LonLat, MaceMeeting, Person, PersonRef, Phase, PlaceId,
+    PlaceKind, PlaceOfConcern, Provenance, Role, Route, RouteId, RouteMode, SchemeName, School,
+    ServiceId, ServiceTier, Stop, SubjectCategory, TimePrecision, Urn, User, YouthService,
 };
 
 /// The schema migrations, oldest first: `(version, sql)`. A new migration is a new file in
 /// `migrations/sqlite/` appended here with the next version number; released files never change.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_access.sql")),
+];
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
 const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -116,7 +119,7 @@ impl Store for SqliteStore {
         user_version(&self.conn)
     }
 
-    fn write(&mut self, data: &Dataset) -> StoreResult<KindCounts> {
+    fn write_unchecked(&mut self, data: &Dataset) -> StoreResult<KindCounts> {
         // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy timeout)
         // instead of failing halfway through the batch. Dropping `tx` on error rolls back.
         let tx = self
@@ -133,6 +136,8 @@ impl Store for SqliteStore {
             boundaries: write_boundaries(&tx, &data.boundaries)?,
             people: write_people(&tx, &data.people)?,
             links: write_links(&tx, &data.links)?,
+            cases: write_cases(&tx, &data.cases)?,
+            meetings: write_meetings(&tx, &data.meetings)?,
         };
         tx.commit().map_err(db("committing a write transaction"))?;
         Ok(counts)
@@ -150,6 +155,8 @@ impl Store for SqliteStore {
                 boundaries: load_boundaries(conn)?,
                 people: load_people(conn)?,
                 links: load_links(conn)?,
+                cases: load_cases(conn)?,
+                meetings: load_meetings(conn)?,
             })
         })
     }
@@ -174,8 +181,202 @@ impl Store for SqliteStore {
                 boundaries: count("SELECT COUNT(*) FROM boundaries")?,
                 people: count("SELECT COUNT(*) FROM people")?,
                 links: count("SELECT COUNT(*) FROM links")?,
+                cases: count("SELECT COUNT(*) FROM cases")?,
+                meetings: count("SELECT COUNT(*) FROM meetings")?,
             })
         })
+    }
+
+    fn has_link(&self, person: &PersonRef, kind: LinkKind) -> StoreResult<bool> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM links WHERE from_person = ?1 AND kind = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![person.as_str(), kind.code()], |r| r.get(0))
+            })
+            .map_err(db("looking up stored links"))?;
+        Ok(n > 0)
+    }
+
+    fn add_user(&mut self, user: &NewUser) -> StoreResult<u64> {
+        let panels = to_json(&user.panels, "encoding a user's panels as JSON")?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a write transaction"))?;
+        let exists: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM users WHERE name = ?1",
+                [&user.name],
+                |r| r.get(0),
+            )
+            .map_err(db("looking up a user"))?;
+        if exists > 0 {
+            return Err(StoreError::Duplicate {
+                what: "user",
+                key: user.name.clone(),
+            });
+        }
+        tx.execute(
+            "INSERT INTO users (name, role, org, panels, token_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                user.name,
+                user.role.code(),
+                user.org,
+                panels,
+                user.token_hash
+            ],
+        )
+        .map_err(db("storing a user"))?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(db("committing a user"))?;
+        Ok(u64::try_from(id).unwrap_or_default())
+    }
+
+    fn set_user_token(&mut self, name: &str, token_hash: &str) -> StoreResult<bool> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE users SET token_hash = ?2 WHERE name = ?1",
+                params![name, token_hash],
+            )
+            .map_err(db("replacing a user's token"))?;
+        Ok(n > 0)
+    }
+
+    fn users(&self) -> StoreResult<Vec<(String, User)>> {
+        let sql = "SELECT id, name, role, org, panels, token_hash FROM users ORDER BY id";
+        load_all(&self.conn, "users", sql, 1, |c| {
+            Ok((
+                c.get::<String>(5)?,
+                User {
+                    id: c.id(0)?,
+                    name: c.get(1)?,
+                    role: c.parse::<Role>(2)?,
+                    org: c.get(3)?,
+                    panels: c.json::<Vec<u32>>(4)?,
+                },
+            ))
+        })
+    }
+
+    fn change_marker(&self) -> StoreResult<u64> {
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(db("reading the data version"))?;
+        Ok(v.max(0) as u64)
+    }
+
+    fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
+        let sql = "SELECT id, name, role, org, panels FROM users WHERE token_hash = ?1";
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(db("looking up a token"))?;
+        let mut rows = stmt.query([token_hash]).map_err(db("looking up a token"))?;
+        let Some(row) = rows.next().map_err(db("looking up a token"))? else {
+            return Ok(None);
+        };
+        let c = Cells {
+            row,
+            table: "users",
+            key: row_key(row, 1),
+        };
+        Ok(Some(User {
+            id: c.id(0)?,
+            name: c.get(1)?,
+            role: c.parse::<Role>(2)?,
+            org: c.get(3)?,
+            panels: c.json::<Vec<u32>>(4)?,
+        }))
+    }
+
+    fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<(u64, u64)> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting an erasure"))?;
+        let mut erased_people = 0u64;
+        let mut erased_links = 0u64;
+        {
+            let mut del_person = tx
+                .prepare_cached("DELETE FROM people WHERE id = ?1")
+                .map_err(db("erasing people"))?;
+            let mut del_person_links = tx
+                .prepare_cached("DELETE FROM links WHERE from_person = ?1")
+                .map_err(db("erasing people's links"))?;
+            for p in people {
+                erased_people += del_person
+                    .execute([p.as_str()])
+                    .map_err(db("erasing people"))? as u64;
+                erased_links += del_person_links
+                    .execute([p.as_str()])
+                    .map_err(db("erasing people's links"))? as u64;
+            }
+            let mut del_link = tx
+                .prepare_cached("DELETE FROM links WHERE id = ?1")
+                .map_err(db("erasing links"))?;
+            for &id in links {
+                erased_links += del_link
+                    .execute([sql_id(id, "erasing links")?])
+                    .map_err(db("erasing links"))? as u64;
+            }
+        }
+        if !people.is_empty() {
+            // Links from other people to an erased person, and the erased person's place in
+            // case subject lists and meeting agendas, go too: nothing may point at them.
+            let gone: std::collections::BTreeSet<&str> =
+                people.iter().map(PersonRef::as_str).collect();
+            let target_refs: Vec<(i64, String)> = {
+                let mut stmt = tx
+                    .prepare("SELECT id, target FROM links")
+                    .map_err(db("scanning link targets"))?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(db("scanning link targets"))?;
+                rows.collect::<Result<_, _>>()
+                    .map_err(db("scanning link targets"))?
+            };
+            for (id, target) in target_refs {
+                if let Ok(LinkTarget::Person(p)) = serde_json::from_str::<LinkTarget>(&target)
+                    && gone.contains(p.as_str())
+                {
+                    {
+                        erased_links +=
+                            tx.execute("DELETE FROM links WHERE id = ?1", [id])
+                                .map_err(db("erasing links"))? as u64;
+                    }
+                }
+            }
+            for table in ["cases", "meetings"] {
+                let rows: Vec<(String, String)> = {
+                    let mut stmt = tx
+                        .prepare(&format!("SELECT reference, subjects FROM {table}"))
+                        .map_err(db("scanning subject lists"))?;
+                    let rows = stmt
+                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(db("scanning subject lists"))?;
+                    rows.collect::<Result<_, _>>()
+                        .map_err(db("scanning subject lists"))?
+                };
+                for (reference, subjects) in rows {
+                    let list: Vec<String> = serde_json::from_str(&subjects).unwrap_or_default();
+                    let kept: Vec<&String> =
+                        list.iter().filter(|s| !gone.contains(s.as_str())).collect();
+                    if kept.len() != list.len() {
+                        let json = to_json(&kept, "encoding a subject list")?;
+                        tx.execute(
+                            &format!("UPDATE {table} SET subjects = ?2 WHERE reference = ?1"),
+                            params![reference, json],
+                        )
+                        .map_err(db("removing erased subjects"))?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(db("committing an erasure"))?;
+        Ok((erased_people, erased_links))
     }
 }
 
@@ -444,6 +645,40 @@ fn write_links(conn: &Connection, links: &[Link]) -> StoreResult<u64> {
     })
 }
 
+fn write_cases(conn: &Connection, cases: &[Case]) -> StoreResult<u64> {
+    let sql = "INSERT INTO cases (reference, kind, subjects, opened, review_due) \
+               VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+    insert_all(conn, sql, "storing cases", cases, |stmt, c| {
+        let subjects = to_json(&c.subjects, "encoding case subjects as JSON")?;
+        let kind = to_json(&c.kind, "encoding a case kind")?;
+        stmt.execute(params![
+            c.reference.as_str(),
+            kind.trim_matches('"'),
+            subjects,
+            c.opened.days_since_epoch(),
+            c.review_due.days_since_epoch(),
+        ])
+        .map_err(db("storing cases"))
+    })
+}
+
+fn write_meetings(conn: &Connection, meetings: &[MaceMeeting]) -> StoreResult<u64> {
+    let sql = "INSERT INTO meetings (reference, panel_id, day, subjects, places) \
+               VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+    insert_all(conn, sql, "storing meetings", meetings, |stmt, m| {
+        let subjects = to_json(&m.subjects, "encoding meeting subjects as JSON")?;
+        let places = to_json(&m.places, "encoding meeting places as JSON")?;
+        stmt.execute(params![
+            m.reference.as_str(),
+            m.panel_id,
+            m.day.days_since_epoch(),
+            subjects,
+            places
+        ])
+        .map_err(db("storing meetings"))
+    })
+}
+
 /// A 64-bit unsigned id as an `SQLite` integer key. Ids above `i64::MAX` cannot be stored.
 fn sql_id(id: u64, context: &'static str) -> StoreResult<i64> {
     i64::try_from(id).map_err(|e| encode_error(context, e))
@@ -665,6 +900,34 @@ fn load_links(conn: &Connection) -> StoreResult<Vec<Link>> {
             c.day(7)?,
         )
         .map_err(|e| c.corrupt(e.to_string()))
+    })
+}
+
+fn load_cases(conn: &Connection) -> StoreResult<Vec<Case>> {
+    let sql = "SELECT reference, kind, subjects, opened, review_due FROM cases ORDER BY reference";
+    load_all(conn, "cases", sql, 1, |c| {
+        let kind: String = c.get(1)?;
+        Ok(Case {
+            reference: c.parse::<CaseRef>(0)?,
+            kind: serde_json::from_value(serde_json::Value::String(kind))
+                .map_err(|e| c.column_corrupt(1, e))?,
+            subjects: c.json::<Vec<PersonRef>>(2)?,
+            opened: c.day(3)?,
+            review_due: c.day(4)?,
+        })
+    })
+}
+
+fn load_meetings(conn: &Connection) -> StoreResult<Vec<MaceMeeting>> {
+    let sql = "SELECT reference, panel_id, day, subjects, places FROM meetings ORDER BY reference";
+    load_all(conn, "meetings", sql, 1, |c| {
+        Ok(MaceMeeting {
+            reference: c.parse::<CaseRef>(0)?,
+            panel_id: c.get(1)?,
+            day: c.day(2)?,
+            subjects: c.json::<Vec<PersonRef>>(3)?,
+            places: c.json::<Vec<PlaceId>>(4)?,
+        })
     })
 }
 

@@ -9,6 +9,8 @@ use proptest::prelude::*;
 use tempfile::TempDir;
 
 use super::*;
+use crate::domain::{Case, CaseKind, CaseRef, MaceMeeting, Role};
+use crate::store::NewUser;
 
 fn ll(lon: f64, lat: f64) -> LonLat {
     LonLat::new(lon, lat).unwrap()
@@ -253,6 +255,30 @@ fn sample() -> Dataset {
         })
         .collect();
 
+    let cases = vec![
+        Case {
+            reference: CaseRef::new("OP-2026-001").unwrap(),
+            kind: CaseKind::Investigation,
+            subjects: vec![person_ref("P00000001")],
+            opened: Day::from_days_since_epoch(20_100),
+            review_due: Day::from_days_since_epoch(20_300),
+        },
+        Case {
+            reference: CaseRef::new("SG-2026-0001").unwrap(),
+            kind: CaseKind::Safeguarding,
+            subjects: vec![person_ref("P00000001"), person_ref("P00000002")],
+            opened: Day::from_days_since_epoch(20_101),
+            review_due: Day::from_days_since_epoch(20_301),
+        },
+    ];
+    let meetings = vec![MaceMeeting {
+        reference: CaseRef::new("MACE-1-2026-11").unwrap(),
+        panel_id: 1,
+        day: Day::from_days_since_epoch(20_402),
+        subjects: vec![person_ref("P00000002")],
+        places: vec![PlaceId::new(1)],
+    }];
+
     Dataset {
         incidents,
         places,
@@ -263,6 +289,8 @@ fn sample() -> Dataset {
         boundaries,
         people,
         links,
+        cases,
+        meetings,
     }
 }
 
@@ -278,10 +306,14 @@ fn counts_of(d: &Dataset) -> KindCounts {
         boundaries: n(d.boundaries.len()),
         people: n(d.people.len()),
         links: n(d.links.len()),
+        cases: n(d.cases.len()),
+        meetings: n(d.meetings.len()),
     }
 }
 
 fn assert_same(loaded: &Dataset, expected: &Dataset) {
+    assert_eq!(loaded.cases, expected.cases);
+    assert_eq!(loaded.meetings, expected.meetings);
     assert_eq!(loaded.incidents, expected.incidents);
     assert_eq!(loaded.places, expected.places);
     assert_eq!(loaded.schools, expected.schools);
@@ -315,7 +347,7 @@ fn every_kind_and_every_variant_survives_a_write_and_a_load() {
     let data = sample();
     let mut store = SqliteStore::open_in_memory().unwrap();
 
-    let written = store.write(&data).unwrap();
+    let written = store.write_unchecked(&data).unwrap();
 
     assert_eq!(written, counts_of(&data));
     assert_eq!(store.counts().unwrap(), counts_of(&data));
@@ -337,9 +369,9 @@ fn a_fresh_store_is_empty_and_at_the_newest_schema_version() {
 fn writing_the_same_dataset_twice_stores_nothing_new() {
     let data = sample();
     let mut store = SqliteStore::open_in_memory().unwrap();
-    store.write(&data).unwrap();
+    store.write_unchecked(&data).unwrap();
 
-    let second = store.write(&data).unwrap();
+    let second = store.write_unchecked(&data).unwrap();
 
     assert_eq!(second, KindCounts::default());
     assert_eq!(store.counts().unwrap(), counts_of(&data));
@@ -350,7 +382,7 @@ fn writing_the_same_dataset_twice_stores_nothing_new() {
 fn a_record_whose_id_is_already_stored_is_left_as_it_was() {
     let data = sample();
     let mut store = SqliteStore::open_in_memory().unwrap();
-    store.write(&data).unwrap();
+    store.write_unchecked(&data).unwrap();
     let mut changed = Dataset {
         incidents: vec![data.incidents[0].clone()],
         ..Dataset::default()
@@ -361,7 +393,7 @@ fn a_record_whose_id_is_already_stored_is_left_as_it_was() {
         ..data.incidents[0].clone()
     });
 
-    let written = store.write(&changed).unwrap();
+    let written = store.write_unchecked(&changed).unwrap();
 
     assert_eq!(
         written,
@@ -382,7 +414,7 @@ fn a_batch_that_breaks_a_check_constraint_midway_stores_nothing() {
     data.routes.push(one_point_route());
     let mut store = SqliteStore::open_in_memory().unwrap();
 
-    let err = store.write(&data).unwrap_err();
+    let err = store.write_unchecked(&data).unwrap_err();
 
     assert!(
         matches!(
@@ -406,7 +438,7 @@ fn a_link_id_beyond_the_sqlite_integer_range_fails_the_whole_batch() {
     data.links.push(huge);
     let mut store = SqliteStore::open_in_memory().unwrap();
 
-    let err = store.write(&data).unwrap_err();
+    let err = store.write_unchecked(&data).unwrap_err();
 
     assert!(
         matches!(
@@ -425,7 +457,7 @@ fn a_link_id_beyond_the_sqlite_integer_range_fails_the_whole_batch() {
 fn a_failed_batch_leaves_earlier_batches_untouched() {
     let data = sample();
     let mut store = SqliteStore::open_in_memory().unwrap();
-    store.write(&data).unwrap();
+    store.write_unchecked(&data).unwrap();
     let mut bad = Dataset::default();
     bad.incidents.push(Incident {
         id: IncidentId::new(5_000),
@@ -433,13 +465,13 @@ fn a_failed_batch_leaves_earlier_batches_untouched() {
     });
     bad.routes.push(one_point_route());
 
-    assert!(store.write(&bad).is_err());
+    assert!(store.write_unchecked(&bad).is_err());
 
     assert_eq!(store.counts().unwrap(), counts_of(&data));
     assert_same(&store.load().unwrap(), &data);
     // The store is still usable after the rollback.
     bad.routes.clear();
-    assert_eq!(store.write(&bad).unwrap().incidents, 1);
+    assert_eq!(store.write_unchecked(&bad).unwrap().incidents, 1);
 }
 
 #[test]
@@ -448,7 +480,7 @@ fn a_batch_whose_table_vanished_fails_and_rolls_back_the_tables_before_it() {
     let mut store = SqliteStore::open_in_memory().unwrap();
     store.conn.execute_batch("DROP TABLE links").unwrap();
 
-    let err = store.write(&data).unwrap_err();
+    let err = store.write_unchecked(&data).unwrap_err();
 
     assert!(
         matches!(
@@ -488,7 +520,7 @@ fn a_non_finite_boundary_coordinate_is_refused_instead_of_stored_as_null() {
     ]);
     let mut store = SqliteStore::open_in_memory().unwrap();
 
-    let err = store.write(&data).unwrap_err();
+    let err = store.write_unchecked(&data).unwrap_err();
 
     assert!(
         matches!(
@@ -510,7 +542,7 @@ fn a_file_backed_store_keeps_its_data_and_schema_version_when_reopened() {
     let data = sample();
     {
         let mut store = SqliteStore::open(&dir).unwrap();
-        store.write(&data).unwrap();
+        store.write_unchecked(&data).unwrap();
         let mode: String = store
             .conn
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
@@ -527,7 +559,10 @@ fn a_file_backed_store_keeps_its_data_and_schema_version_when_reopened() {
     );
     assert_eq!(reopened.counts().unwrap(), counts_of(&data));
     assert_same(&reopened.load().unwrap(), &data);
-    assert_eq!(reopened.write(&data).unwrap(), KindCounts::default());
+    assert_eq!(
+        reopened.write_unchecked(&data).unwrap(),
+        KindCounts::default()
+    );
 }
 
 #[test]
@@ -604,7 +639,7 @@ fn migrations_are_numbered_from_one_in_order_and_say_why_they_exist() {
 #[test]
 fn a_row_with_an_unknown_category_is_reported_as_corrupt_not_a_panic() {
     let mut store = SqliteStore::open_in_memory().unwrap();
-    store.write(&sample()).unwrap();
+    store.write_unchecked(&sample()).unwrap();
     store
         .conn
         .execute(
@@ -729,7 +764,7 @@ fn rows_that_no_longer_make_domain_values_are_reported_as_corrupt() {
     ];
     for (sql, table, row) in cases {
         let mut store = SqliteStore::open_in_memory().unwrap();
-        store.write(&sample()).unwrap();
+        store.write_unchecked(&sample()).unwrap();
         store
             .conn
             .pragma_update(None, "ignore_check_constraints", true)
@@ -788,7 +823,7 @@ fn a_hundred_thousand_incidents_are_written_to_a_file_in_one_batch() {
     let tmp = TempDir::new().unwrap();
     let mut store = SqliteStore::open(tmp.path()).unwrap();
 
-    let written = store.write(&data).unwrap();
+    let written = store.write_unchecked(&data).unwrap();
     let loaded = store.load().unwrap();
     assert_eq!(written.incidents, 100_000);
     assert_eq!(loaded.incidents, data.incidents);
@@ -805,7 +840,7 @@ fn a_key_repeated_within_one_batch_is_stored_once() {
     batch.incidents[1].category = Category::Drugs;
     let mut store = SqliteStore::open_in_memory().unwrap();
 
-    let written = store.write(&batch).unwrap();
+    let written = store.write_unchecked(&batch).unwrap();
 
     assert_eq!(written.incidents, 1);
     assert_eq!(written.people, 1);
@@ -861,7 +896,7 @@ proptest! {
         let data = Dataset { incidents, ..Dataset::default() };
         let mut store = SqliteStore::open_in_memory().unwrap();
 
-        store.write(&data).unwrap();
+        store.write_unchecked(&data).unwrap();
 
         prop_assert_eq!(store.load().unwrap().incidents, data.incidents);
     }
@@ -872,7 +907,7 @@ proptest! {
     ) {
         let route = Route { line, ..sample().routes[0].clone() };
         let mut store = SqliteStore::open_in_memory().unwrap();
-        store.write(&Dataset { routes: vec![route.clone()], ..Dataset::default() }).unwrap();
+        store.write_unchecked(&Dataset { routes: vec![route.clone()], ..Dataset::default() }).unwrap();
 
         let loaded = store.load().unwrap().routes;
 
@@ -883,4 +918,87 @@ proptest! {
             assert_abs_diff_eq!(got.lat(), want.lat(), epsilon = 1e-12);
         }
     }
+}
+
+#[test]
+fn users_are_stored_with_a_token_hash_and_found_by_it() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let new = NewUser {
+        name: "ana".to_owned(),
+        role: Role::PoliceAnalyst,
+        org: Some("avon-and-somerset-police".to_owned()),
+        panels: vec![],
+        token_hash: "a".repeat(64),
+    };
+    let id = store.add_user(&new).unwrap();
+    let found = store.user_by_token_hash(&"a".repeat(64)).unwrap().unwrap();
+    assert_eq!(
+        (found.id, found.name.as_str(), found.role),
+        (id, "ana", Role::PoliceAnalyst)
+    );
+    assert!(store.user_by_token_hash(&"b".repeat(64)).unwrap().is_none());
+    assert!(
+        matches!(store.add_user(&new), Err(StoreError::Duplicate { .. })),
+        "names are unique"
+    );
+    assert!(store.set_user_token("ana", &"c".repeat(64)).unwrap());
+    assert!(
+        store.user_by_token_hash(&"a".repeat(64)).unwrap().is_none(),
+        "the old token stops working"
+    );
+    assert_eq!(store.users().unwrap().len(), 1);
+    assert!(!store.set_user_token("nobody", &"d".repeat(64)).unwrap());
+}
+
+#[test]
+fn a_batch_breaking_a_safeguards_rule_is_refused_whole() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut data = sample();
+    // A child suspect with no safeguarding link anywhere.
+    let child = Person::new(
+        person_ref("P0000c0de"),
+        2012,
+        vec![SubjectCategory::Suspect],
+        agency("avon-and-somerset-police"),
+        Day::from_days_since_epoch(20_010),
+    )
+    .unwrap();
+    data.people.push(child);
+    let as_of = Day::from_days_since_epoch(20_000);
+    match store.write(&data, as_of) {
+        Err(StoreError::Rules(v)) => {
+            assert!(
+                v.iter()
+                    .any(|v| v.code == "CHILD_SUSPECT_NEEDS_SAFEGUARDING_LINK"
+                        && v.record == "person:P0000c0de")
+            );
+        }
+        other => panic!("expected a rules refusal, got {other:?}"),
+    }
+    assert_eq!(
+        store.counts().unwrap(),
+        KindCounts::default(),
+        "nothing was written"
+    );
+}
+
+#[test]
+fn erasing_a_person_removes_their_links_links_to_them_and_their_place_in_cases_and_agendas() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let data = sample();
+    store.write_unchecked(&data).unwrap();
+    let gone = person_ref("P00000002");
+    let (people, _) = store.erase(std::slice::from_ref(&gone), &[]).unwrap();
+    assert_eq!(people, 1);
+    let after = store.load().unwrap();
+    assert!(!after.people.iter().any(|p| p.id == gone));
+    assert!(
+        !after
+            .links
+            .iter()
+            .any(|l| l.from == gone || l.to == LinkTarget::Person(gone.clone()))
+    );
+    assert!(after.cases.iter().all(|c| !c.subjects.contains(&gone)));
+    assert!(after.meetings.iter().all(|m| !m.subjects.contains(&gone)));
+    assert_eq!(after.cases.len(), 2, "the cases themselves stay");
 }

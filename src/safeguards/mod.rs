@@ -1,0 +1,12 @@
+//! Safeguards (safeguards.md): roles and purposes, the access policy, field allowlists,
+//! disclosure control of aggregates, the tamper-evident audit log, write-time data rules and
+//! retention. Every later feature goes through these mechanisms.
+
+pub mod audit;
+pub mod disclosure;
+pub mod fields;
+pub mod policy;
+pub mod retention;
+pub mod rules;
+pub mod scope;
+pub mod tokens;

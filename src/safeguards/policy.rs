@@ -1,0 +1,213 @@
+//! The access policy: one table of which role may read which class of data (safeguards.md
+//! S12), applied by one function. Default deny: a class not listed for a role is refused.
+
+use serde::Serialize;
+
+use crate::domain::Role;
+
+/// Version of the policy, written into every audit record (S16 `policy_version`).
+pub const POLICY_VERSION: &str = "saferplaces-policy-2026-11-22";
+
+/// The class of data an endpoint returns. Every endpoint declares exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataClass {
+    /// Open reference data about places that are public facts: boundaries, schools, transport,
+    /// youth services, metadata.
+    Reference,
+    /// Aggregates over incidents (hexagons, area figures); disclosure-controlled for `public`
+    /// and `planner` (S21).
+    Aggregate,
+    /// Place-level records: places of concern, incident points.
+    PlaceLevel,
+    /// Person-level records; also needs a purpose and a case reference (S13).
+    PersonLevel,
+    /// The audit log (S17).
+    AuditLog,
+}
+
+/// How aggregates are released to a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisclosureClass {
+    /// Exact counts (analysts).
+    Exact,
+    /// Statistical disclosure control applied (public and planners, S21).
+    Controlled,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DenyReason {
+    /// No valid token and the class needs more than `public` (401).
+    AuthenticationRequired,
+    /// A token was given but is not valid (401).
+    InvalidToken,
+    /// The role may not read this class (403).
+    RoleNotPermitted,
+    /// `X-Purpose` missing (428).
+    PurposeRequired,
+    /// `X-Case-Ref` missing (428).
+    CaseRefRequired,
+    /// The purpose is not one saferplaces serves (e.g. immigration) (403, S24).
+    PurposeNotRecognised,
+    /// The purpose is lawful but not for this role or class (403).
+    PurposeNotPermitted,
+    /// The case or meeting does not exist, or is not the caller's (403).
+    CaseNotInScope,
+    /// A MACE member outside the 14-day window around the meeting (403, S12).
+    OutsideMeetingWindow,
+    /// The subject is not in the scope of the case or agenda, or is past review (403).
+    SubjectNotInScope,
+}
+
+impl DenyReason {
+    /// HTTP status for the refusal.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::AuthenticationRequired | Self::InvalidToken => 401,
+            Self::PurposeRequired | Self::CaseRefRequired => 428,
+            Self::RoleNotPermitted
+            | Self::PurposeNotRecognised
+            | Self::PurposeNotPermitted
+            | Self::CaseNotInScope
+            | Self::OutsideMeetingWindow
+            | Self::SubjectNotInScope => 403,
+        }
+    }
+
+    /// The stable error code (`PURPOSE_REQUIRED`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AuthenticationRequired => "AUTHENTICATION_REQUIRED",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::RoleNotPermitted => "ROLE_NOT_PERMITTED",
+            Self::PurposeRequired => "PURPOSE_REQUIRED",
+            Self::CaseRefRequired => "CASE_REF_REQUIRED",
+            Self::PurposeNotRecognised => "PURPOSE_NOT_RECOGNISED",
+            Self::PurposeNotPermitted => "PURPOSE_NOT_PERMITTED",
+            Self::CaseNotInScope => "CASE_NOT_IN_SCOPE",
+            Self::OutsideMeetingWindow => "OUTSIDE_MEETING_WINDOW",
+            Self::SubjectNotInScope => "SUBJECT_NOT_IN_SCOPE",
+        }
+    }
+}
+
+/// The role matrix (S12): may `role` read `class` at all? Person-level reads are further
+/// scoped by purpose and case ([`super::scope`]).
+pub fn role_may_read(role: Role, class: DataClass) -> bool {
+    use DataClass::{Aggregate, AuditLog, PersonLevel, PlaceLevel, Reference};
+    use Role::{
+        Admin, Auditor, EqualityMonitor, MaceMember, Planner, PoliceAnalyst, Public, VruAnalyst,
+    };
+    match (role, class) {
+        (Public | Planner, Reference | Aggregate)
+        | (VruAnalyst, Reference | Aggregate | PlaceLevel)
+        | (PoliceAnalyst | MaceMember, Reference | Aggregate | PlaceLevel | PersonLevel)
+        | (Auditor, AuditLog)
+        | (EqualityMonitor, Aggregate) => true,
+        (Public | Planner, PlaceLevel | PersonLevel | AuditLog)
+        | (VruAnalyst, PersonLevel | AuditLog)
+        | (PoliceAnalyst | MaceMember, AuditLog)
+        | (Auditor, Reference | Aggregate | PlaceLevel | PersonLevel)
+        | (Admin, _)
+        | (EqualityMonitor, Reference | PlaceLevel | PersonLevel | AuditLog) => false,
+    }
+}
+
+/// Decides a request for `class` by `role` (`None` = anonymous). `token_invalid` is true when
+/// a token was presented but matched no user.
+pub fn authorise(
+    role: Option<Role>,
+    token_invalid: bool,
+    class: DataClass,
+) -> Result<Role, DenyReason> {
+    if token_invalid {
+        return Err(DenyReason::InvalidToken);
+    }
+    let effective = role.unwrap_or(Role::Public);
+    if role_may_read(effective, class) {
+        Ok(effective)
+    } else if role.is_none() {
+        Err(DenyReason::AuthenticationRequired)
+    } else {
+        Err(DenyReason::RoleNotPermitted)
+    }
+}
+
+/// How aggregates are released to `role`.
+pub fn disclosure_class(role: Role) -> DisclosureClass {
+    match role {
+        Role::Public | Role::Planner => DisclosureClass::Controlled,
+        _ => DisclosureClass::Exact,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_matrix_matches_safeguards_s12() {
+        use DataClass::*;
+        let allowed = |r: Role| -> Vec<DataClass> {
+            [Reference, Aggregate, PlaceLevel, PersonLevel, AuditLog]
+                .into_iter()
+                .filter(|c| role_may_read(r, *c))
+                .collect()
+        };
+        assert_eq!(allowed(Role::Public), vec![Reference, Aggregate]);
+        assert_eq!(allowed(Role::Planner), vec![Reference, Aggregate]);
+        assert_eq!(
+            allowed(Role::VruAnalyst),
+            vec![Reference, Aggregate, PlaceLevel]
+        );
+        assert_eq!(
+            allowed(Role::PoliceAnalyst),
+            vec![Reference, Aggregate, PlaceLevel, PersonLevel]
+        );
+        assert_eq!(
+            allowed(Role::MaceMember),
+            vec![Reference, Aggregate, PlaceLevel, PersonLevel]
+        );
+        assert_eq!(allowed(Role::Auditor), vec![AuditLog]);
+        assert!(
+            allowed(Role::Admin).is_empty(),
+            "admin has no data-plane access"
+        );
+    }
+
+    #[test]
+    fn anonymous_callers_get_401_and_known_roles_403() {
+        assert_eq!(
+            authorise(None, false, DataClass::Aggregate),
+            Ok(Role::Public)
+        );
+        assert_eq!(
+            authorise(None, false, DataClass::PersonLevel),
+            Err(DenyReason::AuthenticationRequired)
+        );
+        assert_eq!(
+            authorise(Some(Role::Planner), false, DataClass::PersonLevel),
+            Err(DenyReason::RoleNotPermitted)
+        );
+        assert_eq!(
+            authorise(None, true, DataClass::Reference),
+            Err(DenyReason::InvalidToken)
+        );
+        assert_eq!(DenyReason::PurposeRequired.status(), 428);
+    }
+
+    #[test]
+    fn only_public_and_planners_get_controlled_aggregates() {
+        for r in Role::ALL {
+            let want = matches!(r, Role::Public | Role::Planner);
+            assert_eq!(
+                disclosure_class(*r) == DisclosureClass::Controlled,
+                want,
+                "{r}"
+            );
+        }
+    }
+}
