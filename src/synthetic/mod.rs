@@ -57,6 +57,7 @@
 //! [`spatial`].
 
 pub mod calendar;
+pub mod cases;
 pub mod gazetteer;
 pub mod incidents;
 pub mod people;
@@ -100,6 +101,7 @@ mod streams {
     pub const TRANSPORT: u64 = 5;
     pub const SERVICES: u64 = 6;
     pub const PEOPLE: u64 = 7;
+    pub const CASES: u64 = 8;
 }
 
 /// Parameters of the synthetic dataset.
@@ -229,6 +231,8 @@ pub fn generate(params: &SyntheticParams, areas: &AreaSet) -> SyntheticResult<Da
         places: &places,
     };
     let (people, links) = people::generate(&input, &mut stream(streams::PEOPLE))?;
+    let (cases, meetings) =
+        cases::generate(&cal, &people, &links, &places, &mut stream(streams::CASES))?;
 
     Ok(Dataset {
         incidents,
@@ -240,5 +244,7 @@ pub fn generate(params: &SyntheticParams, areas: &AreaSet) -> SyntheticResult<Da
         boundaries,
         people,
         links,
+        cases,
+        meetings,
     })
 }
