@@ -7,6 +7,8 @@ pub mod config;
 pub mod domain;
 pub mod index;
 pub mod ingest;
+pub mod jobs;
+pub mod safeguards;
 pub mod startup;
 pub mod store;
 pub mod synthetic;

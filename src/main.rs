@@ -2,17 +2,23 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use saferplaces::api::AppState;
+use saferplaces::api::{AppState, Clock};
 use saferplaces::config::{OsEnv, Overrides, Settings};
+use saferplaces::domain::Role;
 use saferplaces::index::Snapshot;
 use saferplaces::ingest::west_of_england::load_area_set;
+use saferplaces::jobs::{load_snapshot, retention_sweep};
+use saferplaces::safeguards::audit::{self, AuditLog};
+use saferplaces::safeguards::tokens::{new_token, token_hash};
 use saferplaces::startup::Application;
-use saferplaces::store::{SqliteStore, Store};
+use saferplaces::store::{NewUser, SqliteStore, Store};
 use saferplaces::synthetic::{SyntheticParams, generate};
 
 #[derive(Parser)]
@@ -26,9 +32,9 @@ struct Cli {
     command: Command,
 }
 
-#[derive(clap::Args, Clone)]
+#[derive(clap::Args, Clone, Default)]
 struct ServeArgs {
-    /// Directory of the embedded store (default `$SAFERPLACES_DATA_DIR` or `./data`).
+    /// Directory of the embedded store and audit log (default `$SAFERPLACES_DATA_DIR` or `./data`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Address to listen on (default `$SAFERPLACES_ADDR` or `127.0.0.1:8080`; port 0 picks one).
@@ -36,35 +42,100 @@ struct ServeArgs {
     addr: Option<String>,
 }
 
+#[derive(clap::Args, Clone, Default)]
+struct DataDirArg {
+    /// Directory of the embedded store and audit log.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API and the web app from the store in the data directory.
     Serve(ServeArgs),
-    /// Generate the synthetic West of England demo data if the store is empty, then serve it.
+    /// Generate the synthetic West of England demo data if the store is empty, issue one demo
+    /// token per role, then serve.
     Demo {
         #[command(flatten)]
         serve: ServeArgs,
-        /// Generate (if needed) and exit without serving.
+        /// Generate (if needed) and exit without serving or issuing tokens.
         #[arg(long)]
         no_serve: bool,
     },
     /// Print the number of stored records per kind.
     Stats {
-        /// Directory of the embedded store.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: DataDirArg,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Retention of person-level entries.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
 }
 
-fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
-    let overrides = Overrides {
-        addr: args.addr.clone(),
-        data_dir: args.data_dir.clone(),
-    };
-    Ok(Settings::load(&OsEnv, &overrides)?)
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; prints the new bearer token as the last line. The token is shown once and
+    /// stored only as a hash.
+    Add {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Unique name of the person using the account.
+        #[arg(long)]
+        name: String,
+        #[arg(
+            long,
+            help = "planner, vru_analyst, police_analyst, mace_member, auditor or admin"
+        )]
+        role: String,
+        /// Organisation.
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(
+            long = "panel",
+            help = "MACE panel the user sits on (repeatable; for mace_member)"
+        )]
+        panels: Vec<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain; exits non-zero naming the first bad record.
+    Verify {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Erase people and links past review plus the grace period, logging each erasure by id.
+    Sweep {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Sweep as of this day (YYYY-MM-DD) instead of today.
+        #[arg(long)]
+        today: Option<String>,
+    },
+}
+
+fn settings(addr: Option<String>, data_dir: Option<PathBuf>) -> anyhow::Result<Settings> {
+    Ok(Settings::load(&OsEnv, &Overrides { addr, data_dir })?)
 }
 
 fn out(line: &str) -> anyhow::Result<()> {
@@ -72,6 +143,15 @@ fn out(line: &str) -> anyhow::Result<()> {
     writeln!(stdout, "{line}")?;
     stdout.flush()?;
     Ok(())
+}
+
+fn clock(settings: &Settings) -> Clock {
+    settings.today.map_or(Clock::System, Clock::Fixed)
+}
+
+fn open_audit(settings: &Settings) -> anyhow::Result<AuditLog> {
+    let dir = &settings.audit_dir;
+    AuditLog::open(dir).with_context(|| format!("opening the audit log in {}", dir.display()))
 }
 
 /// Generates and stores the demo data when the store holds no incidents.
@@ -85,7 +165,11 @@ fn ensure_demo_data(settings: &Settings, store: &mut SqliteStore) -> anyhow::Res
         .with_context(|| format!("loading boundaries from {}", settings.geodata_dir.display()))?;
     let params = SyntheticParams::default();
     let data = generate(&params, &areas).context("generating synthetic data")?;
-    let written = store.write(&data).context("storing synthetic data")?;
+    // The synthetic records are as of the generator's end day; the rules check review periods
+    // from that day.
+    let written = store
+        .write(&data, params.end_day)
+        .context("storing synthetic data")?;
     tracing::info!(
         seed = params.seed,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -93,7 +177,7 @@ fn ensure_demo_data(settings: &Settings, store: &mut SqliteStore) -> anyhow::Res
         "generated synthetic demo data"
     );
     out(&format!(
-        "generated synthetic demo data (seed {:#x}): {} incidents, {} places, {} schools, {} routes, {} stops, {} services, {} people, {} links, {} boundaries",
+        "generated synthetic demo data (seed {:#x}): {} incidents, {} places, {} schools, {} routes, {} stops, {} services, {} people, {} links, {} cases, {} MACE meetings, {} boundaries",
         params.seed,
         written.incidents,
         written.places,
@@ -103,66 +187,73 @@ fn ensure_demo_data(settings: &Settings, store: &mut SqliteStore) -> anyhow::Res
         written.services,
         written.people,
         written.links,
+        written.cases,
+        written.meetings,
         written.boundaries
     ))
 }
 
-fn load_snapshot(store: &SqliteStore) -> anyhow::Result<Snapshot> {
-    let started = Instant::now();
-    let data = store.load().context("loading the store")?;
-    let loaded_ms = started.elapsed().as_millis() as u64;
-    let snapshot = Snapshot::build(data, 1);
-    tracing::info!(
-        incidents = snapshot.incidents.len(),
-        unlocated = snapshot.incidents.unlocated(),
-        index_bytes = snapshot.incidents.heap_bytes(),
-        loaded_ms,
-        total_ms = started.elapsed().as_millis() as u64,
-        "indexes built"
-    );
-    Ok(snapshot)
+/// Issues a fresh token for one demo user per assignable role (replacing earlier demo tokens)
+/// and prints them. Demo MACE members sit on both panels.
+fn issue_demo_tokens(store: &mut SqliteStore) -> anyhow::Result<()> {
+    out("demo tokens (synthetic data only; paste one into the map's token box):")?;
+    for role in Role::ALL.iter().copied().filter(|r| r.assignable()) {
+        let name = format!("demo-{}", role.code());
+        let token = new_token()?;
+        let hash = token_hash(&token);
+        if !store.set_user_token(&name, &hash)? {
+            let panels = if role == Role::MaceMember {
+                vec![1, 2]
+            } else {
+                vec![]
+            };
+            store.add_user(&NewUser {
+                name: name.clone(),
+                role,
+                org: Some("demo".to_owned()),
+                panels,
+                token_hash: hash,
+            })?;
+        }
+        out(&format!("  {:<15} {token}", role.code()))?;
+    }
+    Ok(())
 }
 
-async fn serve(settings: Settings, snapshot: Snapshot) -> anyhow::Result<()> {
+async fn serve(
+    settings: Settings,
+    snapshot: Snapshot,
+    store: SqliteStore,
+    audit: AuditLog,
+) -> anyhow::Result<()> {
     if !settings.web_dir.join("index.html").exists() {
         tracing::warn!(web_dir = %settings.web_dir.display(), "web app not built; run `make web` (the API still works)");
     }
-    let app = Application::bind(
-        settings.addr,
-        AppState::new(snapshot),
-        settings.web_dir.clone(),
-    )
-    .await
-    .with_context(|| format!("binding {}", settings.addr))?;
+    if let Some(day) = settings.today {
+        tracing::info!(%day, "clock fixed by SAFERPLACES_TODAY");
+    }
+    let state = AppState::new(
+        snapshot,
+        Arc::new(audit),
+        clock(&settings),
+        settings.disclosure,
+    );
+    let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())
+        .await
+        .with_context(|| format!("binding {}", settings.addr))?;
     let addr = app.local_addr()?;
+    tokio::spawn(saferplaces::jobs::run(
+        state,
+        Box::new(store),
+        settings.retention_grace_days,
+    ));
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "serving");
     out(&format!("saferplaces listening on http://{addr}"))?;
     app.run_until_stopped().await?;
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let (args, demo, no_serve) = match &cli.command {
-        Command::Serve(a) => (a.clone(), false, false),
-        Command::Demo { serve, no_serve } => (serve.clone(), true, *no_serve),
-        Command::Stats { data_dir, json } => {
-            let s = settings(&ServeArgs {
-                data_dir: data_dir.clone(),
-                addr: None,
-            })?;
-            let store = SqliteStore::open(&s.data_dir)?;
-            let counts = store.counts()?;
-            if *json {
-                out(&serde_json::to_string(&counts)?)?;
-            } else {
-                out(&format!("{counts:#?}"))?;
-            }
-            return Ok(());
-        }
-    };
-    let settings = settings(&args)?;
-    saferplaces::telemetry::init(settings.log_format);
+fn run_server(settings: Settings, demo: bool, no_serve: bool) -> anyhow::Result<()> {
     let mut store = SqliteStore::open(&settings.data_dir)
         .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
     if demo {
@@ -170,11 +261,116 @@ fn main() -> anyhow::Result<()> {
         if no_serve {
             return Ok(());
         }
+        issue_demo_tokens(&mut store)?;
     }
-    let snapshot = load_snapshot(&store)?;
-    drop(store);
+    let audit = open_audit(&settings)?;
+    let started = Instant::now();
+    let snapshot = load_snapshot(&store, 1).context("loading the store")?;
+    tracing::info!(
+        incidents = snapshot.incidents.len(),
+        unlocated = snapshot.incidents.unlocated(),
+        index_bytes = snapshot.incidents.heap_bytes(),
+        people = snapshot.people.people.len(),
+        users = snapshot.users.len(),
+        total_ms = started.elapsed().as_millis() as u64,
+        "indexes built"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(settings, snapshot))
+    runtime.block_on(serve(settings, snapshot, store, audit))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(a) => {
+            let s = settings(a.addr, a.data_dir)?;
+            saferplaces::telemetry::init(s.log_format);
+            run_server(s, false, false)?;
+        }
+        Command::Demo { serve, no_serve } => {
+            let s = settings(serve.addr, serve.data_dir)?;
+            saferplaces::telemetry::init(s.log_format);
+            run_server(s, true, no_serve)?;
+        }
+        Command::Stats { dir, json } => {
+            let s = settings(None, dir.data_dir)?;
+            let counts = SqliteStore::open(&s.data_dir)?.counts()?;
+            out(&if json {
+                serde_json::to_string(&counts)?
+            } else {
+                format!("{counts:#?}")
+            })?;
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    dir,
+                    name,
+                    role,
+                    org,
+                    panels,
+                },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let role: Role = role.parse()?;
+            anyhow::ensure!(role.assignable(), "role {role} cannot be given to a user");
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let token = new_token()?;
+            let id = store.add_user(&NewUser {
+                name: name.clone(),
+                role,
+                org,
+                panels,
+                token_hash: token_hash(&token),
+            })?;
+            out(&format!(
+                "created user {name} (id {id}, role {role}); the token is shown once:"
+            ))?;
+            out(&token)?;
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { dir },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let path = s.audit_dir.join(audit::AUDIT_FILE_NAME);
+            match audit::verify(&path) {
+                Ok(report) => out(&format!(
+                    "audit log intact: {} entries, last hash {}",
+                    report.entries, report.last_hash
+                ))?,
+                Err(failure) => {
+                    out(&failure.to_string())?;
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        Command::Retention {
+            command: RetentionCommand::Sweep { dir, today },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let today = match today {
+                Some(t) => t.parse()?,
+                None => clock(&s).today(),
+            };
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let audit = open_audit(&s)?;
+            let report = retention_sweep(&mut store, &audit, today, s.retention_grace_days)?;
+            out(&format!(
+                "retention sweep as of {today} (grace {} days): erased {} people and {} links",
+                s.retention_grace_days, report.people, report.links
+            ))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::domain::DomainError;
+use crate::safeguards::policy::DenyReason;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,14 @@ pub enum ApiError {
         /// The parameter.
         field: String,
         /// What is wrong, for the caller.
+        message: String,
+    },
+    /// The policy refused the request (401, 403 or 428); already audited.
+    #[error("denied: {}", reason.code())]
+    Denied {
+        /// Why.
+        reason: DenyReason,
+        /// Detail for the caller.
         message: String,
     },
     /// The resource does not exist (404).
@@ -64,6 +73,19 @@ impl IntoResponse for ApiError {
                 Json(json!({"error": "INVALID_PARAMETER", "field": field, "message": message})),
             )
                 .into_response(),
+            Self::Denied { reason, message } => {
+                let status = StatusCode::from_u16(reason.status()).unwrap_or(StatusCode::FORBIDDEN);
+                let message = if message.is_empty() {
+                    reason.code().to_ascii_lowercase().replace('_', " ")
+                } else {
+                    message
+                };
+                (
+                    status,
+                    Json(json!({"error": reason.code(), "message": message})),
+                )
+                    .into_response()
+            }
             Self::NotFound(what) => (
                 StatusCode::NOT_FOUND,
                 Json(json!({"error": "NOT_FOUND", "message": what})),

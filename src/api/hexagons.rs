@@ -7,14 +7,21 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use h3o::LatLng;
 
+use super::auth::Authorised;
 use super::geojson_out::{FeatureWriter, push_ring_polygon};
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
-use crate::domain::{Category, TimeWindow};
+use crate::domain::{Bbox, Category, TimeWindow};
 use crate::index::{CountQuery, H3Res};
+use crate::safeguards::disclosure::{Sensitivity, coarsen_window_to_months, protect_cell_levels};
+use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 
 /// Most cells one response may hold; beyond it the caller must zoom in or coarsen `res`.
 pub const MAX_CELLS: usize = 60_000;
+
+fn world() -> Bbox {
+    Bbox::from_coords(-180.0, -90.0, 180.0, 90.0).expect("the whole globe is a valid box")
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/hexagons", get(get_hexagons))
@@ -23,6 +30,7 @@ pub fn router() -> Router<AppState> {
 #[tracing::instrument(skip_all, fields(res, cells))]
 async fn get_hexagons(
     State(state): State<AppState>,
+    auth: Authorised,
     params: Params,
 ) -> ApiResult<impl IntoResponse> {
     params.only(&["res", "bbox", "from", "to", "category"])?;
@@ -34,9 +42,17 @@ async fn get_hexagons(
         .day_range()
         .and_then(|(a, b)| TimeWindow::new(a, b).ok())
         .unwrap_or_else(TimeWindow::all);
-    let window = params.window(default_window)?;
+    let requested = params.window(default_window)?;
     let category = params.category()?;
     tracing::Span::current().record("res", res.get());
+    // Aggregate roles get whole months only and disclosure-controlled counts (S21).
+    let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
+    let window = if controlled {
+        coarsen_window_to_months(requested)
+    } else {
+        requested
+    };
+    let policy = state.disclosure;
 
     let body = blocking(move || {
         let q = CountQuery { bbox, res, window, category };
@@ -50,11 +66,38 @@ async fn get_hexagons(
         tracing::Span::current().record("cells", counts.len());
         let mut w = FeatureWriter::new(counts.len() * 330 + 256);
         let mut ring = Vec::with_capacity(6);
-        for c in &counts {
+        let mut write = |cell: h3o::CellIndex, props: &str| {
             ring.clear();
-            ring.extend(c.cell.boundary().iter().map(|v: &LatLng| (v.lng(), v.lat())));
-            let props = format!(r#"{{"h3":"{}","count":{}}}"#, c.cell, c.count);
-            w.feature_raw(|o| push_ring_polygon(o, &ring), &props);
+            ring.extend(cell.boundary().iter().map(|v: &LatLng| (v.lng(), v.lat())));
+            w.feature_raw(|o| push_ring_polygon(o, &ring), props);
+        };
+        if controlled {
+            // Protect the whole fixed geography at every served resolution in one network,
+            // then slice: a bbox or a resolution change must not change what is suppressed
+            // (safeguards::disclosure, "Limits").
+            let whole = CountQuery { bbox: world(), res: H3Res::finest(), window, category };
+            let finest: Vec<(h3o::CellIndex, u32)> =
+                snap.incidents.cell_counts(&whole).iter().map(|c| (c.cell, c.count)).collect();
+            let protected = protect_cell_levels(&finest, H3Res::coarsest().to_h3(), Sensitivity::for_category(category), &policy);
+            for (cell, published) in protected {
+                if cell.resolution() != res.to_h3() {
+                    continue;
+                }
+                let centre = LatLng::from(cell);
+                if !bbox.contains_raw(centre.lng(), centre.lat()) || published.value() == Some(0) {
+                    continue;
+                }
+                let props = format!(
+                    r#"{{"h3":"{cell}","count":{},"suppressed":{}}}"#,
+                    published.count_json(),
+                    published.is_suppressed()
+                );
+                write(cell, &props);
+            }
+        } else {
+            for c in &counts {
+                write(c.cell, &format!(r#"{{"h3":"{}","count":{},"suppressed":false}}"#, c.cell, c.count));
+            }
         }
         let mut extra = serde_json::Map::new();
         extra.insert(
@@ -62,7 +105,21 @@ async fn get_hexagons(
             serde_json::json!({
                 "res": res.get(), "bbox": bbox.to_string(), "from": window.from(), "to": window.to(),
                 "category": category.map(Category::slug),
+                "requested_from": requested.from(), "requested_to": requested.to(),
             }),
+        );
+        extra.insert(
+            "disclosure".to_owned(),
+            if controlled {
+                let threshold = match Sensitivity::for_category(category) {
+                    Sensitivity::Children => policy.min_count_children,
+                    Sensitivity::General => policy.min_count_general,
+                };
+                serde_json::json!({"controlled": true, "min_count": threshold, "rounding": policy.rounding_base,
+                                   "time": "whole months"})
+            } else {
+                serde_json::json!({"controlled": false})
+            },
         );
         Ok(w.finish(&extra))
     })

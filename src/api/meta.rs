@@ -5,10 +5,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::auth::Authorised;
 use super::params::Params;
 use super::{ApiResult, AppState, STUDY_AREA};
 use crate::domain::Category;
 use crate::index::{H3Res, IncidentIndex};
+use crate::safeguards::policy::{DataClass, disclosure_class, role_may_read};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/meta", get(get_meta))
@@ -20,8 +22,36 @@ fn data_span(index: &IncidentIndex) -> (Value, Value) {
         .map_or((Value::Null, Value::Null), |(a, b)| (json!(a), json!(b)))
 }
 
-async fn get_meta(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+async fn get_meta(
+    State(state): State<AppState>,
+    auth: Authorised,
+    params: Params,
+) -> ApiResult<Json<Value>> {
     params.only(&[])?;
+    let classes: Vec<DataClass> = [
+        DataClass::Reference,
+        DataClass::Aggregate,
+        DataClass::PlaceLevel,
+        DataClass::PersonLevel,
+    ]
+    .into_iter()
+    .filter(|c| role_may_read(auth.role, *c))
+    .collect();
+    // Layers the map may request, by the class of their endpoint.
+    let layers: Vec<&str> = [
+        ("hexagons", DataClass::Aggregate),
+        ("boundaries", DataClass::Reference),
+        ("schools", DataClass::Reference),
+        ("stops", DataClass::Reference),
+        ("routes", DataClass::Reference),
+        ("services", DataClass::Reference),
+        ("places", DataClass::PlaceLevel),
+        ("incidents", DataClass::PlaceLevel),
+    ]
+    .into_iter()
+    .filter(|(_, c)| classes.contains(c))
+    .map(|(l, _)| l)
+    .collect();
     let snap = state.snapshot();
     let (from, to) = data_span(&snap.incidents);
     let categories: Vec<Value> = Category::ALL
@@ -45,6 +75,13 @@ async fn get_meta(State(state): State<AppState>, params: Params) -> ApiResult<Js
             "stops": snap.stops.len(),
             "routes": snap.routes.all().len(),
             "services": snap.services.len(),
+        },
+        "caller": {
+            "role": auth.role,
+            "name": auth.user.as_ref().map(|u| u.name.clone()),
+            "classes": classes,
+            "layers": layers,
+            "disclosure": disclosure_class(auth.role),
         },
         "attribution": "Contains public sector information licensed under the Open Government Licence v3.0. Contains OS data © Crown copyright and database right. Synthetic demo data.",
     })))

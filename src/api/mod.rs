@@ -5,6 +5,7 @@
 //! the blocking pool. This issue serves aggregate and place-level data only: there is no
 //! person-level endpoint before the safeguards layer exists.
 
+pub mod auth;
 mod error;
 mod features;
 mod geojson_out;
@@ -13,37 +14,80 @@ mod hexagons;
 mod meta;
 mod openapi;
 pub mod params;
+mod people;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
 
-use crate::domain::Bbox;
+use crate::domain::{Bbox, Day};
 use crate::index::Snapshot;
+use crate::safeguards::audit::{AuditEntry, AuditEvent, AuditLog};
+use crate::safeguards::disclosure::DisclosurePolicy;
 
 /// Study-area bounds for all layers (maps.md §1): the four authority outlines.
 pub const STUDY_AREA: [f64; 4] = [-3.12, 51.27, -2.25, 51.69];
 
-/// Shared state: the current snapshot, replaced whole on reload.
+/// Where "today" comes from: the system clock, or a fixed day (tests and demonstrations of
+/// review dates and MACE windows; logged at start-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// UTC date from the system clock.
+    System,
+    /// A fixed day.
+    Fixed(Day),
+}
+
+impl Clock {
+    /// Today's date.
+    pub fn today(self) -> Day {
+        match self {
+            Clock::Fixed(d) => d,
+            Clock::System => {
+                let secs = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                Day::from_days_since_epoch(u16::try_from(secs / 86_400).unwrap_or(u16::MAX))
+            }
+        }
+    }
+}
+
+/// Shared state: the current snapshot (replaced whole on reload), the audit log, the clock and
+/// the disclosure policy.
 #[derive(Clone)]
 pub struct AppState {
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    audit: Arc<AuditLog>,
+    /// Source of today's date.
+    pub clock: Clock,
+    /// Thresholds for aggregate outputs to `public` and `planner`.
+    pub disclosure: DisclosurePolicy,
 }
 
 impl AppState {
-    /// State serving `snapshot`.
-    pub fn new(snapshot: Snapshot) -> Self {
+    /// State serving `snapshot`, auditing to `audit`.
+    pub fn new(
+        snapshot: Snapshot,
+        audit: Arc<AuditLog>,
+        clock: Clock,
+        disclosure: DisclosurePolicy,
+    ) -> Self {
         Self {
             snapshot: Arc::new(RwLock::new(Arc::new(snapshot))),
+            audit,
+            clock,
+            disclosure,
         }
     }
 
@@ -62,6 +106,17 @@ impl AppState {
             Ok(mut guard) => *guard = new,
             Err(poisoned) => *poisoned.into_inner() = new,
         }
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &Arc<AuditLog> {
+        &self.audit
+    }
+
+    /// Appends to the audit log on the blocking pool (each append is synced to disk).
+    pub async fn audit_append(&self, event: AuditEvent) -> ApiResult<AuditEntry> {
+        let log = Arc::clone(&self.audit);
+        blocking(move || log.append(event).map_err(ApiError::internal)).await
     }
 }
 
@@ -91,6 +146,21 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .merge(hexagons::router())
         .merge(features::router())
         .merge(openapi::router())
+        .merge(people::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::policy_layer,
+        ))
+        // Responses depend on the caller and may hold person-level data: no shared or browser
+        // caching (safeguards.md S15).
+        .route_layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        ))
+        .route_layer(SetResponseHeaderLayer::appending(
+            header::VARY,
+            HeaderValue::from_static("authorization"),
+        ))
         .with_state(state);
     api.fallback_service(ServeDir::new(web_dir).append_index_html_on_directories(true))
         .layer(CompressionLayer::new())

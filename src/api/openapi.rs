@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::ENDPOINTS;
 use super::features::{INCIDENT_LIMIT_DEFAULT, INCIDENT_LIMIT_MAX};
 use super::hexagons::MAX_CELLS;
 
@@ -26,8 +27,27 @@ fn geojson_response(description: &str) -> Value {
     })
 }
 
-/// The OpenAPI document.
+/// The OpenAPI document, with each path's data class as `x-data-class`.
 pub fn document() -> Value {
+    let mut doc = base_document();
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let class = ENDPOINTS
+                .iter()
+                .find(|(p, _)| p == path)
+                .and_then(|(_, c)| *c);
+            if let Some(get) = item.get_mut("get").and_then(Value::as_object_mut) {
+                get.insert(
+                    "x-data-class".to_owned(),
+                    json!(class.map_or("none".to_owned(), |c| format!("{c:?}"))),
+                );
+            }
+        }
+    }
+    doc
+}
+
+fn base_document() -> Value {
     let bbox = param(
         "bbox",
         false,
@@ -52,11 +72,30 @@ pub fn document() -> Value {
         &json!({"type": "string"}),
         "category slug from /api/v1/meta",
     );
+    let person_headers = json!([
+        {"name": "X-Purpose", "in": "header", "required": true, "description": "lawful purpose",
+         "schema": {"type": "string", "enum": ["safeguarding_children", "disrupting_exploitation", "mace_panel"]}},
+        {"name": "X-Case-Ref", "in": "header", "required": true, "description": "case or MACE meeting reference",
+         "schema": {"type": "string", "pattern": "^[A-Za-z0-9/_-]{3,40}$"}}
+    ]);
+    let with_id = |headers: &Value| {
+        let mut v = headers.as_array().cloned().unwrap_or_default();
+        v.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^P[0-9a-f]{8,16}$"}}));
+        Value::Array(v)
+    };
+    let person_responses = json!({
+        "200": {"description": "person-level data with allowlisted fields only",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PersonResponse"}}}},
+        "401": {"description": "no or invalid token"},
+        "403": {"description": "role, purpose, case or subject not permitted (logged)"},
+        "428": {"description": "X-Purpose or X-Case-Ref missing (logged)"}
+    });
     let bbox_only = |what: &str| json!({"get": {"summary": what, "parameters": [bbox.clone()], "responses": geojson_response(what)}});
     json!({
         "openapi": "3.1.0",
         "info": {"title": "saferplaces", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Contextual-safeguarding spatial intelligence. Aggregate and place-level data only; no person-level endpoint exists in this version."},
+                 "description": "Contextual-safeguarding spatial intelligence. Places, never children: no score, rank or rating exists on any person. Person-level data needs a role, a purpose and a case reference, and every read is audited."},
+        "security": [{"bearer": []}, {}],
         "paths": {
             "/health": {"get": {"summary": "liveness and data version", "responses": {"200": {"description": "ok"}}}},
             "/api/v1/meta": {"get": {"summary": "bounds, data span, categories, schemes", "responses": {"200": {"description": "metadata"}}}},
@@ -83,15 +122,58 @@ pub fn document() -> Value {
             "/api/v1/stops": bbox_only("transport stops"),
             "/api/v1/routes": bbox_only("transport routes as lines"),
             "/api/v1/services": bbox_only("youth services with their tier"),
+            "/api/v1/people": {"get": {
+                "summary": "people in the scope of the case or MACE meeting in X-Case-Ref (person-level; audited)",
+                "parameters": person_headers.clone(),
+                "responses": person_responses.clone()
+            }},
+            "/api/v1/people/{id}": {"get": {
+                "summary": "one person in scope, with the fields the role and purpose allow (audited)",
+                "parameters": with_id(&person_headers),
+                "responses": person_responses.clone()
+            }},
+            "/api/v1/people/{id}/links": {"get": {
+                "summary": "a person's links to people in scope, places and incidents; never peer links (audited)",
+                "parameters": with_id(&person_headers),
+                "responses": person_responses.clone()
+            }},
+            "/api/v1/audit": {"get": {
+                "summary": "the audit log, for auditors (reading it is logged)",
+                "parameters": [
+                    {"name": "X-Purpose", "in": "header", "required": true, "schema": {"type": "string", "enum": ["audit_lawfulness", "audit_self_monitoring", "audit_integrity", "audit_criminal_proceedings"]}},
+                    param("since_seq", false, &json!({"type": "integer", "minimum": 0}), "entries after this sequence number"),
+                    param("event_type", false, &json!({"type": "string"}), "collection, alteration, consultation, disclosure, combination, erasure or audit_read"),
+                    param("subject_id", false, &json!({"type": "string"}), "entries about this person reference"),
+                    param("decision", false, &json!({"type": "string", "enum": ["allow", "deny"]}), "allowed or refused"),
+                    param("limit", false, &json!({"type": "integer", "minimum": 1, "maximum": 10000}), "most entries")
+                ],
+                "responses": {"200": {"description": "entries, each with seq, hash and event"}}
+            }},
             "/api/v1/boundaries": {"get": {
                 "summary": "boundaries of one scheme",
                 "parameters": [param("scheme", true, &json!({"type": "string"}), "lad, ward, locality_police, locality_social_care"), bbox],
                 "responses": geojson_response("(Multi)Polygon features with properties scheme, code, name, youth_population")
             }}
         },
-        "components": {"schemas": {
+        "components": {
+          "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+              "description": "a token from `saferplaces user add`; anonymous requests are the public role"}},
+          "schemas": {
             "FeatureCollection": {"type": "object", "required": ["type", "features"],
                 "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {"type": "object"}}}},
+            "Person": {"type": "object", "additionalProperties": false, "properties": {
+                "id": {"type": "string"}, "birth_year": {"type": "integer"}, "age_band": {"type": "string"},
+                "categories": {"type": "array", "items": {"type": "string", "enum": ["victim", "child_at_risk_of_exploitation", "witness", "suspected_exploiter_adult", "suspect", "convicted", "professional_other"]}},
+                "source": {"type": "string"}, "review_due": {"type": "string", "format": "date"}}},
+            "Link": {"type": "object", "additionalProperties": false, "properties": {
+                "id": {"type": "integer"}, "kind": {"type": "string"}, "to": {"type": "object"},
+                "categories": {"type": "array", "items": {"type": "string"}}, "grade": {"type": "string"},
+                "handling_code": {"type": "string"}, "source": {"type": "string"}, "review_due": {"type": "string", "format": "date"}}},
+            "PersonResponse": {"oneOf": [
+                {"$ref": "#/components/schemas/Person"},
+                {"type": "object", "properties": {"people": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}},
+                {"type": "object", "properties": {"links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}, "withheld": {"type": "integer"}}}
+            ]},
             "Error": {"type": "object", "required": ["error", "message"],
                 "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "message": {"type": "string"}}}
         }}

@@ -70,6 +70,19 @@ pub struct Settings {
     pub geodata_dir: PathBuf,
     /// Log format.
     pub log_format: LogFormat,
+    /// Directory of the audit log (`SAFERPLACES_AUDIT_DIR`, default `<data_dir>/audit`). One
+    /// process writes one log.
+    pub audit_dir: PathBuf,
+    /// A fixed "today" (`SAFERPLACES_TODAY`, YYYY-MM-DD) for tests and demonstrations of
+    /// review dates and MACE windows; `None` uses the system clock.
+    pub today: Option<crate::domain::Day>,
+    /// Days after `review_due` before unreviewed entries are erased
+    /// (`SAFERPLACES_RETENTION_GRACE_DAYS`, default 30).
+    pub retention_grace_days: u16,
+    /// Disclosure thresholds (`SAFERPLACES_DISCLOSURE_MIN_COUNT`,
+    /// `SAFERPLACES_DISCLOSURE_MIN_COUNT_CHILDREN`, `SAFERPLACES_DISCLOSURE_ROUNDING`), never
+    /// weaker than the floors in safeguards.md.
+    pub disclosure: crate::safeguards::disclosure::DisclosurePolicy,
 }
 
 /// Command-line overrides; `None` keeps the environment's or the default value.
@@ -117,7 +130,57 @@ impl Settings {
                 });
             }
         };
+        let today = env
+            .var("SAFERPLACES_TODAY")
+            .map(|v| {
+                v.parse::<crate::domain::Day>()
+                    .map_err(|e| ConfigError::Invalid {
+                        name: "SAFERPLACES_TODAY",
+                        value: v.clone(),
+                        reason: e.to_string(),
+                    })
+            })
+            .transpose()?;
+        let number = |name: &'static str, default: u32| -> ConfigResult<u32> {
+            env.var(name).map_or(Ok(default), |v| {
+                v.parse::<u32>().map_err(|e| ConfigError::Invalid {
+                    name,
+                    value: v.clone(),
+                    reason: e.to_string(),
+                })
+            })
+        };
+        let grace = number("SAFERPLACES_RETENTION_GRACE_DAYS", 30)?;
+        let retention_grace_days = u16::try_from(grace).map_err(|e| ConfigError::Invalid {
+            name: "SAFERPLACES_RETENTION_GRACE_DAYS",
+            value: grace.to_string(),
+            reason: e.to_string(),
+        })?;
+        let defaults = crate::safeguards::disclosure::DisclosurePolicy::default();
+        let disclosure = crate::safeguards::disclosure::DisclosurePolicy {
+            min_count_general: number(
+                "SAFERPLACES_DISCLOSURE_MIN_COUNT",
+                defaults.min_count_general,
+            )?,
+            min_count_children: number(
+                "SAFERPLACES_DISCLOSURE_MIN_COUNT_CHILDREN",
+                defaults.min_count_children,
+            )?,
+            rounding_base: number("SAFERPLACES_DISCLOSURE_ROUNDING", defaults.rounding_base)?,
+        };
+        disclosure.validate().map_err(|e| ConfigError::Invalid {
+            name: "SAFERPLACES_DISCLOSURE_*",
+            value: format!("{disclosure:?}"),
+            reason: e.to_string(),
+        })?;
+        let audit_dir = env
+            .var("SAFERPLACES_AUDIT_DIR")
+            .map_or_else(|| data_dir.join("audit"), PathBuf::from);
         Ok(Self {
+            audit_dir,
+            today,
+            retention_grace_days,
+            disclosure,
             addr,
             data_dir,
             web_dir: path("SAFERPLACES_WEB_DIR", "./web/dist"),
@@ -155,6 +218,35 @@ mod tests {
         let s = Settings::load(&env, &o).unwrap();
         assert_eq!(s.addr.port(), 0);
         assert_eq!(s.data_dir, PathBuf::from("/tmp/y"));
+    }
+
+    #[test]
+    fn disclosure_thresholds_weaker_than_the_floors_are_refused() {
+        let weak = HashMap::from([("SAFERPLACES_DISCLOSURE_MIN_COUNT", "3")]);
+        assert!(Settings::load(&weak, &Overrides::default()).is_err());
+        let stricter = HashMap::from([("SAFERPLACES_DISCLOSURE_MIN_COUNT", "8")]);
+        assert_eq!(
+            Settings::load(&stricter, &Overrides::default())
+                .unwrap()
+                .disclosure
+                .min_count_general,
+            8
+        );
+    }
+
+    #[test]
+    fn a_fixed_today_must_be_a_date() {
+        let env = HashMap::from([("SAFERPLACES_TODAY", "tomorrow")]);
+        assert!(Settings::load(&env, &Overrides::default()).is_err());
+        let env = HashMap::from([("SAFERPLACES_TODAY", "2026-11-22")]);
+        assert_eq!(
+            Settings::load(&env, &Overrides::default())
+                .unwrap()
+                .today
+                .unwrap()
+                .to_string(),
+            "2026-11-22"
+        );
     }
 
     #[test]

@@ -63,6 +63,16 @@ impl H3Res {
         }
     }
 
+    /// The finest indexed resolution.
+    pub fn finest() -> Self {
+        Self(MAX_RES)
+    }
+
+    /// The coarsest indexed resolution.
+    pub fn coarsest() -> Self {
+        Self(MIN_RES)
+    }
+
     /// The resolution number.
     pub fn get(self) -> u8 {
         self.0

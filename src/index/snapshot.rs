@@ -1,6 +1,9 @@
 //! One consistent, immutable view of all indexes for a data version.
 
-use crate::domain::{Dataset, PlaceOfConcern, Route, School, Stop, YouthService};
+use std::collections::BTreeMap;
+
+use crate::domain::{Dataset, PlaceOfConcern, Route, School, Stop, User, YouthService};
+use crate::safeguards::scope::PeopleData;
 
 use super::{BoundaryIndex, IncidentIndex, IncidentInput, LineLayer, PointLayer};
 
@@ -23,12 +26,15 @@ pub struct Snapshot {
     pub services: PointLayer<YouthService>,
     /// Boundaries of every scheme.
     pub boundaries: BoundaryIndex,
+    /// People, links, cases and meetings, served only through the safeguards scope.
+    pub people: PeopleData,
+    /// Users by the SHA-256 hash of their token.
+    pub users: BTreeMap<String, User>,
 }
 
 impl Snapshot {
-    /// Builds every index from `data`. People and links are not indexed here: they are never
-    /// served before the safeguards layer exists.
-    pub fn build(data: Dataset, data_version: u64) -> Self {
+    /// Builds every index from `data` and the users (keyed by token hash).
+    pub fn build(data: Dataset, users: Vec<(String, User)>, data_version: u64) -> Self {
         let inputs: Vec<IncidentInput> = data
             .incidents
             .iter()
@@ -49,6 +55,8 @@ impl Snapshot {
             routes: LineLayer::new(data.routes, |r| r.line.as_slice()),
             services: PointLayer::new(data.services, |s| s.location),
             boundaries: BoundaryIndex::new(data.boundaries),
+            people: PeopleData::new(data.people, data.links, data.cases, data.meetings),
+            users: users.into_iter().collect(),
         }
     }
 }

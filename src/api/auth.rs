@@ -1,0 +1,240 @@
+//! The single policy layer (safeguards.md S12, S13, S24): every route declares the class of
+//! data it returns in [`ENDPOINTS`]; one middleware authenticates the bearer token, applies
+//! the role matrix, demands a purpose (and for person-level data a case reference), and writes
+//! an audit record for every refusal before answering. A route missing from the table is
+//! refused: deny by default.
+
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ApiError, AppState};
+use crate::domain::{CaseRef, PurposeCode, Role, User};
+use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
+use crate::safeguards::policy::{DataClass, DenyReason, POLICY_VERSION, authorise};
+use crate::safeguards::tokens::{token_hash, token_id};
+
+/// Every route and the class of data it returns; `None` for infrastructure (health, the
+/// OpenAPI document) that carries no data.
+pub const ENDPOINTS: &[(&str, Option<DataClass>)] = &[
+    ("/health", None),
+    ("/api/v1/openapi.json", None),
+    ("/api/v1/meta", Some(DataClass::Reference)),
+    ("/api/v1/boundaries", Some(DataClass::Reference)),
+    ("/api/v1/schools", Some(DataClass::Reference)),
+    ("/api/v1/stops", Some(DataClass::Reference)),
+    ("/api/v1/routes", Some(DataClass::Reference)),
+    ("/api/v1/services", Some(DataClass::Reference)),
+    ("/api/v1/hexagons", Some(DataClass::Aggregate)),
+    ("/api/v1/places", Some(DataClass::PlaceLevel)),
+    ("/api/v1/incidents", Some(DataClass::PlaceLevel)),
+    ("/api/v1/people", Some(DataClass::PersonLevel)),
+    ("/api/v1/people/{id}", Some(DataClass::PersonLevel)),
+    ("/api/v1/people/{id}/links", Some(DataClass::PersonLevel)),
+    ("/api/v1/audit", Some(DataClass::AuditLog)),
+];
+
+/// The declared class of `route`: `None` when the route is not in [`ENDPOINTS`] (refused),
+/// `Some(None)` for infrastructure routes that carry no data.
+pub fn class_of(route: &str) -> Option<Option<DataClass>> {
+    ENDPOINTS.iter().find(|(r, _)| *r == route).map(|(_, c)| *c)
+}
+
+/// What the policy layer established about a permitted request.
+#[derive(Debug, Clone)]
+pub struct Authorised {
+    /// The effective role (`public` when anonymous).
+    pub role: Role,
+    /// The user, when authenticated.
+    pub user: Option<User>,
+    /// Non-secret token identifier.
+    pub token_id: Option<String>,
+    /// The purpose given in `X-Purpose`, when the class needs one.
+    pub purpose: Option<PurposeCode>,
+    /// The reference given in `X-Case-Ref`.
+    pub case_ref: Option<CaseRef>,
+    /// `User-Agent`, for the audit record's `client`.
+    pub client: Option<String>,
+    /// The route.
+    pub route: String,
+}
+
+impl Authorised {
+    /// An audit event with the caller's identity, purpose and case filled in.
+    pub fn audit_event(&self, event_type: AuditEventType, decision: Decision) -> AuditEvent {
+        let mut e = AuditEvent::new(event_type, self.role.code(), decision);
+        e.actor_user_id = self.user.as_ref().map(|u| u.name.clone());
+        e.actor_org = self.user.as_ref().and_then(|u| u.org.clone());
+        e.auth_token_id.clone_from(&self.token_id);
+        e.client.clone_from(&self.client);
+        e.purpose_code = self.purpose.map(|p| p.code().to_owned());
+        e.case_ref = self.case_ref.as_ref().map(|c| c.as_str().to_owned());
+        POLICY_VERSION.clone_into(&mut e.policy_version);
+        e
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Authorised {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Authorised>()
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::internal(std::io::Error::other(
+                    "route is not behind the policy layer",
+                ))
+            })
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The policy middleware; installed with `route_layer` so the matched route is known.
+pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let headers = req.headers();
+    let client = header(headers, "user-agent").map(|s| s.chars().take(200).collect());
+    let snapshot = state.snapshot();
+
+    // Authenticate: no header is anonymous; a header that does not match a user is invalid.
+    let (user, token_id, token_invalid) = match header(headers, "authorization") {
+        None => (None, None, false),
+        Some(value) => match value.strip_prefix("Bearer ").map(str::trim) {
+            Some(token) if !token.is_empty() => {
+                let hash = token_hash(token);
+                let id = token_id(&hash).to_owned();
+                match snapshot.users.get(&hash) {
+                    Some(u) => (Some(u.clone()), Some(id), false),
+                    None => (None, Some(id), true),
+                }
+            }
+            _ => (None, None, true),
+        },
+    };
+    let mut auth = Authorised {
+        role: user.as_ref().map_or(Role::Public, |u| u.role),
+        user,
+        token_id,
+        purpose: None,
+        case_ref: None,
+        client,
+        route: route.clone(),
+    };
+
+    let class = match class_of(&route) {
+        Some(None) => return next.run(req).await,
+        Some(Some(class)) => class,
+        None => {
+            tracing::error!(%route, "route has no declared data class; refused");
+            return deny(
+                &state,
+                &auth,
+                DenyReason::RoleNotPermitted,
+                "route without a declared data class",
+            )
+            .await;
+        }
+    };
+    let role = match authorise(auth.user.as_ref().map(|u| u.role), token_invalid, class) {
+        Ok(role) => role,
+        Err(reason) => return deny(&state, &auth, reason, "").await,
+    };
+    auth.role = role;
+
+    if matches!(class, DataClass::PersonLevel | DataClass::AuditLog) {
+        let Some(raw) = header(headers, "x-purpose") else {
+            return deny(
+                &state,
+                &auth,
+                DenyReason::PurposeRequired,
+                "send X-Purpose with a lawful purpose code",
+            )
+            .await;
+        };
+        let Ok(purpose) = raw.parse::<PurposeCode>() else {
+            let msg = format!("{raw:?} is not a purpose saferplaces serves (safeguards.md S24)");
+            return deny(&state, &auth, DenyReason::PurposeNotRecognised, &msg).await;
+        };
+        auth.purpose = Some(purpose);
+        let audit_purpose_fits = purpose.is_audit() == (class == DataClass::AuditLog);
+        if !audit_purpose_fits {
+            return deny(
+                &state,
+                &auth,
+                DenyReason::PurposeNotPermitted,
+                "this purpose does not cover this data",
+            )
+            .await;
+        }
+        match header(headers, "x-case-ref").map(CaseRef::new) {
+            Some(Ok(c)) => auth.case_ref = Some(c),
+            Some(Err(e)) => {
+                return deny(&state, &auth, DenyReason::CaseRefRequired, &e.to_string()).await;
+            }
+            None if class == DataClass::PersonLevel => {
+                return deny(
+                    &state,
+                    &auth,
+                    DenyReason::CaseRefRequired,
+                    "send X-Case-Ref with the case or meeting reference",
+                )
+                .await;
+            }
+            None => {}
+        }
+    }
+    req.extensions_mut().insert(auth);
+    next.run(req).await
+}
+
+/// Writes the refusal to the audit log, then answers it. If the audit record cannot be
+/// written the request fails with 500: a refusal that is not logged is not allowed (S16).
+pub async fn deny(
+    state: &AppState,
+    auth: &Authorised,
+    reason: DenyReason,
+    message: &str,
+) -> Response {
+    let mut event = auth.audit_event(AuditEventType::Consultation, Decision::Deny);
+    event.deny_reason = Some(reason.code().to_owned());
+    event.query = json!({"route": auth.route});
+    if let Err(e) = state.audit_append(event).await {
+        return e.into_response();
+    }
+    ApiError::Denied {
+        reason,
+        message: message.to_owned(),
+    }
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_declared_once() {
+        let mut routes: Vec<&str> = ENDPOINTS.iter().map(|(r, _)| *r).collect();
+        routes.sort_unstable();
+        let n = routes.len();
+        routes.dedup();
+        assert_eq!(routes.len(), n);
+        assert!(class_of("/api/v1/secret").is_none());
+    }
+}

@@ -1,0 +1,147 @@
+//! Background work of a running server: reload the indexes when the store changes (imports,
+//! users, erasures made by other processes show within about a second) and sweep expired
+//! person-level entries (safeguards.md S18). Also used by the CLI.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::api::AppState;
+use crate::domain::Day;
+use crate::index::Snapshot;
+use crate::safeguards::audit::{AuditError, AuditLog};
+use crate::safeguards::retention::expired;
+use crate::store::{Store, StoreError};
+
+/// A background job failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// The store failed.
+    #[error("store")]
+    Store(#[from] StoreError),
+    /// The audit log failed; an erasure is not done until it is logged.
+    #[error("audit log")]
+    Audit(#[from] AuditError),
+}
+
+/// What a retention sweep erased.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// People erased.
+    pub people: u64,
+    /// Links erased (including those of erased people).
+    pub links: u64,
+}
+
+/// Loads the store and builds every index.
+pub fn load_snapshot(store: &dyn Store, data_version: u64) -> Result<Snapshot, StoreError> {
+    let data = store.load()?;
+    let users = store.users()?;
+    Ok(Snapshot::build(data, users, data_version))
+}
+
+/// Erases every person and link whose hard expiry (`review_due + grace_days`) is before
+/// `today`, in one transaction, and writes one erasure record per entry with ids only
+/// (S16: no content of the erased data).
+pub fn retention_sweep(
+    store: &mut dyn Store,
+    audit: &AuditLog,
+    today: Day,
+    grace_days: u16,
+) -> Result<SweepReport, JobError> {
+    let data = store.load()?;
+    let due = expired(&data, today, grace_days);
+    if due.is_empty() {
+        return Ok(SweepReport::default());
+    }
+    let (people, links) = store.erase(&due.people, &due.links)?;
+    let decision = format!("retention-sweep-{today}");
+    for p in &due.people {
+        audit.append(crate::safeguards::audit::AuditEvent::erasure(
+            "person",
+            p.as_str(),
+            Some(decision.clone()),
+        ))?;
+    }
+    for l in &due.links {
+        audit.append(crate::safeguards::audit::AuditEvent::erasure(
+            "link",
+            &l.to_string(),
+            Some(decision.clone()),
+        ))?;
+    }
+    Ok(SweepReport { people, links })
+}
+
+/// How often the store is checked for changes.
+pub const RELOAD_POLL: Duration = Duration::from_secs(1);
+/// How often the retention sweep runs in a server.
+pub const SWEEP_EVERY: Duration = Duration::from_hours(1);
+
+/// Runs forever: polls the store for changes every [`RELOAD_POLL`] and rebuilds the snapshot
+/// when it changed; runs the retention sweep at start and every [`SWEEP_EVERY`].
+pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16) {
+    let store = Arc::new(Mutex::new(store));
+    let mut marker = None;
+    let mut last_sweep: Option<Instant> = None;
+    let mut version = state.snapshot().data_version;
+    loop {
+        let sweep_due = last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY);
+        let (st, audit, today) = (
+            Arc::clone(&store),
+            Arc::clone(state.audit()),
+            state.clock.today(),
+        );
+        let outcome = tokio::task::spawn_blocking(
+            move || -> Result<(Option<u64>, Option<SweepReport>), JobError> {
+                let mut guard = st.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let report = if sweep_due {
+                    Some(retention_sweep(guard.as_mut(), &audit, today, grace_days)?)
+                } else {
+                    None
+                };
+                Ok((Some(guard.change_marker()?), report))
+            },
+        )
+        .await;
+        match outcome {
+            Ok(Ok((now, report))) => {
+                // This connection's own commits do not move its marker, so an erasure made
+                // here forces the reload itself.
+                let erased = report.is_some_and(|r| r.people + r.links > 0);
+                if let Some(r) = report {
+                    last_sweep = Some(Instant::now());
+                    if r.people + r.links > 0 {
+                        tracing::info!(people = r.people, links = r.links, %today, "retention sweep erased expired entries");
+                    }
+                }
+                if erased || (marker.is_some() && now != marker) {
+                    version += 1;
+                    let st = Arc::clone(&store);
+                    let built = tokio::task::spawn_blocking(move || {
+                        let guard = st.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        load_snapshot(guard.as_ref(), version)
+                    })
+                    .await;
+                    match built {
+                        Ok(Ok(snapshot)) => {
+                            state.replace(snapshot);
+                            tracing::info!(
+                                data_version = version,
+                                "store changed; indexes rebuilt"
+                            );
+                        }
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, "reloading after a store change failed");
+                        }
+                        Err(e) => tracing::error!(error = %e, "reload task failed"),
+                    }
+                }
+                marker = now;
+            }
+            Ok(Err(e)) => tracing::error!(error = ?e, "background job failed"),
+            Err(e) => tracing::error!(error = %e, "background task failed"),
+        }
+        tokio::time::sleep(RELOAD_POLL).await;
+    }
+}
