@@ -9,6 +9,12 @@ fn features(v: &Value) -> &Vec<Value> {
     v["features"].as_array().unwrap()
 }
 
+/// GET as a VRU analyst: exact counts and place-level data (the role matrix is tested in
+/// `safeguards.rs`).
+fn get(app: &crate::support::TestApp, path: &str) -> crate::support::Reply {
+    app.get_as("vru_analyst", path, &[])
+}
+
 fn total(v: &Value) -> u64 {
     features(v)
         .iter()
@@ -30,9 +36,13 @@ fn health_reports_ok_with_the_data_version_and_no_cache() {
 #[test]
 fn hexagons_are_h3_polygons_with_positive_counts() {
     let app = spawn_app();
-    let r = app.get("/api/v1/hexagons?res=8");
+    let r = get(&app, "/api/v1/hexagons?res=8");
     assert_eq!(r.status, 200);
     assert_eq!(r.content_type, "application/geo+json");
+    assert_eq!(
+        r.cache_control, "private, no-store",
+        "caller-dependent data is never cached"
+    );
     let v = r.json();
     let fs = features(&v);
     assert!(fs.len() > 100, "only {} cells", fs.len());
@@ -58,24 +68,26 @@ fn hexagon_totals_agree_across_resolutions_and_shrink_with_the_window() {
     let app = spawn_app();
     let world = "bbox=-180,-90,180,90";
     let totals: Vec<u64> = (5..=10)
-        .map(|r| total(&app.get(&format!("/api/v1/hexagons?res={r}&{world}")).json()))
+        .map(|r| total(&get(&app, &format!("/api/v1/hexagons?res={r}&{world}")).json()))
         .collect();
     assert!(totals.windows(2).all(|w| w[0] == w[1]), "{totals:?}");
-    let meta = app.get("/api/v1/meta").json();
+    let meta = get(&app, "/api/v1/meta").json();
     assert_eq!(
         totals[0],
         meta["counts"]["incidents_indexed"].as_u64().unwrap()
     );
     let narrow = total(
-        &app.get(&format!(
-            "/api/v1/hexagons?res=7&{world}&from=2025-01-01&to=2025-03-31"
-        ))
+        &get(
+            &app,
+            &format!("/api/v1/hexagons?res=7&{world}&from=2025-01-01&to=2025-03-31"),
+        )
         .json(),
     );
     let one_cat = total(
-        &app.get(&format!(
-            "/api/v1/hexagons?res=7&{world}&category=violent-crime"
-        ))
+        &get(
+            &app,
+            &format!("/api/v1/hexagons?res=7&{world}&category=violent-crime"),
+        )
         .json(),
     );
     assert!(narrow > 0 && narrow < totals[0]);
@@ -128,7 +140,7 @@ fn every_invalid_parameter_gets_a_400_naming_it() {
         ("/api/v1/meta?x=1", "x"),
     ];
     for (path, field) in cases {
-        let r = app.get(path);
+        let r = get(&app, path);
         assert_eq!(r.status, 400, "{path}: {}", r.body);
         let v = r.json();
         assert_eq!(v["error"], "INVALID_PARAMETER", "{path}");
@@ -166,7 +178,7 @@ fn garbage_queries_never_cause_a_server_error() {
             "res", "bbox", "from", "to", "category", "limit", "scheme", "",
         ] {
             for v in values {
-                let r = app.get(&format!("{p}?{name}={v}"));
+                let r = get(&app, &format!("{p}?{name}={v}"));
                 assert!(
                     r.status == 200 || r.status == 400,
                     "{p}?{name}={v} -> {}",
@@ -188,16 +200,14 @@ fn place_layers_hold_the_demo_records_and_filter_by_bbox() {
         ("/api/v1/services", 60),
         ("/api/v1/stops", 100),
     ] {
-        let all = app.get(path).json();
+        let all = get(&app, path).json();
         let n = features(&all).len();
         assert!(n >= min, "{path}: {n} < {min}");
-        let centre = app
-            .get(&format!("{path}?bbox=-2.62,51.44,-2.56,51.47"))
-            .json();
+        let centre = get(&app, &format!("{path}?bbox=-2.62,51.44,-2.56,51.47")).json();
         let m = features(&centre).len();
         assert!(m > 0 && m < n, "{path}: {m} of {n} in the centre");
     }
-    let services = app.get("/api/v1/services").json();
+    let services = get(&app, "/api/v1/services").json();
     for tier in ["universal", "targeted", "specialist"] {
         assert!(
             features(&services)
@@ -206,7 +216,7 @@ fn place_layers_hold_the_demo_records_and_filter_by_bbox() {
             "no {tier} service"
         );
     }
-    let routes = app.get("/api/v1/routes").json();
+    let routes = get(&app, "/api/v1/routes").json();
     assert!(
         features(&routes)
             .iter()
@@ -217,9 +227,11 @@ fn place_layers_hold_the_demo_records_and_filter_by_bbox() {
 #[test]
 fn incident_points_never_include_incidents_involving_children() {
     let app = spawn_app();
-    let v = app
-        .get("/api/v1/incidents?bbox=-2.62,51.44,-2.56,51.47&limit=20000")
-        .json();
+    let v = get(
+        &app,
+        "/api/v1/incidents?bbox=-2.62,51.44,-2.56,51.47&limit=20000",
+    )
+    .json();
     let shown = features(&v).len() as u64;
     let withheld = v["withheld_child_incidents"].as_u64().unwrap();
     assert!(
@@ -233,9 +245,11 @@ fn incident_points_never_include_incidents_involving_children() {
             "{cat}"
         );
     }
-    let limited = app
-        .get("/api/v1/incidents?bbox=-2.62,51.44,-2.56,51.47&limit=10")
-        .json();
+    let limited = get(
+        &app,
+        "/api/v1/incidents?bbox=-2.62,51.44,-2.56,51.47&limit=10",
+    )
+    .json();
     assert_eq!(features(&limited).len(), 10);
     assert_eq!(limited["truncated"], true);
 }
@@ -243,7 +257,7 @@ fn incident_points_never_include_incidents_involving_children() {
 #[test]
 fn boundaries_cover_every_scheme_with_youth_population() {
     let app = spawn_app();
-    let meta = app.get("/api/v1/meta").json();
+    let meta = get(&app, "/api/v1/meta").json();
     let schemes: Vec<&str> = meta["schemes"]
         .as_array()
         .unwrap()
@@ -253,7 +267,7 @@ fn boundaries_cover_every_scheme_with_youth_population() {
     for s in ["lad", "ward", "locality_police", "locality_social_care"] {
         assert!(schemes.contains(&s), "{s} missing from {schemes:?}");
     }
-    let police = app.get("/api/v1/boundaries?scheme=locality_police").json();
+    let police = get(&app, "/api/v1/boundaries?scheme=locality_police").json();
     let social = app
         .get("/api/v1/boundaries?scheme=locality_social_care")
         .json();
@@ -275,7 +289,7 @@ fn boundaries_cover_every_scheme_with_youth_population() {
             );
         }
     }
-    let lads = app.get("/api/v1/boundaries?scheme=lad").json();
+    let lads = get(&app, "/api/v1/boundaries?scheme=lad").json();
     assert_eq!(features(&lads).len(), 4);
 }
 
@@ -306,15 +320,18 @@ fn the_openapi_document_lists_every_endpoint_and_each_answers() {
             "/api/v1/boundaries" => "?scheme=lad",
             _ => "",
         };
-        assert_eq!(app.get(&format!("{p}{q}")).status, 200, "{p}");
+        let class = doc["paths"][p]["get"]["x-data-class"].as_str().unwrap();
+        let path = p.replace("{id}", "P00000001");
+        let status = get(&app, &format!("{path}{q}")).status;
+        match class {
+            "PersonLevel" | "AuditLog" => {
+                assert_eq!(status, 403, "{p}: a VRU analyst has no {class} access");
+            }
+            _ => assert_eq!(status, 200, "{p}"),
+        }
     }
-    // No person-level endpoint exists before the safeguards layer.
-    assert!(
-        !paths
-            .iter()
-            .any(|p| p.contains("people") || p.contains("person") || p.contains("links"))
-    );
-    assert_eq!(app.get("/api/v1/people").status, 404);
+    // Person-level endpoints exist only behind the policy layer.
+    assert_eq!(app.get("/api/v1/people").status, 401);
 }
 
 #[test]

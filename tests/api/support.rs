@@ -33,9 +33,57 @@ pub fn demo_data_dir() -> &'static Path {
     })
 }
 
+/// Test users, one per assignable role plus MACE members of panel 1 and of panel 2, created
+/// once through `saferplaces user add` (the real CLI); name → token.
+pub fn tokens() -> &'static std::collections::BTreeMap<&'static str, String> {
+    static TOKENS: OnceLock<std::collections::BTreeMap<&'static str, String>> = OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let data = demo_data_dir();
+        let users: [(&str, &str, &[&str]); 7] = [
+            ("planner", "planner", &[]),
+            ("vru_analyst", "vru_analyst", &[]),
+            ("police_analyst", "police_analyst", &[]),
+            ("mace_panel1", "mace_member", &["--panel", "1"]),
+            ("mace_panel2", "mace_member", &["--panel", "2"]),
+            ("auditor", "auditor", &[]),
+            ("admin", "admin", &[]),
+        ];
+        users
+            .iter()
+            .map(|(name, role, extra)| {
+                let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+                    .args([
+                        "user",
+                        "add",
+                        "--name",
+                        &format!("test-{name}"),
+                        "--role",
+                        role,
+                        "--data-dir",
+                    ])
+                    .arg(data)
+                    .args(*extra)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "user add failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let stdout = String::from_utf8(out.stdout).unwrap();
+                let token = stdout.lines().last().unwrap().trim().to_owned();
+                assert!(token.starts_with("spt_") && token.len() == 68, "{token}");
+                (*name, token)
+            })
+            .collect()
+    })
+}
+
 /// A running server.
 pub struct TestApp {
     pub base: String,
+    /// The server's own audit log directory.
+    pub audit_dir: tempfile::TempDir,
     child: Child,
     stderr: Option<std::thread::JoinHandle<String>>,
     agent: ureq::Agent,
@@ -60,16 +108,35 @@ impl Reply {
 
 /// Starts `saferplaces serve` on the shared demo data.
 pub fn spawn_app() -> TestApp {
+    spawn_app_with(&[])
+}
+
+/// Starts `saferplaces serve` on the shared demo data with extra environment variables
+/// (e.g. `SAFERPLACES_TODAY`). Each server writes its own audit log.
+pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    let _ = tokens();
     let data = demo_data_dir();
+    let audit_dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_saferplaces"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env("SAFERPLACES_AUDIT_DIR", audit_dir.path())
+        .envs(env.iter().copied());
+    let mut app = spawn_command(cmd);
+    app.audit_dir = audit_dir;
+    app
+}
+
+/// Starts a prepared `saferplaces serve ... --addr 127.0.0.1:0` command with a test web
+/// directory and JSON logs, and waits for its address.
+pub fn spawn_command(mut cmd: Command) -> TestApp {
     let web = tempfile::tempdir().unwrap();
     std::fs::write(
         web.path().join("index.html"),
         "<!doctype html><title>saferplaces test</title>",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
+    let mut child = cmd
         .env("SAFERPLACES_WEB_DIR", web.path())
         .env("SAFERPLACES_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
@@ -97,10 +164,12 @@ pub fn spawn_app() -> TestApp {
         .expect("server did not report its address");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_mins(1)))
         .build()
         .into();
     TestApp {
         base,
+        audit_dir: tempfile::tempdir().unwrap(),
         child,
         stderr: Some(stderr),
         agent,
@@ -110,13 +179,32 @@ pub fn spawn_app() -> TestApp {
 
 impl TestApp {
     pub fn get(&self, path_and_query: &str) -> Reply {
-        let started = Instant::now();
-        let mut resp = self
-            .agent
-            .get(format!("{}{path_and_query}", self.base))
-            .call()
-            .unwrap();
-        assert!(started.elapsed() < Duration::from_secs(30));
+        self.get_with(path_and_query, &[])
+    }
+
+    /// GET with a bearer token (by test user name, see [`tokens`]) and extra headers.
+    pub fn get_as(&self, user: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
+        let auth = format!("Bearer {}", tokens()[user]);
+        let mut all = vec![("Authorization", auth.as_str())];
+        all.extend_from_slice(headers);
+        self.get_with(path_and_query, &all)
+    }
+
+    /// GET with owned header pairs.
+    pub fn get_headers(&self, path_and_query: &str, headers: &[(String, String)]) -> Reply {
+        let borrowed: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.get_with(path_and_query, &borrowed)
+    }
+
+    pub fn get_with(&self, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = self.agent.get(format!("{}{path_and_query}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut resp = req.call().unwrap();
         let header = |name: &str| {
             resp.headers()
                 .get(name)
@@ -133,6 +221,16 @@ impl TestApp {
             cache_control,
             body,
         }
+    }
+
+    /// The audit log's lines, parsed.
+    pub fn audit_entries(&self) -> Vec<serde_json::Value> {
+        let path = self.audit_dir.path().join("audit.jsonl");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     /// Sends SIGTERM, waits for a clean exit, and returns the server's log.
