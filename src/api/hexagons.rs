@@ -19,6 +19,38 @@ use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 /// Most cells one response may hold; beyond it the caller must zoom in or coarsen `res`.
 pub const MAX_CELLS: usize = 60_000;
 
+/// Protected cells of one layer: every resolution, keyed by cell.
+type Protected =
+    std::collections::HashMap<h3o::CellIndex, crate::safeguards::disclosure::Published>;
+
+/// What a protected layer depends on.
+type ProtectedKey = (u64, TimeWindow, Option<Category>);
+
+/// Most protected layers kept.
+const PROTECTED_CACHE_ENTRIES: usize = 64;
+
+/// A small bounded cache of protected layers, oldest evicted first.
+#[derive(Default)]
+pub struct ProtectedCache {
+    entries: std::collections::VecDeque<(ProtectedKey, std::sync::Arc<Protected>)>,
+}
+
+impl ProtectedCache {
+    fn get(&self, key: &ProtectedKey) -> Option<std::sync::Arc<Protected>> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| std::sync::Arc::clone(v))
+    }
+
+    fn put(&mut self, key: ProtectedKey, value: std::sync::Arc<Protected>) {
+        if self.entries.len() >= PROTECTED_CACHE_ENTRIES {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((key, value));
+    }
+}
+
 fn world() -> Bbox {
     Bbox::from_coords(-180.0, -90.0, 180.0, 90.0).expect("the whole globe is a valid box")
 }
@@ -53,6 +85,7 @@ async fn get_hexagons(
         requested
     };
     let policy = state.disclosure;
+    let cache = std::sync::Arc::clone(&state.protected);
 
     let body = blocking(move || {
         let q = CountQuery { bbox, res, window, category };
@@ -75,16 +108,33 @@ async fn get_hexagons(
             // Protect the whole fixed geography at every served resolution in one network,
             // then slice: a bbox or a resolution change must not change what is suppressed
             // (safeguards::disclosure, "Limits").
-            let whole = CountQuery { bbox: world(), res: H3Res::finest(), window, category };
-            let finest: Vec<(h3o::CellIndex, u32)> =
-                snap.incidents.cell_counts(&whole).iter().map(|c| (c.cell, c.count)).collect();
-            let protected = protect_cell_levels(&finest, H3Res::coarsest().to_h3(), Sensitivity::for_category(category), &policy);
-            for (cell, published) in protected {
-                if cell.resolution() != res.to_h3() {
-                    continue;
-                }
-                let centre = LatLng::from(cell);
-                if !bbox.contains_raw(centre.lng(), centre.lat()) || published.value() == Some(0) {
+            let key = (snap.data_version, window, category);
+            let cached = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key);
+            let protected = cached.unwrap_or_else(|| {
+                let whole = CountQuery { bbox: world(), res: H3Res::finest(), window, category };
+                let finest: Vec<(h3o::CellIndex, u32)> =
+                    snap.incidents.cell_counts(&whole).iter().map(|c| (c.cell, c.count)).collect();
+                let all: Protected = protect_cell_levels(
+                    &finest,
+                    H3Res::coarsest().to_h3(),
+                    Sensitivity::for_category(category),
+                    &policy,
+                )
+                .into_iter()
+                .collect();
+                let all = std::sync::Arc::new(all);
+                cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).put(key, std::sync::Arc::clone(&all));
+                all
+            });
+            // Publish the protected value of every cell of the requested resolution whose
+            // centre is in the box (the same cells the exact path lists), in cell order.
+            let mut cells: Vec<(h3o::CellIndex, crate::safeguards::disclosure::Published)> = counts
+                .iter()
+                .filter_map(|c| protected.get(&c.cell).map(|p| (c.cell, *p)))
+                .collect();
+            cells.sort_unstable_by_key(|(c, _)| *c);
+            for (cell, published) in cells {
+                if published.value() == Some(0) {
                     continue;
                 }
                 let props = format!(

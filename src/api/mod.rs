@@ -73,6 +73,10 @@ pub struct AppState {
     pub clock: Clock,
     /// Thresholds for aggregate outputs to `public` and `planner`.
     pub disclosure: DisclosurePolicy,
+    /// Protected layers by (data version, window, category), so repeated public views do not
+    /// redo the disclosure computation. Keys carry the data version, so new data never meets
+    /// an old entry.
+    pub(crate) protected: Arc<std::sync::Mutex<hexagons::ProtectedCache>>,
 }
 
 impl AppState {
@@ -88,6 +92,7 @@ impl AppState {
             audit,
             clock,
             disclosure,
+            protected: Arc::default(),
         }
     }
 
