@@ -21,7 +21,6 @@ async fn get_health(State(state): State<AppState>) -> impl IntoResponse {
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
             "data_version": snap.data_version,
-            "incidents_indexed": snap.incidents.len(),
         })),
     )
 }

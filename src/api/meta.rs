@@ -58,6 +58,7 @@ async fn get_meta(
         .iter()
         .map(|c| json!({"slug": c.slug(), "label": c.label(), "concerns_children": c.concerns_children()}))
         .collect();
+    let exact = disclosure_class(auth.role) == crate::safeguards::policy::DisclosureClass::Exact;
     let resolutions: Vec<u8> = (0..=15).filter(|r| H3Res::new(*r).is_ok()).collect();
     Ok(Json(json!({
         "bounds": STUDY_AREA,
@@ -67,9 +68,11 @@ async fn get_meta(
         "categories": categories,
         "schemes": snap.boundaries.schemes().collect::<Vec<_>>(),
         "h3_resolutions": resolutions,
+        // Exact incident totals are an aggregate: only roles with exact aggregates get them,
+        // or a total could be used to narrow a suppressed cell (S21).
         "counts": {
-            "incidents_indexed": snap.incidents.len(),
-            "incidents_unlocated": snap.incidents.unlocated(),
+            "incidents_indexed": exact.then(|| snap.incidents.len()),
+            "incidents_unlocated": exact.then(|| snap.incidents.unlocated()),
             "places": snap.places.len(),
             "schools": snap.schools.len(),
             "stops": snap.stops.len(),

@@ -30,7 +30,18 @@ fn health_reports_ok_with_the_data_version_and_no_cache() {
     assert_eq!(r.cache_control, "no-cache");
     let v = r.json();
     assert_eq!(v["status"], "ok");
-    assert!(v["incidents_indexed"].as_u64().unwrap() >= 50_000);
+    assert!(v["data_version"].as_u64().is_some());
+    assert!(
+        v.get("incidents_indexed").is_none(),
+        "no data figures on an unauthenticated route"
+    );
+    let meta = get(&app, "/api/v1/meta").json();
+    assert!(meta["counts"]["incidents_indexed"].as_u64().unwrap() >= 50_000);
+    let public = app.get("/api/v1/meta").json();
+    assert!(
+        public["counts"]["incidents_indexed"].is_null(),
+        "no exact totals for aggregate roles"
+    );
 }
 
 #[test]
