@@ -13,6 +13,7 @@ mod geom;
 mod ids;
 mod person;
 mod records;
+mod stop_search;
 mod time;
 
 pub use access::{PurposeCode, Role, User};
@@ -30,4 +31,5 @@ pub use records::{
     Phase, PlaceKind, PlaceOfConcern, Provenance, Route, RouteMode, School, ServiceTier, Stop,
     TimePrecision, YouthService,
 };
+pub use stop_search::*;
 pub use time::{Day, TimeWindow};
