@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod import;
 pub mod index;
 pub mod ingest;
 pub mod jobs;

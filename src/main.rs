@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use saferplaces::api::{AppState, Clock};
 use saferplaces::config::{OsEnv, Overrides, Settings};
 use saferplaces::domain::Role;
+use saferplaces::import::{FileSummary, ImportKind, ImportOptions, import_file};
 use saferplaces::index::Snapshot;
 use saferplaces::ingest::west_of_england::load_area_set;
 use saferplaces::jobs::{load_snapshot, retention_sweep};
@@ -61,6 +62,42 @@ enum Command {
         /// Generate (if needed) and exit without serving or issuing tokens.
         #[arg(long)]
         no_serve: bool,
+    },
+    /// Import files of one kind. Every row is stored, a duplicate or rejected (file, line and
+    /// field named); a file with a rejected row stores nothing unless --allow-partial.
+    Import {
+        /// What the files are.
+        #[arg(value_enum)]
+        kind: ImportKind,
+        /// The files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// End with one JSON summary line.
+        #[arg(long)]
+        json: bool,
+        /// Parse and account for every row, but store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Store the valid rows of a file even when some are rejected.
+        #[arg(long)]
+        allow_partial: bool,
+        /// Supplying agency, recorded on every row (provenance).
+        #[arg(long, default_value = "data-police-uk")]
+        agency: String,
+        /// Information sharing agreement the files were received under.
+        #[arg(long)]
+        isa_ref: Option<String>,
+        /// Boundary scheme name (boundaries only), e.g. lsoa11, ward, msoa11.
+        #[arg(long)]
+        scheme: Option<String>,
+        /// Property holding the boundary code (boundaries only; found by pattern otherwise).
+        #[arg(long)]
+        code_field: Option<String>,
+        /// Property holding the boundary name (boundaries only; found by pattern otherwise).
+        #[arg(long)]
+        name_field: Option<String>,
     },
     /// Print the number of stored records per kind.
     Stats {
@@ -281,6 +318,85 @@ fn run_server(settings: Settings, demo: bool, no_serve: bool) -> anyhow::Result<
     runtime.block_on(serve(settings, snapshot, store, audit))
 }
 
+/// Imports every file, printing progress and a summary per file; returns failure when any
+/// file was refused or failed.
+fn run_import(
+    store: &mut SqliteStore,
+    kind: ImportKind,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut total = FileSummary::default();
+    let mut failed = false;
+    for path in paths {
+        let started = Instant::now();
+        let _ = writeln!(
+            std::io::stderr(),
+            "importing {} as {} ...",
+            path.display(),
+            kind.name()
+        );
+        match import_file(store, kind, path, opts) {
+            Ok(f) => {
+                let shown = 20;
+                for r in f.rejections.iter().take(shown) {
+                    out(&format!("  rejected: {r}"))?;
+                }
+                if f.rejections.len() > shown {
+                    out(&format!(
+                        "  ... and {} more rejections",
+                        f.rejections.len() - shown
+                    ))?;
+                }
+                out(&format!(
+                    "{}: {} — read {}, stored {}, duplicates {}, rejected {} ({} invalid), unlocated {}, outside area {} ({:.2} s)",
+                    f.file,
+                    f.outcome,
+                    f.read,
+                    f.stored,
+                    f.duplicates,
+                    f.rejected,
+                    f.invalid,
+                    f.unlocated,
+                    f.outside_area,
+                    started.elapsed().as_secs_f64()
+                ))?;
+                if f.outcome == "refused" {
+                    out(&format!(
+                        "  nothing from {} was stored; fix the rows above or use --allow-partial",
+                        f.file
+                    ))?;
+                    failed = true;
+                }
+                total.read += f.read;
+                total.stored += f.stored;
+                total.duplicates += f.duplicates;
+                total.rejected += f.rejected;
+                total.invalid += f.invalid;
+                total.unlocated += f.unlocated;
+                total.outside_area += f.outside_area;
+            }
+            Err(e) => {
+                out(&format!("{}: failed — {e:#}", path.display()))?;
+                failed = true;
+            }
+        }
+    }
+    if json {
+        out(&serde_json::to_string(&serde_json::json!({
+            "read": total.read, "stored": total.stored, "duplicates": total.duplicates,
+            "rejected": total.rejected, "invalid": total.invalid, "unlocated": total.unlocated, "outside_area": total.outside_area,
+            "files": paths.len(), "dry_run": opts.dry_run, "ok": !failed,
+        }))?)?;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(a) => {
@@ -292,6 +408,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = settings(serve.addr, serve.data_dir)?;
             saferplaces::telemetry::init(s.log_format);
             run_server(s, true, no_serve)?;
+        }
+        Command::Import {
+            kind,
+            paths,
+            dir,
+            json,
+            dry_run,
+            allow_partial,
+            agency,
+            isa_ref,
+            scheme,
+            code_field,
+            name_field,
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let opts = ImportOptions {
+                dry_run,
+                allow_partial,
+                agency: agency.parse()?,
+                isa_ref: isa_ref.map(|r| r.parse()).transpose()?,
+                scheme: scheme.map(|r| r.parse()).transpose()?,
+                code_field,
+                name_field,
+            };
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            return run_import(&mut store, kind, &paths, &opts, json);
         }
         Command::Stats { dir, json } => {
             let s = settings(None, dir.data_dir)?;

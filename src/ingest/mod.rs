@@ -5,6 +5,8 @@
 //! name the file, the record (line or feature number, 1-based) and the field.
 
 pub mod ons;
+pub mod police;
+pub mod report;
 pub mod west_of_england;
 
 /// An input record could not be read.

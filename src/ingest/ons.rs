@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::domain::{Boundary, BoundaryCode, SchemeName};
 
+use super::report::{Parsed, Rejection};
 use super::{IngestError, IngestResult};
 
 /// How to read a boundary file.
@@ -73,101 +74,147 @@ fn find_key<'a>(
         .map(String::as_str)
 }
 
-/// Parses a GeoJSON `FeatureCollection` of `(Multi)Polygon`s into boundaries of `opts.scheme`.
-/// `file` is used in error messages only.
+/// Parses a GeoJSON `FeatureCollection` of `(Multi)Polygon`s into boundaries of `opts.scheme`,
+/// stopping at the first bad feature. `file` is used in error messages only.
 pub fn parse_boundaries(
     text: &str,
     file: &str,
     opts: &BoundaryFileOptions,
 ) -> IngestResult<Vec<Boundary>> {
-    let gj: geojson::GeoJson = text
-        .parse()
-        .map_err(|e: geojson::Error| IngestError::Format {
+    let parsed = parse_boundaries_all(text, file, opts);
+    match parsed.rejections.into_iter().next() {
+        None => Ok(parsed.records),
+        Some(r) if r.field == FILE_FIELD => Err(IngestError::Format {
+            file: r.file,
+            reason: r.reason,
+        }),
+        Some(r) => Err(IngestError::Field {
+            file: r.file,
+            record: usize::try_from(r.line).unwrap_or(usize::MAX),
+            field: r.field,
+            reason: r.reason,
+        }),
+    }
+}
+
+/// The `field` of a rejection about the file as a whole (not GeoJSON, not a collection); such
+/// a file counts as one record read and rejected.
+pub const FILE_FIELD: &str = "(file)";
+
+/// Parses every feature, collecting one rejection per bad feature (its `line` is the
+/// 1-based feature number) instead of stopping at the first.
+pub fn parse_boundaries_all(
+    text: &str,
+    file: &str,
+    opts: &BoundaryFileOptions,
+) -> Parsed<Boundary> {
+    let whole_file = |reason: String| Parsed {
+        records: Vec::new(),
+        lines: Vec::new(),
+        read: 1,
+        rejections: vec![Rejection {
             file: file.to_owned(),
-            reason: e.to_string(),
-        })?;
-    let geojson::GeoJson::FeatureCollection(fc) = gj else {
-        return Err(IngestError::Format {
-            file: file.to_owned(),
-            reason: "expected a FeatureCollection".to_owned(),
-        });
-    };
-    let mut out = Vec::with_capacity(fc.features.len());
-    for (i, feature) in fc.features.iter().enumerate() {
-        let record = i + 1;
-        let field_err = |field: &str, reason: String| IngestError::Field {
-            file: file.to_owned(),
-            record,
-            field: field.to_owned(),
+            line: 1,
+            field: FILE_FIELD.to_owned(),
             reason,
-        };
-        let empty = serde_json::Map::new();
-        let props = feature.properties.as_ref().unwrap_or(&empty);
-        let code_key =
-            find_key(props, opts.code_field.as_deref(), "CD", "CODE").ok_or_else(|| {
-                field_err(
-                    opts.code_field.as_deref().unwrap_or("..CD"),
-                    "no code property".to_owned(),
-                )
-            })?;
-        let name_key =
-            find_key(props, opts.name_field.as_deref(), "NM", "NAME").ok_or_else(|| {
-                field_err(
-                    opts.name_field.as_deref().unwrap_or("..NM"),
-                    "no name property".to_owned(),
-                )
-            })?;
-        let code_str = props
-            .get(code_key)
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("");
-        let code =
-            BoundaryCode::new(code_str.trim()).map_err(|e| field_err(code_key, e.to_string()))?;
-        let name = props
-            .get(name_key)
-            .and_then(serde_json::Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| field_err(name_key, "empty name".to_owned()))?
-            .to_owned();
-        let geometry = feature
-            .geometry
-            .as_ref()
-            .ok_or_else(|| field_err("geometry", "missing".to_owned()))?;
-        let mp = match &geometry.value {
-            geojson::GeometryValue::Polygon { .. } => {
-                let p: geo::Polygon<f64> = (&geometry.value)
-                    .try_into()
-                    .map_err(|e: geojson::Error| field_err("geometry", e.to_string()))?;
-                geo::MultiPolygon(vec![p])
+        }],
+    };
+    let gj: geojson::GeoJson = match text.parse() {
+        Ok(g) => g,
+        Err(e) => return whole_file(format!("not GeoJSON: {e}")),
+    };
+    let geojson::GeoJson::FeatureCollection(fc) = gj else {
+        return whole_file("expected a FeatureCollection".to_owned());
+    };
+    let mut out = Parsed::default();
+    for (i, feature) in fc.features.iter().enumerate() {
+        let record = i as u64 + 1;
+        out.read += 1;
+        match parse_feature(feature, opts) {
+            Ok(b) => {
+                out.records.push(b);
+                out.lines.push(record);
             }
-            geojson::GeometryValue::MultiPolygon { .. } => (&geometry.value)
+            Err((field, reason)) => {
+                out.rejections.push(Rejection {
+                    file: file.to_owned(),
+                    line: record,
+                    field,
+                    reason,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn parse_feature(
+    feature: &geojson::Feature,
+    opts: &BoundaryFileOptions,
+) -> Result<Boundary, (String, String)> {
+    let err = |field: &str, reason: String| (field.to_owned(), reason);
+    let empty = serde_json::Map::new();
+    let props = feature.properties.as_ref().unwrap_or(&empty);
+    let code_key = find_key(props, opts.code_field.as_deref(), "CD", "CODE").ok_or_else(|| {
+        err(
+            opts.code_field.as_deref().unwrap_or("..CD"),
+            "no code property".to_owned(),
+        )
+    })?;
+    let name_key = find_key(props, opts.name_field.as_deref(), "NM", "NAME").ok_or_else(|| {
+        err(
+            opts.name_field.as_deref().unwrap_or("..NM"),
+            "no name property".to_owned(),
+        )
+    })?;
+    let code_str = props
+        .get(code_key)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let code = BoundaryCode::new(code_str.trim()).map_err(|e| err(code_key, e.to_string()))?;
+    let name = props
+        .get(name_key)
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| err(name_key, "empty name".to_owned()))?
+        .to_owned();
+    let geometry = feature
+        .geometry
+        .as_ref()
+        .ok_or_else(|| err("geometry", "missing".to_owned()))?;
+    let mp = match &geometry.value {
+        geojson::GeometryValue::Polygon { .. } => {
+            let p: geo::Polygon<f64> = (&geometry.value)
                 .try_into()
-                .map_err(|e: geojson::Error| field_err("geometry", e.to_string()))?,
-            _ => {
-                return Err(field_err(
-                    "geometry",
-                    "expected a Polygon or MultiPolygon".to_owned(),
-                ));
-            }
-        };
-        if let Some(bad) = geo::CoordsIter::coords_iter(&mp)
-            .find(|c| !c.x.is_finite() || !c.y.is_finite() || c.x.abs() > 180.0 || c.y.abs() > 90.0)
-        {
-            return Err(field_err(
+                .map_err(|e: geojson::Error| err("geometry", e.to_string()))?;
+            geo::MultiPolygon(vec![p])
+        }
+        geojson::GeometryValue::MultiPolygon { .. } => (&geometry.value)
+            .try_into()
+            .map_err(|e: geojson::Error| err("geometry", e.to_string()))?,
+        _ => {
+            return Err(err(
                 "geometry",
-                format!("coordinate ({}, {}) is not lon/lat", bad.x, bad.y),
+                "expected a Polygon or MultiPolygon".to_owned(),
             ));
         }
-        out.push(Boundary {
-            scheme: opts.scheme.clone(),
-            code,
-            name,
-            geometry: mp,
-            youth_population: None,
-        });
+    };
+    if let Some(bad) = geo::CoordsIter::coords_iter(&mp)
+        .find(|c| !c.x.is_finite() || !c.y.is_finite() || c.x.abs() > 180.0 || c.y.abs() > 90.0)
+    {
+        return Err(err(
+            "geometry",
+            format!("coordinate ({}, {}) is not lon/lat", bad.x, bad.y),
+        ));
     }
-    Ok(out)
+    Ok(Boundary {
+        scheme: opts.scheme.clone(),
+        code,
+        name,
+        geometry: mp,
+        youth_population: None,
+    })
 }
 
 #[cfg(test)]
@@ -208,6 +255,34 @@ mod tests {
         assert!(
             err.contains("bad.geojson") && err.contains("record 2") && err.contains("LSOA11CD"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn every_bad_feature_is_reported_not_just_the_first() {
+        let good = format!(
+            r#"{{"type":"Feature","properties":{{"CODE":"A1","NAME":"a"}},"geometry":{SQUARE}}}"#
+        );
+        let no_name =
+            format!(r#"{{"type":"Feature","properties":{{"CODE":"A2"}},"geometry":{SQUARE}}}"#);
+        let bad_code = format!(
+            r#"{{"type":"Feature","properties":{{"CODE":"","NAME":"c"}},"geometry":{SQUARE}}}"#
+        );
+        let text = format!(
+            r#"{{"type":"FeatureCollection","features":[{good},{no_name},{bad_code},{good}]}}"#
+        );
+        let p = parse_boundaries_all(&text, "f.geojson", &opts());
+        assert_eq!(p.read, 4);
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.lines, vec![1, 4]);
+        let lines: Vec<u64> = p.rejections.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 3]);
+        assert_eq!(p.rejections[0].field, "..NM");
+        let not_json = parse_boundaries_all("{", "x", &opts());
+        assert_eq!(
+            (not_json.read, not_json.rejections.len()),
+            (1, 1),
+            "a broken file is one rejected record"
         );
     }
 

@@ -1140,7 +1140,7 @@ fn fallback_unique_bytes() -> [u8; 16] {
 
 /// `t` as RFC 3339 UTC with milliseconds, e.g. `2026-03-01T09:30:00.123Z`. Times before 1970
 /// (a badly set clock) are written as the epoch.
-fn rfc3339_millis(t: SystemTime) -> String {
+pub fn rfc3339_millis(t: SystemTime) -> String {
     let ms = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let ms = u64::try_from(ms).unwrap_or(u64::MAX);
     let secs = ms / 1000;

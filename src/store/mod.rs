@@ -92,6 +92,56 @@ pub struct KindCounts {
     pub cases: u64,
     /// MACE meetings.
     pub meetings: u64,
+    /// Stop-and-search records.
+    pub stop_searches: u64,
+}
+
+/// Where one imported row came from (formats.md §0: file name, file hash, row, import time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowSource {
+    /// File name as given.
+    pub source_file: String,
+    /// Lower-case hex SHA-256 of the file.
+    pub file_sha256: String,
+    /// 1-based line (or feature) number.
+    pub line: u64,
+    /// RFC 3339 UTC time of the import.
+    pub imported_at: String,
+}
+
+/// One file's records, written in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct ImportBatch {
+    /// Incidents with their row source and raw source attributes.
+    pub incidents: Vec<ImportedIncident>,
+    /// Stop-and-search records with their row source.
+    pub stop_searches: Vec<(crate::domain::StopSearch, RowSource)>,
+    /// Boundaries (keyed by scheme and code).
+    pub boundaries: Vec<crate::domain::Boundary>,
+}
+
+/// One imported incident.
+#[derive(Debug, Clone)]
+pub struct ImportedIncident {
+    /// The incident.
+    pub incident: crate::domain::Incident,
+    /// Where its row came from.
+    pub source: RowSource,
+    /// The source's raw attributes (e.g. police.uk Crime ID, LSOA, outcome), as JSON.
+    pub attributes: serde_json::Value,
+    /// True when the incident lies outside the partnership area (kept, and reported).
+    pub outside_area: bool,
+}
+
+/// What an import batch stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportWritten {
+    /// Records newly stored (not already present).
+    pub stored: u64,
+    /// Newly stored records without a location.
+    pub unlocated: u64,
+    /// Newly stored incidents outside the partnership area.
+    pub outside_area: u64,
 }
 
 /// A user to create. The token itself is never stored, only its SHA-256 hash.
@@ -163,6 +213,19 @@ pub trait Store: Send {
 
     /// The user holding the token whose hash is `token_hash`.
     fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;
+
+    /// Writes one imported file's records in one transaction; records whose key is already
+    /// stored are left as they are. `kind` and `summary` go to the register of imported files.
+    /// With `commit` false the transaction is rolled back: a dry run that reports exactly what
+    /// would be stored.
+    fn write_import(
+        &mut self,
+        batch: &ImportBatch,
+        kind: &str,
+        file: &RowSource,
+        summary: &serde_json::Value,
+        commit: bool,
+    ) -> StoreResult<ImportWritten>;
 
     /// Erases people (with every link from or to them, and their place in case and meeting
     /// subject lists) and links, in one transaction (safeguards.md S18). Returns how many

@@ -30,7 +30,9 @@ use rusqlite::{Connection, Row, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{KindCounts, NewUser, Store, StoreError, StoreResult};
+use super::{
+    ImportBatch, ImportWritten, KindCounts, NewUser, RowSource, Store, StoreError, StoreResult,
+};
 use crate::domain::{
     Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
     Grade, Guardian, Incident, IncidentId, IncidentLocation, IncidentTime, IsaRef, Link, LinkKind,
@@ -44,6 +46,7 @@ use crate::domain::{
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_access.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_imports.sql")),
 ];
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
@@ -138,6 +141,7 @@ impl Store for SqliteStore {
             links: write_links(&tx, &data.links)?,
             cases: write_cases(&tx, &data.cases)?,
             meetings: write_meetings(&tx, &data.meetings)?,
+            stop_searches: 0,
         };
         tx.commit().map_err(db("committing a write transaction"))?;
         Ok(counts)
@@ -183,8 +187,85 @@ impl Store for SqliteStore {
                 links: count("SELECT COUNT(*) FROM links")?,
                 cases: count("SELECT COUNT(*) FROM cases")?,
                 meetings: count("SELECT COUNT(*) FROM meetings")?,
+                stop_searches: count("SELECT COUNT(*) FROM stop_searches")?,
             })
         })
+    }
+
+    fn write_import(
+        &mut self,
+        batch: &ImportBatch,
+        kind: &str,
+        file: &RowSource,
+        summary: &serde_json::Value,
+        commit: bool,
+    ) -> StoreResult<ImportWritten> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting an import"))?;
+        let mut written = ImportWritten::default();
+        {
+            let mut src = tx
+                .prepare_cached(
+                    "INSERT INTO incident_sources (incident_id, source_file, file_sha256, line, imported_at, attributes) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                )
+                .map_err(db("storing incident sources"))?;
+            for imported in &batch.incidents {
+                let (incident, row, attributes) =
+                    (&imported.incident, &imported.source, &imported.attributes);
+                let n = write_incidents(&tx, std::slice::from_ref(incident))?;
+                if n > 0 {
+                    written.stored += n;
+                    written.unlocated += u64::from(incident.location.is_none());
+                    written.outside_area += u64::from(imported.outside_area);
+                    src.execute(params![
+                        sql_id(incident.id.get(), "storing incident sources")?,
+                        row.source_file,
+                        row.file_sha256,
+                        sql_id(row.line, "storing incident sources")?,
+                        row.imported_at,
+                        attributes.to_string(),
+                    ])
+                    .map_err(db("storing incident sources"))?;
+                }
+            }
+            let mut ss = tx
+                .prepare_cached(
+                    "INSERT INTO stop_searches (id, record, day, source_file, file_sha256, line, imported_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                )
+                .map_err(db("storing stop and search"))?;
+            for (record, row) in &batch.stop_searches {
+                let n = ss
+                    .execute(params![
+                        sql_id(record.id, "storing stop and search")?,
+                        to_json(record, "encoding a stop and search record")?,
+                        record.day.days_since_epoch(),
+                        row.source_file,
+                        row.file_sha256,
+                        sql_id(row.line, "storing stop and search")?,
+                        row.imported_at,
+                    ])
+                    .map_err(db("storing stop and search"))? as u64;
+                written.stored += n;
+                written.unlocated += n * u64::from(record.location.is_none());
+            }
+        }
+        written.stored += write_boundaries(&tx, &batch.boundaries)?;
+        tx.execute(
+            "INSERT INTO imported_files (file_sha256, kind, file_name, imported_at, summary) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT DO NOTHING",
+            params![file.file_sha256, kind, file.source_file, file.imported_at, summary.to_string()],
+        )
+        .map_err(db("registering the imported file"))?;
+        if commit {
+            tx.commit().map_err(db("committing an import"))?;
+        } else {
+            tx.rollback().map_err(db("rolling back a dry run"))?;
+        }
+        Ok(written)
     }
 
     fn has_link(&self, person: &PersonRef, kind: LinkKind) -> StoreResult<bool> {

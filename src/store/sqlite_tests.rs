@@ -308,6 +308,7 @@ fn counts_of(d: &Dataset) -> KindCounts {
         links: n(d.links.len()),
         cases: n(d.cases.len()),
         meetings: n(d.meetings.len()),
+        stop_searches: 0,
     }
 }
 

@@ -1,0 +1,244 @@
+//! `saferplaces import <kind>`: parse a file, account for every row, and store it whole or not
+//! at all (issue 4). Each file is one transaction; without `--allow-partial` a file with any
+//! rejected row stores nothing. Records are keyed by stable ids, so re-importing a file stores
+//! nothing new. A running server notices the change and rebuilds its indexes within a second.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::{Agency, IsaRef, SchemeName};
+use crate::ingest::ons::{BoundaryFileOptions, parse_boundaries_all};
+use crate::ingest::police::{parse_stop_search, parse_street};
+use crate::ingest::report::{Rejection, SourceFile};
+use crate::store::{ImportBatch, ImportedIncident, RowSource, Store, StoreError};
+
+/// The kinds this version imports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportKind {
+    /// data.police.uk street-level crime CSV.
+    PoliceStreet,
+    /// data.police.uk stop-and-search CSV.
+    PoliceStopSearch,
+    /// ONS-style boundary GeoJSON (any vintage); needs `--scheme`.
+    Boundaries,
+}
+
+impl ImportKind {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PoliceStreet => "police-street",
+            Self::PoliceStopSearch => "police-stop-search",
+            Self::Boundaries => "boundaries",
+        }
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Parse and account, but store nothing.
+    pub dry_run: bool,
+    /// Store a file's valid rows even when some rows are rejected.
+    pub allow_partial: bool,
+    /// The supplying agency (provenance).
+    pub agency: Agency,
+    /// The sharing agreement (provenance).
+    pub isa_ref: Option<IsaRef>,
+    /// Boundary scheme (for `boundaries`).
+    pub scheme: Option<SchemeName>,
+    /// Boundary code property (for `boundaries`).
+    pub code_field: Option<String>,
+    /// Boundary name property (for `boundaries`).
+    pub name_field: Option<String>,
+}
+
+/// An import could not run at all (as opposed to rows being rejected).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An option is missing or invalid.
+    #[error("{0}")]
+    Usage(String),
+    /// The store failed; nothing from the file was stored.
+    #[error("storing {path}")]
+    Store {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// What happened to one file. `read = stored + duplicates + rejected` always: when a file is
+/// refused (rejections without `--allow-partial`) every row counts as rejected, and `invalid`
+/// says how many had errors of their own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileSummary {
+    /// The file.
+    pub file: String,
+    /// Data rows read.
+    pub read: u64,
+    /// Rows newly stored.
+    pub stored: u64,
+    /// Valid rows already stored (re-imports) or repeated within the file.
+    pub duplicates: u64,
+    /// Rows not stored because of rejection.
+    pub rejected: u64,
+    /// Rows with errors of their own (each in `rejections`).
+    pub invalid: u64,
+    /// Stored rows without a location.
+    pub unlocated: u64,
+    /// Stored police rows outside Bristol, North Somerset, South Gloucestershire and Bath and
+    /// North East Somerset (by LSOA name; formats.md §7). They are kept, and reported.
+    pub outside_area: u64,
+    /// `stored`, `refused` (rejections without `--allow-partial`: nothing stored) or `dry-run`.
+    pub outcome: &'static str,
+    /// Every rejection.
+    pub rejections: Vec<Rejection>,
+}
+
+/// Names of the four authorities as they begin LSOA names.
+const AREA_LSOA_PREFIXES: [&str; 4] = [
+    "Bristol ",
+    "North Somerset ",
+    "South Gloucestershire ",
+    "Bath and North East Somerset ",
+];
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Imports one file.
+///
+/// # Errors
+///
+/// [`ImportError`] when the file cannot be read, an option is missing, or the store fails (in
+/// which case nothing from the file was stored). Rejected rows are not errors: they are in the
+/// summary.
+pub fn import_file(
+    store: &mut dyn Store,
+    kind: ImportKind,
+    path: &Path,
+    opts: &ImportOptions,
+) -> Result<FileSummary, ImportError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    let src = SourceFile {
+        name: name.clone(),
+        sha256: sha256_hex(&bytes),
+        agency: opts.agency.clone(),
+        isa_ref: opts.isa_ref.clone(),
+    };
+    let now = crate::safeguards::audit::rfc3339_millis(std::time::SystemTime::now());
+    let row = |line: u64| RowSource {
+        source_file: name.clone(),
+        file_sha256: src.sha256.clone(),
+        line,
+        imported_at: now.clone(),
+    };
+
+    let mut summary = FileSummary {
+        file: name.clone(),
+        ..FileSummary::default()
+    };
+    let mut batch = ImportBatch::default();
+    match kind {
+        ImportKind::PoliceStreet => {
+            let parsed = parse_street(&bytes, &src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            for (r, line) in parsed.records.into_iter().zip(parsed.lines) {
+                let inside = r
+                    .lsoa_name
+                    .as_deref()
+                    .is_some_and(|n| AREA_LSOA_PREFIXES.iter().any(|p| n.starts_with(p)));
+                let outside_row = r.incident.location.is_some() && !inside;
+                let attributes = json!({
+                    "crime_id": r.crime_id, "month": r.month, "reported_by": r.reported_by,
+                    "falls_within": r.falls_within, "location": r.location_text, "lsoa_code": r.lsoa_code,
+                    "lsoa_name": r.lsoa_name, "crime_type": r.crime_type_raw, "last_outcome": r.last_outcome,
+                    "context": r.context, "outside_area": outside_row,
+                });
+                batch.incidents.push(ImportedIncident {
+                    incident: r.incident,
+                    source: row(line),
+                    attributes,
+                    outside_area: outside_row,
+                });
+            }
+        }
+        ImportKind::PoliceStopSearch => {
+            let parsed = parse_stop_search(&bytes, &src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            for (s, line) in parsed.records.into_iter().zip(parsed.lines) {
+                batch.stop_searches.push((s, row(line)));
+            }
+        }
+        ImportKind::Boundaries => {
+            let scheme = opts
+                .scheme
+                .clone()
+                .ok_or_else(|| ImportError::Usage("boundaries need --scheme NAME".to_owned()))?;
+            let text = String::from_utf8_lossy(&bytes);
+            let o = BoundaryFileOptions {
+                scheme,
+                code_field: opts.code_field.clone(),
+                name_field: opts.name_field.clone(),
+            };
+            let parsed = parse_boundaries_all(&text, &name, &o);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.boundaries = parsed.records;
+        }
+    }
+    summary.invalid = summary.rejections.len() as u64;
+    let valid = summary.read - summary.invalid;
+    if summary.invalid > 0 && !opts.allow_partial {
+        summary.outcome = "refused";
+        summary.rejected = summary.read;
+        return Ok(summary);
+    }
+    summary.rejected = summary.invalid;
+    let register = json!({"read": summary.read, "rejected": summary.rejected, "kind": kind.name()});
+    let written = store
+        .write_import(&batch, kind.name(), &row(1), &register, !opts.dry_run)
+        .map_err(|source| ImportError::Store {
+            path: name.clone(),
+            source,
+        })?;
+    summary.stored = written.stored;
+    summary.unlocated = written.unlocated;
+    summary.duplicates = valid - written.stored;
+    summary.outside_area = written.outside_area;
+    if opts.dry_run {
+        summary.outcome = "dry-run";
+        return Ok(summary);
+    }
+    summary.outcome = "stored";
+    Ok(summary)
+}
