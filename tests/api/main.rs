@@ -1,7 +1,12 @@
 //! Integration tests: the real binary on port 0, queried over HTTP (style.md rule 7).
 
 #![expect(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+#![expect(
+    clippy::print_stderr,
+    reason = "tests print why they skip when ../shared is absent"
+)]
 
 mod endpoints;
+mod import;
 mod safeguards;
 mod support;

@@ -1,0 +1,132 @@
+//! End-to-end police street import on one core (issue 4 target: 300,000 rows/s): parse a
+//! 1M-row file in the data.police.uk format, write it to a fresh embedded store through the
+//! import path, and build the incident index from the stored rows.
+//!
+//! Run: `cargo bench --bench import_street` (`IMPORT_ROWS` overrides 1,000,000).
+
+#![expect(
+    clippy::print_stderr,
+    reason = "the bench reports its input size on stderr"
+)]
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use saferplaces::domain::Agency;
+use saferplaces::import::{ImportKind, ImportOptions, import_file};
+use saferplaces::index::{IncidentIndex, IncidentInput};
+use saferplaces::store::{SqliteStore, Store};
+
+const CATEGORIES: [&str; 14] = [
+    "Anti-social behaviour",
+    "Bicycle theft",
+    "Burglary",
+    "Criminal damage and arson",
+    "Drugs",
+    "Other theft",
+    "Possession of weapons",
+    "Public order",
+    "Robbery",
+    "Shoplifting",
+    "Theft from the person",
+    "Vehicle crime",
+    "Violence and sexual offences",
+    "Other crime",
+];
+
+/// `rows` street rows in the real header and column order, CRLF, deterministic (`SplitMix64`).
+fn street_csv(rows: usize) -> String {
+    let mut s = String::with_capacity(rows * 240);
+    s.push_str("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\r\n");
+    let mut state = 0x5AFE_1D0Cu64;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in 0..rows {
+        let r = next();
+        let cat = CATEGORIES[(r % 14) as usize];
+        let month = 1 + (r >> 8) % 12;
+        let no_location = r % 17 == 0;
+        let crime_id = if cat == "Anti-social behaviour" {
+            String::new()
+        } else {
+            format!("{r:016x}{i:048x}")
+        };
+        let (lon, lat) = (
+            -2.75 + ((r >> 16) % 50_000) as f64 * 1e-5,
+            51.35 + ((r >> 32) % 30_000) as f64 * 1e-5,
+        );
+        if no_location {
+            let _ = write!(
+                s,
+                "{crime_id},2023-{month:02},Avon and Somerset Constabulary,Avon and Somerset Constabulary,,,No Location,,,{cat},Under investigation,\r\n"
+            );
+        } else {
+            let _ = write!(
+                s,
+                "{crime_id},2023-{month:02},Avon and Somerset Constabulary,Avon and Somerset Constabulary,{lon:.6},{lat:.6},On or near Example Street,E0101{:04},Bristol {:03}A,{cat},Under investigation,\r\n",
+                r % 1000,
+                r % 300
+            );
+        }
+    }
+    s
+}
+
+fn bench(c: &mut Criterion) {
+    let rows: usize = std::env::var("IMPORT_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("street.csv");
+    std::fs::write(&file, street_csv(rows)).expect("write the input");
+    eprintln!(
+        "input: {rows} rows, {} bytes",
+        std::fs::metadata(&file).map_or(0, |m| m.len())
+    );
+    let opts = ImportOptions {
+        dry_run: false,
+        allow_partial: false,
+        agency: Agency::new("data-police-uk").expect("valid agency"),
+        isa_ref: None,
+        scheme: None,
+        code_field: None,
+        name_field: None,
+    };
+    let mut g = c.benchmark_group("import_street");
+    g.sample_size(10).measurement_time(Duration::from_mins(1));
+    g.throughput(Throughput::Elements(rows as u64));
+    g.bench_function("parse_store_index", |b| {
+        b.iter(|| {
+            let store_dir = tempfile::tempdir().expect("temp dir");
+            let mut store = SqliteStore::open(store_dir.path()).expect("store");
+            let summary =
+                import_file(&mut store, ImportKind::PoliceStreet, &file, &opts).expect("import");
+            assert_eq!(summary.stored as usize, rows, "every row stored");
+            let data = store.load().expect("load");
+            let inputs: Vec<IncidentInput> = data
+                .incidents
+                .iter()
+                .map(|i| IncidentInput {
+                    id: i.id,
+                    location: i.location.map(|l| l.point),
+                    day: i.time.day,
+                    category: i.category,
+                    involves_child: i.involves_child,
+                })
+                .collect();
+            black_box(IncidentIndex::build(&inputs))
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
