@@ -12,7 +12,9 @@ use crate::domain::{Agency, IsaRef, SchemeName};
 use crate::ingest::ons::{BoundaryFileOptions, parse_boundaries_all};
 use crate::ingest::police::{parse_stop_search, parse_street};
 use crate::ingest::report::{Rejection, SourceFile};
-use crate::store::{ImportBatch, ImportedIncident, RowSource, Store, StoreError};
+use crate::store::{
+    ImportBatch, ImportFile, ImportedIncident, SourceAttributes, Store, StoreError,
+};
 
 /// The kinds this version imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -153,12 +155,11 @@ pub fn import_file(
         agency: opts.agency.clone(),
         isa_ref: opts.isa_ref.clone(),
     };
-    let now = crate::safeguards::audit::rfc3339_millis(std::time::SystemTime::now());
-    let row = |line: u64| RowSource {
-        source_file: name.clone(),
-        file_sha256: src.sha256.clone(),
-        line,
-        imported_at: now.clone(),
+    let file = ImportFile {
+        name: name.clone(),
+        sha256: src.sha256.clone(),
+        imported_at: crate::safeguards::audit::rfc3339_millis(std::time::SystemTime::now()),
+        kind: kind.name().to_owned(),
     };
 
     let mut summary = FileSummary {
@@ -177,15 +178,16 @@ pub fn import_file(
                     .as_deref()
                     .is_some_and(|n| AREA_LSOA_PREFIXES.iter().any(|p| n.starts_with(p)));
                 let outside_row = r.incident.location.is_some() && !inside;
-                let attributes = json!({
-                    "crime_id": r.crime_id, "month": r.month, "reported_by": r.reported_by,
-                    "falls_within": r.falls_within, "location": r.location_text, "lsoa_code": r.lsoa_code,
-                    "lsoa_name": r.lsoa_name, "crime_type": r.crime_type_raw, "last_outcome": r.last_outcome,
-                    "context": r.context, "outside_area": outside_row,
-                });
+                let attributes = SourceAttributes {
+                    source_ref: r.crime_id,
+                    area_code: r.lsoa_code,
+                    location: r.location_text,
+                    category_raw: Some(r.crime_type_raw),
+                    outcome_raw: r.last_outcome,
+                };
                 batch.incidents.push(ImportedIncident {
                     incident: r.incident,
-                    source: row(line),
+                    line,
                     attributes,
                     outside_area: outside_row,
                 });
@@ -195,9 +197,7 @@ pub fn import_file(
             let parsed = parse_stop_search(&bytes, &src);
             summary.read = parsed.read;
             summary.rejections = parsed.rejections;
-            for (s, line) in parsed.records.into_iter().zip(parsed.lines) {
-                batch.stop_searches.push((s, row(line)));
-            }
+            batch.stop_searches = parsed.records.into_iter().zip(parsed.lines).collect();
         }
         ImportKind::Boundaries => {
             let scheme = opts
@@ -226,7 +226,7 @@ pub fn import_file(
     summary.rejected = summary.invalid;
     let register = json!({"read": summary.read, "rejected": summary.rejected, "kind": kind.name()});
     let written = store
-        .write_import(&batch, kind.name(), &row(1), &register, !opts.dry_run)
+        .write_import(&batch, &file, &register, !opts.dry_run)
         .map_err(|source| ImportError::Store {
             path: name.clone(),
             source,

@@ -64,7 +64,13 @@ async fn get_schools(
     let bbox = bbox_only(&params)?;
     let snap = state.snapshot();
     let body = blocking(move || {
-        let items = snap.schools.in_bbox(bbox);
+        // Closed establishments stay in the store for history; the layer shows open schools.
+        let items: Vec<_> = snap
+            .schools
+            .in_bbox(bbox)
+            .into_iter()
+            .filter(|s| s.open)
+            .collect();
         let mut w = FeatureWriter::new(items.len() * 160);
         for s in items {
             let props =

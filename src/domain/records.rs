@@ -166,6 +166,9 @@ pub struct School {
     pub location: LonLat,
     /// Local authority GSS code.
     pub la_code: BoundaryCode,
+    /// True while the establishment is open (GIAS status "Open" or "Open, but proposed to
+    /// close"); closed schools are kept for history but not drawn.
+    pub open: bool,
 }
 
 /// A transport stop.

@@ -96,26 +96,42 @@ pub struct KindCounts {
     pub stop_searches: u64,
 }
 
-/// Where one imported row came from (formats.md §0: file name, file hash, row, import time).
+/// The file an import batch came from (formats.md §0: name, hash, import time); each row
+/// records its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowSource {
+pub struct ImportFile {
     /// File name as given.
-    pub source_file: String,
+    pub name: String,
     /// Lower-case hex SHA-256 of the file.
-    pub file_sha256: String,
-    /// 1-based line (or feature) number.
-    pub line: u64,
+    pub sha256: String,
     /// RFC 3339 UTC time of the import.
     pub imported_at: String,
+    /// The import kind, e.g. `police-street`.
+    pub kind: String,
+}
+
+/// Raw source attributes of an imported incident, kept next to the normalised values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceAttributes {
+    /// The source's own reference (police.uk Crime ID; not unique).
+    pub source_ref: Option<String>,
+    /// Area code given by the source (police.uk LSOA).
+    pub area_code: Option<String>,
+    /// Location text (street name only).
+    pub location: Option<String>,
+    /// Category label as written.
+    pub category_raw: Option<String>,
+    /// Outcome label as written.
+    pub outcome_raw: Option<String>,
 }
 
 /// One file's records, written in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct ImportBatch {
-    /// Incidents with their row source and raw source attributes.
+    /// Incidents.
     pub incidents: Vec<ImportedIncident>,
-    /// Stop-and-search records with their row source.
-    pub stop_searches: Vec<(crate::domain::StopSearch, RowSource)>,
+    /// Stop-and-search records with their line.
+    pub stop_searches: Vec<(crate::domain::StopSearch, u64)>,
     /// Boundaries (keyed by scheme and code).
     pub boundaries: Vec<crate::domain::Boundary>,
 }
@@ -125,10 +141,10 @@ pub struct ImportBatch {
 pub struct ImportedIncident {
     /// The incident.
     pub incident: crate::domain::Incident,
-    /// Where its row came from.
-    pub source: RowSource,
-    /// The source's raw attributes (e.g. police.uk Crime ID, LSOA, outcome), as JSON.
-    pub attributes: serde_json::Value,
+    /// 1-based line in the file.
+    pub line: u64,
+    /// Raw source attributes.
+    pub attributes: SourceAttributes,
     /// True when the incident lies outside the partnership area (kept, and reported).
     pub outside_area: bool,
 }
@@ -215,14 +231,13 @@ pub trait Store: Send {
     fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;
 
     /// Writes one imported file's records in one transaction; records whose key is already
-    /// stored are left as they are. `kind` and `summary` go to the register of imported files.
+    /// stored are left as they are. The file and `summary` go to the register of imported files.
     /// With `commit` false the transaction is rolled back: a dry run that reports exactly what
     /// would be stored.
     fn write_import(
         &mut self,
         batch: &ImportBatch,
-        kind: &str,
-        file: &RowSource,
+        file: &ImportFile,
         summary: &serde_json::Value,
         commit: bool,
     ) -> StoreResult<ImportWritten>;

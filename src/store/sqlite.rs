@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ImportBatch, ImportWritten, KindCounts, NewUser, RowSource, Store, StoreError, StoreResult,
+    ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser, Store, StoreError, StoreResult,
 };
 use crate::domain::{
     Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
@@ -98,6 +98,12 @@ impl SqliteStore {
             .map_err(db("setting PRAGMA foreign_keys"))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db("setting PRAGMA synchronous"))?;
+        // A large page cache keeps a big import's transaction in memory instead of spilling
+        // pages to the WAL mid-transaction (negative = KiB; 256 MiB, allocated only as used).
+        conn.pragma_update(None, "cache_size", -262_144)
+            .map_err(db("setting PRAGMA cache_size"))?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(db("setting PRAGMA temp_store"))?;
         // Returns the resulting mode: `wal` for a file, `memory` for an in-memory database.
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
             .map_err(db("setting PRAGMA journal_mode"))?;
@@ -195,8 +201,7 @@ impl Store for SqliteStore {
     fn write_import(
         &mut self,
         batch: &ImportBatch,
-        kind: &str,
-        file: &RowSource,
+        file: &ImportFile,
         summary: &serde_json::Value,
         commit: bool,
     ) -> StoreResult<ImportWritten> {
@@ -204,49 +209,65 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("starting an import"))?;
+        tx.execute(
+            "INSERT INTO imported_files (file_sha256, kind, file_name, imported_at, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![file.sha256, file.kind, file.name, file.imported_at, summary.to_string()],
+        )
+        .map_err(db("registering the imported file"))?;
+        let file_id = tx.last_insert_rowid();
         let mut written = ImportWritten::default();
         {
+            let mut incident = tx
+                .prepare_cached(INSERT_INCIDENT)
+                .map_err(db("storing incidents"))?;
             let mut src = tx
                 .prepare_cached(
-                    "INSERT INTO incident_sources (incident_id, source_file, file_sha256, line, imported_at, attributes) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                    "INSERT INTO incident_sources \
+                     (incident_id, file_id, line, source_ref, area_code, location, category_raw, outcome_raw, outside_area) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
                 )
                 .map_err(db("storing incident sources"))?;
-            for imported in &batch.incidents {
-                let (incident, row, attributes) =
-                    (&imported.incident, &imported.source, &imported.attributes);
-                let n = write_incidents(&tx, std::slice::from_ref(incident))?;
-                if n > 0 {
-                    written.stored += n;
-                    written.unlocated += u64::from(incident.location.is_none());
-                    written.outside_area += u64::from(imported.outside_area);
-                    src.execute(params![
-                        sql_id(incident.id.get(), "storing incident sources")?,
-                        row.source_file,
-                        row.file_sha256,
-                        sql_id(row.line, "storing incident sources")?,
-                        row.imported_at,
-                        attributes.to_string(),
-                    ])
-                    .map_err(db("storing incident sources"))?;
+            // Insert in key order: ids are content hashes, so file order would touch B-tree
+            // pages at random.
+            let mut order: Vec<&super::ImportedIncident> = batch.incidents.iter().collect();
+            order.sort_unstable_by_key(|i| i.incident.id);
+            for imported in order {
+                let i = &imported.incident;
+                let id = sql_id(i.id.get(), "storing incidents")?;
+                if execute_incident(&mut incident, i)? == 0 {
+                    continue;
                 }
+                written.stored += 1;
+                written.unlocated += u64::from(i.location.is_none());
+                written.outside_area += u64::from(imported.outside_area);
+                let a = &imported.attributes;
+                src.execute(params![
+                    id,
+                    file_id,
+                    sql_id(imported.line, "storing incident sources")?,
+                    a.source_ref,
+                    a.area_code,
+                    a.location,
+                    a.category_raw,
+                    a.outcome_raw,
+                    imported.outside_area,
+                ])
+                .map_err(db("storing incident sources"))?;
             }
             let mut ss = tx
                 .prepare_cached(
-                    "INSERT INTO stop_searches (id, record, day, source_file, file_sha256, line, imported_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    "INSERT INTO stop_searches (id, record, day, file_id, line) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
                 )
                 .map_err(db("storing stop and search"))?;
-            for (record, row) in &batch.stop_searches {
+            for (record, line) in &batch.stop_searches {
                 let n = ss
                     .execute(params![
                         sql_id(record.id, "storing stop and search")?,
                         to_json(record, "encoding a stop and search record")?,
                         record.day.days_since_epoch(),
-                        row.source_file,
-                        row.file_sha256,
-                        sql_id(row.line, "storing stop and search")?,
-                        row.imported_at,
+                        file_id,
+                        sql_id(*line, "storing stop and search")?,
                     ])
                     .map_err(db("storing stop and search"))? as u64;
                 written.stored += n;
@@ -254,12 +275,6 @@ impl Store for SqliteStore {
             }
         }
         written.stored += write_boundaries(&tx, &batch.boundaries)?;
-        tx.execute(
-            "INSERT INTO imported_files (file_sha256, kind, file_name, imported_at, summary) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT DO NOTHING",
-            params![file.file_sha256, kind, file.source_file, file.imported_at, summary.to_string()],
-        )
-        .map_err(db("registering the imported file"))?;
         if commit {
             tx.commit().map_err(db("committing an import"))?;
         } else {
@@ -517,8 +532,8 @@ const INSERT_PLACE: &str = "INSERT INTO places \
      (id, kind, name, lon, lat, guardians, review_due, agency, isa_ref, grade) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
 
-const INSERT_SCHOOL: &str = "INSERT INTO schools (urn, name, phase, lon, lat, la_code) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+const INSERT_SCHOOL: &str = "INSERT INTO schools (urn, name, phase, lon, lat, la_code, open) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 
 const INSERT_STOP: &str = "INSERT INTO stops (atco, name, lon, lat) \
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
@@ -565,25 +580,29 @@ fn write_incidents(conn: &Connection, incidents: &[Incident]) -> StoreResult<u64
         INSERT_INCIDENT,
         "storing incidents",
         incidents,
-        |stmt, i| {
-            let location = i.location.as_ref();
-            stmt.execute(params![
-                sql_id(i.id.get(), "storing incidents")?,
-                i.category.slug(),
-                i.time.day.days_since_epoch(),
-                i.time.minute_of_day,
-                i.time.precision.code(),
-                location.map(|l| l.point.lon()),
-                location.map(|l| l.point.lat()),
-                location.map(|l| l.precision.code()),
-                i.involves_child,
-                i.provenance.agency.as_str(),
-                i.provenance.isa_ref.as_ref().map(IsaRef::as_str),
-                i.provenance.grade.map(|g| g.to_string()),
-            ])
-            .map_err(db("storing incidents"))
-        },
+        |stmt, i| execute_incident(stmt, i),
     )
+}
+
+/// Inserts one incident with a prepared [`INSERT_INCIDENT`]; returns rows inserted (0 when the
+/// id is already stored).
+fn execute_incident(stmt: &mut rusqlite::CachedStatement<'_>, i: &Incident) -> StoreResult<usize> {
+    let location = i.location.as_ref();
+    stmt.execute(params![
+        sql_id(i.id.get(), "storing incidents")?,
+        i.category.slug(),
+        i.time.day.days_since_epoch(),
+        i.time.minute_of_day,
+        i.time.precision.code(),
+        location.map(|l| l.point.lon()),
+        location.map(|l| l.point.lat()),
+        location.map(|l| l.precision.code()),
+        i.involves_child,
+        i.provenance.agency.as_str(),
+        i.provenance.isa_ref.as_ref().map(IsaRef::as_str),
+        i.provenance.grade.map(|g| g.to_string()),
+    ])
+    .map_err(db("storing incidents"))
 }
 
 fn write_places(conn: &Connection, places: &[PlaceOfConcern]) -> StoreResult<u64> {
@@ -619,6 +638,7 @@ fn write_schools(conn: &Connection, schools: &[School]) -> StoreResult<u64> {
                 s.location.lon(),
                 s.location.lat(),
                 s.la_code.as_str(),
+                s.open,
             ])
             .map_err(db("storing schools"))
         },
@@ -881,7 +901,7 @@ fn load_places(conn: &Connection) -> StoreResult<Vec<PlaceOfConcern>> {
 }
 
 fn load_schools(conn: &Connection) -> StoreResult<Vec<School>> {
-    let sql = "SELECT urn, name, phase, lon, lat, la_code FROM schools ORDER BY urn";
+    let sql = "SELECT urn, name, phase, lon, lat, la_code, open FROM schools ORDER BY urn";
     load_all(conn, "schools", sql, 1, |c| {
         Ok(School {
             urn: c.checked(0, Urn::new)?,
@@ -889,6 +909,7 @@ fn load_schools(conn: &Connection) -> StoreResult<Vec<School>> {
             phase: c.code::<Phase>(2)?,
             location: c.lonlat(3, 4)?,
             la_code: c.parse::<BoundaryCode>(5)?,
+            open: c.get(6)?,
         })
     })
 }

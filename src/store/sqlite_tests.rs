@@ -126,6 +126,7 @@ fn sample() -> Dataset {
             phase,
             location: ll(-2.55, 51.40 + i as f64 * 0.01),
             la_code: BoundaryCode::new("E06000023").unwrap(),
+            open: i % 2 == 0,
         })
         .collect();
 

@@ -124,6 +124,7 @@ pub fn generate(
                 phase,
                 location: lonlat(point)?,
                 la_code: la_code.clone(),
+                open: true,
             });
         }
     }
