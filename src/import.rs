@@ -167,6 +167,7 @@ pub fn import_file(
         ..FileSummary::default()
     };
     let mut batch = ImportBatch::default();
+    let parse_started = std::time::Instant::now();
     match kind {
         ImportKind::PoliceStreet => {
             let parsed = parse_street(&bytes, &src);
@@ -216,6 +217,7 @@ pub fn import_file(
             batch.boundaries = parsed.records;
         }
     }
+    let parse_ms = parse_started.elapsed().as_millis() as u64;
     summary.invalid = summary.rejections.len() as u64;
     let valid = summary.read - summary.invalid;
     if summary.invalid > 0 && !opts.allow_partial {
@@ -225,12 +227,20 @@ pub fn import_file(
     }
     summary.rejected = summary.invalid;
     let register = json!({"read": summary.read, "rejected": summary.rejected, "kind": kind.name()});
+    let store_started = std::time::Instant::now();
     let written = store
         .write_import(&batch, &file, &register, !opts.dry_run)
         .map_err(|source| ImportError::Store {
             path: name.clone(),
             source,
         })?;
+    tracing::info!(
+        file = %name,
+        rows = summary.read,
+        parse_ms,
+        store_ms = store_started.elapsed().as_millis() as u64,
+        "import timings"
+    );
     summary.stored = written.stored;
     summary.unlocated = written.unlocated;
     summary.duplicates = valid - written.stored;

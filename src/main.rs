@@ -423,6 +423,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name_field,
         } => {
             let s = settings(None, dir.data_dir)?;
+            saferplaces::telemetry::init(s.log_format);
             let opts = ImportOptions {
                 dry_run,
                 allow_partial,
