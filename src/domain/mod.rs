@@ -6,6 +6,7 @@
 //! variant. Nothing here does I/O.
 
 mod access;
+mod bng;
 mod cases;
 mod category;
 mod error;
@@ -17,6 +18,7 @@ mod stop_search;
 mod time;
 
 pub use access::{PurposeCode, Role, User};
+pub use bng::*;
 pub use cases::{Case, CaseKind, CaseRef, MaceMeeting};
 pub use category::{CATEGORY_COUNT, Category};
 pub use error::{DomainError, DomainResult};
