@@ -4,6 +4,8 @@
 //! Parsers are pure functions from bytes to domain records; they never touch a store. Errors
 //! name the file, the record (line or feature number, 1-based) and the field.
 
+pub mod gias;
+pub mod naptan;
 pub mod ons;
 pub mod police;
 pub mod report;
