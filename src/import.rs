@@ -9,6 +9,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::{Agency, IsaRef, SchemeName};
+use crate::ingest::gias::parse_gias;
+use crate::ingest::naptan::parse_naptan;
 use crate::ingest::ons::{BoundaryFileOptions, parse_boundaries_all};
 use crate::ingest::police::{parse_stop_search, parse_street};
 use crate::ingest::report::{Rejection, SourceFile};
@@ -25,6 +27,10 @@ pub enum ImportKind {
     PoliceStopSearch,
     /// ONS-style boundary GeoJSON (any vintage); needs `--scheme`.
     Boundaries,
+    /// Get Information About Schools (`edubasealldata*.csv`, Windows-1252).
+    Gias,
+    /// `NaPTAN` stops (`Stops.csv`).
+    Naptan,
 }
 
 impl ImportKind {
@@ -34,6 +40,8 @@ impl ImportKind {
             Self::PoliceStreet => "police-street",
             Self::PoliceStopSearch => "police-stop-search",
             Self::Boundaries => "boundaries",
+            Self::Gias => "gias",
+            Self::Naptan => "naptan",
         }
     }
 }
@@ -199,6 +207,18 @@ pub fn import_file(
             summary.read = parsed.read;
             summary.rejections = parsed.rejections;
             batch.stop_searches = parsed.records.into_iter().zip(parsed.lines).collect();
+        }
+        ImportKind::Gias => {
+            let parsed = parse_gias(&bytes, &src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.schools = parsed.records.into_iter().map(|r| r.school).collect();
+        }
+        ImportKind::Naptan => {
+            let parsed = parse_naptan(&bytes, &src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.stops = parsed.records.into_iter().map(|r| r.stop).collect();
         }
         ImportKind::Boundaries => {
             let scheme = opts

@@ -42,3 +42,6 @@ CREATE TABLE stop_searches (
 
 -- GIAS lists closed establishments too; schools keep them for history, drawn only when open.
 ALTER TABLE schools ADD COLUMN open INTEGER NOT NULL DEFAULT 1 CHECK (open IN (0, 1));
+
+-- NaPTAN marks withdrawn stops inactive; they are kept, not drawn (formats.md §4).
+ALTER TABLE stops ADD COLUMN active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1));

@@ -87,7 +87,12 @@ async fn get_stops(State(state): State<AppState>, params: Params) -> ApiResult<i
     let bbox = bbox_only(&params)?;
     let snap = state.snapshot();
     let body = blocking(move || {
-        let items = snap.stops.in_bbox(bbox);
+        let items: Vec<_> = snap
+            .stops
+            .in_bbox(bbox)
+            .into_iter()
+            .filter(|s| s.active)
+            .collect();
         let mut w = FeatureWriter::new(items.len() * 128);
         for s in items {
             w.feature(

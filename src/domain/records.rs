@@ -180,6 +180,8 @@ pub struct Stop {
     pub name: String,
     /// WGS84 position.
     pub location: LonLat,
+    /// False for stops `NaPTAN` marks inactive: kept, not drawn (formats.md §4).
+    pub active: bool,
 }
 
 /// Transport mode (GTFS `route_type`, grouped).

@@ -134,6 +134,10 @@ pub struct ImportBatch {
     pub stop_searches: Vec<(crate::domain::StopSearch, u64)>,
     /// Boundaries (keyed by scheme and code).
     pub boundaries: Vec<crate::domain::Boundary>,
+    /// Schools (keyed by URN).
+    pub schools: Vec<crate::domain::School>,
+    /// Transport stops (keyed by ATCO code).
+    pub stops: Vec<crate::domain::Stop>,
 }
 
 /// One imported incident.

@@ -275,6 +275,8 @@ impl Store for SqliteStore {
             }
         }
         written.stored += write_boundaries(&tx, &batch.boundaries)?;
+        written.stored += write_schools(&tx, &batch.schools)?;
+        written.stored += write_stops(&tx, &batch.stops)?;
         if commit {
             tx.commit().map_err(db("committing an import"))?;
         } else {
@@ -535,8 +537,8 @@ const INSERT_PLACE: &str = "INSERT INTO places \
 const INSERT_SCHOOL: &str = "INSERT INTO schools (urn, name, phase, lon, lat, la_code, open) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 
-const INSERT_STOP: &str = "INSERT INTO stops (atco, name, lon, lat) \
-     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+const INSERT_STOP: &str = "INSERT INTO stops (atco, name, lon, lat, active) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
 
 const INSERT_ROUTE: &str = "INSERT INTO routes (id, short_name, long_name, mode, line, stops) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
@@ -580,7 +582,7 @@ fn write_incidents(conn: &Connection, incidents: &[Incident]) -> StoreResult<u64
         INSERT_INCIDENT,
         "storing incidents",
         incidents,
-        |stmt, i| execute_incident(stmt, i),
+        execute_incident,
     )
 }
 
@@ -651,7 +653,8 @@ fn write_stops(conn: &Connection, stops: &[Stop]) -> StoreResult<u64> {
             s.id.as_str(),
             s.name,
             s.location.lon(),
-            s.location.lat()
+            s.location.lat(),
+            s.active,
         ])
         .map_err(db("storing stops"))
     })
@@ -915,12 +918,13 @@ fn load_schools(conn: &Connection) -> StoreResult<Vec<School>> {
 }
 
 fn load_stops(conn: &Connection) -> StoreResult<Vec<Stop>> {
-    let sql = "SELECT atco, name, lon, lat FROM stops ORDER BY atco";
+    let sql = "SELECT atco, name, lon, lat, active FROM stops ORDER BY atco";
     load_all(conn, "stops", sql, 1, |c| {
         Ok(Stop {
             id: c.parse::<AtcoCode>(0)?,
             name: c.get(1)?,
             location: c.lonlat(2, 3)?,
+            active: c.get(4)?,
         })
     })
 }

@@ -135,16 +135,19 @@ fn sample() -> Dataset {
             id: atco("0100BRP90310"),
             name: "Temple Meads".to_owned(),
             location: ll(-2.58, 51.45),
+            active: true,
         },
         Stop {
             id: atco("0100BRP90311"),
             name: "Broadmead".to_owned(),
             location: ll(-2.59, 51.46),
+            active: true,
         },
         Stop {
             id: atco("0100BRZ00001"),
             name: "Stockwood".to_owned(),
             location: ll(-2.54, 51.41),
+            active: false,
         },
     ];
 

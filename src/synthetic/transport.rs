@@ -64,6 +64,7 @@ impl StopBook {
             id: id.clone(),
             name,
             location: lonlat(p)?,
+            active: true,
         });
         self.points.push(p);
         Ok(id)

@@ -305,3 +305,52 @@ fn a_running_server_shows_newly_imported_incidents_within_seconds() {
     }
     assert_eq!(total(&app), 1);
 }
+
+#[test]
+fn gias_and_naptan_files_import_their_schools_and_stops_keeping_closed_and_inactive_ones() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let gias = import(
+        dir.path(),
+        &[
+            "gias",
+            "--allow-partial",
+            fixtures.join("gias/gias_cp1252.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(gias.ok, "{}", gias.stdout);
+    accounted(&gias.summary);
+    assert_eq!(
+        (
+            n(&gias.summary, "read"),
+            n(&gias.summary, "stored"),
+            n(&gias.summary, "rejected")
+        ),
+        (6, 4, 2)
+    );
+    assert!(gias.stdout.contains("field Easting"), "{}", gias.stdout);
+    let again = import(
+        dir.path(),
+        &[
+            "gias",
+            "--allow-partial",
+            fixtures.join("gias/gias_cp1252.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(n(&again.summary, "stored"), 0);
+    let naptan = import(
+        dir.path(),
+        &[
+            "naptan",
+            fixtures.join("naptan/stops.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(naptan.ok, "{}", naptan.stdout);
+    accounted(&naptan.summary);
+    assert_eq!(n(&naptan.summary, "stored"), n(&naptan.summary, "read"));
+    let st = stats(dir.path());
+    assert_eq!(
+        (n(&st, "schools"), n(&st, "stops")),
+        (4, n(&naptan.summary, "read"))
+    );
+}
