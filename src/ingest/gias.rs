@@ -17,13 +17,10 @@
 //!   and §6.6; a Helmert transform, good to about 3–5 m). The original values are kept in
 //!   [`GiasRow::bng`].
 
-use std::borrow::Cow;
-
-use csv::ByteRecord;
-
 use crate::domain::{BngPoint, BoundaryCode, Day, LonLat, Phase, School, Urn};
 
-use super::report::{Parsed, Rejection, SourceFile};
+use super::report::{Parsed, SourceFile};
+use super::table::{Fault, Row, digits, number, parse_table};
 
 /// GIAS columns this parser reads (formats.md §2); indexed by the `G_` constants.
 const GIAS_COLUMNS: [&str; 14] = [
@@ -108,9 +105,13 @@ pub struct GiasRow {
 ///   values reject the row naming the column.
 pub fn parse_gias(bytes: &[u8], src: &SourceFile) -> Parsed<GiasRow> {
     let (text, _encoding, _had_errors) = encoding_rs::WINDOWS_1252.decode(bytes);
-    parse_table(text.as_bytes(), src, &GIAS_COLUMNS, &GIAS_REQUIRED, |row| {
-        gias_row(row)
-    })
+    parse_table(
+        text.as_bytes(),
+        src,
+        &GIAS_COLUMNS,
+        &GIAS_REQUIRED,
+        |row, _line| gias_row(row),
+    )
 }
 
 fn gias_row(row: &Row<'_>) -> Result<GiasRow, Fault> {
@@ -287,216 +288,6 @@ pub(super) fn bng_to_lonlat(
         .to_lonlat()
         .map_err(|err| Fault::new(easting_c, err.to_string()))?;
     Ok((point, lonlat))
-}
-
-// ---------------------------------------------------------------------------------------------
-// The table reader shared with `naptan.rs`: header by name, row width, physical line numbers.
-// ---------------------------------------------------------------------------------------------
-
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-const COLUMN_MISSING: &str = "column missing from the header";
-
-/// Why a row was refused: the index of the column at fault (into the parser's column list)
-/// and the reason.
-pub(super) struct Fault {
-    column: usize,
-    reason: String,
-}
-
-impl Fault {
-    /// A fault on column `column` (an index into the parser's column list).
-    pub(super) fn new(column: usize, reason: impl Into<String>) -> Self {
-        Self {
-            column,
-            reason: reason.into(),
-        }
-    }
-}
-
-/// A data row with the parser's columns resolved to record positions.
-pub(super) struct Row<'r> {
-    record: &'r ByteRecord,
-    columns: &'r [Option<usize>],
-}
-
-impl<'r> Row<'r> {
-    /// The trimmed bytes of column `c`, `None` when empty or absent (empty = NULL).
-    pub(super) fn bytes(&self, c: usize) -> Option<&'r [u8]> {
-        let raw = self
-            .columns
-            .get(c)
-            .copied()
-            .flatten()
-            .and_then(|i| self.record.get(i))
-            .map_or(&[][..], <[u8]>::trim_ascii);
-        (!raw.is_empty()).then_some(raw)
-    }
-
-    /// Column `c` as text; invalid UTF-8 is a fault.
-    pub(super) fn text(&self, c: usize) -> Result<Option<&'r str>, Fault> {
-        self.bytes(c)
-            .map(|b| std::str::from_utf8(b).map_err(|_| Fault::new(c, "not valid UTF-8")))
-            .transpose()
-    }
-
-    /// Column `c` as an owned string.
-    pub(super) fn string(&self, c: usize) -> Result<Option<String>, Fault> {
-        Ok(self.text(c)?.map(str::to_owned))
-    }
-
-    /// Column `c`, which must not be empty.
-    pub(super) fn required(&self, c: usize) -> Result<&'r str, Fault> {
-        self.text(c)?.ok_or_else(|| Fault::new(c, "empty"))
-    }
-}
-
-/// Reads the header, resolves `names` once, and hands each data row to `parse_row`. Strips a
-/// UTF-8 BOM; handles row-width and missing-column rejections (as `police.rs` does).
-pub(super) fn parse_table<T>(
-    bytes: &[u8],
-    src: &SourceFile,
-    names: &[&'static str],
-    required: &[usize],
-    mut parse_row: impl FnMut(&Row<'_>) -> Result<T, Fault>,
-) -> Parsed<T> {
-    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut parsed = Parsed::default();
-    let reject = |line: u64, field: String, reason: String| Rejection {
-        file: src.name.clone(),
-        line,
-        field,
-        reason,
-    };
-
-    let mut header = ByteRecord::new();
-    match reader.read_byte_record(&mut header) {
-        Ok(true) => {}
-        Ok(false) => return parsed,
-        Err(e) => {
-            // Unreachable for in-memory input (the reader only fails on I/O), kept total.
-            let line = e.position().map_or(1, csv::Position::line);
-            parsed
-                .rejections
-                .push(reject(line, "(header)".to_owned(), e.to_string()));
-            return parsed;
-        }
-    }
-    let columns: Vec<Option<usize>> = names
-        .iter()
-        .map(|name| {
-            header
-                .iter()
-                .position(|h| h.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
-        })
-        .collect();
-    let missing = required
-        .iter()
-        .find(|&&c| columns.get(c).copied().flatten().is_none())
-        .and_then(|&c| names.get(c).copied());
-    let width = header.len();
-    let header_name = |i: usize| -> String {
-        let raw = header.get(i).unwrap_or_default().trim_ascii();
-        String::from_utf8_lossy(raw).into_owned()
-    };
-
-    let mut record = ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = record_line(bytes, e.position());
-                parsed
-                    .rejections
-                    .push(reject(line, "(row)".to_owned(), e.to_string()));
-                break;
-            }
-        }
-        parsed.read += 1;
-        let line = record_line(bytes, record.position());
-        let outcome = if let Some(name) = missing {
-            Err(((*name).to_owned(), COLUMN_MISSING.to_owned()))
-        } else if record.len() < width {
-            Err((
-                header_name(record.len()),
-                format!("row has {} fields but the header has {width}", record.len()),
-            ))
-        } else if record.len() > width {
-            Err((
-                header_name(width.saturating_sub(1)),
-                format!(
-                    "row has {} fields but the header has {width} (an unquoted comma?)",
-                    record.len()
-                ),
-            ))
-        } else {
-            let row = Row {
-                record: &record,
-                columns: &columns,
-            };
-            parse_row(&row).map_err(|f| {
-                let name = names.get(f.column).copied().unwrap_or("(row)");
-                (name.to_owned(), f.reason)
-            })
-        };
-        match outcome {
-            Ok(value) => {
-                parsed.records.push(value);
-                parsed.lines.push(line);
-            }
-            Err((field, reason)) => parsed.rejections.push(reject(line, field, reason)),
-        }
-    }
-    parsed
-}
-
-/// The 1-based physical line on which a data record starts (the same rule as `police.rs`:
-/// line feeds between the previous record's end and this record's start count too, so CRLF
-/// and LF files agree).
-fn record_line(bytes: &[u8], position: Option<&csv::Position>) -> u64 {
-    let Some(position) = position else {
-        return 2;
-    };
-    let start = usize::try_from(position.byte()).unwrap_or(usize::MAX);
-    let skipped_feeds = bytes
-        .get(start..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .filter(|&&b| b == b'\n')
-        .count();
-    (position.line() + skipped_feeds as u64).max(2)
-}
-
-/// A number from bytes; anything else is a fault on `column`.
-pub(super) fn number(b: &[u8], column: usize) -> Result<f64, Fault> {
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .ok_or_else(|| Fault::new(column, format!("{} is not a number", show(b))))
-}
-
-/// A field value for a rejection message: quoted, lossy UTF-8, at most 60 characters.
-fn show(b: &[u8]) -> String {
-    let text: Cow<'_, str> = String::from_utf8_lossy(b);
-    let cut: String = text.chars().take(60).collect();
-    if cut.len() < text.len() {
-        format!("{cut:?}…")
-    } else {
-        format!("{cut:?}")
-    }
-}
-
-/// An all-digit ASCII number (at most 9 digits).
-fn digits(b: &[u8]) -> Option<u32> {
-    if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(b.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')))
 }
 
 #[cfg(test)]

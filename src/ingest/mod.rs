@@ -9,6 +9,7 @@ pub mod naptan;
 pub mod ons;
 pub mod police;
 pub mod report;
+mod table;
 pub mod west_of_england;
 
 /// An input record could not be read.

@@ -12,8 +12,9 @@
 
 use crate::domain::{AtcoCode, LonLat, Stop};
 
-use super::gias::{Fault, Row, bng_to_lonlat, number, parse_table};
+use super::gias::bng_to_lonlat;
 use super::report::{Parsed, SourceFile};
+use super::table::{Fault, Row, number, parse_table};
 
 /// `NaPTAN` columns this parser reads (formats.md §4); indexed by the `N_` constants.
 const NAPTAN_COLUMNS: [&str; 11] = [
@@ -74,7 +75,13 @@ pub struct NaptanRow {
 /// - `active` is `Status` equal to `active`, ASCII case-insensitive; inactive stops are
 ///   returned too (with `active == false`) so the caller decides.
 pub fn parse_naptan(bytes: &[u8], src: &SourceFile) -> Parsed<NaptanRow> {
-    parse_table(bytes, src, &NAPTAN_COLUMNS, &NAPTAN_REQUIRED, naptan_row)
+    parse_table(
+        bytes,
+        src,
+        &NAPTAN_COLUMNS,
+        &NAPTAN_REQUIRED,
+        |row, _line| naptan_row(row),
+    )
 }
 
 fn naptan_row(row: &Row<'_>) -> Result<NaptanRow, Fault> {
