@@ -14,6 +14,9 @@ use saferplaces::config::{OsEnv, Overrides, Settings};
 use saferplaces::domain::Role;
 use saferplaces::import::{FileSummary, ImportKind, ImportOptions, import_file};
 use saferplaces::index::Snapshot;
+use saferplaces::ingest::reconcile::{
+    ReconcileParams, incidents_against_individuals, likely_duplicates,
+};
 use saferplaces::ingest::west_of_england::load_area_set;
 use saferplaces::jobs::{load_snapshot, retention_sweep};
 use saferplaces::safeguards::audit::{self, AuditLog};
@@ -99,6 +102,26 @@ enum Command {
         #[arg(long)]
         name_field: Option<String>,
     },
+    /// Link likely duplicate incidents across sources (same category, different agencies,
+    /// close in space and time) and report them; nothing is deleted.
+    Reconcile {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Largest distance between two incidents, metres.
+        #[arg(long, default_value_t = 100.0)]
+        distance_m: f64,
+        /// Largest number of days between them.
+        #[arg(long, default_value_t = 1)]
+        window_days: u16,
+        /// End with one JSON summary line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Aggregate reports.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Print the number of stored records per kind.
     Stats {
         #[command(flatten)]
@@ -147,6 +170,27 @@ enum UserCommand {
             help = "MACE panel the user sits on (repeatable; for mace_member)"
         )]
         panels: Vec<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Incidents beside the distinct individuals linked to them, per area (counts only).
+    IncidentsIndividuals {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Boundary scheme, e.g. locality_police, locality_social_care, ward, lad.
+        #[arg(long, default_value = "locality_social_care")]
+        scheme: String,
+        /// First day (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -435,6 +479,91 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let mut store = SqliteStore::open(&s.data_dir)?;
             return run_import(&mut store, kind, &paths, &opts, json);
+        }
+        Command::Reconcile {
+            dir,
+            distance_m,
+            window_days,
+            json,
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            anyhow::ensure!(
+                distance_m.is_finite() && distance_m > 0.0,
+                "--distance-m must be a positive number"
+            );
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let data = store.load()?;
+            let params = ReconcileParams {
+                distance_m,
+                window_days,
+            };
+            let pairs = likely_duplicates(&data.incidents, params);
+            let found_at = audit::rfc3339_millis(std::time::SystemTime::now());
+            let new = store.write_matches(&pairs, &serde_json::to_value(params)?, &found_at)?;
+            let mut by_category: std::collections::BTreeMap<&str, u64> =
+                std::collections::BTreeMap::new();
+            for p in &pairs {
+                *by_category.entry(p.category.slug()).or_default() += 1;
+            }
+            out(&format!(
+                "{} likely duplicate pairs across sources ({} newly linked) within {distance_m} m and {window_days} days; linked, none deleted",
+                pairs.len(),
+                new
+            ))?;
+            for (cat, n) in &by_category {
+                out(&format!("  {cat}: {n}"))?;
+            }
+            if json {
+                out(&serde_json::to_string(
+                    &serde_json::json!({"pairs": pairs.len(), "new": new, "by_category": by_category, "params": params}),
+                )?)?;
+            }
+        }
+        Command::Report {
+            command:
+                ReportCommand::IncidentsIndividuals {
+                    dir,
+                    scheme,
+                    from,
+                    to,
+                    json,
+                },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let store = SqliteStore::open(&s.data_dir)?;
+            let data = store.load()?;
+            let from = from.map_or(Ok(saferplaces::domain::Day::MIN), |d| d.parse())?;
+            let to = to.map_or(Ok(saferplaces::domain::Day::MAX), |d| d.parse())?;
+            let boundaries = saferplaces::index::BoundaryIndex::new(data.boundaries.clone());
+            anyhow::ensure!(
+                boundaries.has_scheme(&scheme),
+                "no boundaries of scheme {scheme} are stored"
+            );
+            let rows = incidents_against_individuals(
+                &data.incidents,
+                &data.links,
+                &boundaries,
+                &scheme,
+                from,
+                to,
+            );
+            if json {
+                out(&serde_json::to_string(&rows)?)?;
+            } else {
+                out(&format!(
+                    "{:<32} {:>10} {:>14} {:>12}",
+                    "area", "incidents", "with people", "individuals"
+                ))?;
+                for r in &rows {
+                    out(&format!(
+                        "{:<32} {:>10} {:>14} {:>12}",
+                        r.name, r.incidents, r.incidents_with_people, r.distinct_individuals
+                    ))?;
+                }
+                out(
+                    "counts only: an individual linked to many incidents is counted once per area",
+                )?;
+            }
         }
         Command::Stats { dir, json } => {
             let s = settings(None, dir.data_dir)?;

@@ -45,3 +45,16 @@ ALTER TABLE schools ADD COLUMN open INTEGER NOT NULL DEFAULT 1 CHECK (open IN (0
 
 -- NaPTAN marks withdrawn stops inactive; they are kept, not drawn (formats.md §4).
 ALTER TABLE stops ADD COLUMN active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1));
+
+-- Likely duplicates across sources are linked, never deleted (issue 4, point 5).
+CREATE TABLE incident_matches (
+    a           INTEGER NOT NULL,
+    b           INTEGER NOT NULL CHECK (b > a),
+    kind        TEXT    NOT NULL,
+    category    TEXT    NOT NULL,
+    distance_m  REAL    NOT NULL CHECK (distance_m >= 0),
+    days_apart  INTEGER NOT NULL CHECK (days_apart >= 0),
+    params      TEXT    NOT NULL CHECK (json_valid(params)),
+    found_at    TEXT    NOT NULL,
+    PRIMARY KEY (a, b, kind)
+) STRICT;

@@ -8,6 +8,7 @@ pub mod gias;
 pub mod naptan;
 pub mod ons;
 pub mod police;
+pub mod reconcile;
 pub mod report;
 mod table;
 pub mod west_of_england;

@@ -246,6 +246,15 @@ pub trait Store: Send {
         commit: bool,
     ) -> StoreResult<ImportWritten>;
 
+    /// Links likely duplicate incidents (never deletes them); pairs already linked are left as
+    /// they are. Returns how many links are new.
+    fn write_matches(
+        &mut self,
+        matches: &[crate::ingest::reconcile::LikelyDuplicate],
+        params: &serde_json::Value,
+        found_at: &str,
+    ) -> StoreResult<u64>;
+
     /// Erases people (with every link from or to them, and their place in case and meeting
     /// subject lists) and links, in one transaction (safeguards.md S18). Returns how many
     /// people and links were erased.

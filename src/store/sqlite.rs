@@ -285,6 +285,43 @@ impl Store for SqliteStore {
         Ok(written)
     }
 
+    fn write_matches(
+        &mut self,
+        matches: &[crate::ingest::reconcile::LikelyDuplicate],
+        params: &serde_json::Value,
+        found_at: &str,
+    ) -> StoreResult<u64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting to link duplicates"))?;
+        let mut new = 0u64;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO incident_matches (a, b, kind, category, distance_m, days_apart, params, found_at) \
+                     VALUES (?1, ?2, 'likely_duplicate', ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                )
+                .map_err(db("linking duplicates"))?;
+            let params = params.to_string();
+            for m in matches {
+                new += stmt
+                    .execute(params![
+                        sql_id(m.a.get(), "linking duplicates")?,
+                        sql_id(m.b.get(), "linking duplicates")?,
+                        m.category.slug(),
+                        m.distance_m,
+                        m.days_apart,
+                        params,
+                        found_at,
+                    ])
+                    .map_err(db("linking duplicates"))? as u64;
+            }
+        }
+        tx.commit().map_err(db("committing duplicate links"))?;
+        Ok(new)
+    }
+
     fn has_link(&self, person: &PersonRef, kind: LinkKind) -> StoreResult<bool> {
         let n: i64 = self
             .conn

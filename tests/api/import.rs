@@ -354,3 +354,83 @@ fn gias_and_naptan_files_import_their_schools_and_stops_keeping_closed_and_inact
         (4, n(&naptan.summary, "read"))
     );
 }
+
+#[test]
+fn reconciliation_links_cross_source_duplicates_once_and_the_area_report_counts_people_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .args(["demo", "--no-serve", "--data-dir"])
+        .arg(dir.path())
+        .env(
+            "SAFERPLACES_GEODATA_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
+        )
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let run = |args: &[&str]| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let first = run(&[
+        "reconcile",
+        "--json",
+        "--distance-m",
+        "150",
+        "--window-days",
+        "2",
+    ]);
+    assert!(
+        n(&first, "pairs") > 0,
+        "the synthetic partners report some of the same events"
+    );
+    assert_eq!(n(&first, "new"), n(&first, "pairs"));
+    let second = run(&[
+        "reconcile",
+        "--json",
+        "--distance-m",
+        "150",
+        "--window-days",
+        "2",
+    ]);
+    assert_eq!(n(&second, "new"), 0, "linking is idempotent");
+    assert_eq!(
+        n(&stats(dir.path()), "incidents"),
+        60_000,
+        "nothing is deleted"
+    );
+    let report = run(&[
+        "report",
+        "incidents-individuals",
+        "--json",
+        "--scheme",
+        "locality_police",
+    ]);
+    let rows = report.as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    for r in rows {
+        assert!(n(r, "incidents") >= n(r, "incidents_with_people"));
+        assert!(n(r, "distinct_individuals") > 0);
+        assert!(
+            r.get("ids").is_none() && r.get("people").is_none(),
+            "counts only"
+        );
+    }
+}
