@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::domain::{Category, Day, Incident, IncidentId, Link, LinkKind, LinkTarget, TimePrecision};
+use crate::domain::{
+    Category, Day, Incident, IncidentId, Link, LinkKind, LinkTarget, TimePrecision,
+};
 use crate::index::BoundaryIndex;
 
 /// Metres per degree of latitude (mean, WGS84).
@@ -34,7 +36,10 @@ pub struct ReconcileParams {
 
 impl Default for ReconcileParams {
     fn default() -> Self {
-        Self { distance_m: 100.0, window_days: 1 }
+        Self {
+            distance_m: 100.0,
+            window_days: 1,
+        }
     }
 }
 
@@ -58,7 +63,11 @@ fn day_span(i: &Incident) -> (u16, u16) {
     match i.time.precision {
         TimePrecision::Month => {
             let (y, m, _) = i.time.day.ymd();
-            let next = if m == 12 { Day::from_ymd(y + 1, 1, 1) } else { Day::from_ymd(y, m + 1, 1) };
+            let next = if m == 12 {
+                Day::from_ymd(y + 1, 1, 1)
+            } else {
+                Day::from_ymd(y, m + 1, 1)
+            };
             let last = next.map_or(d, |n| n.days_since_epoch().saturating_sub(1));
             (d, last)
         }
@@ -77,15 +86,24 @@ pub fn likely_duplicates(incidents: &[Incident], params: ReconcileParams) -> Vec
     let lat_scale = |lat: f64| M_PER_DEG_LAT * lat.to_radians().cos().max(0.01);
     // One longitude width for every cell, from the highest latitude present, so every cell is
     // at least `distance_m` wide and a pair is always in the same or adjacent cells.
-    let max_abs_lat = incidents.iter().filter_map(|i| i.location).map(|l| l.point.lat().abs()).fold(0.0_f64, f64::max);
+    let max_abs_lat = incidents
+        .iter()
+        .filter_map(|i| i.location)
+        .map(|l| l.point.lat().abs())
+        .fold(0.0_f64, f64::max);
     let cell_deg_lon = params.distance_m.max(1.0) / lat_scale(max_abs_lat);
     let key = |lon: f64, lat: f64| -> (i64, i64) {
-        ((lon / cell_deg_lon).floor() as i64, (lat / cell_deg_lat).floor() as i64)
+        (
+            (lon / cell_deg_lon).floor() as i64,
+            (lat / cell_deg_lat).floor() as i64,
+        )
     };
     let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
     for (i, inc) in incidents.iter().enumerate() {
         if let Some(l) = inc.location {
-            grid.entry(key(l.point.lon(), l.point.lat())).or_default().push(i);
+            grid.entry(key(l.point.lon(), l.point.lat()))
+                .or_default()
+                .push(i);
         }
     }
     let mut out = Vec::new();
@@ -95,7 +113,9 @@ pub fn likely_duplicates(incidents: &[Incident], params: ReconcileParams) -> Vec
         let (a0, a1) = day_span(a);
         for dx in -1..=1 {
             for dy in -1..=1 {
-                let Some(bucket) = grid.get(&(ka + dx, kb + dy)) else { continue };
+                let Some(bucket) = grid.get(&(ka + dx, kb + dy)) else {
+                    continue;
+                };
                 for &j in bucket {
                     if j <= i {
                         continue;
@@ -106,19 +126,29 @@ pub fn likely_duplicates(incidents: &[Incident], params: ReconcileParams) -> Vec
                     }
                     let Some(lb) = b.location else { continue };
                     let (b0, b1) = day_span(b);
-                    let gap = if a1 < b0 { b0 - a1 } else if b1 < a0 { a0 - b1 } else { 0 };
+                    let gap = b0.saturating_sub(a1).max(a0.saturating_sub(b1));
                     if gap > params.window_days {
                         continue;
                     }
-                    let mean_lat = (la.point.lat() + lb.point.lat()) / 2.0;
+                    let mean_lat = la.point.lat().midpoint(lb.point.lat());
                     let dx_m = (la.point.lon() - lb.point.lon()) * lat_scale(mean_lat);
                     let dy_m = (la.point.lat() - lb.point.lat()) * M_PER_DEG_LAT;
                     let distance_m = dx_m.hypot(dy_m);
                     if distance_m > params.distance_m {
                         continue;
                     }
-                    let (x, y) = if a.id <= b.id { (a.id, b.id) } else { (b.id, a.id) };
-                    out.push(LikelyDuplicate { a: x, b: y, category: a.category, distance_m, days_apart: gap });
+                    let (x, y) = if a.id <= b.id {
+                        (a.id, b.id)
+                    } else {
+                        (b.id, a.id)
+                    };
+                    out.push(LikelyDuplicate {
+                        a: x,
+                        b: y,
+                        category: a.category,
+                        distance_m,
+                        days_apart: gap,
+                    });
                 }
             }
         }
@@ -162,12 +192,22 @@ pub fn incidents_against_individuals(
     }
     let mut rows: BTreeMap<String, (String, u64, u64, BTreeSet<&str>)> = BTreeMap::new();
     for b in boundaries.of_scheme(scheme) {
-        rows.insert(b.code.as_str().to_owned(), (b.name.clone(), 0, 0, BTreeSet::new()));
+        rows.insert(
+            b.code.as_str().to_owned(),
+            (b.name.clone(), 0, 0, BTreeSet::new()),
+        );
     }
-    for inc in incidents.iter().filter(|i| i.time.day >= from && i.time.day <= to) {
+    for inc in incidents
+        .iter()
+        .filter(|i| i.time.day >= from && i.time.day <= to)
+    {
         let Some(l) = inc.location else { continue };
-        let Some(area) = boundaries.locate(scheme, l.point) else { continue };
-        let Some(row) = rows.get_mut(area.code.as_str()) else { continue };
+        let Some(area) = boundaries.locate(scheme, l.point) else {
+            continue;
+        };
+        let Some(row) = rows.get_mut(area.code.as_str()) else {
+            continue;
+        };
         row.1 += 1;
         if let Some(people) = people_of.get(&inc.id) {
             row.2 += 1;
@@ -188,16 +228,37 @@ pub fn incidents_against_individuals(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Agency, IncidentLocation, IncidentTime, LocationPrecision, LonLat, Provenance};
+    use crate::domain::{
+        Agency, IncidentLocation, IncidentTime, LocationPrecision, LonLat, Provenance,
+    };
 
-    fn inc(id: u64, agency: &str, cat: Category, day: &str, precision: TimePrecision, lon: f64, lat: f64) -> Incident {
+    fn inc(
+        id: u64,
+        agency: &str,
+        cat: Category,
+        day: &str,
+        precision: TimePrecision,
+        lon: f64,
+        lat: f64,
+    ) -> Incident {
         Incident {
             id: IncidentId::new(id),
             category: cat,
-            time: IncidentTime { day: day.parse().unwrap(), minute_of_day: None, precision },
-            location: Some(IncidentLocation { point: LonLat::new(lon, lat).unwrap(), precision: LocationPrecision::Exact }),
+            time: IncidentTime {
+                day: day.parse().unwrap(),
+                minute_of_day: None,
+                precision,
+            },
+            location: Some(IncidentLocation {
+                point: LonLat::new(lon, lat).unwrap(),
+                precision: LocationPrecision::Exact,
+            }),
             involves_child: false,
-            provenance: Provenance { agency: Agency::new(agency).unwrap(), isa_ref: None, grade: None },
+            provenance: Provenance {
+                agency: Agency::new(agency).unwrap(),
+                isa_ref: None,
+                grade: None,
+            },
         }
     }
 
@@ -205,12 +266,60 @@ mod tests {
     fn incidents_from_two_agencies_close_in_space_and_time_are_linked() {
         let d = TimePrecision::Day;
         let v = [
-            inc(1, "police", Category::KnifeCrime, "2026-05-01", d, -2.5900, 51.4540),
-            inc(2, "hospital", Category::KnifeCrime, "2026-05-02", d, -2.5905, 51.4541),
-            inc(3, "police", Category::KnifeCrime, "2026-05-01", d, -2.5901, 51.4540), // same agency as 1
-            inc(4, "hospital", Category::Robbery, "2026-05-01", d, -2.5900, 51.4540),  // other category
-            inc(5, "hospital", Category::KnifeCrime, "2026-05-05", d, -2.5900, 51.4540), // too late
-            inc(6, "hospital", Category::KnifeCrime, "2026-05-01", d, -2.5800, 51.4540), // 700 m away
+            inc(
+                1,
+                "police",
+                Category::KnifeCrime,
+                "2026-05-01",
+                d,
+                -2.5900,
+                51.4540,
+            ),
+            inc(
+                2,
+                "hospital",
+                Category::KnifeCrime,
+                "2026-05-02",
+                d,
+                -2.5905,
+                51.4541,
+            ),
+            inc(
+                3,
+                "police",
+                Category::KnifeCrime,
+                "2026-05-01",
+                d,
+                -2.5901,
+                51.4540,
+            ), // same agency as 1
+            inc(
+                4,
+                "hospital",
+                Category::Robbery,
+                "2026-05-01",
+                d,
+                -2.5900,
+                51.4540,
+            ), // other category
+            inc(
+                5,
+                "hospital",
+                Category::KnifeCrime,
+                "2026-05-05",
+                d,
+                -2.5900,
+                51.4540,
+            ), // too late
+            inc(
+                6,
+                "hospital",
+                Category::KnifeCrime,
+                "2026-05-01",
+                d,
+                -2.5800,
+                51.4540,
+            ), // 700 m away
         ];
         let pairs = likely_duplicates(&v, ReconcileParams::default());
         let ids: Vec<(u64, u64)> = pairs.iter().map(|p| (p.a.get(), p.b.get())).collect();
@@ -221,11 +330,38 @@ mod tests {
     #[test]
     fn a_month_precision_incident_matches_any_day_of_its_month() {
         let v = [
-            inc(1, "data-police-uk", Category::Robbery, "2026-05-01", TimePrecision::Month, -2.59, 51.454),
-            inc(2, "hospital", Category::Robbery, "2026-05-28", TimePrecision::Day, -2.59, 51.454),
-            inc(3, "hospital", Category::Robbery, "2026-06-03", TimePrecision::Day, -2.59, 51.454),
+            inc(
+                1,
+                "data-police-uk",
+                Category::Robbery,
+                "2026-05-01",
+                TimePrecision::Month,
+                -2.59,
+                51.454,
+            ),
+            inc(
+                2,
+                "hospital",
+                Category::Robbery,
+                "2026-05-28",
+                TimePrecision::Day,
+                -2.59,
+                51.454,
+            ),
+            inc(
+                3,
+                "hospital",
+                Category::Robbery,
+                "2026-06-03",
+                TimePrecision::Day,
+                -2.59,
+                51.454,
+            ),
         ];
-        let ids: Vec<u64> = likely_duplicates(&v, ReconcileParams::default()).iter().map(|p| p.b.get()).collect();
+        let ids: Vec<u64> = likely_duplicates(&v, ReconcileParams::default())
+            .iter()
+            .map(|p| p.b.get())
+            .collect();
         assert_eq!(ids, vec![2]);
     }
 
@@ -234,26 +370,48 @@ mod tests {
         let mut v = Vec::new();
         let mut s = 7u64;
         for id in 0..600u64 {
-            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             let r = s >> 11;
-            let agency = if r % 2 == 0 { "a" } else { "b" };
-            let cat = if r % 3 == 0 { Category::Robbery } else { Category::KnifeCrime };
+            let agency = if r.is_multiple_of(2) { "a" } else { "b" };
+            let cat = if r.is_multiple_of(3) {
+                Category::Robbery
+            } else {
+                Category::KnifeCrime
+            };
             let day = Day::from_days_since_epoch(20_000 + (r % 5) as u16).to_string();
             let lon = -2.6 + ((r >> 8) % 1000) as f64 * 0.00002;
-            let lat = 51.0 + ((r >> 20) % 1000) as f64 * 0.001 * f64::from(u8::from(r % 7 == 0)) + ((r >> 40) % 1000) as f64 * 0.00002;
+            let lat = 51.0
+                + ((r >> 20) % 1000) as f64 * 0.001 * f64::from(u8::from(r.is_multiple_of(7)))
+                + ((r >> 40) % 1000) as f64 * 0.00002;
             v.push(inc(id + 1, agency, cat, &day, TimePrecision::Day, lon, lat));
         }
-        let p = ReconcileParams { distance_m: 60.0, window_days: 1 };
-        let fast: Vec<(u64, u64)> = likely_duplicates(&v, p).iter().map(|d| (d.a.get(), d.b.get())).collect();
+        let p = ReconcileParams {
+            distance_m: 60.0,
+            window_days: 1,
+        };
+        let fast: Vec<(u64, u64)> = likely_duplicates(&v, p)
+            .iter()
+            .map(|d| (d.a.get(), d.b.get()))
+            .collect();
         let mut brute = Vec::new();
         for (i, a) in v.iter().enumerate() {
             for b in &v[i + 1..] {
                 let (la, lb) = (a.location.unwrap().point, b.location.unwrap().point);
-                let mean = (la.lat() + lb.lat()) / 2.0;
+                let mean = la.lat().midpoint(lb.lat());
                 let dx = (la.lon() - lb.lon()) * M_PER_DEG_LAT * mean.to_radians().cos();
                 let dy = (la.lat() - lb.lat()) * M_PER_DEG_LAT;
-                let days = a.time.day.days_since_epoch().abs_diff(b.time.day.days_since_epoch());
-                if a.category == b.category && a.provenance.agency != b.provenance.agency && dx.hypot(dy) <= 60.0 && days <= 1 {
+                let days = a
+                    .time
+                    .day
+                    .days_since_epoch()
+                    .abs_diff(b.time.day.days_since_epoch());
+                if a.category == b.category
+                    && a.provenance.agency != b.provenance.agency
+                    && dx.hypot(dy) <= 60.0
+                    && days <= 1
+                {
                     brute.push((a.id.get().min(b.id.get()), a.id.get().max(b.id.get())));
                 }
             }
