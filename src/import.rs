@@ -9,7 +9,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::{Agency, IsaRef, SchemeName};
+use crate::ingest::agency::{
+    format_for, parse_incidents, parse_links, parse_people, parse_places, parse_services,
+};
 use crate::ingest::gias::parse_gias;
+use crate::ingest::gtfs::parse_gtfs;
 use crate::ingest::naptan::parse_naptan;
 use crate::ingest::ons::{BoundaryFileOptions, parse_boundaries_all};
 use crate::ingest::police::{parse_stop_search, parse_street};
@@ -31,6 +35,18 @@ pub enum ImportKind {
     Gias,
     /// `NaPTAN` stops (`Stops.csv`).
     Naptan,
+    /// A GTFS feed, zip or folder: stops and routes (routes become lines).
+    Gtfs,
+    /// Agency incidents (CSV or GeoJSON; docs/formats.md).
+    Incidents,
+    /// Agency places of concern (CSV or GeoJSON).
+    Places,
+    /// Agency youth services (CSV or GeoJSON).
+    Services,
+    /// Agency people (CSV or GeoJSON); safeguards rules apply and the collection is audited.
+    People,
+    /// Agency links (CSV or GeoJSON); safeguards rules apply and the collection is audited.
+    Links,
 }
 
 impl ImportKind {
@@ -42,6 +58,12 @@ impl ImportKind {
             Self::Boundaries => "boundaries",
             Self::Gias => "gias",
             Self::Naptan => "naptan",
+            Self::Gtfs => "gtfs",
+            Self::Incidents => "incidents",
+            Self::Places => "places",
+            Self::Services => "services",
+            Self::People => "people",
+            Self::Links => "links",
         }
     }
 }
@@ -111,6 +133,9 @@ pub struct FileSummary {
     pub invalid: u64,
     /// Stored rows without a location.
     pub unlocated: u64,
+    /// Rows read but outside what the kind imports, not counted in `read` (GTFS stations and
+    /// other non-boarding stops).
+    pub skipped: u64,
     /// Stored police rows outside Bristol, North Somerset, South Gloucestershire and Bath and
     /// North East Somerset (by LSOA name; formats.md §7). They are kept, and reported.
     pub outside_area: u64,
@@ -118,6 +143,10 @@ pub struct FileSummary {
     pub outcome: &'static str,
     /// Every rejection.
     pub rejections: Vec<Rejection>,
+    /// Pseudonymous subjects of a people or links file that was written (for its audit
+    /// record, S16); empty for other kinds.
+    #[serde(skip)]
+    pub subjects: Vec<String>,
 }
 
 /// Names of the four authorities as they begin LSOA names.
@@ -139,6 +168,27 @@ fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
+/// The bytes hashed for a folder feed: each regular file's name and contents, sorted by name.
+fn folder_digest_input(dir: &Path) -> std::io::Result<Vec<u8>> {
+    let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for p in entries {
+        out.extend_from_slice(
+            p.file_name()
+                .map(std::ffi::OsStr::as_encoded_bytes)
+                .unwrap_or_default(),
+        );
+        out.push(0);
+        out.extend_from_slice(&std::fs::read(&p)?);
+    }
+    Ok(out)
+}
+
 /// Imports one file.
 ///
 /// # Errors
@@ -153,10 +203,18 @@ pub fn import_file(
     opts: &ImportOptions,
 ) -> Result<FileSummary, ImportError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
-        path: name.clone(),
-        source,
-    })?;
+    // A GTFS feed may be a folder: hash its files (sorted by name) instead of reading it.
+    let bytes = if kind == ImportKind::Gtfs && path.is_dir() {
+        folder_digest_input(path).map_err(|source| ImportError::Read {
+            path: name.clone(),
+            source,
+        })?
+    } else {
+        std::fs::read(path).map_err(|source| ImportError::Read {
+            path: name.clone(),
+            source,
+        })?
+    };
     let src = SourceFile {
         name: name.clone(),
         sha256: sha256_hex(&bytes),
@@ -220,6 +278,51 @@ pub fn import_file(
             summary.rejections = parsed.rejections;
             batch.stops = parsed.records.into_iter().map(|r| r.stop).collect();
         }
+        ImportKind::Gtfs => {
+            let feed =
+                parse_gtfs(path, &src).map_err(|e| ImportError::Usage(format!("{name}: {e}")))?;
+            // R counts stops.txt and routes.txt rows plus rejected rows of the supporting files;
+            // stations and other non-boarding rows are counted apart (`skipped`).
+            summary.read =
+                feed.stops.read + feed.routes.read + feed.support_rejections.len() as u64;
+            summary.skipped = feed.skipped_non_stops;
+            summary.rejections = feed.stops.rejections;
+            summary.rejections.extend(feed.routes.rejections);
+            summary.rejections.extend(feed.support_rejections);
+            batch.stops = feed.stops.records;
+            batch.routes = feed.routes.records;
+        }
+        ImportKind::Incidents => {
+            let parsed = parse_incidents(&bytes, &src, format_for(path));
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.incidents = parsed
+                .records
+                .into_iter()
+                .zip(parsed.lines)
+                .map(|(incident, line)| ImportedIncident {
+                    incident,
+                    line,
+                    attributes: SourceAttributes::default(),
+                    outside_area: false,
+                })
+                .collect();
+        }
+        ImportKind::Places => {
+            let parsed = parse_places(&bytes, &src, format_for(path));
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.places = parsed.records;
+        }
+        ImportKind::Services => {
+            let parsed = parse_services(&bytes, &src, format_for(path));
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.services = parsed.records;
+        }
+        ImportKind::People | ImportKind::Links => {
+            return import_people_or_links(store, kind, path, &bytes, &src, opts, summary);
+        }
         ImportKind::Boundaries => {
             let scheme = opts
                 .scheme
@@ -271,4 +374,127 @@ pub fn import_file(
     }
     summary.outcome = "stored";
     Ok(summary)
+}
+
+/// People and links go through [`Store::write`], so the safeguards data rules (S2, S4, S18)
+/// are checked against the batch and what is stored; each violation becomes a rejection on its
+/// record's line. Review periods are counted from today.
+fn import_people_or_links(
+    store: &mut dyn Store,
+    kind: ImportKind,
+    path: &Path,
+    bytes: &[u8],
+    src: &SourceFile,
+    opts: &ImportOptions,
+    mut summary: FileSummary,
+) -> Result<FileSummary, ImportError> {
+    use crate::domain::Dataset;
+    let format = format_for(path);
+    let mut data = Dataset::default();
+    let lines: Vec<(String, u64)> = if kind == ImportKind::People {
+        let parsed = parse_people(bytes, src, format);
+        summary.read = parsed.read;
+        summary.rejections = parsed.rejections;
+        let lines = parsed
+            .records
+            .iter()
+            .zip(&parsed.lines)
+            .map(|(p, l)| (format!("person:{}", p.id), *l))
+            .collect();
+        data.people = parsed.records;
+        lines
+    } else {
+        let parsed = parse_links(bytes, src, format);
+        summary.read = parsed.read;
+        summary.rejections = parsed.rejections;
+        let lines = parsed
+            .records
+            .iter()
+            .zip(&parsed.lines)
+            .map(|(l, n)| (format!("link:{}", l.id), *n))
+            .collect();
+        data.links = parsed.records;
+        lines
+    };
+    let today = crate::api::Clock::System.today();
+    // Rules first, so violations are reported like any rejected row.
+    let mut stored_links = StoredLinkSet::default();
+    for p in &data.people {
+        for k in [
+            crate::domain::LinkKind::Safeguarding,
+            crate::domain::LinkKind::PersonIncident,
+        ] {
+            if store
+                .has_link(&p.id, k)
+                .map_err(|source| ImportError::Store {
+                    path: summary.file.clone(),
+                    source,
+                })?
+            {
+                stored_links.0.insert((p.id.clone(), k));
+            }
+        }
+    }
+    let violations = crate::safeguards::rules::check_batch(&data, today, &stored_links);
+    let mut bad: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for v in &violations {
+        let line = lines
+            .iter()
+            .find(|(r, _)| *r == v.record)
+            .map_or(0, |(_, l)| *l);
+        summary.rejections.push(Rejection {
+            file: summary.file.clone(),
+            line,
+            field: v.code.to_owned(),
+            reason: v.message.clone(),
+        });
+        bad.insert(v.record.clone());
+    }
+    summary.invalid = summary.rejections.len() as u64;
+    let valid = summary.read - summary.invalid.min(summary.read);
+    if summary.invalid > 0 && !opts.allow_partial {
+        summary.outcome = "refused";
+        summary.rejected = summary.read;
+        return Ok(summary);
+    }
+    data.people
+        .retain(|p| !bad.contains(&format!("person:{}", p.id)));
+    data.links
+        .retain(|l| !bad.contains(&format!("link:{}", l.id)));
+    summary.rejected = summary.invalid.min(summary.read);
+    if opts.dry_run {
+        summary.outcome = "dry-run";
+        summary.stored = valid;
+        return Ok(summary);
+    }
+    summary.subjects = data
+        .people
+        .iter()
+        .map(|p| p.id.as_str().to_owned())
+        .chain(data.links.iter().map(|l| l.from.as_str().to_owned()))
+        .collect();
+    summary.subjects.sort_unstable();
+    summary.subjects.dedup();
+    let written = store
+        .write(&data, today)
+        .map_err(|source| ImportError::Store {
+            path: summary.file.clone(),
+            source,
+        })?;
+    summary.stored = written.people + written.links;
+    summary.duplicates = valid - summary.stored.min(valid);
+    summary.outcome = "stored";
+    Ok(summary)
+}
+
+/// Stored links the rules asked about.
+#[derive(Default)]
+struct StoredLinkSet(
+    std::collections::BTreeSet<(crate::domain::PersonRef, crate::domain::LinkKind)>,
+);
+
+impl crate::safeguards::rules::StoredLinks for StoredLinkSet {
+    fn has_link(&self, person: &crate::domain::PersonRef, kind: crate::domain::LinkKind) -> bool {
+        self.0.contains(&(person.clone(), kind))
+    }
 }

@@ -179,8 +179,11 @@ enum ReportCommand {
     IncidentsIndividuals {
         #[command(flatten)]
         dir: DataDirArg,
-        /// Boundary scheme, e.g. locality_police, locality_social_care, ward, lad.
-        #[arg(long, default_value = "locality_social_care")]
+        #[arg(
+            long,
+            default_value = "locality_social_care",
+            help = "boundary scheme, e.g. locality_police, locality_social_care, ward, lad"
+        )]
         scheme: String,
         /// First day (YYYY-MM-DD).
         #[arg(long)]
@@ -370,6 +373,7 @@ fn run_import(
     paths: &[PathBuf],
     opts: &ImportOptions,
     json: bool,
+    audit: Option<&AuditLog>,
 ) -> anyhow::Result<ExitCode> {
     let mut total = FileSummary::default();
     let mut failed = false;
@@ -406,6 +410,20 @@ fn run_import(
                     f.outside_area,
                     started.elapsed().as_secs_f64()
                 ))?;
+                if let (Some(log), "stored") = (audit, f.outcome) {
+                    let mut e = audit::AuditEvent::new(
+                        audit::AuditEventType::Collection,
+                        "importer",
+                        audit::Decision::Allow,
+                    );
+                    e.client = Some("cli".to_owned());
+                    e.subject_ids.clone_from(&f.subjects);
+                    e.record_count = f.stored;
+                    e.query = serde_json::json!({"kind": kind.name(), "file": f.file, "agency": opts.agency, "isa_ref": opts.isa_ref});
+                    saferplaces::safeguards::policy::POLICY_VERSION
+                        .clone_into(&mut e.policy_version);
+                    log.append(e)?;
+                }
                 if f.outcome == "refused" {
                     out(&format!(
                         "  nothing from {} was stored; fix the rows above or use --allow-partial",
@@ -420,6 +438,7 @@ fn run_import(
                 total.invalid += f.invalid;
                 total.unlocated += f.unlocated;
                 total.outside_area += f.outside_area;
+                total.skipped += f.skipped;
             }
             Err(e) => {
                 out(&format!("{}: failed — {e:#}", path.display()))?;
@@ -430,7 +449,7 @@ fn run_import(
     if json {
         out(&serde_json::to_string(&serde_json::json!({
             "read": total.read, "stored": total.stored, "duplicates": total.duplicates,
-            "rejected": total.rejected, "invalid": total.invalid, "unlocated": total.unlocated, "outside_area": total.outside_area,
+            "rejected": total.rejected, "invalid": total.invalid, "unlocated": total.unlocated, "outside_area": total.outside_area, "skipped": total.skipped,
             "files": paths.len(), "dry_run": opts.dry_run, "ok": !failed,
         }))?)?;
     }
@@ -478,7 +497,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 name_field,
             };
             let mut store = SqliteStore::open(&s.data_dir)?;
-            return run_import(&mut store, kind, &paths, &opts, json);
+            // People and links are person-level: their collection is audited (S16).
+            let audit = if matches!(kind, ImportKind::People | ImportKind::Links) {
+                Some(open_audit(&s)?)
+            } else {
+                None
+            };
+            return run_import(&mut store, kind, &paths, &opts, json, audit.as_ref());
         }
         Command::Reconcile {
             dir,

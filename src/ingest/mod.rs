@@ -4,7 +4,9 @@
 //! Parsers are pure functions from bytes to domain records; they never touch a store. Errors
 //! name the file, the record (line or feature number, 1-based) and the field.
 
+pub mod agency;
 pub mod gias;
+pub mod gtfs;
 pub mod naptan;
 pub mod ons;
 pub mod police;

@@ -138,6 +138,12 @@ pub struct ImportBatch {
     pub schools: Vec<crate::domain::School>,
     /// Transport stops (keyed by ATCO code).
     pub stops: Vec<crate::domain::Stop>,
+    /// Transport routes (keyed by id).
+    pub routes: Vec<crate::domain::Route>,
+    /// Places of concern (keyed by id).
+    pub places: Vec<crate::domain::PlaceOfConcern>,
+    /// Youth services (keyed by id).
+    pub services: Vec<crate::domain::YouthService>,
 }
 
 /// One imported incident.

@@ -277,6 +277,9 @@ impl Store for SqliteStore {
         written.stored += write_boundaries(&tx, &batch.boundaries)?;
         written.stored += write_schools(&tx, &batch.schools)?;
         written.stored += write_stops(&tx, &batch.stops)?;
+        written.stored += write_routes(&tx, &batch.routes)?;
+        written.stored += write_places(&tx, &batch.places)?;
+        written.stored += write_services(&tx, &batch.services)?;
         if commit {
             tx.commit().map_err(db("committing an import"))?;
         } else {

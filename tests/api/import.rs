@@ -434,3 +434,117 @@ fn reconciliation_links_cross_source_duplicates_once_and_the_area_report_counts_
         );
     }
 }
+
+#[test]
+fn a_gtfs_feed_imports_its_stops_and_routes_from_a_zip_or_a_folder_alike() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gtfs");
+    let zip_dir = tempfile::tempdir().unwrap();
+    let zipped = import(
+        zip_dir.path(),
+        &["gtfs", fixtures.join("feed.zip").to_str().unwrap()],
+    );
+    assert!(zipped.ok, "{}", zipped.stdout);
+    accounted(&zipped.summary);
+    assert_eq!(
+        n(&zipped.summary, "skipped"),
+        1,
+        "the station is not a stop"
+    );
+    let folder_dir = tempfile::tempdir().unwrap();
+    let folder = import(
+        folder_dir.path(),
+        &["gtfs", fixtures.join("feed").to_str().unwrap()],
+    );
+    assert!(folder.ok, "{}", folder.stdout);
+    assert_eq!(n(&folder.summary, "stored"), n(&zipped.summary, "stored"));
+    let st = stats(zip_dir.path());
+    assert_eq!((n(&st, "stops"), n(&st, "routes")), (3, 2));
+    let again = import(
+        zip_dir.path(),
+        &["gtfs", fixtures.join("feed.zip").to_str().unwrap()],
+    );
+    assert_eq!(
+        n(&again.summary, "stored"),
+        0,
+        "re-importing a feed stores nothing new"
+    );
+}
+
+#[test]
+fn agency_files_import_with_provenance_and_people_pass_the_safeguards_rules_first() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agency");
+    let dir = tempfile::tempdir().unwrap();
+    let agency = [
+        "--agency",
+        "bristol-city-council",
+        "--isa-ref",
+        "ISA-WOE-2024-001",
+    ];
+    for (kind, file, stored) in [
+        ("incidents", "incidents.csv", 3),
+        ("places", "places.geojson", 2),
+        ("services", "services.csv", 2),
+    ] {
+        let mut args = vec![kind];
+        args.extend(agency);
+        let path = fixtures.join(file);
+        args.push(path.to_str().unwrap());
+        let run = import(dir.path(), &args);
+        assert!(run.ok, "{}", run.stdout);
+        accounted(&run.summary);
+        assert_eq!(n(&run.summary, "stored"), stored, "{file}");
+        assert_eq!(
+            n(&import(dir.path(), &args).summary, "stored"),
+            0,
+            "{file} re-imported"
+        );
+    }
+    // "gang member" is not a category: refused, naming file, line and field.
+    let gang = import(
+        dir.path(),
+        &[
+            "people",
+            fixtures.join("people_gang_member.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(!gang.ok);
+    assert!(
+        gang.stdout
+            .contains("people_gang_member.csv: line 3, field categories"),
+        "{}",
+        gang.stdout
+    );
+    // An exploiter supported only by association is refused (S4) until a conduct item exists.
+    let people = fixtures.join("people.csv");
+    let refused = import(dir.path(), &["people", people.to_str().unwrap()]);
+    assert!(!refused.ok);
+    assert!(
+        refused
+            .stdout
+            .contains("line 3, field EXPLOITER_NEEDS_CONDUCT_ITEM"),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(n(&stats(dir.path()), "people"), 0);
+    let conduct = dir.path().join("conduct.csv");
+    std::fs::write(&conduct, "ref,kind,from,to_type,to,categories,grade,review_due\nLK-9,person_incident,P1f2e3d4c,incident,INC-001,suspect,2BP,2026-12-31\n").unwrap();
+    assert!(import(dir.path(), &["links", conduct.to_str().unwrap()]).ok);
+    let stored = import(dir.path(), &["people", people.to_str().unwrap()]);
+    assert!(stored.ok, "{}", stored.stdout);
+    assert_eq!(n(&stored.summary, "stored"), 2);
+    // Each person-level collection is in the audit log with its pseudonymous subjects.
+    let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
+    let collections: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"]["event_type"] == "collection")
+        .collect();
+    assert_eq!(collections.len(), 2, "the conduct link and the people file");
+    assert!(
+        collections[1]["event"]["subject_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "P1f2e3d4c")
+    );
+}
