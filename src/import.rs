@@ -418,24 +418,12 @@ fn import_people_or_links(
     };
     let today = crate::api::Clock::System.today();
     // Rules first, so violations are reported like any rejected row.
-    let mut stored_links = StoredLinkSet::default();
-    for p in &data.people {
-        for k in [
-            crate::domain::LinkKind::Safeguarding,
-            crate::domain::LinkKind::PersonIncident,
-        ] {
-            if store
-                .has_link(&p.id, k)
-                .map_err(|source| ImportError::Store {
-                    path: summary.file.clone(),
-                    source,
-                })?
-            {
-                stored_links.0.insert((p.id.clone(), k));
-            }
-        }
-    }
-    let violations = crate::safeguards::rules::check_batch(&data, today, &stored_links);
+    let violations = store
+        .check_rules(&data, today)
+        .map_err(|source| ImportError::Store {
+            path: summary.file.clone(),
+            source,
+        })?;
     let mut bad: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for v in &violations {
         let line = lines
@@ -485,16 +473,4 @@ fn import_people_or_links(
     summary.duplicates = valid - summary.stored.min(valid);
     summary.outcome = "stored";
     Ok(summary)
-}
-
-/// Stored links the rules asked about.
-#[derive(Default)]
-struct StoredLinkSet(
-    std::collections::BTreeSet<(crate::domain::PersonRef, crate::domain::LinkKind)>,
-);
-
-impl crate::safeguards::rules::StoredLinks for StoredLinkSet {
-    fn has_link(&self, person: &crate::domain::PersonRef, kind: crate::domain::LinkKind) -> bool {
-        self.0.contains(&(person.clone(), kind))
-    }
 }

@@ -38,110 +38,109 @@ fn bbox_only(params: &Params) -> ApiResult<Bbox> {
     Ok(params.bbox()?.unwrap_or_else(study_area))
 }
 
-async fn get_places(State(state): State<AppState>, params: Params) -> ApiResult<impl IntoResponse> {
+/// The shared shape of the bbox-only layers: validate, then build the collection on the
+/// blocking pool from the current snapshot.
+async fn bbox_layer(
+    state: AppState,
+    params: Params,
+    build: fn(&crate::index::Snapshot, Bbox) -> String,
+) -> ApiResult<impl IntoResponse> {
     let bbox = bbox_only(&params)?;
     let snap = state.snapshot();
-    let body = blocking(move || {
-        let items = snap.places.in_bbox(bbox);
-        let mut w = FeatureWriter::new(items.len() * 256);
-        for p in items {
+    let body = blocking(move || Ok(build(&snap, bbox))).await?;
+    Ok(geojson(body))
+}
+
+/// A collection of `items`, each written with its geometry and properties.
+fn collection<T>(
+    items: impl ExactSizeIterator<Item = T>,
+    bytes_each: usize,
+    mut feature: impl FnMut(&mut FeatureWriter, T),
+) -> String {
+    let mut w = FeatureWriter::new(items.len() * bytes_each);
+    for item in items {
+        feature(&mut w, item);
+    }
+    w.finish(&serde_json::Map::new())
+}
+
+async fn get_places(State(state): State<AppState>, params: Params) -> ApiResult<impl IntoResponse> {
+    bbox_layer(state, params, |snap, bbox| {
+        collection(snap.places.in_bbox(bbox).into_iter(), 256, |w, p| {
             let props = json!({
                 "id": p.id, "kind": p.kind, "name": p.name, "guardians": p.guardians,
                 "review_due": p.review_due, "agency": p.provenance.agency,
             });
             w.feature(|o| push_point(o, p.location), &props);
-        }
-        Ok(w.finish(&serde_json::Map::new()))
+        })
     })
-    .await?;
-    Ok(geojson(body))
+    .await
 }
 
 async fn get_schools(
     State(state): State<AppState>,
     params: Params,
 ) -> ApiResult<impl IntoResponse> {
-    let bbox = bbox_only(&params)?;
-    let snap = state.snapshot();
-    let body = blocking(move || {
+    bbox_layer(state, params, |snap, bbox| {
         // Closed establishments stay in the store for history; the layer shows open schools.
-        let items: Vec<_> = snap
+        let open: Vec<_> = snap
             .schools
             .in_bbox(bbox)
             .into_iter()
             .filter(|s| s.open)
             .collect();
-        let mut w = FeatureWriter::new(items.len() * 160);
-        for s in items {
+        collection(open.into_iter(), 160, |w, s| {
             let props =
                 json!({"urn": s.urn, "name": s.name, "phase": s.phase, "la_code": s.la_code});
             w.feature(|o| push_point(o, s.location), &props);
-        }
-        Ok(w.finish(&serde_json::Map::new()))
+        })
     })
-    .await?;
-    Ok(geojson(body))
+    .await
 }
 
 async fn get_stops(State(state): State<AppState>, params: Params) -> ApiResult<impl IntoResponse> {
-    let bbox = bbox_only(&params)?;
-    let snap = state.snapshot();
-    let body = blocking(move || {
-        let items: Vec<_> = snap
+    bbox_layer(state, params, |snap, bbox| {
+        // Inactive NaPTAN stops are kept but not drawn.
+        let active: Vec<_> = snap
             .stops
             .in_bbox(bbox)
             .into_iter()
             .filter(|s| s.active)
             .collect();
-        let mut w = FeatureWriter::new(items.len() * 128);
-        for s in items {
+        collection(active.into_iter(), 128, |w, s| {
             w.feature(
                 |o| push_point(o, s.location),
                 &json!({"id": s.id, "name": s.name}),
             );
-        }
-        Ok(w.finish(&serde_json::Map::new()))
+        })
     })
-    .await?;
-    Ok(geojson(body))
+    .await
 }
 
 async fn get_routes(State(state): State<AppState>, params: Params) -> ApiResult<impl IntoResponse> {
-    let bbox = bbox_only(&params)?;
-    let snap = state.snapshot();
-    let body = blocking(move || {
-        let items = snap.routes.in_bbox(bbox);
-        let mut w = FeatureWriter::new(items.len() * 4096);
-        for r in items {
+    bbox_layer(state, params, |snap, bbox| {
+        collection(snap.routes.in_bbox(bbox).into_iter(), 4096, |w, r| {
             let props = json!({
                 "id": r.id, "short_name": r.short_name, "long_name": r.long_name, "mode": r.mode,
                 "stops": r.stops.len(),
             });
             w.feature(|o| push_line(o, &r.line), &props);
-        }
-        Ok(w.finish(&serde_json::Map::new()))
+        })
     })
-    .await?;
-    Ok(geojson(body))
+    .await
 }
 
 async fn get_services(
     State(state): State<AppState>,
     params: Params,
 ) -> ApiResult<impl IntoResponse> {
-    let bbox = bbox_only(&params)?;
-    let snap = state.snapshot();
-    let body = blocking(move || {
-        let items = snap.services.in_bbox(bbox);
-        let mut w = FeatureWriter::new(items.len() * 200);
-        for s in items {
+    bbox_layer(state, params, |snap, bbox| {
+        collection(snap.services.in_bbox(bbox).into_iter(), 200, |w, s| {
             let props = json!({"id": s.id, "name": s.name, "tier": s.tier, "kind": s.kind, "provider": s.provider});
             w.feature(|o| push_point(o, s.location), &props);
-        }
-        Ok(w.finish(&serde_json::Map::new()))
+        })
     })
-    .await?;
-    Ok(geojson(body))
+    .await
 }
 
 /// Incident points. Incidents involving a child are never returned as points: their raw

@@ -19,7 +19,7 @@ use super::params::Params;
 use super::{ApiError, ApiResult, AppState};
 use crate::domain::{PersonRef, SubjectCategory};
 use crate::safeguards::audit::{AuditEventType, AuditFilter, Decision};
-use crate::safeguards::fields::{allowlist, render_link, render_person};
+use crate::safeguards::fields::{Allowlist, allowlist, render_link, render_person};
 use crate::safeguards::policy::DenyReason;
 use crate::safeguards::scope::{visible_links, visible_people};
 
@@ -34,21 +34,25 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/audit", get(get_audit))
 }
 
-/// The people visible to the caller, or the refusal (already audited).
-async fn scope(state: &AppState, auth: &Authorised) -> Result<BTreeSet<PersonRef>, Response> {
+/// The people visible to the caller and the fields it may see of them, or the refusal
+/// (already audited).
+async fn scope(
+    state: &AppState,
+    auth: &Authorised,
+) -> Result<(BTreeSet<PersonRef>, Allowlist), Response> {
     let (Some(user), Some(purpose), Some(case_ref)) = (&auth.user, auth.purpose, &auth.case_ref)
     else {
         return Err(deny(state, auth, DenyReason::RoleNotPermitted, "").await);
     };
     let snap = state.snapshot();
-    match visible_people(user, purpose, case_ref, state.clock.today(), &snap.people) {
-        Ok(v) => Ok(v),
-        Err(reason) => Err(deny(state, auth, reason, "").await),
+    let visible = match visible_people(user, purpose, case_ref, state.clock.today(), &snap.people) {
+        Ok(v) => v,
+        Err(reason) => return Err(deny(state, auth, reason, "").await),
+    };
+    match allowlist(auth.role, purpose) {
+        Some(allowed) => Ok((visible, allowed)),
+        None => Err(deny(state, auth, DenyReason::PurposeNotPermitted, "").await),
     }
-}
-
-fn fields_for(auth: &Authorised) -> Option<crate::safeguards::fields::Allowlist> {
-    allowlist(auth.role, auth.purpose?)
 }
 
 async fn list_people(
@@ -64,12 +68,9 @@ async fn list_people(
                 .map_err(|e| ApiError::invalid("category", e.to_string()))
         })
         .transpose()?;
-    let visible = match scope(&state, &auth).await {
+    let (visible, allowed) = match scope(&state, &auth).await {
         Ok(v) => v,
         Err(resp) => return Ok(resp),
-    };
-    let Some(allowed) = fields_for(&auth) else {
-        return Ok(deny(&state, &auth, DenyReason::PurposeNotPermitted, "").await);
     };
     let snap = state.snapshot();
     let today = state.clock.today();
@@ -100,11 +101,11 @@ async fn person_in_scope(
     state: &AppState,
     auth: &Authorised,
     raw_id: &str,
-) -> Result<(PersonRef, BTreeSet<PersonRef>), Response> {
-    let visible = scope(state, auth).await?;
+) -> Result<(PersonRef, BTreeSet<PersonRef>, Allowlist), Response> {
+    let (visible, allowed) = scope(state, auth).await?;
     // An unknown or malformed id is refused like an out-of-scope one: existence is not revealed.
     match PersonRef::new(raw_id) {
-        Ok(id) if visible.contains(&id) => Ok((id, visible)),
+        Ok(id) if visible.contains(&id) => Ok((id, visible, allowed)),
         _ => Err(deny(state, auth, DenyReason::SubjectNotInScope, "").await),
     }
 }
@@ -116,12 +117,9 @@ async fn get_person(
     params: Params,
 ) -> ApiResult<Response> {
     params.only(&[])?;
-    let (id, _) = match person_in_scope(&state, &auth, &raw_id).await {
+    let (id, _, allowed) = match person_in_scope(&state, &auth, &raw_id).await {
         Ok(v) => v,
         Err(resp) => return Ok(resp),
-    };
-    let Some(allowed) = fields_for(&auth) else {
-        return Ok(deny(&state, &auth, DenyReason::PurposeNotPermitted, "").await);
     };
     let snap = state.snapshot();
     let today = state.clock.today();
@@ -145,12 +143,9 @@ async fn get_links(
     params: Params,
 ) -> ApiResult<Response> {
     params.only(&[])?;
-    let (id, visible) = match person_in_scope(&state, &auth, &raw_id).await {
+    let (id, visible, allowed) = match person_in_scope(&state, &auth, &raw_id).await {
         Ok(v) => v,
         Err(resp) => return Ok(resp),
-    };
-    let Some(allowed) = fields_for(&auth) else {
-        return Ok(deny(&state, &auth, DenyReason::PurposeNotPermitted, "").await);
     };
     let snap = state.snapshot();
     let today = state.clock.today();

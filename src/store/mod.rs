@@ -199,10 +199,9 @@ pub trait Store: Send {
     /// True when a link of `kind` from `person` is stored.
     fn has_link(&self, person: &PersonRef, kind: LinkKind) -> StoreResult<bool>;
 
-    /// Checks the safeguards data rules ([`crate::safeguards::rules`]) against the batch and
-    /// what is stored, as of `as_of`, then writes it in one transaction. A batch with any
-    /// violation is refused whole with [`StoreError::Rules`].
-    fn write(&mut self, data: &Dataset, as_of: Day) -> StoreResult<KindCounts> {
+    /// The safeguards data rules' violations by `data` as of `as_of`, checked against the batch
+    /// and the links already stored.
+    fn check_rules(&self, data: &Dataset, as_of: Day) -> StoreResult<Vec<RuleViolation>> {
         let mut stored = StoredSet::default();
         for p in &data.people {
             for kind in [LinkKind::Safeguarding, LinkKind::PersonIncident] {
@@ -211,7 +210,14 @@ pub trait Store: Send {
                 }
             }
         }
-        let violations = check_batch(data, as_of, &stored);
+        Ok(check_batch(data, as_of, &stored))
+    }
+
+    /// Checks the safeguards data rules ([`crate::safeguards::rules`]) against the batch and
+    /// what is stored, as of `as_of`, then writes it in one transaction. A batch with any
+    /// violation is refused whole with [`StoreError::Rules`].
+    fn write(&mut self, data: &Dataset, as_of: Day) -> StoreResult<KindCounts> {
+        let violations = self.check_rules(data, as_of)?;
         if !violations.is_empty() {
             return Err(StoreError::Rules(violations));
         }
