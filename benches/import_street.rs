@@ -17,6 +17,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use saferplaces::domain::Agency;
 use saferplaces::import::{ImportKind, ImportOptions, import_file};
 use saferplaces::index::{IncidentIndex, IncidentInput};
+use saferplaces::ingest::lsoa::LsoaCodeSets;
+use saferplaces::ingest::report::Progress;
 use saferplaces::store::{SqliteStore, Store};
 
 const CATEGORIES: [&str; 14] = [
@@ -99,6 +101,11 @@ fn bench(c: &mut Criterion) {
         scheme: None,
         code_field: None,
         name_field: None,
+        progress: Progress::silent(),
+        lsoa_codes: Some(std::sync::Arc::new(
+            LsoaCodeSets::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"))
+                .expect("LSOA code lists"),
+        )),
     };
     let mut g = c.benchmark_group("import_street");
     g.sample_size(10).measurement_time(Duration::from_mins(1));

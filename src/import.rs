@@ -14,10 +14,11 @@ use crate::ingest::agency::{
 };
 use crate::ingest::gias::parse_gias;
 use crate::ingest::gtfs::parse_gtfs;
+use crate::ingest::lsoa::{FileVintage, LsoaCodeSets, LsoaVintage};
 use crate::ingest::naptan::parse_naptan;
 use crate::ingest::ons::{BoundaryFileOptions, parse_boundaries_all};
 use crate::ingest::police::{parse_stop_search, parse_street};
-use crate::ingest::report::{Rejection, SourceFile};
+use crate::ingest::report::{Progress, ProgressPoint, Rejection, SourceFile};
 use crate::store::{
     ImportBatch, ImportFile, ImportedIncident, SourceAttributes, Store, StoreError,
 };
@@ -85,6 +86,11 @@ pub struct ImportOptions {
     pub code_field: Option<String>,
     /// Boundary name property (for `boundaries`).
     pub name_field: Option<String>,
+    /// Where long imports report progress (the CLI prints it; silent by default).
+    pub progress: Progress,
+    /// LSOA code sets for deciding a police file's LSOA vintage; `None` records every row's
+    /// vintage as unknown.
+    pub lsoa_codes: Option<std::sync::Arc<LsoaCodeSets>>,
 }
 
 /// An import could not run at all (as opposed to rows being rejected).
@@ -141,12 +147,26 @@ pub struct FileSummary {
     pub outside_area: u64,
     /// `stored`, `refused` (rejections without `--allow-partial`: nothing stored) or `dry-run`.
     pub outcome: &'static str,
+    /// The LSOA vintage of a police street file (`2011`, `2021`, `mixed`, `unknown`...) and
+    /// the row counts behind it; absent for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lsoa_vintage: Option<LsoaSummary>,
     /// Every rejection.
     pub rejections: Vec<Rejection>,
     /// Pseudonymous subjects of a people or links file that was written (for its audit
     /// record, S16); empty for other kinds.
     #[serde(skip)]
     pub subjects: Vec<String>,
+}
+
+/// A street file's LSOA vintage and the counts it was decided from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LsoaSummary {
+    /// The decision ([`FileVintage::decide`]).
+    pub vintage: &'static str,
+    /// Rows by the vintage of their code.
+    #[serde(flatten)]
+    pub rows: FileVintage,
 }
 
 /// Names of the four authorities as they begin LSOA names.
@@ -220,6 +240,7 @@ pub fn import_file(
         sha256: sha256_hex(&bytes),
         agency: opts.agency.clone(),
         isa_ref: opts.isa_ref.clone(),
+        progress: opts.progress.clone(),
     };
     let file = ImportFile {
         name: name.clone(),
@@ -239,7 +260,18 @@ pub fn import_file(
             let parsed = parse_street(&bytes, &src);
             summary.read = parsed.read;
             summary.rejections = parsed.rejections;
+            let mut vintages = FileVintage::default();
+            // One shared string per vintage, indexed by discriminant.
+            let vintage_codes = LsoaVintage::ALL.map(|v| std::sync::Arc::<str>::from(v.code()));
+            batch.incidents.reserve(parsed.records.len());
             for (r, line) in parsed.records.into_iter().zip(parsed.lines) {
+                let vintage = opts
+                    .lsoa_codes
+                    .as_ref()
+                    .map_or(LsoaVintage::Unknown, |sets| {
+                        sets.classify(r.lsoa_code.as_deref(), r.lsoa_name.as_deref())
+                    });
+                vintages.add(vintage);
                 let inside = r
                     .lsoa_name
                     .as_deref()
@@ -251,6 +283,7 @@ pub fn import_file(
                     location: r.location_text,
                     category_raw: Some(r.crime_type_raw),
                     outcome_raw: r.last_outcome,
+                    area_vintage: Some(std::sync::Arc::clone(&vintage_codes[vintage as usize])),
                 };
                 batch.incidents.push(ImportedIncident {
                     incident: r.incident,
@@ -259,6 +292,10 @@ pub fn import_file(
                     outside_area: outside_row,
                 });
             }
+            summary.lsoa_vintage = Some(LsoaSummary {
+                vintage: vintages.decide(),
+                rows: vintages,
+            });
         }
         ImportKind::PoliceStopSearch => {
             let parsed = parse_stop_search(&bytes, &src);
@@ -350,6 +387,12 @@ pub fn import_file(
     }
     summary.rejected = summary.invalid;
     let register = json!({"read": summary.read, "rejected": summary.rejected, "kind": kind.name()});
+    opts.progress.report(ProgressPoint {
+        phase: "store",
+        rows: valid,
+        bytes: bytes.len() as u64,
+        total_bytes: bytes.len() as u64,
+    });
     let store_started = std::time::Instant::now();
     let written = store
         .write_import(&batch, &file, &register, !opts.dry_run)

@@ -14,9 +14,11 @@ use saferplaces::config::{OsEnv, Overrides, Settings};
 use saferplaces::domain::Role;
 use saferplaces::import::{FileSummary, ImportKind, ImportOptions, import_file};
 use saferplaces::index::Snapshot;
+use saferplaces::ingest::lsoa::LsoaCodeSets;
 use saferplaces::ingest::reconcile::{
     ReconcileParams, incidents_against_individuals, likely_duplicates,
 };
+use saferplaces::ingest::report::{Progress, ProgressPoint};
 use saferplaces::ingest::west_of_england::load_area_set;
 use saferplaces::jobs::{load_snapshot, retention_sweep};
 use saferplaces::safeguards::audit::{self, AuditLog};
@@ -365,6 +367,33 @@ fn run_server(settings: Settings, demo: bool, no_serve: bool) -> anyhow::Result<
     runtime.block_on(serve(settings, snapshot, store, audit))
 }
 
+/// The LSOA code sets a police street import classifies its rows with.
+fn lsoa_codes(
+    geodata_dir: &std::path::Path,
+    kind: ImportKind,
+) -> anyhow::Result<Option<Arc<LsoaCodeSets>>> {
+    if kind != ImportKind::PoliceStreet {
+        return Ok(None);
+    }
+    let sets = LsoaCodeSets::load(geodata_dir)
+        .with_context(|| format!("loading LSOA code lists from {}", geodata_dir.display()))?;
+    Ok(Some(Arc::new(sets)))
+}
+
+/// One progress line on stderr (stdout stays the summary, and `--json`'s last line).
+fn print_progress(p: ProgressPoint) {
+    let line = match p.phase {
+        "parse" => format!(
+            "  ... {} rows read, {:.0} % of {:.1} MB",
+            p.rows,
+            100.0 * p.bytes as f64 / (p.total_bytes.max(1)) as f64,
+            p.total_bytes as f64 / 1e6
+        ),
+        phase => format!("  ... {phase}: {} rows", p.rows),
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Imports every file, printing progress and a summary per file; returns failure when any
 /// file was refused or failed.
 fn run_import(
@@ -376,6 +405,7 @@ fn run_import(
     audit: Option<&AuditLog>,
 ) -> anyhow::Result<ExitCode> {
     let mut total = FileSummary::default();
+    let mut vintages = Vec::new();
     let mut failed = false;
     for path in paths {
         let started = Instant::now();
@@ -410,6 +440,17 @@ fn run_import(
                     f.outside_area,
                     started.elapsed().as_secs_f64()
                 ))?;
+                if let Some(v) = f.lsoa_vintage {
+                    out(&format!(
+                        "  LSOA vintage {}: {} rows with a 2011 code (or an unchanged 2021 one), {} with a 2021-only code, {} with a 2011-only code, {} unknown (outside the four authorities or no code)",
+                        v.vintage,
+                        v.rows.in_2011 + v.rows.both,
+                        v.rows.only_2021,
+                        v.rows.only_2011,
+                        v.rows.unknown
+                    ))?;
+                    vintages.push(serde_json::json!({"file": f.file, "vintage": v}));
+                }
                 if let (Some(log), "stored") = (audit, f.outcome) {
                     let mut e = audit::AuditEvent::new(
                         audit::AuditEventType::Collection,
@@ -451,6 +492,7 @@ fn run_import(
             "read": total.read, "stored": total.stored, "duplicates": total.duplicates,
             "rejected": total.rejected, "invalid": total.invalid, "unlocated": total.unlocated, "outside_area": total.outside_area, "skipped": total.skipped,
             "files": paths.len(), "dry_run": opts.dry_run, "ok": !failed,
+            "lsoa_vintages": vintages,
         }))?)?;
     }
     Ok(if failed {
@@ -495,6 +537,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 scheme: scheme.map(|r| r.parse()).transpose()?,
                 code_field,
                 name_field,
+                progress: Progress::new(print_progress),
+                lsoa_codes: lsoa_codes(&s.geodata_dir, kind)?,
             };
             let mut store = SqliteStore::open(&s.data_dir)?;
             // People and links are person-level: their collection is audited (S16).

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{DomainError, DomainResult};
@@ -103,12 +105,14 @@ impl fmt::Display for Urn {
     }
 }
 
+/// Validated text ids. The text is held as `Arc<str>`, so a clone (every imported row carries
+/// its agency and sharing agreement) shares the bytes instead of allocating.
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, $field:literal, $check:expr, $expect:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates the text form.
@@ -116,7 +120,7 @@ macro_rules! text_id {
                 let raw = raw.into();
                 let check: fn(&str) -> bool = $check;
                 if check(&raw) {
-                    Ok(Self(raw))
+                    Ok(Self(Arc::from(raw)))
                 } else {
                     Err(DomainError::invalid($field, format!("{raw:?} is not {}", $expect)))
                 }
@@ -137,7 +141,7 @@ macro_rules! text_id {
 
         impl From<$name> for String {
             fn from(v: $name) -> Self {
-                v.0
+                v.0.as_ref().to_owned()
             }
         }
 

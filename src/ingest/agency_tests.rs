@@ -20,6 +20,7 @@ fn src(name: &str) -> SourceFile {
         sha256: "0".repeat(64),
         agency: Agency::new("example-police").unwrap(),
         isa_ref: Some(IsaRef::new("ISA-2024-007").unwrap()),
+        progress: crate::ingest::report::Progress::default(),
     }
 }
 

@@ -18,6 +18,7 @@ fn source(name: &str) -> SourceFile {
         sha256: "0".repeat(64),
         agency: Agency::new("bods").unwrap(),
         isa_ref: None,
+        progress: crate::ingest::report::Progress::default(),
     }
 }
 

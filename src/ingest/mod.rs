@@ -7,6 +7,8 @@
 pub mod agency;
 pub mod gias;
 pub mod gtfs;
+pub mod intern;
+pub mod lsoa;
 pub mod naptan;
 pub mod ons;
 pub mod police;

@@ -29,13 +29,16 @@
 //! per-row `String`s. Hot-path choices: `ByteRecord`s, header positions resolved once, numbers
 //! parsed from the field bytes, and one id hash per row (a second only for repeated rows).
 
-use std::collections::HashMap;
+use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use crate::domain::{
     Category, Day, Incident, IncidentId, IncidentLocation, IncidentTime, LocationPrecision,
     Provenance, SearchType, StopOutcome, StopSearch, TimePrecision,
 };
 
+use super::intern::Interner;
 use super::report::{Parsed, SourceFile, stable_id};
 use super::table::{Fault, Row, digits, parse_table};
 
@@ -135,27 +138,27 @@ pub struct StreetRow {
     pub incident: Incident,
     /// `Crime ID` (64 hex characters). Empty on every anti-social behaviour row and **not
     /// unique** within a file (formats.md §7), so it is an attribute, never a key.
-    pub crime_id: Option<String>,
+    pub crime_id: Option<Arc<str>>,
     /// `Month` as written, `YYYY-MM`.
-    pub month: String,
+    pub month: Arc<str>,
     /// `Reported by` (the force that supplied the row).
-    pub reported_by: Option<String>,
+    pub reported_by: Option<Arc<str>>,
     /// `Falls within` (the force whose area the row falls in).
-    pub falls_within: Option<String>,
+    pub falls_within: Option<Arc<str>>,
     /// The street name from `Location` (`On or near <street>`), without the prefix. `None` for
     /// `No Location` (any case), for `On or near ` with no street, and for an empty field.
     /// Never show it as an address (formats.md §7).
-    pub location_text: Option<String>,
+    pub location_text: Option<Arc<str>>,
     /// `LSOA code` (2011 or 2021 vintage; formats.md §7).
-    pub lsoa_code: Option<String>,
+    pub lsoa_code: Option<Arc<str>>,
     /// `LSOA name`, e.g. `Bristol 044C`.
-    pub lsoa_name: Option<String>,
+    pub lsoa_name: Option<Arc<str>>,
     /// `Crime type` as written.
-    pub crime_type_raw: String,
+    pub crime_type_raw: Arc<str>,
     /// `Last outcome category` as written (empty on anti-social behaviour rows).
-    pub last_outcome: Option<String>,
+    pub last_outcome: Option<Arc<str>>,
     /// `Context` (empty in every sample row).
-    pub context: Option<String>,
+    pub context: Option<Arc<str>>,
 }
 
 /// Parses a data.police.uk street-level crime CSV (`*-street.csv`, formats.md §1.1).
@@ -191,8 +194,10 @@ pub struct StreetRow {
 /// different location, LSOA or outcome gives two different ids (both rows are kept).
 pub fn parse_street(bytes: &[u8], src: &SourceFile) -> Parsed<StreetRow> {
     let mut seen: HashMap<u64, u32> = HashMap::new();
+    let mut shared = Interner::new();
+    let provenance = provenance(src);
     parse_table(bytes, src, &STREET_COLUMNS, &STREET_REQUIRED, |row, _| {
-        street_row(row, src, &mut seen)
+        street_row(row, &provenance, &mut seen, &mut shared)
     })
 }
 
@@ -222,8 +227,9 @@ pub fn parse_stop_search(bytes: &[u8], src: &SourceFile) -> Parsed<StopSearch> {
 
 fn street_row(
     row: &Row<'_>,
-    src: &SourceFile,
+    provenance: &Provenance,
     seen: &mut HashMap<u64, u32>,
+    shared: &mut Interner,
 ) -> Result<StreetRow, Fault> {
     let month = row.text(S_MONTH)?.unwrap_or_default();
     let day = parse_month(month).ok_or_else(|| {
@@ -241,13 +247,16 @@ fn street_row(
         )
     })?;
     let location_text = row.text(S_LOCATION)?.and_then(street_name);
-    let crime_id = row.string(S_CRIME_ID)?;
-    let reported_by = row.string(S_REPORTED_BY)?;
-    let falls_within = row.string(S_FALLS_WITHIN)?;
-    let lsoa_code = row.string(S_LSOA_CODE)?;
-    let lsoa_name = row.string(S_LSOA_NAME)?;
-    let last_outcome = row.string(S_LAST_OUTCOME)?;
-    let context = row.string(S_CONTEXT)?;
+    // Unique per crime, so allocated rather than interned.
+    let crime_id = row.text(S_CRIME_ID)?.map(Arc::<str>::from);
+    let mut text =
+        |c: usize| -> Result<Option<Arc<str>>, Fault> { Ok(row.text(c)?.map(|t| shared.get(t))) };
+    let reported_by = text(S_REPORTED_BY)?;
+    let falls_within = text(S_FALLS_WITHIN)?;
+    let lsoa_code = text(S_LSOA_CODE)?;
+    let lsoa_name = text(S_LSOA_NAME)?;
+    let last_outcome = text(S_LAST_OUTCOME)?;
+    let context = text(S_CONTEXT)?;
     // The id comes after every check, so only accepted rows count as occurrences.
     let id = street_id(row, seen);
     Ok(StreetRow {
@@ -264,16 +273,16 @@ fn street_row(
                 precision: LocationPrecision::SnapPoint,
             }),
             involves_child: false,
-            provenance: provenance(src),
+            provenance: provenance.clone(),
         },
         crime_id,
-        month: month.to_owned(),
+        month: shared.get(month),
         reported_by,
         falls_within,
-        location_text: location_text.map(str::to_owned),
+        location_text: location_text.map(|t| shared.get(t)),
         lsoa_code,
         lsoa_name,
-        crime_type_raw: crime_type_raw.to_owned(),
+        crime_type_raw: shared.get(crime_type_raw),
         last_outcome,
         context,
     })

@@ -43,6 +43,7 @@ fn source(name: &str, bytes: &[u8]) -> SourceFile {
         sha256: sha256_hex(bytes),
         agency: Agency::new("avon-and-somerset-police").unwrap(),
         isa_ref: Some(IsaRef::new("ISA-2024-007").unwrap()),
+        progress: crate::ingest::report::Progress::default(),
     }
 }
 
@@ -142,7 +143,7 @@ fn the_real_street_file_parses_with_the_counts_in_formats_md() {
     let mut by_label: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &p.records {
         *by_label.entry(r.incident.category.label()).or_default() += 1;
-        assert_eq!(r.incident.category.label(), r.crime_type_raw);
+        assert_eq!(r.incident.category.label(), &*r.crime_type_raw);
     }
     let expected: BTreeMap<&str, usize> = [
         ("Anti-social behaviour", 1_511),
@@ -174,7 +175,7 @@ fn the_real_street_file_parses_with_the_counts_in_formats_md() {
 
     let january = day("2023-01-01");
     for r in &p.records {
-        assert_eq!(r.month, "2023-01");
+        assert_eq!(&*r.month, "2023-01");
         assert_eq!(r.incident.time.day, january);
         assert_eq!(r.incident.time.precision, TimePrecision::Month);
         assert_eq!(r.incident.time.minute_of_day, None);
@@ -368,7 +369,7 @@ fn each_bad_street_row_gives_one_rejection_naming_file_line_and_field() {
     );
     // Legacy crime types map as documented.
     assert_eq!(p.records[2].incident.category, Category::ViolentCrime);
-    assert_eq!(p.records[2].crime_type_raw, "Violent crime");
+    assert_eq!(&*p.records[2].crime_type_raw, "Violent crime");
     assert_eq!(p.records[2].incident.time.day, day("2013-04-01"));
     assert_eq!(p.records[3].incident.category, Category::PublicOrder);
 }

@@ -39,7 +39,67 @@ pub struct SourceFile {
     pub agency: Agency,
     /// The sharing agreement the file was received under, if any.
     pub isa_ref: Option<IsaRef>,
+    /// Where a long parse reports how far it has got (silent by default).
+    pub progress: Progress,
 }
+
+/// How many rows a parse reads between two progress reports.
+pub const PROGRESS_EVERY_ROWS: u64 = 1 << 18;
+
+/// How far an import has got: a phase, rows so far, and bytes consumed of the file's total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressPoint {
+    /// `parse` or `store`.
+    pub phase: &'static str,
+    /// Rows read (parse) or about to be written (store).
+    pub rows: u64,
+    /// Bytes of the file consumed so far.
+    pub bytes: u64,
+    /// The file's size in bytes.
+    pub total_bytes: u64,
+}
+
+/// A sink for [`ProgressPoint`]s: the CLI prints them, tests and libraries stay silent.
+/// Two sinks always compare equal: progress is not part of a file's identity.
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<dyn Fn(ProgressPoint) + Send + Sync>>);
+
+impl Progress {
+    /// Reports to `sink`.
+    pub fn new(sink: impl Fn(ProgressPoint) + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(sink)))
+    }
+
+    /// Reports nowhere.
+    pub fn silent() -> Self {
+        Self(None)
+    }
+
+    /// Reports one point (nothing when silent).
+    pub fn report(&self, point: ProgressPoint) {
+        if let Some(sink) = &self.0 {
+            sink(point);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(sink)"
+        } else {
+            "Progress(silent)"
+        })
+    }
+}
+
+impl PartialEq for Progress {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Progress {}
 
 /// The result of parsing one file: records, how many rows were read, and the rejections.
 #[derive(Debug, Clone, PartialEq)]

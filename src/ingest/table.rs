@@ -8,7 +8,7 @@ use csv::ByteRecord;
 
 use crate::domain::LonLat;
 
-use super::report::{Parsed, Rejection, SourceFile};
+use super::report::{PROGRESS_EVERY_ROWS, Parsed, ProgressPoint, Rejection, SourceFile};
 
 pub(super) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 pub(super) const COLUMN_MISSING: &str = "column missing from the header";
@@ -173,6 +173,14 @@ pub(super) fn parse_table<T>(
             }
         }
         parsed.read += 1;
+        if parsed.read % PROGRESS_EVERY_ROWS == 0 {
+            src.progress.report(ProgressPoint {
+                phase: "parse",
+                rows: parsed.read,
+                bytes: record.position().map_or(0, csv::Position::byte),
+                total_bytes: bytes.len() as u64,
+            });
+        }
         let line = record_line(bytes, record.position());
         let outcome = if let Some(name) = missing {
             Err(((*name).to_owned(), COLUMN_MISSING.to_owned()))

@@ -4,6 +4,7 @@
 //! from `spawn_blocking`. Every write is one transaction: a batch is stored whole or not at
 //! all. Records are keyed by their ids, so writing the same record twice stores it once.
 
+pub mod segment;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -114,15 +115,17 @@ pub struct ImportFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceAttributes {
     /// The source's own reference (police.uk Crime ID; not unique).
-    pub source_ref: Option<String>,
+    pub source_ref: Option<std::sync::Arc<str>>,
     /// Area code given by the source (police.uk LSOA).
-    pub area_code: Option<String>,
+    pub area_code: Option<std::sync::Arc<str>>,
     /// Location text (street name only).
-    pub location: Option<String>,
+    pub location: Option<std::sync::Arc<str>>,
     /// Category label as written.
-    pub category_raw: Option<String>,
+    pub category_raw: Option<std::sync::Arc<str>>,
     /// Outcome label as written.
-    pub outcome_raw: Option<String>,
+    pub outcome_raw: Option<std::sync::Arc<str>>,
+    /// The vintage of `area_code` (police LSOAs: [`crate::ingest::lsoa::LsoaVintage::code`]).
+    pub area_vintage: Option<std::sync::Arc<str>>,
 }
 
 /// One file's records, written in one transaction.

@@ -47,6 +47,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_access.sql")),
     (3, include_str!("../../migrations/sqlite/0003_imports.sql")),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_incident_segments.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
@@ -182,7 +186,8 @@ impl Store for SqliteStore {
                 Ok(n.max(0) as u64)
             };
             Ok(KindCounts {
-                incidents: count("SELECT COUNT(*) FROM incidents")?,
+                incidents: count("SELECT COUNT(*) FROM incidents")?
+                    + count("SELECT COALESCE(SUM(rows), 0) FROM incident_segments")?,
                 places: count("SELECT COUNT(*) FROM places")?,
                 schools: count("SELECT COUNT(*) FROM schools")?,
                 stops: count("SELECT COUNT(*) FROM stops")?,
@@ -215,45 +220,8 @@ impl Store for SqliteStore {
         )
         .map_err(db("registering the imported file"))?;
         let file_id = tx.last_insert_rowid();
-        let mut written = ImportWritten::default();
+        let mut written = write_segments(&tx, &batch.incidents, file_id)?;
         {
-            let mut incident = tx
-                .prepare_cached(INSERT_INCIDENT)
-                .map_err(db("storing incidents"))?;
-            let mut src = tx
-                .prepare_cached(
-                    "INSERT INTO incident_sources \
-                     (incident_id, file_id, line, source_ref, area_code, location, category_raw, outcome_raw, outside_area) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-                )
-                .map_err(db("storing incident sources"))?;
-            // Insert in key order: ids are content hashes, so file order would touch B-tree
-            // pages at random.
-            let mut order: Vec<&super::ImportedIncident> = batch.incidents.iter().collect();
-            order.sort_unstable_by_key(|i| i.incident.id);
-            for imported in order {
-                let i = &imported.incident;
-                let id = sql_id(i.id.get(), "storing incidents")?;
-                if execute_incident(&mut incident, i)? == 0 {
-                    continue;
-                }
-                written.stored += 1;
-                written.unlocated += u64::from(i.location.is_none());
-                written.outside_area += u64::from(imported.outside_area);
-                let a = &imported.attributes;
-                src.execute(params![
-                    id,
-                    file_id,
-                    sql_id(imported.line, "storing incident sources")?,
-                    a.source_ref,
-                    a.area_code,
-                    a.location,
-                    a.category_raw,
-                    a.outcome_raw,
-                    imported.outside_area,
-                ])
-                .map_err(db("storing incident sources"))?;
-            }
             let mut ss = tx
                 .prepare_cached(
                     "INSERT INTO stop_searches (id, record, day, file_id, line) \
@@ -617,13 +585,116 @@ fn insert_all<T>(
 }
 
 fn write_incidents(conn: &Connection, incidents: &[Incident]) -> StoreResult<u64> {
-    insert_all(
-        conn,
-        INSERT_INCIDENT,
-        "storing incidents",
-        incidents,
-        execute_incident,
-    )
+    // An id stored in a segment must not be stored again as a row.
+    let in_segments = segment_ids(conn)?;
+    let mut stmt = conn
+        .prepare_cached(INSERT_INCIDENT)
+        .map_err(db("storing incidents"))?;
+    let mut inserted = 0_u64;
+    for i in incidents {
+        if in_segments.binary_search(&i.id.get()).is_err() {
+            inserted += execute_incident(&mut stmt, i)? as u64;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Every id held in `incident_segments`, ascending.
+fn segment_ids(conn: &Connection) -> StoreResult<Vec<u64>> {
+    let context = "reading stored incident ids";
+    let mut stmt = conn
+        .prepare_cached("SELECT id, ids FROM incident_segments")
+        .map_err(db(context))?;
+    let mut rows = stmt.query([]).map_err(db(context))?;
+    let mut ids = Vec::new();
+    while let Some(row) = rows.next().map_err(db(context))? {
+        let segment: i64 = row.get(0).map_err(db(context))?;
+        let blob = row.get_ref(1).map_err(db(context))?;
+        let bytes = blob.as_blob().map_err(|e| StoreError::Corrupt {
+            table: "incident_segments",
+            row: segment.to_string(),
+            reason: e.to_string(),
+        })?;
+        ids.extend(super::segment::decode_ids(segment, bytes)?);
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Every incident id stored, in rows or in segments, ascending.
+fn stored_incident_ids(conn: &Connection) -> StoreResult<Vec<u64>> {
+    let context = "reading stored incident ids";
+    let mut ids = segment_ids(conn)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT id FROM incidents")
+        .map_err(db(context))?;
+    let mut rows = stmt.query([]).map_err(db(context))?;
+    while let Some(row) = rows.next().map_err(db(context))? {
+        let id: i64 = row.get(0).map_err(db(context))?;
+        ids.push(id as u64);
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Writes an import's incidents that are not stored yet (and not repeated within the batch) as
+/// columnar segments ([`super::segment`]); counts what was stored.
+fn write_segments(
+    conn: &Connection,
+    incidents: &[super::ImportedIncident],
+    file_id: i64,
+) -> StoreResult<ImportWritten> {
+    let mut written = ImportWritten::default();
+    if incidents.is_empty() {
+        return Ok(written);
+    }
+    let context = "storing incident segments";
+    let stored = stored_incident_ids(conn)?;
+    // Sort compact (id, position) keys rather than the rows: a repeated id keeps its first
+    // row, and the sort touches 16 bytes per row instead of chasing pointers.
+    let mut keys: Vec<(u64, usize)> = incidents
+        .iter()
+        .enumerate()
+        .map(|(at, i)| (i.incident.id.get(), at))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup_by_key(|k| k.0);
+    // Both lists are sorted: one merge pass drops what is stored.
+    let mut k = 0;
+    keys.retain(|&(id, _)| {
+        while k < stored.len() && stored[k] < id {
+            k += 1;
+        }
+        stored.get(k) != Some(&id)
+    });
+    let order: Vec<&super::ImportedIncident> = keys.iter().map(|&(_, at)| &incidents[at]).collect();
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO incident_segments (file_id, rows, min_id, max_id, ids, data) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(db(context))?;
+    for chunk in order.chunks(super::segment::SEGMENT_ROWS) {
+        let seg = super::segment::encode(chunk)?;
+        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+            continue;
+        };
+        stmt.execute(params![
+            file_id,
+            seg.rows as i64,
+            sql_id(first.incident.id.get(), context)?,
+            sql_id(last.incident.id.get(), context)?,
+            seg.ids,
+            seg.data,
+        ])
+        .map_err(db(context))?;
+        for i in chunk {
+            written.stored += 1;
+            written.unlocated += u64::from(i.incident.location.is_none());
+            written.outside_area += u64::from(i.outside_area);
+        }
+    }
+    Ok(written)
 }
 
 /// Inserts one incident with a prepared [`INSERT_INCIDENT`]; returns rows inserted (0 when the
@@ -894,7 +965,41 @@ fn load_all<T>(
     Ok(out)
 }
 
+/// Incidents stored as rows and in segments, ascending by id.
 fn load_incidents(conn: &Connection) -> StoreResult<Vec<Incident>> {
+    let mut incidents = load_incident_rows(conn)?;
+    let context = "loading incident segments";
+    let mut stmt = conn
+        .prepare_cached("SELECT id, ids, data FROM incident_segments ORDER BY id")
+        .map_err(db(context))?;
+    let mut rows = stmt.query([]).map_err(db(context))?;
+    let mut any = false;
+    while let Some(row) = rows.next().map_err(db(context))? {
+        let segment: i64 = row.get(0).map_err(db(context))?;
+        let blob = |idx: usize| -> StoreResult<&[u8]> {
+            row.get_ref(idx)
+                .map_err(db(context))?
+                .as_blob()
+                .map_err(|e| StoreError::Corrupt {
+                    table: "incident_segments",
+                    row: segment.to_string(),
+                    reason: e.to_string(),
+                })
+        };
+        incidents.extend(super::segment::decode_incidents(
+            segment,
+            blob(1)?,
+            blob(2)?,
+        )?);
+        any = true;
+    }
+    if any && !incidents.is_sorted_by_key(|i| i.id.get()) {
+        incidents.sort_unstable_by_key(|i| i.id.get());
+    }
+    Ok(incidents)
+}
+
+fn load_incident_rows(conn: &Connection) -> StoreResult<Vec<Incident>> {
     let sql = "SELECT id, category, day, minute, time_precision, lon, lat, location_precision, \
                involves_child, agency, isa_ref, grade FROM incidents ORDER BY id";
     load_all(conn, "incidents", sql, 1, |c| {
@@ -1189,7 +1294,7 @@ impl Cells<'_, '_> {
 // Enum codes.
 
 /// A closed vocabulary stored as a text code (the same `snake_case` word the API uses).
-trait Code: Sized + Copy + 'static {
+pub(super) trait Code: Sized + Copy + 'static {
     /// Every value.
     #[cfg_attr(
         not(test),

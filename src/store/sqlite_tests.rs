@@ -1007,3 +1007,143 @@ fn erasing_a_person_removes_their_links_links_to_them_and_their_place_in_cases_a
     assert!(after.meetings.iter().all(|m| !m.subjects.contains(&gone)));
     assert_eq!(after.cases.len(), 2, "the cases themselves stay");
 }
+
+fn imported(
+    incident: Incident,
+    line: u64,
+    crime_id: Option<&str>,
+) -> crate::store::ImportedIncident {
+    crate::store::ImportedIncident {
+        incident,
+        line,
+        attributes: crate::store::SourceAttributes {
+            source_ref: crime_id.map(Into::into),
+            area_code: Some("E01014540".into()),
+            location: Some("Julius Place".into()),
+            category_raw: Some("Drugs".into()),
+            outcome_raw: None,
+            area_vintage: Some("2011_or_unchanged".into()),
+        },
+        outside_area: line.is_multiple_of(2),
+    }
+}
+
+fn import_file_record(name: &str) -> ImportFile {
+    ImportFile {
+        name: name.to_owned(),
+        sha256: "ab".repeat(32),
+        imported_at: "2026-11-22T09:00:00.000Z".to_owned(),
+        kind: "police-street".to_owned(),
+    }
+}
+
+#[test]
+fn imported_incidents_go_to_segments_once_and_load_with_row_incidents_in_id_order() {
+    let data = sample();
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    store.write_unchecked(&data).unwrap();
+    let in_rows = data.incidents[0].clone();
+    let mut fresh: Vec<Incident> = (0..3)
+        .map(|n| Incident {
+            id: IncidentId::new(in_rows.id.get() + 1_000 + n),
+            ..in_rows.clone()
+        })
+        .collect();
+    fresh[1].location = None;
+    let batch = ImportBatch {
+        incidents: vec![
+            imported(fresh[2].clone(), 2, Some("c2")),
+            imported(in_rows.clone(), 3, None), // stored as a row already
+            imported(fresh[0].clone(), 4, Some("c0")),
+            imported(fresh[1].clone(), 5, None),
+            imported(fresh[0].clone(), 6, Some("c0")), // repeated within the file
+        ],
+        ..ImportBatch::default()
+    };
+    let summary = serde_json::json!({"read": 5});
+    // A dry run rolls back.
+    let dry = store
+        .write_import(&batch, &import_file_record("a.csv"), &summary, false)
+        .unwrap();
+    assert_eq!(dry.stored, 3);
+    assert_eq!(
+        store.counts().unwrap().incidents,
+        data.incidents.len() as u64
+    );
+
+    let written = store
+        .write_import(&batch, &import_file_record("a.csv"), &summary, true)
+        .unwrap();
+    assert_eq!((written.stored, written.unlocated), (3, 1));
+    assert_eq!(written.outside_area, 2, "lines 2 and 4 are marked outside");
+    let total = data.incidents.len() as u64 + 3;
+    assert_eq!(store.counts().unwrap().incidents, total);
+
+    // Again: nothing new, and the dataset path does not store a segment's id as a row.
+    let again = store
+        .write_import(&batch, &import_file_record("a.csv"), &summary, true)
+        .unwrap();
+    assert_eq!(again.stored, 0);
+    let rewrite = Dataset {
+        incidents: vec![fresh[0].clone()],
+        ..Dataset::default()
+    };
+    assert_eq!(store.write_unchecked(&rewrite).unwrap().incidents, 0);
+    assert_eq!(store.counts().unwrap().incidents, total);
+
+    let loaded = store.load().unwrap();
+    let mut expected = data.incidents.clone();
+    expected.extend(fresh.iter().cloned());
+    expected.sort_by_key(|i| i.id.get());
+    assert_eq!(loaded.incidents, expected);
+
+    // The segment keeps each row's line and raw source attributes.
+    let (id, ids, blob): (i64, Vec<u8>, Vec<u8>) = store
+        .conn
+        .query_row("SELECT id, ids, data FROM incident_segments", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    let rows = super::super::segment::decode_rows(id, &ids, &blob).unwrap();
+    let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![4, 5, 2], "first occurrence kept, in id order");
+    assert_eq!(rows[0].attributes.source_ref.as_deref(), Some("c0"));
+    assert_eq!(rows[1].attributes.source_ref, None);
+    assert_eq!(rows[2].attributes.location.as_deref(), Some("Julius Place"));
+}
+
+#[test]
+fn a_damaged_segment_is_reported_as_corrupt_on_load() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let data = sample();
+    let batch = ImportBatch {
+        incidents: vec![imported(data.incidents[0].clone(), 2, None)],
+        ..ImportBatch::default()
+    };
+    store
+        .write_import(
+            &batch,
+            &import_file_record("b.csv"),
+            &serde_json::json!({}),
+            true,
+        )
+        .unwrap();
+    store
+        .conn
+        .execute(
+            "UPDATE incident_segments SET data = substr(data, 1, 20)",
+            [],
+        )
+        .unwrap();
+    let err = store.load().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Corrupt {
+                table: "incident_segments",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -92,6 +92,11 @@ fn the_real_street_file_imports_with_every_row_accounted_for_and_twice_stores_no
         "{outside} rows outside the four authorities"
     );
     assert_eq!(n(&stats(dir.path()), "incidents"), 12_566);
+    // formats.md §7: every code of the four authorities in this file is a 2011 code.
+    let v = &s["lsoa_vintages"][0]["vintage"];
+    assert_eq!(v["vintage"], "2011", "{v}");
+    assert_eq!(n(v, "in_2011"), 12_566 - 758 - outside, "{v}");
+    assert_eq!(n(v, "only_2021"), 0, "{v}");
 
     let again = import(dir.path(), &["police-street", file.to_str().unwrap()]);
     assert!(again.ok);
@@ -154,6 +159,52 @@ fn real_ons_boundaries_of_every_kind_import_with_their_counts() {
 }
 
 const HEADER: &str = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context";
+
+#[test]
+fn the_lsoa_vintage_is_decided_by_code_set_membership_and_stored_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let row = |code: &str, name: &str| {
+        format!(
+            ",2026-03,Avon and Somerset Constabulary,Avon and Somerset Constabulary,-2.589,51.454,On or near Broad Street,{code},{name},Anti-social behaviour,,"
+        )
+    };
+    // E01035999 is no 2011 code, yet named in Bristol: a code given in 2021. Mendip rows are
+    // outside the four authorities and say nothing.
+    let new = dir.path().join("2026.csv");
+    let rows = [
+        row("E01014540", "Bristol 032B"),
+        row("E01035999", "Bristol 064A"),
+        row("E01035110", "Mendip 007G"),
+    ];
+    std::fs::write(&new, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    let run = import(
+        &dir.path().join("data"),
+        &["police-street", new.to_str().unwrap()],
+    );
+    assert!(run.ok, "{}", run.stdout);
+    let v = &run.summary["lsoa_vintages"][0]["vintage"];
+    assert_eq!(v["vintage"], "2021", "{v}");
+    assert_eq!(
+        (n(v, "only_2021"), n(v, "in_2011"), n(v, "unknown")),
+        (1, 1, 1)
+    );
+    assert!(run.stdout.contains("LSOA vintage 2021"), "{}", run.stdout);
+
+    let old = dir.path().join("2023.csv");
+    std::fs::write(
+        &old,
+        format!("{HEADER}\n{}\n", row("E01014540", "Bristol 032B")),
+    )
+    .unwrap();
+    let run = import(
+        &dir.path().join("data"),
+        &["police-street", old.to_str().unwrap()],
+    );
+    assert_eq!(
+        run.summary["lsoa_vintages"][0]["vintage"]["vintage"],
+        "2011"
+    );
+}
 
 #[test]
 fn a_damaged_file_stores_nothing_and_names_file_line_and_field_unless_partial_is_allowed() {

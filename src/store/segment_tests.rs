@@ -1,0 +1,171 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::domain::{Agency, Grade, IsaRef};
+
+fn row(id: u64, line: u64, located: bool, n: u64) -> ImportedIncident {
+    ImportedIncident {
+        incident: Incident {
+            id: IncidentId::new(id),
+            category: if n.is_multiple_of(2) {
+                Category::Drugs
+            } else {
+                Category::AntiSocialBehaviour
+            },
+            time: IncidentTime {
+                day: Day::from_days_since_epoch(19_000 + (n % 400) as u16),
+                minute_of_day: n.is_multiple_of(3).then_some((n % 1440) as u16),
+                precision: if n.is_multiple_of(3) {
+                    TimePrecision::Exact
+                } else {
+                    TimePrecision::Month
+                },
+            },
+            location: located.then(|| IncidentLocation {
+                point: LonLat::new(-2.6 + n as f64 * 1e-7, 51.45 - n as f64 * 1e-7).unwrap(),
+                precision: LocationPrecision::SnapPoint,
+            }),
+            involves_child: n.is_multiple_of(5),
+            provenance: Provenance {
+                agency: Agency::new("avon-and-somerset-police").unwrap(),
+                isa_ref: n
+                    .is_multiple_of(4)
+                    .then(|| IsaRef::new("ISA-2024-007").unwrap()),
+                grade: n.is_multiple_of(7).then(|| "1AP".parse::<Grade>().unwrap()),
+            },
+        },
+        line,
+        attributes: SourceAttributes {
+            source_ref: n.is_multiple_of(2).then(|| format!("{n:064x}").into()),
+            area_code: Some(format!("E0101{:04}", n % 300).into()),
+            location: located.then(|| "On or near Julius Place".into()),
+            category_raw: Some("Drugs".into()),
+            outcome_raw: (!n.is_multiple_of(3)).then(|| "Under investigation".into()),
+            area_vintage: Some(
+                if n.is_multiple_of(2) {
+                    "2011"
+                } else {
+                    "unknown"
+                }
+                .into(),
+            ),
+        },
+        outside_area: n.is_multiple_of(11),
+    }
+}
+
+fn rows(n: u64) -> Vec<ImportedIncident> {
+    (0..n)
+        .map(|i| row(1000 + i * 7, i + 2, !i.is_multiple_of(9), i))
+        .collect()
+}
+
+#[test]
+fn a_segment_round_trips_every_column() {
+    let input = rows(1000);
+    let refs: Vec<&ImportedIncident> = input.iter().collect();
+    let seg = encode(&refs).unwrap();
+    assert_eq!(seg.rows, 1000);
+    let back = decode_rows(1, &seg.ids, &seg.data).unwrap();
+    assert_eq!(back.len(), input.len());
+    for (a, b) in input.iter().zip(&back) {
+        assert_eq!(a.incident, b.incident);
+        assert_eq!(a.line, b.line);
+        assert_eq!(a.attributes, b.attributes);
+        assert_eq!(a.outside_area, b.outside_area);
+    }
+    let incidents = decode_incidents(1, &seg.ids, &seg.data).unwrap();
+    assert!(input.iter().zip(&incidents).all(|(a, b)| a.incident == *b));
+    assert_eq!(
+        decode_ids(1, &seg.ids).unwrap(),
+        input
+            .iter()
+            .map(|r| r.incident.id.get())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn wide_dictionaries_use_wider_indexes() {
+    // 70,000 distinct source refs need 4-byte indexes; 300 area codes 2-byte ones.
+    let input: Vec<ImportedIncident> = (0..SEGMENT_ROWS as u64)
+        .map(|i| row(i + 1, i + 2, true, i * 2))
+        .collect();
+    let refs: Vec<&ImportedIncident> = input.iter().collect();
+    let seg = encode(&refs).unwrap();
+    let back = decode_rows(9, &seg.ids, &seg.data).unwrap();
+    assert_eq!(back.len(), SEGMENT_ROWS);
+    assert_eq!(
+        back[SEGMENT_ROWS - 1].attributes,
+        input[SEGMENT_ROWS - 1].attributes
+    );
+}
+
+#[test]
+fn encoding_refuses_unsorted_empty_and_oversized_batches() {
+    let input = rows(3);
+    let unsorted = vec![&input[1], &input[0]];
+    assert!(encode(&unsorted).is_err());
+    let repeated = vec![&input[0], &input[0]];
+    assert!(encode(&repeated).is_err());
+    assert!(encode(&[]).is_err());
+    let many: Vec<ImportedIncident> = (0..=SEGMENT_ROWS as u64)
+        .map(|i| row(i + 1, 2, false, i))
+        .collect();
+    let refs: Vec<&ImportedIncident> = many.iter().collect();
+    assert!(encode(&refs).is_err());
+}
+
+#[test]
+fn damaged_segments_are_reported_as_corrupt_naming_the_segment() {
+    let input = rows(50);
+    let refs: Vec<&ImportedIncident> = input.iter().collect();
+    let seg = encode(&refs).unwrap();
+    // Truncation anywhere, a trailing byte, a bad magic, a wrong row count.
+    for cut in [0, 3, 5, 9, seg.data.len() / 2, seg.data.len() - 1] {
+        let err = decode_rows(42, &seg.ids, &seg.data[..cut]).unwrap_err();
+        assert!(
+            err.to_string().contains("incident_segments row 42"),
+            "{err}"
+        );
+    }
+    let mut longer = seg.data.clone();
+    longer.push(0);
+    assert!(decode_rows(42, &seg.ids, &longer).is_err());
+    let mut magic = seg.data.clone();
+    magic[0] = b'X';
+    assert!(decode_rows(42, &seg.ids, &magic).is_err());
+    assert!(decode_rows(42, &seg.ids[8..], &seg.data).is_err());
+    assert!(decode_ids(42, &seg.ids[1..]).is_err());
+    // Ids out of order.
+    let mut swapped = seg.ids.clone();
+    swapped[..16].rotate_left(8);
+    assert!(decode_rows(42, &swapped, &seg.data).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// No byte string makes the decoder panic; whatever decodes has one row per id.
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(
+        ids in proptest::collection::vec(any::<u8>(), 0..64),
+        data in proptest::collection::vec(any::<u8>(), 0..512),
+    ) {
+        if let Ok(rows) = decode_rows(7, &ids, &data) {
+            prop_assert_eq!(rows.len(), ids.len() / 8);
+        }
+    }
+
+    /// Flipping any byte of a valid segment either decodes or is reported, never panics.
+    #[test]
+    fn flipped_bytes_never_panic(at in 0usize..4096, bit in 0u8..8) {
+        let input = rows(40);
+        let refs: Vec<&ImportedIncident> = input.iter().collect();
+        let seg = encode(&refs).unwrap();
+        let mut data = seg.data.clone();
+        let i = at % data.len();
+        data[i] ^= 1 << bit;
+        let _ = decode_rows(7, &seg.ids, &data);
+    }
+}
