@@ -2,6 +2,7 @@
 //!
 //! The crate is organised by domain (style.md rule 1); see `ARCHITECTURE.md` for the code map.
 
+pub mod analysis;
 pub mod api;
 pub mod config;
 pub mod domain;

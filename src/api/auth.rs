@@ -29,6 +29,7 @@ pub const ENDPOINTS: &[(&str, Option<DataClass>)] = &[
     ("/api/v1/routes", Some(DataClass::Reference)),
     ("/api/v1/services", Some(DataClass::Reference)),
     ("/api/v1/hexagons", Some(DataClass::Aggregate)),
+    ("/api/v1/areas/compare", Some(DataClass::Aggregate)),
     ("/api/v1/places", Some(DataClass::PlaceLevel)),
     ("/api/v1/incidents", Some(DataClass::PlaceLevel)),
     ("/api/v1/people", Some(DataClass::PersonLevel)),

@@ -5,6 +5,7 @@
 //! the blocking pool. This issue serves aggregate and place-level data only: there is no
 //! person-level endpoint before the safeguards layer exists.
 
+mod areas;
 pub mod auth;
 mod error;
 mod features;
@@ -149,6 +150,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .merge(health::router())
         .merge(meta::router())
         .merge(hexagons::router())
+        .merge(areas::router())
         .merge(features::router())
         .merge(openapi::router())
         .merge(people::router())

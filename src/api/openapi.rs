@@ -108,6 +108,19 @@ fn base_document() -> Value {
                 ],
                 "responses": geojson_response(&format!("Polygon features with properties h3 (string), count; at most {MAX_CELLS} cells"))
             }},
+            "/api/v1/areas/compare": {"get": {
+                "summary": "two areas of one scheme side by side: incidents, rate per 1,000 young people, monthly trend",
+                "parameters": [
+                    param("scheme", true, &json!({"type": "string"}), "boundary scheme, e.g. lad, ward, locality_police"),
+                    param("a", true, &json!({"type": "string"}), "first area code"),
+                    param("b", true, &json!({"type": "string"}), "second area code"),
+                    from.clone(), to.clone(), category.clone()
+                ],
+                "responses": {
+                    "200": {"description": "areas with incidents {count, suppressed}, rate_per_1000_youth, monthly, trend_per_month; months; total; disclosure (aggregate roles: protected table, whole months)"},
+                    "400": {"description": "invalid parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+            }},
             "/api/v1/incidents": {"get": {
                 "summary": "incident points (never incidents involving a child)",
                 "parameters": [

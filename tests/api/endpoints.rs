@@ -165,6 +165,7 @@ fn garbage_queries_never_cause_a_server_error() {
     let app = spawn_app();
     let paths = [
         "/api/v1/hexagons",
+        "/api/v1/areas/compare",
         "/api/v1/incidents",
         "/api/v1/places",
         "/api/v1/boundaries",
@@ -329,6 +330,7 @@ fn the_openapi_document_lists_every_endpoint_and_each_answers() {
         let q = match p.as_str() {
             "/api/v1/incidents" => "?bbox=-2.6,51.45,-2.59,51.46",
             "/api/v1/boundaries" => "?scheme=lad",
+            "/api/v1/areas/compare" => "?scheme=lad&a=E06000023&b=E06000024",
             _ => "",
         };
         let class = doc["paths"][p]["get"]["x-data-class"].as_str().unwrap();
@@ -373,4 +375,61 @@ fn sigterm_stops_the_server_cleanly_with_a_clean_log() {
     }
     assert!(log.contains("shutdown signal received"), "{log}");
     assert!(lines >= 3);
+}
+
+#[test]
+fn area_comparisons_give_counts_rates_and_trends_and_protect_them_for_the_public() {
+    let app = spawn_app();
+    let q =
+        "/api/v1/areas/compare?scheme=lad&a=E06000023&b=E06000024&from=2025-01-10&to=2025-06-20";
+    let exact = get(&app, q).json();
+    assert_eq!(exact["disclosure"]["controlled"], false);
+    let areas = exact["areas"].as_array().unwrap();
+    assert_eq!(areas.len(), 2);
+    assert_eq!(exact["months"].as_array().unwrap().len(), 6);
+    let mut grand = 0;
+    for a in areas {
+        let monthly: u64 = a["monthly"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["count"].as_u64().unwrap())
+            .sum();
+        let total = a["incidents"]["count"].as_u64().unwrap();
+        assert_eq!(monthly, total, "months add up to the area total: {a}");
+        assert!(total > 0, "the demo has incidents in {}", a["name"]);
+        let pop = a["youth_population"].as_f64().unwrap();
+        let rate = a["rate_per_1000_youth"].as_f64().unwrap();
+        assert!((rate - total as f64 * 1000.0 / pop).abs() < 1e-9);
+        assert!(a["trend_per_month"].is_number());
+        grand += total;
+    }
+    assert_eq!(exact["total"]["count"].as_u64().unwrap(), grand);
+    // Bristol (the city) has more incidents than North Somerset in the demo.
+    assert!(areas[0]["incidents"]["count"].as_u64() > areas[1]["incidents"]["count"].as_u64());
+
+    let public = app.get(q).json();
+    assert_eq!(public["disclosure"]["controlled"], true);
+    assert_eq!(public["query"]["from"], "2025-01-01", "whole months only");
+    assert_eq!(public["query"]["to"], "2025-06-30");
+    for a in public["areas"].as_array().unwrap() {
+        for m in a["monthly"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain([&a["incidents"]])
+        {
+            match m["count"].as_u64() {
+                Some(n) => assert!(n % 5 == 0 && m["suppressed"] == false, "{m}"),
+                None => assert_eq!(m["suppressed"], true),
+            }
+        }
+    }
+    assert_eq!(
+        get(&app, "/api/v1/areas/compare?scheme=lad&a=E06000023").status,
+        400
+    );
+    let unknown = get(&app, "/api/v1/areas/compare?scheme=lad&a=E06000023&b=NOPE");
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.json()["field"], "b");
 }

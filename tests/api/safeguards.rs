@@ -126,6 +126,7 @@ fn every_endpoint_and_role_gets_what_the_matrix_allows() {
             let path = match *route {
                 "/api/v1/incidents" => format!("{path}?bbox=-2.6,51.45,-2.59,51.46"),
                 "/api/v1/boundaries" => format!("{path}?scheme=lad"),
+                "/api/v1/areas/compare" => format!("{path}?scheme=lad&a=E06000023&b=E06000024"),
                 _ => path,
             };
             let reply = get(

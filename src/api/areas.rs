@@ -1,0 +1,184 @@
+//! `GET /api/v1/areas/compare`: two areas of one scheme side by side (issue 5's area panel):
+//! incidents, rate per 1,000 young people, and the monthly trend.
+//!
+//! Aggregate roles (public, planner) get whole months and a table protected as one network
+//! (`safeguards::disclosure::protect_table`: the two areas × months, with area, month and
+//! grand totals), so a suppressed month cannot be recovered from a published total. Rates and
+//! trends are computed from the published figures only; a trend with any suppressed month is
+//! not given.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::auth::Authorised;
+use super::params::Params;
+use super::{ApiError, ApiResult, AppState, blocking};
+use crate::analysis::areas::{count_in_area, rate_per_1000};
+use crate::domain::{Boundary, Category, TimeWindow};
+use crate::safeguards::disclosure::{
+    Published, Sensitivity, coarsen_window_to_months, protect_table,
+};
+use crate::safeguards::policy::{DisclosureClass, disclosure_class};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/areas/compare", get(get_compare))
+}
+
+/// Least-squares slope of `values` against their position (incidents per month, per month).
+fn slope_per_month(values: &[u32]) -> Option<f64> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let nf = n as f64;
+    let mean_x = (nf - 1.0) / 2.0;
+    let mean_y = values.iter().map(|&v| f64::from(v)).sum::<f64>() / nf;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, &v) in values.iter().enumerate() {
+        let dx = i as f64 - mean_x;
+        sxy += dx * (f64::from(v) - mean_y);
+        sxx += dx * dx;
+    }
+    Some(sxy / sxx)
+}
+
+/// Per area: monthly values and total as JSON and as numbers (`None` when suppressed), plus
+/// the grand total.
+type Figures = (
+    Vec<Vec<Value>>,
+    Vec<Vec<Option<u32>>>,
+    Vec<Value>,
+    Vec<Option<u32>>,
+    Value,
+);
+
+fn published_json(p: Published) -> Value {
+    json!({"count": p.count_json(), "suppressed": p.is_suppressed()})
+}
+
+fn exact_json(n: u32) -> Value {
+    json!({"count": n, "suppressed": false})
+}
+
+#[tracing::instrument(skip_all)]
+async fn get_compare(
+    State(state): State<AppState>,
+    auth: Authorised,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    params.only(&["scheme", "a", "b", "from", "to", "category"])?;
+    let scheme = params
+        .get("scheme")
+        .ok_or_else(|| ApiError::invalid("scheme", "required"))?
+        .to_owned();
+    let codes = ["a", "b"].map(|k| params.get(k).map(str::to_owned));
+    let snap = state.snapshot();
+    if !snap.boundaries.has_scheme(&scheme) {
+        let known: Vec<&str> = snap.boundaries.schemes().collect();
+        return Err(ApiError::invalid(
+            "scheme",
+            format!("unknown scheme; known: {}", known.join(", ")),
+        ));
+    }
+    let mut areas: Vec<Boundary> = Vec::with_capacity(2);
+    for (field, code) in ["a", "b"].iter().zip(codes) {
+        let code = code.ok_or_else(|| ApiError::invalid(*field, "required: an area code"))?;
+        let area = snap
+            .boundaries
+            .of_scheme(&scheme)
+            .find(|b| b.code.as_str() == code)
+            .ok_or_else(|| {
+                ApiError::invalid(*field, format!("no area {code:?} in scheme {scheme}"))
+            })?;
+        areas.push(area.clone());
+    }
+    let default_window = snap
+        .incidents
+        .day_range()
+        .and_then(|(a, b)| TimeWindow::new(a, b).ok())
+        .unwrap_or_else(TimeWindow::all);
+    let requested = params.window(default_window)?;
+    let category = params.category()?;
+    let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
+    let window = if controlled {
+        coarsen_window_to_months(requested)
+    } else {
+        requested
+    };
+    let policy = state.disclosure;
+    blocking(move || {
+        let counts: Vec<_> = areas
+            .iter()
+            .map(|a| count_in_area(&snap.incidents, a, window, category))
+            .collect();
+        let months = counts.first().map(|c| c.months.clone()).unwrap_or_default();
+        let sensitivity = Sensitivity::for_category(category);
+        let (monthly, published_monthly, totals, published_totals, grand): Figures = if controlled {
+            let rows: Vec<Vec<u32>> = counts.iter().map(|c| c.monthly.clone()).collect();
+            let table = protect_table(&rows, sensitivity, &policy).map_err(ApiError::internal)?;
+            (
+                table.cells.iter().map(|r| r.iter().map(|p| published_json(*p)).collect()).collect(),
+                table.cells.iter().map(|r| r.iter().map(|p| p.value()).collect()).collect(),
+                table.row_totals.iter().map(|p| published_json(*p)).collect(),
+                table.row_totals.iter().map(|p| p.value()).collect(),
+                published_json(table.grand_total),
+            )
+        } else {
+            (
+                counts.iter().map(|c| c.monthly.iter().map(|&n| exact_json(n)).collect()).collect(),
+                counts.iter().map(|c| c.monthly.iter().map(|&n| Some(n)).collect()).collect(),
+                counts.iter().map(|c| exact_json(c.total)).collect(),
+                counts.iter().map(|c| Some(c.total)).collect(),
+                exact_json(counts.iter().map(|c| c.total).sum()),
+            )
+        };
+        let out_areas: Vec<Value> = areas
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let series: Option<Vec<u32>> = published_monthly[i].iter().copied().collect();
+                json!({
+                    "scheme": a.scheme, "code": a.code, "name": a.name,
+                    "youth_population": a.youth_population,
+                    "incidents": totals[i],
+                    "rate_per_1000_youth": published_totals[i].and_then(|n| rate_per_1000(n, a.youth_population)),
+                    "monthly": monthly[i],
+                    "trend_per_month": series.as_deref().and_then(slope_per_month),
+                })
+            })
+            .collect();
+        let disclosure = if controlled {
+            json!({"controlled": true, "min_count": policy.threshold(sensitivity),
+                   "rounding": policy.effective_rounding_base(), "time": "whole months",
+                   "note": "counts below the threshold are suppressed, others rounded; a table is protected as a whole"})
+        } else {
+            json!({"controlled": false})
+        };
+        Ok(Json(json!({
+            "query": {"scheme": scheme, "from": window.from(), "to": window.to(),
+                      "requested_from": requested.from(), "requested_to": requested.to(),
+                      "category": category.map(Category::slug)},
+            "months": months,
+            "areas": out_areas,
+            "total": grand,
+            "disclosure": disclosure,
+        })))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slope_is_the_least_squares_line() {
+        assert_eq!(slope_per_month(&[1, 2, 3, 4]), Some(1.0));
+        assert_eq!(slope_per_month(&[5, 5, 5]), Some(0.0));
+        assert_eq!(slope_per_month(&[4, 2]), Some(-2.0));
+        assert_eq!(slope_per_month(&[4]), None);
+    }
+}
