@@ -16,6 +16,7 @@ mod meta;
 mod openapi;
 pub mod params;
 mod people;
+pub mod tile_cache;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
