@@ -6,7 +6,7 @@ CARGO ?= cargo
 SAFERPLACES_ADDR ?= 127.0.0.1:8080
 export SAFERPLACES_ADDR
 
-.PHONY: demo build web web-deps test test-rust test-web deps-browser lint fmt clippy bench bench-build ci clean-demo
+.PHONY: demo build web web-deps test test-rust test-web deps-browser venv lint fmt clippy bench bench-build ci clean-demo
 
 demo: build web
 	./target/release/saferplaces demo
@@ -23,8 +23,16 @@ web: web-deps
 # Every test: Rust unit, integration (real binary on port 0), then the headless-Chromium map test.
 test: test-rust test-web
 
-test-rust:
-	$(CARGO) test --locked
+test-rust: venv
+	SAFERPLACES_PYTHON=$(CURDIR)/.venv/bin/python $(CARGO) test --locked
+
+# Reference implementations the tests compare against (maps.md §7, analytics.md §10), pinned.
+PY_REQUIREMENTS := $(wildcard tests/reference/requirements.txt tests/reference/*/requirements.txt)
+venv: .venv/.installed
+.venv/.installed: $(PY_REQUIREMENTS)
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check $(addprefix -r ,$(PY_REQUIREMENTS))
+	touch $@
 
 test-web: deps-browser web
 	$(CARGO) build --locked

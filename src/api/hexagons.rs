@@ -20,7 +20,7 @@ use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 pub const MAX_CELLS: usize = 60_000;
 
 /// Protected cells of one layer: every resolution, keyed by cell.
-type Protected =
+pub(crate) type Protected =
     std::collections::HashMap<h3o::CellIndex, crate::safeguards::disclosure::Published>;
 
 /// What a protected layer depends on.
@@ -49,6 +49,52 @@ impl ProtectedCache {
         }
         self.entries.push_back((key, value));
     }
+}
+
+/// The disclosure-controlled counts of every cell, at every resolution, of the whole study
+/// area for `window` and `category`: one network protected once and cached by (data version,
+/// window, category), then sliced by each request (a bbox, resolution or tile never changes
+/// what is suppressed).
+pub(crate) fn protected_cells(
+    cache: &std::sync::Mutex<ProtectedCache>,
+    policy: &crate::safeguards::disclosure::DisclosurePolicy,
+    snap: &crate::index::Snapshot,
+    window: TimeWindow,
+    category: Option<Category>,
+) -> std::sync::Arc<Protected> {
+    let key = (snap.data_version, window, category);
+    let cached = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key);
+    cached.unwrap_or_else(|| {
+        let whole = CountQuery {
+            bbox: world(),
+            res: H3Res::finest(),
+            window,
+            category,
+        };
+        let finest: Vec<(h3o::CellIndex, u32)> = snap
+            .incidents
+            .cell_counts(&whole)
+            .iter()
+            .map(|c| (c.cell, c.count))
+            .collect();
+        let all: Protected = protect_cell_levels(
+            &finest,
+            H3Res::coarsest().to_h3(),
+            Sensitivity::for_category(category),
+            policy,
+        )
+        .into_iter()
+        .collect();
+        let all = std::sync::Arc::new(all);
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .put(key, std::sync::Arc::clone(&all));
+        all
+    })
 }
 
 fn world() -> Bbox {
@@ -108,24 +154,7 @@ async fn get_hexagons(
             // Protect the whole fixed geography at every served resolution in one network,
             // then slice: a bbox or a resolution change must not change what is suppressed
             // (safeguards::disclosure, "Limits").
-            let key = (snap.data_version, window, category);
-            let cached = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key);
-            let protected = cached.unwrap_or_else(|| {
-                let whole = CountQuery { bbox: world(), res: H3Res::finest(), window, category };
-                let finest: Vec<(h3o::CellIndex, u32)> =
-                    snap.incidents.cell_counts(&whole).iter().map(|c| (c.cell, c.count)).collect();
-                let all: Protected = protect_cell_levels(
-                    &finest,
-                    H3Res::coarsest().to_h3(),
-                    Sensitivity::for_category(category),
-                    &policy,
-                )
-                .into_iter()
-                .collect();
-                let all = std::sync::Arc::new(all);
-                cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).put(key, std::sync::Arc::clone(&all));
-                all
-            });
+            let protected = protected_cells(&cache, &policy, &snap, window, category);
             // Publish the protected value of every cell of the requested resolution whose
             // centre is in the box (the same cells the exact path lists), in cell order.
             let mut cells: Vec<(h3o::CellIndex, crate::safeguards::disclosure::Published)> = counts

@@ -17,6 +17,7 @@ mod openapi;
 pub mod params;
 mod people;
 pub mod tile_cache;
+mod tiles;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -36,6 +37,9 @@ use crate::domain::{Bbox, Day};
 use crate::index::Snapshot;
 use crate::safeguards::audit::{AuditEntry, AuditEvent, AuditLog};
 use crate::safeguards::disclosure::DisclosurePolicy;
+
+/// Bytes of encoded tiles kept in memory (both representations).
+pub const TILE_CACHE_BYTES: usize = 256 << 20;
 
 /// Study-area bounds for all layers (maps.md §1): the four authority outlines.
 pub const STUDY_AREA: [f64; 4] = [-3.12, 51.27, -2.25, 51.69];
@@ -79,6 +83,8 @@ pub struct AppState {
     /// redo the disclosure computation. Keys carry the data version, so new data never meets
     /// an old entry.
     pub(crate) protected: Arc<std::sync::Mutex<hexagons::ProtectedCache>>,
+    /// Encoded tiles by everything that fixes their bytes (`tile_cache`).
+    pub(crate) tiles: Arc<tile_cache::TileCache>,
 }
 
 impl AppState {
@@ -95,6 +101,7 @@ impl AppState {
             clock,
             disclosure,
             protected: Arc::default(),
+            tiles: Arc::new(tile_cache::TileCache::new(TILE_CACHE_BYTES)),
         }
     }
 
@@ -152,6 +159,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .merge(meta::router())
         .merge(hexagons::router())
         .merge(areas::router())
+        .merge(tiles::router())
         .merge(features::router())
         .merge(openapi::router())
         .merge(people::router())

@@ -31,6 +31,7 @@ fn geojson_response(description: &str) -> Value {
 pub fn document() -> Value {
     let mut doc = base_document();
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        add_tile_paths(paths);
         for (path, item) in paths.iter_mut() {
             let class = ENDPOINTS
                 .iter()
@@ -45,6 +46,70 @@ pub fn document() -> Value {
         }
     }
     doc
+}
+
+/// `/api/v1/layers` and, per tile layer, its TileJSON and tile paths.
+fn add_tile_paths(paths: &mut serde_json::Map<String, Value>) {
+    paths.insert(
+        "/api/v1/layers".to_owned(),
+        json!({"get": {"summary": "the tile layers the caller's role may see, with TileJSON URLs",
+                       "responses": {"200": {"description": "layers"}}}}),
+    );
+    for spec in crate::tiles::sources::LAYERS {
+        let mut params = vec![param(
+            "v",
+            false,
+            &json!({"type": "integer"}),
+            "data version (cache buster; ignored)",
+        )];
+        if spec.temporal {
+            params.push(param(
+                "from",
+                false,
+                &json!({"type": "string", "format": "date"}),
+                "first day (aggregate roles: widened to the month)",
+            ));
+            params.push(param(
+                "to",
+                false,
+                &json!({"type": "string", "format": "date"}),
+                "last day (aggregate roles: widened to the month)",
+            ));
+            params.push(param(
+                "category",
+                false,
+                &json!({"type": "string"}),
+                "category slug",
+            ));
+        }
+        if spec.name == "boundaries" {
+            params.push(param(
+                "scheme",
+                false,
+                &json!({"type": "string", "default": "lad"}),
+                "boundary scheme",
+            ));
+        }
+        let coord = |name: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}});
+        let mut tile_params = vec![coord("z"), coord("x"), coord("y")];
+        tile_params.extend(params.iter().cloned());
+        paths.insert(
+            format!("/tiles/{}.json", spec.name),
+            json!({"get": {"summary": format!("TileJSON 3.0.0 of the {} layer: {}", spec.name, spec.description),
+                           "parameters": params,
+                           "responses": {"200": {"description": "TileJSON"}}}}),
+        );
+        paths.insert(
+            format!("/tiles/{}/{{z}}/{{x}}/{{y}}", spec.name),
+            json!({"get": {"summary": format!("Mapbox Vector Tile of the {} layer (zoom {}-{})", spec.name, spec.minzoom, spec.maxzoom),
+                           "parameters": tile_params,
+                           "responses": {
+                               "200": {"description": "tile", "content": {"application/vnd.mapbox-vector-tile": {}}},
+                               "204": {"description": "empty tile"},
+                               "304": {"description": "not modified (If-None-Match)"},
+                               "400": {"description": "invalid z, x, y or parameter"}}}}),
+        );
+    }
 }
 
 fn base_document() -> Value {

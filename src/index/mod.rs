@@ -8,13 +8,16 @@
 //! - [`LineLayer`]: rstar R-tree over line envelopes with exact segment tests (routes).
 //! - [`BoundaryIndex`]: rstar R-tree over polygon envelopes per scheme with exact
 //!   point-in-polygon (every boundary scheme).
+//! - [`BorderIndex`]: the borders the four authorities share, for cross-border queries.
 //! - [`Snapshot`]: all of the above for one data version.
 
+mod borders;
 mod boundaries;
 mod incidents;
 mod layers;
 mod snapshot;
 
+pub use borders::{BorderEdge, BorderIndex, to_local_m};
 pub use boundaries::BoundaryIndex;
 pub use incidents::{CellCount, CountQuery, H3Res, IncidentHit, IncidentIndex, IncidentInput};
 pub use layers::{LineLayer, PointLayer};

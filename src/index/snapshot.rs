@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::domain::{Dataset, PlaceOfConcern, Route, School, Stop, User, YouthService};
 use crate::safeguards::scope::PeopleData;
 
-use super::{BoundaryIndex, IncidentIndex, IncidentInput, LineLayer, PointLayer};
+use super::{BorderIndex, BoundaryIndex, IncidentIndex, IncidentInput, LineLayer, PointLayer};
 
 /// Every index for one version of the data. Shared behind an `Arc` and replaced whole.
 #[derive(Debug)]
@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub services: PointLayer<YouthService>,
     /// Boundaries of every scheme.
     pub boundaries: BoundaryIndex,
+    /// Borders shared by the local authorities (scheme `lad`).
+    pub borders: BorderIndex,
     /// People, links, cases and meetings, served only through the safeguards scope.
     pub people: PeopleData,
     /// Users by the SHA-256 hash of their token.
@@ -54,6 +56,13 @@ impl Snapshot {
             stops: PointLayer::new(data.stops, |s| s.location),
             routes: LineLayer::new(data.routes, |r| r.line.as_slice()),
             services: PointLayer::new(data.services, |s| s.location),
+            borders: BorderIndex::build(
+                &data
+                    .boundaries
+                    .iter()
+                    .filter(|b| b.scheme.as_str() == "lad")
+                    .collect::<Vec<_>>(),
+            ),
             boundaries: BoundaryIndex::new(data.boundaries),
             people: PeopleData::new(data.people, data.links, data.cases, data.meetings),
             users: users.into_iter().collect(),

@@ -334,8 +334,12 @@ fn the_openapi_document_lists_every_endpoint_and_each_answers() {
             _ => "",
         };
         let class = doc["paths"][p]["get"]["x-data-class"].as_str().unwrap();
-        let path = p.replace("{id}", "P00000001");
+        let path = p
+            .replace("{id}", "P00000001")
+            .replace("{z}/{x}/{y}", "12/2018/1362");
         let status = get(&app, &format!("{path}{q}")).status;
+        // An empty tile answers 204.
+        let status = if status == 204 { 200 } else { status };
         match class {
             "PersonLevel" | "AuditLog" => {
                 assert_eq!(status, 403, "{p}: a VRU analyst has no {class} access");

@@ -10,3 +10,4 @@ mod endpoints;
 mod import;
 mod safeguards;
 mod support;
+mod tiles;

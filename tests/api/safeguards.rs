@@ -122,7 +122,9 @@ fn every_endpoint_and_role_gets_what_the_matrix_allows() {
             } else {
                 purpose
             };
-            let path = route.replace("{id}", id);
+            let path = route
+                .replace("{id}", id)
+                .replace("{z}/{x}/{y}", "12/2018/1362");
             let path = match *route {
                 "/api/v1/incidents" => format!("{path}?bbox=-2.6,51.45,-2.59,51.46"),
                 "/api/v1/boundaries" => format!("{path}?scheme=lad"),
@@ -141,7 +143,13 @@ fn every_endpoint_and_role_gets_what_the_matrix_allows() {
                 Some(_) if role == Role::Public => 401,
                 Some(_) => 403,
             };
-            assert_eq!(reply.status, expected, "{role} {route}: {}", reply.body);
+            // An empty tile is a 204: allowed, with nothing to draw.
+            let status = if reply.status == 204 {
+                200
+            } else {
+                reply.status
+            };
+            assert_eq!(status, expected, "{role} {route}: {}", reply.body);
             if expected != 200 {
                 let v = reply.json();
                 assert!(

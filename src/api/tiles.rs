@@ -1,0 +1,461 @@
+//! Vector tiles and TileJSON (issue 5; maps.md §1, §4, §5): `GET /tiles/{layer}.json`,
+//! `GET /tiles/{layer}/{z}/{x}/{y}` and `GET /api/v1/layers`.
+//!
+//! Each layer is its own route, declared with its data class in `auth::ENDPOINTS`, so the
+//! policy layer refuses a layer the role may not see exactly as it refuses any endpoint.
+//! Aggregate layers get the same disclosure control as `/api/v1/hexagons` for public and
+//! planner callers (whole months; counts from the protected network of the whole study area).
+//!
+//! HTTP behaviour (maps.md §5): `200 application/vnd.mapbox-vector-tile`, `204` for an empty
+//! tile, `400` naming `z`, `x`, `y` or a query parameter, strong `ETag`s derived from the cache
+//! key (so `If-None-Match` is answered `304` before any work), gzip when accepted (the cache
+//! keeps the compressed bytes), `Cache-Control: private, no-cache` and
+//! `Vary: accept-encoding, authorization`. Rendering runs on the blocking pool.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::auth::{Authorised, class_of};
+use super::hexagons::protected_cells;
+use super::params::Params;
+use super::tile_cache::{CachedTile, TileKey};
+use super::{ApiError, ApiResult, AppState, blocking, study_area};
+use crate::domain::TimeWindow;
+use crate::safeguards::disclosure::coarsen_window_to_months;
+use crate::safeguards::policy::{DisclosureClass, disclosure_class, role_may_read};
+use crate::tiles::sources::{LAYERS, LayerSpec, RenderQuery, render};
+use crate::tiles::{CellBoundaries, TileCoord, TileJson, VectorLayer};
+
+/// The MVT media type (maps.md §5.1).
+pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+/// Attribution carried by every TileJSON document.
+const ATTRIBUTION: &str = "Contains OS data © Crown copyright and database right; contains National Statistics data © Crown copyright and database right; Open Government Licence v3.0. Incident data in the demo are synthetic.";
+
+/// Default boundary scheme of the boundaries layer.
+const DEFAULT_SCHEME: &str = "lad";
+
+pub fn router() -> Router<AppState> {
+    let mut r = Router::new().route("/api/v1/layers", get(get_layers));
+    for spec in LAYERS {
+        r = r
+            .route(
+                &format!("/tiles/{}.json", spec.name),
+                get(move |state, auth, headers, params| {
+                    get_tilejson(spec, state, auth, headers, params)
+                }),
+            )
+            .route(
+                &format!("/tiles/{}/{{z}}/{{x}}/{{y}}", spec.name),
+                get(move |state, auth, path, headers, params| {
+                    get_tile(spec, state, auth, path, headers, params)
+                }),
+            );
+    }
+    r
+}
+
+/// Query parameters a layer's tiles take.
+fn allowed_params(spec: &LayerSpec) -> &'static [&'static str] {
+    match (spec.temporal, spec.name) {
+        (true, _) => &["from", "to", "category", "v"],
+        (false, "boundaries") => &["scheme", "v"],
+        (false, _) => &["v"],
+    }
+}
+
+/// Parses `y`, which may carry a `.pbf` or `.mvt` extension.
+fn parse_coord(z: &str, x: &str, y: &str) -> ApiResult<TileCoord> {
+    let y = y
+        .strip_suffix(".pbf")
+        .or_else(|| y.strip_suffix(".mvt"))
+        .unwrap_or(y);
+    let num = |field: &str, s: &str| -> ApiResult<u32> {
+        s.parse::<u32>()
+            .map_err(|_| ApiError::invalid(field, format!("{s:?} is not a tile coordinate")))
+    };
+    TileCoord::new(num("z", z)?, num("x", x)?, num("y", y)?)
+        .map_err(|e| ApiError::invalid(e.field().unwrap_or("z"), e.to_string()))
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| {
+            let mut it = part.split(';');
+            let coding = it.next().unwrap_or_default().trim();
+            let refused = it.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t == etag || t.strip_prefix("W/") == Some(etag)
+        })
+}
+
+fn gzip(bytes: &[u8]) -> ApiResult<Arc<[u8]>> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 3 + 64),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(bytes).map_err(ApiError::internal)?;
+    Ok(Arc::from(enc.finish().map_err(ApiError::internal)?))
+}
+
+fn tile_response(
+    status: StatusCode,
+    etag: &str,
+    gzipped: bool,
+    body: Option<Arc<[u8]>>,
+) -> Response {
+    let mut res = match body {
+        Some(b) => (status, axum::body::Body::from(bytes_of(&b))).into_response(),
+        None => status.into_response(),
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if status == StatusCode::OK {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(MVT_CONTENT_TYPE),
+        );
+        if gzipped {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+    }
+    res
+}
+
+fn bytes_of(b: &Arc<[u8]>) -> axum::body::Bytes {
+    axum::body::Bytes::copy_from_slice(b)
+}
+
+#[tracing::instrument(skip_all, fields(layer = spec.name, tile))]
+async fn get_tile(
+    spec: &'static LayerSpec,
+    State(state): State<AppState>,
+    auth: Authorised,
+    Path((z, x, y)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    params: Params,
+) -> ApiResult<Response> {
+    params.only(allowed_params(spec))?;
+    let tile = parse_coord(&z, &x, &y)?;
+    tracing::Span::current().record("tile", tracing::field::display(tile));
+    let snap = state.snapshot();
+    let class = disclosure_class(auth.role);
+    let (window, category) = if spec.temporal {
+        let default = snap
+            .incidents
+            .day_range()
+            .and_then(|(a, b)| TimeWindow::new(a, b).ok())
+            .unwrap_or_else(TimeWindow::all);
+        let requested = params.window(default)?;
+        let window = if class == DisclosureClass::Controlled {
+            coarsen_window_to_months(requested)
+        } else {
+            requested
+        };
+        (Some(window), params.category()?)
+    } else {
+        (None, None)
+    };
+    let scheme = if spec.name == "boundaries" {
+        let s = params.get("scheme").unwrap_or(DEFAULT_SCHEME).to_owned();
+        if !snap.boundaries.has_scheme(&s) {
+            let known: Vec<&str> = snap.boundaries.schemes().collect();
+            return Err(ApiError::invalid(
+                "scheme",
+                format!("unknown scheme; known: {}", known.join(", ")),
+            ));
+        }
+        Some(s)
+    } else {
+        None
+    };
+    let key = TileKey {
+        layer: spec.name,
+        data_version: snap.data_version,
+        z: tile.z(),
+        x: tile.x(),
+        y: tile.y(),
+        window,
+        category,
+        scheme,
+        class,
+    };
+    let want_gzip = accepts_gzip(&headers);
+    let etag = key.etag(want_gzip);
+    if none_match(&headers, &etag) {
+        return Ok(tile_response(StatusCode::NOT_MODIFIED, &etag, false, None));
+    }
+    let cache = Arc::clone(&state.tiles);
+    if let Some(hit) = cache.get(&key) {
+        match (&hit.raw, want_gzip, &hit.gzip) {
+            (None, _, _) => return Ok(tile_response(StatusCode::NO_CONTENT, &etag, false, None)),
+            (Some(_), true, Some(gz)) => {
+                return Ok(tile_response(
+                    StatusCode::OK,
+                    &etag,
+                    true,
+                    Some(Arc::clone(gz)),
+                ));
+            }
+            (Some(raw), false, _) => {
+                return Ok(tile_response(
+                    StatusCode::OK,
+                    &etag,
+                    false,
+                    Some(Arc::clone(raw)),
+                ));
+            }
+            (Some(raw), true, None) => {
+                let gz = gzip(raw)?;
+                cache.put(
+                    key,
+                    CachedTile {
+                        raw: Some(Arc::clone(raw)),
+                        gzip: Some(Arc::clone(&gz)),
+                    },
+                );
+                return Ok(tile_response(StatusCode::OK, &etag, true, Some(gz)));
+            }
+        }
+    }
+    let protected_cache = Arc::clone(&state.protected);
+    let policy = state.disclosure;
+    let tile_cache = Arc::clone(&cache);
+    blocking(move || {
+        let window = key.window.unwrap_or_else(TimeWindow::all);
+        let protected = (spec.temporal && key.class == DisclosureClass::Controlled)
+            .then(|| protected_cells(&protected_cache, &policy, &snap, window, key.category));
+        let q = RenderQuery {
+            window,
+            category: key.category,
+            scheme: key.scheme.as_deref().unwrap_or(DEFAULT_SCHEME),
+            protected: protected.as_deref(),
+        };
+        let layer = render(spec.name, &snap, tile, &q, &CellBoundaries::new())
+            .map_err(ApiError::internal)?;
+        if layer.is_empty() {
+            tile_cache.put(
+                key,
+                CachedTile {
+                    raw: None,
+                    gzip: None,
+                },
+            );
+            return Ok(tile_response(StatusCode::NO_CONTENT, &etag, false, None));
+        }
+        let raw: Arc<[u8]> = Arc::from(layer.bytes);
+        let gz = if want_gzip { Some(gzip(&raw)?) } else { None };
+        tile_cache.put(
+            key,
+            CachedTile {
+                raw: Some(Arc::clone(&raw)),
+                gzip: gz.clone(),
+            },
+        );
+        Ok(match gz {
+            Some(gz) => tile_response(StatusCode::OK, &etag, true, Some(gz)),
+            None => tile_response(StatusCode::OK, &etag, false, Some(raw)),
+        })
+    })
+    .await
+}
+
+/// `scheme://host` of the request, for absolute tile URLs.
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b))
+        })
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
+}
+
+/// The TileJSON document of `spec` for a caller (query parameters pass through to the tiles).
+fn tilejson(
+    spec: &LayerSpec,
+    origin: &str,
+    data_version: u64,
+    params: &Params,
+) -> ApiResult<Value> {
+    params.only(allowed_params(spec))?;
+    let mut query = vec![format!("v={data_version}")];
+    for k in ["from", "to", "category", "scheme"] {
+        if let Some(v) = params.get(k) {
+            let safe: String = v
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                .collect();
+            query.push(format!("{k}={safe}"));
+        }
+    }
+    let url = format!(
+        "{origin}/tiles/{}/{{z}}/{{x}}/{{y}}?{}",
+        spec.name,
+        query.join("&")
+    );
+    let mut doc = TileJson::new(spec.name, url, spec.minzoom, spec.maxzoom, study_area());
+    doc.center = Some((-2.59, 51.45, 11.min(spec.maxzoom).max(spec.minzoom)));
+    doc.attribution = Some(ATTRIBUTION.to_owned());
+    let mut layer = VectorLayer::new(spec.name);
+    for (name, t) in spec.fields {
+        layer = layer.field(*name, *t);
+    }
+    layer.minzoom = Some(spec.minzoom);
+    layer.maxzoom = Some(spec.maxzoom);
+    layer.description = Some(spec.description.to_owned());
+    doc.vector_layers.push(layer);
+    doc.validate().map_err(ApiError::internal)?;
+    serde_json::to_value(&doc).map_err(ApiError::internal)
+}
+
+#[expect(
+    clippy::unused_async,
+    reason = "called from an axum handler closure, which must return a future"
+)]
+async fn get_tilejson(
+    spec: &'static LayerSpec,
+    State(state): State<AppState>,
+    _auth: Authorised,
+    headers: HeaderMap,
+    params: Params,
+) -> ApiResult<axum::Json<Value>> {
+    let snap = state.snapshot();
+    tilejson(spec, &origin(&headers), snap.data_version, &params).map(axum::Json)
+}
+
+/// `GET /api/v1/layers`: the tile layers the caller's role may see, with their TileJSON URLs.
+async fn get_layers(
+    State(state): State<AppState>,
+    auth: Authorised,
+    params: Params,
+) -> ApiResult<axum::Json<Value>> {
+    params.only(&[])?;
+    let snap = state.snapshot();
+    let layers: Vec<Value> = LAYERS
+        .iter()
+        .filter(|spec| {
+            class_of(&format!("/tiles/{}/{{z}}/{{x}}/{{y}}", spec.name))
+                .flatten()
+                .is_some_and(|c| role_may_read(auth.role, c))
+        })
+        .map(|spec| {
+            json!({
+                "id": spec.name,
+                "tilejson": format!("/tiles/{}.json", spec.name),
+                "tiles": format!("/tiles/{}/{{z}}/{{x}}/{{y}}", spec.name),
+                "minzoom": spec.minzoom, "maxzoom": spec.maxzoom,
+                "description": spec.description,
+                "temporal": spec.temporal,
+                "fields": spec.fields.iter().map(|(n, t)| (n.to_string(), json!(t.as_str()))).collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "data_version": snap.data_version,
+        "disclosure": disclosure_class(auth.role),
+        "layers": layers,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn gzip_is_negotiated_from_accept_encoding() {
+        assert!(accepts_gzip(&headers(&[(
+            "accept-encoding",
+            "gzip, deflate, br"
+        )])));
+        assert!(accepts_gzip(&headers(&[(
+            "accept-encoding",
+            "br;q=1.0, GZIP;q=0.5"
+        )])));
+        assert!(accepts_gzip(&headers(&[("accept-encoding", "*")])));
+        assert!(!accepts_gzip(&headers(&[("accept-encoding", "gzip;q=0")])));
+        assert!(!accepts_gzip(&headers(&[("accept-encoding", "br")])));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn if_none_match_takes_lists_weak_tags_and_star() {
+        let tag = "\"hexagons-3-00ff-gz\"";
+        assert!(none_match(
+            &headers(&[("if-none-match", "\"x\", \"hexagons-3-00ff-gz\"")]),
+            tag
+        ));
+        assert!(none_match(
+            &headers(&[("if-none-match", "W/\"hexagons-3-00ff-gz\"")]),
+            tag
+        ));
+        assert!(none_match(&headers(&[("if-none-match", "*")]), tag));
+        assert!(!none_match(
+            &headers(&[("if-none-match", "\"hexagons-3-00ff\"")]),
+            tag
+        ));
+    }
+
+    #[test]
+    fn tile_coordinates_name_the_field_at_fault() {
+        assert!(parse_coord("12", "2020", "1361.pbf").is_ok());
+        for (z, x, y, field) in [
+            ("23", "0", "0", "z"),
+            ("2", "4", "0", "x"),
+            ("2", "0", "9", "y"),
+            ("a", "0", "0", "z"),
+            ("2", "0", "-1", "y"),
+        ] {
+            match parse_coord(z, x, y) {
+                Err(ApiError::InvalidParameter { field: f, .. }) => {
+                    assert_eq!(f, field, "{z}/{x}/{y}");
+                }
+                other => panic!("{z}/{x}/{y}: {other:?}"),
+            }
+        }
+    }
+}

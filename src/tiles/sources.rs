@@ -1,0 +1,585 @@
+//! What each tile layer draws from a [`Snapshot`] (maps.md §1): the layer catalogue and one
+//! render function per layer, pure and synchronous. The HTTP edge decides who may see which
+//! layer, quantises the time window, and passes disclosure-controlled counts for aggregate
+//! roles; nothing here knows about roles.
+//!
+//! Never drawn: people, links, and incidents involving a child as points (safeguards.md S21).
+//! Properties are small and stable; popups ask the GeoJSON endpoints for more.
+
+use std::collections::HashMap;
+
+use h3o::{CellIndex, Resolution};
+use serde::Serialize;
+
+use super::coord::{MercatorPoint, TileCoord};
+use super::geometry::{MercatorPolygon, prepare_lines, prepare_points, prepare_polygons};
+use super::hexagons::{
+    CellBoundaries, HexCell, HexCount, encode_hexagon_layer, hex_search_bbox, res_for_zoom,
+};
+use super::mvt::{EncodedLayer, LayerEncoder, PropValue};
+use super::tilejson::FieldType;
+use super::{TilesError, TilesResult};
+use crate::domain::{Bbox, Boundary, Category, TimeWindow};
+use crate::index::{CountQuery, H3Res, Snapshot};
+use crate::safeguards::disclosure::Published;
+
+/// Disclosure-controlled values of cells at every resolution (aggregate roles).
+pub type ProtectedCells = HashMap<CellIndex, Published>;
+
+/// Most incident points in one tile; beyond it the tile is cut and the cut logged (the
+/// incidents layer starts at zoom 12, where the synthetic and real data stay far below it).
+pub const MAX_INCIDENT_POINTS: usize = 20_000;
+
+/// Cells within this distance of a shared authority border count as near it.
+pub const NEAR_BORDER_M: f64 = 1_000.0;
+
+/// Finest resolution the hexagon layers use (the incident index's finest).
+pub const HEX_RES_MAX: Resolution = Resolution::Ten;
+/// Coarsest resolution the hexagon layers use.
+pub const HEX_RES_MIN: Resolution = Resolution::Five;
+
+/// One tile layer: its name, zoom range, description and the fields its features carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerSpec {
+    /// Layer (and MVT layer) name.
+    pub name: &'static str,
+    /// Lowest zoom served.
+    pub minzoom: u8,
+    /// Highest zoom with distinct content (clients overzoom beyond it).
+    pub maxzoom: u8,
+    /// What the layer shows.
+    pub description: &'static str,
+    /// Feature properties and their types.
+    pub fields: &'static [(&'static str, FieldType)],
+    /// True when the time window and category change the tile.
+    pub temporal: bool,
+}
+
+const HEX_FIELDS: &[(&str, FieldType)] = &[
+    ("h3", FieldType::String),
+    ("count", FieldType::Number),
+    ("suppressed", FieldType::Boolean),
+];
+
+/// Every layer served as tiles, in catalogue order.
+pub const LAYERS: &[LayerSpec] = &[
+    LayerSpec {
+        name: "hexagons",
+        minzoom: 5,
+        maxzoom: 12,
+        description: "incident counts per H3 cell for the window and category; resolution from zoom; aggregate roles get disclosure-controlled counts",
+        fields: HEX_FIELDS,
+        temporal: true,
+    },
+    LayerSpec {
+        name: "incidents",
+        minzoom: 12,
+        maxzoom: 14,
+        description: "incident points (place-level roles only; never incidents involving a child)",
+        fields: &[
+            ("id", FieldType::String),
+            ("category", FieldType::String),
+            ("date", FieldType::String),
+            ("ts", FieldType::Number),
+        ],
+        temporal: true,
+    },
+    LayerSpec {
+        name: "places",
+        minzoom: 10,
+        maxzoom: 14,
+        description: "places of concern",
+        fields: &[
+            ("kind", FieldType::String),
+            ("name", FieldType::String),
+            ("review_due", FieldType::String),
+        ],
+        temporal: false,
+    },
+    LayerSpec {
+        name: "schools",
+        minzoom: 10,
+        maxzoom: 14,
+        description: "open schools",
+        fields: &[
+            ("name", FieldType::String),
+            ("phase", FieldType::String),
+            ("la_code", FieldType::String),
+        ],
+        temporal: false,
+    },
+    LayerSpec {
+        name: "routes",
+        minzoom: 8,
+        maxzoom: 14,
+        description: "transport routes as lines",
+        fields: &[
+            ("short_name", FieldType::String),
+            ("long_name", FieldType::String),
+            ("mode", FieldType::String),
+        ],
+        temporal: false,
+    },
+    LayerSpec {
+        name: "stops",
+        minzoom: 11,
+        maxzoom: 14,
+        description: "active transport stops",
+        fields: &[("atco", FieldType::String), ("name", FieldType::String)],
+        temporal: false,
+    },
+    LayerSpec {
+        name: "services",
+        minzoom: 10,
+        maxzoom: 14,
+        description: "youth services with their tier",
+        fields: &[
+            ("name", FieldType::String),
+            ("tier", FieldType::String),
+            ("kind", FieldType::String),
+            ("provider", FieldType::String),
+        ],
+        temporal: false,
+    },
+    LayerSpec {
+        name: "boundaries",
+        minzoom: 5,
+        maxzoom: 14,
+        description: "boundary outlines of one scheme (?scheme=, default lad)",
+        fields: &[
+            ("scheme", FieldType::String),
+            ("code", FieldType::String),
+            ("name", FieldType::String),
+            ("youth_population", FieldType::Number),
+        ],
+        temporal: false,
+    },
+    LayerSpec {
+        name: "crossborder",
+        minzoom: 5,
+        maxzoom: 12,
+        description: "shared authority borders (kind=border), incident cells within 1 km of one (kind=near_border), and routes crossing one (kind=crossing_route)",
+        fields: &[
+            ("kind", FieldType::String),
+            ("code", FieldType::String),
+            ("other", FieldType::String),
+            ("h3", FieldType::String),
+            ("count", FieldType::Number),
+            ("suppressed", FieldType::Boolean),
+            ("name", FieldType::String),
+        ],
+        temporal: true,
+    },
+];
+
+/// The layer named `name`.
+pub fn layer(name: &str) -> Option<&'static LayerSpec> {
+    LAYERS.iter().find(|l| l.name == name)
+}
+
+/// What a tile is drawn for.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderQuery<'a> {
+    /// Days counted (already quantised by the caller).
+    pub window: TimeWindow,
+    /// One category, or all.
+    pub category: Option<Category>,
+    /// Boundary scheme (boundaries layer).
+    pub scheme: &'a str,
+    /// Disclosure-controlled counts for aggregate roles; `None` gives exact counts.
+    pub protected: Option<&'a ProtectedCells>,
+}
+
+/// Renders `layer` for `tile`. Unknown layers are an error.
+///
+/// # Errors
+///
+/// [`TilesError`] from encoding (never for ordinary data).
+pub fn render(
+    layer: &str,
+    snap: &Snapshot,
+    tile: TileCoord,
+    q: &RenderQuery<'_>,
+    shapes: &CellBoundaries,
+) -> TilesResult<EncodedLayer> {
+    match layer {
+        "hexagons" => render_hexagons(snap, tile, q, shapes),
+        "incidents" => render_incidents(snap, tile, q),
+        "places" => points(tile, "places", snap.places.in_bbox(tile_bbox(tile)), |p| {
+            (
+                p.location,
+                vec![
+                    ("kind", code_of(&p.kind)),
+                    ("name", p.name.clone()),
+                    ("review_due", p.review_due.to_string()),
+                ],
+                Some(u64::from(p.id.get())),
+            )
+        }),
+        "schools" => points(
+            tile,
+            "schools",
+            snap.schools
+                .in_bbox(tile_bbox(tile))
+                .into_iter()
+                .filter(|s| s.open)
+                .collect(),
+            |s| {
+                (
+                    s.location,
+                    vec![
+                        ("name", s.name.clone()),
+                        ("phase", code_of(&s.phase)),
+                        ("la_code", s.la_code.as_str().to_owned()),
+                    ],
+                    Some(u64::from(s.urn.get())),
+                )
+            },
+        ),
+        "stops" => points(
+            tile,
+            "stops",
+            snap.stops
+                .in_bbox(tile_bbox(tile))
+                .into_iter()
+                .filter(|s| s.active)
+                .collect(),
+            |s| {
+                (
+                    s.location,
+                    vec![("atco", s.id.as_str().to_owned()), ("name", s.name.clone())],
+                    None,
+                )
+            },
+        ),
+        "services" => points(
+            tile,
+            "services",
+            snap.services.in_bbox(tile_bbox(tile)),
+            |s| {
+                (
+                    s.location,
+                    vec![
+                        ("name", s.name.clone()),
+                        ("tier", code_of(&s.tier)),
+                        ("kind", s.kind.clone()),
+                        ("provider", s.provider.clone()),
+                    ],
+                    Some(u64::from(s.id.get())),
+                )
+            },
+        ),
+        "routes" => render_routes(snap, tile),
+        "boundaries" => render_boundaries(snap, tile, q.scheme),
+        "crossborder" => render_crossborder(snap, tile, q, shapes),
+        other => Err(TilesError::UnknownLayer {
+            name: other.to_owned(),
+        }),
+    }
+}
+
+/// The lon/lat box of the tile plus its buffer, clamped to the globe.
+pub fn tile_bbox(tile: TileCoord) -> Bbox {
+    let b = tile.buffered_bounds_m();
+    let [x0, y0] = b.min.to_deg();
+    let [x1, y1] = b.max.to_deg();
+    let clamp = |v: f64, lim: f64| {
+        if v.is_finite() {
+            v.clamp(-lim, lim)
+        } else {
+            0.0
+        }
+    };
+    let (x0, x1) = (clamp(x0, 180.0), clamp(x1, 180.0));
+    let (y0, y1) = (clamp(y0, 90.0), clamp(y1, 90.0));
+    Bbox::from_coords(x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1))
+        .unwrap_or_else(|_| tile.bounds_lonlat())
+}
+
+/// The `snake_case` code of a serde enum (the API's words).
+fn code_of<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A point, its text properties and its MVT id.
+type PointFeature = (
+    crate::domain::LonLat,
+    Vec<(&'static str, String)>,
+    Option<u64>,
+);
+
+fn points<T>(
+    tile: TileCoord,
+    name: &str,
+    items: Vec<&T>,
+    feature: impl Fn(&T) -> PointFeature,
+) -> TilesResult<EncodedLayer> {
+    let tf = tile.transform();
+    let mut layer = LayerEncoder::new(name)?;
+    for item in items {
+        let (at, props, id) = feature(item);
+        let Some(geom) = prepare_points(tf, [MercatorPoint::from(at)]) else {
+            continue;
+        };
+        let props: Vec<(&str, PropValue<'_>)> =
+            props.iter().map(|(k, v)| (*k, PropValue::Str(v))).collect();
+        layer.add_feature(&geom, &props, id)?;
+    }
+    Ok(layer.finish())
+}
+
+fn render_hexagons(
+    snap: &Snapshot,
+    tile: TileCoord,
+    q: &RenderQuery<'_>,
+    shapes: &CellBoundaries,
+) -> TilesResult<EncodedLayer> {
+    let res = res_for_zoom(tile.z(), HEX_RES_MIN, HEX_RES_MAX)?;
+    let cells = hex_cells(snap, tile, res, q, |_| true);
+    encode_hexagon_layer("hexagons", tile, &cells, shapes)
+}
+
+/// The cells of `res` near `tile` with their published counts, filtered by `keep`.
+fn hex_cells(
+    snap: &Snapshot,
+    tile: TileCoord,
+    res: Resolution,
+    q: &RenderQuery<'_>,
+    keep: impl Fn(CellIndex) -> bool,
+) -> Vec<HexCell<'static>> {
+    let Ok(h3res) = H3Res::new(u8::from(res)) else {
+        return Vec::new();
+    };
+    let counts = snap.incidents.cell_counts(&CountQuery {
+        bbox: hex_search_bbox(tile, res),
+        res: h3res,
+        window: q.window,
+        category: q.category,
+    });
+    counts
+        .iter()
+        .filter(|c| keep(c.cell))
+        .filter_map(|c| {
+            let count = match q.protected {
+                None => HexCount::Value(c.count),
+                Some(p) => {
+                    let published = *p.get(&c.cell)?;
+                    if published.value() == Some(0) {
+                        return None;
+                    }
+                    HexCount::from(published)
+                }
+            };
+            Some(HexCell {
+                cell: c.cell,
+                count,
+                extra: &[],
+            })
+        })
+        .collect()
+}
+
+fn render_incidents(
+    snap: &Snapshot,
+    tile: TileCoord,
+    q: &RenderQuery<'_>,
+) -> TilesResult<EncodedLayer> {
+    let (hits, truncated) = snap.incidents.incidents_in_bbox(
+        tile_bbox(tile),
+        q.window,
+        q.category,
+        MAX_INCIDENT_POINTS,
+    );
+    if truncated {
+        tracing::warn!(%tile, cap = MAX_INCIDENT_POINTS, "incident tile cut at its feature cap");
+    }
+    let tf = tile.transform();
+    let mut layer = LayerEncoder::new("incidents")?;
+    for h in hits.iter().filter(|h| !h.involves_child) {
+        let Ok(at) = crate::domain::LonLat::new(h.lon, h.lat) else {
+            continue;
+        };
+        let Some(geom) = prepare_points(tf, [MercatorPoint::from(at)]) else {
+            continue;
+        };
+        let id = h.id.get().to_string();
+        let date = h.day.to_string();
+        let ts = i64::from(h.day.days_since_epoch()) * 86_400;
+        layer.add_feature(
+            &geom,
+            &[
+                ("id", PropValue::Str(&id)),
+                ("category", PropValue::Str(h.category.slug())),
+                ("date", PropValue::Str(&date)),
+                ("ts", PropValue::I64(ts)),
+            ],
+            None,
+        )?;
+    }
+    Ok(layer.finish())
+}
+
+fn render_routes(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
+    let tf = tile.transform();
+    let mut layer = LayerEncoder::new("routes")?;
+    for r in snap.routes.in_bbox(tile_bbox(tile)) {
+        let line: Vec<MercatorPoint> = r.line.iter().map(|p| MercatorPoint::from(*p)).collect();
+        let Some(geom) = prepare_lines(tf, [line.as_slice()]) else {
+            continue;
+        };
+        let mode = code_of(&r.mode);
+        layer.add_feature(
+            &geom,
+            &[
+                ("short_name", PropValue::Str(&r.short_name)),
+                ("long_name", PropValue::Str(&r.long_name)),
+                ("mode", PropValue::Str(&mode)),
+            ],
+            Some(u64::from(r.id.get())),
+        )?;
+    }
+    Ok(layer.finish())
+}
+
+/// A boundary's polygons in Web Mercator.
+fn mercator_polygons(b: &Boundary) -> Vec<MercatorPolygon> {
+    b.geometry
+        .0
+        .iter()
+        .map(|p| MercatorPolygon {
+            exterior: p
+                .exterior()
+                .0
+                .iter()
+                .map(|c| MercatorPoint::from_deg(c.x, c.y))
+                .collect(),
+            holes: p
+                .interiors()
+                .iter()
+                .map(|h| {
+                    h.0.iter()
+                        .map(|c| MercatorPoint::from_deg(c.x, c.y))
+                        .collect()
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn render_boundaries(snap: &Snapshot, tile: TileCoord, scheme: &str) -> TilesResult<EncodedLayer> {
+    let tf = tile.transform();
+    let mut layer = LayerEncoder::new("boundaries")?;
+    for b in snap.boundaries.in_bbox(scheme, tile_bbox(tile)) {
+        let polys = mercator_polygons(b);
+        let Some(geom) = prepare_polygons(tf, polys.iter()) else {
+            continue;
+        };
+        let mut props = vec![
+            ("scheme", PropValue::Str(b.scheme.as_str())),
+            ("code", PropValue::Str(b.code.as_str())),
+            ("name", PropValue::Str(&b.name)),
+        ];
+        if let Some(p) = b.youth_population {
+            props.push(("youth_population", PropValue::U64(u64::from(p))));
+        }
+        layer.add_feature(&geom, &props, None)?;
+    }
+    Ok(layer.finish())
+}
+
+fn render_crossborder(
+    snap: &Snapshot,
+    tile: TileCoord,
+    q: &RenderQuery<'_>,
+    shapes: &CellBoundaries,
+) -> TilesResult<EncodedLayer> {
+    let tf = tile.transform();
+    let mut layer = LayerEncoder::new("crossborder")?;
+    // Incident cells whose centre lies within NEAR_BORDER_M of a shared border, no finer
+    // than res 9, with the same published counts as the hexagon layer.
+    let res = res_for_zoom(tile.z(), HEX_RES_MIN, Resolution::Nine)?;
+    let near = |cell: CellIndex| {
+        let ll = h3o::LatLng::from(cell);
+        crate::domain::LonLat::new(ll.lng(), ll.lat())
+            .ok()
+            .and_then(|p| snap.borders.distance_m(p))
+            .is_some_and(|d| d <= NEAR_BORDER_M)
+    };
+    for c in hex_cells(snap, tile, res, q, near) {
+        let shape = shapes.shape(c.cell);
+        let polygon = MercatorPolygon {
+            exterior: shape.ring_m().to_vec(),
+            holes: Vec::new(),
+        };
+        let Some(geom) = prepare_polygons(tf, [&polygon]) else {
+            continue;
+        };
+        let h3 = c.cell.to_string();
+        let mut props = vec![
+            ("kind", PropValue::Str("near_border")),
+            ("h3", PropValue::Str(&h3)),
+        ];
+        match c.count {
+            HexCount::Value(n) => {
+                props.push(("count", PropValue::U64(u64::from(n))));
+                props.push(("suppressed", PropValue::Bool(false)));
+            }
+            HexCount::Suppressed => props.push(("suppressed", PropValue::Bool(true))),
+        }
+        layer.add_feature(&geom, &props, None)?;
+    }
+    for e in snap.borders.edges() {
+        let line = [
+            MercatorPoint::from(e.line[0]),
+            MercatorPoint::from(e.line[1]),
+        ];
+        let Some(geom) = prepare_lines(tf, [line.as_slice()]) else {
+            continue;
+        };
+        layer.add_feature(
+            &geom,
+            &[
+                ("kind", PropValue::Str("border")),
+                ("code", PropValue::Str(&e.code)),
+                ("other", PropValue::Str(&e.other)),
+            ],
+            None,
+        )?;
+    }
+    for r in snap.routes.in_bbox(tile_bbox(tile)) {
+        if !crosses_border(snap, r) {
+            continue;
+        }
+        let line: Vec<MercatorPoint> = r.line.iter().map(|p| MercatorPoint::from(*p)).collect();
+        let Some(geom) = prepare_lines(tf, [line.as_slice()]) else {
+            continue;
+        };
+        layer.add_feature(
+            &geom,
+            &[
+                ("kind", PropValue::Str("crossing_route")),
+                ("name", PropValue::Str(&r.short_name)),
+            ],
+            None,
+        )?;
+    }
+    Ok(layer.finish())
+}
+
+/// True when a route's stops or vertices lie in two or more authorities.
+fn crosses_border(snap: &Snapshot, r: &crate::domain::Route) -> bool {
+    let mut first: Option<&str> = None;
+    for p in &r.line {
+        if let Some(b) = snap.boundaries.locate("lad", *p) {
+            match first {
+                None => first = Some(b.code.as_str()),
+                Some(code) if code != b.code.as_str() => return true,
+                Some(_) => {}
+            }
+        }
+    }
+    false
+}
