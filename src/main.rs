@@ -67,6 +67,9 @@ enum Command {
         /// Generate (if needed) and exit without serving or issuing tokens.
         #[arg(long)]
         no_serve: bool,
+        /// Incidents to generate when the store is empty (benchmarks use 10,000,000).
+        #[arg(long, env = "SAFERPLACES_DEMO_INCIDENTS", default_value_t = 60_000)]
+        incidents: usize,
     },
     /// Import files of one kind. Every row is stored, a duplicate or rejected (file, line and
     /// field named); a file with a rejected row stores nothing unless --allow-partial.
@@ -241,7 +244,11 @@ fn open_audit(settings: &Settings) -> anyhow::Result<AuditLog> {
 }
 
 /// Generates and stores the demo data when the store holds no incidents.
-fn ensure_demo_data(settings: &Settings, store: &mut SqliteStore) -> anyhow::Result<()> {
+fn ensure_demo_data(
+    settings: &Settings,
+    store: &mut SqliteStore,
+    incidents: usize,
+) -> anyhow::Result<()> {
     if store.counts()?.incidents > 0 {
         tracing::info!("store already holds data; not generating");
         return Ok(());
@@ -249,13 +256,48 @@ fn ensure_demo_data(settings: &Settings, store: &mut SqliteStore) -> anyhow::Res
     let started = Instant::now();
     let areas = load_area_set(&settings.geodata_dir)
         .with_context(|| format!("loading boundaries from {}", settings.geodata_dir.display()))?;
-    let params = SyntheticParams::default();
-    let data = generate(&params, &areas).context("generating synthetic data")?;
+    let params = SyntheticParams {
+        incidents,
+        ..SyntheticParams::default()
+    };
+    let mut data = generate(&params, &areas).context("generating synthetic data")?;
+    // Large benchmark sets go into columnar segments like an import (one B-tree insert per
+    // incident would take minutes); the demo's 60,000 stay ordinary rows.
+    let segmented = if incidents > 100_000 {
+        std::mem::take(&mut data.incidents)
+    } else {
+        Vec::new()
+    };
     // The synthetic records are as of the generator's end day; the rules check review periods
     // from that day.
-    let written = store
+    let mut written = store
         .write(&data, params.end_day)
         .context("storing synthetic data")?;
+    if !segmented.is_empty() {
+        let batch = saferplaces::store::ImportBatch {
+            incidents: segmented
+                .into_iter()
+                .map(|incident| saferplaces::store::ImportedIncident {
+                    incident,
+                    line: 1,
+                    attributes: saferplaces::store::SourceAttributes::default(),
+                    outside_area: false,
+                })
+                .collect(),
+            ..saferplaces::store::ImportBatch::default()
+        };
+        let file = saferplaces::store::ImportFile {
+            name: format!("synthetic seed {:#x}", params.seed),
+            sha256: "0".repeat(64),
+            imported_at: audit::rfc3339_millis(std::time::SystemTime::now()),
+            kind: "synthetic".to_owned(),
+        };
+        let summary = serde_json::json!({"read": incidents, "kind": "synthetic"});
+        written.incidents += store
+            .write_import(&batch, &file, &summary, true)
+            .context("storing synthetic incidents")?
+            .stored;
+    }
     tracing::info!(
         seed = params.seed,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -323,7 +365,8 @@ async fn serve(
         Arc::new(audit),
         clock(&settings),
         settings.disclosure,
-    );
+    )
+    .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20));
     let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())
         .await
         .with_context(|| format!("binding {}", settings.addr))?;
@@ -339,11 +382,11 @@ async fn serve(
     Ok(())
 }
 
-fn run_server(settings: Settings, demo: bool, no_serve: bool) -> anyhow::Result<()> {
+fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow::Result<()> {
     let mut store = SqliteStore::open(&settings.data_dir)
         .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
-    if demo {
-        ensure_demo_data(&settings, &mut store)?;
+    if let Some(incidents) = demo {
+        ensure_demo_data(&settings, &mut store, incidents)?;
         if no_serve {
             return Ok(());
         }
@@ -507,12 +550,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => {
             let s = settings(a.addr, a.data_dir)?;
             saferplaces::telemetry::init(s.log_format);
-            run_server(s, false, false)?;
+            run_server(s, None, false)?;
         }
-        Command::Demo { serve, no_serve } => {
+        Command::Demo {
+            serve,
+            no_serve,
+            incidents,
+        } => {
             let s = settings(serve.addr, serve.data_dir)?;
             saferplaces::telemetry::init(s.log_format);
-            run_server(s, true, no_serve)?;
+            run_server(s, Some(incidents), no_serve)?;
         }
         Command::Import {
             kind,

@@ -105,6 +105,13 @@ impl AppState {
         }
     }
 
+    /// The same state with a tile cache of `bytes` (0 turns caching off).
+    #[must_use]
+    pub fn with_tile_cache_bytes(mut self, bytes: usize) -> Self {
+        self.tiles = Arc::new(tile_cache::TileCache::new(bytes));
+        self
+    }
+
     /// The current snapshot. The lock is held only to clone the `Arc`.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         match self.snapshot.read() {

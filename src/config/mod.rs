@@ -83,6 +83,9 @@ pub struct Settings {
     /// `SAFERPLACES_DISCLOSURE_MIN_COUNT_CHILDREN`, `SAFERPLACES_DISCLOSURE_ROUNDING`), never
     /// weaker than the floors in safeguards.md.
     pub disclosure: crate::safeguards::disclosure::DisclosurePolicy,
+    /// Memory for encoded tiles, MiB (`SAFERPLACES_TILE_CACHE_MB`, default 256; 0 turns the
+    /// tile cache off, as the uncached benchmarks do).
+    pub tile_cache_mb: u32,
 }
 
 /// Command-line overrides; `None` keeps the environment's or the default value.
@@ -156,6 +159,7 @@ impl Settings {
             value: grace.to_string(),
             reason: e.to_string(),
         })?;
+        let tile_cache_mb = number("SAFERPLACES_TILE_CACHE_MB", 256)?;
         let defaults = crate::safeguards::disclosure::DisclosurePolicy::default();
         let disclosure = crate::safeguards::disclosure::DisclosurePolicy {
             min_count_general: number(
@@ -181,6 +185,7 @@ impl Settings {
             today,
             retention_grace_days,
             disclosure,
+            tile_cache_mb,
             addr,
             data_dir,
             web_dir: path("SAFERPLACES_WEB_DIR", "./web/dist"),
