@@ -85,8 +85,8 @@ pub const GENERATOR_VERSION: u32 = 1;
 /// The default seed, `0x5AFE_0001` ("safe", demo dataset 1).
 pub const DEFAULT_SEED: u64 = 0x5AFE_0001;
 
-/// Largest number of incidents accepted.
-pub const MAX_INCIDENTS: usize = 5_000_000;
+/// Largest number of incidents accepted (benchmarks use 10 million; about 2 GB while generating).
+pub const MAX_INCIDENTS: usize = 20_000_000;
 /// Largest number of people accepted.
 pub const MAX_PEOPLE: usize = 1_000_000;
 /// Largest window accepted, years.
