@@ -7,6 +7,8 @@
 //! - [`coord`]: [`TileCoord`] (validated `z/x/y`), bounds in Web Mercator and lon/lat,
 //!   [`tiles_covering`], and the projection lon/lat → Mercator metres → tile units
 //!   ([`TILE_EXTENT`] 4096, [`TILE_BUFFER`] 64).
+//! - [`geometry`]: clip, round, clean and wind points, lines and polygons into a
+//!   [`TileGeometry`].
 //!
 //! # Invariants
 //!
@@ -18,6 +20,7 @@
 
 pub mod coord;
 mod error;
+pub mod geometry;
 
 pub use coord::{
     EARTH_RADIUS_M, HALF_WORLD_M, MAX_LAT_DEG, MAX_ZOOM, MercatorBox, MercatorPoint, TILE_BUFFER,
@@ -25,3 +28,7 @@ pub use coord::{
     tiles_covering_buffered,
 };
 pub use error::{TilesError, TilesResult};
+pub use geometry::{
+    MAX_ABS_TILE_COORD, MAX_PART_VERTICES, MercatorPolygon, TileGeometry, TilePolygon,
+    prepare_lines, prepare_points, prepare_polygons, signed_area2,
+};
