@@ -272,4 +272,9 @@ impl DFeature {
             other => panic!("unexpected geometry type {other}"),
         }
     }
+
+    /// A property by key.
+    pub(crate) fn prop(&self, key: &str) -> Option<&DValue> {
+        self.props.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
 }

@@ -10,6 +10,8 @@
 //! - [`geometry`]: clip, round, clean and wind points, lines and polygons into a
 //!   [`TileGeometry`].
 //! - [`mvt`]: [`LayerEncoder`], one MVT layer with properties and optional feature ids.
+//! - [`hexagons`]: [`res_for_zoom`], [`CellBoundaries`] (projected once), [`HexCellIndex`]
+//!   (cells near a tile) and [`encode_hexagon_layer`].
 //!
 //! # Encoder: hand-written
 //!
@@ -43,11 +45,14 @@ pub mod coord;
 mod error;
 mod fast_hash;
 pub mod geometry;
+pub mod hexagons;
 pub mod mvt;
 mod pbf;
 
 #[cfg(test)]
 mod decode_test_support;
+#[cfg(test)]
+mod robustness_tests;
 
 pub use coord::{
     EARTH_RADIUS_M, HALF_WORLD_M, MAX_LAT_DEG, MAX_ZOOM, MercatorBox, MercatorPoint, TILE_BUFFER,
@@ -58,5 +63,9 @@ pub use error::{TilesError, TilesResult};
 pub use geometry::{
     MAX_ABS_TILE_COORD, MAX_PART_VERTICES, MercatorPolygon, TileGeometry, TilePolygon,
     prepare_lines, prepare_points, prepare_polygons, signed_area2,
+};
+pub use hexagons::{
+    CellBoundaries, CellShape, HexCell, HexCellIndex, HexCount, encode_hexagon_layer,
+    hex_search_bbox, res_for_zoom,
 };
 pub use mvt::{EncodedLayer, LayerEncoder, PropValue, Property};

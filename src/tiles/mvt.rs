@@ -309,6 +309,20 @@ impl LayerEncoder {
         Ok(i)
     }
 
+    /// The per-feature tag buffer, for callers building tags themselves.
+    pub(crate) fn tags_mut(&mut self) -> &mut Vec<u32> {
+        &mut self.tags
+    }
+
+    /// Writes a one-ring polygon feature with the tags in [`Self::tags_mut`]. The ring must be
+    /// cleaned and wound already, with coordinates within ±[`MAX_ABS_TILE_COORD`].
+    pub(crate) fn write_ring_feature(&mut self, ring: &[TilePoint]) {
+        self.geometry.clear();
+        let mut cursor = TilePoint::default();
+        push_ring(&mut self.geometry, &mut cursor, ring);
+        self.write_feature(GeomType::Polygon, None);
+    }
+
     /// Appends the feature held in `tags` and `geometry`.
     fn write_feature(&mut self, geom_type: GeomType, id: Option<u64>) {
         let tags_len = packed_len(&self.tags);
