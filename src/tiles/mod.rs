@@ -12,6 +12,7 @@
 //! - [`mvt`]: [`LayerEncoder`], one MVT layer with properties and optional feature ids.
 //! - [`hexagons`]: [`res_for_zoom`], [`CellBoundaries`] (projected once), [`HexCellIndex`]
 //!   (cells near a tile) and [`encode_hexagon_layer`].
+//! - [`tilejson`]: [`TileJson`] 3.0.0.
 //!
 //! # Encoder: hand-written
 //!
@@ -48,6 +49,7 @@ pub mod geometry;
 pub mod hexagons;
 pub mod mvt;
 mod pbf;
+pub mod tilejson;
 
 #[cfg(test)]
 mod decode_test_support;
@@ -69,3 +71,4 @@ pub use hexagons::{
     hex_search_bbox, res_for_zoom,
 };
 pub use mvt::{EncodedLayer, LayerEncoder, PropValue, Property};
+pub use tilejson::{FieldType, TILEJSON_VERSION, TileJson, VectorLayer};
