@@ -85,6 +85,8 @@ pub struct AppState {
     pub(crate) protected: Arc<std::sync::Mutex<hexagons::ProtectedCache>>,
     /// Encoded tiles by everything that fixes their bytes (`tile_cache`).
     pub(crate) tiles: Arc<tile_cache::TileCache>,
+    /// H3 cell outlines in Web Mercator, shared by every tile request and every data version.
+    pub(crate) shapes: Arc<crate::tiles::sources::SharedShapes>,
 }
 
 impl AppState {
@@ -102,6 +104,7 @@ impl AppState {
             disclosure,
             protected: Arc::default(),
             tiles: Arc::new(tile_cache::TileCache::new(TILE_CACHE_BYTES)),
+            shapes: Arc::default(),
         }
     }
 

@@ -31,7 +31,7 @@ use crate::domain::TimeWindow;
 use crate::safeguards::disclosure::coarsen_window_to_months;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class, role_may_read};
 use crate::tiles::sources::{LAYERS, LayerSpec, RenderQuery, render};
-use crate::tiles::{CellBoundaries, TileCoord, TileJson, VectorLayer};
+use crate::tiles::{TileCoord, TileJson, VectorLayer};
 
 /// The MVT media type (maps.md §5.1).
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -255,6 +255,7 @@ async fn get_tile(
     let protected_cache = Arc::clone(&state.protected);
     let policy = state.disclosure;
     let tile_cache = Arc::clone(&cache);
+    let shapes = Arc::clone(&state.shapes);
     blocking(move || {
         let window = key.window.unwrap_or_else(TimeWindow::all);
         let protected = (spec.temporal && key.class == DisclosureClass::Controlled)
@@ -265,8 +266,7 @@ async fn get_tile(
             scheme: key.scheme.as_deref().unwrap_or(DEFAULT_SCHEME),
             protected: protected.as_deref(),
         };
-        let layer = render(spec.name, &snap, tile, &q, &CellBoundaries::new())
-            .map_err(ApiError::internal)?;
+        let layer = render(spec.name, &snap, tile, &q, &shapes).map_err(ApiError::internal)?;
         if layer.is_empty() {
             tile_cache.put(
                 key,

@@ -158,6 +158,11 @@ impl CellBoundaries {
             .or_insert_with(|| CellShape::of(cell))
     }
 
+    /// Keeps a shape computed elsewhere (for example outside a lock).
+    pub fn insert_shape(&mut self, cell: CellIndex, shape: CellShape) {
+        self.shapes.entry(cell).or_insert(shape);
+    }
+
     /// The cached shape, if any.
     pub fn get(&self, cell: CellIndex) -> Option<&CellShape> {
         self.shapes.get(&cell)

@@ -14,7 +14,8 @@ use serde::Serialize;
 use super::coord::{MercatorPoint, TileCoord};
 use super::geometry::{MercatorPolygon, prepare_lines, prepare_points, prepare_polygons};
 use super::hexagons::{
-    CellBoundaries, HexCell, HexCount, encode_hexagon_layer, hex_search_bbox, res_for_zoom,
+    CellBoundaries, CellShape, HexCell, HexCount, encode_hexagon_layer, hex_search_bbox,
+    res_for_zoom,
 };
 use super::mvt::{EncodedLayer, LayerEncoder, PropValue};
 use super::tilejson::FieldType;
@@ -25,6 +26,65 @@ use crate::safeguards::disclosure::Published;
 
 /// Disclosure-controlled values of cells at every resolution (aggregate roles).
 pub type ProtectedCells = HashMap<CellIndex, Published>;
+
+/// Most cell shapes [`SharedShapes`] keeps (about 250 bytes each): every res-5..10 cell of the
+/// study area fits several times over.
+pub const MAX_SHARED_SHAPES: usize = 2_000_000;
+
+/// Cell shapes shared by all requests: computed the first time a cell is drawn, then read
+/// under a read lock. Shapes never change, so the cache outlives data versions.
+#[derive(Debug, Default)]
+pub struct SharedShapes(std::sync::RwLock<CellBoundaries>);
+
+impl SharedShapes {
+    /// Reads the cache, first adding the shapes of `cells` it lacks (computed outside the
+    /// lock; skipped once the cache is full, when the encoder computes them per tile).
+    fn with_cells<T>(&self, cells: &[HexCell<'_>], read: impl FnOnce(&CellBoundaries) -> T) -> T {
+        let missing: Vec<CellIndex> = {
+            let guard = self
+                .0
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if guard.len() >= MAX_SHARED_SHAPES {
+                return read(&guard);
+            }
+            cells
+                .iter()
+                .map(|c| c.cell)
+                .filter(|c| guard.get(*c).is_none())
+                .collect()
+        };
+        if !missing.is_empty() {
+            let shapes: Vec<(CellIndex, CellShape)> =
+                missing.into_iter().map(|c| (c, CellShape::of(c))).collect();
+            let mut guard = self
+                .0
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (cell, shape) in shapes {
+                guard.insert_shape(cell, shape);
+            }
+        }
+        let guard = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        read(&guard)
+    }
+
+    /// Shapes held.
+    pub fn len(&self) -> usize {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// True when no shape is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Most incident points in one tile; beyond it the tile is cut and the cut logged (the
 /// incidents layer starts at zoom 12, where the synthetic and real data stay far below it).
@@ -200,7 +260,7 @@ pub fn render(
     snap: &Snapshot,
     tile: TileCoord,
     q: &RenderQuery<'_>,
-    shapes: &CellBoundaries,
+    shapes: &SharedShapes,
 ) -> TilesResult<EncodedLayer> {
     match layer {
         "hexagons" => render_hexagons(snap, tile, q, shapes),
@@ -335,11 +395,13 @@ fn render_hexagons(
     snap: &Snapshot,
     tile: TileCoord,
     q: &RenderQuery<'_>,
-    shapes: &CellBoundaries,
+    shapes: &SharedShapes,
 ) -> TilesResult<EncodedLayer> {
     let res = res_for_zoom(tile.z(), HEX_RES_MIN, HEX_RES_MAX)?;
     let cells = hex_cells(snap, tile, res, q, |_| true);
-    encode_hexagon_layer("hexagons", tile, &cells, shapes)
+    shapes.with_cells(&cells, |b| {
+        encode_hexagon_layer("hexagons", tile, &cells, b)
+    })
 }
 
 /// The cells of `res` near `tile` with their published counts, filtered by `keep`.
@@ -494,7 +556,7 @@ fn render_crossborder(
     snap: &Snapshot,
     tile: TileCoord,
     q: &RenderQuery<'_>,
-    shapes: &CellBoundaries,
+    shapes: &SharedShapes,
 ) -> TilesResult<EncodedLayer> {
     let tf = tile.transform();
     let mut layer = LayerEncoder::new("crossborder")?;
@@ -508,13 +570,18 @@ fn render_crossborder(
             .and_then(|p| snap.borders.distance_m(p))
             .is_some_and(|d| d <= NEAR_BORDER_M)
     };
-    for c in hex_cells(snap, tile, res, q, near) {
-        let shape = shapes.shape(c.cell);
-        let polygon = MercatorPolygon {
-            exterior: shape.ring_m().to_vec(),
-            holes: Vec::new(),
-        };
-        let Some(geom) = prepare_polygons(tf, [&polygon]) else {
+    let cells = hex_cells(snap, tile, res, q, near);
+    let polygons: Vec<MercatorPolygon> = shapes.with_cells(&cells, |b| {
+        cells
+            .iter()
+            .map(|c| MercatorPolygon {
+                exterior: b.shape(c.cell).ring_m().to_vec(),
+                holes: Vec::new(),
+            })
+            .collect()
+    });
+    for (c, polygon) in cells.iter().zip(&polygons) {
+        let Some(geom) = prepare_polygons(tf, [polygon]) else {
             continue;
         };
         let h3 = c.cell.to_string();
@@ -582,4 +649,41 @@ fn crosses_border(snap: &Snapshot, r: &crate::domain::Route) -> bool {
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_has_unique_names_and_sane_zooms() {
+        for (i, l) in LAYERS.iter().enumerate() {
+            assert!(l.minzoom <= l.maxzoom && l.maxzoom <= 14, "{}", l.name);
+            assert!(!l.fields.is_empty(), "{}", l.name);
+            assert!(LAYERS[i + 1..].iter().all(|m| m.name != l.name));
+            assert_eq!(layer(l.name), Some(l));
+        }
+        assert_eq!(layer("people"), None, "no person layer exists");
+    }
+
+    #[test]
+    fn shared_shapes_are_computed_once_and_equal_fresh_ones() {
+        let shapes = SharedShapes::default();
+        let cell = h3o::LatLng::new(51.45, -2.59)
+            .unwrap()
+            .to_cell(Resolution::Ten);
+        let cells = [HexCell {
+            cell,
+            count: HexCount::Value(3),
+            extra: &[],
+        }];
+        let first = shapes.with_cells(&cells, |b| b.get(cell).cloned());
+        assert_eq!(shapes.len(), 1);
+        assert_eq!(
+            first.as_ref().map(CellShape::ring_m),
+            Some(CellShape::of(cell).ring_m())
+        );
+        shapes.with_cells(&cells, |_| ());
+        assert_eq!(shapes.len(), 1, "not computed twice");
+    }
 }
