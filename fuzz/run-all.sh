@@ -5,6 +5,9 @@
 #
 # Usage: fuzz/run-all.sh [SECONDS] [TARGET...]
 #   FUZZ_RSS_MB (default 2048) and FUZZ_TIMEOUT (default 10) tune libFuzzer's limits.
+#   FUZZ_KEEP_GOING=1 runs in libFuzzer's fork mode (-fork=1 -ignore_crashes=1) instead of
+#   -jobs=1 -workers=1, so a target with a known crash still fuzzes for the whole time and
+#   saves every further crash it finds (still one worker process).
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`). Seeds
 # come from fuzz/seed.sh (run here first when fuzz/corpus/ is missing). Each target's
@@ -50,10 +53,16 @@ for t in "${targets[@]}"; do
   echo "== $t: $(date -u +%FT%TZ)"
   # -jobs=1 -workers=1: libFuzzer runs one worker process and writes its output to
   # fuzz-0.log in the working directory; it is moved into the logs folder afterwards.
+  # Fork mode prints to the driver's own output instead.
+  if [[ "${FUZZ_KEEP_GOING:-0}" == 1 ]]; then
+    mode=(-fork=1 -ignore_crashes=1)
+  else
+    mode=(-jobs=1 -workers=1)
+  fi
   rm -f "$repo/fuzz-0.log"
   start=$(date +%s)
   nice -n 10 cargo +nightly fuzz run -a "$t" "$here/corpus/$t" -- \
-    -jobs=1 -workers=1 \
+    "${mode[@]}" \
     -max_total_time="$seconds" -rss_limit_mb="$rss_mb" -timeout="$timeout_s" \
     -print_final_stats=1 \
     > "$logs/$t.driver.log" 2>&1
@@ -65,8 +74,9 @@ for t in "${targets[@]}"; do
     cp "$logs/$t.driver.log" "$logs/$t.log"
   fi
   echo "   exit $rc after $((end - start))s (wall, incl. start-up)"
-  grep -E '^#[0-9]+[[:space:]]+DONE|^Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' \
-    "$logs/$t.log" | sed 's/^/   /'
+  grep -E '^#[0-9]+[[:space:]]+DONE|^Done [0-9]+ runs|^#[0-9]+: cov:.*crash|INFO: exiting|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' \
+    "$logs/$t.log" | awk '/^#[0-9]+: cov:/ {last = $0; next} {print} END {if (last) print last}' \
+    | sed 's/^/   /'
   if [[ $rc -ne 0 ]] || ls "$here/artifacts/$t" | grep -qE '^(crash|oom|timeout|leak|slow-unit)-'; then
     failed+=("$t")
     echo "   FAILED: see $logs/$t.log and $here/artifacts/$t/"
