@@ -23,7 +23,11 @@ pub fn source(name: &str) -> SourceFile {
 /// parser level): `lines` is parallel to `records`, and every row read is either a record or
 /// a rejection.
 pub fn check<T>(p: &Parsed<T>) {
-    assert_eq!(p.records.len(), p.lines.len(), "lines must be parallel to records");
+    assert_eq!(
+        p.records.len(),
+        p.lines.len(),
+        "lines must be parallel to records"
+    );
     assert_eq!(
         p.read,
         (p.records.len() + p.rejections.len()) as u64,
