@@ -27,7 +27,8 @@ mkdir -p "$logs"
 cd "$repo" || exit 2
 
 # The bundled SQLite C code (linked in through the saferplaces crate, never called by the
-# parsers) trips AddressSanitizer's ODR check at start-up: a known false positive.
+# parsers) trips AddressSanitizer's ODR check at start-up when a target binary is run
+# directly: a false positive. `cargo fuzz run` avoided it here anyway; set it regardless.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_odr_violation=0"
 
 if [[ ! -d "$here/corpus" ]]; then
