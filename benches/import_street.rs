@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use saferplaces::domain::Agency;
 use saferplaces::import::{ImportKind, ImportOptions, import_file};
 use saferplaces::index::{IncidentIndex, IncidentInput};
@@ -93,7 +93,27 @@ fn bench(c: &mut Criterion) {
         "input: {rows} rows, {} bytes",
         std::fs::metadata(&file).map_or(0, |m| m.len())
     );
-    let opts = ImportOptions {
+    let opts = options();
+    let mut g = c.benchmark_group("import_street");
+    g.sample_size(10).measurement_time(Duration::from_mins(1));
+    g.throughput(Throughput::Elements(rows as u64));
+    g.bench_function("parse_store_index", |b| {
+        b.iter(|| {
+            let store_dir = tempfile::tempdir().expect("temp dir");
+            let mut store = SqliteStore::open(store_dir.path()).expect("store");
+            let summary =
+                import_file(&mut store, ImportKind::PoliceStreet, &file, &opts).expect("import");
+            assert_eq!(summary.stored as usize, rows, "every row stored");
+            let data = store.load().expect("load");
+            black_box(IncidentIndex::build(&inputs(&data)))
+        });
+    });
+    g.finish();
+}
+
+/// The import options of the benchmark: the geodata LSOA lists, silent progress.
+fn options() -> ImportOptions {
+    ImportOptions {
         dry_run: false,
         allow_partial: false,
         agency: Agency::new("data-police-uk").expect("valid agency"),
@@ -106,34 +126,77 @@ fn bench(c: &mut Criterion) {
             LsoaCodeSets::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"))
                 .expect("LSOA code lists"),
         )),
-    };
-    let mut g = c.benchmark_group("import_street");
-    g.sample_size(10).measurement_time(Duration::from_mins(1));
-    g.throughput(Throughput::Elements(rows as u64));
-    g.bench_function("parse_store_index", |b| {
-        b.iter(|| {
-            let store_dir = tempfile::tempdir().expect("temp dir");
-            let mut store = SqliteStore::open(store_dir.path()).expect("store");
-            let summary =
-                import_file(&mut store, ImportKind::PoliceStreet, &file, &opts).expect("import");
-            assert_eq!(summary.stored as usize, rows, "every row stored");
-            let data = store.load().expect("load");
-            let inputs: Vec<IncidentInput> = data
-                .incidents
-                .iter()
-                .map(|i| IncidentInput {
-                    id: i.id,
-                    location: i.location.map(|l| l.point),
-                    day: i.time.day,
-                    category: i.category,
-                    involves_child: i.involves_child,
-                })
-                .collect();
-            black_box(IncidentIndex::build(&inputs))
-        });
-    });
-    g.finish();
+    }
+}
+
+/// Index inputs from loaded incidents (what the server's snapshot build does).
+fn inputs(data: &saferplaces::domain::Dataset) -> Vec<IncidentInput> {
+    data.incidents
+        .iter()
+        .map(|i| IncidentInput {
+            id: i.id,
+            location: i.location.map(|l| l.point),
+            day: i.time.day,
+            category: i.category,
+            involves_child: i.involves_child,
+        })
+        .collect()
+}
+
+/// This process's CPU time (user + system), seconds, from `/proc/self/stat` (clock ticks of
+/// 1/100 s); 0 where procfs is absent.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the state field here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One end-to-end run with wall and CPU time per phase (`IMPORT_ONCE=1 cargo bench --bench
+/// import_street`). On a shared machine the CPU time is what one dedicated core would take.
+fn once() {
+    let rows: usize = std::env::var("IMPORT_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("street.csv");
+    std::fs::write(&file, street_csv(rows)).expect("write the input");
+    let opts = options();
+    let store_dir = tempfile::tempdir().expect("temp dir");
+    let mut store = SqliteStore::open(store_dir.path()).expect("store");
+    let (w0, c0) = (std::time::Instant::now(), cpu_s());
+    let summary = import_file(&mut store, ImportKind::PoliceStreet, &file, &opts).expect("import");
+    let (w1, c1) = (w0.elapsed().as_secs_f64(), cpu_s());
+    let data = store.load().expect("load");
+    let (w2, c2) = (w0.elapsed().as_secs_f64(), cpu_s());
+    let index = IncidentIndex::build(&inputs(&data));
+    let (w3, c3) = (w0.elapsed().as_secs_f64(), cpu_s());
+    black_box(index);
+    eprintln!(
+        "rows {rows}, stored {}: import (read, hash, parse, store) wall {w1:.2} s cpu {:.2} s; load wall {:.2} s cpu {:.2} s; index wall {:.2} s cpu {:.2} s; total wall {w3:.2} s = {:.0} rows/s, cpu {:.2} s = {:.0} rows/s",
+        summary.stored,
+        c1 - c0,
+        w2 - w1,
+        c2 - c1,
+        w3 - w2,
+        c3 - c2,
+        rows as f64 / w3,
+        c3 - c0,
+        rows as f64 / (c3 - c0).max(1e-9),
+    );
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("IMPORT_ONCE").is_some() {
+        once();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

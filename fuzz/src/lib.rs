@@ -16,6 +16,7 @@ pub fn source(name: &str) -> SourceFile {
         sha256: "0".repeat(64),
         agency: Agency::new("fuzz-agency").expect("valid agency slug"),
         isa_ref: Some(IsaRef::new("ISA-FUZZ-1").expect("valid ISA ref")),
+        progress: saferplaces::ingest::report::Progress::default(),
     }
 }
 

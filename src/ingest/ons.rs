@@ -44,9 +44,10 @@ pub fn read_boundary_file(path: &Path, opts: &BoundaryFileOptions) -> IngestResu
 }
 
 fn is_code_key(k: &str, suffix: &str) -> bool {
+    // Compared as bytes: a key ending in a multi-byte character has no `str` slice there.
     let b = k.as_bytes();
     let n = b.len();
-    if n < 5 || !k[n - 2..].eq_ignore_ascii_case(suffix) {
+    if n < 5 || !b[n - 2..].eq_ignore_ascii_case(suffix.as_bytes()) {
         return false;
     }
     let (stem, digits) = (&b[..n - 4], &b[n - 4..n - 2]);
@@ -183,6 +184,24 @@ fn parse_feature(
         .geometry
         .as_ref()
         .ok_or_else(|| err("geometry", "missing".to_owned()))?;
+    // The geojson crate's conversion indexes positions as [x, y] and panics on a shorter one
+    // (found by fuzzing): check every position first.
+    let rings: Vec<&Vec<geojson::Position>> = match &geometry.value {
+        geojson::GeometryValue::Polygon { coordinates } => coordinates.iter().collect(),
+        geojson::GeometryValue::MultiPolygon { coordinates } => {
+            coordinates.iter().flatten().collect()
+        }
+        _ => Vec::new(),
+    };
+    if let Some(bad) = rings.iter().flat_map(|r| r.iter()).find(|p| p.len() < 2) {
+        return Err(err(
+            "geometry",
+            format!(
+                "a position has {} number(s); longitude and latitude are needed",
+                bad.len()
+            ),
+        ));
+    }
     let mp = match &geometry.value {
         geojson::GeometryValue::Polygon { .. } => {
             let p: geo::Polygon<f64> = (&geometry.value)
@@ -241,6 +260,33 @@ mod tests {
             let b = parse_boundaries(&text, "t.geojson", &opts()).unwrap();
             assert_eq!(b[0].code.as_str(), "E01014673", "{cd}");
             assert_eq!(b[0].name, "Bristol 027A", "{nm}");
+        }
+    }
+
+    /// The fuzzing reproducers (`fuzz/regressions/ons_boundaries/`) give rejections, never a
+    /// panic: a one-number position, and a property name ending inside a multi-byte character.
+    #[test]
+    fn the_fuzzing_reproducers_are_rejected_not_panics() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/ons_boundaries");
+        let mut replayed = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            let parsed = parse_boundaries_all(&text, "fuzz.geojson", &opts());
+            assert_eq!(
+                parsed.records.len() + parsed.rejections.len(),
+                parsed.read as usize
+            );
+            replayed += 1;
+        }
+        assert!(replayed >= 4, "{replayed} reproducers");
+        let one_number = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"CODE":"E01","NAME":"x"},"geometry":{"type":"Polygon","coordinates":[[[1]]]}}]}"#;
+        let parsed = parse_boundaries_all(one_number, "t.geojson", &opts());
+        assert_eq!(parsed.rejections.len(), 1);
+        assert_eq!(parsed.rejections[0].field, "geometry");
+        for key in ["Name_€", "Cafés", "abc€"] {
+            assert!(!is_code_key(key, "CD") && !is_code_key(key, "NM"), "{key}");
         }
     }
 
