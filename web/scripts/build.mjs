@@ -4,7 +4,7 @@
 // MapLibre GL JS v6 ESM build (library, worker, CSS) into dist/. MapLibre v6
 // finds its worker relative to `import.meta.url` of maplibre-gl.mjs, so the
 // worker must sit next to it in dist/vendor/ under its original name.
-import { copyFile, mkdir, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, readFile, readdir, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,7 +13,8 @@ const src = join(root, "src");
 const dist = join(root, "dist");
 const maplibreDist = join(root, "node_modules", "maplibre-gl", "dist");
 
-const appFiles = ["index.html", "app.js", "app.css"];
+// Every module, stylesheet and page in src/ (app.js imports its sibling modules).
+const appFiles = (await readdir(src)).filter((name) => /\.(html|js|css)$/.test(name)).sort();
 const vendorFiles = ["maplibre-gl.mjs", "maplibre-gl-worker.mjs", "maplibre-gl.css"];
 
 async function main() {

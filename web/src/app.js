@@ -1,31 +1,42 @@
 // saferplaces map front end.
 //
-// Plain ES module, no framework, no bundler. MapLibre GL JS v6 is imported
+// Plain ES modules, no framework, no bundler. MapLibre GL JS v6 is imported
 // unbundled from ./vendor/, so it finds its worker (vendor/maplibre-gl-worker.mjs)
 // relative to its own URL and no setWorkerUrl call is needed.
 //
-// Every request goes to our own origin: the style has a plain background, no
-// basemap tiles, no glyphs and no sprites, so there are no symbol layers.
+// Every layer is a vector tile source of our own server (maps.md §1, §6):
+// GET /api/v1/layers lists the layers the caller's role may see, each layer's
+// TileJSON gives its tile URL, and only those layers are added to the style.
+// Temporal layers (hexagons, incidents, crossborder) carry the time window
+// (whole months, maps.md §5.4) and the category in their tile URLs; a change
+// of window calls source.setTiles() so the tiles are fetched again.
 //
 // Access (safeguards.md S12, S15, S21): an optional bearer token, kept in
-// sessionStorage only, is sent with every /api/v1/ request. /api/v1/meta says
-// who the caller is and which layers it may request; the app requests and
-// offers only those. After sign-in, sign-out or the idle logout, everything is
-// cleared and rebuilt from a fresh /api/v1/meta.
+// sessionStorage only, goes with every /api/v1/ request and (through
+// transformRequest) with our own /tiles/ requests. After sign-in, sign-out or
+// the idle logout every source is removed and the map is rebuilt from a fresh
+// /api/v1/meta and /api/v1/layers.
+//
+// The view (camera, layers, window, category, scheme, compared areas) is kept
+// in the URL fragment (urlstate.js) and restored from it on load.
 //
 // Hooks for the browser test (web/test/map.test.mjs):
-//   window.__map          the maplibregl Map
-//   window.__ready        true from the first `idle` after all data for the
-//                         current caller (hexagons included, when permitted)
-//                         has been loaded; false again while access changes
-//   window.__access       "loading", "ok" (map shown for __caller) or "denied"
-//                         (the token's role has no map access)
-//   window.__caller       `caller` from the last /api/v1/meta, or null
-//   window.__errors       map `error` events, as strings
-//   window.__hexRendered  query string of the hexagon request whose data the
-//                         map last finished rendering (the map was idle after it)
+//   window.__map            the maplibregl Map
+//   window.__ready          true from the first `idle` after the map has been
+//                           built for the current caller; false while access changes
+//   window.__access         "loading", "ok" or "denied" (the role has no map access)
+//   window.__caller         `caller` from the last /api/v1/meta, with `tileLayers`
+//                           (ids from /api/v1/layers), or null
+//   window.__errors         map `error` events, as strings
+//   window.__view           the current view state (as written to the URL)
+//   window.__rendered       "<from>/<to>/<category>/<scheme>" of the window whose
+//                           tiles the map last finished rendering (at `idle`)
+//   window.__renderKey()    the same key for the view the controls show now
+//   window.__compared       "<scheme>/<a>/<b>/<from>/<to>/<category>" of the
+//                           comparison on show, or null
+//   window.__mapRequests    every URL MapLibre requested (transformRequest)
 //   window.__accessChanges  how many times access has been (re)loaded
-//   window.__idleCheck(t) run the idle-logout check as if the clock read t (ms)
+//   window.__idleCheck(t)   run the idle-logout check as if the clock read t (ms)
 import {
   AttributionControl,
   Map as MapLibreMap,
@@ -33,650 +44,264 @@ import {
   Popup,
   ScaleControl,
 } from "./vendor/maplibre-gl.mjs";
+import { areasOf, defaultPair, fillAreaSelect, renderComparison } from "./areas.js";
+import {
+  ACTIVITY_EVENTS,
+  IDLE_LOGOUT_MS,
+  TOKEN_PATTERN,
+  getJSON,
+  session,
+  status,
+  tileRequest,
+} from "./session.js";
+import {
+  COLOURS,
+  KNOWN_LAYERS,
+  LAYER_INFO,
+  STYLE_LAYERS,
+  hexColourExpression,
+  layerOfSource,
+  rampBreaks,
+  renderFeatureLegend,
+  renderHexLegend,
+} from "./style.js";
+import { formatHash, parseHash } from "./urlstate.js";
+import {
+  $,
+  $$,
+  clamp,
+  el,
+  firstDay,
+  humanDay,
+  humanMonth,
+  isCount,
+  isDay,
+  lastDay,
+  monthOf,
+  monthRange,
+  monthsBetween,
+  numberFormat,
+} from "./util.js";
 
 // ---------------------------------------------------------------------------
 // Configuration
 
 const API = "/api/v1";
 
-// S15: sign out automatically after this long without user interaction.
-const IDLE_LOGOUT_MS = 15 * 60 * 1000;
-// Interactions that count as activity for the idle logout.
-const ACTIVITY_EVENTS = ["pointerdown", "pointermove", "keydown", "wheel", "touchstart"];
-// sessionStorage keys (never localStorage: the token must not outlive the tab).
-const TOKEN_KEY = "saferplaces.token";
-const ACTIVITY_KEY = "saferplaces.lastActivity";
-// What a token may look like before we put it in a header (printable ASCII, no spaces).
-const TOKEN_PATTERN = /^[\x21-\x7e]{1,512}$/;
-
-// Used when /api/v1/meta does not say what the caller may see: deny by
-// default, i.e. treat the caller as public (reference and aggregate layers).
-const PUBLIC_LAYERS = ["hexagons", "boundaries", "schools", "stops", "routes", "services"];
-
 const ATTRIBUTION =
   "Contains public sector information licensed under the Open Government Licence v3.0. " +
   "Contains OS data © Crown copyright and database right. Synthetic demo data.";
 
-const INITIAL_VIEW = { center: [-2.62, 51.46], zoom: 10 };
-
+// Central Bristol.
+const INITIAL_VIEW = { center: [-2.59, 51.455], zoom: 11 };
 const DEFAULT_SCHEME = "locality_social_care";
-
 const SCHEME_LABELS = {
   lad: "Local authorities",
   ward: "Wards",
+  lsoa: "LSOAs",
+  msoa: "MSOAs",
   locality_police: "Police localities",
   locality_social_care: "Social care localities",
 };
 
-// H3 resolutions the client may ask for; narrowed further by /api/v1/meta.
-const RES_LIMITS = [5, 10];
+// Time window: whole months (maps.md §5.4: quantised so tile cache keys repeat).
+const DEFAULT_SPAN = 3;
+const SPANS = [1, 3, 6, 12];
+// Play: at least this long on each month, and never before its tiles are drawn.
+const PLAY_STEP_MS = 1200;
+// Debounce for the month slider (dragging) and the URL.
+const SLIDER_DEBOUNCE_MS = 150;
+const URL_DEBOUNCE_MS = 250;
 
-// Sequential colour ramp (ColorBrewer YlOrRd, 6 classes) for hexagon counts.
-const HEX_COLOURS = ["#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026"];
-// "Nice" class breaks; the ramp uses a floor plus five consecutive values (see rampBreaks).
-const NICE_BREAKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5];
+// Layers whose tiles take the window and category (as /api/v1/layers says; this is the fallback).
+const TEMPORAL = new Set(["hexagons", "incidents", "crossborder"]);
 
-// Suppressed hexagons (S21): light grey fill and a dashed darker outline.
-const SUPPRESSED_FILL = "#d5d8dc";
-const SUPPRESSED_LINE = "#57606a";
-// A cell is suppressed when the server says so (its count is then null).
-const SUPPRESSED_EXPRESSION = ["==", ["get", "suppressed"], true];
+// A tile URL template must be one of ours (origin rewritten to the page's own).
+const TEMPLATE = /^(?:[a-z]+:\/\/[^/?#]+)?(\/tiles\/([a-z_]+)\/\{z\}\/\{x\}\/\{y\})(?:\?([^#]*))?$/;
 
-const COLOURS = {
-  places: "#e7298a",
-  schools: "#1f78b4",
-  stops: "#525252",
-  routes: "#8c510a",
-  lad: "#1a1a2e",
-  boundaries: "#5a5a7a",
-  tiers: { universal: "#1b9e77", targeted: "#7570b3", specialist: "#111111" },
-};
+// Style layers whose features open a popup, the one that wins first.
+const CLICKABLE = STYLE_LAYERS.filter((s) => s.click !== undefined).sort((a, b) => a.click - b.click);
 
-// Layer switcher entries, listed top-most first (the map draws them in the
-// reverse order, see addSourcesAndLayers). `visible` is the initial state;
-// `data` is the name of the layer in meta's `caller.layers` (and of its
-// endpoint): an entry is offered only when the caller may request it.
-const LAYERS = [
-  { id: "places-circle", data: "places", label: "Places of concern", visible: true },
-  { id: "schools-circle", data: "schools", label: "Schools", visible: true },
-  { id: "services-circle", data: "services", label: "Services", visible: true },
-  { id: "stops-circle", data: "stops", label: "Stops", visible: false },
-  { id: "routes-line", data: "routes", label: "Routes", visible: true },
-  { id: "boundaries-lad-line", data: "boundaries", label: "Authorities", visible: true },
-  { id: "boundaries-line", data: "boundaries", label: "Boundaries", visible: true },
-  {
-    id: "hexagons-fill",
-    data: "hexagons",
-    label: "Incidents",
-    visible: true,
-    alsoToggles: ["hexagons-suppressed", "hexagons-selected"],
-  },
-];
-
-// Point and line datasets, fetched once without bbox.
-const FEATURE_SOURCES = ["places", "schools", "services", "stops", "routes"];
-
-// What a popup shows for each clickable layer: [property, label] pairs.
-const POPUPS = {
-  "places-circle": {
-    title: "Place of concern",
-    fields: [["name", "Name"], ["kind", "Kind"], ["id", "ID"]],
-  },
-  "schools-circle": {
-    title: "School",
-    fields: [["name", "Name"], ["phase", "Phase"], ["urn", "URN"]],
-  },
-  "services-circle": {
-    title: "Service",
-    fields: [["name", "Name"], ["tier", "Tier"], ["kind", "Kind"], ["provider", "Provider"], ["id", "ID"]],
-  },
-  "stops-circle": { title: "Stop", fields: [["name", "Name"], ["id", "ID"]] },
-  "routes-line": {
-    title: "Route",
-    fields: [["short_name", "Route"], ["long_name", "Name"], ["mode", "Mode"], ["id", "ID"]],
-  },
-  // A third element "number" formats the value with digit grouping (never ids).
-  "hexagons-fill": { title: "Hexagon", fields: [["count", "Incidents", "number"], ["h3", "H3 cell"]] },
-};
-// Points and lines take precedence over the hexagons underneath them.
-// (Layers the caller may not see stay in the style, hidden and empty.)
-const CLICKABLE_FEATURES = ["places-circle", "schools-circle", "services-circle", "stops-circle", "routes-line"];
-
-const EMPTY = { type: "FeatureCollection", features: [] };
+// Hexagon disclosure details come from a one-cell /api/v1/hexagons probe (see probeDisclosure).
+const PROBE_BBOX = "-2.5901,51.4549,-2.5899,51.4551";
 
 // ---------------------------------------------------------------------------
-// Small helpers
-
-const $ = (selector) => document.querySelector(selector);
-const numberFormat = new Intl.NumberFormat("en-GB");
-const dateFormat = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
-
-const clamp = (value, lo, hi) => Math.min(hi, Math.max(lo, value));
-const isCount = (value) => typeof value === "number" && Number.isFinite(value);
-
-/** Create an element with a class and text, never parsing HTML. */
-function el(tag, { className, text } = {}) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-// Dates are plain calendar days ("YYYY-MM-DD"); do the arithmetic in UTC.
-const parseDay = (day) => new Date(`${day}T00:00:00Z`);
-const formatDay = (date) => date.toISOString().slice(0, 10);
-function addDays(day, n) {
-  const d = parseDay(day);
-  d.setUTCDate(d.getUTCDate() + n);
-  return formatDay(d);
-}
-function addMonths(day, n) {
-  const d = parseDay(day);
-  d.setUTCMonth(d.getUTCMonth() + n);
-  return formatDay(d);
-}
-const maxDay = (a, b) => (a > b ? a : b); // ISO days compare as strings
-const humanDay = (day) => dateFormat.format(parseDay(day));
-
-// ---------------------------------------------------------------------------
-// Session: the access token (S12) and the idle logout (S15)
-
-/** sessionStorage, or null where the browser refuses it (the token then lives in memory only). */
-function sessionStore() {
-  try {
-    return window.sessionStorage;
-  } catch {
-    return null;
-  }
-}
-
-const session = {
-  token: null,
-  lastActivity: Date.now(),
-  lastSaved: 0,
-  timer: 0,
-  onIdle: null, // called when the idle logout fires
-
-  /** Restore a token from this tab's sessionStorage, unless it has been idle too long. */
-  restore() {
-    const store = sessionStore();
-    const token = store?.getItem(TOKEN_KEY) ?? null;
-    const last = Number(store?.getItem(ACTIVITY_KEY));
-    if (token && TOKEN_PATTERN.test(token) && Number.isFinite(last) && Date.now() - last < IDLE_LOGOUT_MS) {
-      this.token = token;
-      this.lastActivity = last;
-      this.schedule();
-    } else {
-      this.clear();
-    }
-  },
-
-  set(token) {
-    this.token = token;
-    try {
-      sessionStore()?.setItem(TOKEN_KEY, token);
-    } catch {
-      // storage full or refused: keep the token in memory for this page only
-    }
-    this.touch(Date.now(), true);
-  },
-
-  clear() {
-    this.token = null;
-    clearTimeout(this.timer);
-    try {
-      sessionStore()?.removeItem(TOKEN_KEY);
-      sessionStore()?.removeItem(ACTIVITY_KEY);
-    } catch {
-      // nothing stored
-    }
-  },
-
-  /** User activity: restart the idle clock (cheap enough to run on every pointermove). */
-  touch(now = Date.now(), force = false) {
-    if (!this.token) return;
-    this.lastActivity = now;
-    if (force || now - this.lastSaved > 10_000) {
-      this.lastSaved = now;
-      try {
-        sessionStore()?.setItem(ACTIVITY_KEY, String(now));
-      } catch {
-        // best effort
-      }
-    }
-    if (force || !this.timer) this.schedule();
-  },
-
-  /** One timer; when it fires early (activity since), it re-arms for the remainder. */
-  schedule() {
-    clearTimeout(this.timer);
-    const wait = Math.max(0, this.lastActivity + IDLE_LOGOUT_MS - Date.now());
-    this.timer = setTimeout(() => {
-      this.timer = 0;
-      this.check();
-    }, wait + 250);
-  },
-
-  check(now = Date.now()) {
-    if (!this.token) return;
-    if (now - this.lastActivity >= IDLE_LOGOUT_MS) {
-      this.clear();
-      this.onIdle?.();
-    } else if (!this.timer) {
-      this.schedule();
-    }
-  },
-
-  headers() {
-    const headers = { Accept: "application/json" };
-    if (this.token) headers.Authorization = `Bearer ${this.token}`;
-    return headers;
-  },
-};
-
-/** An API error: HTTP status and the API's error code, when there was a response. */
-class ApiError extends Error {
-  constructor(message, status, code) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-/**
- * GET a JSON document from our API with the caller's token; errors carry a
- * readable message, the HTTP status and the API's error code. `no-store`:
- * responses may hold place-level data and differ by role, so none of them
- * goes into the browser's HTTP cache (S15).
- */
-async function getJSON(path, params, signal) {
-  const url = params ? `${path}?${params}` : path;
-  let response;
-  try {
-    response = await fetch(url, { signal, headers: session.headers(), cache: "no-store" });
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
-    throw new ApiError(`${path}: ${err.message}`);
-  }
-  if (!response.ok) {
-    // The API answers 4xx with {"error": CODE, "message": ..., "field": ...}.
-    let code;
-    let detail = "";
-    try {
-      const body = await response.json();
-      code = typeof body.error === "string" ? body.error : undefined;
-      detail = [body.error, body.field && `field ${body.field}`].filter(Boolean).join(", ");
-    } catch {
-      // not JSON: the status line is all we have
-    }
-    throw new ApiError(`${path}: HTTP ${response.status}${detail ? ` (${detail})` : ""}`, response.status, code);
-  }
-  return response.json();
-}
-
-// ---------------------------------------------------------------------------
-// Status line (role="status"): who you are, any current errors and notices,
-// and one info message.
-
-const status = {
-  identity: "",
-  info: "Loading…",
-  errors: new Map(), // key -> message, so a later success can clear it
-  notices: new Map(), // key -> message: not errors, but worth saying (e.g. idle logout)
-
-  setIdentity(text) {
-    this.identity = text;
-    this.render();
-  },
-  setInfo(text) {
-    this.info = text;
-    this.render();
-  },
-  notice(key, message) {
-    this.notices.set(key, message);
-    this.render();
-  },
-  error(key, message) {
-    this.errors.set(key, message);
-    this.render();
-  },
-  clear(key) {
-    const a = this.errors.delete(key);
-    const b = this.notices.delete(key);
-    if (a || b) this.render();
-  },
-  render() {
-    const node = $("#status");
-    node.replaceChildren(
-      ...(this.identity ? [el("span", { className: "status-identity", text: this.identity })] : []),
-      ...[...this.errors.values()].map((message) => el("span", { className: "status-error", text: message })),
-      ...[...this.notices.values()].map((message) => el("span", { className: "status-notice", text: message })),
-      ...(this.info ? [el("span", { className: "status-info", text: this.info })] : []),
-    );
-    node.classList.toggle("has-error", this.errors.size > 0);
-  },
-};
-
-// ---------------------------------------------------------------------------
-// Hexagon colour ramp
-
-/**
- * Class breaks for the current counts: starting at `floor` (1, or the
- * smallest published count under disclosure control), then five consecutive
- * "nice" values above it whose top is the largest nice value not above the
- * 95th percentile (so a few extreme cells don't wash out the rest). Breaks
- * follow the data in view, and the legend is redrawn to match.
- */
-function rampBreaks(counts, floor = 1) {
-  // Suppressed cells have no count (null): they take no part in the ramp.
-  const sorted = counts.filter((c) => isCount(c) && c > 0).sort((a, b) => a - b);
-  const p95 = sorted.length ? sorted[Math.floor(0.95 * (sorted.length - 1))] : 1;
-  const nice = NICE_BREAKS.filter((b) => b > floor);
-  let top = 4; // index of the top break in `nice`; at least five values above the floor
-  while (top + 1 < nice.length && nice[top + 1] <= p95) top += 1;
-  return [floor, ...nice.slice(top - 4, top + 1)];
-}
-
-/**
- * Suppressed cells are grey; the rest use a `step` expression where counts
- * below the first break (0) are transparent.
- */
-function hexColourExpression(breaks) {
-  const step = ["step", ["coalesce", ["get", "count"], 0], "rgba(0, 0, 0, 0)"];
-  breaks.forEach((b, i) => step.push(b, HEX_COLOURS[i]));
-  return ["case", SUPPRESSED_EXPRESSION, SUPPRESSED_FILL, step];
-}
-
-/**
- * The ramp as a row of swatches labelled with each class's lower bound; the
- * full range ("5–9", "50 or more") is there for screen readers. Under
- * disclosure control (S21) a "Suppressed" entry and the rounding follow it.
- */
-function renderHexLegend(breaks, disclosure = null) {
-  const compact = new Intl.NumberFormat("en-GB", { notation: "compact" });
-  const items = breaks.map((b, i) => {
-    const next = breaks[i + 1];
-    let range;
-    if (next === undefined) range = `${numberFormat.format(b)} or more`;
-    else if (next - 1 === b) range = numberFormat.format(b);
-    else range = `${numberFormat.format(b)}–${numberFormat.format(next - 1)}`;
-
-    const item = el("li");
-    const swatch = el("span", { className: "swatch swatch-fill" });
-    swatch.style.setProperty("--swatch", HEX_COLOURS[i]);
-    const short = el("span", { className: "ramp-label", text: `${compact.format(b)}${next === undefined ? "+" : ""}` });
-    for (const node of [swatch, short]) node.setAttribute("aria-hidden", "true");
-    item.append(swatch, short, el("span", { className: "visually-hidden", text: range }));
-    return item;
-  });
-  $("#legend-hexagons").replaceChildren(...items);
-
-  const notes = [];
-  if (disclosure?.controlled) {
-    const item = el("li");
-    const swatch = el("span", { className: "swatch swatch-suppressed" });
-    swatch.setAttribute("aria-hidden", "true");
-    const min = isCount(disclosure.min_count) ? disclosure.min_count : 5;
-    item.append(swatch, el("span", { text: `Suppressed (fewer than ${numberFormat.format(min)})` }));
-    notes.push(item);
-    const rounding = isCount(disclosure.rounding) && disclosure.rounding > 1 ? disclosure.rounding : null;
-    const note = [
-      rounding ? `Other counts are rounded to the nearest ${numberFormat.format(rounding)}.` : "",
-      disclosure.time ? `Time is shown by ${disclosure.time}.` : "",
-    ]
-      .filter(Boolean)
-      .join(" ");
-    if (note) notes.push(el("li", { className: "legend-note", text: note }));
-  }
-  $("#legend-disclosure").replaceChildren(...notes);
-  $("#legend-disclosure").hidden = notes.length === 0;
-}
-
-function legendItem(swatchClass, colour, label) {
-  const item = el("li");
-  const swatch = el("span", { className: `swatch ${swatchClass}` });
-  swatch.style.setProperty("--swatch", colour); // colours come from our constants, not data
-  swatch.setAttribute("aria-hidden", "true");
-  item.append(swatch, el("span", { text: label }));
-  return item;
-}
-
-/** Legend entries for the layers the caller may see (`permitted(name)`). */
-function renderFeatureLegend(permitted) {
-  const entries = [
-    ["places", "swatch-circle", COLOURS.places, "Place of concern"],
-    ["schools", "swatch-circle", COLOURS.schools, "School"],
-    ["services", "swatch-circle", COLOURS.tiers.universal, "Service: universal"],
-    ["services", "swatch-circle", COLOURS.tiers.targeted, "Service: targeted"],
-    ["services", "swatch-circle", COLOURS.tiers.specialist, "Service: specialist"],
-    ["stops", "swatch-circle swatch-small", COLOURS.stops, "Stop"],
-    ["routes", "swatch-line", COLOURS.routes, "Transport route"],
-    ["boundaries", "swatch-line swatch-thick", COLOURS.lad, "Local authority boundary"],
-    ["boundaries", "swatch-line", COLOURS.boundaries, "Selected boundaries"],
-  ];
-  const items = entries.filter(([name]) => permitted(name)).map(([, ...rest]) => legendItem(...rest));
-  $("#legend-features").replaceChildren(...items);
-  $("#legend-points-title").hidden = items.length === 0;
-}
-
-// ---------------------------------------------------------------------------
-// Map style: a plain background and our own sources, nothing remote.
-
-function addSourcesAndLayers(map) {
-  for (const id of ["boundaries", "boundaries-lad", ...FEATURE_SOURCES]) {
-    map.addSource(id, { type: "geojson", data: EMPTY });
-  }
-  // promoteId makes the 15-character h3 string the feature id (H3 indexes
-  // exceed 2^53, so they must never be numeric ids; maps.md §2 and §6.2).
-  map.addSource("hexagons", { type: "geojson", data: EMPTY, promoteId: "h3" });
-
-  const radius = (small, large) => ["interpolate", ["linear"], ["zoom"], 9, small, 15, large];
-  const point = (colour, r = radius(3.5, 8)) => ({
-    "circle-color": colour,
-    "circle-radius": r,
-    "circle-stroke-color": "#ffffff",
-    "circle-stroke-width": 1,
-  });
-
-  // Bottom to top.
-  const layers = [
-    {
-      id: "hexagons-fill",
-      type: "fill",
-      source: "hexagons",
-      paint: {
-        "fill-color": hexColourExpression(rampBreaks([])),
-        "fill-opacity": [
-          "case",
-          ["boolean", ["feature-state", "selected"], false],
-          0.95,
-          SUPPRESSED_EXPRESSION,
-          0.55,
-          0.7,
-        ],
-        "fill-outline-color": "rgba(120, 60, 0, 0.25)",
-      },
-    },
-    {
-      // Suppressed cells (S21): a dashed darker outline on top of the grey fill.
-      id: "hexagons-suppressed",
-      type: "line",
-      source: "hexagons",
-      filter: SUPPRESSED_EXPRESSION,
-      paint: { "line-color": SUPPRESSED_LINE, "line-width": 1, "line-dasharray": [2, 1.5], "line-opacity": 0.8 },
-    },
-    {
-      // Outline of the clicked cell; feature-state works in paint only, not in filters.
-      id: "hexagons-selected",
-      type: "line",
-      source: "hexagons",
-      paint: {
-        "line-color": "#111111",
-        "line-width": 2.5,
-        "line-opacity": ["case", ["boolean", ["feature-state", "selected"], false], 1, 0],
-      },
-    },
-    {
-      id: "boundaries-line",
-      type: "line",
-      source: "boundaries",
-      paint: { "line-color": COLOURS.boundaries, "line-width": 1.2, "line-dasharray": [3, 2] },
-    },
-    {
-      id: "boundaries-lad-line",
-      type: "line",
-      source: "boundaries-lad",
-      layout: { "line-join": "round" },
-      paint: { "line-color": COLOURS.lad, "line-width": 3 },
-    },
-    {
-      id: "routes-line",
-      type: "line",
-      source: "routes",
-      layout: { "line-join": "round", "line-cap": "round" },
-      paint: { "line-color": COLOURS.routes, "line-width": 1.6, "line-opacity": 0.8 },
-    },
-    { id: "stops-circle", type: "circle", source: "stops", paint: point(COLOURS.stops, radius(2, 5)) },
-    {
-      id: "services-circle",
-      type: "circle",
-      source: "services",
-      paint: point([
-        "match",
-        ["get", "tier"],
-        "universal", COLOURS.tiers.universal,
-        "targeted", COLOURS.tiers.targeted,
-        "specialist", COLOURS.tiers.specialist,
-        "#999999",
-      ]),
-    },
-    { id: "schools-circle", type: "circle", source: "schools", paint: point(COLOURS.schools) },
-    { id: "places-circle", type: "circle", source: "places", paint: point(COLOURS.places) },
-  ];
-  // Everything starts hidden: App.applyVisibility shows what the caller may see.
-  for (const layer of layers) {
-    map.addLayer({ ...layer, layout: { ...layer.layout, visibility: "none" } });
-  }
-}
-
-/** The map layer ids an entry of LAYERS switches. */
-const layerIds = (entry) => [entry.id, ...(entry.alsoToggles ?? [])];
-
-const isDay = (value) => typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value);
-
-
-// ---------------------------------------------------------------------------
-// The application: one map, reconfigured for each caller (see Access below).
+// The application: one map, rebuilt for each caller (see Access below).
 
 class App {
-  constructor(map) {
+  constructor(map, wanted) {
     this.map = map;
     this.meta = null; // /api/v1/meta for the current caller; null while access changes
-    this.layers = new Set(); // names from caller.layers: what we may request and offer
-    this.resMin = RES_LIMITS[0];
-    this.resMax = RES_LIMITS[1];
-    this.state = { from: "", to: "", category: "", scheme: DEFAULT_SCHEME };
-    this.visibility = new Map(LAYERS.map((l) => [l.id, l.visible])); // the user's layer choices
+    this.layerDocs = new Map(); // id -> entry of /api/v1/layers, for this caller
+    this.templates = new Map(); // id -> { path, query } of its tile URL
+    this.disclosure = null; // {controlled, min_count, rounding} for aggregate roles, else null
+    this.controlled = false;
+    this.months = []; // every month with data, "YYYY-MM"
+    this.span = DEFAULT_SPAN; // months in the window (fewer at the very start of the data)
+    this.areasChosen = false; // the user (or the URL) chose the areas: no default pair
+    // The user's view. `layers`: names switched on (may include layers the caller may not see).
+    this.view = {
+      from: null,
+      to: null,
+      category: "",
+      scheme: DEFAULT_SCHEME,
+      a: "",
+      b: "",
+      layers: new Set(KNOWN_LAYERS.filter((id) => LAYER_INFO[id].on)),
+    };
+    this.pending = wanted; // URL state to apply at the next configure
     this.generation = 0; // bumped on every change of access; stale results are dropped
     this.loadAbort = null; // aborts every request of the current generation
-    this.hexTimer = 0;
-    this.hexAbort = null;
-    this.schemeAbort = null;
-    this.boundaryCache = new Map(); // scheme -> FeatureCollection, for this generation
-    this.hexShown = null; // { from, to, category, disclosure } of the hexagons on the map
-    this.popup = new Popup({ closeButton: true, maxWidth: "300px" });
-    this.selectedHex = null;
-    this.hexLoads = 0; // successful hexagon loads in this generation
-    this.started = false; // true once this generation's initial loads have settled
+    this.compareAbort = null;
+    this.areaLists = new Map(); // scheme -> [{code, name, youth}], this generation
+    this.areaRequests = new Map(); // scheme -> Promise of the list
+    this.popup = new Popup({ closeButton: true, maxWidth: "320px" });
+    this.selected = null; // { source, id } of the feature with `selected` state
+    this.playing = false;
+    this.playTimer = 0;
+    this.sliderTimer = 0;
+    this.urlTimer = 0;
+    this.breaks = rampBreaks([]);
+    this.built = false; // sources and layers exist for this generation
     this.onAuthRejected = null; // called when a data request answers 401 (token revoked)
   }
 
   permits(name) {
-    return this.layers.has(name);
+    return this.layerDocs.has(name);
   }
 
-  /** Once: sources and layers (all hidden and empty), control and map listeners. */
+  isOn(name) {
+    return this.permits(name) && this.view.layers.has(name);
+  }
+
+  /** Once: control and map listeners. */
   init() {
-    addSourcesAndLayers(this.map);
     this.bindControls();
     this.setUpPopups();
-    this.map.on("moveend", () => this.scheduleHexagons());
+    this.map.on("idle", () => this.afterIdle());
+    window.__renderKey = () => this.renderedKey();
+    this.map.on("moveend", () => this.writeUrlSoon());
+    this.map.on("zoomend", () => this.renderZoomHints());
+    window.addEventListener("hashchange", () => this.onHashChange());
+    $(".skip-link").addEventListener("click", (event) => {
+      event.preventDefault();
+      this.map.getCanvas().focus();
+    });
   }
 
   // --- access changes ------------------------------------------------------
 
   /**
-   * Before any change of access: stop every request, and clear every source,
-   * popup, control and legend, so nothing loaded for one caller stays on show
-   * for the next (e.g. place-level data after sign-out).
+   * Before any change of access: stop playing and every request, remove every
+   * source and layer, and clear popups, controls and legend, so nothing
+   * loaded for one caller stays on show for the next.
    */
   suspend() {
     this.generation += 1;
-    clearTimeout(this.hexTimer);
-    for (const controller of [this.hexAbort, this.schemeAbort, this.loadAbort]) controller?.abort();
-    this.hexAbort = this.schemeAbort = this.loadAbort = null;
+    this.stopPlaying();
+    clearTimeout(this.sliderTimer);
+    for (const controller of [this.compareAbort, this.loadAbort]) controller?.abort();
+    this.compareAbort = this.loadAbort = null;
     this.closePopup();
-    for (const id of ["hexagons", "boundaries", "boundaries-lad", ...FEATURE_SOURCES]) {
-      this.map.getSource(id)?.setData(EMPTY);
-    }
-    this.boundaryCache.clear();
+    this.removeSourcesAndLayers();
+    this.areaLists.clear();
+    this.areaRequests.clear();
     this.meta = null;
-    this.layers = new Set();
-    this.hexShown = null;
-    this.hexLoads = 0;
-    this.started = false;
+    this.layerDocs = new Map();
+    this.templates = new Map();
+    this.disclosure = null;
+    this.controlled = false;
+    this.built = false;
     window.__ready = false;
-    window.__hexRendered = null;
-    this.applyVisibility();
+    window.__rendered = null;
+    window.__compared = null;
     this.disableControls();
     $("#layer-list").replaceChildren();
+    $("#compare").replaceChildren();
     $("#effective-window").textContent = "";
-    renderHexLegend(rampBreaks([]));
+    $("#window-label").textContent = "";
+    this.breaks = rampBreaks([]);
+    renderHexLegend(this.breaks, null);
     renderFeatureLegend(() => false);
     $("#legend-hex-title").hidden = true;
     $("#legend-hexagons").hidden = true;
-    for (const key of ["hexagons", "boundaries", "boundaries-lad", "dates", ...FEATURE_SOURCES]) status.clear(key);
+    for (const key of ["tiles", "areas", "compare", "disclosure"]) status.clear(key);
     status.setInfo("");
   }
 
-  /** Show the map for a caller: `meta` from /api/v1/meta, `caller` normalised. */
-  async configure(meta, caller) {
+  removeSourcesAndLayers() {
+    const { map } = this;
+    for (const { layer } of STYLE_LAYERS) if (map.getLayer(layer.id)) map.removeLayer(layer.id);
+    for (const source of new Set(STYLE_LAYERS.map((s) => s.source))) if (map.getSource(source)) map.removeSource(source);
+  }
+
+  /**
+   * Show the map for a caller: `meta` from /api/v1/meta, `layers` from
+   * /api/v1/layers, `caller` normalised.
+   */
+  async configure(meta, layers) {
     const { map } = this;
     const generation = this.generation;
     this.meta = meta;
-    this.layers = new Set(caller.layers);
     this.loadAbort = new AbortController();
-    const [lo, hi] = RES_LIMITS;
-    const resolutions = (meta.h3_resolutions ?? []).filter((r) => r >= lo && r <= hi);
-    this.resMin = resolutions.length ? Math.min(...resolutions) : lo;
-    this.resMax = resolutions.length ? Math.max(...resolutions) : hi;
+    const signal = this.loadAbort.signal;
+    this.controlled = layers.disclosure !== "exact";
+    this.layerDocs = new Map(
+      (Array.isArray(layers.layers) ? layers.layers : [])
+        .filter((l) => l && KNOWN_LAYERS.includes(l.id))
+        .map((l) => [l.id, l]),
+    );
+    this.months =
+      isDay(meta.data_from) && isDay(meta.data_to) ? monthsBetween(monthOf(meta.data_from), monthOf(meta.data_to)) : [];
 
     // Keep the camera near the study area (with some slack around it).
-    const [minLon, minLat, maxLon, maxLat] = meta.bounds;
-    map.setMaxBounds([
-      [minLon - 1, minLat - 0.6],
-      [maxLon + 1, maxLat + 0.6],
-    ]);
+    if (Array.isArray(meta.bounds) && meta.bounds.length === 4) {
+      const [minLon, minLat, maxLon, maxLat] = meta.bounds;
+      map.setMaxBounds([
+        [minLon - 1, minLat - 0.6],
+        [maxLon + 1, maxLat + 0.6],
+      ]);
+    }
 
+    // Each layer's TileJSON: its tile URL (with the data version), zoom range and bounds.
+    const tilejsons = await Promise.all(
+      [...this.layerDocs.values()].map(async (doc) => {
+        try {
+          return [doc.id, await getJSON(typeof doc.tilejson === "string" ? doc.tilejson : `/tiles/${doc.id}.json`, null, signal)];
+        } catch (err) {
+          if (signal.aborted) throw err;
+          status.error("tiles", `Could not load the ${doc.id} layer: ${err.message}`);
+          this.authRejected(err);
+          return [doc.id, null];
+        }
+      }),
+    ).catch(() => null);
+    if (!tilejsons || generation !== this.generation) return;
+    for (const [id, tilejson] of tilejsons) {
+      const template = tilejson && parseTemplate(tilejson.tiles?.[0], id);
+      if (!template) {
+        if (tilejson) status.error("tiles", `The ${id} layer has no usable tile URL; it is not shown.`);
+        this.layerDocs.delete(id);
+        continue;
+      }
+      this.templates.set(id, { ...template, tilejson });
+    }
+
+    this.applyWanted(this.pending);
+    this.pending = null;
     this.populateControls();
+    this.addSourcesAndLayers();
+    this.built = true;
     this.applyVisibility();
-    const hexagons = this.permits("hexagons");
-    $("#legend-hex-title").hidden = !hexagons;
-    $("#legend-hexagons").hidden = !hexagons;
-    renderHexLegend(rampBreaks([])); // the suppression entry follows the first hexagon response
+    this.renderWindow();
+    $("#legend-hex-title").hidden = !this.permits("hexagons");
+    $("#legend-hexagons").hidden = !this.permits("hexagons");
+    renderHexLegend(this.breaks, this.controlled ? { controlled: true } : null);
     this.setShown(true);
-    renderFeatureLegend((name) => this.permits(name));
+    this.writeUrlSoon();
 
-    const signal = this.loadAbort.signal;
-    await Promise.all([
-      this.loadHexagons(),
-      this.loadLadBoundaries(signal),
-      this.loadSchemeBoundaries(),
-      ...FEATURE_SOURCES.filter((name) => this.permits(name)).map((name) => this.loadFeatures(name, signal)),
-    ]);
+    await Promise.all([this.probeDisclosure(), this.loadAreas()]);
     if (generation !== this.generation) return;
-    if (!hexagons) status.setInfo("");
-    this.started = true;
     this.markReadyWhenIdle();
   }
 
@@ -686,268 +311,527 @@ class App {
     $(".legend").hidden = !shown;
   }
 
-  /** Each layer is visible when the caller may see it and the user has it switched on. */
-  applyVisibility() {
-    for (const entry of LAYERS) {
-      const visible = this.permits(entry.data) && this.visibility.get(entry.id);
-      for (const id of layerIds(entry)) {
-        if (this.map.getLayer(id)) this.map.setLayoutProperty(id, "visibility", visible ? "visible" : "none");
-      }
+  /**
+   * Merge URL state into the view, keeping only what this caller may see:
+   * months with data, known categories and schemes. Areas are checked once
+   * the scheme's list has loaded.
+   */
+  applyWanted(wanted) {
+    const { view, meta, months } = this;
+    if (wanted) {
+      if (wanted.layers) view.layers = new Set(wanted.layers.filter((id) => KNOWN_LAYERS.includes(id)));
+      if (wanted.from && wanted.to) Object.assign(view, { from: wanted.from, to: wanted.to });
+      if (wanted.category !== undefined) view.category = wanted.category;
+      if (wanted.scheme) view.scheme = wanted.scheme;
+      if (wanted.a !== undefined) view.a = wanted.a;
+      if (wanted.b !== undefined) view.b = wanted.b;
+      if (wanted.a !== undefined || wanted.b !== undefined) this.areasChosen = true;
     }
+    // Window: inside the data's months, else the last DEFAULT_SPAN months.
+    if (months.length) {
+      const last = months.length - 1;
+      let end = months.indexOf(view.to);
+      let start = months.indexOf(view.from);
+      if (end < 0 && view.to > months[last]) end = last;
+      if (start < 0 && view.from && view.from < months[0]) start = 0;
+      if (end < 0 || start < 0 || start > end) {
+        end = last;
+        start = Math.max(0, last - DEFAULT_SPAN + 1);
+      }
+      this.span = end - start + 1;
+      view.from = months[start];
+      view.to = months[end];
+    } else {
+      view.from = view.to = null;
+    }
+    if (!(meta.categories ?? []).some((c) => c.slug === view.category)) view.category = "";
+    const schemes = this.schemes();
+    if (!schemes.includes(view.scheme)) view.scheme = schemes.includes(DEFAULT_SCHEME) ? DEFAULT_SCHEME : schemes[0];
+  }
+
+  schemes() {
+    return Array.isArray(this.meta?.schemes) && this.meta.schemes.length ? this.meta.schemes : [DEFAULT_SCHEME];
+  }
+
+  /** A shared URL opened in this tab (or the fragment edited): apply it as on load. */
+  onHashChange() {
+    if (formatHash(this.viewForUrl()) === window.location.hash) return;
+    const wanted = parseHash(window.location.hash);
+    if (wanted.center) this.map.jumpTo({ center: wanted.center, zoom: wanted.zoom });
+    if (!this.meta || !this.built) {
+      this.pending = wanted;
+      return;
+    }
+    this.stopPlaying();
+    const before = { ...this.view };
+    this.applyWanted(wanted);
+    this.populateControls();
+    this.applyVisibility();
+    if (before.scheme !== this.view.scheme) this.setBoundaryTiles();
+    this.onWindowChanged();
+    void this.probeDisclosure();
+    void this.loadAreas();
+  }
+
+  // --- sources and layers --------------------------------------------------
+
+  /** The tile URL of `name` (or "boundaries-lad") for the current view, on our own origin. */
+  tileUrl(source) {
+    const name = layerOfSource(source);
+    const template = this.templates.get(name);
+    const query = new URLSearchParams(template.query);
+    for (const key of ["from", "to", "category", "scheme"]) query.delete(key);
+    if (this.isTemporal(name) && this.view.from && this.view.to) {
+      query.set("from", firstDay(this.view.from));
+      query.set("to", lastDay(this.view.to));
+      if (this.view.category) query.set("category", this.view.category);
+    }
+    if (name === "boundaries") query.set("scheme", source === "boundaries-lad" ? "lad" : this.view.scheme);
+    return `${window.location.origin}${template.path}?${query}`;
+  }
+
+  isTemporal(name) {
+    const doc = this.layerDocs.get(name);
+    return typeof doc?.temporal === "boolean" ? doc.temporal : TEMPORAL.has(name);
+  }
+
+  addSourcesAndLayers() {
+    const { map } = this;
+    const sources = new Set();
+    for (const { source } of STYLE_LAYERS) {
+      const name = layerOfSource(source);
+      if (sources.has(source) || !this.permits(name)) continue;
+      sources.add(source);
+      const { tilejson } = this.templates.get(name);
+      const spec = {
+        type: "vector",
+        tiles: [this.tileUrl(source)],
+        minzoom: isCount(tilejson.minzoom) ? tilejson.minzoom : 0,
+        maxzoom: isCount(tilejson.maxzoom) ? tilejson.maxzoom : 14,
+      };
+      if (Array.isArray(tilejson.bounds) && tilejson.bounds.length === 4) spec.bounds = tilejson.bounds;
+      // promoteId (maps.md §2, §6.2): H3 indexes exceed 2^53, so the 15-character
+      // h3 string is the feature id; areas are identified by their code.
+      if (name === "hexagons" || name === "crossborder") spec.promoteId = { [name]: "h3" };
+      if (name === "boundaries") spec.promoteId = { boundaries: "code" };
+      map.addSource(source, spec);
+    }
+    for (const { source, layer } of [...STYLE_LAYERS].sort((a, b) => a.z - b.z)) {
+      if (!sources.has(source)) continue;
+      map.addLayer({
+        ...layer,
+        source,
+        "source-layer": layerOfSource(source),
+        layout: { ...layer.layout, visibility: "none" },
+      });
+    }
+    if (map.getLayer("hexagons-fill")) map.setPaintProperty("hexagons-fill", "fill-color", hexColourExpression(this.breaks));
+    this.setCompareFilter();
+  }
+
+  /** Each layer is visible when the caller may see it and the user has it on. */
+  applyVisibility() {
+    for (const { source, layer } of STYLE_LAYERS) {
+      if (!this.map.getLayer(layer.id)) continue;
+      const on = this.isOn(layerOfSource(source));
+      this.map.setLayoutProperty(layer.id, "visibility", on ? "visible" : "none");
+    }
+    renderFeatureLegend((name) => this.isOn(name) && name !== "hexagons");
+    $("#legend-hex-title").hidden = !this.isOn("hexagons");
+    $("#legend-hexagons").hidden = !this.isOn("hexagons");
+    $("#legend-disclosure").hidden = !this.isOn("hexagons") || !this.controlled;
+  }
+
+  /** New tile URLs for the temporal layers: the tiles are fetched again for the new window. */
+  setTemporalTiles() {
+    for (const name of this.layerDocs.keys()) {
+      if (!this.isTemporal(name)) continue;
+      const source = this.map.getSource(name);
+      const url = this.tileUrl(name);
+      if (source && source.tiles?.[0] !== url) source.setTiles([url]);
+    }
+  }
+
+  setBoundaryTiles() {
+    const source = this.map.getSource("boundaries");
+    if (source) source.setTiles([this.tileUrl("boundaries")]);
+  }
+
+  /** Outline the two compared areas on the map. */
+  setCompareFilter() {
+    if (!this.map.getLayer("boundaries-compare")) return;
+    const { a, b } = this.view;
+    const codes = [a, b].filter(Boolean);
+    this.map.setFilter("boundaries-compare", ["in", ["get", "code"], ["literal", codes]]);
+    const colour = a && b && a !== b ? ["match", ["get", "code"], a, COLOURS.areaA, COLOURS.areaB] : a ? COLOURS.areaA : COLOURS.areaB;
+    this.map.setPaintProperty("boundaries-compare", "line-color", colour);
   }
 
   // --- controls ------------------------------------------------------------
 
   /** Once: listeners on the controls that stay in the page. */
   bindControls() {
-    for (const input of [$("#date-from"), $("#date-to")]) {
-      input.addEventListener("change", () => this.onDatesChanged());
-    }
-    for (const button of document.querySelectorAll("[data-preset]")) {
-      button.addEventListener("click", () => this.applyPreset(button.dataset.preset));
-    }
-    const category = $("#category");
-    category.addEventListener("change", () => {
-      this.state.category = category.value;
-      this.scheduleHexagons(0);
+    const slider = $("#month");
+    slider.addEventListener("input", () => {
+      this.stopPlaying();
+      this.setEnd(Number(slider.value), SLIDER_DEBOUNCE_MS);
     });
-    const scheme = $("#scheme");
-    scheme.addEventListener("change", () => {
-      this.state.scheme = scheme.value;
-      void this.loadSchemeBoundaries();
+    // At either end of the data a step button is aria-disabled, not disabled, so
+    // keyboard focus stays on it.
+    for (const [id, delta] of [["#step-back", -1], ["#step-forward", 1]]) {
+      $(id).addEventListener("click", () => {
+        if ($(id).getAttribute("aria-disabled") === "true") return;
+        this.stopPlaying();
+        this.step(delta);
+      });
+    }
+    $("#play").addEventListener("click", () => (this.playing ? this.stopPlaying() : this.startPlaying()));
+    $("#span").addEventListener("change", () => {
+      this.stopPlaying();
+      this.span = clamp(Number($("#span").value) || DEFAULT_SPAN, 1, Math.max(1, this.months.length));
+      this.setEnd(this.months.indexOf(this.view.to));
     });
+    $("#category").addEventListener("change", () => {
+      this.view.category = $("#category").value;
+      this.onWindowChanged();
+      void this.probeDisclosure();
+    });
+    $("#scheme").addEventListener("change", () => {
+      this.view.scheme = $("#scheme").value;
+      this.view.a = this.view.b = "";
+      this.areasChosen = false;
+      this.closePopup();
+      this.setBoundaryTiles();
+      this.setCompareFilter();
+      this.writeUrlSoon();
+      void this.loadAreas();
+    });
+    for (const key of ["a", "b"]) {
+      $(`#area-${key}`).addEventListener("change", () => {
+        this.areasChosen = true;
+        this.view[key] = $(`#area-${key}`).value;
+        this.onAreasChanged();
+      });
+    }
     // The controls sit in a <form>: pressing Enter in a field must not reload the page.
     $("#controls").addEventListener("submit", (event) => event.preventDefault());
   }
 
   disableControls() {
-    for (const control of document.querySelectorAll("#controls input, #controls select, #controls button")) {
-      control.disabled = true;
-    }
+    for (const control of $$("#controls input, #controls select, #controls button")) control.disabled = true;
   }
 
-  /** Fill the controls from meta, keeping the user's choices where they still apply. */
+  /** Fill the controls from meta and the layers, showing the view. */
   populateControls() {
-    const { meta, state } = this;
-    const hexagons = this.permits("hexagons");
+    const { meta, view, months } = this;
+    const temporal = [...this.layerDocs.keys()].some((name) => this.isTemporal(name));
+    const hasMonths = temporal && months.length > 0;
 
-    const from = $("#date-from");
-    const to = $("#date-to");
-    for (const input of [from, to]) {
-      input.min = meta.data_from;
-      input.max = meta.data_to;
-      input.disabled = !hexagons;
+    const slider = $("#month");
+    slider.min = "0";
+    slider.max = String(Math.max(0, months.length - 1));
+    for (const control of [slider, $("#step-back"), $("#step-forward"), $("#play"), $("#span")]) {
+      control.disabled = !hasMonths;
     }
     $("#data-range").textContent =
       isDay(meta.data_from) && isDay(meta.data_to)
         ? `Data from ${humanDay(meta.data_from)} to ${humanDay(meta.data_to)}.`
-        : "";
-    for (const button of document.querySelectorAll("[data-preset]")) button.disabled = !hexagons;
-    const inRange = (day) => isDay(day) && day >= meta.data_from && day <= meta.data_to;
-    if (inRange(state.from) && inRange(state.to) && state.from <= state.to) {
-      this.setWindow(state.from, state.to);
-    } else {
-      const initial = this.presetWindow("90d");
-      this.setWindow(initial.from, initial.to);
-    }
+        : "No incident data.";
 
     const category = $("#category");
     const all = el("option", { text: "All categories" });
     all.value = "";
-    const options = [all];
-    for (const { slug, label } of meta.categories ?? []) {
-      const option = el("option", { text: label });
-      option.value = slug;
-      options.push(option);
-    }
-    category.replaceChildren(...options);
-    if (!(meta.categories ?? []).some((c) => c.slug === state.category)) state.category = "";
-    category.value = state.category;
-    category.disabled = !hexagons;
+    category.replaceChildren(
+      all,
+      ...(meta.categories ?? []).map(({ slug, label }) => {
+        const option = el("option", { text: label });
+        option.value = slug;
+        return option;
+      }),
+    );
+    category.value = view.category;
+    category.disabled = !temporal;
 
     const scheme = $("#scheme");
-    const schemes = meta.schemes?.length ? meta.schemes : [DEFAULT_SCHEME];
-    if (!schemes.includes(state.scheme)) state.scheme = schemes.includes(DEFAULT_SCHEME) ? DEFAULT_SCHEME : schemes[0];
     scheme.replaceChildren(
-      ...schemes.map((s) => {
+      ...this.schemes().map((s) => {
         const option = el("option", { text: SCHEME_LABELS[s] ?? s });
         option.value = s;
         return option;
       }),
     );
-    scheme.value = state.scheme;
-    scheme.disabled = !this.permits("boundaries");
+    scheme.value = view.scheme;
+    scheme.disabled = false;
 
-    // Offer only the layers this caller may see.
-    const items = LAYERS.filter((layer) => this.permits(layer.data)).map((layer) => {
+    // The layer switcher: only the layers /api/v1/layers lists for this caller.
+    const items = KNOWN_LAYERS.filter((name) => this.permits(name)).map((name) => {
+      const doc = this.layerDocs.get(name);
       const item = el("li");
-      const checkbox = el("input");
-      checkbox.type = "checkbox";
-      checkbox.id = `toggle-${layer.id}`;
-      checkbox.checked = this.visibility.get(layer.id);
+      const checkbox = el("input", { attrs: { type: "checkbox", id: `layer-${name}` } });
+      checkbox.checked = view.layers.has(name);
+      checkbox.dataset.layer = name;
+      if (typeof doc.description === "string") checkbox.title = doc.description;
       checkbox.addEventListener("change", () => {
-        this.visibility.set(layer.id, checkbox.checked);
+        if (checkbox.checked) view.layers.add(name);
+        else view.layers.delete(name);
+        if (!checkbox.checked && this.selected && layerOfSource(this.selected.source) === name) this.closePopup();
         this.applyVisibility();
-        if (!checkbox.checked && layer.id === "hexagons-fill") this.closePopup();
+        this.writeUrlSoon();
       });
-      const label = el("label", { text: layer.label });
-      label.htmlFor = checkbox.id;
-      item.append(checkbox, label);
+      const label = el("label", { text: LAYER_INFO[name].label, attrs: { for: checkbox.id } });
+      const hint = el("span", { className: "zoom-hint", attrs: { id: `layer-${name}-hint` } });
+      checkbox.setAttribute("aria-describedby", hint.id);
+      item.append(checkbox, label, hint);
       return item;
     });
     $("#layer-list").replaceChildren(...items);
+    this.renderZoomHints();
+    this.renderSpanOptions();
   }
 
-  presetWindow(preset) {
-    const { data_from: first, data_to: last } = this.meta;
-    switch (preset) {
-      case "90d":
-        return { from: maxDay(first, addDays(last, -89)), to: last };
-      case "12m":
-        return { from: maxDay(first, addDays(addMonths(last, -12), 1)), to: last };
-      default:
-        return { from: first, to: last };
+  /** "zoom in" next to layers whose tiles start above the current zoom. */
+  renderZoomHints() {
+    const zoom = this.map.getZoom();
+    for (const [name, { tilejson }] of this.templates) {
+      const hint = document.getElementById(`layer-${name}-hint`);
+      if (!hint) continue;
+      const min = isCount(tilejson.minzoom) ? tilejson.minzoom : 0;
+      hint.textContent = zoom < min - 1e-6 ? `zoom in to see (level ${min}+)` : "";
     }
   }
 
-  applyPreset(preset) {
-    if (!this.meta) return;
-    const { from, to } = this.presetWindow(preset);
-    this.setWindow(from, to);
-    this.scheduleHexagons(0);
-  }
-
-  /** Set the time window in state and in the inputs, keeping from <= to. */
-  setWindow(from, to) {
-    Object.assign(this.state, { from, to });
-    const fromInput = $("#date-from");
-    const toInput = $("#date-to");
-    fromInput.value = from;
-    toInput.value = to;
-    fromInput.max = to;
-    toInput.min = from;
-    for (const button of document.querySelectorAll("[data-preset]")) {
-      const p = this.presetWindow(button.dataset.preset);
-      button.setAttribute("aria-pressed", String(p.from === from && p.to === to));
-    }
-  }
-
-  onDatesChanged() {
-    if (!this.meta) return;
-    const { data_from: first, data_to: last } = this.meta;
-    const from = $("#date-from").value;
-    const to = $("#date-to").value;
-    if (!from || !to) {
-      status.error("dates", "Enter both a from date and a to date.");
+  /** Options of "Months shown", including the current span if it is not a preset. */
+  renderSpanOptions() {
+    const { months, view } = this;
+    const select = $("#span");
+    if (!months.length) {
+      select.replaceChildren();
       return;
     }
-    if (from > to) {
-      status.error("dates", "The from date must be on or before the to date.");
+    const current = clamp(this.span, 1, months.length);
+    const spans = new Set([...SPANS.filter((s) => s < months.length), months.length, current]);
+    select.replaceChildren(
+      ...[...spans]
+        .sort((a, b) => a - b)
+        .map((s) => {
+          const text = s === months.length ? `All (${s} months)` : s === 1 ? "1 month" : `${s} months`;
+          const option = el("option", { text });
+          option.value = String(s);
+          return option;
+        }),
+    );
+    select.value = String(current);
+  }
+
+  /** Slider, label, buttons and notes for the current window. */
+  renderWindow() {
+    const { months, view } = this;
+    if (!months.length || !view.from) {
+      $("#window-label").textContent = "No incident data.";
       return;
     }
-    status.clear("dates");
-    // Clamp to the data range (typed dates can fall outside min/max).
-    const clampDay = (day) => (day < first ? first : day > last ? last : day);
-    this.setWindow(clampDay(from), clampDay(to));
-    this.scheduleHexagons();
+    const end = months.indexOf(view.to);
+    const slider = $("#month");
+    slider.value = String(end);
+    const label = monthRange(view.from, view.to);
+    slider.setAttribute("aria-valuetext", `${humanMonth(view.to, true)} (window ${label})`);
+    $("#window-label").textContent = label;
+    $("#step-back").setAttribute("aria-disabled", String(end <= 0));
+    $("#step-forward").setAttribute("aria-disabled", String(end >= months.length - 1));
+    $("#effective-window").textContent = this.controlled
+      ? `Shown: ${humanDay(firstDay(view.from))} – ${humanDay(lastDay(view.to))} (whole months)`
+      : "";
+    this.renderSpanOptions();
   }
 
-  // --- data loading --------------------------------------------------------
-
-  /** Query for the hexagons in view, or null when the view misses the data. */
-  hexParams() {
-    const { map, meta, state } = this;
-    const res = clamp(Math.floor((2 * map.getZoom()) / 3) + 2, this.resMin, this.resMax);
-    const view = map.getBounds();
-    const [minLon, minLat, maxLon, maxLat] = meta.bounds;
-    // Round outwards to 4 decimals (about 10 m), then clamp to the data bounds.
-    const down = (v) => Math.floor(v * 1e4) / 1e4;
-    const up = (v) => Math.ceil(v * 1e4) / 1e4;
-    const bbox = [
-      Math.max(down(view.getWest()), minLon),
-      Math.max(down(view.getSouth()), minLat),
-      Math.min(up(view.getEast()), maxLon),
-      Math.min(up(view.getNorth()), maxLat),
-    ];
-    if (bbox[0] >= bbox[2] || bbox[1] >= bbox[3]) return null;
-    const params = new URLSearchParams({ res: String(res), bbox: bbox.join(","), from: state.from, to: state.to });
-    if (state.category) params.set("category", state.category);
-    return params;
+  /** Move the window's end to month index `end`, keeping its length. */
+  setEnd(end, delay = 0) {
+    const { months, view } = this;
+    if (!months.length) return;
+    const to = clamp(end, 0, months.length - 1);
+    view.to = months[to];
+    view.from = months[Math.max(0, to - this.span + 1)];
+    this.renderWindow();
+    clearTimeout(this.sliderTimer);
+    if (delay > 0) this.sliderTimer = setTimeout(() => this.onWindowChanged(), delay);
+    else this.onWindowChanged();
   }
 
-  /** Debounced reload: one request per burst of map moves or control changes. */
-  scheduleHexagons(delay = 150) {
-    clearTimeout(this.hexTimer);
-    if (!this.meta || !this.permits("hexagons")) return;
-    this.hexTimer = setTimeout(() => void this.loadHexagons(), delay);
+  /** One month back or forward (the window keeps its length). */
+  step(delta) {
+    const end = this.months.indexOf(this.view.to);
+    if (end < 0) return false;
+    const next = end + delta;
+    if (next < 0 || next > this.months.length - 1) return false;
+    this.setEnd(next);
+    return true;
   }
 
-  async loadHexagons() {
-    if (!this.meta || !this.permits("hexagons")) return;
+  startPlaying() {
+    if (!this.months.length || this.playing) return;
+    this.playing = true;
+    $("#play").textContent = "Pause";
+    $("#play").setAttribute("aria-pressed", "true");
+    // From the end, start again at the beginning (the window keeps its length).
+    if (this.months.indexOf(this.view.to) >= this.months.length - 1) this.setEnd(this.span - 1);
+    this.scheduleNextStep();
+  }
+
+  /** Next month once this one's tiles are drawn and it has been on show for PLAY_STEP_MS. */
+  scheduleNextStep() {
     const generation = this.generation;
-    this.hexAbort?.abort(); // only the newest request may update the map
-    const controller = (this.hexAbort = new AbortController());
-    const source = this.map.getSource("hexagons");
-    const params = this.hexParams();
-    if (!params) {
-      source.setData(EMPTY);
-      status.setInfo("The map view is outside the data area.");
+    const shownAt = performance.now();
+    this.map.once("idle", () => {
+      if (!this.playing || generation !== this.generation) return;
+      const wait = Math.max(0, PLAY_STEP_MS - (performance.now() - shownAt));
+      this.playTimer = setTimeout(() => {
+        if (!this.playing || generation !== this.generation) return;
+        if (this.step(1)) this.scheduleNextStep();
+        else this.stopPlaying();
+      }, wait);
+    });
+    this.map.triggerRepaint();
+  }
+
+  stopPlaying() {
+    clearTimeout(this.playTimer);
+    if (!this.playing) return;
+    this.playing = false;
+    $("#play").textContent = "Play";
+    $("#play").setAttribute("aria-pressed", "false");
+  }
+
+  /** Window or category changed: new tiles, comparison and URL. */
+  onWindowChanged() {
+    if (!this.built) return;
+    this.closePopup(); // a popup's figures belong to the previous window
+    this.renderWindow();
+    this.setTemporalTiles();
+    this.writeUrlSoon();
+    void this.loadComparison();
+  }
+
+  // --- data ----------------------------------------------------------------
+
+  /**
+   * Aggregate roles: the suppression threshold and rounding for the legend
+   * and popups. The tiles do not carry them, so ask /api/v1/hexagons for one
+   * cell's worth (its `disclosure` block); the threshold depends on the
+   * category (stricter for categories about children).
+   */
+  async probeDisclosure() {
+    if (!this.controlled || !this.permits("hexagons")) {
+      this.disclosure = null;
       return;
     }
-    const query = params.toString();
+    const generation = this.generation;
+    const params = new URLSearchParams({ res: "5", bbox: PROBE_BBOX });
+    if (this.view.from) {
+      params.set("from", firstDay(this.view.from));
+      params.set("to", lastDay(this.view.to));
+    }
+    if (this.view.category) params.set("category", this.view.category);
     try {
-      const collection = await getJSON(`${API}/hexagons`, params, controller.signal);
-      if (controller.signal.aborted || generation !== this.generation) return;
-      this.showHexagons(collection, params);
-      this.hexLoads += 1;
-      this.map.once("idle", () => {
-        if (generation === this.generation) window.__hexRendered = query;
-      });
-      this.markReadyWhenIdle();
+      const doc = await getJSON(`${API}/hexagons`, params, this.loadAbort?.signal);
+      if (generation !== this.generation) return;
+      const d = doc?.disclosure;
+      this.disclosure = d?.controlled === true ? d : { controlled: true };
+      renderHexLegend(this.breaks, this.disclosure);
+      this.applyVisibility();
+      status.clear("disclosure");
     } catch (err) {
-      if (controller.signal.aborted || generation !== this.generation) return;
-      status.setInfo(""); // the previous summary no longer matches the controls
-      status.error("hexagons", `Could not load hexagons: ${err.message}`);
+      if (err.name === "AbortError" || generation !== this.generation) return;
+      this.disclosure = { controlled: true };
+      status.error("disclosure", `Could not load the disclosure settings: ${err.message}`);
       this.authRejected(err);
     }
   }
 
-  /** Draw a hexagon collection; suppressed cells (null counts) stay out of the ramp. */
-  showHexagons(collection, params) {
-    const features = Array.isArray(collection.features) ? collection.features : [];
-    const counts = features.map((f) => f.properties?.count).filter(isCount);
-    const suppressed = features.filter((f) => f.properties?.suppressed === true).length;
-    // The response says whether disclosure control applied (S21).
-    const disclosure = collection.disclosure?.controlled === true ? collection.disclosure : null;
-    const floor = disclosure && isCount(disclosure.min_count) && disclosure.min_count >= 1 ? disclosure.min_count : 1;
-    const breaks = rampBreaks(counts, floor);
-    this.map.setPaintProperty("hexagons-fill", "fill-color", hexColourExpression(breaks));
-    renderHexLegend(breaks, disclosure);
-    this.closePopup(); // the clicked cell's count may no longer be current
+  /** The areas of a scheme (from /api/v1/boundaries), once per generation. */
+  areaList(scheme) {
+    if (!this.areaRequests.has(scheme)) {
+      const signal = this.loadAbort?.signal;
+      const request = getJSON(`${API}/boundaries`, new URLSearchParams({ scheme }), signal).then((collection) => {
+        const areas = areasOf(collection);
+        this.areaLists.set(scheme, areas);
+        return areas;
+      });
+      request.catch(() => this.areaRequests.delete(scheme));
+      this.areaRequests.set(scheme, request);
+    }
+    return this.areaRequests.get(scheme);
+  }
 
-    // The window actually counted: under disclosure control, whole months.
-    const q = collection.query ?? {};
-    const from = isDay(q.from) ? q.from : this.state.from;
-    const to = isDay(q.to) ? q.to : this.state.to;
-    const { category } = this.state;
-    this.hexShown = { from, to, category, disclosure };
-    $("#effective-window").textContent = disclosure
-      ? `Shown: ${humanDay(from)} – ${humanDay(to)} (${disclosure.time ?? "whole months"})`
-      : "";
+  /** Fill the area pickers for the current scheme, then compare. */
+  async loadAreas() {
+    const generation = this.generation;
+    const { scheme } = this.view;
+    const pickers = [$("#area-a"), $("#area-b")];
+    for (const p of pickers) p.disabled = true;
+    let areas;
+    try {
+      areas = await this.areaList(scheme);
+    } catch (err) {
+      if (err.name === "AbortError" || generation !== this.generation) return;
+      status.error("areas", `Could not load the areas of ${SCHEME_LABELS[scheme] ?? scheme}: ${err.message}`);
+      this.authRejected(err);
+      return;
+    }
+    if (generation !== this.generation || scheme !== this.view.scheme) return;
+    status.clear("areas");
+    const known = (code) => areas.some((a) => a.code === code);
+    if (!this.areasChosen && !this.view.a && !this.view.b) [this.view.a, this.view.b] = defaultPair(areas);
+    if (!known(this.view.a)) this.view.a = "";
+    if (!known(this.view.b)) this.view.b = "";
+    fillAreaSelect(pickers[0], areas, this.view.a);
+    fillAreaSelect(pickers[1], areas, this.view.b);
+    for (const p of pickers) p.disabled = false;
+    this.onAreasChanged();
+  }
 
-    this.map.getSource("hexagons").setData(collection);
-    status.clear("hexagons");
-    const total = counts.reduce((a, b) => a + b, 0);
-    const label = category ? this.categoryLabel(category) : "all categories";
-    const cells = numberFormat.format(features.length);
-    const span = `H3 resolution ${params.get("res")}, ${humanDay(from)} – ${humanDay(to)}`;
-    if (disclosure) {
-      status.setInfo(
-        `About ${numberFormat.format(total)} incidents (${label}; rounded counts) in ${cells} hexagons, ` +
-          `${numberFormat.format(suppressed)} suppressed, at ${span}.`,
-      );
-    } else {
-      status.setInfo(`${numberFormat.format(total)} incidents (${label}) in ${cells} hexagons at ${span}.`);
+  onAreasChanged() {
+    this.setCompareFilter();
+    this.writeUrlSoon();
+    void this.loadComparison();
+  }
+
+  /** GET /api/v1/areas/compare for the two areas and the window; render the table. */
+  async loadComparison() {
+    const generation = this.generation;
+    this.compareAbort?.abort();
+    const { scheme, a, b, from, to, category } = this.view;
+    const container = $("#compare");
+    window.__compared = null;
+    if (!this.meta || !this.areaLists.has(scheme)) return;
+    if (!a || !b) {
+      container.replaceChildren(el("p", { className: "hint", text: "Choose two areas to compare them." }));
+      return;
+    }
+    if (a === b) {
+      container.replaceChildren(el("p", { className: "hint", text: "Choose two different areas." }));
+      return;
+    }
+    const controller = (this.compareAbort = new AbortController());
+    const params = new URLSearchParams({ scheme, a, b });
+    if (from && to) {
+      params.set("from", firstDay(from));
+      params.set("to", lastDay(to));
+    }
+    if (category) params.set("category", category);
+    container.setAttribute("aria-busy", "true");
+    try {
+      const response = await getJSON(`${API}/areas/compare`, params, controller.signal);
+      if (controller.signal.aborted || generation !== this.generation) return;
+      renderComparison(container, response, category ? this.categoryLabel(category) : "all categories");
+      window.__compared = [scheme, a, b, from, to, category].join("/");
+      status.clear("compare");
+    } catch (err) {
+      if (controller.signal.aborted || generation !== this.generation) return;
+      container.replaceChildren(el("p", { className: "hint", text: "The comparison could not be loaded." }));
+      status.error("compare", `Could not compare the areas: ${err.message}`);
+      this.authRejected(err);
+    } finally {
+      if (this.compareAbort === controller) container.removeAttribute("aria-busy");
     }
   }
 
@@ -960,173 +844,358 @@ class App {
     if (err?.status === 401 && session.token) this.onAuthRejected?.();
   }
 
-  async loadBoundaries(scheme, signal) {
-    let collection = this.boundaryCache.get(scheme);
-    if (!collection) {
-      collection = await getJSON(`${API}/boundaries`, new URLSearchParams({ scheme }), signal);
-      if (signal?.aborted) throw new DOMException("aborted", "AbortError");
-      this.boundaryCache.set(scheme, collection);
-    }
-    return collection;
+  // --- after each render ---------------------------------------------------
+
+  /** Which window the tiles on show belong to. */
+  renderedKey() {
+    const { from, to, category, scheme } = this.view;
+    return `${from}/${to}/${category}/${scheme}`;
   }
 
-  async loadLadBoundaries(signal) {
-    if (!this.permits("boundaries")) return;
-    const generation = this.generation;
-    try {
-      const collection = await this.loadBoundaries("lad", signal);
-      if (generation !== this.generation) return;
-      this.map.getSource("boundaries-lad").setData(collection);
-      status.clear("boundaries-lad");
-    } catch (err) {
-      if (signal.aborted || generation !== this.generation) return;
-      status.error("boundaries-lad", `Could not load local authority boundaries: ${err.message}`);
-      this.authRejected(err);
-    }
-  }
+  /**
+   * At every `idle`: note which window is drawn (for the tests), fit the
+   * hexagon ramp to the cells in view (not while playing, so months stay
+   * comparable) and summarise the view in the status line.
+   */
+  afterIdle() {
+    if (!this.built) return;
+    const { map } = this;
+    const current = [...this.layerDocs.keys()]
+      .filter((name) => this.isTemporal(name) || name === "boundaries")
+      .every((name) => map.getSource(name)?.tiles?.[0] === this.tileUrl(name));
+    if (current) window.__rendered = this.renderedKey();
 
-  async loadSchemeBoundaries() {
-    if (!this.meta || !this.permits("boundaries")) return;
-    const generation = this.generation;
-    this.schemeAbort?.abort();
-    const controller = (this.schemeAbort = new AbortController());
-    const { scheme } = this.state;
-    const source = this.map.getSource("boundaries");
-    // Local authorities are always drawn by the thicker lad layer.
-    if (scheme === "lad") {
-      source.setData(EMPTY);
-      status.clear("boundaries");
+    if (!this.isOn("hexagons")) {
+      status.setInfo("");
       return;
     }
-    try {
-      const collection = await this.loadBoundaries(scheme, controller.signal);
-      if (controller.signal.aborted || generation !== this.generation) return;
-      source.setData(collection);
-      status.clear("boundaries");
-    } catch (err) {
-      if (controller.signal.aborted || generation !== this.generation) return;
-      status.error("boundaries", `Could not load ${SCHEME_LABELS[scheme] ?? scheme}: ${err.message}`);
-      this.authRejected(err);
-    }
-  }
-
-  async loadFeatures(name, signal) {
-    if (!this.permits(name)) return; // never ask for what the role may not read
-    const generation = this.generation;
-    try {
-      const collection = await getJSON(`${API}/${name}`, null, signal);
-      if (signal.aborted || generation !== this.generation) return;
-      this.map.getSource(name).setData(collection);
-      status.clear(name);
-    } catch (err) {
-      if (signal.aborted || generation !== this.generation) return;
-      status.error(name, `Could not load ${name}: ${err.message}`);
-      this.authRejected(err);
-    }
-  }
-
-  // --- popups --------------------------------------------------------------
-
-  setUpPopups() {
-    const { map } = this;
-    const visible = (id) => map.getLayoutProperty(id, "visibility") !== "none";
-
-    map.on("click", (event) => {
-      const { x, y } = event.point;
-      // Small points are hard to hit: use a box around the click for them,
-      // but the exact point for hexagons.
-      const near = map.queryRenderedFeatures(
-        [
-          [x - 4, y - 4],
-          [x + 4, y + 4],
-        ],
-        { layers: CLICKABLE_FEATURES.filter(visible) },
-      );
-      const hex = visible("hexagons-fill") ? map.queryRenderedFeatures(event.point, { layers: ["hexagons-fill"] }) : [];
-      const feature = near[0] ?? hex[0]; // topmost first
-      if (!feature) {
-        this.closePopup();
-        return;
-      }
-      this.openPopup(feature, event.lngLat);
-    });
-
-    for (const id of [...CLICKABLE_FEATURES, "hexagons-fill"]) {
-      map.on("mouseenter", id, () => (map.getCanvas().style.cursor = "pointer"));
-      map.on("mouseleave", id, () => (map.getCanvas().style.cursor = ""));
-    }
-    this.popup.on("close", () => this.clearSelectedHex());
-  }
-
-  openPopup(feature, lngLat) {
-    const spec = POPUPS[feature.layer.id];
-    const props = feature.properties ?? {};
-    const isHex = feature.layer.id === "hexagons-fill";
-    const shown = this.hexShown;
-    const content = el("div", { className: "popup" });
-    content.append(el("h3", { text: spec.title }));
-    const list = el("dl");
-    for (const [key, label, format] of spec.fields) {
-      let value = props[key];
-      // A suppressed cell has no count (S21): say so rather than show nothing or 0.
-      if (isHex && key === "count" && props.suppressed === true) {
-        const min = shown?.disclosure?.min_count;
-        value = isCount(min) ? `suppressed (fewer than ${numberFormat.format(min)})` : "suppressed";
-      }
-      if (value === undefined || value === null || value === "") continue;
-      const text = format === "number" && typeof value === "number" ? numberFormat.format(value) : String(value);
-      list.append(el("dt", { text: label }), el("dd", { text }));
-    }
-    if (isHex && shown) {
-      list.append(
-        el("dt", { text: "Period" }),
-        el("dd", { text: `${humanDay(shown.from)} – ${humanDay(shown.to)}` }),
-        el("dt", { text: "Category" }),
-        el("dd", { text: shown.category ? this.categoryLabel(shown.category) : "All categories" }),
-      );
-      if (shown.disclosure && props.suppressed !== true && isCount(shown.disclosure.rounding)) {
-        list.append(
-          el("dt", { text: "Note" }),
-          el("dd", { text: `Rounded to the nearest ${numberFormat.format(shown.disclosure.rounding)}` }),
-        );
+    const cells = new Map();
+    for (const f of map.queryRenderedFeatures({ layers: ["hexagons-fill"] })) cells.set(f.id ?? f.properties.h3, f.properties);
+    const counts = [...cells.values()].map((p) => p.count).filter(isCount);
+    const suppressed = [...cells.values()].filter((p) => p.suppressed === true).length;
+    if (!this.playing) {
+      const floor = this.disclosure && isCount(this.disclosure.min_count) && this.disclosure.min_count >= 1 ? this.disclosure.min_count : 1;
+      const breaks = rampBreaks(counts, floor);
+      if (breaks.join() !== this.breaks.join()) {
+        this.breaks = breaks;
+        map.setPaintProperty("hexagons-fill", "fill-color", hexColourExpression(breaks));
+        renderHexLegend(breaks, this.controlled ? this.disclosure ?? { controlled: true } : null);
+        this.applyVisibility();
       }
     }
-    content.append(list);
-
-    this.clearSelectedHex();
-    if (isHex && feature.id !== undefined) {
-      this.selectedHex = feature.id; // the h3 string, thanks to promoteId
-      this.map.setFeatureState({ source: "hexagons", id: feature.id }, { selected: true });
-    }
-    this.popup.setLngLat(lngLat).setDOMContent(content).addTo(this.map);
-  }
-
-  clearSelectedHex() {
-    if (this.selectedHex === null) return;
-    this.map.removeFeatureState({ source: "hexagons", id: this.selectedHex }, "selected");
-    this.selectedHex = null;
-  }
-
-  closePopup() {
-    if (this.popup.isOpen()) this.popup.remove();
-    this.clearSelectedHex();
+    const total = counts.reduce((a, b) => a + b, 0);
+    const label = this.view.category ? this.categoryLabel(this.view.category) : "all categories";
+    const period = this.view.from ? monthRange(this.view.from, this.view.to) : "all dates";
+    const n = numberFormat.format(cells.size);
+    status.setInfo(
+      this.controlled
+        ? `${period}, ${label}: about ${numberFormat.format(total)} incidents in ${n} hexagons in view ` +
+            `(rounded counts; ${numberFormat.format(suppressed)} suppressed).`
+        : `${period}, ${label}: ${numberFormat.format(total)} incidents in ${n} hexagons in view.`,
+    );
   }
 
   /**
    * Test hook: __ready becomes true at the first `idle` after this
-   * generation's loads have settled and (when the caller may see them)
-   * hexagons have loaded at least once. A failed hexagon load leaves it false
-   * (and shows the error); a later successful reload can still complete it.
+   * generation's map has been built and its first loads have settled.
    */
   markReadyWhenIdle() {
-    if (!this.started || window.__ready) return;
-    if (this.permits("hexagons") && this.hexLoads === 0) return;
     const generation = this.generation;
     this.map.once("idle", () => {
       if (generation === this.generation) window.__ready = true;
     });
     this.map.triggerRepaint(); // make sure an idle event follows even if nothing changes
   }
+
+  // --- URL -----------------------------------------------------------------
+
+  viewForUrl() {
+    const c = this.map.getCenter();
+    return {
+      center: [c.lng, c.lat],
+      zoom: this.map.getZoom(),
+      layers: this.meta ? KNOWN_LAYERS.filter((name) => this.isOn(name)) : [...this.view.layers],
+      from: this.view.from,
+      to: this.view.to,
+      category: this.view.category,
+      scheme: this.view.scheme,
+      a: this.view.a,
+      b: this.view.b,
+    };
+  }
+
+  /** Write the view to the URL fragment (replaceState: no history entry per change). */
+  writeUrlSoon() {
+    if (!this.built) return;
+    clearTimeout(this.urlTimer);
+    this.urlTimer = setTimeout(() => {
+      if (!this.built) return;
+      const view = this.viewForUrl();
+      window.__view = view;
+      const hash = formatHash(view);
+      if (hash !== window.location.hash) window.history.replaceState(null, "", hash);
+    }, URL_DEBOUNCE_MS);
+  }
+
+  // --- popups --------------------------------------------------------------
+
+  setUpPopups() {
+    const { map } = this;
+    map.on("click", (event) => this.popupAt(event.point, event.lngLat));
+    for (const { layer } of CLICKABLE.filter((s) => s.layer.id !== "boundaries-fill")) {
+      map.on("mouseenter", layer.id, () => (map.getCanvas().style.cursor = "pointer"));
+      map.on("mouseleave", layer.id, () => (map.getCanvas().style.cursor = ""));
+    }
+    this.popup.on("close", () => this.clearSelected());
+    // Keyboard: Enter on the focused map describes what is under the crosshair
+    // at its centre (the same popup as a click there). The popup takes focus
+    // (MapLibre's focusAfterOpen); Escape closes it and gives focus back to the map.
+    map.getCanvas().addEventListener("keydown", (event) => {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      const { clientWidth: w, clientHeight: h } = map.getCanvas();
+      const centre = { x: w / 2, y: h / 2 };
+      if (!this.popupAt(centre, map.unproject([centre.x, centre.y]))) {
+        status.notice("popup", "Nothing to describe at the centre of the map.");
+      }
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || !this.popup.isOpen()) return;
+      const inside = this.popup.getElement()?.contains(document.activeElement);
+      this.closePopup();
+      if (inside) map.getCanvas().focus();
+    });
+  }
+
+  /** Open the popup of the top clickable feature at a pixel; false when there is none. */
+  popupAt(point, lngLat) {
+    const { map } = this;
+    status.clear("popup");
+    const { x, y } = point;
+    const visible = (id) => map.getLayer(id) && map.getLayoutProperty(id, "visibility") !== "none";
+    for (const { layer, click } of CLICKABLE) {
+      if (!visible(layer.id)) continue;
+      // Points and lines are small: use a box around the pointer for them.
+      const near = click <= 3 ? [[x - 4, y - 4], [x + 4, y + 4]] : [x, y];
+      const feature = map.queryRenderedFeatures(near, { layers: [layer.id] })[0];
+      if (feature) {
+        this.openPopup(feature, lngLat);
+        return true;
+      }
+    }
+    this.closePopup();
+    return false;
+  }
+
+  /** The popup for a feature: what the caller's role may see of it, as text only. */
+  openPopup(feature, lngLat) {
+    const props = feature.properties ?? {};
+    const id = feature.layer.id;
+    const content = el("div", { className: "popup" });
+    const list = el("dl");
+    const add = (label, value) => {
+      if (value === undefined || value === null || value === "") return;
+      list.append(el("dt", { text: label }), el("dd", { text: String(value) }));
+    };
+    const period = () => (this.view.from ? monthRange(this.view.from, this.view.to) : "all dates");
+    const category = () => (this.view.category ? this.categoryLabel(this.view.category) : "All categories");
+    const count = () => {
+      if (props.suppressed === true || !isCount(props.count)) {
+        const min = this.disclosure?.min_count;
+        return isCount(min) ? `suppressed (fewer than ${numberFormat.format(min)})` : "suppressed";
+      }
+      return numberFormat.format(props.count);
+    };
+    const rounding = () => {
+      const r = this.disclosure?.rounding;
+      if (this.controlled && props.suppressed !== true) add("Note", `Rounded to the nearest ${isCount(r) ? r : 5}`);
+    };
+    let title;
+    let extra = null;
+    switch (id) {
+      case "hexagons-fill":
+        title = "Hexagon";
+        add("Incidents", count());
+        add("Period", period());
+        add("Category", category());
+        rounding();
+        add("H3 cell", props.h3);
+        break;
+      case "crossborder-cells":
+        title = "Near an authority border";
+        add("Incidents", count());
+        add("Period", period());
+        add("Category", category());
+        rounding();
+        add("H3 cell", props.h3);
+        break;
+      case "crossborder-border":
+        title = "Authority border";
+        add("Between", [props.code, props.other].filter(Boolean).join(" and "));
+        extra = this.borderNames(props, list);
+        break;
+      case "crossborder-routes":
+        title = "Route crossing a border";
+        add("Route", props.name);
+        break;
+      case "boundaries-fill":
+        title = "Area";
+        add("Name", props.name);
+        add("Code", props.code);
+        add("Scheme", SCHEME_LABELS[props.scheme] ?? props.scheme);
+        add("Young people", isCount(props.youth_population) ? numberFormat.format(props.youth_population) : null);
+        extra = this.compareButtons(props.code);
+        break;
+      case "places-circle":
+        title = "Place of concern";
+        add("Name", props.name);
+        add("Kind", humanise(props.kind));
+        add("Review due", isDay(props.review_due) ? humanDay(props.review_due) : props.review_due);
+        extra = this.placeDetails(feature, list);
+        break;
+      case "incidents-circle":
+        title = "Incident";
+        add("Category", props.category ? this.categoryLabel(props.category) : null);
+        add("Date", isDay(props.date) ? humanDay(props.date) : props.date);
+        add("ID", props.id);
+        break;
+      case "schools-circle":
+        title = "School";
+        add("Name", props.name);
+        add("Phase", humanise(props.phase));
+        add("Local authority", props.la_code);
+        break;
+      case "services-circle":
+        title = "Youth service";
+        add("Name", props.name);
+        add("Tier", humanise(props.tier));
+        add("Kind", humanise(props.kind));
+        add("Provider", props.provider);
+        break;
+      case "stops-circle":
+        title = "Stop";
+        add("Name", props.name);
+        add("ATCO code", props.atco);
+        break;
+      case "routes-line":
+        title = "Route";
+        add("Route", props.short_name);
+        add("Name", props.long_name);
+        add("Mode", humanise(props.mode));
+        break;
+      default:
+        return;
+    }
+    content.append(el("h3", { text: title }), list);
+    if (extra) content.append(extra);
+
+    this.clearSelected();
+    if ((id === "hexagons-fill" || id === "crossborder-cells") && feature.id !== undefined) {
+      // The h3 string, thanks to promoteId; setFeatureState on a vector source needs sourceLayer.
+      this.selected = { source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id };
+      this.map.setFeatureState(this.selected, { selected: true });
+    }
+    this.popup.setLngLat(lngLat).setDOMContent(content).addTo(this.map);
+  }
+
+  /** "Compare as area A / B" buttons in an area's popup. */
+  compareButtons(code) {
+    if (!code || !this.areaLists.get(this.view.scheme)?.some((a) => a.code === code)) return null;
+    const group = el("div", { className: "popup-actions", attrs: { role: "group", "aria-label": "Compare this area" } });
+    for (const key of ["a", "b"]) {
+      const button = el("button", { text: `Compare as area ${key.toUpperCase()}`, attrs: { type: "button" } });
+      button.addEventListener("click", () => {
+        this.areasChosen = true;
+        this.view[key] = code;
+        $(`#area-${key}`).value = code;
+        this.closePopup();
+        this.onAreasChanged();
+      });
+      group.append(button);
+    }
+    return group;
+  }
+
+  /** Authority names for a border's codes, filled in when the list has loaded. */
+  borderNames(props, list) {
+    const generation = this.generation;
+    void this.areaList("lad")
+      .then((areas) => {
+        if (generation !== this.generation) return;
+        const name = (code) => areas.find((a) => a.code === code)?.name ?? code;
+        const dd = list.querySelector("dd");
+        if (dd) dd.textContent = [props.code, props.other].filter(Boolean).map(name).join(" and ");
+      })
+      .catch(() => {});
+    return null;
+  }
+
+  /**
+   * Analysts: the place's record from /api/v1/places (a small box around the
+   * point, matched on the id the tile carries as its feature id).
+   */
+  placeDetails(feature, list) {
+    if (feature.id === undefined || feature.geometry?.type !== "Point") return null;
+    const generation = this.generation;
+    const [lon, lat] = feature.geometry.coordinates;
+    const d = 0.002;
+    const bbox = [lon - d, lat - d, lon + d, lat + d].map((v) => v.toFixed(5)).join(",");
+    const note = el("p", { className: "hint popup-loading", text: "Loading the place's record…" });
+    void getJSON(`${API}/places`, new URLSearchParams({ bbox }), this.loadAbort?.signal)
+      .then((collection) => {
+        if (generation !== this.generation) return;
+        const record = (collection.features ?? []).find((f) => String(f.properties?.id) === String(feature.id));
+        note.remove();
+        if (!record) return;
+        const p = record.properties;
+        const add = (label, value) => {
+          if (value === undefined || value === null || value === "") return;
+          list.append(el("dt", { text: label }), el("dd", { text: String(value) }));
+        };
+        // Guardians are roles in organisations (never named people).
+        const guardians = (Array.isArray(p.guardians) ? p.guardians : [])
+          .map((g) => (typeof g === "string" ? g : [g?.role, g?.organisation && `(${g.organisation})`].filter(Boolean).join(" ")))
+          .filter(Boolean);
+        add("Capable guardians", guardians.join("; "));
+        add("Recorded by", p.agency);
+        add("Place ID", p.id);
+      })
+      .catch((err) => {
+        if (err.name === "AbortError") return;
+        note.textContent = "The place's record could not be loaded.";
+        this.authRejected(err);
+      });
+    return note;
+  }
+
+  clearSelected() {
+    if (!this.selected) return;
+    if (this.map.getSource(this.selected.source)) this.map.removeFeatureState(this.selected, "selected");
+    this.selected = null;
+  }
+
+  closePopup() {
+    if (this.popup.isOpen()) this.popup.remove();
+    this.clearSelected();
+  }
+}
+
+/** "secondary_school" -> "Secondary school". */
+function humanise(value) {
+  if (typeof value !== "string" || !value) return value;
+  const text = value.replace(/_/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * The path and query of a TileJSON tile URL, if it is one of our own tile
+ * URLs for `layer`: the origin is replaced by the page's own, so no request
+ * can go to another host whatever the document says.
+ */
+function parseTemplate(url, layer) {
+  const match = typeof url === "string" ? TEMPLATE.exec(url) : null;
+  if (!match || match[2] !== layer) return null;
+  return { path: match[1], query: match[3] ?? "" };
 }
 
 // ---------------------------------------------------------------------------
@@ -1134,9 +1203,7 @@ class App {
 
 /** meta's `caller`, checked; without one, deny by default and treat the caller as public. */
 function normaliseCaller(caller) {
-  if (!caller || typeof caller !== "object") {
-    return { role: "public", name: null, layers: PUBLIC_LAYERS, disclosure: "controlled" };
-  }
+  if (!caller || typeof caller !== "object") return { role: "public", name: null, disclosure: "controlled" };
   return {
     role: typeof caller.role === "string" ? caller.role : "public",
     name: typeof caller.name === "string" && caller.name ? caller.name : null,
@@ -1208,7 +1275,7 @@ class Access {
     await this.refresh();
   }
 
-  /** Fetch meta for the current token and rebuild the map for that caller. */
+  /** Fetch meta and the layers for the current token and rebuild the map for that caller. */
   async refresh() {
     const generation = ++this.generation;
     window.__accessChanges = (window.__accessChanges ?? 0) + 1;
@@ -1217,8 +1284,11 @@ class Access {
     window.__caller = null;
     this.render(null);
     let meta;
+    let layers;
     try {
       meta = await getJSON(`${API}/meta`);
+      if (generation !== this.generation) return;
+      layers = await getJSON(`${API}/layers`);
     } catch (err) {
       if (generation !== this.generation) return;
       if (session.token && err.status === 401) {
@@ -1240,14 +1310,15 @@ class Access {
     if (generation !== this.generation) return;
     status.clear("meta");
     const caller = normaliseCaller(meta.caller);
-    if (caller.layers.length === 0) {
+    const tileLayers = (Array.isArray(layers?.layers) ? layers.layers : []).map((l) => l?.id).filter(Boolean);
+    if (tileLayers.length === 0) {
       this.showNoAccess(null, caller);
       return;
     }
-    window.__caller = caller;
+    window.__caller = { ...caller, tileLayers };
     window.__access = "ok";
     this.render(caller);
-    await this.app.configure(meta, caller);
+    await this.app.configure(meta, layers);
   }
 
   /** The token is valid but its role may not use the map (e.g. auditor, admin). */
@@ -1290,6 +1361,7 @@ async function main() {
   session.restore();
   status.render();
 
+  const wanted = parseHash(window.location.hash);
   let map;
   try {
     map = new MapLibreMap({
@@ -1299,12 +1371,15 @@ async function main() {
         sources: {},
         layers: [{ id: "background", type: "background", paint: { "background-color": "#f3f1ec" } }],
       },
-      ...INITIAL_VIEW,
+      center: wanted.center ?? INITIAL_VIEW.center,
+      zoom: wanted.zoom ?? INITIAL_VIEW.zoom,
       minZoom: 7,
       maxZoom: 16,
       dragRotate: false,
       pitchWithRotate: false,
       attributionControl: false,
+      fadeDuration: 0,
+      transformRequest: tileRequest,
     });
   } catch (err) {
     // MapLibre v6 throws here without WebGL2.
@@ -1314,6 +1389,11 @@ async function main() {
   }
   window.__map = map;
   map.touchZoomRotate.disableRotation();
+  map.keyboard.disableRotation();
+  map.getCanvas().setAttribute(
+    "aria-label",
+    "Map. Arrow keys pan, plus and minus zoom, Enter describes what is at the centre, Escape closes the description.",
+  );
   map.on("error", (event) => {
     const message = String(event.error?.message ?? event.error ?? "unknown map error");
     window.__errors.push(message);
@@ -1325,7 +1405,7 @@ async function main() {
   map.addControl(new ScaleControl({ unit: "metric" }), "bottom-right");
 
   await new Promise((resolve) => map.once("load", resolve));
-  const app = new App(map);
+  const app = new App(map, wanted);
   app.init();
   const access = new Access(app);
   access.bind();
