@@ -190,11 +190,9 @@ async fn get_hexagons(
         extra.insert(
             "disclosure".to_owned(),
             if controlled {
-                let threshold = match Sensitivity::for_category(category) {
-                    Sensitivity::Children => policy.min_count_children,
-                    Sensitivity::General => policy.min_count_general,
-                };
-                serde_json::json!({"controlled": true, "min_count": threshold, "rounding": policy.rounding_base,
+                // The values applied (configuration is clamped to the safeguards floors).
+                let threshold = policy.threshold(Sensitivity::for_category(category));
+                serde_json::json!({"controlled": true, "min_count": threshold, "rounding": policy.effective_rounding_base(),
                                    "time": "whole months"})
             } else {
                 serde_json::json!({"controlled": false})

@@ -40,6 +40,7 @@ async fn get_meta(
     // Layers the map may request, by the class of their endpoint.
     let layers: Vec<&str> = [
         ("hexagons", DataClass::Aggregate),
+        ("crossborder", DataClass::Aggregate),
         ("boundaries", DataClass::Reference),
         ("schools", DataClass::Reference),
         ("stops", DataClass::Reference),

@@ -294,7 +294,8 @@ async fn get_tile(
     .await
 }
 
-/// `scheme://host` of the request, for absolute tile URLs.
+/// `scheme://host` of the request, for absolute tile URLs: `https` behind a proxy that says so
+/// in `X-Forwarded-Proto`, else `http`.
 fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
@@ -304,7 +305,11 @@ fn origin(headers: &HeaderMap) -> String {
                 .all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b))
         })
         .unwrap_or("127.0.0.1:8080");
-    format!("http://{host}")
+    let scheme = match headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+        Some(p) if p.trim().eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
 }
 
 /// The TileJSON document of `spec` for a caller (query parameters pass through to the tiles).
@@ -387,9 +392,22 @@ async fn get_layers(
             })
         })
         .collect();
+    let class = disclosure_class(auth.role);
+    let policy = state.disclosure;
+    let disclosure_policy = (class == DisclosureClass::Controlled).then(|| {
+        json!({
+            "min_count": {
+                "general": policy.threshold(crate::safeguards::disclosure::Sensitivity::General),
+                "children": policy.threshold(crate::safeguards::disclosure::Sensitivity::Children),
+            },
+            "rounding": policy.effective_rounding_base(),
+            "time": "month",
+        })
+    });
     Ok(axum::Json(json!({
         "data_version": snap.data_version,
-        "disclosure": disclosure_class(auth.role),
+        "disclosure": class,
+        "disclosure_policy": disclosure_policy,
         "layers": layers,
     })))
 }
