@@ -55,6 +55,10 @@ pub enum AnalyseCommand {
 
 /// Where the events come from.
 #[derive(Debug, Clone, clap::Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line switches, as clap models them"
+)]
 pub struct InputArgs {
     /// CSV file of events.
     #[arg(long)]
@@ -71,6 +75,10 @@ pub struct InputArgs {
     /// Print the full result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Skip rows without a valid position (or date, where needed) instead of stopping; the
+    /// count is reported under `input.skipped`.
+    #[arg(long)]
+    pub skip_invalid: bool,
 }
 
 /// The H3 cells and study area.
@@ -264,13 +272,29 @@ pub fn parse_day(s: &str) -> Option<Day> {
     s.parse().ok()
 }
 
+/// The events of an input file and how its rows were accounted for.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InputEcho {
+    /// The file.
+    pub file: String,
+    /// Data rows read.
+    pub rows: usize,
+    /// Rows used.
+    pub used: usize,
+    /// Rows skipped for a missing or invalid position or date (`--skip-invalid`).
+    pub skipped: usize,
+}
+
 /// Reads the events of a CSV file (see the module docs for the columns).
 ///
 /// # Errors
 ///
-/// [`AnalysisError::Input`] naming the file and line of the first bad row, or a missing
-/// column.
-pub fn read_events(args: &InputArgs, need_dates: bool) -> AnalysisResult<Vec<InputEvent>> {
+/// [`AnalysisError::Input`] naming the file and line of the first bad row (unless
+/// `--skip-invalid`), or a missing column.
+pub fn read_events(
+    args: &InputArgs,
+    need_dates: bool,
+) -> AnalysisResult<(Vec<InputEvent>, InputEcho)> {
     let file = &args.input;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(!args.no_header)
@@ -311,50 +335,80 @@ pub fn read_events(args: &InputArgs, need_dates: bool) -> AnalysisResult<Vec<Inp
     let wi = find(&names, &["weight"]);
     let first_line = if args.no_header { 1 } else { 2 };
     let mut out = Vec::new();
+    let (mut rows, mut skipped) = (0usize, 0usize);
     for (k, row) in reader.records().enumerate() {
         let line = Some(first_line + k as u64);
         let row = row.map_err(|e| input_err(file, line, e.to_string()))?;
         if row.iter().all(str::is_empty) {
             continue;
         }
-        let num = |i: usize, what: &str| -> AnalysisResult<f64> {
-            let v = row.get(i).unwrap_or("");
-            v.parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .ok_or_else(|| input_err(file, line, format!("{what} {v:?} is not a number")))
-        };
-        let xy = [num(xi, &names[xi])?, num(yi, &names[yi])?];
-        let day = match di {
-            Some(i) => {
-                let v = row.get(i).unwrap_or("");
-                match parse_day(v) {
-                    Some(d) => Some(d),
-                    None if need_dates => {
-                        return Err(input_err(
-                            file,
-                            line,
-                            format!("date {v:?} is not YYYY-MM-DD or YYYY-MM"),
-                        ));
-                    }
-                    None => None,
-                }
-            }
-            None => None,
-        };
-        let weight = match wi {
-            Some(i) => {
-                let w = num(i, "weight")?;
-                if w < 0.0 {
-                    return Err(input_err(file, line, "weight is negative"));
-                }
-                w
-            }
-            None => 1.0,
-        };
-        out.push(InputEvent { xy, day, weight });
+        rows += 1;
+        match parse_row(&row, line, file, &names, [xi, yi], di, wi, need_dates) {
+            Ok(e) => out.push(e),
+            Err(_) if args.skip_invalid => skipped += 1,
+            Err(e) => return Err(e),
+        }
     }
-    Ok(out)
+    let echo = InputEcho {
+        file: file.display().to_string(),
+        rows,
+        used: out.len(),
+        skipped,
+    };
+    Ok((out, echo))
+}
+
+/// One data row as an event.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the column positions found once per file"
+)]
+fn parse_row(
+    row: &csv::StringRecord,
+    line: Option<u64>,
+    file: &Path,
+    names: &[String],
+    [xi, yi]: [usize; 2],
+    di: Option<usize>,
+    wi: Option<usize>,
+    need_dates: bool,
+) -> AnalysisResult<InputEvent> {
+    let num = |i: usize, what: &str| -> AnalysisResult<f64> {
+        let v = row.get(i).unwrap_or("");
+        v.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| input_err(file, line, format!("{what} {v:?} is not a number")))
+    };
+    let xy = [num(xi, &names[xi])?, num(yi, &names[yi])?];
+    let day = match di {
+        Some(i) => {
+            let v = row.get(i).unwrap_or("");
+            match parse_day(v) {
+                Some(d) => Some(d),
+                None if need_dates => {
+                    return Err(input_err(
+                        file,
+                        line,
+                        format!("date {v:?} is not YYYY-MM-DD or YYYY-MM"),
+                    ));
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let weight = match wi {
+        Some(i) => {
+            let w = num(i, "weight")?;
+            if w < 0.0 {
+                return Err(input_err(file, line, "weight is negative"));
+            }
+            w
+        }
+        None => 1.0,
+    };
+    Ok(InputEvent { xy, day, weight })
 }
 
 /// Positions as lon/lat: converted from the National Grid with `--planar`.
@@ -450,8 +504,17 @@ fn read_population(path: &Path) -> AnalysisResult<HashMap<CellIndex, f64>> {
     Ok(out)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> AnalysisResult<String> {
-    serde_json::to_string(v).map_err(|e| AnalysisError::Mismatch(format!("JSON output: {e}")))
+/// The result as JSON, with the input's row accounting under `input`.
+fn to_json<T: serde::Serialize>(v: &T, input: &InputEcho) -> AnalysisResult<String> {
+    let err = |e: serde_json::Error| AnalysisError::Mismatch(format!("JSON output: {e}"));
+    let mut value = serde_json::to_value(v).map_err(err)?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(
+            "input".to_owned(),
+            serde_json::to_value(input).map_err(err)?,
+        );
+    }
+    serde_json::to_string(&value).map_err(err)
 }
 
 fn day_arg(s: Option<&String>, field: &'static str) -> AnalysisResult<Option<Day>> {
@@ -477,7 +540,7 @@ pub fn run(command: &AnalyseCommand) -> AnalysisResult<String> {
 }
 
 fn run_gistar(a: &GistarArgs) -> AnalysisResult<String> {
-    let events = read_events(&a.input, false)?;
+    let (events, echo) = read_events(&a.input, false)?;
     let points = lonlats(&events, a.input.planar, &a.input.input)?;
     let u = universe(&a.cells, &points)?;
     let res = u.resolution();
@@ -501,7 +564,7 @@ fn run_gistar(a: &GistarArgs) -> AnalysisResult<String> {
     };
     let r = hotspots(&u, &counts, &settings, population.as_ref())?;
     if a.input.json {
-        return to_json(&r);
+        return to_json(&r, &echo);
     }
     let mut s = format!(
         "Gi* on {} cells at res {} (k = {}, FDR {}): {} hot, {} cold, {} undefined",
@@ -533,7 +596,7 @@ fn run_gistar(a: &GistarArgs) -> AnalysisResult<String> {
 }
 
 fn run_kde(a: &KdeArgs) -> AnalysisResult<String> {
-    let events = read_events(&a.input, false)?;
+    let (events, echo) = read_events(&a.input, false)?;
     let points = lonlats(&events, a.input.planar, &a.input.input)?;
     let u = universe(&a.cells, &points)?;
     let weighted: Vec<(LonLat, f64)> = points
@@ -549,7 +612,7 @@ fn run_kde(a: &KdeArgs) -> AnalysisResult<String> {
         },
     )?;
     if a.input.json {
-        return to_json(&r);
+        return to_json(&r, &echo);
     }
     let max = r
         .cells
@@ -572,7 +635,7 @@ fn run_kde(a: &KdeArgs) -> AnalysisResult<String> {
 }
 
 fn run_ehsa(a: &EhsaArgs) -> AnalysisResult<String> {
-    let events = read_events(&a.input, true)?;
+    let (events, echo) = read_events(&a.input, true)?;
     let points = lonlats(&events, a.input.planar, &a.input.input)?;
     let u = universe(&a.cells, &points)?;
     let res = u.resolution();
@@ -619,7 +682,7 @@ fn run_ehsa(a: &EhsaArgs) -> AnalysisResult<String> {
     };
     let r = emerging_hotspots(&cube, &settings)?;
     if a.input.json {
-        return to_json(&r);
+        return to_json(&r, &echo);
     }
     let mut s = format!(
         "emerging hot spots: {} cells x {} steps at res {}",
@@ -637,7 +700,7 @@ fn run_ehsa(a: &EhsaArgs) -> AnalysisResult<String> {
 }
 
 fn run_change(a: &ChangeArgs) -> AnalysisResult<String> {
-    let events = read_events(&a.input, true)?;
+    let (events, echo) = read_events(&a.input, true)?;
     let points = lonlats(&events, a.input.planar, &a.input.input)?;
     let u = universe(&a.cells, &points)?;
     let res = u.resolution();
@@ -670,7 +733,7 @@ fn run_change(a: &ChangeArgs) -> AnalysisResult<String> {
     let after_days = u32::from(to.days_since_epoch() - split.days_since_epoch()) + 1;
     let r = before_after(&u, &before, &after, before_days, after_days, !a.no_fdr)?;
     if a.input.json {
-        return to_json(&r);
+        return to_json(&r, &echo);
     }
     let up = r.cells.iter().filter(|c| c.bin > 0).count();
     let down = r.cells.iter().filter(|c| c.bin < 0).count();
@@ -682,7 +745,7 @@ fn run_change(a: &ChangeArgs) -> AnalysisResult<String> {
 }
 
 fn run_knox(a: &KnoxArgs) -> AnalysisResult<String> {
-    let events = read_events(&a.input, true)?;
+    let (events, echo) = read_events(&a.input, true)?;
     let xy: Vec<[f64; 2]> = if a.input.planar {
         events.iter().map(|e| e.xy).collect()
     } else {
@@ -725,7 +788,7 @@ fn run_knox(a: &KnoxArgs) -> AnalysisResult<String> {
     };
     let r = knox(&points, &settings)?;
     if a.input.json {
-        return to_json(&r);
+        return to_json(&r, &echo);
     }
     let mut s = format!(
         "Knox: {} events, {} pairs, {} permutations (seed {}), {:?} mode\nobserved / expected (p)",
