@@ -150,6 +150,11 @@ enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// Hot spot analytics on a CSV of events (places and days only, never people).
+    Analyse {
+        #[command(subcommand)]
+        command: saferplaces::analysis::cli::AnalyseCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -733,6 +738,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Analyse { command } => out(&saferplaces::analysis::cli::run(&command)?)?,
         Command::Retention {
             command: RetentionCommand::Sweep { dir, today },
         } => {
