@@ -305,7 +305,10 @@ fn origin(headers: &HeaderMap) -> String {
                 .all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b))
         })
         .unwrap_or("127.0.0.1:8080");
-    let scheme = match headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(p) if p.trim().eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };

@@ -41,10 +41,22 @@ pub struct BorderEdge {
     pub other: String,
 }
 
+/// A run of consecutive shared edges between the same two authorities, as one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BorderLine {
+    /// Vertices, lon/lat, at least two.
+    pub points: Vec<LonLat>,
+    /// Code of the authority whose outline the line follows.
+    pub code: String,
+    /// Code of the authority on the other side.
+    pub other: String,
+}
+
 /// Shared authority borders with nearest-edge distance queries.
 #[derive(Debug, Default)]
 pub struct BorderIndex {
     edges: Vec<BorderEdge>,
+    lines: Vec<BorderLine>,
     tree: RTree<Line<[f64; 2]>>,
 }
 
@@ -99,10 +111,18 @@ impl BorderIndex {
                 local.push(Line::new(to_local_m(a[0], a[1]), to_local_m(b[0], b[1])));
             }
         }
+        let lines = chain(&edges);
         Self {
             edges,
+            lines,
             tree: RTree::bulk_load(local),
         }
+    }
+
+    /// The shared borders as lines: consecutive edges between the same two authorities joined
+    /// (thousands of two-point edges become a few dozen lines).
+    pub fn lines(&self) -> &[BorderLine] {
+        &self.lines
     }
 
     /// The shared edges (each border appears once per side).
@@ -117,6 +137,27 @@ impl BorderIndex {
             .nearest_neighbor(&q)
             .map(|l| l.distance_2(&q).sqrt())
     }
+}
+
+/// Joins edges that continue one another (in outline order) between the same authorities.
+fn chain(edges: &[BorderEdge]) -> Vec<BorderLine> {
+    let mut lines: Vec<BorderLine> = Vec::new();
+    for e in edges {
+        if let Some(last) = lines.last_mut()
+            && last.code == e.code
+            && last.other == e.other
+            && last.points.last() == Some(&e.line[0])
+        {
+            last.points.push(e.line[1]);
+            continue;
+        }
+        lines.push(BorderLine {
+            points: e.line.to_vec(),
+            code: e.code.clone(),
+            other: e.other.clone(),
+        });
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -146,6 +187,8 @@ mod tests {
         let idx = BorderIndex::build(&[&a, &b]);
         // The shared edge is x = -2.6 (one edge from each outline).
         assert_eq!(idx.edges().len(), 2);
+        assert_eq!(idx.lines().len(), 2);
+        assert!(idx.lines().iter().all(|l| l.points.len() == 2));
         assert!(
             idx.edges()
                 .iter()
@@ -158,6 +201,24 @@ mod tests {
         // Far from the shared edge but next to an outer edge (a coast): still far.
         let west = LonLat::new(-2.6995, 51.45).unwrap();
         assert!(idx.distance_m(west).unwrap() > 6_000.0);
+    }
+
+    #[test]
+    fn consecutive_edges_join_into_one_line() {
+        let p = |x: f64| LonLat::new(x, 51.4).unwrap();
+        let edge = |a: f64, b: f64, other: &str| BorderEdge {
+            line: [p(a), p(b)],
+            code: "A".to_owned(),
+            other: other.to_owned(),
+        };
+        let lines = chain(&[
+            edge(-2.6, -2.59, "B"),
+            edge(-2.59, -2.58, "B"),
+            edge(-2.58, -2.57, "C"),
+            edge(-2.50, -2.49, "C"),
+        ]);
+        let lens: Vec<usize> = lines.iter().map(|l| l.points.len()).collect();
+        assert_eq!(lens, [3, 2, 2]);
     }
 
     #[test]

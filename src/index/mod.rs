@@ -17,7 +17,7 @@ mod incidents;
 mod layers;
 mod snapshot;
 
-pub use borders::{BorderEdge, BorderIndex, to_local_m};
+pub use borders::{BorderEdge, BorderIndex, BorderLine, to_local_m};
 pub use boundaries::BoundaryIndex;
 pub use incidents::{CellCount, CountQuery, H3Res, IncidentHit, IncidentIndex, IncidentInput};
 pub use layers::{LineLayer, PointLayer};

@@ -267,8 +267,7 @@ mod tests {
     /// panic: a one-number position, and a property name ending inside a multi-byte character.
     #[test]
     fn the_fuzzing_reproducers_are_rejected_not_panics() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fuzz/regressions/ons_boundaries");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/ons_boundaries");
         let mut replayed = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap();

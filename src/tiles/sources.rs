@@ -598,11 +598,8 @@ fn render_crossborder(
         }
         layer.add_feature(&geom, &props, None)?;
     }
-    for e in snap.borders.edges() {
-        let line = [
-            MercatorPoint::from(e.line[0]),
-            MercatorPoint::from(e.line[1]),
-        ];
+    for e in snap.borders.lines() {
+        let line: Vec<MercatorPoint> = e.points.iter().map(|p| MercatorPoint::from(*p)).collect();
         let Some(geom) = prepare_lines(tf, [line.as_slice()]) else {
             continue;
         };
