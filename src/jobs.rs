@@ -73,8 +73,9 @@ pub fn retention_sweep(
     Ok(SweepReport { people, links })
 }
 
-/// How often the store is checked for changes.
-pub const RELOAD_POLL: Duration = Duration::from_secs(1);
+/// How often the store is checked for changes (`PRAGMA data_version`: one cheap read), so new
+/// data reach tiles and layers well within a second plus the rebuild.
+pub const RELOAD_POLL: Duration = Duration::from_millis(200);
 /// How often the retention sweep runs in a server.
 pub const SWEEP_EVERY: Duration = Duration::from_hours(1);
 

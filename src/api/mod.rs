@@ -12,6 +12,7 @@ mod features;
 mod geojson_out;
 mod health;
 mod hexagons;
+mod hotspots;
 mod meta;
 mod openapi;
 pub mod params;
@@ -87,6 +88,8 @@ pub struct AppState {
     pub(crate) tiles: Arc<tile_cache::TileCache>,
     /// H3 cell outlines in Web Mercator, shared by every tile request and every data version.
     pub(crate) shapes: Arc<crate::tiles::sources::SharedShapes>,
+    /// Gi* layers by (data version, resolution, window, category).
+    pub(crate) hotspots: Arc<std::sync::Mutex<hotspots::HotspotCache>>,
 }
 
 impl AppState {
@@ -105,6 +108,7 @@ impl AppState {
             protected: Arc::default(),
             tiles: Arc::new(tile_cache::TileCache::new(TILE_CACHE_BYTES)),
             shapes: Arc::default(),
+            hotspots: Arc::default(),
         }
     }
 
@@ -170,6 +174,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .merge(hexagons::router())
         .merge(areas::router())
         .merge(tiles::router())
+        .merge(hotspots::router())
         .merge(features::router())
         .merge(openapi::router())
         .merge(people::router())

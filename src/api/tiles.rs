@@ -30,7 +30,10 @@ use super::{ApiError, ApiResult, AppState, blocking, study_area};
 use crate::domain::TimeWindow;
 use crate::safeguards::disclosure::coarsen_window_to_months;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class, role_may_read};
-use crate::tiles::sources::{LAYERS, LayerSpec, RenderQuery, render};
+use crate::tiles::hexagons::res_for_zoom;
+use crate::tiles::sources::{
+    HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, LAYERS, LayerSpec, RenderQuery, render,
+};
 use crate::tiles::{TileCoord, TileJson, VectorLayer};
 
 /// The MVT media type (maps.md §5.1).
@@ -256,15 +259,30 @@ async fn get_tile(
     let policy = state.disclosure;
     let tile_cache = Arc::clone(&cache);
     let shapes = Arc::clone(&state.shapes);
+    let hotspot_cache = Arc::clone(&state.hotspots);
     blocking(move || {
         let window = key.window.unwrap_or_else(TimeWindow::all);
         let protected = (spec.temporal && key.class == DisclosureClass::Controlled)
             .then(|| protected_cells(&protected_cache, &policy, &snap, window, key.category));
+        let hotspots = if spec.name == "hotspots" {
+            let res = res_for_zoom(tile.z(), HOTSPOT_RES_MIN, HOTSPOT_RES_MAX)
+                .map_err(ApiError::internal)?;
+            Some(super::hotspots::hotspot_layer(
+                &hotspot_cache,
+                &snap,
+                res,
+                window,
+                key.category,
+            )?)
+        } else {
+            None
+        };
         let q = RenderQuery {
             window,
             category: key.category,
             scheme: key.scheme.as_deref().unwrap_or(DEFAULT_SCHEME),
             protected: protected.as_deref(),
+            hotspots: hotspots.as_deref(),
         };
         let layer = render(spec.name, &snap, tile, &q, &shapes).map_err(ApiError::internal)?;
         if layer.is_empty() {

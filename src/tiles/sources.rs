@@ -8,14 +8,15 @@
 
 use std::collections::HashMap;
 
+use geo::BoundingRect as _;
 use h3o::{CellIndex, Resolution};
 use serde::Serialize;
 
 use super::coord::{MercatorPoint, TileCoord};
 use super::geometry::{MercatorPolygon, prepare_lines, prepare_points, prepare_polygons};
 use super::hexagons::{
-    CellBoundaries, CellShape, HexCell, HexCount, encode_hexagon_layer, hex_search_bbox,
-    res_for_zoom,
+    CellBoundaries, CellShape, HexCell, HexCellIndex, HexCount, encode_hexagon_layer,
+    hex_search_bbox, res_for_zoom,
 };
 use super::mvt::{EncodedLayer, LayerEncoder, PropValue};
 use super::tilejson::FieldType;
@@ -129,6 +130,20 @@ pub const LAYERS: &[LayerSpec] = &[
         maxzoom: 12,
         description: "incident counts per H3 cell for the window and category; resolution from zoom; aggregate roles get disclosure-controlled counts",
         fields: HEX_FIELDS,
+        temporal: true,
+    },
+    LayerSpec {
+        name: "hotspots",
+        minzoom: 5,
+        maxzoom: 11,
+        description: "Getis-Ord Gi* hot and cold spots per H3 cell (k = 1 ring, ArcGIS FDR bins -3..3) over the four authorities for the window and category; cells with bin 0 are left out; aggregate roles get the bin and a disclosure-controlled count only",
+        fields: &[
+            ("h3", FieldType::String),
+            ("bin", FieldType::Number),
+            ("count", FieldType::Number),
+            ("suppressed", FieldType::Boolean),
+            ("z", FieldType::Number),
+        ],
         temporal: true,
     },
     LayerSpec {
@@ -248,6 +263,73 @@ pub struct RenderQuery<'a> {
     pub scheme: &'a str,
     /// Disclosure-controlled counts for aggregate roles; `None` gives exact counts.
     pub protected: Option<&'a ProtectedCells>,
+    /// The Gi* result for the tile's resolution (hotspots layer).
+    pub hotspots: Option<&'a HotspotLayer>,
+}
+
+/// Coarsest and finest resolutions of the hotspots layer (Gi* over the whole study area per
+/// request window: res 9 is about 26,000 cells; res 10 would be 180,000).
+pub const HOTSPOT_RES_MIN: Resolution = Resolution::Six;
+/// Finest resolution of the hotspots layer.
+pub const HOTSPOT_RES_MAX: Resolution = Resolution::Nine;
+
+/// Gi* over the study area at one resolution, ready to slice into tiles: the cells with a
+/// non-zero bin, their z and count, and an index of their positions.
+#[derive(Debug)]
+pub struct HotspotLayer {
+    /// Resolution of the cells.
+    pub res: Resolution,
+    /// `cell -> (bin, z, exact count)` for cells with bin ≠ 0.
+    pub cells: HashMap<CellIndex, (i8, Option<f64>, u32)>,
+    index: HexCellIndex,
+}
+
+impl HotspotLayer {
+    /// Gi* (`k` rings, FDR bins) over every cell of `res` whose centre lies in `area`, from
+    /// the snapshot's counts for `window` and `category`.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::analysis::AnalysisError`] from the study area or Gi*.
+    pub fn compute(
+        snap: &Snapshot,
+        area: &geo::MultiPolygon<f64>,
+        res: Resolution,
+        window: TimeWindow,
+        category: Option<Category>,
+        k: u32,
+    ) -> crate::analysis::AnalysisResult<Self> {
+        use crate::analysis::gistar::{CellUniverse, GiStarSettings, hotspots};
+        let universe = CellUniverse::in_polygons(area, "four authorities", res, 400_000)?;
+        let h3res = H3Res::new(u8::from(res))
+            .map_err(|e| crate::analysis::AnalysisError::invalid("res", e.to_string()))?;
+        // Counts of the cells whose centre is in the area's box; the universe keeps its own.
+        let bbox = area
+            .bounding_rect()
+            .and_then(|r| Bbox::from_coords(r.min().x, r.min().y, r.max().x, r.max().y).ok())
+            .ok_or_else(|| crate::analysis::AnalysisError::invalid("area", "empty study area"))?;
+        let counts: Vec<(CellIndex, f64)> = snap
+            .incidents
+            .cell_counts(&CountQuery {
+                bbox,
+                res: h3res,
+                window,
+                category,
+            })
+            .iter()
+            .map(|c| (c.cell, f64::from(c.count)))
+            .collect();
+        let result = hotspots(&universe, &counts, &GiStarSettings { k, fdr: true }, None)?;
+        let cells: HashMap<CellIndex, (i8, Option<f64>, u32)> = result
+            .cells
+            .iter()
+            .filter(|c| c.bin != 0)
+            .map(|c| (c.h3, (c.bin, c.z, c.count as u32)))
+            .collect();
+        let mut shapes = CellBoundaries::new();
+        let index = HexCellIndex::build(cells.keys().copied(), &mut shapes);
+        Ok(Self { res, cells, index })
+    }
 }
 
 /// Renders `layer` for `tile`. Unknown layers are an error.
@@ -264,6 +346,7 @@ pub fn render(
 ) -> TilesResult<EncodedLayer> {
     match layer {
         "hexagons" => render_hexagons(snap, tile, q, shapes),
+        "hotspots" => render_hotspots(tile, q, shapes),
         "incidents" => render_incidents(snap, tile, q),
         "places" => points(tile, "places", snap.places.in_bbox(tile_bbox(tile)), |p| {
             (
@@ -442,6 +525,57 @@ fn hex_cells(
             })
         })
         .collect()
+}
+
+fn render_hotspots(
+    tile: TileCoord,
+    q: &RenderQuery<'_>,
+    shapes: &SharedShapes,
+) -> TilesResult<EncodedLayer> {
+    let Some(layer) = q.hotspots else {
+        return LayerEncoder::new("hotspots").map(LayerEncoder::finish);
+    };
+    let mut near = Vec::new();
+    layer.index.cells_for_tile(tile, &mut near);
+    // Per cell: the bin (and z for exact roles) as extra properties, the count published as
+    // the hexagon layer publishes it.
+    let mut extras: Vec<[super::mvt::Property<'static>; 2]> = Vec::with_capacity(near.len());
+    let mut counts = Vec::with_capacity(near.len());
+    for cell in &near {
+        let Some(&(bin, z, count)) = layer.cells.get(cell) else {
+            continue;
+        };
+        let published = match q.protected {
+            None => HexCount::Value(count),
+            Some(p) => p
+                .get(cell)
+                .copied()
+                // A cell with no incident is not in the protected network: its count is 0.
+                .map_or(HexCount::Value(0), HexCount::from),
+        };
+        let z = if q.protected.is_none() {
+            z.unwrap_or(f64::NAN)
+        } else {
+            f64::NAN
+        };
+        extras.push([
+            ("bin", PropValue::I64(i64::from(bin))),
+            ("z", PropValue::F64(z)),
+        ]);
+        counts.push((*cell, published));
+    }
+    let cells: Vec<HexCell<'_>> = counts
+        .iter()
+        .zip(&extras)
+        .map(|((cell, count), extra)| HexCell {
+            cell: *cell,
+            count: *count,
+            extra: extra.as_slice(),
+        })
+        .collect();
+    shapes.with_cells(&cells, |b| {
+        encode_hexagon_layer("hotspots", tile, &cells, b)
+    })
 }
 
 fn render_incidents(

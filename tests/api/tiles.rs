@@ -3,6 +3,7 @@
 //! `/api/v1/hexagons` for the same area.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -374,5 +375,122 @@ fn every_layer_has_valid_tilejson_and_draws_features_over_bristol() {
             features > 0,
             "{id}: no feature around central Bristol at z {z}"
         );
+    }
+}
+
+#[test]
+fn hotspots_are_gi_star_bins_served_as_json_and_tiles_with_disclosure_for_the_public() {
+    let app = spawn_app();
+    let q = format!("/api/v1/hotspots?res=8&{WINDOW}");
+    let exact = app.get_as("vru_analyst", &q, &[]).json();
+    assert_eq!(exact["settings"]["k"], 1);
+    assert_eq!(exact["disclosure"]["controlled"], false);
+    let cells = exact["cells"].as_array().unwrap();
+    assert!(
+        cells.iter().any(|c| c["bin"] == 3),
+        "the demo's clusters give 99 % hot spots"
+    );
+    for c in cells {
+        let bin = c["bin"].as_i64().unwrap();
+        assert!((-3..=3).contains(&bin) && bin != 0, "{c}");
+        let z = c["z"].as_f64().unwrap();
+        assert_eq!(bin > 0, z > 0.0, "{c}");
+        assert!(c["p"].as_f64().unwrap() < 0.1, "{c}");
+    }
+    let public = app.get(&q).json();
+    assert_eq!(public["disclosure"]["controlled"], true);
+    assert_eq!(public["settings"]["from"], "2025-01-01");
+    for c in public["cells"].as_array().unwrap() {
+        assert!(c.get("z").is_none() && c.get("p").is_none(), "{c}");
+        match c["count"].as_u64() {
+            Some(n) => assert!(n % 5 == 0, "{c}"),
+            None => assert_eq!(c["suppressed"], true),
+        }
+    }
+    assert_eq!(app.get("/api/v1/hotspots?res=12").status, 400);
+
+    // The tile layer carries the same bins for its cells (z 10 → res 8).
+    let (status, _, body) = get_bytes(
+        &app,
+        Some("vru_analyst"),
+        &format!("/tiles/hotspots/10/504/340?{WINDOW}"),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let Some(tile) = decode(&body) else { return };
+    let bins: BTreeMap<&str, i64> = cells
+        .iter()
+        .map(|c| (c["h3"].as_str().unwrap(), c["bin"].as_i64().unwrap()))
+        .collect();
+    let feats = tile["layers"]["hotspots"]["features"].as_array().unwrap();
+    assert!(!feats.is_empty());
+    for f in feats {
+        let p = &f["properties"];
+        assert_eq!(
+            Some(&p["bin"].as_i64().unwrap()),
+            bins.get(p["h3"].as_str().unwrap()),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn a_tile_changes_within_seconds_of_an_import() {
+    let data = tempfile::tempdir().unwrap();
+    let app = crate::support::spawn_command({
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_saferplaces"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path());
+        cmd
+    });
+    let path = "/tiles/hexagons/14/8073/5451?from=2023-01-01&to=2023-01-31";
+    let (status, _, _) = get_bytes(&app, None, path, &[]);
+    assert_eq!(status, 204, "an empty store draws nothing");
+    // Twelve incidents on one snap point in central Bristol, then poll the tile.
+    let file = data.path().join("street.csv");
+    let mut csv = String::from(
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\n",
+    );
+    for i in 0..12 {
+        let _ = writeln!(
+            csv,
+            "id{i},2023-01,Avon and Somerset Constabulary,Avon and Somerset Constabulary,-2.5937,51.4545,On or near Broad Street,E01014540,Bristol 032B,Robbery,Under investigation,"
+        );
+    }
+    std::fs::write(&file, csv).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .args(["import", "police-street", "--data-dir"])
+        .arg(data.path())
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let (status, _, body) = get_bytes(&app, None, path, &[]);
+        if status == 200 {
+            if let Some(tile) = decode(&body) {
+                let counts: Vec<Option<u64>> = cells(&tile, "hexagons").into_values().collect();
+                assert_eq!(
+                    counts,
+                    vec![Some(10)],
+                    "12 incidents in one cell, rounded to 5"
+                );
+            }
+            eprintln!(
+                "tile changed {:.2} s after the import finished",
+                started.elapsed().as_secs_f64()
+            );
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the tile did not change within 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

@@ -1,0 +1,150 @@
+//! `GET /api/v1/hotspots` and the Gi* layers behind the `hotspots` tiles (issue 6, point 6):
+//! Getis-Ord Gi* (binary weights over `k` rings, `ArcGIS` FDR bins) on H3 cells over the four
+//! authorities, for a window and category.
+//!
+//! Aggregate roles get whole months, the bin and a disclosure-controlled count per cell (from
+//! the same protected network as the hexagon layer); z and p are for analysts. Results are
+//! cached by (data version, resolution, window, category), so tiles of one view share one
+//! Gi* run.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use h3o::{CellIndex, Resolution};
+use serde_json::{Value, json};
+
+use super::auth::Authorised;
+use super::hexagons::protected_cells;
+use super::params::Params;
+use super::{ApiError, ApiResult, AppState, blocking};
+use crate::domain::{Category, TimeWindow};
+use crate::index::Snapshot;
+use crate::safeguards::disclosure::coarsen_window_to_months;
+use crate::safeguards::policy::{DisclosureClass, disclosure_class};
+use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, HotspotLayer};
+
+/// Rings of neighbours of the served layers.
+pub const HOTSPOT_K: u32 = 1;
+
+/// Gi* layers kept.
+const CACHE_ENTRIES: usize = 48;
+
+type HotspotKey = (u64, Resolution, TimeWindow, Option<Category>);
+
+/// A small cache of Gi* layers, oldest evicted first.
+#[derive(Debug, Default)]
+pub struct HotspotCache {
+    entries: VecDeque<(HotspotKey, Arc<HotspotLayer>)>,
+}
+
+/// The four authorities as one study area.
+fn study_area(snap: &Snapshot) -> geo::MultiPolygon<f64> {
+    geo::MultiPolygon(
+        snap.boundaries
+            .of_scheme("lad")
+            .flat_map(|b| b.geometry.0.iter().cloned())
+            .collect(),
+    )
+}
+
+/// The Gi* layer for `res`, `window` and `category`, from the cache or computed now.
+pub(crate) fn hotspot_layer(
+    cache: &Mutex<HotspotCache>,
+    snap: &Snapshot,
+    res: Resolution,
+    window: TimeWindow,
+    category: Option<Category>,
+) -> ApiResult<Arc<HotspotLayer>> {
+    let key = (snap.data_version, res, window, category);
+    let cached = cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entries
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| Arc::clone(v));
+    if let Some(layer) = cached {
+        return Ok(layer);
+    }
+    let layer = Arc::new(
+        HotspotLayer::compute(snap, &study_area(snap), res, window, category, HOTSPOT_K)
+            .map_err(ApiError::internal)?,
+    );
+    let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if c.entries.len() >= CACHE_ENTRIES {
+        c.entries.pop_front();
+    }
+    c.entries.push_back((key, Arc::clone(&layer)));
+    Ok(layer)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/hotspots", get(get_hotspots))
+}
+
+async fn get_hotspots(
+    State(state): State<AppState>,
+    auth: Authorised,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    params.only(&["res", "from", "to", "category"])?;
+    let res_min = u8::from(HOTSPOT_RES_MIN);
+    let res_max = u8::from(HOTSPOT_RES_MAX);
+    let res_n = params.int_in("res", u64::from(res_min)..=u64::from(res_max), 8)? as u8;
+    let res = Resolution::try_from(res_n).map_err(|e| ApiError::invalid("res", e.to_string()))?;
+    let snap = state.snapshot();
+    let default = snap
+        .incidents
+        .day_range()
+        .and_then(|(a, b)| TimeWindow::new(a, b).ok())
+        .unwrap_or_else(TimeWindow::all);
+    let requested = params.window(default)?;
+    let category = params.category()?;
+    let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
+    let window = if controlled {
+        coarsen_window_to_months(requested)
+    } else {
+        requested
+    };
+    let cache = Arc::clone(&state.hotspots);
+    let protected_cache = Arc::clone(&state.protected);
+    let policy = state.disclosure;
+    blocking(move || {
+        let layer = hotspot_layer(&cache, &snap, res, window, category)?;
+        let protected =
+            controlled.then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
+        let mut cells: Vec<&CellIndex> = layer.cells.keys().collect();
+        cells.sort_unstable();
+        let out: Vec<Value> = cells
+            .into_iter()
+            .filter_map(|cell| layer.cells.get(cell).map(|v| (cell, *v)))
+            .map(|(cell, (bin, z, count))| match &protected {
+                // A cell with no incident is not in the protected network: its count is 0.
+                Some(p) => match p.get(cell) {
+                    Some(published) => json!({"h3": cell.to_string(), "bin": bin,
+                        "count": published.count_json(), "suppressed": published.is_suppressed()}),
+                    None => {
+                        json!({"h3": cell.to_string(), "bin": bin, "count": 0, "suppressed": false})
+                    }
+                },
+                None => json!({"h3": cell.to_string(), "bin": bin, "count": count, "z": z,
+                               "p": z.map(crate::analysis::gistar::two_sided_p)}),
+            })
+            .collect();
+        Ok(Json(json!({
+            "settings": {"method": "Getis-Ord Gi*", "weights": "binary", "k": HOTSPOT_K,
+                         "res": res_n, "fdr": "Benjamini-Hochberg as ArcGIS applies it",
+                         "study_area": "the four authorities (lad outlines)",
+                         "from": window.from(), "to": window.to(),
+                         "requested_from": requested.from(), "requested_to": requested.to(),
+                         "category": category.map(Category::slug)},
+            "disclosure": {"controlled": controlled},
+            "note": "cells with bin 0 are left out",
+            "cells": out,
+        })))
+    })
+    .await
+}
