@@ -249,8 +249,9 @@ fn street_row(
     let location_text = row.text(S_LOCATION)?.and_then(street_name);
     // Unique per crime, so allocated rather than interned.
     let crime_id = row.text(S_CRIME_ID)?.map(Arc::<str>::from);
-    let mut text =
-        |c: usize| -> Result<Option<Arc<str>>, Fault> { Ok(row.text(c)?.map(|t| shared.get(t))) };
+    let mut text = |c: usize| -> Result<Option<Arc<str>>, Fault> {
+        Ok(row.text(c)?.map(|t| shared.get_in(c, t)))
+    };
     let reported_by = text(S_REPORTED_BY)?;
     let falls_within = text(S_FALLS_WITHIN)?;
     let lsoa_code = text(S_LSOA_CODE)?;
@@ -276,13 +277,13 @@ fn street_row(
             provenance: provenance.clone(),
         },
         crime_id,
-        month: shared.get(month),
+        month: shared.get_in(S_MONTH, month),
         reported_by,
         falls_within,
-        location_text: location_text.map(|t| shared.get(t)),
+        location_text: location_text.map(|t| shared.get_in(S_LOCATION, t)),
         lsoa_code,
         lsoa_name,
-        crime_type_raw: shared.get(crime_type_raw),
+        crime_type_raw: shared.get_in(S_CRIME_TYPE, crime_type_raw),
         last_outcome,
         context,
     })

@@ -158,54 +158,41 @@ pub fn encode(rows: &[&ImportedIncident]) -> StoreResult<EncodedSegment> {
             "rows are not in strictly ascending id order",
         ));
     }
+    // One pass over the rows (they are in id order, scattered in memory), each fixed-width
+    // column into its own buffer; then the buffers in format order.
     let mut ids = Vec::with_capacity(n * 8);
-    let mut data = Vec::with_capacity(n * 40);
+    let mut lines = Vec::with_capacity(n * 4);
+    let mut days = Vec::with_capacity(n * 2);
+    let mut minutes = Vec::with_capacity(n * 2);
+    let mut lons = Vec::with_capacity(n * 8);
+    let mut lats = Vec::with_capacity(n * 8);
+    let mut flags = Vec::with_capacity(n);
+    let mut grades: Vec<Option<String>> = Vec::with_capacity(n);
+    for r in rows {
+        let i = &r.incident;
+        ids.extend_from_slice(&i.id.get().to_le_bytes());
+        let line = u32::try_from(r.line)
+            .map_err(|_| corrupt("new", format!("line {} does not fit in 32 bits", r.line)))?;
+        lines.extend_from_slice(&line.to_le_bytes());
+        days.extend_from_slice(&i.time.day.days_since_epoch().to_le_bytes());
+        minutes.extend_from_slice(&i.time.minute_of_day.unwrap_or(NO_MINUTE).to_le_bytes());
+        let (lon, lat) = i
+            .location
+            .as_ref()
+            .map_or((f64::NAN, f64::NAN), |l| (l.point.lon(), l.point.lat()));
+        lons.extend_from_slice(&lon.to_le_bytes());
+        lats.extend_from_slice(&lat.to_le_bytes());
+        let child = if i.involves_child { FLAG_CHILD } else { 0 };
+        let outside = if r.outside_area { FLAG_OUTSIDE } else { 0 };
+        flags.push(child | outside);
+        grades.push(i.provenance.grade.map(|g| g.to_string()));
+    }
+    let mut data = Vec::with_capacity(9 + n * 48);
     data.extend_from_slice(MAGIC);
     data.push(VERSION);
     data.extend_from_slice(&(n as u32).to_le_bytes());
-    for r in rows {
-        ids.extend_from_slice(&r.incident.id.get().to_le_bytes());
-    }
-    for r in rows {
-        let line = u32::try_from(r.line)
-            .map_err(|_| corrupt("new", format!("line {} does not fit in 32 bits", r.line)))?;
-        data.extend_from_slice(&line.to_le_bytes());
-    }
-    for r in rows {
-        data.extend_from_slice(&r.incident.time.day.days_since_epoch().to_le_bytes());
-    }
-    for r in rows {
-        let minute = r.incident.time.minute_of_day.unwrap_or(NO_MINUTE);
-        data.extend_from_slice(&minute.to_le_bytes());
-    }
-    for r in rows {
-        let lon = r
-            .incident
-            .location
-            .as_ref()
-            .map_or(f64::NAN, |l| l.point.lon());
-        data.extend_from_slice(&lon.to_le_bytes());
-    }
-    for r in rows {
-        let lat = r
-            .incident
-            .location
-            .as_ref()
-            .map_or(f64::NAN, |l| l.point.lat());
-        data.extend_from_slice(&lat.to_le_bytes());
-    }
-    for r in rows {
-        let child = if r.incident.involves_child {
-            FLAG_CHILD
-        } else {
-            0
-        };
-        let outside = if r.outside_area { FLAG_OUTSIDE } else { 0 };
-        data.push(child | outside);
-    }
-    let mut grades: Vec<Option<String>> = Vec::with_capacity(n);
-    for r in rows {
-        grades.push(r.incident.provenance.grade.map(|g| g.to_string()));
+    for column in [&lines, &days, &minutes, &lons, &lats, &flags] {
+        data.extend_from_slice(column);
     }
     // Column 6 (source_ref) holds mostly distinct values: written plain.
     let mut columns: [DictColumn<'_>; 12] =

@@ -114,7 +114,7 @@ const SLIDER_DEBOUNCE_MS = 150;
 const URL_DEBOUNCE_MS = 250;
 
 // Layers whose tiles take the window and category (as /api/v1/layers says; this is the fallback).
-const TEMPORAL = new Set(["hexagons", "incidents", "crossborder"]);
+const TEMPORAL = new Set(["hexagons", "hotspots", "incidents", "crossborder"]);
 
 // A tile URL template must be one of ours (origin rewritten to the page's own).
 const TEMPLATE = /^(?:[a-z]+:\/\/[^/?#]+)?(\/tiles\/([a-z_]+)\/\{z\}\/\{x\}\/\{y\})(?:\?([^#]*))?$/;
@@ -412,7 +412,7 @@ class App {
       if (Array.isArray(tilejson.bounds) && tilejson.bounds.length === 4) spec.bounds = tilejson.bounds;
       // promoteId (maps.md §2, §6.2): H3 indexes exceed 2^53, so the 15-character
       // h3 string is the feature id; areas are identified by their code.
-      if (name === "hexagons" || name === "crossborder") spec.promoteId = { [name]: "h3" };
+      if (name === "hexagons" || name === "hotspots" || name === "crossborder") spec.promoteId = { [name]: "h3" };
       if (name === "boundaries") spec.promoteId = { boundaries: "code" };
       map.addSource(source, spec);
     }
@@ -1021,6 +1021,19 @@ class App {
         rounding();
         add("H3 cell", props.h3);
         break;
+      case "hotspots-fill": {
+        const bin = Number(props.bin);
+        const level = { 3: "99 %", 2: "95 %", 1: "90 %" }[Math.abs(bin)] ?? "";
+        title = bin > 0 ? `Hot spot (${level} confidence)` : `Cold spot (${level} confidence)`;
+        add("Gi* bin", String(bin));
+        if (!this.controlled && Number.isFinite(Number(props.z))) add("z-score", Number(props.z).toFixed(2));
+        add("Incidents", count());
+        add("Period", period());
+        add("Category", category());
+        rounding();
+        add("H3 cell", props.h3);
+        break;
+      }
       case "crossborder-cells":
         title = "Near an authority border";
         add("Incidents", count());
@@ -1090,7 +1103,7 @@ class App {
     if (extra) content.append(extra);
 
     this.clearSelected();
-    if ((id === "hexagons-fill" || id === "crossborder-cells") && feature.id !== undefined) {
+    if ((id === "hexagons-fill" || id === "hotspots-fill" || id === "crossborder-cells") && feature.id !== undefined) {
       // The h3 string, thanks to promoteId; setFeatureState on a vector source needs sourceLayer.
       this.selected = { source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id };
       this.map.setFeatureState(this.selected, { selected: true });

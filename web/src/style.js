@@ -41,6 +41,7 @@ export const COLOURS = {
  */
 export const LAYER_INFO = {
   hexagons: { label: "Incident hexagons", on: true },
+  hotspots: { label: "Hot and cold spots (Gi*)", on: false },
   incidents: { label: "Incidents (points)", on: false },
   places: { label: "Places of concern", on: true },
   crossborder: { label: "Cross-border", on: false },
@@ -142,6 +143,21 @@ export const STYLE_LAYERS = [
       id: "hexagons-selected",
       type: "line",
       paint: { "line-color": "#111111", "line-width": 2.5, "line-opacity": selectedOpacity(1, 0) },
+    },
+  },
+  {
+    // Gi* bins (maps.md §6.2): 99/95/90 % hot spots red, cold spots blue.
+    z: 3.5,
+    click: 4,
+    source: "hotspots",
+    layer: {
+      id: "hotspots-fill",
+      type: "fill",
+      paint: {
+        "fill-color": ["match", ["get", "bin"], 3, "#b2182b", 2, "#ef8a62", 1, "#fddbc7", -1, "#d1e5f0", -2, "#67a9cf", -3, "#2166ac", "#f7f7f7"],
+        "fill-opacity": selectedOpacity(0.9, 0.65),
+        "fill-outline-color": "rgba(60, 60, 60, 0.3)",
+      },
     },
   },
   {
@@ -331,6 +347,12 @@ export function renderFeatureLegend(shown) {
   const entries = [
     ["places", "swatch-circle", COLOURS.places, "Place of concern"],
     ["incidents", "swatch-circle swatch-small", COLOURS.incidents, "Incident (exact location)"],
+    ["hotspots", "swatch-fill", "#b2182b", "Hot spot, 99 % confidence"],
+    ["hotspots", "swatch-fill", "#ef8a62", "Hot spot, 95 %"],
+    ["hotspots", "swatch-fill", "#fddbc7", "Hot spot, 90 %"],
+    ["hotspots", "swatch-fill", "#d1e5f0", "Cold spot, 90 %"],
+    ["hotspots", "swatch-fill", "#67a9cf", "Cold spot, 95 %"],
+    ["hotspots", "swatch-fill", "#2166ac", "Cold spot, 99 %"],
     ["crossborder", "swatch-line swatch-thick swatch-dashed", COLOURS.border, "Shared authority border"],
     ["crossborder", "swatch-fill", COLOURS.nearBorder, "Incidents within 1 km of a border"],
     ["crossborder", "swatch-line swatch-thick", COLOURS.crossingRoute, "Route crossing a border"],

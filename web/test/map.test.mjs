@@ -53,6 +53,7 @@ const VIEWPORT = { width: 1100, height: 760 };
 // camera over Bristol where it has features (zoom at or above its minzoom).
 const LAYERS = [
   { name: "hexagons", role: "public", ids: ["hexagons-fill"], zoom: 11, center: [-2.59, 51.455] },
+  { name: "hotspots", role: "public", ids: ["hotspots-fill"], zoom: 11, center: [-2.59, 51.455] },
   {
     name: "crossborder",
     role: "public",
