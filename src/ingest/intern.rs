@@ -69,7 +69,10 @@ mod tests {
     use super::*;
 
     #[test]
-    #[expect(clippy::many_single_char_names, reason = "a, b, c... are the values compared")]
+    #[expect(
+        clippy::many_single_char_names,
+        reason = "a, b, c... are the values compared"
+    )]
     fn equal_strings_share_one_allocation() {
         let mut i = Interner::new();
         let a = i.get("Bristol 044C");
