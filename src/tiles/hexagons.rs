@@ -320,20 +320,19 @@ pub fn encode_hexagon_layer(
             }
         }
 
-        let mut tags = std::mem::take(layer.tags_mut());
-        tags.clear();
+        layer.begin_tags();
         let h3_key = key(&mut layer, &mut keys[0], "h3")?;
         let h3_value = layer.push_string_value(h3_hex(c.cell, &mut hex))?;
-        tags.extend([h3_key, h3_value]);
+        layer.push_tag(h3_key, h3_value);
         if let HexCount::Value(v) = c.count {
             let k = key(&mut layer, &mut keys[1], "count")?;
             let v = value(&mut layer, PropValue::U64(u64::from(v)))?;
-            tags.extend([k, v]);
+            layer.push_tag(k, v);
         }
         let k = key(&mut layer, &mut keys[2], "suppressed")?;
         let suppressed = matches!(c.count, HexCount::Suppressed);
         let v = value(&mut layer, PropValue::Bool(suppressed))?;
-        tags.extend([k, v]);
+        layer.push_tag(k, v);
         if !c.extra.is_empty() {
             if !extra_keys.0.is_some_and(|e| std::ptr::eq(e, c.extra)) {
                 extra_keys.1.clear();
@@ -344,11 +343,10 @@ pub fn encode_hexagon_layer(
             }
             for (&(_, v), &k) in c.extra.iter().zip(&extra_keys.1) {
                 if let Some(v) = layer.value_index(v)? {
-                    tags.extend([k, v]);
+                    layer.push_tag(k, v);
                 }
             }
         }
-        *layer.tags_mut() = tags;
         layer.write_ring_feature(&ring);
     }
     Ok(layer.finish())

@@ -22,11 +22,10 @@
 //! builder moves the layer builder in and out of every feature, every tag hashes its key and
 //! value, and every new string value is allocated and hashed twice. Our layers have a handful
 //! of keys and the `h3` values are unique by construction, so the hexagon path resolves keys
-//! once and appends `h3` values without a lookup. With a faster hash for the boundary cache
-//! and no sort of already sorted input, both made at the same time, the city tile went from
-//! 0.86 ms to 0.28 ms in the same conditions. On generic features the writer and fast-mvt
-//! are on par, and they produce byte-identical tiles (`docs/BENCHMARKS.md`, issue 5, keeps an
-//! encode-only comparison). Other reasons: determinism is ours to guarantee rather than a
+//! once and appends `h3` values without a lookup. Together with a faster hash for the
+//! boundary cache, the city tile became about three times faster. On generic features the
+//! writer is a little faster than fast-mvt, and the two produce byte-identical tiles
+//! (`docs/BENCHMARKS.md`, issue 5, keeps the figures and an encode-only comparison). Other reasons: determinism is ours to guarantee rather than a
 //! property of a dependency's internals, no young crate to pin, and no `unsafe` anywhere.
 //!
 //! Correctness is checked by an independent test-only decoder written from the MVT 2.1

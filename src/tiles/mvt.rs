@@ -14,9 +14,9 @@
 //! and hashed twice. This writer keeps the same wire layout (the two give byte-identical
 //! tiles), looks keys up by position first (features of a layer repeat their keys), uses a fast
 //! seeded hash for the tables, and lets the hexagon layer append its unique `h3` values without
-//! a lookup. With the other changes made at the same time (a faster hash for the boundary
-//! cache, no sort of already sorted input), the hexagon tile went from 0.86 ms to 0.28 ms. It
-//! is a few hundred lines with no `unsafe` and no dependency to pin, and is checked against an
+//! a lookup; varints are packed as they are produced, so a feature is written with one copy.
+//! With a faster hash for the boundary cache, the hexagon tile became about three times
+//! faster. It is a few hundred lines with no `unsafe` and no dependency to pin, and is checked against an
 //! independent test decoder and Python's mapbox-vector-tile 2.2.0 (`tests/reference/`).
 //! Figures: `docs/BENCHMARKS.md`, issue 5.
 //!
@@ -46,8 +46,7 @@ use super::coord::{TILE_EXTENT, TilePoint};
 use super::fast_hash::FastHash;
 use super::geometry::{MAX_ABS_TILE_COORD, MAX_PART_VERTICES, TileGeometry, finish_ring};
 use super::pbf::{
-    I64, LEN, VARINT, packed_field_len, packed_len, put_bytes_field, put_key, put_packed,
-    put_varint, varint_len, zigzag32, zigzag64,
+    I64, LEN, Packed, VARINT, put_bytes_field, put_key, put_varint, varint_len, zigzag32, zigzag64,
 };
 use super::{TilesError, TilesResult};
 
@@ -130,8 +129,8 @@ pub struct LayerEncoder {
     strings: HashMap<Box<str>, u32, FastHash>,
     scalars: HashMap<Scalar, u32, FastHash>,
     /// Per-feature buffers, reused.
-    tags: Vec<u32>,
-    geometry: Vec<u32>,
+    tags: Packed,
+    geometry: Packed,
     ring: Vec<TilePoint>,
 }
 
@@ -157,8 +156,8 @@ impl LayerEncoder {
             value_count: 0,
             strings: HashMap::with_hasher(FastHash::random()),
             scalars: HashMap::with_hasher(FastHash::default()),
-            tags: Vec::new(),
-            geometry: Vec::new(),
+            tags: Packed::default(),
+            geometry: Packed::default(),
             ring: Vec::new(),
         })
     }
@@ -199,7 +198,8 @@ impl LayerEncoder {
         for (pos, &(key, value)) in properties.iter().enumerate() {
             if let Some(v) = self.value_index(value)? {
                 let k = self.key_at(pos, key)?;
-                self.tags.extend([k, v]);
+                self.tags.push(k);
+                self.tags.push(v);
             }
         }
         self.write_feature(geom_type, id);
@@ -309,13 +309,20 @@ impl LayerEncoder {
         Ok(i)
     }
 
-    /// The per-feature tag buffer, for callers building tags themselves.
-    pub(crate) fn tags_mut(&mut self) -> &mut Vec<u32> {
-        &mut self.tags
+    /// Starts a feature built piece by piece (the hexagon layer): clears its tags.
+    pub(crate) fn begin_tags(&mut self) {
+        self.tags.clear();
     }
 
-    /// Writes a one-ring polygon feature with the tags in [`Self::tags_mut`]. The ring must be
-    /// cleaned and wound already, with coordinates within ±[`MAX_ABS_TILE_COORD`].
+    /// Adds one tag (key index, value index) to the feature being built.
+    pub(crate) fn push_tag(&mut self, key: u32, value: u32) {
+        self.tags.push(key);
+        self.tags.push(value);
+    }
+
+    /// Writes a one-ring polygon feature with the tags pushed since [`Self::begin_tags`]. The
+    /// ring must be cleaned and wound already, with coordinates within
+    /// ±[`MAX_ABS_TILE_COORD`].
     pub(crate) fn write_ring_feature(&mut self, ring: &[TilePoint]) {
         self.geometry.clear();
         let mut cursor = TilePoint::default();
@@ -325,12 +332,10 @@ impl LayerEncoder {
 
     /// Appends the feature held in `tags` and `geometry`.
     fn write_feature(&mut self, geom_type: GeomType, id: Option<u64>) {
-        let tags_len = packed_len(&self.tags);
-        let geometry_len = packed_len(&self.geometry);
         let len = id.map_or(0, |id| 1 + varint_len(id))
-            + packed_field_len(2, tags_len)
+            + self.tags.field_len(2)
             + 2
-            + packed_field_len(4, geometry_len);
+            + self.geometry.field_len(4);
         let buf = &mut self.features;
         buf.reserve(len + 6);
         put_key(buf, 2, LEN);
@@ -339,14 +344,14 @@ impl LayerEncoder {
             put_key(buf, 1, VARINT);
             put_varint(buf, id);
         }
-        put_packed(buf, 2, &self.tags, tags_len);
+        self.tags.put_field(buf, 2);
         put_key(buf, 3, VARINT);
         put_varint(buf, geom_type as u64);
-        put_packed(buf, 4, &self.geometry, geometry_len);
+        self.geometry.put_field(buf, 4);
         self.feature_count += 1;
     }
 
-    /// Cleans `geometry` into command integers in `self.geometry` (see the module notes) and
+    /// Cleans `geometry` into packed command integers in `self.geometry` (see the module notes) and
     /// returns its type. Leaves `self.geometry` empty when nothing is left to draw.
     fn clean_geometry(&mut self, geometry: &TileGeometry) -> TilesResult<GeomType> {
         self.geometry.clear();
@@ -436,14 +441,14 @@ fn command(id: u32, count: usize) -> u32 {
 
 /// Appends the zigzag delta from `cursor` to `p` and moves the cursor. Coordinates are within
 /// ±2^20, so deltas cannot overflow.
-fn push_delta(geometry: &mut Vec<u32>, cursor: &mut TilePoint, p: TilePoint) {
+fn push_delta(geometry: &mut Packed, cursor: &mut TilePoint, p: TilePoint) {
     geometry.push(zigzag32(p.x - cursor.x));
     geometry.push(zigzag32(p.y - cursor.y));
     *cursor = p;
 }
 
 /// Appends `MoveTo`, `LineTo` and `ClosePath` for an open ring of at least three vertices.
-fn push_ring(geometry: &mut Vec<u32>, cursor: &mut TilePoint, ring: &[TilePoint]) {
+fn push_ring(geometry: &mut Packed, cursor: &mut TilePoint, ring: &[TilePoint]) {
     let [first, rest @ ..] = ring else {
         return;
     };

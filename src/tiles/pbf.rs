@@ -40,29 +40,39 @@ pub(crate) fn put_bytes_field(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     buf.extend_from_slice(bytes);
 }
 
-/// Bytes of the varints of `values`, packed.
-pub(crate) fn packed_len(values: &[u32]) -> usize {
-    values.iter().map(|&v| varint_len(u64::from(v))).sum()
-}
+/// A packed repeated `uint32` field under construction: the varints, already encoded, so that
+/// writing the field is one copy and its length is known without a second pass.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Packed(Vec<u8>);
 
-/// Bytes a packed field takes with its key and length; nothing when there are no values.
-pub(crate) fn packed_field_len(field: u32, values_len: usize) -> usize {
-    if values_len == 0 {
-        0
-    } else {
-        varint_len(u64::from(field << 3)) + varint_len(values_len as u64) + values_len
+impl Packed {
+    /// Appends one value.
+    pub(crate) fn push(&mut self, v: u32) {
+        put_varint(&mut self.0, u64::from(v));
     }
-}
 
-/// Appends a packed repeated `uint32` field of `values_len` bytes (omitted when empty).
-pub(crate) fn put_packed(buf: &mut Vec<u8>, field: u32, values: &[u32], values_len: usize) {
-    if values.is_empty() {
-        return;
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
     }
-    put_key(buf, field, LEN);
-    put_varint(buf, values_len as u64);
-    for &v in values {
-        put_varint(buf, u64::from(v));
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Bytes the field takes with its key and length; nothing when empty.
+    pub(crate) fn field_len(&self, field: u32) -> usize {
+        if self.0.is_empty() {
+            0
+        } else {
+            varint_len(u64::from(field << 3)) + varint_len(self.0.len() as u64) + self.0.len()
+        }
+    }
+
+    /// Appends the field (omitted when empty).
+    pub(crate) fn put_field(&self, buf: &mut Vec<u8>, field: u32) {
+        if !self.0.is_empty() {
+            put_bytes_field(buf, field, &self.0);
+        }
     }
 }
 
@@ -111,13 +121,16 @@ mod tests {
     #[test]
     fn packed_fields_are_omitted_when_empty() {
         let mut b = Vec::new();
-        put_packed(&mut b, 2, &[], 0);
+        let mut p = Packed::default();
+        p.put_field(&mut b, 2);
         assert!(b.is_empty());
-        assert_eq!(packed_field_len(2, 0), 0);
-        let v = [1, 300];
-        let n = packed_len(&v);
-        put_packed(&mut b, 4, &v, n);
+        assert_eq!(p.field_len(2), 0);
+        p.push(1);
+        p.push(300);
+        p.put_field(&mut b, 4);
         assert_eq!(b, [0x22, 3, 1, 0xAC, 0x02]);
-        assert_eq!(packed_field_len(4, n), b.len());
+        assert_eq!(p.field_len(4), b.len());
+        p.clear();
+        assert!(p.is_empty());
     }
 }
