@@ -63,6 +63,15 @@ cpu_ticks() { # pids... -> utime+stime ticks summed
   echo "$t"
 }
 
+settle() { # pids...: wait until they use under 2 % of a core over a second (start-up work done)
+  local a b
+  for _ in $(seq 1 120); do
+    a=$(cpu_ticks "$@"); sleep 1; b=$(cpu_ticks "$@")
+    [ $((b - a)) -le $((TICK / 50)) ] && return 0
+  done
+  log "warning: $* still busy"
+}
+
 start_sp() { # config cache_mb
   local cfg=$1 cache=$2 pin=() workers=1 t0
   [ "$cfg" = A ] && pin=(taskset -c 0) || workers=2
@@ -73,6 +82,7 @@ start_sp() { # config cache_mb
   SP_PID=$!
   wait_http "http://127.0.0.1:$SP_PORT/health"
   log "saferplaces pid $SP_PID ready in $(echo "$(date +%s.%N) - $t0" | bc) s (cache $cache MB, workers $workers)"
+  settle "$SP_PID"
 }
 
 start_martin() { # config cache_mb|default

@@ -9,7 +9,8 @@ Model: a MapLibre map of 1280x800 CSS px with 512-px vector tiles. At map zoom Z
 it asks for tiles of zoom floor(Z), each drawn 512 * 2^(Z - floor(Z)) px wide, covering the
 viewport. The walk starts over central Bristol at Z 11 and per step pans by up to 0.8 of a
 viewport, or zooms by +-1 or +-0.5 (drifting back to Z 12), or, 5 % of the time, jumps out to Z 5-7 and back
-in. The centre stays inside the study area (lon -3.12..-2.25, lat 51.27..51.69).
+in. The centre stays over the data (lon -2.95..-2.35, lat 51.33..51.60, inside the study area
+lon -3.12..-2.25, lat 51.27..51.69); views still reach past the data, so empty tiles (204) occur.
 
 Usage: trace.py [--views 300] [--seed 5] [--out trace.txt]
 """
@@ -19,6 +20,10 @@ import math
 import random
 
 STUDY = (-3.12, 51.27, -2.25, 51.69)
+# Where the synthetic incidents are (the West of England authorities; the study box also holds
+# the Bristol Channel and land outside the four authorities, with no data). View centres stay
+# here so that most tiles carry hexagons, as for a user looking at the data.
+CENTRES = (-2.95, 51.33, -2.35, 51.60)
 VIEW_W, VIEW_H = 1280, 800
 TILE_PX = 512
 
@@ -78,10 +83,8 @@ def walk(views, seed):
             m_per_px = 156543.03 * math.cos(math.radians(lat)) / 2**zoom / 2  # 512-px tiles
             dx = rng.uniform(-0.8, 0.8) * VIEW_W * m_per_px
             dy = rng.uniform(-0.8, 0.8) * VIEW_H * m_per_px
-            lon += dx / (111320.0 * math.cos(math.radians(lat)))
-            lat += dy / 110540.0
-            lon = clamp(lon, STUDY[0], STUDY[2])
-            lat = clamp(lat, STUDY[1], STUDY[3])
+            lon = clamp(lon + dx / (111320.0 * math.cos(math.radians(lat))), CENTRES[0], CENTRES[2])
+            lat = clamp(lat + dy / 110540.0, CENTRES[1], CENTRES[3])
     return out
 
 
