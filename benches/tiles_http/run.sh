@@ -12,6 +12,8 @@
 # Config A (maps.md §9.6): server and PostgreSQL on core 0, wrk on core 1, saferplaces with
 # TOKIO_WORKER_THREADS=1, Martin -W 1; connections 1, 8, 32. Config B: whole box, two
 # workers each, wrk unpinned, connections 1, 8, 16 ("load generator competes").
+# ORDER (default "saferplaces martin martin saferplaces") and REP_BASE (default 0) let a
+# later pass add repeats, e.g. ORDER="saferplaces martin" REP_BASE=4 for a third of each.
 # Every run appends one JSON line to $RES/runs.jsonl: wrk's figures, the server's CPU
 # seconds (utime+stime from /proc/PID/stat, and every PostgreSQL process for Martin).
 set -euo pipefail
@@ -61,6 +63,10 @@ cpu_ticks() { # pids... -> utime+stime ticks summed
     fi
   done
   echo "$t"
+}
+
+box_ticks() { # busy ticks of the whole box (user nice system irq softirq steal)
+  awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
 }
 
 settle() { # pids...: wait until they use under 2 % of a core over a second (start-up work done)
@@ -131,16 +137,24 @@ one_run() { # config server cache conns rep
   fi
   [ "$cfg" = A ] && wpin=(taskset -c 1)
   "${wpin[@]}" wrk -t1 -c8 -d"${WARM}s" -s "$HERE/trace.lua" "$base" -- "$prefix" "$RES/trace.txt" "$SEED" "$auth" >/dev/null
-  before=$(cpu_ticks $pids)
-  out=$("${wpin[@]}" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s -s "$HERE/trace.lua" "$base" -- "$prefix" "$RES/trace.txt" "$SEED" "$auth")
-  after=$(cpu_ticks $pids)
+  before=$(cpu_ticks $pids) box0=$(box_ticks)
+  out=$(/usr/bin/time -f "%U %S" -o "$RES/wrk.time" "${wpin[@]}" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s \
+    -s "$HERE/trace.lua" "$base" -- "$prefix" "$RES/trace.txt" "$SEED" "$auth")
+  after=$(cpu_ticks $pids) box1=$(box_ticks)
+  # CPU the rest of the box used meanwhile (other jobs on the shared machine): busy time of
+  # the whole box less the server's (and PostgreSQL's) and wrk's.
+  local wrk_cpu others
+  wrk_cpu=$(awk '{print $1 + $2}' "$RES/wrk.time")
+  others=$(awk -v b="$((box1 - box0 - (after - before)))" -v t="$TICK" -v w="$wrk_cpu" 'BEGIN{printf "%.2f", b / t - w}')
   echo "$out" >>"$RES/wrk-raw.txt"
   echo "$out" | grep '^{' | jq -c --arg cfg "$cfg" --arg server "$server" --arg cache "$cache" \
-    --argjson conns "$c" --argjson rep "$rep" --argjson cpu "$(echo "scale=3; ($after - $before) / $TICK" | bc)" \
+    --argjson conns "$c" --argjson rep "$rep" --argjson cpu "$(awk -v d="$((after - before))" -v t="$TICK" 'BEGIN{printf "%.3f", d / t}')" \
+    --argjson wrk_cpu "$wrk_cpu" --argjson others "$others" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
     --arg non2xx "$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p')" \
     '. + {config: $cfg, server: $server, cache: $cache, conns: $conns, rep: $rep, server_cpu_s: $cpu,
          non2xx: ($non2xx | if . == "" then 0 else tonumber end),
-         cpu_s_per_1000: ($cpu * 1000 / .requests)}' | tee -a "$RES/runs.jsonl" >&2
+         cpu_s_per_1000: ($cpu * 1000 / .requests), wrk_cpu_s: $wrk_cpu, other_jobs_cpu_s: $others,
+         loadavg1: ($load | tonumber)}' | tee -a "$RES/runs.jsonl" >&2
 }
 
 case "${1:-}" in
@@ -175,7 +189,7 @@ case "${1:-}" in
         prime "http://127.0.0.1:$SP_PORT" /tiles/hexagons/ "$(token)"
         prime "http://127.0.0.1:$MARTIN_PORT" /hexagons/ ""
       fi
-      rep=0
+      rep=${REP_BASE:-0}
       for server in ${ORDER:-saferplaces martin martin saferplaces}; do
         rep=$((rep + 1))
         for c in $conns; do

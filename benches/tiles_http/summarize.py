@@ -36,10 +36,11 @@ def main():
                     errs = sum(r["non2xx"] + r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
                                for r in g)
                     ratio = ""
+                    each = ", ".join(f"{r['rps']:,.0f}" for r in g)
                     if server == "martin" and "saferplaces" in rps:
                         ratio = f"**{rps['saferplaces'] / rps['martin']:.2f}×**"
                     print(f"| {cache} | {c} | {server} | {len(g)} | {rps[server]:,.0f} "
-                          f"({', '.join(f'{r['rps']:,.0f}' for r in g)}) "
+                          f"({each}) "
                           f"| {med([r['p50_ms'] for r in g]):.2f} | {med([r['p99_ms'] for r in g]):.2f} "
                           f"| {med([r['p999_ms'] for r in g]):.2f} | {errs} "
                           f"| {med([r['cpu_s_per_1000'] for r in g]):.3f} | {ratio} |")
