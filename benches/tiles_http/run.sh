@@ -106,7 +106,8 @@ start_martin() { # config cache_mb|default
 pin_pg() { # config
   local p
   for p in $(pg_pids); do
-    if [ "$1" = A ]; then taskset -cp 0 "$p" >/dev/null; else taskset -cp 0-1 "$p" >/dev/null; fi
+    # A backend may exit between listing and pinning: not an error.
+    if [ "$1" = A ]; then taskset -cp 0 "$p" >/dev/null 2>&1; else taskset -cp 0-1 "$p" >/dev/null 2>&1; fi || true
   done
 }
 
@@ -141,8 +142,8 @@ one_run() { # config server cache conns rep
   out=$(/usr/bin/time -f "%U %S" -o "$RES/wrk.time" "${wpin[@]}" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s \
     -s "$HERE/trace.lua" "$base" -- "$prefix" "$RES/trace.txt" "$SEED" "$auth")
   after=$(cpu_ticks $pids) box1=$(box_ticks)
-  # CPU the rest of the box used meanwhile (other jobs on the shared machine): busy time of
-  # the whole box less the server's (and PostgreSQL's) and wrk's.
+  # CPU the rest of the box used meanwhile: busy time of the whole box less the server's (and
+  # PostgreSQL's) and wrk's — other jobs on a shared machine, plus kernel softirq time.
   local wrk_cpu others
   wrk_cpu=$(awk '{print $1 + $2}' "$RES/wrk.time")
   others=$(awk -v b="$((box1 - box0 - (after - before)))" -v t="$TICK" -v w="$wrk_cpu" 'BEGIN{printf "%.2f", b / t - w}')
