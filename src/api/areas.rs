@@ -17,10 +17,8 @@ use super::auth::Authorised;
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking};
 use crate::analysis::areas::{count_in_area, rate_per_1000};
-use crate::domain::{Boundary, Category, TimeWindow};
-use crate::safeguards::disclosure::{
-    Published, Sensitivity, coarsen_window_to_months, protect_table,
-};
+use crate::domain::{Boundary, Category};
+use crate::safeguards::disclosure::{Published, Sensitivity, protect_table};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 
 pub fn router() -> Router<AppState> {
@@ -95,19 +93,9 @@ async fn get_compare(
             })?;
         areas.push(area.clone());
     }
-    let default_window = snap
-        .incidents
-        .day_range()
-        .and_then(|(a, b)| TimeWindow::new(a, b).ok())
-        .unwrap_or_else(TimeWindow::all);
-    let requested = params.window(default_window)?;
+    let (requested, window) = super::query_window(&params, &snap, disclosure_class(auth.role))?;
     let category = params.category()?;
     let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
-    let window = if controlled {
-        coarsen_window_to_months(requested)
-    } else {
-        requested
-    };
     let policy = state.disclosure;
     blocking(move || {
         let counts: Vec<_> = areas

@@ -13,7 +13,7 @@ use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
 use crate::domain::{Bbox, Category, TimeWindow};
 use crate::index::{CountQuery, H3Res};
-use crate::safeguards::disclosure::{Sensitivity, coarsen_window_to_months, protect_cell_levels};
+use crate::safeguards::disclosure::{Sensitivity, protect_cell_levels};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 
 /// Most cells one response may hold; beyond it the caller must zoom in or coarsen `res`.
@@ -115,21 +115,11 @@ async fn get_hexagons(
     let res = H3Res::new(params.int_in("res", 0..=15, 8)? as u8)?;
     let bbox = params.bbox()?.unwrap_or_else(study_area);
     let snap = state.snapshot();
-    let default_window = snap
-        .incidents
-        .day_range()
-        .and_then(|(a, b)| TimeWindow::new(a, b).ok())
-        .unwrap_or_else(TimeWindow::all);
-    let requested = params.window(default_window)?;
+    // Aggregate roles get whole months only and disclosure-controlled counts (S21).
+    let (requested, window) = super::query_window(&params, &snap, disclosure_class(auth.role))?;
     let category = params.category()?;
     tracing::Span::current().record("res", res.get());
-    // Aggregate roles get whole months only and disclosure-controlled counts (S21).
     let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
-    let window = if controlled {
-        coarsen_window_to_months(requested)
-    } else {
-        requested
-    };
     let policy = state.disclosure;
     let cache = std::sync::Arc::clone(&state.protected);
 

@@ -22,7 +22,6 @@ use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking};
 use crate::domain::{Category, TimeWindow};
 use crate::index::Snapshot;
-use crate::safeguards::disclosure::coarsen_window_to_months;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, HotspotLayer};
 
@@ -96,19 +95,9 @@ async fn get_hotspots(
     let res_n = params.int_in("res", u64::from(res_min)..=u64::from(res_max), 8)? as u8;
     let res = Resolution::try_from(res_n).map_err(|e| ApiError::invalid("res", e.to_string()))?;
     let snap = state.snapshot();
-    let default = snap
-        .incidents
-        .day_range()
-        .and_then(|(a, b)| TimeWindow::new(a, b).ok())
-        .unwrap_or_else(TimeWindow::all);
-    let requested = params.window(default)?;
+    let (requested, window) = super::query_window(&params, &snap, disclosure_class(auth.role))?;
     let category = params.category()?;
     let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
-    let window = if controlled {
-        coarsen_window_to_months(requested)
-    } else {
-        requested
-    };
     let cache = Arc::clone(&state.hotspots);
     let protected_cache = Arc::clone(&state.protected);
     let policy = state.disclosure;

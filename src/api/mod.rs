@@ -39,6 +39,28 @@ use crate::index::Snapshot;
 use crate::safeguards::audit::{AuditEntry, AuditEvent, AuditLog};
 use crate::safeguards::disclosure::DisclosurePolicy;
 
+/// The time window a query asks for (`from`/`to`, by default the data's span) and the one it
+/// is answered for: aggregate roles get whole months only (S21). Returns (requested, served).
+pub(crate) fn query_window(
+    params: &params::Params,
+    snap: &Snapshot,
+    class: crate::safeguards::policy::DisclosureClass,
+) -> ApiResult<(crate::domain::TimeWindow, crate::domain::TimeWindow)> {
+    use crate::domain::TimeWindow;
+    let default = snap
+        .incidents
+        .day_range()
+        .and_then(|(a, b)| TimeWindow::new(a, b).ok())
+        .unwrap_or_else(TimeWindow::all);
+    let requested = params.window(default)?;
+    let served = if class == crate::safeguards::policy::DisclosureClass::Controlled {
+        crate::safeguards::disclosure::coarsen_window_to_months(requested)
+    } else {
+        requested
+    };
+    Ok((requested, served))
+}
+
 /// Bytes of encoded tiles kept in memory (both representations).
 pub const TILE_CACHE_BYTES: usize = 256 << 20;
 

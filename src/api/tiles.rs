@@ -28,7 +28,6 @@ use super::params::Params;
 use super::tile_cache::{CachedTile, TileKey};
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
 use crate::domain::TimeWindow;
-use crate::safeguards::disclosure::coarsen_window_to_months;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class, role_may_read};
 use crate::tiles::hexagons::res_for_zoom;
 use crate::tiles::sources::{
@@ -178,17 +177,7 @@ async fn get_tile(
     let snap = state.snapshot();
     let class = disclosure_class(auth.role);
     let (window, category) = if spec.temporal {
-        let default = snap
-            .incidents
-            .day_range()
-            .and_then(|(a, b)| TimeWindow::new(a, b).ok())
-            .unwrap_or_else(TimeWindow::all);
-        let requested = params.window(default)?;
-        let window = if class == DisclosureClass::Controlled {
-            coarsen_window_to_months(requested)
-        } else {
-            requested
-        };
+        let (_, window) = super::query_window(&params, &snap, class)?;
         (Some(window), params.category()?)
     } else {
         (None, None)
