@@ -166,6 +166,20 @@ fn once() {
     let file = dir.path().join("street.csv");
     std::fs::write(&file, street_csv(rows)).expect("write the input");
     let opts = options();
+    if std::env::var_os("IMPORT_PARSE_ONLY").is_some() {
+        let bytes = std::fs::read(&file).expect("read");
+        let src = saferplaces::ingest::report::SourceFile {
+            name: "street.csv".into(),
+            sha256: String::new(),
+            agency: opts.agency.clone(),
+            isa_ref: None,
+            progress: Progress::silent(),
+        };
+        let c = cpu_s();
+        let parsed = saferplaces::ingest::police::parse_street(&bytes, &src);
+        eprintln!("parse only: cpu {:.2} s", cpu_s() - c);
+        black_box(parsed);
+    }
     let store_dir = tempfile::tempdir().expect("temp dir");
     let mut store = SqliteStore::open(store_dir.path()).expect("store");
     let (w0, c0) = (std::time::Instant::now(), cpu_s());

@@ -17,7 +17,7 @@ use crate::ingest::gtfs::parse_gtfs;
 use crate::ingest::lsoa::{FileVintage, LsoaCodeSets, LsoaVintage};
 use crate::ingest::naptan::parse_naptan;
 use crate::ingest::ons::{BoundaryFileOptions, parse_boundaries_all};
-use crate::ingest::police::{parse_stop_search, parse_street};
+use crate::ingest::police::{parse_stop_search, parse_street_into};
 use crate::ingest::report::{Progress, ProgressPoint, Rejection, SourceFile};
 use crate::store::{
     ImportBatch, ImportFile, ImportedIncident, SourceAttributes, Store, StoreError,
@@ -257,14 +257,11 @@ pub fn import_file(
     let parse_started = std::time::Instant::now();
     match kind {
         ImportKind::PoliceStreet => {
-            let parsed = parse_street(&bytes, &src);
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
             let mut vintages = FileVintage::default();
             // One shared string per vintage, indexed by discriminant.
             let vintage_codes = LsoaVintage::ALL.map(|v| std::sync::Arc::<str>::from(v.code()));
-            batch.incidents.reserve(parsed.records.len());
-            for (r, line) in parsed.records.into_iter().zip(parsed.lines) {
+            // Each row becomes the store's record as it is parsed (no second list of rows).
+            let parsed = parse_street_into(&bytes, &src, |r, line| {
                 let vintage = opts
                     .lsoa_codes
                     .as_ref()
@@ -285,13 +282,16 @@ pub fn import_file(
                     outcome_raw: r.last_outcome,
                     area_vintage: Some(std::sync::Arc::clone(&vintage_codes[vintage as usize])),
                 };
-                batch.incidents.push(ImportedIncident {
+                ImportedIncident {
                     incident: r.incident,
                     line,
                     attributes,
                     outside_area: outside_row,
-                });
-            }
+                }
+            });
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.incidents = parsed.records;
             summary.lsoa_vintage = Some(LsoaSummary {
                 vintage: vintages.decide(),
                 rows: vintages,

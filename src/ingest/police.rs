@@ -193,12 +193,29 @@ pub struct StreetRow {
 /// stay distinct, re-importing a file gives the same ids, and a duplicated `Crime ID` with
 /// different location, LSOA or outcome gives two different ids (both rows are kept).
 pub fn parse_street(bytes: &[u8], src: &SourceFile) -> Parsed<StreetRow> {
-    let mut seen: HashMap<u64, u32> = HashMap::new();
+    parse_street_into(bytes, src, |row, _| row)
+}
+
+/// [`parse_street`], handing each accepted row and its line to `into` as it is parsed, so a
+/// caller that keeps something else per row (the importer keeps the store's record) never
+/// holds every [`StreetRow`] at once.
+pub fn parse_street_into<T>(
+    bytes: &[u8],
+    src: &SourceFile,
+    mut into: impl FnMut(StreetRow, u64) -> T,
+) -> Parsed<T> {
+    // Sized for the file up front (real street rows average about 235 bytes): growing a
+    // million-entry map rehashes it about twenty times.
+    let mut seen: HashMap<u64, u32> = HashMap::with_capacity(bytes.len() / 200);
     let mut shared = Interner::new();
     let provenance = provenance(src);
-    parse_table(bytes, src, &STREET_COLUMNS, &STREET_REQUIRED, |row, _| {
-        street_row(row, &provenance, &mut seen, &mut shared)
-    })
+    parse_table(
+        bytes,
+        src,
+        &STREET_COLUMNS,
+        &STREET_REQUIRED,
+        |row, line| street_row(row, &provenance, &mut seen, &mut shared).map(|r| into(r, line)),
+    )
 }
 
 /// Parses a data.police.uk stop-and-search CSV (`*-stop-and-search.csv`, formats.md §1.3).

@@ -33,6 +33,7 @@
 //! The codec is pure: it neither reads nor writes the database, and decoding untrusted bytes
 //! returns an error, never panics.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt as _};
@@ -66,10 +67,18 @@ pub struct EncodedSegment {
 }
 
 /// A text column being dictionary-encoded (or, when `plain`, written row by row).
+///
+/// Values are looked up by address first: the importers intern repeated text (one `Arc<str>`
+/// per distinct value) and vocabulary codes are `&'static str`, so a row's value is nearly
+/// always a pointer already seen, found without reading or hashing its bytes. A new address
+/// falls back to a lookup by content, so equal text at two addresses still shares one entry.
 struct DictColumn<'a> {
     plain: bool,
-    entries: Vec<&'a str>,
-    lookup: HashMap<&'a str, u32>,
+    entries: Vec<Cow<'a, str>>,
+    by_address: HashMap<(usize, usize), u32>,
+    by_text: HashMap<&'a str, u32>,
+    /// The last value's address and index: constant columns never reach the maps.
+    last: Option<((usize, usize), u32)>,
     indexes: Vec<u32>,
 }
 
@@ -78,7 +87,9 @@ impl<'a> DictColumn<'a> {
         Self {
             plain,
             entries: Vec::with_capacity(if plain { rows } else { 0 }),
-            lookup: HashMap::new(),
+            by_address: HashMap::new(),
+            by_text: HashMap::new(),
+            last: None,
             indexes: Vec::with_capacity(if plain { 0 } else { rows }),
         }
     }
@@ -87,19 +98,46 @@ impl<'a> DictColumn<'a> {
         if self.plain {
             // An empty string stands for "no value"; sources never give an empty reference
             // (the parsers turn empty fields into `None`).
-            self.entries.push(value.unwrap_or(""));
+            self.entries.push(Cow::Borrowed(value.unwrap_or("")));
             return;
         }
         let index = match value {
             None => 0,
-            Some(v) => {
-                let next = self.entries.len() as u32 + 1;
-                *self.lookup.entry(v).or_insert_with(|| {
-                    self.entries.push(v);
-                    next
-                })
-            }
+            Some(v) => self.index_of(v),
         };
+        self.indexes.push(index);
+    }
+
+    fn index_of(&mut self, v: &'a str) -> u32 {
+        let address = (v.as_ptr() as usize, v.len());
+        if let Some((last, index)) = self.last
+            && last == address
+        {
+            return index;
+        }
+        let index = if let Some(&index) = self.by_address.get(&address) {
+            index
+        } else {
+            let next = self.entries.len() as u32 + 1;
+            let index = *self.by_text.entry(v).or_insert(next);
+            if index == next {
+                self.entries.push(Cow::Borrowed(v));
+            }
+            self.by_address.insert(address, index);
+            index
+        };
+        self.last = Some((address, index));
+        index
+    }
+
+    /// Appends an entry the caller owns (grades are formatted, not borrowed) and returns its
+    /// index; the caller keeps its own value → index map.
+    fn push_owned_entry(&mut self, text: String) -> u32 {
+        self.entries.push(Cow::Owned(text));
+        self.entries.len() as u32
+    }
+
+    fn push_index(&mut self, index: u32) {
         self.indexes.push(index);
     }
 
@@ -135,6 +173,10 @@ impl<'a> DictColumn<'a> {
     }
 }
 
+/// Column numbers of the twelve text columns, in format order.
+const GRADE_COLUMN: usize = 5;
+const SOURCE_REF_COLUMN: usize = 6;
+
 /// Encodes `rows` (at most [`SEGMENT_ROWS`], sorted by id with no id repeated) as one segment.
 ///
 /// # Errors
@@ -158,8 +200,9 @@ pub fn encode(rows: &[&ImportedIncident]) -> StoreResult<EncodedSegment> {
             "rows are not in strictly ascending id order",
         ));
     }
-    // One pass over the rows (they are in id order, scattered in memory), each fixed-width
-    // column into its own buffer; then the buffers in format order.
+    // One pass over the rows (they are in id order, scattered in memory, so each row is
+    // visited once): fixed-width values into one buffer per column, text into dictionaries;
+    // then the buffers in format order.
     let mut ids = Vec::with_capacity(n * 8);
     let mut lines = Vec::with_capacity(n * 4);
     let mut days = Vec::with_capacity(n * 2);
@@ -167,7 +210,9 @@ pub fn encode(rows: &[&ImportedIncident]) -> StoreResult<EncodedSegment> {
     let mut lons = Vec::with_capacity(n * 8);
     let mut lats = Vec::with_capacity(n * 8);
     let mut flags = Vec::with_capacity(n);
-    let mut grades: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut columns: [DictColumn<'_>; 12] =
+        std::array::from_fn(|c| DictColumn::with_capacity(n, c == SOURCE_REF_COLUMN));
+    let mut grades: HashMap<Grade, u32> = HashMap::new();
     for r in rows {
         let i = &r.incident;
         ids.extend_from_slice(&i.id.get().to_le_bytes());
@@ -185,7 +230,28 @@ pub fn encode(rows: &[&ImportedIncident]) -> StoreResult<EncodedSegment> {
         let child = if i.involves_child { FLAG_CHILD } else { 0 };
         let outside = if r.outside_area { FLAG_OUTSIDE } else { 0 };
         flags.push(child | outside);
-        grades.push(i.provenance.grade.map(|g| g.to_string()));
+        let a = &r.attributes;
+        columns[0].push(Some(i.category.slug()));
+        columns[1].push(Some(i.time.precision.code()));
+        columns[2].push(i.location.as_ref().map(|l| l.precision.code()));
+        columns[3].push(Some(i.provenance.agency.as_str()));
+        columns[4].push(i.provenance.isa_ref.as_ref().map(IsaRef::as_str));
+        let grade = i.provenance.grade.map_or(0, |g| {
+            if let Some(&index) = grades.get(&g) {
+                index
+            } else {
+                let index = columns[GRADE_COLUMN].push_owned_entry(g.to_string());
+                grades.insert(g, index);
+                index
+            }
+        });
+        columns[GRADE_COLUMN].push_index(grade);
+        columns[SOURCE_REF_COLUMN].push(a.source_ref.as_deref());
+        columns[7].push(a.area_code.as_deref());
+        columns[8].push(a.location.as_deref());
+        columns[9].push(a.category_raw.as_deref());
+        columns[10].push(a.outcome_raw.as_deref());
+        columns[11].push(a.area_vintage.as_deref());
     }
     let mut data = Vec::with_capacity(9 + n * 48);
     data.extend_from_slice(MAGIC);
@@ -193,25 +259,6 @@ pub fn encode(rows: &[&ImportedIncident]) -> StoreResult<EncodedSegment> {
     data.extend_from_slice(&(n as u32).to_le_bytes());
     for column in [&lines, &days, &minutes, &lons, &lats, &flags] {
         data.extend_from_slice(column);
-    }
-    // Column 6 (source_ref) holds mostly distinct values: written plain.
-    let mut columns: [DictColumn<'_>; 12] =
-        std::array::from_fn(|c| DictColumn::with_capacity(n, c == 6));
-    for (r, grade) in rows.iter().zip(&grades) {
-        let i = &r.incident;
-        let a = &r.attributes;
-        columns[0].push(Some(i.category.slug()));
-        columns[1].push(Some(i.time.precision.code()));
-        columns[2].push(i.location.as_ref().map(|l| l.precision.code()));
-        columns[3].push(Some(i.provenance.agency.as_str()));
-        columns[4].push(i.provenance.isa_ref.as_ref().map(IsaRef::as_str));
-        columns[5].push(grade.as_deref());
-        columns[6].push(a.source_ref.as_deref());
-        columns[7].push(a.area_code.as_deref());
-        columns[8].push(a.location.as_deref());
-        columns[9].push(a.category_raw.as_deref());
-        columns[10].push(a.outcome_raw.as_deref());
-        columns[11].push(a.area_vintage.as_deref());
     }
     for c in &columns {
         c.write(&mut data);
