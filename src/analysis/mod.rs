@@ -25,6 +25,7 @@ pub mod gistar;
 pub mod kde;
 pub mod knox;
 pub mod mann_kendall;
+pub mod risk;
 
 #[cfg(test)]
 #[path = "reference_tests.rs"]

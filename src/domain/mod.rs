@@ -29,9 +29,9 @@ pub use ids::{
 };
 pub use person::{Grade, Link, LinkKind, LinkTarget, Person, SubjectCategory};
 pub use records::{
-    Boundary, Dataset, Guardian, Incident, IncidentLocation, IncidentTime, LocationPrecision,
-    Phase, PlaceKind, PlaceOfConcern, Provenance, Route, RouteMode, School, ServiceTier, Stop,
-    TimePrecision, YouthService,
+    Boundary, Dataset, DayEvent, Guardian, Incident, IncidentLocation, IncidentTime,
+    LocationPrecision, Phase, PlaceKind, PlaceOfConcern, Provenance, Route, RouteMode, School,
+    ServiceTier, Stop, TimePrecision, YouthService,
 };
 pub use stop_search::*;
 pub use time::{Day, TimeWindow};

@@ -64,6 +64,36 @@ pub struct IncidentLocation {
     pub precision: LocationPrecision,
 }
 
+/// A located incident known to the day, as near-repeat analysis reads it: a place and a day,
+/// never a person. Month-precision records are never one (their day is the first of the
+/// month, which would fake same-day pairs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayEvent {
+    /// Where it happened.
+    pub at: LonLat,
+    /// The day.
+    pub day: Day,
+    /// Its category.
+    pub category: Category,
+    /// True when a child is involved (decides the disclosure threshold).
+    pub involves_child: bool,
+}
+
+impl DayEvent {
+    /// The event of `incident`, when it has a location and a known day.
+    pub fn of(incident: &Incident) -> Option<Self> {
+        if incident.time.precision == TimePrecision::Month {
+            return None;
+        }
+        incident.location.map(|l| Self {
+            at: l.point,
+            day: incident.time.day,
+            category: incident.category,
+            involves_child: incident.involves_child,
+        })
+    }
+}
+
 /// One incident from any source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {

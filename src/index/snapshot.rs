@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::{Dataset, PlaceOfConcern, Route, School, Stop, User, YouthService};
+use crate::domain::{Dataset, DayEvent, PlaceOfConcern, Route, School, Stop, User, YouthService};
 use crate::safeguards::scope::PeopleData;
 
 use super::{BorderIndex, BoundaryIndex, IncidentIndex, IncidentInput, LineLayer, PointLayer};
@@ -14,6 +14,8 @@ pub struct Snapshot {
     pub data_version: u64,
     /// Incidents.
     pub incidents: IncidentIndex,
+    /// Located incidents known to the day, sorted by day (near-repeat risk windows).
+    pub day_events: Vec<DayEvent>,
     /// Places of concern.
     pub places: PointLayer<PlaceOfConcern>,
     /// Schools.
@@ -48,9 +50,13 @@ impl Snapshot {
                 involves_child: i.involves_child,
             })
             .collect();
+        let mut day_events: Vec<DayEvent> =
+            data.incidents.iter().filter_map(DayEvent::of).collect();
+        day_events.sort_by_key(|e| e.day);
         Self {
             data_version,
             incidents: IncidentIndex::build(&inputs),
+            day_events,
             places: PointLayer::new(data.places, |p| p.location),
             schools: PointLayer::new(data.schools, |s| s.location),
             stops: PointLayer::new(data.stops, |s| s.location),
