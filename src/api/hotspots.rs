@@ -7,8 +7,7 @@
 //! cached by (data version, resolution, window, category), so tiles of one view share one
 //! Gi* run.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -16,6 +15,7 @@ use axum::{Json, Router};
 use h3o::{CellIndex, Resolution};
 use serde_json::{Value, json};
 
+use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
 use super::hexagons::protected_cells;
 use super::params::Params;
@@ -28,19 +28,13 @@ use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, HotspotLayer};
 /// Rings of neighbours of the served layers.
 pub const HOTSPOT_K: u32 = 1;
 
-/// Gi* layers kept.
-const CACHE_ENTRIES: usize = 48;
-
 type HotspotKey = (u64, Resolution, TimeWindow, Option<Category>);
 
-/// A small cache of Gi* layers, oldest evicted first.
-#[derive(Debug, Default)]
-pub struct HotspotCache {
-    entries: VecDeque<(HotspotKey, Arc<HotspotLayer>)>,
-}
+/// Gi* layers by (data version, resolution, window, category).
+pub type HotspotCache = AnalysisCache<HotspotKey, HotspotLayer>;
 
 /// The four authorities as one study area.
-fn study_area(snap: &Snapshot) -> geo::MultiPolygon<f64> {
+pub(crate) fn study_area(snap: &Snapshot) -> geo::MultiPolygon<f64> {
     geo::MultiPolygon(
         snap.boundaries
             .of_scheme("lad")
@@ -51,33 +45,16 @@ fn study_area(snap: &Snapshot) -> geo::MultiPolygon<f64> {
 
 /// The Gi* layer for `res`, `window` and `category`, from the cache or computed now.
 pub(crate) fn hotspot_layer(
-    cache: &Mutex<HotspotCache>,
+    cache: &HotspotCache,
     snap: &Snapshot,
     res: Resolution,
     window: TimeWindow,
     category: Option<Category>,
 ) -> ApiResult<Arc<HotspotLayer>> {
-    let key = (snap.data_version, res, window, category);
-    let cached = cache
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entries
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| Arc::clone(v));
-    if let Some(layer) = cached {
-        return Ok(layer);
-    }
-    let layer = Arc::new(
+    cache.get_or_compute((snap.data_version, res, window, category), || {
         HotspotLayer::compute(snap, &study_area(snap), res, window, category, HOTSPOT_K)
-            .map_err(ApiError::internal)?,
-    );
-    let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
-    if c.entries.len() >= CACHE_ENTRIES {
-        c.entries.pop_front();
-    }
-    c.entries.push_back((key, Arc::clone(&layer)));
-    Ok(layer)
+            .map_err(ApiError::internal)
+    })
 }
 
 pub fn router() -> Router<AppState> {
@@ -89,7 +66,8 @@ async fn get_hotspots(
     auth: Authorised,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    params.only(&["res", "from", "to", "category"])?;
+    params.only(&["res", "from", "to", "category", "bbox"])?;
+    let bbox = params.bbox()?;
     let res_min = u8::from(HOTSPOT_RES_MIN);
     let res_max = u8::from(HOTSPOT_RES_MAX);
     let res_n = params.int_in("res", u64::from(res_min)..=u64::from(res_max), 8)? as u8;
@@ -105,7 +83,16 @@ async fn get_hotspots(
         let layer = hotspot_layer(&cache, &snap, res, window, category)?;
         let protected =
             controlled.then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
-        let mut cells: Vec<&CellIndex> = layer.cells.keys().collect();
+        let mut cells: Vec<&CellIndex> = layer
+            .cells
+            .keys()
+            .filter(|c| {
+                bbox.is_none_or(|b| {
+                    let centre = h3o::LatLng::from(**c);
+                    b.contains_raw(centre.lng(), centre.lat())
+                })
+            })
+            .collect();
         cells.sort_unstable();
         let out: Vec<Value> = cells
             .into_iter()

@@ -5,8 +5,10 @@
 //! the blocking pool. This issue serves aggregate and place-level data only: there is no
 //! person-level endpoint before the safeguards layer exists.
 
+mod analysis_cache;
 mod areas;
 pub mod auth;
+mod emerging;
 mod error;
 mod features;
 mod geojson_out;
@@ -17,6 +19,7 @@ mod meta;
 mod openapi;
 pub mod params;
 mod people;
+mod risk;
 pub mod tile_cache;
 mod tiles;
 
@@ -111,7 +114,11 @@ pub struct AppState {
     /// H3 cell outlines in Web Mercator, shared by every tile request and every data version.
     pub(crate) shapes: Arc<crate::tiles::sources::SharedShapes>,
     /// Gi* layers by (data version, resolution, window, category).
-    pub(crate) hotspots: Arc<std::sync::Mutex<hotspots::HotspotCache>>,
+    pub(crate) hotspots: Arc<hotspots::HotspotCache>,
+    /// Emerging hot spot layers by (data version, resolution, window, category, step).
+    pub(crate) emerging: Arc<emerging::EmergingCache>,
+    /// Risk-window layers by (data version, category, as-of day).
+    pub(crate) risk: Arc<risk::RiskCache>,
 }
 
 impl AppState {
@@ -131,6 +138,8 @@ impl AppState {
             tiles: Arc::new(tile_cache::TileCache::new(TILE_CACHE_BYTES)),
             shapes: Arc::default(),
             hotspots: Arc::default(),
+            emerging: Arc::default(),
+            risk: Arc::default(),
         }
     }
 
@@ -152,6 +161,7 @@ impl AppState {
     /// Replaces the snapshot (after an import or erasure).
     pub fn replace(&self, snapshot: Snapshot) {
         let new = Arc::new(snapshot);
+        risk::warm(&self.risk, &new);
         match self.snapshot.write() {
             Ok(mut guard) => *guard = new,
             Err(poisoned) => *poisoned.into_inner() = new,
@@ -197,6 +207,8 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .merge(areas::router())
         .merge(tiles::router())
         .merge(hotspots::router())
+        .merge(emerging::router())
+        .merge(risk::router())
         .merge(features::router())
         .merge(openapi::router())
         .merge(people::router())

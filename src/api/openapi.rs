@@ -173,6 +173,40 @@ fn base_document() -> Value {
                 ],
                 "responses": geojson_response(&format!("Polygon features with properties h3 (string), count; at most {MAX_CELLS} cells"))
             }},
+            "/api/v1/hotspots": {"get": {
+                "summary": "Getis-Ord Gi* hot and cold spots per H3 cell over the four authorities (binary weights, k = 1 ring, ArcGIS FDR bins)",
+                "parameters": [
+                    param("res", false, &json!({"type": "integer", "minimum": 6, "maximum": 9, "default": 8}), "H3 resolution"),
+                    bbox.clone(), from.clone(), to.clone(), category.clone()
+                ],
+                "responses": {
+                    "200": {"description": "settings echoed; cells with bin != 0: h3, bin, count (aggregate roles: protected count and suppressed), z and p (analysts)"},
+                    "400": {"description": "invalid parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+            }},
+            "/api/v1/emerging": {"get": {
+                "summary": "emerging hot spot categories per H3 cell (space-time Gi* with FDR across the cube, Mann-Kendall, the 17 categories)",
+                "parameters": [
+                    param("res", false, &json!({"type": "integer", "minimum": 6, "maximum": 9, "default": 8}), "H3 resolution"),
+                    param("step", false, &json!({"type": "string", "enum": ["month", "week"], "default": "month"}), "cube step (aggregate roles: month)"),
+                    bbox.clone(), from.clone(), to.clone(), category.clone()
+                ],
+                "responses": {
+                    "200": {"description": "settings, steps, summary, warnings; cells with a pattern: h3, code, label, count (aggregate roles: protected count and suppressed only), n_hot, n_cold, final_z, trend (analysts)"},
+                    "400": {"description": "invalid parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+            }},
+            "/api/v1/risk-windows": {"get": {
+                "summary": "near-repeat risk windows: H3 cells and days of elevated risk after recent incidents, from Knox-significant space-time bands",
+                "parameters": [
+                    param("as_of", false, &json!({"type": "string", "format": "date"}), "the day the layer is for (default: the last day with an incident known to the day)"),
+                    category.clone()
+                ],
+                "responses": {
+                    "200": {"description": "settings, as_of, bands, warnings; windows: h3, from, to, knox_ratio, incidents (analysts, res 9) or h3, from, to (whole weeks), knox_ratio (aggregate roles, res 7, no counts)"},
+                    "400": {"description": "invalid parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+            }},
             "/api/v1/areas/compare": {"get": {
                 "summary": "two areas of one scheme side by side: incidents, rate per 1,000 young people, monthly trend",
                 "parameters": [

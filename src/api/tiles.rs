@@ -249,6 +249,8 @@ async fn get_tile(
     let tile_cache = Arc::clone(&cache);
     let shapes = Arc::clone(&state.shapes);
     let hotspot_cache = Arc::clone(&state.hotspots);
+    let emerging_cache = Arc::clone(&state.emerging);
+    let risk_cache = Arc::clone(&state.risk);
     blocking(move || {
         let window = key.window.unwrap_or_else(TimeWindow::all);
         let protected = (spec.temporal && key.class == DisclosureClass::Controlled)
@@ -266,12 +268,43 @@ async fn get_tile(
         } else {
             None
         };
+        let emerging = if spec.name == "emerging" {
+            let res = res_for_zoom(tile.z(), HOTSPOT_RES_MIN, HOTSPOT_RES_MAX)
+                .map_err(ApiError::internal)?;
+            let result = super::emerging::emerging_result(
+                &emerging_cache,
+                &snap,
+                res,
+                window,
+                key.category,
+                crate::analysis::ehsa::StepUnit::Month,
+            )?;
+            Some(super::emerging::tile_layer(
+                &result,
+                res,
+                protected.as_deref(),
+            ))
+        } else {
+            None
+        };
+        let risk = match (spec.name, super::risk::default_as_of(&snap)) {
+            ("risk", Some(as_of)) => {
+                let (layer, _) = super::risk::risk_result(&risk_cache, &snap, key.category, as_of)?;
+                let coarse = (key.class == DisclosureClass::Controlled)
+                    .then(|| super::risk::coarse_windows(&layer, &snap, &policy))
+                    .transpose()?;
+                Some(super::risk::tile_layer(&layer, coarse.as_deref()))
+            }
+            _ => None,
+        };
         let q = RenderQuery {
             window,
             category: key.category,
             scheme: key.scheme.as_deref().unwrap_or(DEFAULT_SCHEME),
             protected: protected.as_deref(),
             hotspots: hotspots.as_deref(),
+            emerging: emerging.as_ref(),
+            risk: risk.as_ref(),
         };
         let layer = render(spec.name, &snap, tile, &q, &shapes).map_err(ApiError::internal)?;
         if layer.is_empty() {

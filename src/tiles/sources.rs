@@ -147,6 +147,35 @@ pub const LAYERS: &[LayerSpec] = &[
         temporal: true,
     },
     LayerSpec {
+        name: "emerging",
+        minzoom: 5,
+        maxzoom: 11,
+        description: "emerging hot spot categories per H3 cell (space-time Gi* with Mann-Kendall, the 17 ArcGIS categories; codes 1..8 hot, -1..-8 cold) over the four authorities for the window (monthly steps) and category; cells with no pattern are left out; aggregate roles get the category and a disclosure-controlled count only",
+        fields: &[
+            ("h3", FieldType::String),
+            ("code", FieldType::Number),
+            ("label", FieldType::String),
+            ("count", FieldType::Number),
+            ("suppressed", FieldType::Boolean),
+        ],
+        temporal: true,
+    },
+    LayerSpec {
+        name: "risk",
+        minzoom: 7,
+        maxzoom: 14,
+        description: "near-repeat risk windows: cells and days of elevated risk after recent incidents (Knox-calibrated bands), the window in force on the as_of day or the next; analysts get res-9 cells, days and incident counts, aggregate roles res-7 cells and whole weeks with no count, only where enough incidents stand behind them",
+        fields: &[
+            ("h3", FieldType::String),
+            ("from", FieldType::String),
+            ("to", FieldType::String),
+            ("knox_ratio", FieldType::Number),
+            ("count", FieldType::Number),
+            ("suppressed", FieldType::Boolean),
+        ],
+        temporal: true,
+    },
+    LayerSpec {
         name: "incidents",
         minzoom: 12,
         maxzoom: 14,
@@ -265,7 +294,69 @@ pub struct RenderQuery<'a> {
     pub protected: Option<&'a ProtectedCells>,
     /// The Gi* result for the tile's resolution (hotspots layer).
     pub hotspots: Option<&'a HotspotLayer>,
+    /// Emerging hot spot categories for the tile's resolution (emerging layer).
+    pub emerging: Option<&'a EmergingLayer>,
+    /// Risk windows to draw (risk layer).
+    pub risk: Option<&'a RiskTileLayer>,
 }
+
+/// Cells of an analysis result at one resolution, ready to slice into tiles.
+#[derive(Debug)]
+pub struct CellLayer<V> {
+    /// Resolution of the cells.
+    pub res: Resolution,
+    /// The value of each cell drawn.
+    pub cells: HashMap<CellIndex, V>,
+    index: HexCellIndex,
+}
+
+impl<V> CellLayer<V> {
+    /// Indexes `cells` (all at `res`) for tile slicing.
+    pub fn new(res: Resolution, cells: HashMap<CellIndex, V>) -> Self {
+        let mut shapes = CellBoundaries::new();
+        let index = HexCellIndex::build(cells.keys().copied(), &mut shapes);
+        Self { res, cells, index }
+    }
+
+    /// The cells that may touch `tile`, with their values.
+    fn in_tile(&self, tile: TileCoord) -> Vec<(CellIndex, &V)> {
+        let mut near = Vec::new();
+        self.index.cells_for_tile(tile, &mut near);
+        near.into_iter()
+            .filter_map(|c| self.cells.get(&c).map(|v| (c, v)))
+            .collect()
+    }
+}
+
+/// One cell of the emerging layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmergingValue {
+    /// Category code, −8..=8 without 0 (`ArcGIS` cube codes).
+    pub code: i8,
+    /// Category label.
+    pub label: &'static str,
+    /// Count over the window as the caller may see it.
+    pub count: HexCount,
+}
+
+/// The emerging layer at one resolution.
+pub type EmergingLayer = CellLayer<EmergingValue>;
+
+/// One cell of the risk layer: the window drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RiskValue {
+    /// First day of elevated risk.
+    pub from: crate::domain::Day,
+    /// Last day.
+    pub to: crate::domain::Day,
+    /// Largest Knox ratio behind it.
+    pub knox_ratio: f64,
+    /// Incidents behind it (exact roles), or withheld.
+    pub count: HexCount,
+}
+
+/// The risk layer (one resolution: the analyst's or the aggregate one).
+pub type RiskTileLayer = CellLayer<RiskValue>;
 
 /// Coarsest and finest resolutions of the hotspots layer (Gi* over the whole study area per
 /// request window: res 9 is about 26,000 cells; res 10 would be 180,000).
@@ -347,6 +438,8 @@ pub fn render(
     match layer {
         "hexagons" => render_hexagons(snap, tile, q, shapes),
         "hotspots" => render_hotspots(tile, q, shapes),
+        "emerging" => render_emerging(tile, q, shapes),
+        "risk" => render_risk(tile, q, shapes),
         "incidents" => render_incidents(snap, tile, q),
         "places" => points(tile, "places", snap.places.in_bbox(tile_bbox(tile)), |p| {
             (
@@ -576,6 +669,74 @@ fn render_hotspots(
     shapes.with_cells(&cells, |b| {
         encode_hexagon_layer("hotspots", tile, &cells, b)
     })
+}
+
+fn render_emerging(
+    tile: TileCoord,
+    q: &RenderQuery<'_>,
+    shapes: &SharedShapes,
+) -> TilesResult<EncodedLayer> {
+    let Some(layer) = q.emerging else {
+        return LayerEncoder::new("emerging").map(LayerEncoder::finish);
+    };
+    let found = layer.in_tile(tile);
+    let extras: Vec<[super::mvt::Property<'_>; 2]> = found
+        .iter()
+        .map(|(_, v)| {
+            [
+                ("code", PropValue::I64(i64::from(v.code))),
+                ("label", PropValue::Str(v.label)),
+            ]
+        })
+        .collect();
+    let cells: Vec<HexCell<'_>> = found
+        .iter()
+        .zip(&extras)
+        .map(|((cell, v), extra)| HexCell {
+            cell: *cell,
+            count: v.count,
+            extra: extra.as_slice(),
+        })
+        .collect();
+    shapes.with_cells(&cells, |b| {
+        encode_hexagon_layer("emerging", tile, &cells, b)
+    })
+}
+
+fn render_risk(
+    tile: TileCoord,
+    q: &RenderQuery<'_>,
+    shapes: &SharedShapes,
+) -> TilesResult<EncodedLayer> {
+    let Some(layer) = q.risk else {
+        return LayerEncoder::new("risk").map(LayerEncoder::finish);
+    };
+    let found = layer.in_tile(tile);
+    let days: Vec<(String, String)> = found
+        .iter()
+        .map(|(_, v)| (v.from.to_string(), v.to.to_string()))
+        .collect();
+    let extras: Vec<[super::mvt::Property<'_>; 3]> = found
+        .iter()
+        .zip(&days)
+        .map(|((_, v), (from, to))| {
+            [
+                ("from", PropValue::Str(from)),
+                ("to", PropValue::Str(to)),
+                ("knox_ratio", PropValue::F64(v.knox_ratio)),
+            ]
+        })
+        .collect();
+    let cells: Vec<HexCell<'_>> = found
+        .iter()
+        .zip(&extras)
+        .map(|((cell, v), extra)| HexCell {
+            cell: *cell,
+            count: v.count,
+            extra: extra.as_slice(),
+        })
+        .collect();
+    shapes.with_cells(&cells, |b| encode_hexagon_layer("risk", tile, &cells, b))
 }
 
 fn render_incidents(

@@ -65,12 +65,12 @@ fn decode_all(tiles: &[Vec<u8>]) -> Option<Vec<Value>> {
     )
 }
 
-fn decode(bytes: &[u8]) -> Option<Value> {
+pub(crate) fn decode(bytes: &[u8]) -> Option<Value> {
     decode_all(&[bytes.to_vec()]).map(|mut v| v.remove(0))
 }
 
 /// Raw bytes of a GET (the support client reads bodies as text).
-fn get_bytes(
+pub(crate) fn get_bytes(
     app: &TestApp,
     user: Option<&str>,
     path: &str,

@@ -56,6 +56,7 @@ import {
 } from "./session.js";
 import {
   COLOURS,
+  EMERGING_LABELS,
   KNOWN_LAYERS,
   LAYER_INFO,
   STYLE_LAYERS,
@@ -114,7 +115,10 @@ const SLIDER_DEBOUNCE_MS = 150;
 const URL_DEBOUNCE_MS = 250;
 
 // Layers whose tiles take the window and category (as /api/v1/layers says; this is the fallback).
-const TEMPORAL = new Set(["hexagons", "hotspots", "incidents", "crossborder"]);
+const TEMPORAL = new Set(["hexagons", "hotspots", "emerging", "risk", "incidents", "crossborder"]);
+// The emerging layer looks back this many months from the window's end (a space-time cube
+// needs a long series whatever the window's span).
+const EMERGING_MONTHS = 36;
 
 // A tile URL template must be one of ours (origin rewritten to the page's own).
 const TEMPLATE = /^(?:[a-z]+:\/\/[^/?#]+)?(\/tiles\/([a-z_]+)\/\{z\}\/\{x\}\/\{y\})(?:\?([^#]*))?$/;
@@ -382,7 +386,9 @@ class App {
     const query = new URLSearchParams(template.query);
     for (const key of ["from", "to", "category", "scheme"]) query.delete(key);
     if (this.isTemporal(name) && this.view.from && this.view.to) {
-      query.set("from", firstDay(this.view.from));
+      const end = this.months.indexOf(this.view.to);
+      const from = name === "emerging" && end >= 0 ? this.months[Math.max(0, end - EMERGING_MONTHS + 1)] : this.view.from;
+      query.set("from", firstDay(from));
       query.set("to", lastDay(this.view.to));
       if (this.view.category) query.set("category", this.view.category);
     }
@@ -412,7 +418,7 @@ class App {
       if (Array.isArray(tilejson.bounds) && tilejson.bounds.length === 4) spec.bounds = tilejson.bounds;
       // promoteId (maps.md §2, §6.2): H3 indexes exceed 2^53, so the 15-character
       // h3 string is the feature id; areas are identified by their code.
-      if (name === "hexagons" || name === "hotspots" || name === "crossborder") spec.promoteId = { [name]: "h3" };
+      if (["hexagons", "hotspots", "emerging", "risk", "crossborder"].includes(name)) spec.promoteId = { [name]: "h3" };
       if (name === "boundaries") spec.promoteId = { boundaries: "code" };
       map.addSource(source, spec);
     }
@@ -1034,6 +1040,25 @@ class App {
         add("H3 cell", props.h3);
         break;
       }
+      case "emerging-fill": {
+        title = EMERGING_LABELS[Number(props.code)] ?? props.label ?? "Emerging hot spot";
+        add("Pattern", props.label);
+        add("Incidents", count());
+        add("Months", `${EMERGING_MONTHS} to the end of the window`);
+        add("Category", category());
+        rounding();
+        add("H3 cell", props.h3);
+        break;
+      }
+      case "risk-fill":
+        title = "Near-repeat risk";
+        add("Elevated", isDay(props.from) && isDay(props.to) ? `${humanDay(props.from)} – ${humanDay(props.to)}` : null);
+        add("Knox ratio", Number.isFinite(Number(props.knox_ratio)) ? Number(props.knox_ratio).toFixed(1) : null);
+        if (!this.controlled) add("Recent incidents behind it", count());
+        else add("Shown as", "whole weeks over a wide area, with no counts");
+        add("Category", category());
+        add("H3 cell", props.h3);
+        break;
       case "crossborder-cells":
         title = "Near an authority border";
         add("Incidents", count());
@@ -1103,7 +1128,7 @@ class App {
     if (extra) content.append(extra);
 
     this.clearSelected();
-    if ((id === "hexagons-fill" || id === "hotspots-fill" || id === "crossborder-cells") && feature.id !== undefined) {
+    if (["hexagons-fill", "hotspots-fill", "emerging-fill", "risk-fill", "crossborder-cells"].includes(id) && feature.id !== undefined) {
       // The h3 string, thanks to promoteId; setFeatureState on a vector source needs sourceLayer.
       this.selected = { source: feature.source, sourceLayer: feature.sourceLayer, id: feature.id };
       this.map.setFeatureState(this.selected, { selected: true });

@@ -42,6 +42,8 @@ export const COLOURS = {
 export const LAYER_INFO = {
   hexagons: { label: "Incident hexagons", on: true },
   hotspots: { label: "Hot and cold spots (Gi*)", on: false },
+  emerging: { label: "Emerging hot spots (36 months)", on: false },
+  risk: { label: "Near-repeat risk windows", on: false },
   incidents: { label: "Incidents (points)", on: false },
   places: { label: "Places of concern", on: true },
   crossborder: { label: "Cross-border", on: false },
@@ -89,6 +91,32 @@ const point = (colour, r = radius(3.5, 8)) => ({
   "circle-stroke-color": "#ffffff",
   "circle-stroke-width": 1,
 });
+
+/** Emerging hot spot codes and their colours (hot warm, cold cool). */
+export const EMERGING_COLOURS = [
+  [1, "#fdd0a2"], // new
+  [2, "#fdae6b"], // consecutive
+  [3, "#e6550d"], // intensifying
+  [4, "#a63603"], // persistent
+  [5, "#fd8d3c"], // diminishing
+  [6, "#fee6ce"], // sporadic
+  [7, "#f16913"], // oscillating
+  [8, "#bcbddc"], // historical
+  [-1, "#c6dbef"],
+  [-2, "#9ecae1"],
+  [-3, "#3182bd"],
+  [-4, "#08519c"],
+  [-5, "#6baed6"],
+  [-6, "#deebf7"],
+  [-7, "#4292c6"],
+  [-8, "#dadaeb"],
+];
+export const EMERGING_LABELS = {
+  1: "New hot spot", 2: "Consecutive hot spot", 3: "Intensifying hot spot", 4: "Persistent hot spot",
+  5: "Diminishing hot spot", 6: "Sporadic hot spot", 7: "Oscillating hot spot", 8: "Historical hot spot",
+  [-1]: "New cold spot", [-2]: "Consecutive cold spot", [-3]: "Intensifying cold spot", [-4]: "Persistent cold spot",
+  [-5]: "Diminishing cold spot", [-6]: "Sporadic cold spot", [-7]: "Oscillating cold spot", [-8]: "Historical cold spot",
+};
 
 const selectedOpacity = (on, off) => ["case", ["boolean", ["feature-state", "selected"], false], on, off];
 
@@ -157,6 +185,37 @@ export const STYLE_LAYERS = [
         "fill-color": ["match", ["get", "bin"], 3, "#b2182b", 2, "#ef8a62", 1, "#fddbc7", -1, "#d1e5f0", -2, "#67a9cf", -3, "#2166ac", "#f7f7f7"],
         "fill-opacity": selectedOpacity(0.9, 0.65),
         "fill-outline-color": "rgba(60, 60, 60, 0.3)",
+      },
+    },
+  },
+  {
+    // Emerging hot spot categories (ArcGIS cube codes): hot 1..8 warm colours, cold -1..-8
+    // cool colours; the stronger the pattern, the darker.
+    z: 3.6,
+    click: 4,
+    source: "emerging",
+    layer: {
+      id: "emerging-fill",
+      type: "fill",
+      paint: {
+        "fill-color": ["match", ["get", "code"], ...EMERGING_COLOURS.flat(), "#f7f7f7"],
+        "fill-opacity": selectedOpacity(0.9, 0.7),
+        "fill-outline-color": "rgba(60, 60, 60, 0.35)",
+      },
+    },
+  },
+  {
+    // Near-repeat risk windows: the stronger the Knox ratio, the darker.
+    z: 3.7,
+    click: 4,
+    source: "risk",
+    layer: {
+      id: "risk-fill",
+      type: "fill",
+      paint: {
+        "fill-color": ["interpolate", ["linear"], ["get", "knox_ratio"], 1, "#fff7bc", 1.5, "#fec44f", 2.5, "#d95f0e"],
+        "fill-opacity": selectedOpacity(0.9, 0.7),
+        "fill-outline-color": "#993404",
       },
     },
   },
@@ -353,6 +412,14 @@ export function renderFeatureLegend(shown) {
     ["hotspots", "swatch-fill", "#d1e5f0", "Cold spot, 90 %"],
     ["hotspots", "swatch-fill", "#67a9cf", "Cold spot, 95 %"],
     ["hotspots", "swatch-fill", "#2166ac", "Cold spot, 99 %"],
+    ...EMERGING_COLOURS.filter(([code]) => [1, 2, 3, 4, 5, 6, -3, -4].includes(code)).map(([code, colour]) => [
+      "emerging",
+      "swatch-fill",
+      colour,
+      EMERGING_LABELS[code],
+    ]),
+    ["risk", "swatch-fill", "#fec44f", "Elevated near-repeat risk"],
+    ["risk", "swatch-fill", "#d95f0e", "Strongly elevated (Knox ratio 2.5+)"],
     ["crossborder", "swatch-line swatch-thick swatch-dashed", COLOURS.border, "Shared authority border"],
     ["crossborder", "swatch-fill", COLOURS.nearBorder, "Incidents within 1 km of a border"],
     ["crossborder", "swatch-line swatch-thick", COLOURS.crossingRoute, "Route crossing a border"],

@@ -54,6 +54,8 @@ const VIEWPORT = { width: 1100, height: 760 };
 const LAYERS = [
   { name: "hexagons", role: "public", ids: ["hexagons-fill"], zoom: 11, center: [-2.59, 51.455] },
   { name: "hotspots", role: "public", ids: ["hotspots-fill"], zoom: 11, center: [-2.59, 51.455] },
+  { name: "emerging", role: "public", ids: ["emerging-fill"], zoom: 11, center: [-2.59, 51.455] },
+  { name: "risk", role: "vru_analyst", ids: ["risk-fill"], zoom: 12, center: [-2.59, 51.455] },
   {
     name: "crossborder",
     role: "public",

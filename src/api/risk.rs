@@ -1,0 +1,324 @@
+//! `GET /api/v1/risk-windows` and the layer behind the `risk` tiles (issue 6, points 4 and 6):
+//! the cells and days of elevated near-repeat risk after recent incidents
+//! ([`crate::analysis::risk`]). Computed per data version, so a new import shows as soon as
+//! the server has reloaded (a 200 ms poll) and the layer is recomputed on the next request.
+//!
+//! Analysts get res-9 cells, days, Knox ratios, incident counts and the calibrating bands.
+//! Aggregate roles get res-7 cells and whole weeks, a ratio to one decimal and no count, and
+//! only cells with at least the disclosure threshold of recent incidents behind them.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use h3o::Resolution;
+use serde_json::{Value, json};
+
+use super::analysis_cache::AnalysisCache;
+use super::auth::Authorised;
+use super::params::Params;
+use super::{ApiError, ApiResult, AppState, blocking};
+use crate::analysis::risk::{
+    Calibration, CoarseRiskCell, RiskLayer, RiskSettings, calibrate, coarsen, current_windows,
+    project,
+};
+use crate::domain::{Category, Day};
+use crate::index::Snapshot;
+use crate::safeguards::disclosure::{DisclosurePolicy, Sensitivity};
+use crate::safeguards::policy::{DisclosureClass, disclosure_class};
+use crate::tiles::hexagons::HexCount;
+use crate::tiles::sources::{RiskTileLayer, RiskValue};
+
+/// The resolution aggregate roles see (cells of about 5 km²).
+pub const COARSE_RES: Resolution = Resolution::Seven;
+
+/// A calibration's identity: (data version, category, as-of day).
+type CalibrationKey = (u64, Option<Category>, Day);
+
+/// A projected layer's identity: the calibration's key and the projection's (data version,
+/// as-of day).
+type LayerKey = (CalibrationKey, u64, Day);
+
+/// Calibrations kept.
+const CALIBRATIONS_KEPT: usize = 16;
+
+/// How far back a calibration may be reused while the current one is computed.
+const STALE_DAYS: u16 = 14;
+
+/// Knox calibrations and projected layers.
+///
+/// The Knox calibration over a year of incidents takes most of a second on the demo data;
+/// projecting the recent incidents through its bands takes milliseconds. So after new data
+/// arrives the windows are projected at once from the newest calibration of the same
+/// category (within [`STALE_DAYS`] of the as-of day) while the current calibration is computed
+/// on another thread; the response says which calibration it used, and the next request after
+/// it lands uses the current one. A new incident's windows therefore appear as soon as the
+/// server has reloaded.
+#[derive(Debug, Default)]
+pub struct RiskCache {
+    calibrations: Mutex<VecDeque<(CalibrationKey, Arc<Calibration>)>>,
+    in_flight: Mutex<Vec<CalibrationKey>>,
+    layers: AnalysisCache<LayerKey, RiskLayer>,
+}
+
+impl RiskCache {
+    fn find(
+        &self,
+        pick: impl Fn(&CalibrationKey) -> bool,
+    ) -> Option<(CalibrationKey, Arc<Calibration>)> {
+        self.calibrations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .rev()
+            .find(|(k, _)| pick(k))
+            .map(|(k, c)| (*k, Arc::clone(c)))
+    }
+
+    fn store(&self, key: CalibrationKey, calibration: Arc<Calibration>) {
+        let mut all = self
+            .calibrations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if all.iter().any(|(k, _)| *k == key) {
+            return;
+        }
+        if all.len() >= CALIBRATIONS_KEPT {
+            all.pop_front();
+        }
+        all.push_back((key, calibration));
+    }
+
+    /// Computes the calibration of `key` on its own thread unless one is already running.
+    fn calibrate_in_background(self: &Arc<Self>, snap: &Arc<Snapshot>, key: CalibrationKey) {
+        {
+            let mut running = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if running.contains(&key) {
+                return;
+            }
+            running.push(key);
+        }
+        let (cache, snap) = (Arc::clone(self), Arc::clone(snap));
+        let spawned = std::thread::Builder::new()
+            .name("risk-calibration".to_owned())
+            .spawn(move || {
+                let (_, category, as_of) = key;
+                match calibrate(&snap.day_events, category, as_of, &RiskSettings::default()) {
+                    Ok(c) => cache.store(key, Arc::new(c)),
+                    Err(e) => tracing::error!(error = %e, "risk calibration failed"),
+                }
+                cache
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|k| *k != key);
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start a risk calibration thread");
+            self.in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|k| *k != key);
+        }
+    }
+}
+
+/// Starts the default calibration of a new snapshot (all categories, the default as-of day),
+/// so the first request after a reload finds it ready or on its way.
+pub(crate) fn warm(cache: &Arc<RiskCache>, snap: &Arc<Snapshot>) {
+    if let Some(as_of) = default_as_of(snap) {
+        let key = (snap.data_version, None, as_of);
+        if cache.find(|k| *k == key).is_none() {
+            cache.calibrate_in_background(snap, key);
+        }
+    }
+}
+
+/// The default as-of day: the last day with an incident known to the day (the data's "today").
+pub(crate) fn default_as_of(snap: &Snapshot) -> Option<Day> {
+    snap.day_events.last().map(|e| e.day)
+}
+
+/// The risk layer for `category` and `as_of` on `snap`: projected from the current
+/// calibration, or from a recent one while the current one is computed (see [`RiskCache`]).
+///
+/// Returns the layer and whether its calibration is the current one (this data version and
+/// as-of day).
+pub(crate) fn risk_result(
+    cache: &Arc<RiskCache>,
+    snap: &Arc<Snapshot>,
+    category: Option<Category>,
+    as_of: Day,
+) -> ApiResult<(Arc<RiskLayer>, bool)> {
+    let settings = RiskSettings::default();
+    let key = (snap.data_version, category, as_of);
+    let exact = cache.find(|k| *k == key);
+    let (calibration_key, calibration) = if let Some(found) = exact {
+        found
+    } else if let Some(found) = cache.find(|&(_, c, day)| {
+        c == category
+            && day <= as_of
+            && as_of.days_since_epoch() - day.days_since_epoch() <= STALE_DAYS
+    }) {
+        cache.calibrate_in_background(snap, key);
+        found
+    } else {
+        let c = Arc::new(
+            calibrate(&snap.day_events, category, as_of, &settings).map_err(ApiError::internal)?,
+        );
+        cache.store(key, Arc::clone(&c));
+        (key, c)
+    };
+    let layer = cache
+        .layers
+        .get_or_compute((calibration_key, snap.data_version, as_of), || {
+            project(&snap.day_events, as_of, &settings, &calibration).map_err(ApiError::internal)
+        })?;
+    Ok((layer, calibration_key == key))
+}
+
+/// Which calibration a layer used, for the response.
+fn calibration_json(layer: &RiskLayer, current: bool) -> Value {
+    json!({"as_of": layer.calibrated_as_of, "current": current,
+           "rule": "bands from the Knox test of the current data when ready; until then (about a second after new data) from the newest calibration of the same category within 14 days"})
+}
+
+/// The windows an aggregate role may see.
+pub(crate) fn coarse_windows(
+    layer: &RiskLayer,
+    snap: &Snapshot,
+    policy: &DisclosurePolicy,
+) -> ApiResult<Vec<CoarseRiskCell>> {
+    let base = Sensitivity::for_category(layer.category);
+    coarsen(layer, &snap.day_events, COARSE_RES, |child| {
+        let sensitivity = if child { Sensitivity::Children } else { base };
+        policy.threshold(sensitivity)
+    })
+    .map_err(ApiError::internal)
+}
+
+/// The tile layer: per cell, the window in force on `as_of` or the next to start.
+pub(crate) fn tile_layer(layer: &RiskLayer, coarse: Option<&[CoarseRiskCell]>) -> RiskTileLayer {
+    match coarse {
+        None => {
+            let drawn = current_windows(&layer.windows, layer.as_of, |w| (w.h3, w.from, w.to));
+            RiskTileLayer::new(
+                layer.settings.res,
+                drawn
+                    .into_iter()
+                    .map(|w| {
+                        (
+                            w.h3,
+                            RiskValue {
+                                from: w.from,
+                                to: w.to,
+                                knox_ratio: w.knox_ratio,
+                                count: HexCount::Value(w.incidents),
+                            },
+                        )
+                    })
+                    .collect(),
+            )
+        }
+        Some(coarse) => {
+            let drawn = current_windows(coarse, layer.as_of, |w| (w.h3, w.from, w.to));
+            RiskTileLayer::new(
+                COARSE_RES,
+                drawn
+                    .into_iter()
+                    .map(|w| {
+                        (
+                            w.h3,
+                            RiskValue {
+                                from: w.from,
+                                to: w.to,
+                                knox_ratio: w.knox_ratio,
+                                count: HexCount::Suppressed,
+                            },
+                        )
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// `as_of=YYYY-MM-DD`, else [`default_as_of`]; `None` when the store has no incident known to
+/// the day.
+pub(crate) fn as_of_param(params: &Params, snap: &Snapshot) -> ApiResult<Option<Day>> {
+    match params.get("as_of") {
+        Some(v) => v
+            .parse::<Day>()
+            .map(Some)
+            .map_err(|e| ApiError::invalid("as_of", e.to_string())),
+        None => Ok(default_as_of(snap)),
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/risk-windows", get(get_risk_windows))
+}
+
+async fn get_risk_windows(
+    State(state): State<AppState>,
+    auth: Authorised,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    params.only(&["category", "as_of"])?;
+    let snap = state.snapshot();
+    let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
+    let category = params.category()?;
+    let Some(as_of) = as_of_param(&params, &snap)? else {
+        return Ok(Json(json!({
+            "settings": RiskSettings::default(),
+            "as_of": null,
+            "warnings": ["no incident in the store is known to the day: near-repeat risk needs days"],
+            "windows": [],
+        })));
+    };
+    let cache = Arc::clone(&state.risk);
+    let policy = state.disclosure;
+    blocking(move || {
+        let (layer, current) = risk_result(&cache, &snap, category, as_of)?;
+        let common = |windows: Value, bands: Value, extra: Value| {
+            json!({
+                "settings": layer.settings,
+                "as_of": layer.as_of,
+                "as_of_rule": "the as_of parameter, else the last day with an incident known to the day",
+                "category": category.map(Category::slug),
+                "bands": bands,
+                "calibration": calibration_json(&layer, current),
+                "warnings": layer.warnings,
+                "disclosure": extra,
+                "windows": windows,
+            })
+        };
+        if controlled {
+            let coarse = coarse_windows(&layer, &snap, &policy)?;
+            Ok(Json(common(
+                serde_json::to_value(&coarse).map_err(ApiError::internal)?,
+                json!(layer.bands.iter().map(|b| json!({
+                    "min_distance_m": b.min_distance_m, "max_distance_m": b.max_distance_m,
+                    "from_days": b.from_days, "to_days": b.to_days,
+                    "knox_ratio": (b.knox_ratio * 10.0).round() / 10.0})).collect::<Vec<_>>()),
+                json!({"controlled": true, "res": u8::from(COARSE_RES),
+                       "rule": "res-7 cells, whole weeks (Monday to Sunday), no counts; a cell is shown only when at least the disclosure threshold of recent incidents lie in it or its neighbours"}),
+            )))
+        } else {
+            let mut out = common(
+                serde_json::to_value(&layer.windows).map_err(ApiError::internal)?,
+                serde_json::to_value(&layer.bands).map_err(ApiError::internal)?,
+                json!({"controlled": false}),
+            );
+            out["study_incidents"] = json!(layer.study_incidents);
+            out["recent_incidents"] = json!(layer.recent_incidents);
+            Ok(Json(out))
+        }
+    })
+    .await
+}
