@@ -202,49 +202,44 @@ pub(crate) fn coarse_windows(
     .map_err(ApiError::internal)
 }
 
-/// The tile layer: per cell, the window in force on `as_of` or the next to start.
+/// The tile layer: per cell, the window in force on `as_of` or the next to start; counts for
+/// exact roles, none for aggregate ones (`coarse`).
 pub(crate) fn tile_layer(layer: &RiskLayer, coarse: Option<&[CoarseRiskCell]>) -> RiskTileLayer {
-    match coarse {
-        None => {
-            let drawn = current_windows(&layer.windows, layer.as_of, |w| (w.h3, w.from, w.to));
-            RiskTileLayer::new(
-                layer.settings.res,
-                drawn
-                    .into_iter()
-                    .map(|w| {
-                        (
-                            w.h3,
-                            RiskValue {
-                                from: w.from,
-                                to: w.to,
-                                knox_ratio: w.knox_ratio,
-                                count: HexCount::Value(w.incidents),
-                            },
-                        )
-                    })
-                    .collect(),
-            )
-        }
-        Some(coarse) => {
-            let drawn = current_windows(coarse, layer.as_of, |w| (w.h3, w.from, w.to));
-            RiskTileLayer::new(
-                COARSE_RES,
-                drawn
-                    .into_iter()
-                    .map(|w| {
-                        (
-                            w.h3,
-                            RiskValue {
-                                from: w.from,
-                                to: w.to,
-                                knox_ratio: w.knox_ratio,
-                                count: HexCount::Suppressed,
-                            },
-                        )
-                    })
-                    .collect(),
-            )
-        }
+    let (res, drawn): (Resolution, Vec<(h3o::CellIndex, RiskValue)>) = match coarse {
+        None => (
+            layer.settings.res,
+            current_windows(&layer.windows, layer.as_of, |w| (w.h3, w.from, w.to))
+                .into_iter()
+                .map(|w| {
+                    (
+                        w.h3,
+                        risk_value(w.from, w.to, w.knox_ratio, HexCount::Value(w.incidents)),
+                    )
+                })
+                .collect(),
+        ),
+        Some(coarse) => (
+            COARSE_RES,
+            current_windows(coarse, layer.as_of, |w| (w.h3, w.from, w.to))
+                .into_iter()
+                .map(|w| {
+                    (
+                        w.h3,
+                        risk_value(w.from, w.to, w.knox_ratio, HexCount::Suppressed),
+                    )
+                })
+                .collect(),
+        ),
+    };
+    RiskTileLayer::new(res, drawn.into_iter().collect())
+}
+
+fn risk_value(from: Day, to: Day, knox_ratio: f64, count: HexCount) -> RiskValue {
+    RiskValue {
+        from,
+        to,
+        knox_ratio,
+        count,
     }
 }
 

@@ -365,17 +365,10 @@ pub const HOTSPOT_RES_MIN: Resolution = Resolution::Six;
 pub const HOTSPOT_RES_MAX: Resolution = Resolution::Nine;
 
 /// Gi* over the study area at one resolution, ready to slice into tiles: the cells with a
-/// non-zero bin, their z and count, and an index of their positions.
-#[derive(Debug)]
-pub struct HotspotLayer {
-    /// Resolution of the cells.
-    pub res: Resolution,
-    /// `cell -> (bin, z, exact count)` for cells with bin ≠ 0.
-    pub cells: HashMap<CellIndex, (i8, Option<f64>, u32)>,
-    index: HexCellIndex,
-}
+/// non-zero bin and their `(bin, z, exact count)`.
+pub type HotspotLayer = CellLayer<(i8, Option<f64>, u32)>;
 
-impl HotspotLayer {
+impl CellLayer<(i8, Option<f64>, u32)> {
     /// Gi* (`k` rings, FDR bins) over every cell of `res` whose centre lies in `area`, from
     /// the snapshot's counts for `window` and `category`.
     ///
@@ -417,9 +410,7 @@ impl HotspotLayer {
             .filter(|c| c.bin != 0)
             .map(|c| (c.h3, (c.bin, c.z, c.count as u32)))
             .collect();
-        let mut shapes = CellBoundaries::new();
-        let index = HexCellIndex::build(cells.keys().copied(), &mut shapes);
-        Ok(Self { res, cells, index })
+        Ok(Self::new(res, cells))
     }
 }
 
@@ -628,20 +619,16 @@ fn render_hotspots(
     let Some(layer) = q.hotspots else {
         return LayerEncoder::new("hotspots").map(LayerEncoder::finish);
     };
-    let mut near = Vec::new();
-    layer.index.cells_for_tile(tile, &mut near);
+    let near = layer.in_tile(tile);
     // Per cell: the bin (and z for exact roles) as extra properties, the count published as
     // the hexagon layer publishes it.
     let mut extras: Vec<[super::mvt::Property<'static>; 2]> = Vec::with_capacity(near.len());
     let mut counts = Vec::with_capacity(near.len());
-    for cell in &near {
-        let Some(&(bin, z, count)) = layer.cells.get(cell) else {
-            continue;
-        };
+    for &(cell, &(bin, z, count)) in &near {
         let published = match q.protected {
             None => HexCount::Value(count),
             Some(p) => p
-                .get(cell)
+                .get(&cell)
                 .copied()
                 // A cell with no incident is not in the protected network: its count is 0.
                 .map_or(HexCount::Value(0), HexCount::from),
@@ -655,20 +642,9 @@ fn render_hotspots(
             ("bin", PropValue::I64(i64::from(bin))),
             ("z", PropValue::F64(z)),
         ]);
-        counts.push((*cell, published));
+        counts.push((cell, published));
     }
-    let cells: Vec<HexCell<'_>> = counts
-        .iter()
-        .zip(&extras)
-        .map(|((cell, count), extra)| HexCell {
-            cell: *cell,
-            count: *count,
-            extra: extra.as_slice(),
-        })
-        .collect();
-    shapes.with_cells(&cells, |b| {
-        encode_hexagon_layer("hotspots", tile, &cells, b)
-    })
+    encode_cells("hotspots", tile, &counts, &extras, shapes)
 }
 
 fn render_emerging(
@@ -689,18 +665,8 @@ fn render_emerging(
             ]
         })
         .collect();
-    let cells: Vec<HexCell<'_>> = found
-        .iter()
-        .zip(&extras)
-        .map(|((cell, v), extra)| HexCell {
-            cell: *cell,
-            count: v.count,
-            extra: extra.as_slice(),
-        })
-        .collect();
-    shapes.with_cells(&cells, |b| {
-        encode_hexagon_layer("emerging", tile, &cells, b)
-    })
+    let counts: Vec<(CellIndex, HexCount)> = found.iter().map(|(c, v)| (*c, v.count)).collect();
+    encode_cells("emerging", tile, &counts, &extras, shapes)
 }
 
 fn render_risk(
@@ -727,16 +693,29 @@ fn render_risk(
             ]
         })
         .collect();
-    let cells: Vec<HexCell<'_>> = found
+    let counts: Vec<(CellIndex, HexCount)> = found.iter().map(|(c, v)| (*c, v.count)).collect();
+    encode_cells("risk", tile, &counts, &extras, shapes)
+}
+
+/// Encodes cells with their published counts and per-cell extra properties (`extras[i]`
+/// belongs to `counts[i]`), shapes from the shared cache.
+fn encode_cells<const N: usize>(
+    name: &str,
+    tile: TileCoord,
+    counts: &[(CellIndex, HexCount)],
+    extras: &[[super::mvt::Property<'_>; N]],
+    shapes: &SharedShapes,
+) -> TilesResult<EncodedLayer> {
+    let cells: Vec<HexCell<'_>> = counts
         .iter()
-        .zip(&extras)
-        .map(|((cell, v), extra)| HexCell {
+        .zip(extras)
+        .map(|((cell, count), extra)| HexCell {
             cell: *cell,
-            count: v.count,
+            count: *count,
             extra: extra.as_slice(),
         })
         .collect();
-    shapes.with_cells(&cells, |b| encode_hexagon_layer("risk", tile, &cells, b))
+    shapes.with_cells(&cells, |b| encode_hexagon_layer(name, tile, &cells, b))
 }
 
 fn render_incidents(
