@@ -261,34 +261,39 @@ pub fn import_file(
             // One shared string per vintage, indexed by discriminant.
             let vintage_codes = LsoaVintage::ALL.map(|v| std::sync::Arc::<str>::from(v.code()));
             // Each row becomes the store's record as it is parsed (no second list of rows).
-            let parsed = parse_street_into(&bytes, &src, |r, line| {
-                let vintage = opts
-                    .lsoa_codes
-                    .as_ref()
-                    .map_or(LsoaVintage::Unknown, |sets| {
-                        sets.classify(r.lsoa_code.as_deref(), r.lsoa_name.as_deref())
-                    });
-                vintages.add(vintage);
-                let inside = r
-                    .lsoa_name
-                    .as_deref()
-                    .is_some_and(|n| AREA_LSOA_PREFIXES.iter().any(|p| n.starts_with(p)));
-                let outside_row = r.incident.location.is_some() && !inside;
-                let attributes = SourceAttributes {
-                    source_ref: r.crime_id,
-                    area_code: r.lsoa_code,
-                    location: r.location_text,
-                    category_raw: Some(r.crime_type_raw),
-                    outcome_raw: r.last_outcome,
-                    area_vintage: Some(std::sync::Arc::clone(&vintage_codes[vintage as usize])),
-                };
-                ImportedIncident {
-                    incident: r.incident,
-                    line,
-                    attributes,
-                    outside_area: outside_row,
-                }
-            });
+            let parsed = parse_street_into(
+                &bytes,
+                &src,
+                |r, line| {
+                    let vintage = opts
+                        .lsoa_codes
+                        .as_ref()
+                        .map_or(LsoaVintage::Unknown, |sets| {
+                            sets.classify(r.lsoa_code.as_deref(), r.lsoa_name.as_deref())
+                        });
+                    vintages.add(vintage);
+                    let inside = r
+                        .lsoa_name
+                        .as_deref()
+                        .is_some_and(|n| AREA_LSOA_PREFIXES.iter().any(|p| n.starts_with(p)));
+                    let outside_row = r.incident.location.is_some() && !inside;
+                    let attributes = SourceAttributes {
+                        source_ref: r.crime_id,
+                        area_code: r.lsoa_code,
+                        location: r.location_text,
+                        category_raw: Some(r.crime_type_raw),
+                        outcome_raw: r.last_outcome,
+                        area_vintage: Some(std::sync::Arc::clone(&vintage_codes[vintage as usize])),
+                    };
+                    ImportedIncident {
+                        incident: r.incident,
+                        line,
+                        attributes,
+                        outside_area: outside_row,
+                    }
+                },
+                |record, id| record.incident.id = id,
+            );
             summary.read = parsed.read;
             summary.rejections = parsed.rejections;
             batch.incidents = parsed.records;

@@ -31,7 +31,7 @@
 
 use std::sync::Arc;
 
-use foldhash::{HashMap, HashMapExt as _};
+use csv::ByteRecord;
 
 use crate::domain::{
     Category, Day, Incident, IncidentId, IncidentLocation, IncidentTime, LocationPrecision,
@@ -40,7 +40,7 @@ use crate::domain::{
 
 use super::intern::Interner;
 use super::report::{Parsed, SourceFile, stable_id};
-use super::table::{Fault, Row, digits, parse_table};
+use super::table::{Fault, Row, UTF8_BOM, digits, parse_table};
 
 /// Namespace of street-crime incident ids (see [`parse_street`]).
 pub const STREET_ID_NAMESPACE: &str = "police-street";
@@ -193,29 +193,104 @@ pub struct StreetRow {
 /// stay distinct, re-importing a file gives the same ids, and a duplicated `Crime ID` with
 /// different location, LSOA or outcome gives two different ids (both rows are kept).
 pub fn parse_street(bytes: &[u8], src: &SourceFile) -> Parsed<StreetRow> {
-    parse_street_into(bytes, src, |row, _| row)
+    parse_street_into(bytes, src, |row, _| row, |row, id| row.incident.id = id)
 }
 
 /// [`parse_street`], handing each accepted row and its line to `into` as it is parsed, so a
 /// caller that keeps something else per row (the importer keeps the store's record) never
-/// holds every [`StreetRow`] at once.
+/// holds every [`StreetRow`] at once. `set_id` corrects the id of a repeated row afterwards
+/// (see [`number_repeats`]).
 pub fn parse_street_into<T>(
     bytes: &[u8],
     src: &SourceFile,
     mut into: impl FnMut(StreetRow, u64) -> T,
+    set_id: impl Fn(&mut T, IncidentId),
 ) -> Parsed<T> {
-    // Sized for the file up front (real street rows average about 235 bytes): growing a
-    // million-entry map rehashes it about twenty times.
-    let mut seen: HashMap<u64, u32> = HashMap::with_capacity(bytes.len() / 200);
     let mut shared = Interner::new();
     let provenance = provenance(src);
-    parse_table(
+    // Per accepted row: its occurrence-0 id with its position, and where its record starts.
+    let expected = bytes.len() / 200;
+    let mut firsts: Vec<(u64, u32)> = Vec::with_capacity(expected);
+    let mut starts: Vec<u64> = Vec::with_capacity(expected);
+    let mut columns: Option<Vec<Option<usize>>> = None;
+    let mut parsed = parse_table(
         bytes,
         src,
         &STREET_COLUMNS,
         &STREET_REQUIRED,
-        |row, line| street_row(row, &provenance, &mut seen, &mut shared).map(|r| into(r, line)),
-    )
+        |row, line| {
+            let r = street_row(row, &provenance, &mut shared)?;
+            if columns.is_none() {
+                columns = Some(row.columns().to_vec());
+            }
+            firsts.push((r.incident.id.get(), firsts.len() as u32));
+            starts.push(row.start_byte());
+            Ok(into(r, line))
+        },
+    );
+    if let Some(columns) = columns {
+        number_repeats(
+            bytes,
+            &mut parsed.records,
+            firsts,
+            &starts,
+            &columns,
+            set_id,
+        );
+    }
+    parsed
+}
+
+/// Gives the repeats of a row their occurrence ids (recipe on [`parse_street`]).
+///
+/// Every accepted row was given its occurrence-`0` id while parsing. Sorting those ids with
+/// the rows' positions puts the rows of equal content together in file order; the first keeps
+/// its id and the k-th repeat gets the occurrence-k id, computed from the raw fields of the
+/// run's first record, read again from `bytes`. Equal occurrence-`0` ids stand for equal
+/// content: two different rows would collide there only as often as two rows collide on
+/// their final 63-bit ids, which the store must tolerate anyway. (A hash map probed once per
+/// row did the same, but its random probes into a million-entry table cost a tenth of the
+/// whole import; the sort is sequential.)
+fn number_repeats<T>(
+    bytes: &[u8],
+    records: &mut [T],
+    mut firsts: Vec<(u64, u32)>,
+    starts: &[u64],
+    columns: &[Option<usize>],
+    set_id: impl Fn(&mut T, IncidentId),
+) {
+    firsts.sort_unstable();
+    let input = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    let mut record = ByteRecord::new();
+    let mut k = 0;
+    while k < firsts.len() {
+        let first = firsts[k].0;
+        let end = k + firsts[k..].iter().take_while(|f| f.0 == first).count();
+        if end - k > 1 {
+            let at = starts
+                .get(firsts[k].1 as usize)
+                .and_then(|&s| usize::try_from(s).ok());
+            let read = at.and_then(|at| input.get(at..)).is_some_and(|rest| {
+                csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(rest)
+                    .read_byte_record(&mut record)
+                    .unwrap_or(false)
+            });
+            // The record parsed once already; reading it again cannot fail on bytes in memory.
+            if read {
+                let row = Row::new(&record, columns);
+                for (occurrence, &(_, at)) in firsts[k + 1..end].iter().enumerate() {
+                    let id = street_id(&row, occurrence as u64 + 1);
+                    if let Some(r) = records.get_mut(at as usize) {
+                        set_id(r, IncidentId::new(id));
+                    }
+                }
+            }
+        }
+        k = end;
+    }
 }
 
 /// Parses a data.police.uk stop-and-search CSV (`*-stop-and-search.csv`, formats.md §1.3).
@@ -245,7 +320,6 @@ pub fn parse_stop_search(bytes: &[u8], src: &SourceFile) -> Parsed<StopSearch> {
 fn street_row(
     row: &Row<'_>,
     provenance: &Provenance,
-    seen: &mut HashMap<u64, u32>,
     shared: &mut Interner,
 ) -> Result<StreetRow, Fault> {
     let month = row.text(S_MONTH)?.unwrap_or_default();
@@ -275,8 +349,9 @@ fn street_row(
     let lsoa_name = text(S_LSOA_NAME)?;
     let last_outcome = text(S_LAST_OUTCOME)?;
     let context = text(S_CONTEXT)?;
-    // The id comes after every check, so only accepted rows count as occurrences.
-    let id = street_id(row, seen);
+    // The occurrence-0 id; repeats are numbered after the parse (`number_repeats`), counting
+    // accepted rows only.
+    let id = street_id(row, 0);
     Ok(StreetRow {
         incident: Incident {
             id: IncidentId::new(id),
@@ -306,39 +381,23 @@ fn street_row(
     })
 }
 
-/// The street incident id (recipe on [`parse_street`]).
-///
-/// `seen` maps each row's occurrence-`0` id to the number of accepted rows that had it so far,
-/// so a first occurrence costs one hash and only repeats cost a second. Equal occurrence-`0`
-/// ids stand for equal content: two different rows would collide there only as often as two
-/// rows collide on their final 63-bit ids, which the store must tolerate anyway.
-fn street_id(row: &Row<'_>, seen: &mut HashMap<u64, u32>) -> u64 {
-    let id_with = |occurrence: u32| {
-        let mut digits = [0u8; 20];
-        stable_id(
-            STREET_ID_NAMESPACE,
-            &[
-                row.raw(S_MONTH),
-                row.raw(S_CRIME_ID),
-                row.raw(S_LONGITUDE),
-                row.raw(S_LATITUDE),
-                row.raw(S_LOCATION),
-                row.raw(S_LSOA_CODE),
-                row.raw(S_CRIME_TYPE),
-                row.raw(S_LAST_OUTCOME),
-                decimal(u64::from(occurrence), &mut digits),
-            ],
-        )
-    };
-    let first = id_with(0);
-    let count = seen.entry(first).or_insert(0);
-    let occurrence = *count;
-    *count = count.saturating_add(1);
-    if occurrence == 0 {
-        first
-    } else {
-        id_with(occurrence)
-    }
+/// The street incident id of `row` for its `occurrence` (recipe on [`parse_street`]).
+fn street_id(row: &Row<'_>, occurrence: u64) -> u64 {
+    let mut digits = [0u8; 20];
+    stable_id(
+        STREET_ID_NAMESPACE,
+        &[
+            row.raw(S_MONTH),
+            row.raw(S_CRIME_ID),
+            row.raw(S_LONGITUDE),
+            row.raw(S_LATITUDE),
+            row.raw(S_LOCATION),
+            row.raw(S_LSOA_CODE),
+            row.raw(S_CRIME_TYPE),
+            row.raw(S_LAST_OUTCOME),
+            decimal(occurrence, &mut digits),
+        ],
+    )
 }
 
 fn stop_search_row(row: &Row<'_>, line: u64, src: &SourceFile) -> Result<StopSearch, Fault> {

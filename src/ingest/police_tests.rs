@@ -739,3 +739,43 @@ fn arbitrary_bytes_never_panic_and_rejections_point_past_the_header() {
         })
         .unwrap();
 }
+
+#[test]
+fn repeats_are_numbered_in_file_order_after_a_bom_with_quotes_and_rejected_rows_between() {
+    // Three identical rows with a quoted, comma-holding location, a rejected row between the
+    // first two, and a different row at the end; BOM and CRLF.
+    let header = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\r\n";
+    let same = ",2023-01,Avon and Somerset Constabulary,Avon and Somerset Constabulary,-2.5937,51.4545,\"On or near Broad Street, Bristol\",E01014540,Bristol 032B,Anti-social behaviour,,\r\n";
+    let bad = ",2023-13,Avon and Somerset Constabulary,Avon and Somerset Constabulary,-2.5937,51.4545,On or near Broad Street,E01014540,Bristol 032B,Anti-social behaviour,,\r\n";
+    let other = ",2023-01,Avon and Somerset Constabulary,Avon and Somerset Constabulary,-2.5938,51.4545,On or near Broad Street,E01014540,Bristol 032B,Anti-social behaviour,,\r\n";
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    for part in [header, same, bad, same, same, other] {
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    let p = parse_street(&bytes, &source("repeats.csv", &bytes));
+    assert_eq!(p.read, 5);
+    assert_eq!(p.rejections.len(), 1);
+    let id = |occurrence: &[u8]| {
+        stable_id(
+            "police-street",
+            &[
+                b"2023-01",
+                b"",
+                b"-2.5937",
+                b"51.4545",
+                b"On or near Broad Street, Bristol",
+                b"E01014540",
+                b"Anti-social behaviour",
+                b"",
+                occurrence,
+            ],
+        )
+    };
+    let got: Vec<u64> = p.records.iter().map(|r| r.incident.id.get()).collect();
+    assert_eq!(got[..3], [id(b"0"), id(b"1"), id(b"2")]);
+    assert!(
+        !got[..3].contains(&got[3]),
+        "a different row keeps its own id"
+    );
+    assert_eq!(p.lines, vec![2, 4, 5, 6]);
+}

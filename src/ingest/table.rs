@@ -36,6 +36,21 @@ pub(super) struct Row<'r> {
 }
 
 impl<'r> Row<'r> {
+    /// A row of `record` with the header's column positions.
+    pub(super) fn new(record: &'r ByteRecord, columns: &'r [Option<usize>]) -> Self {
+        Self { record, columns }
+    }
+
+    /// The header's column positions (index = the parser's column number).
+    pub(super) fn columns(&self) -> &'r [Option<usize>] {
+        self.columns
+    }
+
+    /// The byte offset of the record in the parsed input (after any BOM).
+    pub(super) fn start_byte(&self) -> u64 {
+        self.record.position().map_or(0, csv::Position::byte)
+    }
+
     /// The trimmed bytes of column `c`; empty when the field is empty or the column absent.
     pub(super) fn raw(&self, c: usize) -> &'r [u8] {
         self.columns
