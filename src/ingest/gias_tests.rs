@@ -1,11 +1,9 @@
 //! Tests for the GIAS parser: the synthetic fixtures in `tests/fixtures/gias/` (see their
 //! README) and a fixed-seed property test on arbitrary bytes.
 
-use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-
 use super::*;
 use crate::domain::Agency;
+use crate::ingest::test_support::{accounted, on_arbitrary_csv};
 
 const CP1252: &[u8] = include_bytes!("../../tests/fixtures/gias/gias_cp1252.csv");
 const UTF8_BOM_FILE: &[u8] = include_bytes!("../../tests/fixtures/gias/gias_utf8_bom.csv");
@@ -257,34 +255,8 @@ fn empty_and_header_only_files_give_nothing() {
 
 #[test]
 fn arbitrary_bytes_never_panic_and_every_row_is_accounted_for() {
-    let header = GIAS_COLUMNS.join(",") + "\r\n";
-    let alphabet: Vec<u8> = b",,,\"\r\n\n0123456789.-E 9000010Open\x92\xEF\xBB\xBF\xFF".to_vec();
-    let strategy = (
-        prop_oneof![Just(String::new()), Just(header)],
-        prop_oneof![
-            proptest::collection::vec(any::<u8>(), 0..600),
-            proptest::collection::vec(proptest::sample::select(alphabet), 0..600),
-        ],
-    );
-    let config = Config {
-        cases: 400,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[9; 32]));
-    runner
-        .run(&strategy, |(header, body)| {
-            let mut bytes = header.into_bytes();
-            bytes.extend_from_slice(&body);
-            let p = gias("fuzz.csv", &bytes);
-            prop_assert_eq!(p.read, (p.records.len() + p.rejections.len()) as u64);
-            prop_assert_eq!(p.lines.len(), p.records.len());
-            for r in &p.rejections {
-                prop_assert!(r.line >= 2, "{r}");
-                prop_assert_eq!(&r.file, "fuzz.csv");
-            }
-            Ok(())
-        })
-        .unwrap();
+    let alphabet = b",,,\"\r\n\n0123456789.-E 9000010Open\x92\xEF\xBB\xBF\xFF";
+    on_arbitrary_csv(&[GIAS_COLUMNS.join(",") + "\r\n"], alphabet, 9, |bytes| {
+        accounted(&gias("fuzz.csv", bytes), "fuzz.csv")
+    });
 }

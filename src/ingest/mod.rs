@@ -15,6 +15,8 @@ pub mod police;
 pub mod reconcile;
 pub mod report;
 mod table;
+#[cfg(test)]
+mod test_support;
 pub mod west_of_england;
 
 /// An input record could not be read.

@@ -6,12 +6,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
-use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::domain::{Agency, IsaRef};
+use crate::ingest::test_support::{accounted, on_arbitrary_csv};
 
 const STREET_SLICE_LF: &[u8] = include_bytes!("../../tests/fixtures/police/street_slice_lf.csv");
 const STREET_SLICE_CRLF: &[u8] =
@@ -701,43 +700,16 @@ fn empty_and_header_only_files_give_nothing() {
 
 #[test]
 fn arbitrary_bytes_never_panic_and_rejections_point_past_the_header() {
-    let street_header = STREET_COLUMNS.join(",") + "\n";
-    let stop_header = STOP_COLUMNS.join(",") + "\r\n";
-    let alphabet: Vec<u8> =
-        b",,,\"\r\n\n0123456789.-+:TZ aOn or nearTrueFalse\xEF\xBB\xBF\xFF".to_vec();
-    let strategy = (
-        prop_oneof![Just(String::new()), Just(street_header), Just(stop_header)],
-        prop_oneof![
-            proptest::collection::vec(any::<u8>(), 0..600),
-            proptest::collection::vec(proptest::sample::select(alphabet), 0..600),
-        ],
-    );
-    let config = Config {
-        cases: 400,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]));
-    runner
-        .run(&strategy, |(header, body)| {
-            let mut bytes = header.into_bytes();
-            bytes.extend_from_slice(&body);
-            let src = source("fuzz.csv", &bytes);
-            let s = parse_street(&bytes, &src);
-            let t = parse_stop_search(&bytes, &src);
-            for r in s.rejections.iter().chain(&t.rejections) {
-                prop_assert!(r.line >= 2, "{r}");
-                prop_assert_eq!(&r.file, "fuzz.csv");
-            }
-            prop_assert_eq!(s.lines.len(), s.records.len());
-            prop_assert_eq!(t.lines.len(), t.records.len());
-            prop_assert!(s.lines.iter().chain(&t.lines).all(|&l| l >= 2));
-            prop_assert_eq!(s.read, (s.records.len() + s.rejections.len()) as u64);
-            prop_assert_eq!(t.read, (t.records.len() + t.rejections.len()) as u64);
-            Ok(())
-        })
-        .unwrap();
+    let headers = [
+        STREET_COLUMNS.join(",") + "\n",
+        STOP_COLUMNS.join(",") + "\r\n",
+    ];
+    let alphabet = b",,,\"\r\n\n0123456789.-+:TZ aOn or nearTrueFalse\xEF\xBB\xBF\xFF";
+    on_arbitrary_csv(&headers, alphabet, 7, |bytes| {
+        let src = source("fuzz.csv", bytes);
+        accounted(&parse_street(bytes, &src), "fuzz.csv")?;
+        accounted(&parse_stop_search(bytes, &src), "fuzz.csv")
+    });
 }
 
 #[test]
