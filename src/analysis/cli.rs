@@ -465,6 +465,33 @@ fn resolution(res: u8) -> AnalysisResult<Resolution> {
     Resolution::try_from(res).map_err(|e| AnalysisError::invalid("res", e.to_string()))
 }
 
+/// The events of an input file, their positions and the cell universe they are analysed on.
+struct Prepared {
+    events: Vec<InputEvent>,
+    echo: InputEcho,
+    points: Vec<LonLat>,
+    universe: CellUniverse,
+}
+
+fn prepare(input: &InputArgs, cells: &CellArgs, need_dates: bool) -> AnalysisResult<Prepared> {
+    let (events, echo) = read_events(input, need_dates)?;
+    let points = lonlats(&events, input.planar, &input.input)?;
+    let universe = universe(cells, &points)?;
+    Ok(Prepared {
+        events,
+        echo,
+        points,
+        universe,
+    })
+}
+
+/// Appends one `warning:` line per warning to a text report.
+fn push_warnings(s: &mut String, warnings: &[String]) {
+    for w in warnings {
+        let _ = write!(s, "\nwarning: {w}");
+    }
+}
+
 fn universe(cells: &CellArgs, points: &[LonLat]) -> AnalysisResult<CellUniverse> {
     let res = resolution(cells.res)?;
     match &cells.area {
@@ -540,9 +567,12 @@ pub fn run(command: &AnalyseCommand) -> AnalysisResult<String> {
 }
 
 fn run_gistar(a: &GistarArgs) -> AnalysisResult<String> {
-    let (events, echo) = read_events(&a.input, false)?;
-    let points = lonlats(&events, a.input.planar, &a.input.input)?;
-    let u = universe(&a.cells, &points)?;
+    let Prepared {
+        events,
+        echo,
+        points,
+        universe: u,
+    } = prepare(&a.input, &a.cells, false)?;
     let res = u.resolution();
     let counts: Vec<(CellIndex, f64)> = points
         .iter()
@@ -576,9 +606,7 @@ fn run_gistar(a: &GistarArgs) -> AnalysisResult<String> {
         r.summary.cold,
         r.summary.undefined
     );
-    for w in &r.warnings {
-        let _ = write!(s, "\nwarning: {w}");
-    }
+    push_warnings(&mut s, &r.warnings);
     let mut top: Vec<_> = r.cells.iter().filter(|c| c.bin > 0).collect();
     top.sort_by(|x, y| y.z.unwrap_or(0.0).total_cmp(&x.z.unwrap_or(0.0)));
     for c in top.iter().take(10) {
@@ -596,9 +624,12 @@ fn run_gistar(a: &GistarArgs) -> AnalysisResult<String> {
 }
 
 fn run_kde(a: &KdeArgs) -> AnalysisResult<String> {
-    let (events, echo) = read_events(&a.input, false)?;
-    let points = lonlats(&events, a.input.planar, &a.input.input)?;
-    let u = universe(&a.cells, &points)?;
+    let Prepared {
+        events,
+        echo,
+        points,
+        universe: u,
+    } = prepare(&a.input, &a.cells, false)?;
     let weighted: Vec<(LonLat, f64)> = points
         .iter()
         .zip(&events)
@@ -628,16 +659,17 @@ fn run_kde(a: &KdeArgs) -> AnalysisResult<String> {
         r.settings.radius_source,
         max
     );
-    for w in &r.warnings {
-        let _ = write!(s, "\nwarning: {w}");
-    }
+    push_warnings(&mut s, &r.warnings);
     Ok(s)
 }
 
 fn run_ehsa(a: &EhsaArgs) -> AnalysisResult<String> {
-    let (events, echo) = read_events(&a.input, true)?;
-    let points = lonlats(&events, a.input.planar, &a.input.input)?;
-    let u = universe(&a.cells, &points)?;
+    let Prepared {
+        events,
+        echo,
+        points,
+        universe: u,
+    } = prepare(&a.input, &a.cells, true)?;
     let res = u.resolution();
     let step = match a.step.as_str() {
         "month" => StepUnit::Month,
@@ -693,16 +725,17 @@ fn run_ehsa(a: &EhsaArgs) -> AnalysisResult<String> {
             let _ = write!(s, "\n{code:>3} {label}: {n}");
         }
     }
-    for w in &r.warnings {
-        let _ = write!(s, "\nwarning: {w}");
-    }
+    push_warnings(&mut s, &r.warnings);
     Ok(s)
 }
 
 fn run_change(a: &ChangeArgs) -> AnalysisResult<String> {
-    let (events, echo) = read_events(&a.input, true)?;
-    let points = lonlats(&events, a.input.planar, &a.input.input)?;
-    let u = universe(&a.cells, &points)?;
+    let Prepared {
+        events,
+        echo,
+        points,
+        universe: u,
+    } = prepare(&a.input, &a.cells, true)?;
     let res = u.resolution();
     let split = parse_day(&a.split)
         .ok_or_else(|| AnalysisError::invalid("split", format!("{:?} is not a date", a.split)))?;
@@ -806,8 +839,6 @@ fn run_knox(a: &KnoxArgs) -> AnalysisResult<String> {
             );
         }
     }
-    for w in &r.warnings {
-        let _ = write!(s, "\nwarning: {w}");
-    }
+    push_warnings(&mut s, &r.warnings);
     Ok(s)
 }
