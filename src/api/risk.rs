@@ -160,11 +160,7 @@ pub(crate) fn risk_result(
     let exact = cache.find(|k| *k == key);
     let (calibration_key, calibration) = if let Some(found) = exact {
         found
-    } else if let Some(found) = cache.find(|&(_, c, day)| {
-        c == category
-            && day <= as_of
-            && as_of.days_since_epoch() - day.days_since_epoch() <= STALE_DAYS
-    }) {
+    } else if let Some(found) = cache.find(|&k| usable(k, category, as_of)) {
         cache.calibrate_in_background(snap, key);
         found
     } else {
@@ -180,6 +176,29 @@ pub(crate) fn risk_result(
             project(&snap.day_events, as_of, &settings, &calibration).map_err(ApiError::internal)
         })?;
     Ok((layer, calibration_key == key))
+}
+
+/// The data version of the calibration [`risk_result`] would use now for `category` and
+/// `as_of`: the snapshot's own when it is ready (or when none is usable and it would be
+/// computed on the spot), else the newest usable older one.
+pub(crate) fn calibration_version(
+    cache: &RiskCache,
+    snap: &Snapshot,
+    category: Option<Category>,
+    as_of: Day,
+) -> u64 {
+    let key = (snap.data_version, category, as_of);
+    if cache.find(|k| *k == key).is_some() {
+        return snap.data_version;
+    }
+    cache
+        .find(|&k| usable(k, category, as_of))
+        .map_or(snap.data_version, |((version, _, _), _)| version)
+}
+
+/// True when a calibration of `key` may stand in for `category` on `as_of`.
+fn usable((_, c, day): CalibrationKey, category: Option<Category>, as_of: Day) -> bool {
+    c == category && day <= as_of && as_of.days_since_epoch() - day.days_since_epoch() <= STALE_DAYS
 }
 
 /// Which calibration a layer used, for the response.

@@ -47,6 +47,11 @@ pub struct TileKey {
     pub scheme: Option<String>,
     /// The caller's disclosure class.
     pub class: DisclosureClass,
+    /// Which derived input the tile was drawn from beyond the data version: for the risk
+    /// layer, the data version of the Knox calibration used (an older one while the current
+    /// one is computed), so a tile drawn from a stale calibration is never served, or
+    /// confirmed by a 304, once the current one is in; 0 for every other layer.
+    pub derived: u64,
 }
 
 impl TileKey {
@@ -192,6 +197,7 @@ mod tests {
             category: None,
             scheme: None,
             class: DisclosureClass::Exact,
+            derived: 0,
         }
     }
 
@@ -241,11 +247,14 @@ mod tests {
         b.class = DisclosureClass::Controlled;
         let mut c = a.clone();
         c.category = Some(Category::Drugs);
+        let mut d = a.clone();
+        d.derived = 7;
         let tags = [
             a.etag(false),
             a.etag(true),
             b.etag(false),
             c.etag(false),
+            d.etag(false),
             key(2, 1).etag(false),
         ];
         for (i, t) in tags.iter().enumerate() {

@@ -205,6 +205,13 @@ async fn get_tile(
         category,
         scheme,
         class,
+        derived: if spec.name == "risk" {
+            super::risk::default_as_of(&snap).map_or(0, |as_of| {
+                super::risk::calibration_version(&state.risk, &snap, category, as_of)
+            })
+        } else {
+            0
+        },
     };
     let want_gzip = accepts_gzip(&headers);
     let etag = key.etag(want_gzip);
