@@ -64,51 +64,34 @@ pub struct EncodedSegment {
     pub ids: Vec<u8>,
     /// The other columns.
     pub data: Vec<u8>,
+    /// Lowest and highest id.
+    pub min_id: u64,
+    pub max_id: u64,
+    /// Rows without a location.
+    pub unlocated: u64,
+    /// Rows outside the partnership area.
+    pub outside_area: u64,
 }
 
-/// A text column being dictionary-encoded (or, when `plain`, written row by row).
+/// One text column's distinct values across the rows handed to a [`SegmentEncoder`].
 ///
 /// Values are looked up by address first: the importers intern repeated text (one `Arc<str>`
 /// per distinct value) and vocabulary codes are `&'static str`, so a row's value is nearly
 /// always a pointer already seen, found without reading or hashing its bytes. A new address
 /// falls back to a lookup by content, so equal text at two addresses still shares one entry.
-struct DictColumn<'a> {
-    plain: bool,
+#[derive(Default)]
+struct Dict<'a> {
+    /// Entry `k - 1` is value `k` (0 stands for "no value").
     entries: Vec<Cow<'a, str>>,
     by_address: HashMap<(usize, usize), u32>,
     by_text: HashMap<&'a str, u32>,
     /// The last value's address and index: constant columns never reach the maps.
     last: Option<((usize, usize), u32)>,
-    indexes: Vec<u32>,
 }
 
-impl<'a> DictColumn<'a> {
-    fn with_capacity(rows: usize, plain: bool) -> Self {
-        Self {
-            plain,
-            entries: Vec::with_capacity(if plain { rows } else { 0 }),
-            by_address: HashMap::new(),
-            by_text: HashMap::new(),
-            last: None,
-            indexes: Vec::with_capacity(if plain { 0 } else { rows }),
-        }
-    }
-
-    fn push(&mut self, value: Option<&'a str>) {
-        if self.plain {
-            // An empty string stands for "no value"; sources never give an empty reference
-            // (the parsers turn empty fields into `None`).
-            self.entries.push(Cow::Borrowed(value.unwrap_or("")));
-            return;
-        }
-        let index = match value {
-            None => 0,
-            Some(v) => self.index_of(v),
-        };
-        self.indexes.push(index);
-    }
-
-    fn index_of(&mut self, v: &'a str) -> u32 {
+impl<'a> Dict<'a> {
+    fn index(&mut self, value: Option<&'a str>) -> u32 {
+        let Some(v) = value else { return 0 };
         let address = (v.as_ptr() as usize, v.len());
         if let Some((last, index)) = self.last
             && last == address
@@ -132,24 +115,240 @@ impl<'a> DictColumn<'a> {
 
     /// Appends an entry the caller owns (grades are formatted, not borrowed) and returns its
     /// index; the caller keeps its own value → index map.
-    fn push_owned_entry(&mut self, text: String) -> u32 {
+    fn push_owned(&mut self, text: String) -> u32 {
         self.entries.push(Cow::Owned(text));
         self.entries.len() as u32
     }
+}
 
-    fn push_index(&mut self, index: u32) {
-        self.indexes.push(index);
+/// Number of text columns (the format's twelve, in order).
+const TEXT_COLUMNS: usize = 12;
+/// Column numbers of the text columns that need special handling, in format order.
+const GRADE_COLUMN: usize = 5;
+const SOURCE_REF_COLUMN: usize = 6;
+
+/// One row reduced to what a segment stores: fixed-width values and, per text column, the
+/// index of its value in the encoder's [`Dict`] (about 100 bytes instead of the row's 200 and
+/// its pointers).
+#[derive(Clone, Copy)]
+struct Packed<'a> {
+    id: u64,
+    lon: f64,
+    lat: f64,
+    line: u32,
+    day: u16,
+    minute: u16,
+    flags: u8,
+    /// Dictionary index per text column (0: no value); unused for `source_ref`.
+    text: [u32; TEXT_COLUMNS],
+    /// The source reference (empty: none), written as it is (mostly distinct values).
+    source_ref: &'a str,
+}
+
+/// Encodes segments of rows whose order (ascending id) differs from the order they are held
+/// in (file order).
+///
+/// An import's ids are hashes, so id order visits the parsed rows at random. Reading each
+/// 200-byte row and its string pointers at random, with a dozen dictionary lookups between
+/// reads, cost most of the encoding time; here the rows are read once in the order they are
+/// held, the dictionaries are built in that pass, and each segment then gathers compact
+/// [`Packed`] rows and maps file-wide dictionary indexes to the segment's own. The bytes are
+/// the same as encoding each segment on its own: a segment's dictionary lists its values in
+/// order of first appearance by id.
+pub struct SegmentEncoder<'a> {
+    rows: Vec<Packed<'a>>,
+    dicts: [Dict<'a>; TEXT_COLUMNS],
+}
+
+impl<'a> SegmentEncoder<'a> {
+    /// Reads `rows` once, in the order given; [`SegmentEncoder::encode`] refers to them by
+    /// their position in it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] when a line number does not fit in 32 bits.
+    pub fn new<I>(rows: I) -> StoreResult<Self>
+    where
+        I: IntoIterator<Item = &'a ImportedIncident>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let rows = rows.into_iter();
+        let mut packed = Vec::with_capacity(rows.len());
+        let mut dicts: [Dict<'a>; TEXT_COLUMNS] = std::array::from_fn(|_| Dict::default());
+        let mut grades: HashMap<Grade, u32> = HashMap::new();
+        for r in rows {
+            let i = &r.incident;
+            let line = u32::try_from(r.line)
+                .map_err(|_| corrupt("new", format!("line {} does not fit in 32 bits", r.line)))?;
+            let (lon, lat) = i
+                .location
+                .as_ref()
+                .map_or((f64::NAN, f64::NAN), |l| (l.point.lon(), l.point.lat()));
+            let child = if i.involves_child { FLAG_CHILD } else { 0 };
+            let outside = if r.outside_area { FLAG_OUTSIDE } else { 0 };
+            let a = &r.attributes;
+            let grade = i.provenance.grade.map_or(0, |g| {
+                *grades
+                    .entry(g)
+                    .or_insert_with(|| dicts[GRADE_COLUMN].push_owned(g.to_string()))
+            });
+            let text = [
+                dicts[0].index(Some(i.category.slug())),
+                dicts[1].index(Some(i.time.precision.code())),
+                dicts[2].index(i.location.as_ref().map(|l| l.precision.code())),
+                dicts[3].index(Some(i.provenance.agency.as_str())),
+                dicts[4].index(i.provenance.isa_ref.as_ref().map(IsaRef::as_str)),
+                grade,
+                0,
+                dicts[7].index(a.area_code.as_deref()),
+                dicts[8].index(a.location.as_deref()),
+                dicts[9].index(a.category_raw.as_deref()),
+                dicts[10].index(a.outcome_raw.as_deref()),
+                dicts[11].index(a.area_vintage.as_deref()),
+            ];
+            packed.push(Packed {
+                id: i.id.get(),
+                lon,
+                lat,
+                line,
+                day: i.time.day.days_since_epoch(),
+                minute: i.time.minute_of_day.unwrap_or(NO_MINUTE),
+                flags: child | outside,
+                text,
+                // An empty string stands for "no value"; sources never give an empty
+                // reference (the parsers turn empty fields into `None`).
+                source_ref: a.source_ref.as_deref().unwrap_or(""),
+            });
+        }
+        Ok(Self {
+            rows: packed,
+            dicts,
+        })
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
-        for e in &self.entries {
-            out.extend_from_slice(&(e.len() as u32).to_le_bytes());
-            out.extend_from_slice(e.as_bytes());
+    /// Encodes the rows at `positions` (at most [`SEGMENT_ROWS`], ascending ids with none
+    /// repeated) as one segment.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] when the rows are too many, unsorted, or a position is out of
+    /// range (nothing is written then).
+    pub fn encode(&self, positions: &[usize]) -> StoreResult<EncodedSegment> {
+        let n = positions.len();
+        if n == 0 || n > SEGMENT_ROWS {
+            return Err(corrupt(
+                "new",
+                format!("a segment holds 1 to {SEGMENT_ROWS} rows, not {n}"),
+            ));
         }
-        if self.plain {
-            out.push(0);
-            return;
+        let mut rows = Vec::with_capacity(n);
+        for &at in positions {
+            rows.push(
+                self.rows
+                    .get(at)
+                    .ok_or_else(|| corrupt("new", format!("no row at position {at}")))?,
+            );
+        }
+        if rows.windows(2).any(|w| w[0].id >= w[1].id) {
+            return Err(corrupt(
+                "new",
+                "rows are not in strictly ascending id order",
+            ));
+        }
+        let mut ids = Vec::with_capacity(n * 8);
+        let mut lines = Vec::with_capacity(n * 4);
+        let mut days = Vec::with_capacity(n * 2);
+        let mut minutes = Vec::with_capacity(n * 2);
+        let mut lons = Vec::with_capacity(n * 8);
+        let mut lats = Vec::with_capacity(n * 8);
+        let mut flags = Vec::with_capacity(n);
+        let (mut unlocated, mut outside_area) = (0, 0);
+        let mut columns: [SegmentColumn; TEXT_COLUMNS] =
+            std::array::from_fn(|c| SegmentColumn::new(self.dicts[c].entries.len(), n));
+        for p in &rows {
+            ids.extend_from_slice(&p.id.to_le_bytes());
+            lines.extend_from_slice(&p.line.to_le_bytes());
+            days.extend_from_slice(&p.day.to_le_bytes());
+            minutes.extend_from_slice(&p.minute.to_le_bytes());
+            lons.extend_from_slice(&p.lon.to_le_bytes());
+            lats.extend_from_slice(&p.lat.to_le_bytes());
+            flags.push(p.flags);
+            unlocated += u64::from(p.lon.is_nan());
+            outside_area += u64::from(p.flags & FLAG_OUTSIDE != 0);
+            for (column, &index) in columns.iter_mut().zip(&p.text) {
+                column.push(index);
+            }
+        }
+        let mut data = Vec::with_capacity(9 + n * 48);
+        data.extend_from_slice(MAGIC);
+        data.push(VERSION);
+        data.extend_from_slice(&(n as u32).to_le_bytes());
+        for column in [&lines, &days, &minutes, &lons, &lats, &flags] {
+            data.extend_from_slice(column);
+        }
+        for (c, column) in columns.iter().enumerate() {
+            if c == SOURCE_REF_COLUMN {
+                // No dictionary: one entry per row, then width 0 and no indexes.
+                data.extend_from_slice(&(n as u32).to_le_bytes());
+                for p in &rows {
+                    data.extend_from_slice(&(p.source_ref.len() as u32).to_le_bytes());
+                    data.extend_from_slice(p.source_ref.as_bytes());
+                }
+                data.push(0);
+            } else {
+                column.write(&self.dicts[c], &mut data);
+            }
+        }
+        Ok(EncodedSegment {
+            rows: n,
+            ids,
+            data,
+            min_id: rows[0].id,
+            max_id: rows[n - 1].id,
+            unlocated,
+            outside_area,
+        })
+    }
+}
+
+/// A text column of one segment: the segment's own dictionary, as indexes into the encoder's.
+struct SegmentColumn {
+    /// Encoder index → segment index (0: not in this segment yet).
+    remap: Vec<u32>,
+    /// Encoder indexes of the segment's entries, in order of first appearance.
+    entries: Vec<u32>,
+    indexes: Vec<u32>,
+}
+
+impl SegmentColumn {
+    fn new(dict_len: usize, rows: usize) -> Self {
+        Self {
+            remap: vec![0; dict_len + 1],
+            entries: Vec::new(),
+            indexes: Vec::with_capacity(rows),
+        }
+    }
+
+    fn push(&mut self, index: u32) {
+        let local = if index == 0 {
+            0
+        } else {
+            let slot = &mut self.remap[index as usize];
+            if *slot == 0 {
+                self.entries.push(index);
+                *slot = self.entries.len() as u32;
+            }
+            *slot
+        };
+        self.indexes.push(local);
+    }
+
+    fn write(&self, dict: &Dict<'_>, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        for &e in &self.entries {
+            let text = &dict.entries[e as usize - 1];
+            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
         }
         let width: u8 = match self.entries.len() {
             0..=255 => 1,
@@ -173,10 +372,6 @@ impl<'a> DictColumn<'a> {
     }
 }
 
-/// Column numbers of the twelve text columns, in format order.
-const GRADE_COLUMN: usize = 5;
-const SOURCE_REF_COLUMN: usize = 6;
-
 /// Encodes `rows` (at most [`SEGMENT_ROWS`], sorted by id with no id repeated) as one segment.
 ///
 /// # Errors
@@ -184,86 +379,9 @@ const SOURCE_REF_COLUMN: usize = 6;
 /// [`StoreError::Corrupt`] when the rows are too many, unsorted, or a line number does not fit
 /// in 32 bits (nothing is written then).
 pub fn encode(rows: &[&ImportedIncident]) -> StoreResult<EncodedSegment> {
-    let n = rows.len();
-    if n == 0 || n > SEGMENT_ROWS {
-        return Err(corrupt(
-            "new",
-            format!("a segment holds 1 to {SEGMENT_ROWS} rows, not {n}"),
-        ));
-    }
-    if rows
-        .windows(2)
-        .any(|w| w[0].incident.id.get() >= w[1].incident.id.get())
-    {
-        return Err(corrupt(
-            "new",
-            "rows are not in strictly ascending id order",
-        ));
-    }
-    // One pass over the rows (they are in id order, scattered in memory, so each row is
-    // visited once): fixed-width values into one buffer per column, text into dictionaries;
-    // then the buffers in format order.
-    let mut ids = Vec::with_capacity(n * 8);
-    let mut lines = Vec::with_capacity(n * 4);
-    let mut days = Vec::with_capacity(n * 2);
-    let mut minutes = Vec::with_capacity(n * 2);
-    let mut lons = Vec::with_capacity(n * 8);
-    let mut lats = Vec::with_capacity(n * 8);
-    let mut flags = Vec::with_capacity(n);
-    let mut columns: [DictColumn<'_>; 12] =
-        std::array::from_fn(|c| DictColumn::with_capacity(n, c == SOURCE_REF_COLUMN));
-    let mut grades: HashMap<Grade, u32> = HashMap::new();
-    for r in rows {
-        let i = &r.incident;
-        ids.extend_from_slice(&i.id.get().to_le_bytes());
-        let line = u32::try_from(r.line)
-            .map_err(|_| corrupt("new", format!("line {} does not fit in 32 bits", r.line)))?;
-        lines.extend_from_slice(&line.to_le_bytes());
-        days.extend_from_slice(&i.time.day.days_since_epoch().to_le_bytes());
-        minutes.extend_from_slice(&i.time.minute_of_day.unwrap_or(NO_MINUTE).to_le_bytes());
-        let (lon, lat) = i
-            .location
-            .as_ref()
-            .map_or((f64::NAN, f64::NAN), |l| (l.point.lon(), l.point.lat()));
-        lons.extend_from_slice(&lon.to_le_bytes());
-        lats.extend_from_slice(&lat.to_le_bytes());
-        let child = if i.involves_child { FLAG_CHILD } else { 0 };
-        let outside = if r.outside_area { FLAG_OUTSIDE } else { 0 };
-        flags.push(child | outside);
-        let a = &r.attributes;
-        columns[0].push(Some(i.category.slug()));
-        columns[1].push(Some(i.time.precision.code()));
-        columns[2].push(i.location.as_ref().map(|l| l.precision.code()));
-        columns[3].push(Some(i.provenance.agency.as_str()));
-        columns[4].push(i.provenance.isa_ref.as_ref().map(IsaRef::as_str));
-        let grade = i.provenance.grade.map_or(0, |g| {
-            if let Some(&index) = grades.get(&g) {
-                index
-            } else {
-                let index = columns[GRADE_COLUMN].push_owned_entry(g.to_string());
-                grades.insert(g, index);
-                index
-            }
-        });
-        columns[GRADE_COLUMN].push_index(grade);
-        columns[SOURCE_REF_COLUMN].push(a.source_ref.as_deref());
-        columns[7].push(a.area_code.as_deref());
-        columns[8].push(a.location.as_deref());
-        columns[9].push(a.category_raw.as_deref());
-        columns[10].push(a.outcome_raw.as_deref());
-        columns[11].push(a.area_vintage.as_deref());
-    }
-    let mut data = Vec::with_capacity(9 + n * 48);
-    data.extend_from_slice(MAGIC);
-    data.push(VERSION);
-    data.extend_from_slice(&(n as u32).to_le_bytes());
-    for column in [&lines, &days, &minutes, &lons, &lats, &flags] {
-        data.extend_from_slice(column);
-    }
-    for c in &columns {
-        c.write(&mut data);
-    }
-    Ok(EncodedSegment { rows: n, ids, data })
+    let encoder = SegmentEncoder::new(rows.iter().copied())?;
+    let positions: Vec<usize> = (0..rows.len()).collect();
+    encoder.encode(&positions)
 }
 
 /// Decodes a segment's id blob.

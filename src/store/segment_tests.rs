@@ -102,6 +102,59 @@ fn wide_dictionaries_use_wider_indexes() {
 }
 
 #[test]
+fn a_file_wide_encoder_writes_the_bytes_of_each_segment_encoded_alone() {
+    // Rows held in a scrambled order (as an import holds them: file order, ids are hashes),
+    // with text shared across segments at different addresses and a value first seen in a
+    // later segment, cut into three segments by ascending id.
+    let mut held: Vec<ImportedIncident> = (0..3000u64)
+        .map(|i| row(10 + i * 3, i + 2, !i.is_multiple_of(9), i))
+        .collect();
+    for (k, r) in held.iter_mut().enumerate() {
+        if k % 5 == 0 {
+            // Equal text, its own allocation.
+            r.attributes.category_raw = Some("Drugs".to_owned().into());
+        }
+        if k > 2500 {
+            r.attributes.outcome_raw = Some(format!("late outcome {}", k % 3).into());
+        }
+    }
+    let mut state = 0x5EEDu64;
+    for i in (1..held.len()).rev() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        held.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    let mut order: Vec<usize> = (0..held.len()).collect();
+    order.sort_by_key(|&at| held[at].incident.id.get());
+    let encoder = SegmentEncoder::new(&held).unwrap();
+    let mut rows_seen = 0;
+    for positions in order.chunks(1100) {
+        let together = encoder.encode(positions).unwrap();
+        let alone: Vec<&ImportedIncident> = positions.iter().map(|&at| &held[at]).collect();
+        let expected = encode(&alone).unwrap();
+        assert_eq!(together, expected);
+        assert_eq!(together.min_id, alone[0].incident.id.get());
+        assert_eq!(
+            together.unlocated,
+            alone
+                .iter()
+                .filter(|r| r.incident.location.is_none())
+                .count() as u64
+        );
+        assert_eq!(
+            together.outside_area,
+            alone.iter().filter(|r| r.outside_area).count() as u64
+        );
+        rows_seen += together.rows;
+    }
+    assert_eq!(rows_seen, held.len());
+    // Positions out of range or out of id order are refused.
+    assert!(encoder.encode(&[held.len()]).is_err());
+    assert!(encoder.encode(&[order[1], order[0]]).is_err());
+}
+
+#[test]
 fn encoding_refuses_unsorted_empty_and_oversized_batches() {
     let input = rows(3);
     let unsorted = vec![&input[1], &input[0]];

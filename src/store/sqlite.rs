@@ -667,32 +667,29 @@ fn write_segments(
         }
         stored.get(k) != Some(&id)
     });
-    let order: Vec<&super::ImportedIncident> = keys.iter().map(|&(_, at)| &incidents[at]).collect();
+    let order: Vec<usize> = keys.iter().map(|&(_, at)| at).collect();
+    drop(keys);
+    let encoder = super::segment::SegmentEncoder::new(incidents)?;
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO incident_segments (file_id, rows, min_id, max_id, ids, data) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(db(context))?;
-    for chunk in order.chunks(super::segment::SEGMENT_ROWS) {
-        let seg = super::segment::encode(chunk)?;
-        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
-            continue;
-        };
+    for positions in order.chunks(super::segment::SEGMENT_ROWS) {
+        let seg = encoder.encode(positions)?;
         stmt.execute(params![
             file_id,
             seg.rows as i64,
-            sql_id(first.incident.id.get(), context)?,
-            sql_id(last.incident.id.get(), context)?,
+            sql_id(seg.min_id, context)?,
+            sql_id(seg.max_id, context)?,
             seg.ids,
             seg.data,
         ])
         .map_err(db(context))?;
-        for i in chunk {
-            written.stored += 1;
-            written.unlocated += u64::from(i.incident.location.is_none());
-            written.outside_area += u64::from(i.outside_area);
-        }
+        written.stored += seg.rows as u64;
+        written.unlocated += seg.unlocated;
+        written.outside_area += seg.outside_area;
     }
     Ok(written)
 }
