@@ -9,21 +9,35 @@
 //! - `data`: every other column, each stored contiguously:
 //!
 //! ```text
-//! magic "SPIS", version u8 = 1, rows u32
+//! magic "SPIS", version u8 = 2, rows u32
 //! line            u32 × rows          (1-based line in the source file)
 //! day             u16 × rows          (days since 1970-01-01)
 //! minute          u16 × rows          (0xFFFF: no time of day)
-//! lon, lat        f64 × rows each     (NaN in both: no location)
+//! coordinates     u8 kind, then
+//!   kind 0: lon, lat  f64 × rows each (NaN in both: no location)
+//!   kind 1: lon, lat  i32 × rows each, millionths of a degree (i32::MIN in both: no
+//!           location); written when every coordinate in the segment is exactly the double
+//!           nearest a six-decimal value, as police.uk gives them, so decoding x / 1e6 gives
+//!           back the same bits
 //! flags           u8  × rows          (bit 0 involves_child, bit 1 outside_area)
 //! then twelve text columns, in this order: category (slug), time_precision,
 //! location_precision, agency, isa_ref, grade, source_ref, area_code, location,
 //! category_raw, outcome_raw, area_vintage. Each is
 //!   entries u32, then per entry: length u32, UTF-8 bytes;
 //!   width u8 (1, 2 or 4), then rows indexes of that width (0: no value, k: entry k)
-//! except that a column of mostly distinct values (source_ref: police Crime IDs) is written
-//! with no dictionary: entries = rows, entry k-1 belongs to row k-1 (empty: no value), and
-//! width 0 with no indexes.
+//! except source_ref (police Crime IDs, mostly distinct), which begins with a kind byte:
+//!   kind 0: a text column with no dictionary: entries = rows, entry k-1 belongs to row k-1
+//!           (empty: no value), then width 0 and no indexes;
+//!   kind 1: every reference present is 64 lowercase hex digits (a police.uk Crime ID):
+//!           a presence bitmap of ceil(rows / 8) bytes (bit r % 8 of byte r / 8: row r has
+//!           one), then the 32 bytes those digits spell, per row that has one.
 //! ```
+//!
+//! Version 1 (written until November 2026) has the same layout without the two kind bytes:
+//! coordinates are always f64 and `source_ref` is always a kind-0 column. Both versions decode.
+//! Version 2 stores a police.uk row in 65 bytes with its id instead of 105 (1M rows, 7 in 8
+//! with a Crime ID: 65.3 MB instead of 104.7 MB), which is what an import
+//! writes twice (WAL, then checkpoint) and a load reads.
 //!
 //! Text vocabularies are stored as their codes, like the row tables, so reordering an enum
 //! never changes the meaning of stored bytes; unknown codes are reported as corrupt. Repeated
@@ -49,7 +63,13 @@ use crate::domain::{
 pub const SEGMENT_ROWS: usize = 65_536;
 
 const MAGIC: &[u8; 4] = b"SPIS";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// Coordinate and source-reference kinds (version 2).
+const COORDS_F64: u8 = 0;
+const COORDS_MICRO: u8 = 1;
+const NO_MICRO: i32 = i32::MIN;
+const REFS_TEXT: u8 = 0;
+const REFS_HEX: u8 = 1;
 const NO_MINUTE: u16 = u16::MAX;
 const FLAG_CHILD: u8 = 1;
 const FLAG_OUTSIDE: u8 = 2;
@@ -141,6 +161,9 @@ struct Packed<'a> {
     flags: u8,
     /// Dictionary index per text column (0: no value); unused for `source_ref`.
     text: [u32; TEXT_COLUMNS],
+    /// Where the reference's 32 bytes are in [`SegmentEncoder::crime_ids`] when it is a
+    /// police.uk Crime ID ([`NOT_HEX`]: none, or other text).
+    crime_id: u32,
     /// The source reference (empty: none), written as it is (mostly distinct values).
     source_ref: &'a str,
 }
@@ -158,7 +181,13 @@ struct Packed<'a> {
 pub struct SegmentEncoder<'a> {
     rows: Vec<Packed<'a>>,
     dicts: [Dict<'a>; TEXT_COLUMNS],
+    /// The bytes of each Crime ID, decoded in the sequential pass (a segment then copies 32
+    /// bytes per row instead of reading 64 digits at random).
+    crime_ids: Vec<[u8; 32]>,
 }
+
+/// [`Packed::crime_id`] of a row with no Crime ID.
+const NOT_HEX: u32 = u32::MAX;
 
 impl<'a> SegmentEncoder<'a> {
     /// Reads `rows` once, in the order given; [`SegmentEncoder::encode`] refers to them by
@@ -176,6 +205,7 @@ impl<'a> SegmentEncoder<'a> {
         let mut packed = Vec::with_capacity(rows.len());
         let mut dicts: [Dict<'a>; TEXT_COLUMNS] = std::array::from_fn(|_| Dict::default());
         let mut grades: HashMap<Grade, u32> = HashMap::new();
+        let mut crime_ids = Vec::new();
         for r in rows {
             let i = &r.incident;
             let line = u32::try_from(r.line)
@@ -206,6 +236,14 @@ impl<'a> SegmentEncoder<'a> {
                 dicts[10].index(a.outcome_raw.as_deref()),
                 dicts[11].index(a.area_vintage.as_deref()),
             ];
+            let source_ref = a.source_ref.as_deref().unwrap_or("");
+            let crime_id = match hex32(source_ref) {
+                Some(bytes) if crime_ids.len() < NOT_HEX as usize => {
+                    crime_ids.push(bytes);
+                    (crime_ids.len() - 1) as u32
+                }
+                _ => NOT_HEX,
+            };
             packed.push(Packed {
                 id: i.id.get(),
                 lon,
@@ -215,14 +253,16 @@ impl<'a> SegmentEncoder<'a> {
                 minute: i.time.minute_of_day.unwrap_or(NO_MINUTE),
                 flags: child | outside,
                 text,
+                crime_id,
                 // An empty string stands for "no value"; sources never give an empty
                 // reference (the parsers turn empty fields into `None`).
-                source_ref: a.source_ref.as_deref().unwrap_or(""),
+                source_ref,
             });
         }
         Ok(Self {
             rows: packed,
             dicts,
+            crime_ids,
         })
     }
 
@@ -259,8 +299,6 @@ impl<'a> SegmentEncoder<'a> {
         let mut lines = Vec::with_capacity(n * 4);
         let mut days = Vec::with_capacity(n * 2);
         let mut minutes = Vec::with_capacity(n * 2);
-        let mut lons = Vec::with_capacity(n * 8);
-        let mut lats = Vec::with_capacity(n * 8);
         let mut flags = Vec::with_capacity(n);
         let (mut unlocated, mut outside_area) = (0, 0);
         let mut columns: [SegmentColumn; TEXT_COLUMNS] =
@@ -270,8 +308,6 @@ impl<'a> SegmentEncoder<'a> {
             lines.extend_from_slice(&p.line.to_le_bytes());
             days.extend_from_slice(&p.day.to_le_bytes());
             minutes.extend_from_slice(&p.minute.to_le_bytes());
-            lons.extend_from_slice(&p.lon.to_le_bytes());
-            lats.extend_from_slice(&p.lat.to_le_bytes());
             flags.push(p.flags);
             unlocated += u64::from(p.lon.is_nan());
             outside_area += u64::from(p.flags & FLAG_OUTSIDE != 0);
@@ -283,18 +319,14 @@ impl<'a> SegmentEncoder<'a> {
         data.extend_from_slice(MAGIC);
         data.push(VERSION);
         data.extend_from_slice(&(n as u32).to_le_bytes());
-        for column in [&lines, &days, &minutes, &lons, &lats, &flags] {
+        for column in [&lines, &days, &minutes] {
             data.extend_from_slice(column);
         }
+        write_coordinates(&rows, &mut data);
+        data.extend_from_slice(&flags);
         for (c, column) in columns.iter().enumerate() {
             if c == SOURCE_REF_COLUMN {
-                // No dictionary: one entry per row, then width 0 and no indexes.
-                data.extend_from_slice(&(n as u32).to_le_bytes());
-                for p in &rows {
-                    data.extend_from_slice(&(p.source_ref.len() as u32).to_le_bytes());
-                    data.extend_from_slice(p.source_ref.as_bytes());
-                }
-                data.push(0);
+                self.write_source_refs(&rows, &mut data);
             } else {
                 column.write(&self.dicts[c], &mut data);
             }
@@ -309,6 +341,93 @@ impl<'a> SegmentEncoder<'a> {
             outside_area,
         })
     }
+}
+
+impl SegmentEncoder<'_> {
+    /// The source references: 32 bytes each when all are police.uk Crime IDs, else text.
+    fn write_source_refs(&self, rows: &[&Packed<'_>], out: &mut Vec<u8>) {
+        if rows
+            .iter()
+            .any(|p| p.crime_id == NOT_HEX && !p.source_ref.is_empty())
+        {
+            out.push(REFS_TEXT);
+            out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+            for p in rows {
+                out.extend_from_slice(&(p.source_ref.len() as u32).to_le_bytes());
+                out.extend_from_slice(p.source_ref.as_bytes());
+            }
+            out.push(0);
+            return;
+        }
+        out.push(REFS_HEX);
+        let bitmap_at = out.len();
+        out.resize(bitmap_at + rows.len().div_ceil(8), 0);
+        for (r, p) in rows.iter().enumerate() {
+            if let Some(bytes) = self.crime_ids.get(p.crime_id as usize) {
+                out[bitmap_at + r / 8] |= 1 << (r % 8);
+                out.extend_from_slice(bytes);
+            }
+        }
+    }
+}
+
+/// The coordinates: millionths of a degree when that loses nothing, else `f64`.
+fn write_coordinates(rows: &[&Packed<'_>], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.push(COORDS_MICRO);
+    let micro = |x: f64| -> Option<i32> {
+        if x.is_nan() {
+            return Some(NO_MICRO);
+        }
+        // Rounded half away from zero without a libm call; |lon| <= 180 keeps it far inside
+        // i32 (a conversion saturates, and the exactness check refuses anything else).
+        let y = x * 1e6;
+        let m = (y + 0.5f64.copysign(y)) as i32;
+        (m != NO_MICRO && (f64::from(m) / 1e6).to_bits() == x.to_bits()).then_some(m)
+    };
+    for pick in [|p: &Packed<'_>| p.lon, |p: &Packed<'_>| p.lat] {
+        for p in rows {
+            let Some(m) = micro(pick(p)) else {
+                out.truncate(start);
+                out.push(COORDS_F64);
+                for pick in [|p: &Packed<'_>| p.lon, |p: &Packed<'_>| p.lat] {
+                    for p in rows {
+                        out.extend_from_slice(&pick(p).to_le_bytes());
+                    }
+                }
+                return;
+            };
+            out.extend_from_slice(&m.to_le_bytes());
+        }
+    }
+}
+
+/// The 32 bytes spelled by exactly 64 lowercase hex digits.
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    const fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let digits: &[u8; 64] = text.as_bytes().try_into().ok()?;
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *o = (digit(pair[0])? << 4) | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+/// The 64 lowercase hex digits of 32 bytes.
+fn hex64(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
 
 /// A text column of one segment: the segment's own dictionary, as indexes into the encoder's.
@@ -566,6 +685,83 @@ fn le_f64(b: &[u8], row: usize) -> f64 {
     f64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]])
 }
 
+/// A segment's coordinate columns as stored.
+enum Coordinates<'a> {
+    F64(&'a [u8], &'a [u8]),
+    Micro(&'a [u8], &'a [u8]),
+}
+
+impl<'a> Coordinates<'a> {
+    fn read(r: &mut Reader<'a>, rows: usize, version: u8) -> StoreResult<Self> {
+        let kind = if version == 1 { COORDS_F64 } else { r.u8()? };
+        match kind {
+            COORDS_F64 => Ok(Self::F64(r.array(rows, 8)?, r.array(rows, 8)?)),
+            COORDS_MICRO => Ok(Self::Micro(r.array(rows, 4)?, r.array(rows, 4)?)),
+            k => Err(corrupt(
+                r.segment,
+                format!("coordinate kind {k} is unknown"),
+            )),
+        }
+    }
+
+    /// Row `row`'s longitude and latitude (NaN: none).
+    fn at(&self, row: usize) -> (f64, f64) {
+        match self {
+            Self::F64(lons, lats) => (le_f64(lons, row), le_f64(lats, row)),
+            Self::Micro(lons, lats) => {
+                let micro = |b: &[u8]| {
+                    let m = i32::from_le_bytes([
+                        b[4 * row],
+                        b[4 * row + 1],
+                        b[4 * row + 2],
+                        b[4 * row + 3],
+                    ]);
+                    if m == NO_MICRO {
+                        f64::NAN
+                    } else {
+                        f64::from(m) / 1e6
+                    }
+                };
+                (micro(lons), micro(lats))
+            }
+        }
+    }
+}
+
+/// A kind-1 source reference column: a presence bitmap, then 32 bytes per reference.
+fn hex_refs(r: &mut Reader<'_>, rows: usize, attributes: bool) -> StoreResult<Column<Arc<str>>> {
+    let bitmap = r.array(rows.div_ceil(8), 1)?;
+    if !rows.is_multiple_of(8) && bitmap.last().is_some_and(|&b| b >> (rows % 8) != 0) {
+        return Err(corrupt(
+            r.segment,
+            "the reference bitmap marks rows past the last",
+        ));
+    }
+    let present = bitmap
+        .iter()
+        .map(|b| b.count_ones() as usize)
+        .sum::<usize>();
+    let bytes = r.array(present, 32)?;
+    if !attributes {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut values: Vec<Option<Arc<str>>> = Vec::with_capacity(present + 1);
+    values.push(None);
+    values.extend(bytes.chunks_exact(32).map(|b| Some(Arc::from(hex64(b)))));
+    let mut next = 0u32;
+    let indexes = (0..rows)
+        .map(|row| {
+            if bitmap[row / 8] & (1 << (row % 8)) == 0 {
+                0
+            } else {
+                next += 1;
+                next
+            }
+        })
+        .collect();
+    Ok((values, indexes))
+}
+
 fn decode(segment: i64, ids: &[u8], data: &[u8], attributes: bool) -> StoreResult<Vec<DecodedRow>> {
     let ids = decode_ids(segment, ids)?;
     let mut r = Reader {
@@ -577,10 +773,10 @@ fn decode(segment: i64, ids: &[u8], data: &[u8], attributes: bool) -> StoreResul
         return Err(corrupt(segment, "not an incident segment (bad magic)"));
     }
     let version = r.u8()?;
-    if version != VERSION {
+    if version != 1 && version != VERSION {
         return Err(corrupt(
             segment,
-            format!("segment format {version} is not {VERSION}"),
+            format!("segment format {version} is not 1 or {VERSION}"),
         ));
     }
     let n = r.u32()? as usize;
@@ -593,8 +789,7 @@ fn decode(segment: i64, ids: &[u8], data: &[u8], attributes: bool) -> StoreResul
     let lines = r.array(n, 4)?;
     let days = r.array(n, 2)?;
     let minutes = r.array(n, 2)?;
-    let lons = r.array(n, 8)?;
-    let lats = r.array(n, 8)?;
+    let coordinates = Coordinates::read(&mut r, n, version)?;
     let flags = r.array(n, 1)?;
     let category = parse_dict(segment, r.dict(n)?, "category", |s| {
         s.parse::<Category>().ok()
@@ -626,7 +821,16 @@ fn decode(segment: i64, ids: &[u8], data: &[u8], attributes: bool) -> StoreResul
         }
         Ok((values, indexes))
     };
-    let source_ref = text(&mut r)?;
+    let source_ref = match if version == 1 { REFS_TEXT } else { r.u8()? } {
+        REFS_TEXT => text(&mut r)?,
+        REFS_HEX => hex_refs(&mut r, n, attributes)?,
+        kind => {
+            return Err(corrupt(
+                segment,
+                format!("source reference kind {kind} is unknown"),
+            ));
+        }
+    };
     let area_code = text(&mut r)?;
     let location = text(&mut r)?;
     let category_raw = text(&mut r)?;
@@ -648,7 +852,7 @@ fn decode(segment: i64, ids: &[u8], data: &[u8], attributes: bool) -> StoreResul
             m if m < 1440 => Some(m),
             m => return Err(row_err(format!("minute {m} is not below 1440"))),
         };
-        let (lon, lat) = (le_f64(lons, row), le_f64(lats, row));
+        let (lon, lat) = coordinates.at(row);
         let location_at = match (lon.is_nan(), lat.is_nan(), get(&location_precision, row)) {
             (true, true, None) => None,
             (false, false, Some(precision)) => Some(IncidentLocation {

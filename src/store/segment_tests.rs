@@ -154,6 +154,138 @@ fn a_file_wide_encoder_writes_the_bytes_of_each_segment_encoded_alone() {
     assert!(encoder.encode(&[order[1], order[0]]).is_err());
 }
 
+/// Police.uk-shaped rows: six-decimal coordinates, 64-hex Crime IDs, some blank (ASB).
+fn police_rows(n: u64) -> Vec<ImportedIncident> {
+    (0..n)
+        .map(|i| {
+            let mut r = row(1000 + i * 7, i + 2, !i.is_multiple_of(9), i);
+            if let Some(l) = r.incident.location.as_mut() {
+                let lon: f64 = format!("{:.6}", -2.75 + (i * 7919 % 50_000) as f64 * 1e-5)
+                    .parse()
+                    .unwrap();
+                let lat: f64 = format!("{:.6}", 51.35 + (i * 104_729 % 30_000) as f64 * 1e-6)
+                    .parse()
+                    .unwrap();
+                l.point = LonLat::new(lon, lat).unwrap();
+            }
+            r
+        })
+        .collect()
+}
+
+fn encode_all(input: &[ImportedIncident]) -> EncodedSegment {
+    let refs: Vec<&ImportedIncident> = input.iter().collect();
+    encode(&refs).unwrap()
+}
+
+fn assert_round_trip(input: &[ImportedIncident], seg: &EncodedSegment) {
+    let back = decode_rows(1, &seg.ids, &seg.data).unwrap();
+    assert_eq!(back.len(), input.len());
+    for (a, b) in input.iter().zip(&back) {
+        assert_eq!(a.incident, b.incident);
+        let (pa, pb) = (a.incident.location.as_ref(), b.incident.location.as_ref());
+        assert_eq!(
+            pa.map(|l| (l.point.lon().to_bits(), l.point.lat().to_bits())),
+            pb.map(|l| (l.point.lon().to_bits(), l.point.lat().to_bits())),
+            "coordinates come back bit for bit"
+        );
+        assert_eq!(a.attributes, b.attributes);
+        assert_eq!((a.line, a.outside_area), (b.line, b.outside_area));
+    }
+}
+
+#[test]
+fn police_rows_are_stored_compactly_and_come_back_exactly() {
+    let input = police_rows(2000);
+    let seg = encode_all(&input);
+    assert_round_trip(&input, &seg);
+    // Coordinates as millionths (kind 1) right after line, day and minute.
+    assert_eq!(seg.data[9 + 2000 * 8], COORDS_MICRO);
+    // The same rows with one coordinate off the six-decimal grid fall back to f64 (kind 0),
+    // and one reference that is not a Crime ID sends the references back to text; both
+    // still round-trip.
+    let mut odd = input.clone();
+    odd[1999].incident.location.as_mut().unwrap().point = LonLat::new(-2.6, 51.4 + 1e-9).unwrap();
+    odd[1500].attributes.source_ref = Some("ASB-2023-0001".into());
+    let wide = encode_all(&odd);
+    assert_eq!(wide.data[9 + 2000 * 8], COORDS_F64);
+    assert_round_trip(&odd, &wide);
+    // Compact: 24 bytes per row less for coordinates and Crime IDs (half the rows have one).
+    assert!(
+        wide.data.len() - seg.data.len() >= 2000 * 8 + 1000 * 36,
+        "{} vs {}",
+        seg.data.len(),
+        wide.data.len()
+    );
+    // Uppercase hex is not a Crime ID as police.uk writes them: kept as text, exactly.
+    let mut upper = input.clone();
+    upper[0].attributes.source_ref = Some(format!("{:064X}", 0xABCDu32).into());
+    assert_round_trip(&upper, &encode_all(&upper));
+}
+
+#[test]
+fn version_1_segments_still_decode() {
+    // Two rows written in the version 1 layout, by hand: no coordinate or reference kinds.
+    let mut d = Vec::new();
+    d.extend_from_slice(b"SPIS");
+    d.push(1);
+    d.extend_from_slice(&2u32.to_le_bytes());
+    for line in [7u32, 9] {
+        d.extend_from_slice(&line.to_le_bytes());
+    }
+    for day in [19_500u16, 19_501] {
+        d.extend_from_slice(&day.to_le_bytes());
+    }
+    for minute in [NO_MINUTE, 600] {
+        d.extend_from_slice(&minute.to_le_bytes());
+    }
+    for lon in [-2.59_f64, f64::NAN] {
+        d.extend_from_slice(&lon.to_le_bytes());
+    }
+    for lat in [51.45_f64, f64::NAN] {
+        d.extend_from_slice(&lat.to_le_bytes());
+    }
+    d.extend_from_slice(&[0, 1]);
+    let dict = |d: &mut Vec<u8>, values: &[&str], indexes: [u8; 2]| {
+        d.extend_from_slice(&(values.len() as u32).to_le_bytes());
+        for v in values {
+            d.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            d.extend_from_slice(v.as_bytes());
+        }
+        d.push(1);
+        d.extend_from_slice(&indexes);
+    };
+    dict(&mut d, &["drugs"], [1, 1]);
+    dict(&mut d, &["month", "exact"], [1, 2]);
+    dict(&mut d, &["snap_point"], [1, 0]);
+    dict(&mut d, &["avon-and-somerset-police"], [1, 1]);
+    dict(&mut d, &[], [0, 0]);
+    dict(&mut d, &[], [0, 0]);
+    // source_ref: plain, one entry per row.
+    d.extend_from_slice(&2u32.to_le_bytes());
+    for v in ["abc", ""] {
+        d.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        d.extend_from_slice(v.as_bytes());
+    }
+    d.push(0);
+    for _ in 0..5 {
+        dict(&mut d, &["x"], [1, 0]);
+    }
+    let ids: Vec<u8> = [5u64, 6].iter().flat_map(|i| i.to_le_bytes()).collect();
+    let back = decode_rows(3, &ids, &d).unwrap();
+    assert_eq!(back.len(), 2);
+    assert_eq!(back[0].incident.id.get(), 5);
+    assert_eq!(back[0].line, 7);
+    let p = back[0].incident.location.as_ref().unwrap().point;
+    assert_eq!((p.lon(), p.lat()), (-2.59, 51.45));
+    assert!(back[1].incident.location.is_none());
+    assert_eq!(back[1].incident.time.minute_of_day, Some(600));
+    assert!(back[1].incident.involves_child);
+    assert_eq!(back[0].attributes.source_ref.as_deref(), Some("abc"));
+    assert_eq!(back[1].attributes.source_ref, None);
+    assert_eq!(back[0].attributes.area_vintage.as_deref(), Some("x"));
+}
+
 #[test]
 fn encoding_refuses_unsorted_empty_and_oversized_batches() {
     let input = rows(3);
