@@ -281,10 +281,13 @@ impl<'a> SegmentEncoder<'a> {
                 format!("a segment holds 1 to {SEGMENT_ROWS} rows, not {n}"),
             ));
         }
-        let mut rows = Vec::with_capacity(n);
+        // Copy the rows out first: a loop that only loads lets the processor fetch many rows
+        // at once, where the encoding loop below would wait for each in turn.
+        let mut rows: Vec<Packed<'_>> = Vec::with_capacity(n);
         for &at in positions {
             rows.push(
-                self.rows
+                *self
+                    .rows
                     .get(at)
                     .ok_or_else(|| corrupt("new", format!("no row at position {at}")))?,
             );
@@ -345,7 +348,7 @@ impl<'a> SegmentEncoder<'a> {
 
 impl SegmentEncoder<'_> {
     /// The source references: 32 bytes each when all are police.uk Crime IDs, else text.
-    fn write_source_refs(&self, rows: &[&Packed<'_>], out: &mut Vec<u8>) {
+    fn write_source_refs(&self, rows: &[Packed<'_>], out: &mut Vec<u8>) {
         if rows
             .iter()
             .any(|p| p.crime_id == NOT_HEX && !p.source_ref.is_empty())
@@ -372,7 +375,7 @@ impl SegmentEncoder<'_> {
 }
 
 /// The coordinates: millionths of a degree when that loses nothing, else `f64`.
-fn write_coordinates(rows: &[&Packed<'_>], out: &mut Vec<u8>) {
+fn write_coordinates(rows: &[Packed<'_>], out: &mut Vec<u8>) {
     let start = out.len();
     out.push(COORDS_MICRO);
     let micro = |x: f64| -> Option<i32> {
@@ -404,19 +407,31 @@ fn write_coordinates(rows: &[&Packed<'_>], out: &mut Vec<u8>) {
 
 /// The 32 bytes spelled by exactly 64 lowercase hex digits.
 fn hex32(text: &str) -> Option<[u8; 32]> {
-    const fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
+    /// Each byte's digit value, or 0x10 when it is not a lowercase hex digit.
+    const VALUE: [u8; 256] = {
+        let mut t = [0x10u8; 256];
+        let mut c = 0;
+        while c < 10 {
+            t[b'0' as usize + c] = c as u8;
+            c += 1;
         }
-    }
+        let mut c = 0;
+        while c < 6 {
+            t[b'a' as usize + c] = 10 + c as u8;
+            c += 1;
+        }
+        t
+    };
     let digits: &[u8; 64] = text.as_bytes().try_into().ok()?;
     let mut out = [0u8; 32];
+    // No branch per digit: any non-digit sets bit 4 in `bad`.
+    let mut bad = 0u8;
     for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        *o = (digit(pair[0])? << 4) | digit(pair[1])?;
+        let (high, low) = (VALUE[usize::from(pair[0])], VALUE[usize::from(pair[1])]);
+        bad |= high | low;
+        *o = (high << 4) | low;
     }
-    Some(out)
+    (bad & 0x10 == 0).then_some(out)
 }
 
 /// The 64 lowercase hex digits of 32 bytes.

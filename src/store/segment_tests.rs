@@ -354,3 +354,25 @@ proptest! {
         let _ = decode_rows(7, &seg.ids, &data);
     }
 }
+
+#[test]
+fn crime_ids_are_exactly_64_lowercase_hex_digits() {
+    let id = "0123456789abcdef".repeat(4);
+    let bytes = hex32(&id).unwrap();
+    assert_eq!(bytes[0], 0x01);
+    assert_eq!(bytes[7], 0xef);
+    assert_eq!(hex64(&bytes), id);
+    for bad in [
+        id.to_uppercase(),
+        format!("{}g", &id[..63]),
+        format!("{}/", &id[..63]),
+        format!("{}:", &id[..63]),
+        format!("{}`", &id[..63]),
+        id[..63].to_owned(),
+        format!("{id}0"),
+        format!("{}é", &id[..62]),
+        String::new(),
+    ] {
+        assert_eq!(hex32(&bad), None, "{bad:?}");
+    }
+}
