@@ -376,24 +376,16 @@ impl SegmentEncoder<'_> {
 
 /// The coordinates: millionths of a degree when that loses nothing, else `f64`.
 fn write_coordinates(rows: &[Packed<'_>], out: &mut Vec<u8>) {
+    let columns = [|p: &Packed<'_>| p.lon, |p: &Packed<'_>| p.lat];
     let start = out.len();
     out.push(COORDS_MICRO);
-    let micro = |x: f64| -> Option<i32> {
-        if x.is_nan() {
-            return Some(NO_MICRO);
-        }
-        // Rounded half away from zero without a libm call; |lon| <= 180 keeps it far inside
-        // i32 (a conversion saturates, and the exactness check refuses anything else).
-        let y = x * 1e6;
-        let m = (y + 0.5f64.copysign(y)) as i32;
-        (m != NO_MICRO && (f64::from(m) / 1e6).to_bits() == x.to_bits()).then_some(m)
-    };
-    for pick in [|p: &Packed<'_>| p.lon, |p: &Packed<'_>| p.lat] {
+    for pick in columns {
         for p in rows {
             let Some(m) = micro(pick(p)) else {
+                // One coordinate off the grid: the whole segment as f64.
                 out.truncate(start);
                 out.push(COORDS_F64);
-                for pick in [|p: &Packed<'_>| p.lon, |p: &Packed<'_>| p.lat] {
+                for pick in columns {
                     for p in rows {
                         out.extend_from_slice(&pick(p).to_le_bytes());
                     }
@@ -403,6 +395,20 @@ fn write_coordinates(rows: &[Packed<'_>], out: &mut Vec<u8>) {
             out.extend_from_slice(&m.to_le_bytes());
         }
     }
+}
+
+/// `x` in millionths of a degree when dividing those by 1e6 gives back exactly `x`
+/// ([`NO_MICRO`] for NaN, no location).
+#[inline]
+fn micro(x: f64) -> Option<i32> {
+    if x.is_nan() {
+        return Some(NO_MICRO);
+    }
+    // Rounded half away from zero without a libm call; |lon| <= 180 keeps it far inside i32
+    // (a conversion saturates, and the exactness check refuses anything else).
+    let y = x * 1e6;
+    let m = (y + 0.5f64.copysign(y)) as i32;
+    (m != NO_MICRO && (f64::from(m) / 1e6).to_bits() == x.to_bits()).then_some(m)
 }
 
 /// The 32 bytes spelled by exactly 64 lowercase hex digits.

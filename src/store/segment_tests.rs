@@ -376,3 +376,25 @@ fn crime_ids_are_exactly_64_lowercase_hex_digits() {
         assert_eq!(hex32(&bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn millionths_are_used_only_when_they_give_back_the_same_double() {
+    for text in [
+        "-2.593101",
+        "51.455",
+        "0",
+        "180",
+        "-180",
+        "-0.000001",
+        "90.000000",
+    ] {
+        let x: f64 = text.parse().unwrap();
+        let m = micro(x).unwrap();
+        assert_eq!((f64::from(m) / 1e6).to_bits(), x.to_bits(), "{text}");
+    }
+    assert_eq!(micro(f64::NAN), Some(NO_MICRO));
+    // Seven decimals, a value off the decimal grid, negative zero (its sign would be lost).
+    for x in [-2.593_101_7, 0.1 + 0.2, -0.0, 1e12] {
+        assert_eq!(micro(x), None, "{x}");
+    }
+}
