@@ -344,9 +344,7 @@ impl<'a> SegmentEncoder<'a> {
             outside_area,
         })
     }
-}
 
-impl SegmentEncoder<'_> {
     /// The source references: 32 bytes each when all are police.uk Crime IDs, else text.
     fn write_source_refs(&self, rows: &[Packed<'_>], out: &mut Vec<u8>) {
         if rows
