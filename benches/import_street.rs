@@ -43,13 +43,7 @@ fn street_csv(rows: usize) -> String {
     let mut s = String::with_capacity(rows * 240);
     s.push_str("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\r\n");
     let mut state = 0x5AFE_1D0Cu64;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut next = || saferplaces::synthetic::rng::splitmix64(&mut state);
     for i in 0..rows {
         let r = next();
         let cat = CATEGORIES[(r % 14) as usize];

@@ -207,13 +207,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 fn history_csv() -> String {
     let mut s = String::from("ref,category,date,lon,lat,involves_child\n");
     let mut state = 11u64;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next =
+        || (saferplaces::synthetic::rng::splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
     let start = days_from_civil(2024, 1, 1);
     let date = history_date;
     for i in 0..400 {
