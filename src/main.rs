@@ -21,6 +21,7 @@ use saferplaces::ingest::reconcile::{
 use saferplaces::ingest::report::{Progress, ProgressPoint};
 use saferplaces::ingest::west_of_england::load_area_set;
 use saferplaces::jobs::{load_snapshot, retention_sweep};
+use saferplaces::safeguards::access_cli;
 use saferplaces::safeguards::audit::{self, AuditLog};
 use saferplaces::safeguards::tokens::{new_token, token_hash};
 use saferplaces::startup::Application;
@@ -150,6 +151,11 @@ enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// Cases: assign users (only assigned users read a case's subjects).
+    Case {
+        #[command(subcommand)]
+        command: CaseCommand,
+    },
     /// Hot spot analytics on a CSV of events (places and days only, never people).
     Analyse {
         #[command(subcommand)]
@@ -184,6 +190,21 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum CaseCommand {
+    /// Assign a police analyst to a case (audited).
+    Assign {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Case reference.
+        #[arg(long = "case")]
+        case_ref: String,
+        /// User name.
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum ReportCommand {
     /// Incidents beside the distinct individuals linked to them, per area (counts only).
     IncidentsIndividuals {
@@ -213,6 +234,17 @@ enum AuditCommand {
     Verify {
         #[command(flatten)]
         dir: DataDirArg,
+    },
+    /// Print the anomaly alerts (budgets, break-glass reads); the read is logged.
+    Alerts {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Most alerts to print.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -371,7 +403,8 @@ async fn serve(
         clock(&settings),
         settings.disclosure,
     )
-    .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20));
+    .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20))
+    .with_budgets(settings.budgets);
     let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())
         .await
         .with_context(|| format!("binding {}", settings.addr))?;
@@ -736,6 +769,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     out(&failure.to_string())?;
                     return Ok(ExitCode::from(2));
                 }
+            }
+        }
+        Command::Case {
+            command:
+                CaseCommand::Assign {
+                    dir,
+                    case_ref,
+                    user,
+                },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let case_ref: saferplaces::domain::CaseRef = case_ref.parse()?;
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let audit = open_audit(&s)?;
+            let new = access_cli::assign_case(&mut store, &audit, &case_ref, &user)?;
+            out(&if new {
+                format!("assigned {user} to case {case_ref}")
+            } else {
+                format!("{user} was already assigned to case {case_ref}")
+            })?;
+        }
+        Command::Audit {
+            command: AuditCommand::Alerts { dir, limit, json },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let audit = open_audit(&s)?;
+            let alerts = access_cli::alerts(&audit, limit)?;
+            if json {
+                out(&serde_json::to_string(&alerts)?)?;
+            } else {
+                for a in &alerts {
+                    out(&format!(
+                        "#{} {} user={} rule={} count={} limit={} window={}s",
+                        a["seq"], a["ts_utc"].as_str().unwrap_or(""), a["user"].as_str().unwrap_or("?"),
+                        a["rule"].as_str().unwrap_or("?"), a["count"], a["limit"], a["window_s"]
+                    ))?;
+                }
+                out(&format!("{} alert(s)", alerts.len()))?;
             }
         }
         Command::Analyse { command } => out(&saferplaces::analysis::cli::run(&command)?)?,

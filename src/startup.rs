@@ -36,10 +36,32 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let flusher = tokio::spawn(flush_refusals_every_second(self.state.clone()));
         let app = router(self.state, &self.web_dir);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        // The peer address feeds the per-address refusal limits (issue 12, point 2).
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+        flusher.abort();
+        if let Err(e) = crate::api::auth::flush_refusals(&state, true).await {
+            tracing::error!(error = %e, "could not write the last coalesced refusals");
+        }
+        served
+    }
+}
+
+/// Writes the records of closed refusal-coalescing windows once a second.
+async fn flush_refusals_every_second(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::api::auth::flush_refusals(&state, false).await {
+            tracing::error!(error = %e, "could not write coalesced refusals");
+        }
     }
 }
 

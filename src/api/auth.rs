@@ -4,16 +4,19 @@
 //! an audit record for every refusal before answering. A route missing from the table is
 //! refused: deny by default.
 
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::HeaderMap;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, AppState};
-use crate::domain::{CaseRef, PurposeCode, Role, User};
+use crate::domain::{CaseRef, LegalBasis, PurposeCode, Role, User};
 use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
+use crate::safeguards::monitor::{Alert, RefusalKey, RefusalVerdict};
 use crate::safeguards::policy::{DataClass, DenyReason, POLICY_VERSION, authorise};
 use crate::safeguards::tokens::{token_hash, token_id};
 
@@ -64,6 +67,7 @@ pub const ENDPOINTS: &[(&str, Option<DataClass>)] = &[
     ("/api/v1/people/{id}", Some(DataClass::PersonLevel)),
     ("/api/v1/people/{id}/links", Some(DataClass::PersonLevel)),
     ("/api/v1/audit", Some(DataClass::AuditLog)),
+    ("/api/v1/audit/alerts", Some(DataClass::AuditLog)),
 ];
 
 /// The declared class of `route`: `None` when the route is not in [`ENDPOINTS`] (refused),
@@ -87,9 +91,24 @@ pub struct Authorised {
     pub case_ref: Option<CaseRef>,
     /// `User-Agent`, for the audit record's `client`.
     pub client: Option<String>,
+    /// The peer address of the connection, for per-address refusal limits.
+    pub client_addr: Option<IpAddr>,
+    /// The legal basis given in `X-Legal-Basis` (issue 12, point 3).
+    pub legal_basis: Option<LegalBasis>,
+    /// The justification given in `X-Justification`.
+    pub justification: Option<String>,
+    /// True when the caller declared break-glass access (`X-Break-Glass: true`) with a
+    /// justification of at least [`BREAK_GLASS_MIN_JUSTIFICATION`] characters.
+    pub break_glass: bool,
     /// The route.
     pub route: String,
 }
+
+/// The shortest justification a break-glass declaration accepts, in characters.
+pub const BREAK_GLASS_MIN_JUSTIFICATION: usize = 30;
+
+/// The longest justification kept, in characters; longer text is cut.
+const JUSTIFICATION_MAX: usize = 1_000;
 
 impl Authorised {
     /// An audit event with the caller's identity, purpose and case filled in.
@@ -101,7 +120,19 @@ impl Authorised {
         e.client.clone_from(&self.client);
         e.purpose_code = self.purpose.map(|p| p.code().to_owned());
         e.case_ref = self.case_ref.as_ref().map(|c| c.as_str().to_owned());
+        e.legal_basis = self.legal_basis.map(|b| b.code().to_owned());
+        e.justification_text.clone_from(&self.justification);
         POLICY_VERSION.clone_into(&mut e.policy_version);
+        e
+    }
+
+    /// An alert record about `alert` (issue 12, point 2), raised by this request.
+    pub fn alert_event(&self, alert: &Alert) -> AuditEvent {
+        let mut e = self.audit_event(AuditEventType::Alert, Decision::Allow);
+        e.actor_user_id = Some(alert.user.clone());
+        e.query = json!({"route": self.route, "rule": alert.rule.code(), "window_s": alert.window_s,
+                         "count": alert.count, "limit": alert.limit});
+        e.record_count = alert.count;
         e
     }
 }
@@ -137,6 +168,10 @@ pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next:
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
+    let client_addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     let headers = req.headers();
     let client = header(headers, "user-agent").map(|s| s.chars().take(200).collect());
     let snapshot = state.snapshot();
@@ -163,6 +198,11 @@ pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next:
         purpose: None,
         case_ref: None,
         client,
+        client_addr,
+        legal_basis: None,
+        justification: header(headers, "x-justification")
+            .map(|s| s.chars().take(JUSTIFICATION_MAX).collect()),
+        break_glass: false,
         route: route.clone(),
     };
 
@@ -227,30 +267,172 @@ pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next:
             }
             None => {}
         }
+        if let Err((reason, msg)) = legal_basis(&mut auth, headers, class) {
+            return deny(&state, &auth, reason, &msg).await;
+        }
     }
     req.extensions_mut().insert(auth);
     next.run(req).await
 }
 
+/// Reads `X-Legal-Basis` and `X-Break-Glass` into `auth` (issue 12, points 1 and 3): a
+/// person-level read needs a legal basis from the closed list that covers its purpose; the
+/// audit log takes one optionally. Break-glass needs a justification of at least 30 characters.
+fn legal_basis(
+    auth: &mut Authorised,
+    headers: &HeaderMap,
+    class: DataClass,
+) -> Result<(), (DenyReason, String)> {
+    let purpose = auth.purpose.ok_or((DenyReason::PurposeRequired, String::new()))?;
+    let allowed = || {
+        LegalBasis::for_purpose(purpose)
+            .iter()
+            .map(|b| b.code())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match header(headers, "x-legal-basis") {
+        None if class == DataClass::PersonLevel => {
+            return Err((
+                DenyReason::LegalBasisRequired,
+                format!("send X-Legal-Basis with the legal basis of this read: one of {}", allowed()),
+            ));
+        }
+        None => {}
+        Some(raw) => match raw.parse::<LegalBasis>() {
+            Ok(basis) if basis.covers(purpose) => auth.legal_basis = Some(basis),
+            _ => {
+                return Err((
+                    DenyReason::LegalBasisNotPermitted,
+                    format!(
+                        "{raw:?} is not a legal basis for purpose {purpose}: one of {}",
+                        allowed()
+                    ),
+                ));
+            }
+        },
+    }
+    let declared = header(headers, "x-break-glass").is_some_and(|v| {
+        v.eq_ignore_ascii_case("true") || v == "1" || v.eq_ignore_ascii_case("yes")
+    });
+    if declared {
+        let long_enough = auth
+            .justification
+            .as_ref()
+            .is_some_and(|j| j.chars().count() >= BREAK_GLASS_MIN_JUSTIFICATION);
+        if !long_enough {
+            return Err((
+                DenyReason::JustificationRequired,
+                format!(
+                    "break-glass access needs X-Justification of at least \
+                     {BREAK_GLASS_MIN_JUSTIFICATION} characters"
+                ),
+            ));
+        }
+        auth.break_glass = true;
+    }
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Writes the refusal to the audit log, then answers it. If the audit record cannot be
 /// written the request fails with 500: a refusal that is not logged is not allowed (S16).
+///
+/// Identical refusals from one address within the coalescing window are counted and written
+/// later as one record with `repeat_count` (see [`flush_refusals`]); an address past its
+/// refusal budget gets `429` with `Retry-After` (issue 12, point 2).
 pub async fn deny(
     state: &AppState,
     auth: &Authorised,
     reason: DenyReason,
     message: &str,
 ) -> Response {
-    let mut event = auth.audit_event(AuditEventType::Consultation, Decision::Deny);
-    event.deny_reason = Some(reason.code().to_owned());
-    event.query = json!({"route": auth.route});
-    if let Err(e) = state.audit_append(event).await {
-        return e.into_response();
+    deny_with(state, auth, reason, message, None).await
+}
+
+/// [`deny`] with a `Retry-After` for budget refusals, and optionally an alert to record first.
+pub async fn deny_with(
+    state: &AppState,
+    auth: &Authorised,
+    reason: DenyReason,
+    message: &str,
+    retry_after_s: Option<u64>,
+) -> Response {
+    let mut key = RefusalKey {
+        client: auth.client_addr,
+        user: auth.user.as_ref().map(|u| u.name.clone()),
+        role: auth.role.code(),
+        route: auth.route.clone(),
+        reason: reason.code(),
+    };
+    let verdict = match state.refusals.lock() {
+        Ok(mut gate) => gate.refuse(&mut key, DenyReason::TooManyRefusals.code(), now_ms()),
+        Err(poisoned) => {
+            poisoned
+                .into_inner()
+                .refuse(&mut key, DenyReason::TooManyRefusals.code(), now_ms())
+        }
+    };
+    let (reason, retry_after_s, record) = match verdict {
+        RefusalVerdict::Record => (reason, retry_after_s, true),
+        RefusalVerdict::Coalesced => (reason, retry_after_s, false),
+        RefusalVerdict::Throttled {
+            retry_after_s,
+            record,
+        } => (DenyReason::TooManyRefusals, Some(retry_after_s), record),
+    };
+    if record {
+        let mut event = auth.audit_event(AuditEventType::Consultation, Decision::Deny);
+        event.deny_reason = Some(reason.code().to_owned());
+        event.query = json!({"route": auth.route});
+        if let Err(e) = state.audit_append(event).await {
+            return e.into_response();
+        }
     }
-    ApiError::Denied {
+    let mut response = ApiError::Denied {
         reason,
         message: message.to_owned(),
     }
-    .into_response()
+    .into_response();
+    if let Some(secs) = retry_after_s {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// Writes one record for each coalescing window that closed, standing for the refusals it
+/// gathered after its first record (`repeat_count`); with `all`, every open window (at
+/// shutdown). Called every second by the server.
+pub async fn flush_refusals(state: &AppState, all: bool) -> Result<(), ApiError> {
+    let closed = match state.refusals.lock() {
+        Ok(mut gate) => gate.flush(now_ms(), all),
+        Err(poisoned) => poisoned.into_inner().flush(now_ms(), all),
+    };
+    for c in closed {
+        let mut event = AuditEvent::new(AuditEventType::Consultation, c.key.role, Decision::Deny);
+        event.actor_user_id = c.key.user.clone();
+        event.client = c.key.client.map(|a| a.to_string());
+        event.deny_reason = Some(c.key.reason.to_owned());
+        event.query = json!({"route": c.key.route, "coalesced_since": audit_time(c.since_ms)});
+        event.repeat_count = Some(c.repeats);
+        event.record_count = c.repeats;
+        POLICY_VERSION.clone_into(&mut event.policy_version);
+        state.audit_append(event).await?;
+    }
+    Ok(())
+}
+
+fn audit_time(ms: u64) -> String {
+    crate::safeguards::audit::rfc3339_millis(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+    )
 }
 
 #[cfg(test)]

@@ -119,6 +119,10 @@ pub struct AppState {
     pub(crate) emerging: Arc<emerging::EmergingCache>,
     /// Risk-window layers by (data version, category, as-of day).
     pub(crate) risk: Arc<risk::RiskCache>,
+    /// Per-user budgets of person-level subjects and break-glass reads (issue 12, point 2).
+    pub(crate) monitor: Arc<std::sync::Mutex<crate::safeguards::monitor::AccessMonitor>>,
+    /// Per-address refusal budget and coalescing of identical refusals.
+    pub(crate) refusals: Arc<std::sync::Mutex<crate::safeguards::monitor::RefusalGate>>,
 }
 
 impl AppState {
@@ -140,7 +144,21 @@ impl AppState {
             hotspots: Arc::default(),
             emerging: Arc::default(),
             risk: Arc::default(),
+            monitor: Arc::default(),
+            refusals: Arc::default(),
         }
+    }
+
+    /// The same state applying `budgets` to person-level access and refusals.
+    #[must_use]
+    pub fn with_budgets(mut self, budgets: crate::safeguards::monitor::Budgets) -> Self {
+        self.monitor = Arc::new(std::sync::Mutex::new(
+            crate::safeguards::monitor::AccessMonitor::new(budgets),
+        ));
+        self.refusals = Arc::new(std::sync::Mutex::new(
+            crate::safeguards::monitor::RefusalGate::new(budgets),
+        ));
+        self
     }
 
     /// The same state with a tile cache of `bytes` (0 turns caching off).

@@ -14,14 +14,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::auth::{Authorised, deny};
+use super::auth::{Authorised, deny, deny_with};
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState};
 use crate::domain::{PersonRef, SubjectCategory};
 use crate::safeguards::audit::{AuditEventType, AuditFilter, Decision};
 use crate::safeguards::fields::{Allowlist, allowlist, render_link, render_person};
 use crate::safeguards::policy::DenyReason;
-use crate::safeguards::scope::{visible_links, visible_people};
+use crate::safeguards::monitor::Exceeded;
+use crate::safeguards::scope::{CaseAccess, visible_links, visible_people};
 
 /// Most audit entries one request returns.
 const AUDIT_LIMIT_MAX: u64 = 10_000;
@@ -32,26 +33,113 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/people/{id}", get(get_person))
         .route("/api/v1/people/{id}/links", get(get_links))
         .route("/api/v1/audit", get(get_audit))
+        .route("/api/v1/audit/alerts", get(get_alerts))
 }
 
-/// The people visible to the caller and the fields it may see of them, or the refusal
-/// (already audited).
+/// The people visible to the caller, the fields it may see of them and how the case was
+/// reached, or the refusal (already audited).
 async fn scope(
     state: &AppState,
     auth: &Authorised,
-) -> Result<(BTreeSet<PersonRef>, Allowlist), Response> {
+) -> Result<(BTreeSet<PersonRef>, Allowlist, CaseAccess), Response> {
     let (Some(user), Some(purpose), Some(case_ref)) = (&auth.user, auth.purpose, &auth.case_ref)
     else {
         return Err(deny(state, auth, DenyReason::RoleNotPermitted, "").await);
     };
     let snap = state.snapshot();
-    let visible = match visible_people(user, purpose, case_ref, state.clock.today(), &snap.people) {
-        Ok(v) => v,
-        Err(reason) => return Err(deny(state, auth, reason, "").await),
-    };
+    let today = state.clock.today();
+    let (visible, access) =
+        match visible_people(user, purpose, case_ref, today, &snap.people, auth.break_glass) {
+            Ok(v) => v,
+            Err(DenyReason::CaseNotAssigned) => {
+                let msg = "you are not assigned to this case; declare break-glass access with \
+                           X-Break-Glass, X-Justification and X-Legal-Basis if you must";
+                return Err(deny(state, auth, DenyReason::CaseNotAssigned, msg).await);
+            }
+            Err(reason) => return Err(deny(state, auth, reason, "").await),
+        };
     match allowlist(auth.role, purpose) {
-        Some(allowed) => Ok((visible, allowed)),
+        Some(allowed) => Ok((visible, allowed, access)),
         None => Err(deny(state, auth, DenyReason::PurposeNotPermitted, "").await),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Charges a read of `subjects` to the caller's budgets (issue 12, point 2): a break-glass
+/// read spends one of the day's break-glass reads and raises an alert; every read spends the
+/// hour's budget of distinct subjects. Returns `Some(true)` for a break-glass read (for the
+/// audit record's flag), or the `429` refusal (audited, with its alert).
+async fn charge(
+    state: &AppState,
+    auth: &Authorised,
+    access: CaseAccess,
+    subjects: &BTreeSet<PersonRef>,
+) -> Result<Option<bool>, Response> {
+    let Some(user) = &auth.user else {
+        return Err(deny(state, auth, DenyReason::RoleNotPermitted, "").await);
+    };
+    let now = now_ms();
+    let verdict = {
+        let mut monitor = match state.monitor.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let glass = if access == CaseAccess::BreakGlass {
+            monitor.admit_break_glass(&user.name, now).map(Some)
+        } else {
+            Ok(None)
+        };
+        match glass {
+            Err(e) => Err(e),
+            Ok(alert) => match monitor.admit_subjects(&user.name, subjects, now) {
+                Ok(()) => Ok(alert),
+                Err(e) => {
+                    if alert.is_some() {
+                        monitor.refund_break_glass(&user.name);
+                    }
+                    Err(e)
+                }
+            },
+        }
+    };
+    match verdict {
+        Ok(alert) => {
+            if let Some(alert) = alert {
+                if let Err(e) = state.audit_append(auth.alert_event(&alert)).await {
+                    return Err(e.into_response());
+                }
+                return Ok(Some(true));
+            }
+            Ok(None)
+        }
+        Err(Exceeded {
+            rule,
+            retry_after_s,
+            alert,
+        }) => {
+            if let Some(alert) = alert
+                && let Err(e) = state.audit_append(auth.alert_event(&alert)).await
+            {
+                return Err(e.into_response());
+            }
+            let msg = format!(
+                "{} budget spent; an alert has been raised for the auditors",
+                rule.code()
+            );
+            Err(deny_with(
+                state,
+                auth,
+                DenyReason::BudgetExceeded,
+                &msg,
+                Some(retry_after_s),
+            )
+            .await)
+        }
     }
 }
 
@@ -68,21 +156,26 @@ async fn list_people(
                 .map_err(|e| ApiError::invalid("category", e.to_string()))
         })
         .transpose()?;
-    let (visible, allowed) = match scope(&state, &auth).await {
+    let (visible, allowed, access) = match scope(&state, &auth).await {
         Ok(v) => v,
         Err(resp) => return Ok(resp),
     };
     let snap = state.snapshot();
     let today = state.clock.today();
+    let shown: Vec<_> = visible
+        .iter()
+        .filter_map(|id| snap.people.people.get(id))
+        .filter(|p| category.is_none_or(|c| p.categories.contains(&c)))
+        .collect();
+    let subjects: BTreeSet<PersonRef> = shown.iter().map(|p| p.id.clone()).collect();
+    let break_glass = match charge(&state, &auth, access, &subjects).await {
+        Ok(b) => b,
+        Err(resp) => return Ok(resp),
+    };
     let mut event = auth.audit_event(AuditEventType::Consultation, Decision::Allow);
+    event.break_glass = break_glass;
     let mut items = Vec::new();
-    for id in &visible {
-        let Some(p) = snap.people.people.get(id) else {
-            continue;
-        };
-        if category.is_some_and(|c| !p.categories.contains(&c)) {
-            continue;
-        }
+    for p in shown {
         event = event.with_subject(&p.id, &p.categories, p.may_be_child_on(today));
         items.push(Value::Object(render_person(p, allowed.person, today)));
     }
@@ -101,11 +194,11 @@ async fn person_in_scope(
     state: &AppState,
     auth: &Authorised,
     raw_id: &str,
-) -> Result<(PersonRef, BTreeSet<PersonRef>, Allowlist), Response> {
-    let (visible, allowed) = scope(state, auth).await?;
+) -> Result<(PersonRef, BTreeSet<PersonRef>, Allowlist, CaseAccess), Response> {
+    let (visible, allowed, access) = scope(state, auth).await?;
     // An unknown or malformed id is refused like an out-of-scope one: existence is not revealed.
     match PersonRef::new(raw_id) {
-        Ok(id) if visible.contains(&id) => Ok((id, visible, allowed)),
+        Ok(id) if visible.contains(&id) => Ok((id, visible, allowed, access)),
         _ => Err(deny(state, auth, DenyReason::SubjectNotInScope, "").await),
     }
 }
@@ -117,7 +210,7 @@ async fn get_person(
     params: Params,
 ) -> ApiResult<Response> {
     params.only(&[])?;
-    let (id, _, allowed) = match person_in_scope(&state, &auth, &raw_id).await {
+    let (id, _, allowed, access) = match person_in_scope(&state, &auth, &raw_id).await {
         Ok(v) => v,
         Err(resp) => return Ok(resp),
     };
@@ -126,9 +219,14 @@ async fn get_person(
     let Some(p) = snap.people.people.get(&id) else {
         return Ok(deny(&state, &auth, DenyReason::SubjectNotInScope, "").await);
     };
+    let break_glass = match charge(&state, &auth, access, &BTreeSet::from([id.clone()])).await {
+        Ok(b) => b,
+        Err(resp) => return Ok(resp),
+    };
     let mut event = auth
         .audit_event(AuditEventType::Consultation, Decision::Allow)
         .with_subject(&p.id, &p.categories, p.may_be_child_on(today));
+    event.break_glass = break_glass;
     event.fields_returned = allowed.person.iter().map(|f| (*f).to_owned()).collect();
     event.query = json!({"route": auth.route, "id": p.id});
     event.record_count = 1;
@@ -143,14 +241,25 @@ async fn get_links(
     params: Params,
 ) -> ApiResult<Response> {
     params.only(&[])?;
-    let (id, visible, allowed) = match person_in_scope(&state, &auth, &raw_id).await {
+    let (id, visible, allowed, access) = match person_in_scope(&state, &auth, &raw_id).await {
         Ok(v) => v,
         Err(resp) => return Ok(resp),
     };
     let snap = state.snapshot();
     let today = state.clock.today();
     let (links, withheld) = visible_links(&id, &visible, today, &snap.people);
+    let mut subjects = BTreeSet::from([id.clone()]);
+    for l in &links {
+        if let crate::domain::LinkTarget::Person(other) = &l.to {
+            subjects.insert(other.clone());
+        }
+    }
+    let break_glass = match charge(&state, &auth, access, &subjects).await {
+        Ok(b) => b,
+        Err(resp) => return Ok(resp),
+    };
     let mut event = auth.audit_event(AuditEventType::Consultation, Decision::Allow);
+    event.break_glass = break_glass;
     if let Some(p) = snap.people.people.get(&id) {
         event = event.with_subject(&p.id, &p.categories, p.may_be_child_on(today));
     }
@@ -207,4 +316,35 @@ async fn get_audit(
     event.record_count = entries.len() as u64;
     state.audit_append(event).await?;
     Ok(Json(json!({"entries": entries})).into_response())
+}
+
+/// Anomaly alerts for auditors (issue 12, point 2): the `alert` records of the audit log,
+/// newest last. Reading them is itself logged.
+async fn get_alerts(
+    State(state): State<AppState>,
+    auth: Authorised,
+    params: Params,
+) -> ApiResult<Response> {
+    params.only(&["since_seq", "limit"])?;
+    let since_seq = params.int_in("since_seq", 0..=u64::MAX >> 1, 0)?;
+    let limit = params.int_in("limit", 1..=AUDIT_LIMIT_MAX, 1_000)? as usize;
+    let filter = AuditFilter {
+        since_seq,
+        event_type: Some(AuditEventType::Alert),
+        subject_id: None,
+        actor_user_id: None,
+        decision: None,
+    };
+    let mut event = auth.audit_event(AuditEventType::AuditRead, Decision::Allow);
+    event.query = json!({"route": auth.route, "since_seq": since_seq, "limit": limit});
+    let log = std::sync::Arc::clone(state.audit());
+    let entries =
+        super::blocking(move || log.read(&filter, limit).map_err(ApiError::internal)).await?;
+    event.record_count = entries.len() as u64;
+    state.audit_append(event).await?;
+    let alerts: Vec<Value> = entries
+        .iter()
+        .map(crate::safeguards::access_cli::alert_json)
+        .collect();
+    Ok(Json(json!({"alerts": alerts})).into_response())
 }

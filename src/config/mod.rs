@@ -86,6 +86,10 @@ pub struct Settings {
     /// Memory for encoded tiles, MiB (`SAFERPLACES_TILE_CACHE_MB`, default 256; 0 turns the
     /// tile cache off, as the uncached benchmarks do).
     pub tile_cache_mb: u32,
+    /// Anomaly limits on person-level access and refusals (issue 12, point 2):
+    /// `SAFERPLACES_SUBJECTS_PER_HOUR` (50), `SAFERPLACES_BREAK_GLASS_PER_DAY` (3),
+    /// `SAFERPLACES_REFUSALS_PER_MINUTE` (30), `SAFERPLACES_REFUSAL_COALESCE_MS` (5,000).
+    pub budgets: crate::safeguards::monitor::Budgets,
 }
 
 /// Command-line overrides; `None` keeps the environment's or the default value.
@@ -180,7 +184,27 @@ impl Settings {
         let audit_dir = env
             .var("SAFERPLACES_AUDIT_DIR")
             .map_or_else(|| data_dir.join("audit"), PathBuf::from);
+        let budget_defaults = crate::safeguards::monitor::Budgets::default();
+        let budgets = crate::safeguards::monitor::Budgets {
+            subjects_per_hour: number(
+                "SAFERPLACES_SUBJECTS_PER_HOUR",
+                budget_defaults.subjects_per_hour,
+            )?,
+            break_glass_per_day: number(
+                "SAFERPLACES_BREAK_GLASS_PER_DAY",
+                budget_defaults.break_glass_per_day,
+            )?,
+            refusals_per_minute: number(
+                "SAFERPLACES_REFUSALS_PER_MINUTE",
+                budget_defaults.refusals_per_minute,
+            )?,
+            coalesce_ms: u64::from(number(
+                "SAFERPLACES_REFUSAL_COALESCE_MS",
+                budget_defaults.coalesce_ms as u32,
+            )?),
+        };
         Ok(Self {
+            budgets,
             audit_dir,
             today,
             retention_grace_days,

@@ -125,6 +125,54 @@ closed_enum!(
     }
 );
 
+closed_enum!(
+    /// The lawful basis a person-level read relies on (issue 12, point 3; safeguards.md S13,
+    /// S16 `legal_basis`). A closed list: each basis covers only the purposes
+    /// [`LegalBasis::covers`] names.
+    LegalBasis, "legal_basis" {
+        /// Children Act 1989 s.17: services for children in need.
+        ChildrenAct1989S17 = "children_act_1989_s17",
+        /// Children Act 1989 s.47: enquiries where a child may suffer significant harm.
+        ChildrenAct1989S47 = "children_act_1989_s47",
+        /// Children Act 2004 s.11: the duty to safeguard and promote children's welfare.
+        ChildrenAct2004S11 = "children_act_2004_s11",
+        /// Crime and Disorder Act 1998 s.115: disclosure for the purposes of the Act.
+        CrimeAndDisorderAct1998S115 = "crime_and_disorder_act_1998_s115",
+        /// DPA 2018 Part 3, s.35: processing for the law enforcement purposes.
+        Dpa2018S35LawEnforcement = "dpa_2018_s35_law_enforcement",
+        /// DPA 2018 s.62(4): use of the logs (audit purposes only).
+        Dpa2018S62Audit = "dpa_2018_s62_4",
+    }
+);
+
+impl LegalBasis {
+    /// True when this basis can support a read for `purpose`.
+    pub fn covers(self, purpose: PurposeCode) -> bool {
+        use PurposeCode as P;
+        match self {
+            Self::ChildrenAct1989S17 | Self::ChildrenAct1989S47 => {
+                matches!(purpose, P::SafeguardingChildren)
+            }
+            Self::ChildrenAct2004S11 => matches!(purpose, P::SafeguardingChildren | P::MacePanel),
+            Self::CrimeAndDisorderAct1998S115 => matches!(
+                purpose,
+                P::DisruptingExploitation | P::MacePanel | P::SafeguardingChildren
+            ),
+            Self::Dpa2018S35LawEnforcement => matches!(purpose, P::DisruptingExploitation),
+            Self::Dpa2018S62Audit => purpose.is_audit(),
+        }
+    }
+
+    /// The bases that cover `purpose`, for error messages.
+    pub fn for_purpose(purpose: PurposeCode) -> Vec<LegalBasis> {
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|b| b.covers(purpose))
+            .collect()
+    }
+}
+
 impl PurposeCode {
     /// True for the s.62(4) audit purposes.
     pub fn is_audit(self) -> bool {

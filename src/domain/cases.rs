@@ -88,6 +88,11 @@ pub struct Case {
     pub opened: Day,
     /// When the case must next be reviewed.
     pub review_due: Day,
+    /// The organisation that owns the case (issue 12, point 1).
+    pub org: String,
+    /// Names of the users assigned to the case: only they read its subjects, except by an
+    /// audited break-glass declaration (issue 12, point 1).
+    pub assigned: Vec<String>,
 }
 
 /// A MACE panel meeting with its agenda (safeguards.md S12: members see agenda subjects from

@@ -17,7 +17,7 @@ mod records;
 mod stop_search;
 mod time;
 
-pub use access::{PurposeCode, Role, User};
+pub use access::{LegalBasis, PurposeCode, Role, User};
 pub use bng::*;
 pub use cases::{Case, CaseKind, CaseRef, MaceMeeting};
 pub use category::{CATEGORY_COUNT, Category};

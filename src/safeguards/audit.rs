@@ -213,6 +213,9 @@ pub enum AuditEventType {
     Erasure,
     /// The audit log itself was read (S17).
     AuditRead,
+    /// An anomaly alert for auditors (issue 12, point 2): the rule, window and counts are in
+    /// `query`, the user concerned in `actor_user_id`.
+    Alert,
 }
 
 impl AuditEventType {
@@ -225,6 +228,7 @@ impl AuditEventType {
         Self::Combination,
         Self::Erasure,
         Self::AuditRead,
+        Self::Alert,
     ];
 
     /// The `snake_case` code used in the log and the API.
@@ -237,6 +241,7 @@ impl AuditEventType {
             Self::Combination => "combination",
             Self::Erasure => "erasure",
             Self::AuditRead => "audit_read",
+            Self::Alert => "alert",
         }
     }
 }
@@ -370,6 +375,13 @@ pub struct AuditEvent {
     /// Erasure: the review decision that led to it, if any (S18).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_decision_ref: Option<String>,
+    /// `Some(true)` on a read made by break-glass declaration (issue 12, point 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<bool>,
+    /// On a record standing for several identical refusals: how many it stands for
+    /// (issue 12, point 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_count: Option<u64>,
 }
 
 impl AuditEvent {
@@ -413,6 +425,8 @@ impl AuditEvent {
             source_datasets: Vec::new(),
             record_id: None,
             review_decision_ref: None,
+            break_glass: None,
+            repeat_count: None,
         }
     }
 

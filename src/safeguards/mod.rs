@@ -2,9 +2,11 @@
 //! disclosure control of aggregates, the tamper-evident audit log, write-time data rules and
 //! retention. Every later feature goes through these mechanisms.
 
+pub mod access_cli;
 pub mod audit;
 pub mod disclosure;
 pub mod fields;
+pub mod monitor;
 pub mod policy;
 pub mod retention;
 pub mod rules;

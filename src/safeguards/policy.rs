@@ -60,6 +60,24 @@ pub enum DenyReason {
     OutsideMeetingWindow,
     /// The subject is not in the scope of the case or agenda, or is past review (403).
     SubjectNotInScope,
+    /// The case exists but the caller is not assigned to it, and declared no break-glass
+    /// access (403, issue 12 point 1).
+    CaseNotAssigned,
+    /// No legal basis (`X-Legal-Basis`) was given for a person-level read (428, issue 12
+    /// point 3).
+    LegalBasisRequired,
+    /// The legal basis given is not one saferplaces knows, or does not cover the purpose (403).
+    LegalBasisNotPermitted,
+    /// A break-glass declaration without a justification of at least 30 characters (428).
+    JustificationRequired,
+    /// The caller's budget of person-level subjects or break-glass reads is spent (429 with
+    /// `Retry-After`, issue 12 point 2).
+    BudgetExceeded,
+    /// Too many refused or unauthenticated requests from this client address (429).
+    TooManyRefusals,
+    /// The data belongs to another controller and no unexpired sharing agreement flow covers
+    /// the caller's organisation and purpose (403, S20).
+    NoSharingAgreement,
 }
 
 impl DenyReason {
@@ -67,11 +85,18 @@ impl DenyReason {
     pub fn status(self) -> u16 {
         match self {
             Self::AuthenticationRequired | Self::InvalidToken => 401,
-            Self::PurposeRequired | Self::CaseRefRequired => 428,
+            Self::PurposeRequired
+            | Self::CaseRefRequired
+            | Self::LegalBasisRequired
+            | Self::JustificationRequired => 428,
+            Self::BudgetExceeded | Self::TooManyRefusals => 429,
             Self::RoleNotPermitted
             | Self::PurposeNotRecognised
             | Self::PurposeNotPermitted
             | Self::CaseNotInScope
+            | Self::CaseNotAssigned
+            | Self::LegalBasisNotPermitted
+            | Self::NoSharingAgreement
             | Self::OutsideMeetingWindow
             | Self::SubjectNotInScope => 403,
         }
@@ -88,6 +113,13 @@ impl DenyReason {
             Self::PurposeNotRecognised => "PURPOSE_NOT_RECOGNISED",
             Self::PurposeNotPermitted => "PURPOSE_NOT_PERMITTED",
             Self::CaseNotInScope => "CASE_NOT_IN_SCOPE",
+            Self::CaseNotAssigned => "CASE_NOT_ASSIGNED",
+            Self::LegalBasisRequired => "LEGAL_BASIS_REQUIRED",
+            Self::LegalBasisNotPermitted => "LEGAL_BASIS_NOT_PERMITTED",
+            Self::JustificationRequired => "JUSTIFICATION_REQUIRED",
+            Self::BudgetExceeded => "BUDGET_EXCEEDED",
+            Self::TooManyRefusals => "TOO_MANY_REFUSALS",
+            Self::NoSharingAgreement => "NO_SHARING_AGREEMENT",
             Self::OutsideMeetingWindow => "OUTSIDE_MEETING_WINDOW",
             Self::SubjectNotInScope => "SUBJECT_NOT_IN_SCOPE",
         }

@@ -71,7 +71,19 @@ pub fn purpose_allowed(role: Role, purpose: PurposeCode) -> bool {
     }
 }
 
-/// The people `user` may see for `purpose` under `case_ref` on `today`.
+/// How a read reaches a case's subjects (issue 12, point 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseAccess {
+    /// The user is assigned to the case (or reads a MACE agenda of their panel).
+    Assigned,
+    /// The user is not assigned but declared break-glass access with a justification and a
+    /// legal basis: allowed, flagged in the audit record, and an alert is raised.
+    BreakGlass,
+}
+
+/// The people `user` may see for `purpose` under `case_ref` on `today`, and whether the read
+/// needs break-glass. A police analyst reads a case's subjects only when assigned to it, or
+/// when `break_glass` is declared; a MACE member only for meetings of their panels.
 ///
 /// # Errors
 ///
@@ -83,7 +95,8 @@ pub fn visible_people(
     case_ref: &CaseRef,
     today: Day,
     data: &PeopleData,
-) -> Result<BTreeSet<PersonRef>, DenyReason> {
+    break_glass: bool,
+) -> Result<(BTreeSet<PersonRef>, CaseAccess), DenyReason> {
     if !purpose_allowed(user.role, purpose) {
         return Err(DenyReason::PurposeNotPermitted);
     }
@@ -104,8 +117,15 @@ pub fn visible_people(
             if !fits {
                 return Err(DenyReason::PurposeNotPermitted);
             }
+            let access = if case.assigned.iter().any(|a| *a == user.name) {
+                CaseAccess::Assigned
+            } else if break_glass {
+                CaseAccess::BreakGlass
+            } else {
+                return Err(DenyReason::CaseNotAssigned);
+            };
             // Adults linked to the case; children only through a safeguarding case (S12).
-            Ok(case
+            let people = case
                 .subjects
                 .iter()
                 .filter(|p| current(p))
@@ -117,7 +137,8 @@ pub fn visible_people(
                             .is_some_and(|person| !person.may_be_child_on(today))
                 })
                 .cloned()
-                .collect())
+                .collect();
+            Ok((people, access))
         }
         Role::MaceMember => {
             let meeting = data
@@ -132,12 +153,13 @@ pub fn visible_people(
             if today < opens || today > closes {
                 return Err(DenyReason::OutsideMeetingWindow);
             }
-            Ok(meeting
+            let people = meeting
                 .subjects
                 .iter()
                 .filter(|p| current(p))
                 .cloned()
-                .collect())
+                .collect();
+            Ok((people, CaseAccess::Assigned))
         }
         _ => Err(DenyReason::RoleNotPermitted),
     }
@@ -223,6 +245,8 @@ mod tests {
                 subjects: vec![adult.id.clone(), child.id.clone(), stale.id.clone()],
                 opened: day("2026-01-01"),
                 review_due: day("2027-06-01"),
+                org: "police".to_owned(),
+                assigned: vec!["t".to_owned()],
             },
             Case {
                 reference: CaseRef::new("SG-2026-0001").unwrap(),
@@ -230,6 +254,8 @@ mod tests {
                 subjects: vec![child.id.clone()],
                 opened: day("2026-01-01"),
                 review_due: day("2027-06-01"),
+                org: "police".to_owned(),
+                assigned: vec!["t".to_owned()],
             },
         ];
         let meetings = vec![MaceMeeting {
@@ -240,6 +266,54 @@ mod tests {
             places: vec![],
         }];
         PeopleData::new(vec![adult, child, stale], links, cases, meetings)
+    }
+
+    /// Reads without break-glass: the people only.
+    fn vis(
+        u: &User,
+        p: PurposeCode,
+        c: &CaseRef,
+        today: Day,
+        d: &PeopleData,
+    ) -> Result<BTreeSet<PersonRef>, DenyReason> {
+        visible_people(u, p, c, today, d, false).map(|(people, _)| people)
+    }
+
+    #[test]
+    fn a_police_analyst_reads_only_assigned_cases_unless_they_declare_break_glass() {
+        let d = fixture();
+        let stranger = User {
+            name: "someone-else".to_owned(),
+            ..user(Role::PoliceAnalyst, vec![])
+        };
+        let op = CaseRef::new("OP-2026-001").unwrap();
+        let today = day("2026-11-22");
+        assert_eq!(
+            vis(&stranger, PurposeCode::DisruptingExploitation, &op, today, &d),
+            Err(DenyReason::CaseNotAssigned)
+        );
+        let (people, access) = visible_people(
+            &stranger,
+            PurposeCode::DisruptingExploitation,
+            &op,
+            today,
+            &d,
+            true,
+        )
+        .unwrap();
+        assert_eq!(access, CaseAccess::BreakGlass);
+        assert_eq!(people.len(), 1);
+        let assigned = user(Role::PoliceAnalyst, vec![]);
+        let (_, access) = visible_people(
+            &assigned,
+            PurposeCode::DisruptingExploitation,
+            &op,
+            today,
+            &d,
+            true,
+        )
+        .unwrap();
+        assert_eq!(access, CaseAccess::Assigned, "no break-glass needed when assigned");
     }
 
     fn user(role: Role, panels: Vec<u32>) -> User {
@@ -257,7 +331,7 @@ mod tests {
         let d = fixture();
         let u = user(Role::PoliceAnalyst, vec![]);
         let today = day("2026-11-22");
-        let op = visible_people(
+        let op = vis(
             &u,
             PurposeCode::DisruptingExploitation,
             &CaseRef::new("OP-2026-001").unwrap(),
@@ -270,7 +344,7 @@ mod tests {
             vec!["P000000a1"],
             "child and stale adult hidden"
         );
-        let sg = visible_people(
+        let sg = vis(
             &u,
             PurposeCode::SafeguardingChildren,
             &CaseRef::new("SG-2026-0001").unwrap(),
@@ -283,7 +357,7 @@ mod tests {
             vec!["P000000c1"]
         );
         assert_eq!(
-            visible_people(
+            vis(
                 &u,
                 PurposeCode::DisruptingExploitation,
                 &CaseRef::new("OP-1999-999").unwrap(),
@@ -293,7 +367,7 @@ mod tests {
             Err(DenyReason::CaseNotInScope)
         );
         assert_eq!(
-            visible_people(
+            vis(
                 &u,
                 PurposeCode::PlaceBasedPrevention,
                 &CaseRef::new("OP-2026-001").unwrap(),
@@ -303,7 +377,7 @@ mod tests {
             Err(DenyReason::PurposeNotPermitted)
         );
         assert_eq!(
-            visible_people(
+            vis(
                 &u,
                 PurposeCode::DisruptingExploitation,
                 &CaseRef::new("SG-2026-0001").unwrap(),
@@ -321,20 +395,20 @@ mod tests {
         let m = CaseRef::new("MACE-1-2026-11").unwrap();
         let member = user(Role::MaceMember, vec![1]);
         let one_day_after =
-            visible_people(&member, PurposeCode::MacePanel, &m, day("2026-11-11"), &d).unwrap();
+            vis(&member, PurposeCode::MacePanel, &m, day("2026-11-11"), &d).unwrap();
         assert_eq!(one_day_after.len(), 1);
-        assert!(visible_people(&member, PurposeCode::MacePanel, &m, day("2026-11-24"), &d).is_ok());
+        assert!(vis(&member, PurposeCode::MacePanel, &m, day("2026-11-24"), &d).is_ok());
         assert_eq!(
-            visible_people(&member, PurposeCode::MacePanel, &m, day("2026-11-25"), &d),
+            vis(&member, PurposeCode::MacePanel, &m, day("2026-11-25"), &d),
             Err(DenyReason::OutsideMeetingWindow)
         );
         assert_eq!(
-            visible_people(&member, PurposeCode::MacePanel, &m, day("2026-10-26"), &d),
+            vis(&member, PurposeCode::MacePanel, &m, day("2026-10-26"), &d),
             Err(DenyReason::OutsideMeetingWindow)
         );
         let other_panel = user(Role::MaceMember, vec![2]);
         assert_eq!(
-            visible_people(
+            vis(
                 &other_panel,
                 PurposeCode::MacePanel,
                 &m,

@@ -270,6 +270,17 @@ pub trait Store: Send {
         found_at: &str,
     ) -> StoreResult<u64>;
 
+    /// Assigns the user called `user` to the case `case_ref` (issue 12, point 1), recording
+    /// who assigned it (`by`) and when (`at`, RFC 3339). `Some(false)` when already assigned,
+    /// `None` when there is no such case. The caller checks that the user exists.
+    fn assign_case(
+        &mut self,
+        case_ref: &crate::domain::CaseRef,
+        user: &str,
+        by: &str,
+        at: &str,
+    ) -> StoreResult<Option<bool>>;
+
     /// Erases people (with every link from or to them, and their place in case and meeting
     /// subject lists) and links, in one transaction (safeguards.md S18). Returns how many
     /// people and links were erased.

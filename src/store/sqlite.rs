@@ -51,6 +51,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_incident_segments.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_case_assignment.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
@@ -396,6 +400,16 @@ impl Store for SqliteStore {
             org: c.get(3)?,
             panels: c.json::<Vec<u32>>(4)?,
         }))
+    }
+
+    fn assign_case(
+        &mut self,
+        case_ref: &CaseRef,
+        user: &str,
+        by: &str,
+        at: &str,
+    ) -> StoreResult<Option<bool>> {
+        assign_case(&self.conn, case_ref, user, by, at)
     }
 
     fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<(u64, u64)> {
@@ -858,9 +872,9 @@ fn write_links(conn: &Connection, links: &[Link]) -> StoreResult<u64> {
 }
 
 fn write_cases(conn: &Connection, cases: &[Case]) -> StoreResult<u64> {
-    let sql = "INSERT INTO cases (reference, kind, subjects, opened, review_due) \
-               VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
-    insert_all(conn, sql, "storing cases", cases, |stmt, c| {
+    let sql = "INSERT INTO cases (reference, kind, subjects, opened, review_due, org) \
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+    let stored = insert_all(conn, sql, "storing cases", cases, |stmt, c| {
         let subjects = to_json(&c.subjects, "encoding case subjects as JSON")?;
         let kind = to_json(&c.kind, "encoding a case kind")?;
         stmt.execute(params![
@@ -869,9 +883,53 @@ fn write_cases(conn: &Connection, cases: &[Case]) -> StoreResult<u64> {
             subjects,
             c.opened.days_since_epoch(),
             c.review_due.days_since_epoch(),
+            c.org,
         ])
         .map_err(db("storing cases"))
-    })
+    })?;
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO case_assignments (case_ref, user_name, assigned_at, assigned_by) \
+             VALUES (?1, ?2, ?3, 'case record') ON CONFLICT DO NOTHING",
+        )
+        .map_err(db("storing case assignments"))?;
+    let now = crate::safeguards::audit::rfc3339_millis(std::time::SystemTime::now());
+    for c in cases {
+        for user in &c.assigned {
+            stmt.execute(params![c.reference.as_str(), user, now])
+                .map_err(db("storing case assignments"))?;
+        }
+    }
+    Ok(stored)
+}
+
+/// Assigns `user` to the case `case_ref`; false when the assignment already exists, `None`
+/// when there is no such case.
+fn assign_case(
+    conn: &Connection,
+    case_ref: &CaseRef,
+    user: &str,
+    by: &str,
+    at: &str,
+) -> StoreResult<Option<bool>> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM cases WHERE reference = ?1)",
+            params![case_ref.as_str()],
+            |r| r.get(0),
+        )
+        .map_err(db("looking up a case"))?;
+    if !exists {
+        return Ok(None);
+    }
+    let n = conn
+        .execute(
+            "INSERT INTO case_assignments (case_ref, user_name, assigned_at, assigned_by) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![case_ref.as_str(), user, at, by],
+        )
+        .map_err(db("assigning a case"))?;
+    Ok(Some(n == 1))
 }
 
 fn write_meetings(conn: &Connection, meetings: &[MaceMeeting]) -> StoreResult<u64> {
@@ -1152,7 +1210,10 @@ fn load_links(conn: &Connection) -> StoreResult<Vec<Link>> {
 }
 
 fn load_cases(conn: &Connection) -> StoreResult<Vec<Case>> {
-    let sql = "SELECT reference, kind, subjects, opened, review_due FROM cases ORDER BY reference";
+    let sql = "SELECT reference, kind, subjects, opened, review_due, org, \
+               (SELECT json_group_array(user_name) FROM case_assignments a \
+                WHERE a.case_ref = cases.reference) \
+               FROM cases ORDER BY reference";
     load_all(conn, "cases", sql, 1, |c| {
         let kind: String = c.get(1)?;
         Ok(Case {
@@ -1162,6 +1223,8 @@ fn load_cases(conn: &Connection) -> StoreResult<Vec<Case>> {
             subjects: c.json::<Vec<PersonRef>>(2)?,
             opened: c.day(3)?,
             review_due: c.day(4)?,
+            org: c.get(5)?,
+            assigned: c.json::<Vec<String>>(6)?,
         })
     })
 }

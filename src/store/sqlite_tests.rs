@@ -266,6 +266,8 @@ fn sample() -> Dataset {
             subjects: vec![person_ref("P00000001")],
             opened: Day::from_days_since_epoch(20_100),
             review_due: Day::from_days_since_epoch(20_300),
+            org: "avon-and-somerset-police".to_owned(),
+            assigned: vec!["analyst-a".to_owned()],
         },
         Case {
             reference: CaseRef::new("SG-2026-0001").unwrap(),
@@ -273,6 +275,8 @@ fn sample() -> Dataset {
             subjects: vec![person_ref("P00000001"), person_ref("P00000002")],
             opened: Day::from_days_since_epoch(20_101),
             review_due: Day::from_days_since_epoch(20_301),
+            org: "avon-and-somerset-police".to_owned(),
+            assigned: vec![],
         },
     ];
     let meetings = vec![MaceMeeting {

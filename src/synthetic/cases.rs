@@ -1,9 +1,16 @@
 //! Synthetic cases and MACE meetings, the references that scope person-level access.
 //!
-//! - **Investigation cases** `OP-<year>-NNN`: one per suspected exploiter adult, naming that
-//!   adult and up to two other adults linked by exploitation or incident to the same children.
-//! - **Safeguarding cases** `SG-<year>-NNNN`: one per child recorded as at risk of exploitation
-//!   or as a suspect, naming the child (a police analyst sees a child only through one of these).
+//! - **Investigation cases** `OP-<year>-XXXXXXXX`: one per suspected exploiter adult, naming
+//!   that adult and up to two other adults linked by exploitation or incident to the same
+//!   children.
+//! - **Safeguarding cases** `SG-<year>-XXXXXXXX`: one per child recorded as at risk of
+//!   exploitation or as a suspect, naming the child (a police analyst sees a child only through
+//!   one of these).
+//!
+//! References end in eight characters of a keyed hash of the case's first subject, not a
+//! counter: stepping through sequential references finds nothing (issue 12, point 1). Every
+//! case is owned by the synthetic police force ([`CASE_ORG`]) and about half are assigned to
+//! the demo police analyst ([`DEMO_ANALYST`]); the rest belong to nobody in the demo.
 //! - **MACE meetings** `MACE-<panel>-<yyyy>-<mm>`: two panels (1 = Bristol, 2 = North Somerset
 //!   and South Gloucestershire) meeting on the second Tuesday of each of the last six months
 //!   of the window and of the month after it; each agenda lists 6–12 children from that
@@ -25,8 +32,36 @@ use super::{SyntheticError, SyntheticResult};
 /// Number of MACE panels.
 pub const PANELS: u32 = 2;
 
-fn case_ref(s: String) -> SyntheticResult<CaseRef> {
-    CaseRef::new(s).map_err(SyntheticError::Domain)
+/// The organisation owning every synthetic case.
+pub const CASE_ORG: &str = "synthetic-police";
+
+/// The demo user assigned to about half of the synthetic cases.
+pub const DEMO_ANALYST: &str = "demo-police_analyst";
+
+/// Characters of the reference suffix: Crockford base 32 (no I, L, O, U).
+const REF_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// `<prefix>-<year>-` and eight base-32 characters of SHA-256 over the subject, so references
+/// are stable for a seed but not sequential; the first hash byte's low bit decides whether the
+/// demo analyst is assigned.
+fn case_ref(prefix: &str, year: i32, subject: &PersonRef) -> SyntheticResult<(CaseRef, bool)> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("saferplaces-demo-case\n{prefix}\n{subject}"));
+    let suffix: String = digest
+        .iter()
+        .take(8)
+        .map(|b| char::from(REF_ALPHABET[usize::from(b & 31)]))
+        .collect();
+    let reference = CaseRef::new(format!("{prefix}-{year}-{suffix}")).map_err(SyntheticError::Domain)?;
+    Ok((reference, digest[8] & 1 == 0))
+}
+
+fn assigned(to_demo_analyst: bool) -> Vec<String> {
+    if to_demo_analyst {
+        vec![DEMO_ANALYST.to_owned()]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The second Tuesday of the month holding `day`.
@@ -64,7 +99,7 @@ pub fn generate(
                 && !p.may_be_child_on(cal.end)
         })
         .collect();
-    for (n, adult) in exploiters.iter().enumerate() {
+    for adult in &exploiters {
         let mine = children_of.get(&adult.id).cloned().unwrap_or_default();
         let mut subjects = vec![adult.id.clone()];
         for other in &exploiters {
@@ -78,8 +113,11 @@ pub fn generate(
                 subjects.push(other.id.clone());
             }
         }
+        let (reference, demo) = case_ref("OP", end_year, &adult.id)?;
         cases.push(Case {
-            reference: case_ref(format!("OP-{end_year}-{:03}", n + 1))?,
+            reference,
+            org: CASE_ORG.to_owned(),
+            assigned: assigned(demo),
             kind: CaseKind::Investigation,
             subjects,
             opened: cal.start.plus_days(rng.below(u64::from(
@@ -100,9 +138,12 @@ pub fn generate(
         })
         .collect();
     let mut panel_children: BTreeMap<u32, Vec<PersonRef>> = BTreeMap::new();
-    for (n, child) in at_risk.iter().enumerate() {
+    for child in &at_risk {
+        let (reference, demo) = case_ref("SG", end_year, &child.id)?;
         cases.push(Case {
-            reference: case_ref(format!("SG-{end_year}-{:04}", n + 1))?,
+            reference,
+            org: CASE_ORG.to_owned(),
+            assigned: assigned(demo),
             kind: CaseKind::Safeguarding,
             subjects: vec![child.id.clone()],
             opened: cal.end.minus_days(rng.range(10, 300) as u16),
@@ -152,7 +193,7 @@ pub fn generate(
             subjects.sort();
             agenda_places.sort();
             meetings.push(MaceMeeting {
-                reference: case_ref(format!("MACE-{panel}-{y}-{mo:02}"))?,
+                reference: CaseRef::new(format!("MACE-{panel}-{y}-{mo:02}")).map_err(SyntheticError::Domain)?,
                 panel_id: panel,
                 day,
                 subjects,

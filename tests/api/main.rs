@@ -6,6 +6,7 @@
     reason = "tests print why they skip when ../shared is absent"
 )]
 
+mod access;
 mod analyse;
 mod analytics;
 mod endpoints;

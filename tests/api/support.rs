@@ -48,7 +48,7 @@ pub fn tokens() -> &'static std::collections::BTreeMap<&'static str, String> {
             ("auditor", "auditor", &[]),
             ("admin", "admin", &[]),
         ];
-        users
+        let tokens = users
             .iter()
             .map(|(name, role, extra)| {
                 let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
@@ -75,8 +75,59 @@ pub fn tokens() -> &'static std::collections::BTreeMap<&'static str, String> {
                 assert!(token.starts_with("spt_") && token.len() == 68, "{token}");
                 (*name, token)
             })
-            .collect()
+            .collect();
+        assign_test_cases(data);
+        tokens
     })
+}
+
+/// Runs `saferplaces case assign` (the real CLI) for `user` on `case` in `dir`.
+pub fn assign_case(dir: &Path, case: &str, user: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .args(["case", "assign", "--case", case, "--user", user, "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "case assign failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The cases the test police analyst is assigned to: the first investigation case and the
+/// first safeguarding case whose child is not on the agenda of meeting `MACE-1-2026-11` (the
+/// cases `safeguards.rs` reads through). Every other case is someone else's.
+pub fn test_assigned_cases(d: &saferplaces::domain::Dataset) -> (String, String) {
+    use saferplaces::domain::CaseKind;
+    let op = d
+        .cases
+        .iter()
+        .find(|c| c.kind == CaseKind::Investigation)
+        .unwrap();
+    let meeting = d
+        .meetings
+        .iter()
+        .find(|m| m.reference.as_str() == "MACE-1-2026-11")
+        .unwrap();
+    let sg = d
+        .cases
+        .iter()
+        .find(|c| c.kind == CaseKind::Safeguarding && !meeting.subjects.contains(&c.subjects[0]))
+        .unwrap();
+    (op.reference.to_string(), sg.reference.to_string())
+}
+
+fn assign_test_cases(dir: &Path) {
+    use saferplaces::store::Store;
+    let d = saferplaces::store::SqliteStore::open(dir)
+        .unwrap()
+        .load()
+        .unwrap();
+    let (op, sg) = test_assigned_cases(&d);
+    for case in [op, sg] {
+        assign_case(dir, &case, "test-police_analyst");
+    }
 }
 
 /// A running server.
@@ -95,7 +146,17 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub cache_control: String,
+    pub retry_after: String,
     pub body: String,
+}
+
+/// The legal basis tests give for a person-level purpose (issue 12, point 3).
+pub fn legal_basis_for(purpose: &str) -> Option<&'static str> {
+    match purpose {
+        "disrupting_exploitation" => Some("dpa_2018_s35_law_enforcement"),
+        "safeguarding_children" | "mace_panel" => Some("children_act_2004_s11"),
+        _ => None,
+    }
 }
 
 impl Reply {
@@ -121,6 +182,10 @@ pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env("SAFERPLACES_AUDIT_DIR", audit_dir.path())
+        // Many tests send dozens of refusals from one address on purpose; the refusal budget
+        // and coalescing have their own tests, which set these lower.
+        .env("SAFERPLACES_REFUSALS_PER_MINUTE", "1000000")
+        .env("SAFERPLACES_REFUSAL_COALESCE_MS", "0")
         .envs(env.iter().copied());
     let mut app = spawn_command(cmd);
     app.audit_dir = audit_dir;
@@ -182,8 +247,32 @@ impl TestApp {
         self.get_with(path_and_query, &[])
     }
 
-    /// GET with a bearer token (by test user name, see [`tokens`]) and extra headers.
+    /// GET with a bearer token (by test user name, see [`tokens`]) and extra headers. A
+    /// person-level purpose without an `X-Legal-Basis` gets the usual basis for that purpose
+    /// ([`legal_basis_for`]), so tests about other rules need not repeat it; tests of the legal
+    /// basis itself use [`TestApp::get_as_exact`].
     pub fn get_as(&self, user: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        let has_basis = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-legal-basis"));
+        let purpose = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-purpose"))
+            .map(|(_, v)| *v);
+        if let (false, Some(basis)) = (has_basis, purpose.and_then(legal_basis_for)) {
+            all.push(("X-Legal-Basis", basis));
+        }
+        self.get_as_exact(user, path_and_query, &all)
+    }
+
+    /// GET with a bearer token and exactly the headers given.
+    pub fn get_as_exact(
+        &self,
+        user: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let auth = format!("Bearer {}", tokens()[user]);
         let mut all = vec![("Authorization", auth.as_str())];
         all.extend_from_slice(headers);
@@ -213,6 +302,7 @@ impl TestApp {
                 .to_owned()
         };
         let (content_type, cache_control) = (header("content-type"), header("cache-control"));
+        let retry_after = header("retry-after");
         let status = resp.status().as_u16();
         // Tiles are binary: keep the text of text bodies, a lossy view of the rest.
         let body = String::from_utf8_lossy(&resp.body_mut().read_to_vec().unwrap()).into_owned();
@@ -220,6 +310,7 @@ impl TestApp {
             status,
             content_type,
             cache_control,
+            retry_after,
             body,
         }
     }
