@@ -23,6 +23,7 @@ use saferplaces::ingest::west_of_england::load_area_set;
 use saferplaces::jobs::{load_snapshot, retention_sweep};
 use saferplaces::safeguards::access_cli;
 use saferplaces::safeguards::audit::{self, AuditLog};
+use saferplaces::safeguards::sharing::Agreements;
 use saferplaces::safeguards::tokens::{new_token, token_hash};
 use saferplaces::startup::Application;
 use saferplaces::store::{NewUser, SqliteStore, Store};
@@ -372,10 +373,17 @@ fn issue_demo_tokens(store: &mut SqliteStore) -> anyhow::Result<()> {
             } else {
                 vec![]
             };
+            // Demo users belong to the synthetic organisations whose data the sharing
+            // agreements let them read (geodata/sharing_agreements.json).
+            let org = match role {
+                Role::MaceMember => "synthetic-social-care",
+                Role::PoliceAnalyst => "synthetic-police",
+                _ => "synthetic-community-safety",
+            };
             store.add_user(&NewUser {
                 name: name.clone(),
                 role,
-                org: Some("demo".to_owned()),
+                org: Some(org.to_owned()),
                 panels,
                 token_hash: hash,
             })?;
@@ -397,6 +405,7 @@ async fn serve(
     if let Some(day) = settings.today {
         tracing::info!(%day, "clock fixed by SAFERPLACES_TODAY");
     }
+    let agreements = Agreements::load(&settings.sharing_agreements)?;
     let state = AppState::new(
         snapshot,
         Arc::new(audit),
@@ -404,7 +413,8 @@ async fn serve(
         settings.disclosure,
     )
     .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20))
-    .with_budgets(settings.budgets);
+    .with_budgets(settings.budgets)
+    .with_agreements(agreements);
     let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())
         .await
         .with_context(|| format!("binding {}", settings.addr))?;
@@ -802,8 +812,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 for a in &alerts {
                     out(&format!(
                         "#{} {} user={} rule={} count={} limit={} window={}s",
-                        a["seq"], a["ts_utc"].as_str().unwrap_or(""), a["user"].as_str().unwrap_or("?"),
-                        a["rule"].as_str().unwrap_or("?"), a["count"], a["limit"], a["window_s"]
+                        a["seq"],
+                        a["ts_utc"].as_str().unwrap_or(""),
+                        a["user"].as_str().unwrap_or("?"),
+                        a["rule"].as_str().unwrap_or("?"),
+                        a["count"],
+                        a["limit"],
+                        a["window_s"]
                     ))?;
                 }
                 out(&format!("{} alert(s)", alerts.len()))?;

@@ -7,8 +7,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -283,7 +283,9 @@ fn legal_basis(
     headers: &HeaderMap,
     class: DataClass,
 ) -> Result<(), (DenyReason, String)> {
-    let purpose = auth.purpose.ok_or((DenyReason::PurposeRequired, String::new()))?;
+    let purpose = auth
+        .purpose
+        .ok_or((DenyReason::PurposeRequired, String::new()))?;
     let allowed = || {
         LegalBasis::for_purpose(purpose)
             .iter()
@@ -295,7 +297,10 @@ fn legal_basis(
         None if class == DataClass::PersonLevel => {
             return Err((
                 DenyReason::LegalBasisRequired,
-                format!("send X-Legal-Basis with the legal basis of this read: one of {}", allowed()),
+                format!(
+                    "send X-Legal-Basis with the legal basis of this read: one of {}",
+                    allowed()
+                ),
             ));
         }
         None => {}

@@ -123,6 +123,8 @@ pub struct AppState {
     pub(crate) monitor: Arc<std::sync::Mutex<crate::safeguards::monitor::AccessMonitor>>,
     /// Per-address refusal budget and coalescing of identical refusals.
     pub(crate) refusals: Arc<std::sync::Mutex<crate::safeguards::monitor::RefusalGate>>,
+    /// Information sharing agreements between controllers (S20).
+    pub(crate) agreements: Arc<crate::safeguards::sharing::Agreements>,
 }
 
 impl AppState {
@@ -146,7 +148,15 @@ impl AppState {
             risk: Arc::default(),
             monitor: Arc::default(),
             refusals: Arc::default(),
+            agreements: Arc::default(),
         }
+    }
+
+    /// The same state applying the sharing `agreements` to person-level reads.
+    #[must_use]
+    pub fn with_agreements(mut self, agreements: crate::safeguards::sharing::Agreements) -> Self {
+        self.agreements = Arc::new(agreements);
+        self
     }
 
     /// The same state applying `budgets` to person-level access and refusals.

@@ -20,8 +20,8 @@ use super::{ApiError, ApiResult, AppState};
 use crate::domain::{PersonRef, SubjectCategory};
 use crate::safeguards::audit::{AuditEventType, AuditFilter, Decision};
 use crate::safeguards::fields::{Allowlist, allowlist, render_link, render_person};
-use crate::safeguards::policy::DenyReason;
 use crate::safeguards::monitor::Exceeded;
+use crate::safeguards::policy::DenyReason;
 use crate::safeguards::scope::{CaseAccess, visible_links, visible_people};
 
 /// Most audit entries one request returns.
@@ -36,30 +36,52 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/audit/alerts", get(get_alerts))
 }
 
+/// What one request may see.
+struct Visible {
+    /// People visible.
+    people: BTreeSet<PersonRef>,
+    /// Fields visible.
+    allowed: Allowlist,
+    /// How the case was reached.
+    access: CaseAccess,
+    /// Subjects withheld for want of a sharing agreement (S20).
+    no_agreement: BTreeSet<PersonRef>,
+}
+
 /// The people visible to the caller, the fields it may see of them and how the case was
 /// reached, or the refusal (already audited).
-async fn scope(
-    state: &AppState,
-    auth: &Authorised,
-) -> Result<(BTreeSet<PersonRef>, Allowlist, CaseAccess), Response> {
+async fn scope(state: &AppState, auth: &Authorised) -> Result<Visible, Response> {
     let (Some(user), Some(purpose), Some(case_ref)) = (&auth.user, auth.purpose, &auth.case_ref)
     else {
         return Err(deny(state, auth, DenyReason::RoleNotPermitted, "").await);
     };
     let snap = state.snapshot();
     let today = state.clock.today();
-    let (visible, access) =
-        match visible_people(user, purpose, case_ref, today, &snap.people, auth.break_glass) {
-            Ok(v) => v,
-            Err(DenyReason::CaseNotAssigned) => {
-                let msg = "you are not assigned to this case; declare break-glass access with \
+    let scope = visible_people(
+        user,
+        purpose,
+        case_ref,
+        today,
+        &snap.people,
+        auth.break_glass,
+        &state.agreements,
+    );
+    let (visible, access, no_agreement) = match scope {
+        Ok(s) => (s.people, s.access, s.no_agreement),
+        Err(DenyReason::CaseNotAssigned) => {
+            let msg = "you are not assigned to this case; declare break-glass access with \
                            X-Break-Glass, X-Justification and X-Legal-Basis if you must";
-                return Err(deny(state, auth, DenyReason::CaseNotAssigned, msg).await);
-            }
-            Err(reason) => return Err(deny(state, auth, reason, "").await),
-        };
+            return Err(deny(state, auth, DenyReason::CaseNotAssigned, msg).await);
+        }
+        Err(reason) => return Err(deny(state, auth, reason, "").await),
+    };
     match allowlist(auth.role, purpose) {
-        Some(allowed) => Ok((visible, allowed, access)),
+        Some(allowed) => Ok(Visible {
+            people: visible,
+            allowed,
+            access,
+            no_agreement,
+        }),
         None => Err(deny(state, auth, DenyReason::PurposeNotPermitted, "").await),
     }
 }
@@ -156,7 +178,12 @@ async fn list_people(
                 .map_err(|e| ApiError::invalid("category", e.to_string()))
         })
         .transpose()?;
-    let (visible, allowed, access) = match scope(&state, &auth).await {
+    let Visible {
+        people: visible,
+        allowed,
+        access,
+        no_agreement,
+    } = match scope(&state, &auth).await {
         Ok(v) => v,
         Err(resp) => return Ok(resp),
     };
@@ -185,6 +212,7 @@ async fn list_people(
     state.audit_append(event).await?;
     Ok(Json(json!({
         "case_ref": auth.case_ref, "purpose": auth.purpose, "people": items,
+        "withheld_no_sharing_agreement": no_agreement.len(),
         "notice": "Person-level data: use only for the stated purpose and case. Access is logged.",
     }))
     .into_response())
@@ -195,10 +223,16 @@ async fn person_in_scope(
     auth: &Authorised,
     raw_id: &str,
 ) -> Result<(PersonRef, BTreeSet<PersonRef>, Allowlist, CaseAccess), Response> {
-    let (visible, allowed, access) = scope(state, auth).await?;
+    let v = scope(state, auth).await?;
     // An unknown or malformed id is refused like an out-of-scope one: existence is not revealed.
+    // A subject of the caller's own case held by another controller is refused by name (S20).
     match PersonRef::new(raw_id) {
-        Ok(id) if visible.contains(&id) => Ok((id, visible, allowed, access)),
+        Ok(id) if v.people.contains(&id) => Ok((id, v.people, v.allowed, v.access)),
+        Ok(id) if v.no_agreement.contains(&id) => {
+            let msg = "this person's record is held by another controller and no sharing \
+                       agreement flow covers your organisation and purpose";
+            Err(deny(state, auth, DenyReason::NoSharingAgreement, msg).await)
+        }
         _ => Err(deny(state, auth, DenyReason::SubjectNotInScope, "").await),
     }
 }
@@ -247,7 +281,16 @@ async fn get_links(
     };
     let snap = state.snapshot();
     let today = state.clock.today();
-    let (links, withheld) = visible_links(&id, &visible, today, &snap.people);
+    let (Some(user), Some(purpose)) = (&auth.user, auth.purpose) else {
+        return Ok(deny(&state, &auth, DenyReason::RoleNotPermitted, "").await);
+    };
+    let permitted = |l: &crate::domain::Link| {
+        state
+            .agreements
+            .permits(l.source.as_str(), user.org.as_deref(), purpose, today)
+            .is_some()
+    };
+    let (links, withheld) = visible_links(&id, &visible, today, &snap.people, &permitted);
     let mut subjects = BTreeSet::from([id.clone()]);
     for l in &links {
         if let crate::domain::LinkTarget::Person(other) = &l.to {

@@ -90,6 +90,12 @@ pub struct Settings {
     /// `SAFERPLACES_SUBJECTS_PER_HOUR` (50), `SAFERPLACES_BREAK_GLASS_PER_DAY` (3),
     /// `SAFERPLACES_REFUSALS_PER_MINUTE` (30), `SAFERPLACES_REFUSAL_COALESCE_MS` (5,000).
     pub budgets: crate::safeguards::monitor::Budgets,
+    /// Information sharing agreements (`SAFERPLACES_SHARING_AGREEMENTS`, default
+    /// `<geodata dir>/sharing_agreements.json`; S20).
+    pub sharing_agreements: PathBuf,
+    /// The deployment's own controller (`SAFERPLACES_CONTROLLER`): people and links it
+    /// imports need no sharing agreement. Unset, every people or links import names one.
+    pub controller: Option<String>,
 }
 
 /// Command-line overrides; `None` keeps the environment's or the default value.
@@ -203,7 +209,14 @@ impl Settings {
                 budget_defaults.coalesce_ms as u32,
             )?),
         };
+        let geodata_dir = path("SAFERPLACES_GEODATA_DIR", "./geodata");
+        let sharing_agreements = env.var("SAFERPLACES_SHARING_AGREEMENTS").map_or_else(
+            || geodata_dir.join(crate::safeguards::sharing::AGREEMENTS_FILE_NAME),
+            PathBuf::from,
+        );
         Ok(Self {
+            sharing_agreements,
+            controller: env.var("SAFERPLACES_CONTROLLER").filter(|c| !c.is_empty()),
             budgets,
             audit_dir,
             today,
@@ -213,7 +226,7 @@ impl Settings {
             addr,
             data_dir,
             web_dir: path("SAFERPLACES_WEB_DIR", "./web/dist"),
-            geodata_dir: path("SAFERPLACES_GEODATA_DIR", "./geodata"),
+            geodata_dir,
             log_format,
         })
     }

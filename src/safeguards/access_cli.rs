@@ -75,7 +75,11 @@ pub fn assign_case(
     let new = store
         .assign_case(case_ref, user, &actor, &at)?
         .ok_or_else(|| AccessCliError::NoSuchCase(case_ref.clone()))?;
-    let mut event = AuditEvent::new(AuditEventType::Alteration, SYSTEM_ACTOR_ROLE, Decision::Allow);
+    let mut event = AuditEvent::new(
+        AuditEventType::Alteration,
+        SYSTEM_ACTOR_ROLE,
+        Decision::Allow,
+    );
     event.actor_user_id = Some(actor);
     event.client = Some("cli".to_owned());
     event.case_ref = Some(case_ref.as_str().to_owned());
@@ -112,7 +116,11 @@ pub fn alerts(audit: &AuditLog, limit: usize) -> Result<Vec<Value>, AccessCliErr
         decision: None,
     };
     let found: Vec<Value> = audit.read(&filter, limit)?.iter().map(alert_json).collect();
-    let mut event = AuditEvent::new(AuditEventType::AuditRead, SYSTEM_ACTOR_ROLE, Decision::Allow);
+    let mut event = AuditEvent::new(
+        AuditEventType::AuditRead,
+        SYSTEM_ACTOR_ROLE,
+        Decision::Allow,
+    );
     event.actor_user_id = Some(cli_actor());
     event.client = Some("cli".to_owned());
     event.query = json!({"command": "audit alerts", "limit": limit});

@@ -11,4 +11,5 @@ pub mod policy;
 pub mod retention;
 pub mod rules;
 pub mod scope;
+pub mod sharing;
 pub mod tokens;

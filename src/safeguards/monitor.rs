@@ -152,7 +152,14 @@ impl AccessMonitor {
         if total > limit {
             let oldest = seen.values().min().copied().unwrap_or(now_ms);
             let retry_after_s = (oldest + HOUR_MS).saturating_sub(now_ms).div_ceil(1000);
-            let alert = self.alert_once(user, AlertRule::SubjectBudget, HOUR_MS, total, limit, now_ms);
+            let alert = self.alert_once(
+                user,
+                AlertRule::SubjectBudget,
+                HOUR_MS,
+                total,
+                limit,
+                now_ms,
+            );
             return Err(Exceeded {
                 rule: AlertRule::SubjectBudget,
                 retry_after_s: retry_after_s.max(1),
@@ -174,15 +181,24 @@ impl AccessMonitor {
     pub fn admit_break_glass(&mut self, user: &str, now_ms: u64) -> Result<Alert, Exceeded> {
         let limit = u64::from(self.budgets.break_glass_per_day);
         let times = self.break_glass.entry(user.to_owned()).or_default();
-        while times.front().is_some_and(|t| now_ms.saturating_sub(*t) >= DAY_MS) {
+        while times
+            .front()
+            .is_some_and(|t| now_ms.saturating_sub(*t) >= DAY_MS)
+        {
             times.pop_front();
         }
         let used = times.len() as u64;
         if used >= limit {
             let oldest = times.front().copied().unwrap_or(now_ms);
             let retry_after_s = (oldest + DAY_MS).saturating_sub(now_ms).div_ceil(1000);
-            let alert =
-                self.alert_once(user, AlertRule::BreakGlassBudget, DAY_MS, used + 1, limit, now_ms);
+            let alert = self.alert_once(
+                user,
+                AlertRule::BreakGlassBudget,
+                DAY_MS,
+                used + 1,
+                limit,
+                now_ms,
+            );
             return Err(Exceeded {
                 rule: AlertRule::BreakGlassBudget,
                 retry_after_s: retry_after_s.max(1),
@@ -303,14 +319,20 @@ impl RefusalGate {
         now_ms: u64,
     ) -> RefusalVerdict {
         if self.recent.len() >= MAX_TRACKED_ADDRESSES && !self.recent.contains_key(&key.client) {
-            self.recent
-                .retain(|_, times| times.back().is_some_and(|t| now_ms.saturating_sub(*t) < MINUTE_MS));
+            self.recent.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now_ms.saturating_sub(*t) < MINUTE_MS)
+            });
             if self.recent.len() >= MAX_TRACKED_ADDRESSES {
                 self.recent.clear();
             }
         }
         let times = self.recent.entry(key.client).or_default();
-        while times.front().is_some_and(|t| now_ms.saturating_sub(*t) >= MINUTE_MS) {
+        while times
+            .front()
+            .is_some_and(|t| now_ms.saturating_sub(*t) >= MINUTE_MS)
+        {
             times.pop_front();
         }
         let over = times.len() as u64 >= u64::from(self.budgets.refusals_per_minute);
@@ -395,7 +417,10 @@ mod tests {
     fn the_hourly_budget_counts_distinct_subjects_and_refuses_a_read_whole() {
         let mut m = AccessMonitor::new(budgets());
         assert!(m.admit_subjects("a", &[p(1), p(2)], 0).is_ok());
-        assert!(m.admit_subjects("a", &[p(1), p(2)], 10).is_ok(), "re-reads are free");
+        assert!(
+            m.admit_subjects("a", &[p(1), p(2)], 10).is_ok(),
+            "re-reads are free"
+        );
         let e = m.admit_subjects("a", &[p(3), p(4)], 20).unwrap_err();
         assert_eq!(e.rule, AlertRule::SubjectBudget);
         assert_eq!(e.alert.as_ref().map(|a| (a.count, a.limit)), Some((4, 3)));
@@ -404,7 +429,10 @@ mod tests {
         assert!(m.admit_subjects("a", &[p(3)], 30).is_ok());
         let again = m.admit_subjects("a", &[p(5)], 40).unwrap_err();
         assert!(again.alert.is_none(), "one alert per user, rule and window");
-        assert!(m.admit_subjects("b", &[p(5)], 40).is_ok(), "budgets are per user");
+        assert!(
+            m.admit_subjects("b", &[p(5)], 40).is_ok(),
+            "budgets are per user"
+        );
         // An hour after the first reads the window has room again.
         assert!(m.admit_subjects("a", &[p(5), p(6)], HOUR_MS + 1).is_ok());
     }
@@ -412,13 +440,19 @@ mod tests {
     #[test]
     fn break_glass_reads_raise_an_alert_each_and_are_limited_per_day() {
         let mut m = AccessMonitor::new(budgets());
-        assert_eq!(m.admit_break_glass("a", 0).unwrap().rule, AlertRule::BreakGlassRead);
+        assert_eq!(
+            m.admit_break_glass("a", 0).unwrap().rule,
+            AlertRule::BreakGlassRead
+        );
         assert_eq!(m.admit_break_glass("a", 1).unwrap().count, 2);
         let e = m.admit_break_glass("a", 2).unwrap_err();
         assert_eq!(e.rule, AlertRule::BreakGlassBudget);
         assert!(e.alert.is_some());
         m.refund_break_glass("a");
-        assert!(m.admit_break_glass("a", 3).is_ok(), "a refunded read frees its slot");
+        assert!(
+            m.admit_break_glass("a", 3).is_ok(),
+            "a refunded read frees its slot"
+        );
         assert!(m.admit_break_glass("a", DAY_MS + 2).is_ok());
     }
 
@@ -438,7 +472,11 @@ mod tests {
             verdicts.push(g.refuse(&mut k, "TOO_MANY_REFUSALS", t));
         }
         assert_eq!(verdicts[0], RefusalVerdict::Record);
-        assert!(verdicts[1..4].iter().all(|v| *v == RefusalVerdict::Coalesced));
+        assert!(
+            verdicts[1..4]
+                .iter()
+                .all(|v| *v == RefusalVerdict::Coalesced)
+        );
         assert!(matches!(
             verdicts[4],
             RefusalVerdict::Throttled { record: true, .. }
@@ -454,6 +492,9 @@ mod tests {
         // Another address is not affected.
         let mut other = key();
         other.client = Some("127.0.0.2".parse().unwrap());
-        assert_eq!(g.refuse(&mut other, "TOO_MANY_REFUSALS", 2_001), RefusalVerdict::Record);
+        assert_eq!(
+            g.refuse(&mut other, "TOO_MANY_REFUSALS", 2_001),
+            RefusalVerdict::Record
+        );
     }
 }

@@ -10,6 +10,7 @@ use crate::domain::{
 };
 
 use super::policy::DenyReason;
+use super::sharing::Agreements;
 
 /// Days before and after a MACE meeting in which its members see the agenda (S12).
 pub const MACE_WINDOW_DAYS: u16 = 14;
@@ -81,15 +82,53 @@ pub enum CaseAccess {
     BreakGlass,
 }
 
+/// What a caller may see through one case or meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// The people visible.
+    pub people: BTreeSet<PersonRef>,
+    /// How the case was reached.
+    pub access: CaseAccess,
+    /// Subjects of the case held by another controller with no agreement flow to the
+    /// caller's organisation for this purpose (S20): withheld, and refused by name.
+    pub no_agreement: BTreeSet<PersonRef>,
+}
+
 /// The people `user` may see for `purpose` under `case_ref` on `today`, and whether the read
 /// needs break-glass. A police analyst reads a case's subjects only when assigned to it, or
-/// when `break_glass` is declared; a MACE member only for meetings of their panels.
+/// when `break_glass` is declared; a MACE member only for meetings of their panels. Either
+/// way, another controller's people only through an agreement flow (`sharing`, S20).
 ///
 /// # Errors
 ///
 /// The [`DenyReason`] to answer with when the case or meeting is not the user's or the purpose
 /// is not allowed.
 pub fn visible_people(
+    user: &User,
+    purpose: PurposeCode,
+    case_ref: &CaseRef,
+    today: Day,
+    data: &PeopleData,
+    break_glass: bool,
+    sharing: &Agreements,
+) -> Result<Scope, DenyReason> {
+    let (people, access) = case_people(user, purpose, case_ref, today, data, break_glass)?;
+    let (people, no_agreement): (BTreeSet<PersonRef>, BTreeSet<PersonRef>) =
+        people.into_iter().partition(|p| {
+            data.people.get(p).is_some_and(|person| {
+                sharing
+                    .permits(person.source.as_str(), user.org.as_deref(), purpose, today)
+                    .is_some()
+            })
+        });
+    Ok(Scope {
+        people,
+        access,
+        no_agreement,
+    })
+}
+
+fn case_people(
     user: &User,
     purpose: PurposeCode,
     case_ref: &CaseRef,
@@ -166,18 +205,21 @@ pub fn visible_people(
 }
 
 /// The links of `person` a caller with `visible` people may see: never peer links (peer maps
-/// stay inside a child's social-care case, S10), never links past review, and links to other
-/// people only when those people are visible too. Returns the links and how many were withheld.
+/// stay inside a child's social-care case, S10), never links past review, links to other
+/// people only when those people are visible too, and links held by another controller only
+/// when `permitted` says an agreement flow covers them (S20). Returns the links and how many
+/// were withheld.
 pub fn visible_links<'a>(
     person: &PersonRef,
     visible: &BTreeSet<PersonRef>,
     today: Day,
     data: &'a PeopleData,
+    permitted: &dyn Fn(&Link) -> bool,
 ) -> (Vec<&'a Link>, usize) {
     let all = data.links_from.get(person).map_or(&[][..], Vec::as_slice);
     let shown: Vec<&Link> = all
         .iter()
-        .filter(|l| l.kind != LinkKind::Peer && l.review_due >= today)
+        .filter(|l| l.kind != LinkKind::Peer && l.review_due >= today && permitted(l))
         .filter(|l| match &l.to {
             crate::domain::LinkTarget::Person(p) => visible.contains(p),
             _ => true,
@@ -276,7 +318,7 @@ mod tests {
         today: Day,
         d: &PeopleData,
     ) -> Result<BTreeSet<PersonRef>, DenyReason> {
-        visible_people(u, p, c, today, d, false).map(|(people, _)| people)
+        visible_people(u, p, c, today, d, false, &Agreements::default()).map(|s| s.people)
     }
 
     #[test]
@@ -289,31 +331,64 @@ mod tests {
         let op = CaseRef::new("OP-2026-001").unwrap();
         let today = day("2026-11-22");
         assert_eq!(
-            vis(&stranger, PurposeCode::DisruptingExploitation, &op, today, &d),
+            vis(
+                &stranger,
+                PurposeCode::DisruptingExploitation,
+                &op,
+                today,
+                &d
+            ),
             Err(DenyReason::CaseNotAssigned)
         );
-        let (people, access) = visible_people(
+        let s = visible_people(
             &stranger,
             PurposeCode::DisruptingExploitation,
             &op,
             today,
             &d,
             true,
+            &Agreements::default(),
         )
         .unwrap();
-        assert_eq!(access, CaseAccess::BreakGlass);
-        assert_eq!(people.len(), 1);
+        assert_eq!(s.access, CaseAccess::BreakGlass);
+        assert_eq!(s.people.len(), 1);
         let assigned = user(Role::PoliceAnalyst, vec![]);
-        let (_, access) = visible_people(
+        let s = visible_people(
             &assigned,
             PurposeCode::DisruptingExploitation,
             &op,
             today,
             &d,
             true,
+            &Agreements::default(),
         )
         .unwrap();
-        assert_eq!(access, CaseAccess::Assigned, "no break-glass needed when assigned");
+        assert_eq!(
+            s.access,
+            CaseAccess::Assigned,
+            "no break-glass needed when assigned"
+        );
+    }
+
+    #[test]
+    fn another_controllers_people_are_withheld_without_an_agreement_flow() {
+        let d = fixture();
+        let elsewhere = User {
+            org: Some("north-somerset-council".to_owned()),
+            ..user(Role::PoliceAnalyst, vec![])
+        };
+        let s = visible_people(
+            &elsewhere,
+            PurposeCode::DisruptingExploitation,
+            &CaseRef::new("OP-2026-001").unwrap(),
+            day("2026-11-22"),
+            &d,
+            false,
+            &Agreements::default(),
+        )
+        .unwrap();
+        assert!(s.people.is_empty());
+        assert_eq!(s.no_agreement.len(), 1, "the current adult, held by police");
     }
 
     fn user(role: Role, panels: Vec<u32>) -> User {
@@ -321,7 +396,7 @@ mod tests {
             id: 1,
             name: "t".to_owned(),
             role,
-            org: None,
+            org: Some("police".to_owned()),
             panels,
         }
     }
@@ -424,13 +499,14 @@ mod tests {
         let d = fixture();
         let adult = PersonRef::new("P000000a1").unwrap();
         let only_adult: BTreeSet<PersonRef> = [adult.clone()].into_iter().collect();
-        let (shown, withheld) = visible_links(&adult, &only_adult, day("2026-11-22"), &d);
+        let (shown, withheld) =
+            visible_links(&adult, &only_adult, day("2026-11-22"), &d, &|_| true);
         assert!(shown.is_empty());
         assert_eq!(withheld, 2);
         let with_child: BTreeSet<PersonRef> = [adult.clone(), PersonRef::new("P000000c1").unwrap()]
             .into_iter()
             .collect();
-        let (shown, _) = visible_links(&adult, &with_child, day("2026-11-22"), &d);
+        let (shown, _) = visible_links(&adult, &with_child, day("2026-11-22"), &d, &|_| true);
         assert_eq!(shown.len(), 1);
         assert_eq!(shown[0].kind, LinkKind::Exploitation);
     }

@@ -52,7 +52,8 @@ fn case_ref(prefix: &str, year: i32, subject: &PersonRef) -> SyntheticResult<(Ca
         .take(8)
         .map(|b| char::from(REF_ALPHABET[usize::from(b & 31)]))
         .collect();
-    let reference = CaseRef::new(format!("{prefix}-{year}-{suffix}")).map_err(SyntheticError::Domain)?;
+    let reference =
+        CaseRef::new(format!("{prefix}-{year}-{suffix}")).map_err(SyntheticError::Domain)?;
     Ok((reference, digest[8] & 1 == 0))
 }
 
@@ -193,7 +194,8 @@ pub fn generate(
             subjects.sort();
             agenda_places.sort();
             meetings.push(MaceMeeting {
-                reference: CaseRef::new(format!("MACE-{panel}-{y}-{mo:02}")).map_err(SyntheticError::Domain)?,
+                reference: CaseRef::new(format!("MACE-{panel}-{y}-{mo:02}"))
+                    .map_err(SyntheticError::Domain)?,
                 panel_id: panel,
                 day,
                 subjects,

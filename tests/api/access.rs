@@ -83,7 +83,10 @@ fn stepping_through_case_references_reads_nobody_and_every_attempt_is_refused_an
     let mine = app.get_as(
         "police_analyst",
         "/api/v1/people",
-        &[("X-Purpose", "disrupting_exploitation"), ("X-Case-Ref", &op)],
+        &[
+            ("X-Purpose", "disrupting_exploitation"),
+            ("X-Case-Ref", &op),
+        ],
     );
     assert_eq!(mine.status, 200, "{}", mine.body);
     assert!(!mine.json()["people"].as_array().unwrap().is_empty());
@@ -221,7 +224,11 @@ fn passing_the_hourly_budget_of_distinct_people_gives_429_and_one_alert_the_cli_
         .iter()
         .filter(|a| a["rule"] == "subject_budget")
         .collect();
-    assert_eq!(budget.len(), 1, "one alert per user, rule and window: {alerts:?}");
+    assert_eq!(
+        budget.len(),
+        1,
+        "one alert per user, rule and window: {alerts:?}"
+    );
     assert_eq!(budget[0]["user"], "test-police_analyst");
     assert_eq!(budget[0]["count"], 4);
     assert_eq!(budget[0]["limit"], 3);
@@ -313,7 +320,10 @@ fn a_flood_of_anonymous_refusals_is_throttled_and_logged_as_a_few_counted_record
     for _ in 0..500 {
         let r = app.get_with(
             "/api/v1/people",
-            &[("X-Purpose", "safeguarding_children"), ("X-Case-Ref", "SG-1")],
+            &[
+                ("X-Purpose", "safeguarding_children"),
+                ("X-Case-Ref", "SG-1"),
+            ],
         );
         if r.status == 429 {
             assert_eq!(r.json()["error"], "TOO_MANY_REFUSALS");

@@ -669,6 +669,8 @@ fn people_past_review_are_hidden_and_expired_people_are_erased_everywhere() {
                 "sweeper",
                 "--role",
                 "police_analyst",
+                "--org",
+                "synthetic-police",
                 "--data-dir",
             ])
             .arg(dir.path())
@@ -694,7 +696,10 @@ fn people_past_review_are_hidden_and_expired_people_are_erased_everywhere() {
             ("Authorization".to_owned(), format!("Bearer {t}")),
             ("X-Purpose".to_owned(), "safeguarding_children".to_owned()),
             ("X-Case-Ref".to_owned(), r.sg_case.clone()),
-            ("X-Legal-Basis".to_owned(), "children_act_2004_s11".to_owned()),
+            (
+                "X-Legal-Basis".to_owned(),
+                "children_act_2004_s11".to_owned(),
+            ),
         ]
     };
     let path = format!("/api/v1/people/{}", r.sg_child);

@@ -42,9 +42,21 @@ pub fn tokens() -> &'static std::collections::BTreeMap<&'static str, String> {
         let users: [(&str, &str, &[&str]); 7] = [
             ("planner", "planner", &[]),
             ("vru_analyst", "vru_analyst", &[]),
-            ("police_analyst", "police_analyst", &[]),
-            ("mace_panel1", "mace_member", &["--panel", "1"]),
-            ("mace_panel2", "mace_member", &["--panel", "2"]),
+            (
+                "police_analyst",
+                "police_analyst",
+                &["--org", "synthetic-police"],
+            ),
+            (
+                "mace_panel1",
+                "mace_member",
+                &["--panel", "1", "--org", "synthetic-social-care"],
+            ),
+            (
+                "mace_panel2",
+                "mace_member",
+                &["--panel", "2", "--org", "synthetic-social-care"],
+            ),
             ("auditor", "auditor", &[]),
             ("admin", "admin", &[]),
         ];
@@ -84,7 +96,15 @@ pub fn tokens() -> &'static std::collections::BTreeMap<&'static str, String> {
 /// Runs `saferplaces case assign` (the real CLI) for `user` on `case` in `dir`.
 pub fn assign_case(dir: &Path, case: &str, user: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args(["case", "assign", "--case", case, "--user", user, "--data-dir"])
+        .args([
+            "case",
+            "assign",
+            "--case",
+            case,
+            "--user",
+            user,
+            "--data-dir",
+        ])
         .arg(dir)
         .output()
         .unwrap();
