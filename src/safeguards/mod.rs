@@ -3,6 +3,7 @@
 //! retention. Every later feature goes through these mechanisms.
 
 pub mod audit;
+pub mod audit_checkpoint;
 pub mod disclosure;
 pub mod fields;
 pub mod policy;
