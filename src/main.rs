@@ -844,9 +844,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut store = SqliteStore::open(&s.data_dir)?;
             let audit = open_audit(&s)?;
             let report = retention_sweep(&mut store, &audit, today, s.retention_grace_days)?;
-            audit
-                .checkpoint()
-                .context("signing the audit log's head")?;
+            audit.checkpoint().context("signing the audit log's head")?;
             out(&format!(
                 "retention sweep as of {today} (grace {} days): erased {} people and {} links",
                 s.retention_grace_days, report.people, report.links

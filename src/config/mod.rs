@@ -363,14 +363,20 @@ mod tests {
         };
         let s = Settings::load(&HashMap::new(), &o).unwrap();
         assert_eq!(s.audit_key_file, PathBuf::from("/srv/sp/data.audit-key"));
-        assert_eq!(s.audit_witness_dir, PathBuf::from("/srv/sp/data.audit-witness"));
+        assert_eq!(
+            s.audit_witness_dir,
+            PathBuf::from("/srv/sp/data.audit-witness")
+        );
         assert_eq!(
             (s.audit_checkpoint_every, s.audit_checkpoint_secs),
             (1000, 60)
         );
         let own_audit = HashMap::from([("SAFERPLACES_AUDIT_DIR", "/var/log/sp-audit/")]);
         let s = Settings::load(&own_audit, &o).unwrap();
-        assert_eq!(s.audit_witness_dir, PathBuf::from("/var/log/sp-audit.witness"));
+        assert_eq!(
+            s.audit_witness_dir,
+            PathBuf::from("/var/log/sp-audit.witness")
+        );
         for inside in [
             "/srv/sp/data/audit.key",
             "/srv/sp/data/../data/keys/k",

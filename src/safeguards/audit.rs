@@ -68,7 +68,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{PersonRef, SubjectCategory};
-use crate::safeguards::audit_checkpoint::{Checkpoint, CheckpointError, read_witness, write_witness};
+use crate::safeguards::audit_checkpoint::{
+    Checkpoint, CheckpointError, read_witness, write_witness,
+};
 
 #[cfg(test)]
 #[path = "audit_tests.rs"]
@@ -862,8 +864,8 @@ impl AuditLog {
             if Checkpoint::from_event(&stored.event).is_some() {
                 continue;
             }
-            let event: AuditEvent =
-                serde_json::from_value(stored.event).map_err(|e| corrupt(line_no, e.to_string()))?;
+            let event: AuditEvent = serde_json::from_value(stored.event)
+                .map_err(|e| corrupt(line_no, e.to_string()))?;
             if filter.matches(stored.seq, &event) {
                 out.push(AuditEntry {
                     seq: stored.seq,
@@ -1273,13 +1275,8 @@ pub fn verify_with(path: &Path, options: &VerifyOptions) -> Result<VerifyReport,
         reason,
     };
     let witness = match &options.witness_dir {
-        Some(dir) => read_witness(dir).map_err(|e| {
-            fail(
-                FailureKind::Witness,
-                0,
-                format!("{e}: {}", error_chain(&e)),
-            )
-        })?,
+        Some(dir) => read_witness(dir)
+            .map_err(|e| fail(FailureKind::Witness, 0, format!("{e}: {}", error_chain(&e))))?,
         None => None,
     };
     // A kept head is the auditor's own trust anchor when no key is configured.

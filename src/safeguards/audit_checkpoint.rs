@@ -39,6 +39,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -219,9 +220,7 @@ fn message(seq: u64, count: u64, head_hash: &str, ts_utc: &str) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2)
-        || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     (0..s.len())
@@ -306,9 +305,7 @@ fn create_key(path: &Path) -> Result<(), CheckpointError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp.{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
+    let tmp = temporary_name(path);
     let written = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -359,12 +356,12 @@ pub fn trusted_public_key(key_file: &Path) -> Result<Option<VerifyingKey>, Check
     let pub_path = public_key_path(key_file);
     match fs::read_to_string(&pub_path) {
         Ok(text) => {
-            return parse_public_key(&text)
-                .map(Some)
-                .map_err(|reason| CheckpointError::KeyInvalid {
+            return parse_public_key(&text).map(Some).map_err(|reason| {
+                CheckpointError::KeyInvalid {
                     path: pub_path,
                     reason,
-                });
+                }
+            });
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(source) => {
@@ -420,9 +417,7 @@ pub fn write_witness(dir: &Path, checkpoint: &Checkpoint) -> Result<(), Checkpoi
 /// Writes `bytes` to `path` through a temporary file in the same directory, `fsync`, rename and
 /// `fsync` of the directory.
 fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp.{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
+    let tmp = temporary_name(path);
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -440,6 +435,18 @@ fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     result?;
     sync_parent(path);
     Ok(())
+}
+
+/// `<path>.tmp.<pid>.<n>`: unique per process and call, so concurrent writers never share one.
+fn temporary_name(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(
+        ".tmp.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    PathBuf::from(tmp)
 }
 
 /// `fsync` of the directory holding `path`, so a rename or a new name survives a crash. Best

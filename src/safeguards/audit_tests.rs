@@ -519,9 +519,15 @@ fn a_writer_refuses_to_append_after_the_file_is_truncated_replaced_or_deleted_un
 
         let err = log.append(sample_event(4)).unwrap_err();
 
-        assert!(matches!(err, AuditError::Unusable { .. }), "{damage}: {err}");
         assert!(
-            matches!(log.append(sample_event(5)), Err(AuditError::Unusable { .. })),
+            matches!(err, AuditError::Unusable { .. }),
+            "{damage}: {err}"
+        );
+        assert!(
+            matches!(
+                log.append(sample_event(5)),
+                Err(AuditError::Unusable { .. })
+            ),
             "{damage}: stays unusable"
         );
     }
