@@ -8,6 +8,7 @@
 
 mod analyse;
 mod analytics;
+mod audit_trail;
 mod endpoints;
 mod import;
 mod safeguards;
