@@ -224,7 +224,7 @@ enum AuditCommand {
         public_key: Option<String>,
     },
     /// Sign what is not yet covered by a checkpoint, then print the latest signed checkpoint as
-    /// JSON (seq, count, head_hash, ts_utc, public_key, signature) for auditors to keep
+    /// JSON (`seq`, `count`, `head_hash`, `ts_utc`, `public_key`, `signature`) for auditors to keep
     /// elsewhere and pass to `audit verify --head`.
     Head {
         #[command(flatten)]

@@ -79,7 +79,7 @@ impl Setup {
     fn write_lines(&self, lines: &[String]) {
         fs::write(
             self.path(),
-            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+            lines.iter().fold(String::new(), |acc, l| acc + l + "\n"),
         )
         .unwrap();
     }
@@ -286,7 +286,7 @@ fn a_deleted_record_is_named_at_the_gap() {
 }
 
 /// The review's attack: delete every record of one user and recompute the chain; checkpoint
-/// lines are kept with their seq and count moved to their new places (the signed head_hash
+/// lines are kept with their seq and count moved to their new places (the signed `head_hash`
 /// cannot be fixed without the key).
 fn without_bob(lines: &[String]) -> Vec<Value> {
     let mut events: Vec<Value> = lines
@@ -410,8 +410,8 @@ fn a_recomputed_chain_with_re_signed_or_dropped_checkpoints_is_still_caught() {
 /// Whether the lines pass the chain checks alone (no key, no witness): what `audit verify`
 /// did before checkpoints, minus the checkpoint lines' own checks.
 fn verify_bytes_chain_only(lines: &[String]) -> bool {
-    let bytes: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut reader = std::io::Cursor::new(bytes.into_bytes());
+    let bytes = lines.iter().fold(String::new(), |acc, l| acc + l + "\n");
+    let mut reader = io::Cursor::new(bytes.into_bytes());
     let mut buf = Vec::new();
     let mut prev = GENESIS_HASH.to_owned();
     let mut n = 0;

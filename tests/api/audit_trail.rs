@@ -107,12 +107,18 @@ fn audit_verify_names_a_truncated_an_emptied_and_a_deleted_log() {
     site.import_people();
     let (ok, msg) = site.verify(&[]);
     assert!(ok, "{msg}");
-    assert!(msg.contains("audit log intact: 4 entries, 2 signed checkpoints"), "{msg}");
+    assert!(
+        msg.contains("audit log intact: 4 entries, 2 signed checkpoints"),
+        "{msg}"
+    );
     let head = site.run(&["audit", "head"]);
     assert!(head.status.success());
     let head_text = String::from_utf8(head.stdout).unwrap();
     let head: Value = serde_json::from_str(head_text.trim()).unwrap();
-    assert_eq!((head["seq"].as_u64(), head["count"].as_u64()), (Some(4), Some(3)));
+    assert_eq!(
+        (head["seq"].as_u64(), head["count"].as_u64()),
+        (Some(4), Some(3))
+    );
     for field in ["head_hash", "ts_utc", "public_key", "signature"] {
         assert!(head[field].is_string(), "{field}: {head}");
     }
@@ -123,10 +129,15 @@ fn audit_verify_names_a_truncated_an_emptied_and_a_deleted_log() {
 
     let original = std::fs::read_to_string(site.log()).unwrap();
     let lines: Vec<&str> = original.lines().collect();
-    let truncated: String = lines[..3].iter().map(|l| format!("{l}\n")).collect();
+    let truncated = lines[..3]
+        .iter()
+        .fold(String::new(), |acc, l| acc + l + "\n");
     std::fs::write(site.log(), truncated).unwrap();
     let (ok, msg) = site.verify(&[]);
-    assert!(!ok && msg.contains("audit log truncated: the file holds 3 lines"), "{msg}");
+    assert!(
+        !ok && msg.contains("audit log truncated: the file holds 3 lines"),
+        "{msg}"
+    );
 
     std::fs::write(site.log(), "").unwrap();
     let (ok, msg) = site.verify(&[]);
