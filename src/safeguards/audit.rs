@@ -3,8 +3,8 @@
 //! Every processing operation (collection, alteration, consultation, disclosure, combination,
 //! erasure, and reads of this log) writes one [`AuditEvent`] in the style of DPA 2018 s.62
 //! (S16), including denied attempts. Events are appended to a hash-chained, append-only
-//! JSON Lines file (S17) by the one [`AuditLog`] of the process, and [`verify`] checks the whole
-//! chain.
+//! JSON Lines file (S17), signed at checkpoints, by the [`AuditLog`] of each process that
+//! writes it, and [`verify_with`] checks the whole chain, the signatures and the witness.
 //!
 //! # File format (S17)
 //!
@@ -39,12 +39,63 @@
 //! to be in exactly this canonical form, so a change to any byte of any line is detected at
 //! that line.
 //!
-//! # What the chain does not prove
+//! # Checkpoints (S17)
 //!
-//! Removing whole lines from the end of the file, or rewriting the file with a recomputed chain,
-//! leaves a chain that verifies. S17 closes this with signed checkpoints of
-//! [`VerifyReport::last_hash`] (or [`AuditLog::head`]) kept outside this file, which are not
-//! implemented here.
+//! The chain alone does not prove completeness: removing whole lines from the end, emptying or
+//! deleting the file, or rewriting it with a recomputed chain (for example after deleting every
+//! record of one user) leaves a chain that verifies. So a log opened with
+//! [`CheckpointOptions`] appends a *checkpoint line* every `every` records or `interval` after
+//! the first unsigned record (defaults 1,000 and 60 s, `SAFERPLACES_AUDIT_CHECKPOINT_EVERY`
+//! and `SAFERPLACES_AUDIT_CHECKPOINT_SECS`), when it is closed (dropped) and, at open, when
+//! lines were appended since the last checkpoint, so a short CLI import leaves its records
+//! signed. A checkpoint line is an ordinary line of the chain (same `seq`, `prev_hash` and
+//! `hash` rules) whose event is
+//!
+//! ```text
+//! {"checkpoint":{"count":C,"head_hash":"P","public_key":"K","seq":N,"signature":"S","ts_utc":"T"},"event_type":"checkpoint"}
+//! ```
+//!
+//! where `N` is the line's own `seq`, `C = N - 1` the lines it covers, `P` the line's
+//! `prev_hash` (the chain head it signs), and `S` an Ed25519 signature by the key `K` over the
+//! statement defined in [`crate::safeguards::audit_checkpoint`]. The key lives outside the data
+//! directory (`SAFERPLACES_AUDIT_KEY_FILE`, refused inside it); verifiers use its public half,
+//! `<key file>.pub`. Each checkpoint also replaces the *witness*,
+//! `$SAFERPLACES_AUDIT_WITNESS_DIR/audit-head.json`, a copy of the latest checkpoint kept apart
+//! from the log. Records keep their format and the genesis value is unchanged, so a log written
+//! before checkpoints still verifies as far as its chain goes (with no signed checkpoint).
+//!
+//! [`verify_with`] then checks every checkpoint (its `seq` and `count`, that `head_hash` is the
+//! chain before it, the signature, by the trusted key) and that the witness's checkpoint (and a
+//! head an auditor kept from `audit head`) is a line of the file, naming each failure
+//! ([`FailureKind`]): an edited, deleted, inserted or reordered record (`Chain`); a chain
+//! recomputed over changed records (`Checkpoint`: the signed head no longer matches, or a
+//! re-signed checkpoint is not by the trusted key; `Rewritten`: the witness's line is not its
+//! checkpoint); lines removed from the end (`Truncated`), an emptied (`Emptied`) or deleted
+//! (`Deleted`) file; a missing or forged witness (`Witness`). A writer refuses to open a log
+//! behind its witness or off it, so a fresh chain never overwrites the evidence.
+//!
+//! # What the checkpoints do not prove
+//!
+//! - Lines after the last checkpoint are not signed: removing them from the end (by someone
+//!   who can write the file) is not detected. The window is at most `every` records or
+//!   `interval` seconds of a running server; a process killed before it signs leaves its last
+//!   lines unsigned until the next writer opens the log.
+//! - Whoever holds the signing key can forge checkpoints; keep it readable only by the service
+//!   account, ideally on other storage than the data directory.
+//! - Deleting the log and the witness together, or rolling both back to an earlier consistent
+//!   state, is detected only against a head kept elsewhere (`audit verify --head FILE`): put
+//!   the witness directory on other storage or another host, and have auditors keep heads.
+//! - A running writer that finds the file truncated, replaced or deleted under it refuses
+//!   every further append ([`AuditError::Unusable`]) rather than continue a damaged chain, so
+//!   tampering with a live log stops the audited operations until someone looks.
+//!
+//! # Several writers
+//!
+//! Any number of processes (the server, `import people|links`, `retention sweep`, `audit head`)
+//! may append to one log. Each append takes an exclusive advisory lock on the file (`flock`),
+//! reads only what other processes appended since its last known end (a seek, not a re-read),
+//! checks that those lines continue its chain, appends, syncs and releases the lock; so the
+//! chain never forks and sequence numbers stay continuous.
 //!
 //! # Reading the log
 //!
