@@ -8,6 +8,8 @@ export SAFERPLACES_ADDR
 
 .PHONY: demo build web web-deps test test-rust test-web deps-browser venv lint fmt clippy bench bench-build ci clean-demo
 
+# The audit signing key and the witness are created beside, not inside, the data directory:
+# ./data.audit-key (mode 0600, public key ./data.audit-key.pub) and ./data.audit-witness/.
 demo: build web
 	./target/release/saferplaces demo
 
@@ -65,5 +67,7 @@ bench:
 
 ci: lint test bench-build
 
+# The witness goes with the log it witnesses (a witness without its log reads as a deleted log);
+# the signing key is kept.
 clean-demo:
-	rm -rf ./data
+	rm -rf ./data ./data.audit-witness

@@ -95,6 +95,10 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16) {
         );
         let outcome = tokio::task::spawn_blocking(
             move || -> Result<(Option<u64>, Option<SweepReport>), JobError> {
+                // An idle log is signed within the checkpoint interval of its last record.
+                if let Err(e) = audit.checkpoint_if_due() {
+                    tracing::error!(error = %e, "cannot write an audit checkpoint");
+                }
                 let mut guard = st.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let report = if sweep_due {
                     Some(retention_sweep(guard.as_mut(), &audit, today, grace_days)?)

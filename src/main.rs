@@ -23,6 +23,7 @@ use saferplaces::ingest::west_of_england::load_area_set;
 use saferplaces::jobs::{load_snapshot, retention_sweep};
 use saferplaces::safeguards::access_cli;
 use saferplaces::safeguards::audit::{self, AuditLog};
+use saferplaces::safeguards::audit_checkpoint;
 use saferplaces::safeguards::sharing::Agreements;
 use saferplaces::safeguards::tokens::{new_token, token_hash};
 use saferplaces::startup::Application;
@@ -231,8 +232,23 @@ enum ReportCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the hash chain; exits non-zero naming the first bad record.
+    /// Verify the hash chain, every signed checkpoint, the witness and (with --head) a head
+    /// kept elsewhere; exits 2 naming what is wrong: an edited, deleted or inserted record, a
+    /// recomputed chain, a truncated, emptied or deleted log.
     Verify {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// A checkpoint printed earlier by `audit head` and kept elsewhere: it must be in the log.
+        #[arg(long)]
+        head: Option<PathBuf>,
+        /// The trusted public key, 64 hex digits (default: `<SAFERPLACES_AUDIT_KEY_FILE>.pub`).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Sign what is not yet covered by a checkpoint, then print the latest signed checkpoint as
+    /// JSON (`seq`, `count`, `head_hash`, `ts_utc`, `public_key`, `signature`) for auditors to keep
+    /// elsewhere and pass to `audit verify --head`.
+    Head {
         #[command(flatten)]
         dir: DataDirArg,
     },
@@ -276,9 +292,77 @@ fn clock(settings: &Settings) -> Clock {
     settings.today.map_or(Clock::System, Clock::Fixed)
 }
 
+/// Opens the audit log with signed checkpoints (the key is generated beside the data
+/// directory when absent). Any number of processes may hold it open at once.
 fn open_audit(settings: &Settings) -> anyhow::Result<AuditLog> {
     let dir = &settings.audit_dir;
-    AuditLog::open(dir).with_context(|| format!("opening the audit log in {}", dir.display()))
+    let key = audit_checkpoint::load_or_create_key(&settings.audit_key_file)
+        .context("loading the audit signing key")?;
+    let options = audit::CheckpointOptions {
+        key,
+        witness_dir: settings.audit_witness_dir.clone(),
+        every: u64::from(settings.audit_checkpoint_every),
+        interval: std::time::Duration::from_secs(u64::from(settings.audit_checkpoint_secs)),
+    };
+    AuditLog::open_with(dir, Some(options))
+        .with_context(|| format!("opening the audit log in {}", dir.display()))
+}
+
+/// `audit verify`: the chain, every checkpoint against the trusted key, the witness and an
+/// optional kept head. Exit code 2 names what is wrong.
+fn audit_verify(
+    s: &Settings,
+    head: Option<&std::path::Path>,
+    public_key: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let path = s.audit_dir.join(audit::AUDIT_FILE_NAME);
+    let trusted_key = match public_key {
+        Some(hex) => Some(audit_checkpoint::parse_public_key(hex).map_err(anyhow::Error::msg)?),
+        None => audit_checkpoint::trusted_public_key(&s.audit_key_file)
+            .context("reading the audit public key")?,
+    };
+    let head = head
+        .map(|p| -> anyhow::Result<audit_checkpoint::Checkpoint> {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a checkpoint from `audit head`", p.display()))
+        })
+        .transpose()?;
+    let options = audit::VerifyOptions {
+        trusted_key,
+        witness_dir: Some(s.audit_witness_dir.clone()),
+        head,
+    };
+    match audit::verify_with(&path, &options) {
+        Ok(r) => {
+            let signed = match &r.last_checkpoint {
+                Some(c) => format!(
+                    "{} signed checkpoints, the last at line {} made at {}",
+                    r.checkpoints, c.seq, c.ts_utc
+                ),
+                None => "no signed checkpoint".to_owned(),
+            };
+            let witness = r.witness.as_ref().map_or_else(
+                || "no witness".to_owned(),
+                |w| format!("witness at line {} matches", w.seq),
+            );
+            out(&format!(
+                "audit log intact: {} entries, {signed}, {} entries after it not yet signed, {witness}, last hash {}",
+                r.entries, r.unsigned_entries, r.last_hash
+            ))?;
+            if !r.key_trusted && r.checkpoints > 0 {
+                out(&format!(
+                    "warning: no trusted public key ({} absent): signatures were checked against the key the checkpoints name",
+                    audit_checkpoint::public_key_path(&s.audit_key_file).display()
+                ))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            out(&failure.to_string())?;
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 /// Generates and stores the demo data when the store holds no incidents.
@@ -642,7 +726,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 None
             };
-            return run_import(&mut store, kind, &paths, &opts, json, audit.as_ref());
+            let code = run_import(&mut store, kind, &paths, &opts, json, audit.as_ref())?;
+            if let Some(log) = &audit {
+                log.checkpoint().context("signing the audit log's head")?;
+            }
+            return Ok(code);
         }
         Command::Reconcile {
             dir,
@@ -766,20 +854,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out(&token)?;
         }
         Command::Audit {
-            command: AuditCommand::Verify { dir },
+            command:
+                AuditCommand::Verify {
+                    dir,
+                    head,
+                    public_key,
+                },
         } => {
             let s = settings(None, dir.data_dir)?;
-            let path = s.audit_dir.join(audit::AUDIT_FILE_NAME);
-            match audit::verify(&path) {
-                Ok(report) => out(&format!(
-                    "audit log intact: {} entries, last hash {}",
-                    report.entries, report.last_hash
-                ))?,
-                Err(failure) => {
-                    out(&failure.to_string())?;
-                    return Ok(ExitCode::from(2));
-                }
-            }
+            return audit_verify(&s, head.as_deref(), public_key.as_deref());
+        }
+        Command::Audit {
+            command: AuditCommand::Head { dir },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let log = open_audit(&s)?;
+            log.checkpoint().context("signing the audit log's head")?;
+            let head = log
+                .last_checkpoint()
+                .context("the audit log is empty: there is no head to sign")?;
+            out(&serde_json::to_string(&head)?)?;
         }
         Command::Case {
             command:
@@ -836,6 +930,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut store = SqliteStore::open(&s.data_dir)?;
             let audit = open_audit(&s)?;
             let report = retention_sweep(&mut store, &audit, today, s.retention_grace_days)?;
+            audit.checkpoint().context("signing the audit log's head")?;
             out(&format!(
                 "retention sweep as of {today} (grace {} days): erased {} people and {} links",
                 s.retention_grace_days, report.people, report.links

@@ -2,7 +2,7 @@
 //! rule 5). Nothing outside this module reads the environment; [`Env`] lets tests fake it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Default listen address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -83,6 +83,20 @@ pub struct Settings {
     /// `SAFERPLACES_DISCLOSURE_MIN_COUNT_CHILDREN`, `SAFERPLACES_DISCLOSURE_ROUNDING`), never
     /// weaker than the floors in safeguards.md.
     pub disclosure: crate::safeguards::disclosure::DisclosurePolicy,
+    /// The Ed25519 key that signs audit checkpoints (`SAFERPLACES_AUDIT_KEY_FILE`, default
+    /// `<data_dir>.audit-key` beside the data directory; generated with mode 0600 when absent;
+    /// its public key is `<file>.pub`). Never inside the data or audit directory.
+    pub audit_key_file: PathBuf,
+    /// Where the latest signed checkpoint is also written (`SAFERPLACES_AUDIT_WITNESS_DIR`,
+    /// default `<data_dir>.audit-witness` beside the data directory, or `<audit_dir>.witness`
+    /// beside an audit directory set with `SAFERPLACES_AUDIT_DIR`).
+    pub audit_witness_dir: PathBuf,
+    /// A checkpoint follows at most this many audit records
+    /// (`SAFERPLACES_AUDIT_CHECKPOINT_EVERY`, default 1000, at least 1).
+    pub audit_checkpoint_every: u32,
+    /// A checkpoint follows at most this many seconds after the first record it covers
+    /// (`SAFERPLACES_AUDIT_CHECKPOINT_SECS`, default 60, at least 1).
+    pub audit_checkpoint_secs: u32,
     /// Memory for encoded tiles, MiB (`SAFERPLACES_TILE_CACHE_MB`, default 256; 0 turns the
     /// tile cache off, as the uncached benchmarks do).
     pub tile_cache_mb: u32,
@@ -187,9 +201,42 @@ impl Settings {
             value: format!("{disclosure:?}"),
             reason: e.to_string(),
         })?;
-        let audit_dir = env
-            .var("SAFERPLACES_AUDIT_DIR")
-            .map_or_else(|| data_dir.join("audit"), PathBuf::from);
+        let audit_dir_set = env.var("SAFERPLACES_AUDIT_DIR");
+        let audit_witness_dir = match (env.var("SAFERPLACES_AUDIT_WITNESS_DIR"), &audit_dir_set) {
+            (Some(w), _) => PathBuf::from(w),
+            (None, Some(a)) => sibling("SAFERPLACES_AUDIT_DIR", Path::new(a), ".witness")?,
+            (None, None) => sibling("SAFERPLACES_DATA_DIR", &data_dir, ".audit-witness")?,
+        };
+        let audit_dir = audit_dir_set.map_or_else(|| data_dir.join("audit"), PathBuf::from);
+        let audit_key_file = match env.var("SAFERPLACES_AUDIT_KEY_FILE") {
+            Some(k) => PathBuf::from(k),
+            None => sibling("SAFERPLACES_DATA_DIR", &data_dir, ".audit-key")?,
+        };
+        for (dir, what) in [(&data_dir, "data"), (&audit_dir, "audit")] {
+            if is_inside(&audit_key_file, dir) {
+                return Err(ConfigError::Invalid {
+                    name: "SAFERPLACES_AUDIT_KEY_FILE",
+                    value: audit_key_file.display().to_string(),
+                    reason: format!(
+                        "the audit signing key must be kept outside the {what} directory {}",
+                        dir.display()
+                    ),
+                });
+            }
+        }
+        let at_least_one = |name: &'static str, default: u32| -> ConfigResult<u32> {
+            let n = number(name, default)?;
+            if n == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    value: n.to_string(),
+                    reason: "must be at least 1".to_owned(),
+                });
+            }
+            Ok(n)
+        };
+        let audit_checkpoint_every = at_least_one("SAFERPLACES_AUDIT_CHECKPOINT_EVERY", 1000)?;
+        let audit_checkpoint_secs = at_least_one("SAFERPLACES_AUDIT_CHECKPOINT_SECS", 60)?;
         let budget_defaults = crate::safeguards::monitor::Budgets::default();
         let budgets = crate::safeguards::monitor::Budgets {
             subjects_per_hour: number(
@@ -218,6 +265,10 @@ impl Settings {
             sharing_agreements,
             controller: env.var("SAFERPLACES_CONTROLLER").filter(|c| !c.is_empty()),
             budgets,
+            audit_key_file,
+            audit_witness_dir,
+            audit_checkpoint_every,
+            audit_checkpoint_secs,
             audit_dir,
             today,
             retention_grace_days,
@@ -230,6 +281,56 @@ impl Settings {
             log_format,
         })
     }
+}
+
+/// `<dir><suffix>` beside `dir`, e.g. `./data` and `.audit-key` give `./data.audit-key`.
+fn sibling(name: &'static str, dir: &Path, suffix: &str) -> ConfigResult<PathBuf> {
+    let absolute = std::path::absolute(dir).map_err(|e| ConfigError::Invalid {
+        name,
+        value: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let normal: PathBuf = absolute.components().collect();
+    let Some(file_name) = normal.file_name() else {
+        return Err(ConfigError::Invalid {
+            name,
+            value: dir.display().to_string(),
+            reason: format!("has no name to put {suffix} beside; set the path explicitly"),
+        });
+    };
+    let mut sibling = file_name.to_owned();
+    sibling.push(suffix);
+    Ok(normal.with_file_name(sibling))
+}
+
+/// Whether `path` is `dir` or inside it, comparing absolute paths and, where they exist,
+/// paths with symbolic links resolved.
+fn is_inside(path: &Path, dir: &Path) -> bool {
+    let absolute = |p: &Path| -> PathBuf {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .components()
+            .collect()
+    };
+    // Resolve the longest existing ancestor, keep the rest as written.
+    let resolved = |p: &Path| -> PathBuf {
+        let p = absolute(p);
+        let mut rest = Vec::new();
+        let mut head = p.as_path();
+        loop {
+            if let Ok(real) = head.canonicalize() {
+                return rest.iter().rev().fold(real, |acc: PathBuf, c| acc.join(c));
+            }
+            match (head.parent(), head.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_owned());
+                    head = parent;
+                }
+                _ => return p,
+            }
+        }
+    };
+    absolute(path).starts_with(absolute(dir)) || resolved(path).starts_with(resolved(dir))
 }
 
 #[cfg(test)]
@@ -289,6 +390,59 @@ mod tests {
                 .to_string(),
             "2026-11-22"
         );
+    }
+
+    #[test]
+    fn the_audit_key_and_witness_default_beside_the_data_dir_and_never_inside_it() {
+        let o = Overrides {
+            data_dir: Some("/srv/sp/data".into()),
+            ..Overrides::default()
+        };
+        let s = Settings::load(&HashMap::new(), &o).unwrap();
+        assert_eq!(s.audit_key_file, PathBuf::from("/srv/sp/data.audit-key"));
+        assert_eq!(
+            s.audit_witness_dir,
+            PathBuf::from("/srv/sp/data.audit-witness")
+        );
+        assert_eq!(
+            (s.audit_checkpoint_every, s.audit_checkpoint_secs),
+            (1000, 60)
+        );
+        let own_audit = HashMap::from([("SAFERPLACES_AUDIT_DIR", "/var/log/sp-audit/")]);
+        let s = Settings::load(&own_audit, &o).unwrap();
+        assert_eq!(
+            s.audit_witness_dir,
+            PathBuf::from("/var/log/sp-audit.witness")
+        );
+        for inside in [
+            "/srv/sp/data/audit.key",
+            "/srv/sp/data/../data/keys/k",
+            "/var/log/sp-audit/k",
+        ] {
+            let env = HashMap::from([
+                ("SAFERPLACES_AUDIT_KEY_FILE", inside),
+                ("SAFERPLACES_AUDIT_DIR", "/var/log/sp-audit"),
+            ]);
+            let err = Settings::load(&env, &o).unwrap_err().to_string();
+            assert!(err.contains("outside the"), "{inside}: {err}");
+        }
+        let zero = HashMap::from([("SAFERPLACES_AUDIT_CHECKPOINT_EVERY", "0")]);
+        assert!(Settings::load(&zero, &o).is_err());
+    }
+
+    #[test]
+    fn a_key_reached_through_a_symbolic_link_into_the_data_dir_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::os::unix::fs::symlink(&data, root.path().join("keys")).unwrap();
+        let key = root.path().join("keys/audit.key");
+        let env = HashMap::from([("SAFERPLACES_AUDIT_KEY_FILE", key.to_str().unwrap())]);
+        let o = Overrides {
+            data_dir: Some(data),
+            ..Overrides::default()
+        };
+        assert!(Settings::load(&env, &o).is_err());
     }
 
     #[test]

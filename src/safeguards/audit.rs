@@ -3,8 +3,8 @@
 //! Every processing operation (collection, alteration, consultation, disclosure, combination,
 //! erasure, and reads of this log) writes one [`AuditEvent`] in the style of DPA 2018 s.62
 //! (S16), including denied attempts. Events are appended to a hash-chained, append-only
-//! JSON Lines file (S17) by the one [`AuditLog`] of the process, and [`verify`] checks the whole
-//! chain.
+//! JSON Lines file (S17), signed at checkpoints, by the [`AuditLog`] of each process that
+//! writes it, and [`verify_with`] checks the whole chain, the signatures and the witness.
 //!
 //! # File format (S17)
 //!
@@ -39,12 +39,63 @@
 //! to be in exactly this canonical form, so a change to any byte of any line is detected at
 //! that line.
 //!
-//! # What the chain does not prove
+//! # Checkpoints (S17)
 //!
-//! Removing whole lines from the end of the file, or rewriting the file with a recomputed chain,
-//! leaves a chain that verifies. S17 closes this with signed checkpoints of
-//! [`VerifyReport::last_hash`] (or [`AuditLog::head`]) kept outside this file, which are not
-//! implemented here.
+//! The chain alone does not prove completeness: removing whole lines from the end, emptying or
+//! deleting the file, or rewriting it with a recomputed chain (for example after deleting every
+//! record of one user) leaves a chain that verifies. So a log opened with
+//! [`CheckpointOptions`] appends a *checkpoint line* every `every` records or `interval` after
+//! the first unsigned record (defaults 1,000 and 60 s, `SAFERPLACES_AUDIT_CHECKPOINT_EVERY`
+//! and `SAFERPLACES_AUDIT_CHECKPOINT_SECS`), when it is closed (dropped) and, at open, when
+//! lines were appended since the last checkpoint, so a short CLI import leaves its records
+//! signed. A checkpoint line is an ordinary line of the chain (same `seq`, `prev_hash` and
+//! `hash` rules) whose event is
+//!
+//! ```text
+//! {"checkpoint":{"count":C,"head_hash":"P","public_key":"K","seq":N,"signature":"S","ts_utc":"T"},"event_type":"checkpoint"}
+//! ```
+//!
+//! where `N` is the line's own `seq`, `C = N - 1` the lines it covers, `P` the line's
+//! `prev_hash` (the chain head it signs), and `S` an Ed25519 signature by the key `K` over the
+//! statement defined in [`crate::safeguards::audit_checkpoint`]. The key lives outside the data
+//! directory (`SAFERPLACES_AUDIT_KEY_FILE`, refused inside it); verifiers use its public half,
+//! `<key file>.pub`. Each checkpoint also replaces the *witness*,
+//! `$SAFERPLACES_AUDIT_WITNESS_DIR/audit-head.json`, a copy of the latest checkpoint kept apart
+//! from the log. Records keep their format and the genesis value is unchanged, so a log written
+//! before checkpoints still verifies as far as its chain goes (with no signed checkpoint).
+//!
+//! [`verify_with`] then checks every checkpoint (its `seq` and `count`, that `head_hash` is the
+//! chain before it, the signature, by the trusted key) and that the witness's checkpoint (and a
+//! head an auditor kept from `audit head`) is a line of the file, naming each failure
+//! ([`FailureKind`]): an edited, deleted, inserted or reordered record (`Chain`); a chain
+//! recomputed over changed records (`Checkpoint`: the signed head no longer matches, or a
+//! re-signed checkpoint is not by the trusted key; `Rewritten`: the witness's line is not its
+//! checkpoint); lines removed from the end (`Truncated`), an emptied (`Emptied`) or deleted
+//! (`Deleted`) file; a missing or forged witness (`Witness`). A writer refuses to open a log
+//! behind its witness or off it, so a fresh chain never overwrites the evidence.
+//!
+//! # What the checkpoints do not prove
+//!
+//! - Lines after the last checkpoint are not signed: removing them from the end (by someone
+//!   who can write the file) is not detected. The window is at most `every` records or
+//!   `interval` seconds of a running server; a process killed before it signs leaves its last
+//!   lines unsigned until the next writer opens the log.
+//! - Whoever holds the signing key can forge checkpoints; keep it readable only by the service
+//!   account, ideally on other storage than the data directory.
+//! - Deleting the log and the witness together, or rolling both back to an earlier consistent
+//!   state, is detected only against a head kept elsewhere (`audit verify --head FILE`): put
+//!   the witness directory on other storage or another host, and have auditors keep heads.
+//! - A running writer that finds the file truncated, replaced or deleted under it refuses
+//!   every further append ([`AuditError::Unusable`]) rather than continue a damaged chain, so
+//!   tampering with a live log stops the audited operations until someone looks.
+//!
+//! # Several writers
+//!
+//! Any number of processes (the server, `import people|links`, `retention sweep`, `audit head`)
+//! may append to one log. Each append takes an exclusive advisory lock on the file (`flock`),
+//! reads only what other processes appended since its last known end (a seek, not a re-read),
+//! checks that those lines continue its chain, appends, syncs and releases the lock; so the
+//! chain never forks and sequence numbers stay continuous.
 //!
 //! # Reading the log
 //!
@@ -53,22 +104,32 @@
 //! event (S17).
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{PersonRef, SubjectCategory};
+use crate::safeguards::audit_checkpoint::{
+    Checkpoint, CheckpointError, read_witness, write_witness,
+};
 
 #[cfg(test)]
 #[path = "audit_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "audit_checkpoint_tests.rs"]
+mod checkpoint_tests;
 
 /// The name of the log file inside the audit directory (S17).
 pub const AUDIT_FILE_NAME: &str = "audit.jsonl";
@@ -111,12 +172,37 @@ pub enum AuditError {
         #[source]
         source: io::Error,
     },
-    /// Another [`AuditLog`] (in this or another process) holds the file: two writers would fork
-    /// the chain.
-    #[error("audit log {path} is already open for writing elsewhere")]
-    Locked {
+    /// The signing key or the witness could not be used.
+    #[error("audit checkpoint")]
+    Checkpoint(#[from] CheckpointError),
+    /// The witness records a checkpoint beyond the end of the log: the log was truncated,
+    /// emptied or deleted. Keep the log and the witness as evidence, move both aside, then
+    /// start again.
+    #[error(
+        "audit log {path} holds {file_lines} lines but the witness {witness} records a signed checkpoint at line {witness_seq}: the log was truncated, emptied or deleted; refusing to append"
+    )]
+    BehindWitness {
         /// The log file.
         path: PathBuf,
+        /// The witness file.
+        witness: PathBuf,
+        /// The `seq` of the witness's checkpoint.
+        witness_seq: u64,
+        /// Lines in the log.
+        file_lines: u64,
+    },
+    /// The last line of the log is not the checkpoint the witness records: the log was
+    /// rewritten.
+    #[error(
+        "line {seq} of audit log {path} is not the checkpoint the witness {witness} records: the log was rewritten; refusing to append"
+    )]
+    WitnessMismatch {
+        /// The log file.
+        path: PathBuf,
+        /// The witness file.
+        witness: PathBuf,
+        /// The line.
+        seq: u64,
     },
     /// The last line of an existing log is not a valid entry, so appending would chain onto
     /// garbage. Run [`verify`] and repair the file by hand.
@@ -515,20 +601,41 @@ impl AuditFilter {
     }
 }
 
+/// When [`AuditLog`] writes signed checkpoints (module docs, "Checkpoints").
+#[derive(Debug, Clone)]
+pub struct CheckpointOptions {
+    /// The Ed25519 signing key, kept outside the data directory.
+    pub key: SigningKey,
+    /// The directory of the witness file, apart from the log.
+    pub witness_dir: PathBuf,
+    /// A checkpoint follows at most this many records (at least 1).
+    pub every: u64,
+    /// A checkpoint follows at most this long after the first record it will cover.
+    pub interval: Duration,
+}
+
 /// The append-only, hash-chained audit log (S17). Open one per process with
-/// [`AuditLog::open`] and share it in an `Arc`; appends are serialised by an internal mutex and
-/// the file is locked against a second writer.
+/// [`AuditLog::open_with`] and share it in an `Arc`. Appends are serialised by an internal
+/// mutex within the process and by an advisory lock on the file, held only while an append
+/// re-reads the tail and writes, across processes: a server, an import and a retention sweep
+/// can append to one log at the same time without forking the chain.
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
     writer: Mutex<Writer>,
+    /// A second handle on the same open file description, used only for the advisory lock, so
+    /// the lock can be held while the writer state is changed.
+    lock_file: File,
+    checkpoints: Option<CheckpointOptions>,
 }
 
 /// The mutable state behind the mutex.
 #[derive(Debug)]
 struct Writer {
-    /// The file, open for appending (and reading its tail at open).
+    /// The file, open for appending (and for reading its tail).
     file: File,
+    /// Device and inode of the file, to notice it being replaced or deleted.
+    id: (u64, u64),
     /// `seq` of the last line (0 for an empty log).
     seq: u64,
     /// `hash` of the last line ([`GENESIS_HASH`] for an empty log).
@@ -537,22 +644,65 @@ struct Writer {
     len: u64,
     /// Set after a failure that left the file in an unknown state.
     broken: Option<String>,
+    /// Lines after the last checkpoint.
+    since_checkpoint: u64,
+    /// When this process first saw a line not yet covered by a checkpoint.
+    unsigned_since: Option<Instant>,
+    /// The last checkpoint seen in or written to the file.
+    last_checkpoint: Option<Checkpoint>,
+}
+
+/// The advisory lock on the log file, released on drop. Filesystems without locks hold none
+/// (the mutex still serialises this process).
+struct FileLock<'a>(Option<&'a File>);
+
+impl<'a> FileLock<'a> {
+    fn acquire(file: &'a File, path: &Path) -> AuditResult<Self> {
+        match file.lock() {
+            Ok(()) => Ok(Self(Some(file))),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => Ok(Self(None)),
+            Err(source) => Err(AuditError::Open {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+}
+
+impl Drop for FileLock<'_> {
+    fn drop(&mut self) {
+        if let Some(file) = self.0 {
+            let _ = file.unlock();
+        }
+    }
 }
 
 impl AuditLog {
+    /// Opens the log without checkpoints: [`AuditLog::open_with`] with `None`. For tests,
+    /// benchmarks and tools; the server and the CLI open it with checkpoints.
+    ///
+    /// # Errors
+    ///
+    /// As [`AuditLog::open_with`].
+    pub fn open(dir: &Path) -> AuditResult<Self> {
+        Self::open_with(dir, None)
+    }
+
     /// Opens (creating if needed) the log `<dir>/audit.jsonl` for appending, creating `dir` too.
     ///
-    /// Reads the last line to continue the chain from its `seq` and `hash`. The rest of the file
-    /// is not checked here; run [`verify`] for that. Takes an exclusive advisory lock on the
-    /// file (where the platform supports it) for the life of the log.
+    /// Under the file's advisory lock, reads the last line to continue the chain from its `seq`
+    /// and `hash`. The rest of the file is not checked here; run [`verify`] for that. With
+    /// `checkpoints`, also checks the log against the witness (a witness beyond the end of the
+    /// log, or not matching its last line, is refused) and writes a checkpoint at once when
+    /// lines were appended since the last one (for example by a process that crashed).
     ///
     /// # Errors
     ///
     /// [`AuditError::CreateDir`], [`AuditError::Open`] or [`AuditError::Read`] on I/O failure;
-    /// [`AuditError::Locked`] when another [`AuditLog`] holds the file;
     /// [`AuditError::LastLineInvalid`] when the file does not end with a complete, valid entry,
-    /// so the chain is never continued from garbage.
-    pub fn open(dir: &Path) -> AuditResult<Self> {
+    /// so the chain is never continued from garbage; [`AuditError::BehindWitness`],
+    /// [`AuditError::WitnessMismatch`] or [`AuditError::Checkpoint`] with checkpoints.
+    pub fn open_with(dir: &Path, checkpoints: Option<CheckpointOptions>) -> AuditResult<Self> {
         fs::create_dir_all(dir).map_err(|source| AuditError::CreateDir {
             path: dir.to_path_buf(),
             source,
@@ -562,36 +712,76 @@ impl AuditLog {
             path: path.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(&path)
             .map_err(open_err)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(AuditError::Locked { path }),
-            // Filesystems without locks: the mutex still serialises this process.
-            Err(TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => {}
-            Err(TryLockError::Error(source)) => return Err(open_err(source)),
-        }
-        let len = file.metadata().map_err(open_err)?.len();
-        let (seq, hash) = match read_tail(&mut file, len) {
-            Ok(head) => head,
+        let lock_file = file.try_clone().map_err(open_err)?;
+        let flock = FileLock::acquire(&lock_file, &path)?;
+        let meta = file.metadata().map_err(open_err)?;
+        let len = meta.len();
+        let tail = match read_tail(&file, len) {
+            Ok(tail) => tail,
             Err(TailError::Io(source)) => return Err(AuditError::Read { path, source }),
             Err(TailError::Invalid(reason)) => {
                 return Err(AuditError::LastLineInvalid { path, reason });
             }
         };
+        let mut writer = Writer {
+            file,
+            id: (meta.dev(), meta.ino()),
+            seq: tail.seq,
+            hash: tail.hash,
+            len,
+            broken: None,
+            since_checkpoint: 0,
+            unsigned_since: None,
+            last_checkpoint: None,
+        };
+        writer.since_checkpoint = if tail.checkpoint.is_some() {
+            0
+        } else {
+            tail.seq
+        };
+        if let Some(options) = &checkpoints {
+            let witness_path = options
+                .witness_dir
+                .join(crate::safeguards::audit_checkpoint::WITNESS_FILE_NAME);
+            if let Some(witness) = read_witness(&options.witness_dir)? {
+                if witness.seq > tail.seq {
+                    return Err(AuditError::BehindWitness {
+                        path,
+                        witness: witness_path,
+                        witness_seq: witness.seq,
+                        file_lines: tail.seq,
+                    });
+                }
+                if witness.seq == tail.seq && tail.checkpoint.as_ref() != Some(&witness) {
+                    return Err(AuditError::WitnessMismatch {
+                        path,
+                        witness: witness_path,
+                        seq: tail.seq,
+                    });
+                }
+                if tail.checkpoint.is_none() {
+                    writer.since_checkpoint = tail.seq - witness.seq;
+                }
+            }
+            writer.last_checkpoint.clone_from(&tail.checkpoint);
+            if writer.since_checkpoint > 0 {
+                writer.write_checkpoint(&path, options)?;
+            }
+        } else {
+            writer.last_checkpoint = tail.checkpoint;
+        }
+        drop(flock);
         Ok(Self {
             path,
-            writer: Mutex::new(Writer {
-                file,
-                seq,
-                hash,
-                len,
-                broken: None,
-            }),
+            writer: Mutex::new(writer),
+            lock_file,
+            checkpoints,
         })
     }
 
@@ -600,75 +790,107 @@ impl AuditLog {
         &self.path
     }
 
-    /// The `seq` and `hash` of the last entry: `(0, GENESIS_HASH)` for an empty log. Record
-    /// these outside the log (checkpoints) to detect truncation or rewriting (S17).
+    /// The `seq` and `hash` of the last line this process has seen: `(0, GENESIS_HASH)` for an
+    /// empty log. Lines appended by other processes show after this one's next append.
     pub fn head(&self) -> (u64, String) {
         let writer = self.lock();
         (writer.seq, writer.hash.clone())
     }
 
+    /// The last checkpoint this process has seen or written.
+    pub fn last_checkpoint(&self) -> Option<Checkpoint> {
+        self.lock().last_checkpoint.clone()
+    }
+
     /// Appends `event` as the next entry of the chain and flushes it to stable storage
     /// (`sync_data`) before returning, so an acknowledged audit record survives a crash (S16,
-    /// S17). The line is written with a single `write_all`; concurrent appends are serialised.
+    /// S17). Under the file's advisory lock, first reads what other processes appended since
+    /// (a seek to this process's last known end, not a re-read of the file), then writes the
+    /// line with a single `write_all`. With checkpoints, writes one after the record when one
+    /// is due.
     ///
     /// # Errors
     ///
     /// [`AuditError::Serialize`] or [`AuditError::TooLarge`] for an unloggable event;
     /// [`AuditError::Write`] when writing fails (the partial line is truncated away and the log
     /// stays usable); [`AuditError::Sync`] when the flush fails, after which, like after a
-    /// failed truncation, every append returns [`AuditError::Unusable`] until the log is
-    /// reopened. Callers must treat any error as "not logged" and refuse the operation.
+    /// failed truncation or after the file was truncated, replaced or deleted under this
+    /// process, every append returns [`AuditError::Unusable`] until the log is reopened;
+    /// [`AuditError::LastLineInvalid`] when another writer left an incomplete line. Callers
+    /// must treat any error as "not logged" and refuse the operation.
     pub fn append(&self, event: AuditEvent) -> AuditResult<AuditEntry> {
         let value =
             serde_json::to_value(&event).map_err(|source| AuditError::Serialize { source })?;
         let canonical = canonical_json(&value);
         let mut writer = self.lock();
-        if let Some(reason) = &writer.broken {
-            return Err(AuditError::Unusable {
-                path: self.path.clone(),
-                reason: reason.clone(),
-            });
-        }
+        writer.usable(&self.path)?;
+        let _flock = FileLock::acquire(&self.lock_file, &self.path)?;
+        writer.refresh(&self.path)?;
         let seq = writer.seq + 1;
-        let hash = entry_hash(&writer.hash, seq, &canonical);
-        let line = render_line(seq, &writer.hash, &canonical, &hash);
-        if line.len() > MAX_LINE_BYTES + 1 {
-            return Err(AuditError::TooLarge {
-                path: self.path.clone(),
-                bytes: line.len() - 1,
-            });
-        }
-        if let Err(source) = writer.file.write_all(line.as_bytes()) {
-            // Never leave a partial line for the next entry to chain onto.
-            let len = writer.len;
-            if let Err(e) = writer.file.set_len(len) {
-                writer.broken = Some(format!(
-                    "a failed write could not be rolled back ({e}); the file may end in a partial line"
-                ));
-            }
-            return Err(AuditError::Write {
-                path: self.path.clone(),
-                source,
-            });
-        }
-        // The line is in the file whatever happens next, so the chain state follows it.
-        writer.len += line.len() as u64;
-        writer.seq = seq;
-        writer.hash.clone_from(&hash);
-        if let Err(source) = writer.file.sync_data() {
-            writer.broken = Some(format!("sync_data failed ({source})"));
-            return Err(AuditError::Sync {
-                path: self.path.clone(),
-                source,
-            });
+        let hash = writer.write_line(&self.path, seq, &canonical)?;
+        writer.since_checkpoint += 1;
+        writer.unsigned_since.get_or_insert_with(Instant::now);
+        if let Some(options) = &self.checkpoints
+            && writer.checkpoint_due(options)
+            && let Err(e) = writer.write_checkpoint(&self.path, options)
+        {
+            // The record itself is durable; the next append or checkpoint retries (or reports
+            // the log unusable).
+            tracing::error!(error = %e, path = %self.path.display(), "cannot write an audit checkpoint");
         }
         Ok(AuditEntry { seq, hash, event })
     }
 
+    /// Writes a checkpoint when one is due (lines not yet covered, and `every` of them or
+    /// `interval` since the first). The server calls this about once a second, so an idle log
+    /// is checkpointed within `interval` of its last record. Without checkpoints, does nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`AuditLog::checkpoint`].
+    pub fn checkpoint_if_due(&self) -> AuditResult<Option<Checkpoint>> {
+        let Some(options) = &self.checkpoints else {
+            return Ok(None);
+        };
+        let mut writer = self.lock();
+        if writer.broken.is_some() || !writer.checkpoint_due(options) {
+            return Ok(None);
+        }
+        let _flock = FileLock::acquire(&self.lock_file, &self.path)?;
+        writer.refresh(&self.path)?;
+        if !writer.checkpoint_due(options) {
+            return Ok(None);
+        }
+        writer.write_checkpoint(&self.path, options).map(Some)
+    }
+
+    /// Writes a checkpoint now if any line is not yet covered by one; `Ok(None)` when there is
+    /// nothing to sign or the log has no checkpoints. Called when the log is dropped; call it
+    /// explicitly to see its errors.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::Unusable`], [`AuditError::Write`], [`AuditError::Sync`] or
+    /// [`AuditError::Checkpoint`] (the witness could not be written).
+    pub fn checkpoint(&self) -> AuditResult<Option<Checkpoint>> {
+        let Some(options) = &self.checkpoints else {
+            return Ok(None);
+        };
+        let mut writer = self.lock();
+        writer.usable(&self.path)?;
+        let _flock = FileLock::acquire(&self.lock_file, &self.path)?;
+        writer.refresh(&self.path)?;
+        if writer.since_checkpoint == 0 {
+            return Ok(None);
+        }
+        writer.write_checkpoint(&self.path, options).map(Some)
+    }
+
     /// Reads the entries matching `filter`, oldest first and newest last, stopping after
-    /// `limit` matches (so `limit` 0 returns nothing). Page through the log by passing the last
-    /// `seq` received as [`AuditFilter::since_seq`]. Scans the file from the start; does not
-    /// check the chain (use [`AuditLog::verify`]). The caller must log the read itself as an
+    /// `limit` matches (so `limit` 0 returns nothing). Checkpoint lines are not entries and are
+    /// skipped. Page through the log by passing the last `seq` received as
+    /// [`AuditFilter::since_seq`]. Scans the file from the start; does not check the chain
+    /// (use [`AuditLog::verify`]). The caller must log the read itself as an
     /// [`AuditEventType::AuditRead`] event (S17).
     ///
     /// # Errors
@@ -704,11 +926,16 @@ impl AuditLog {
             }
             let stored: StoredEntry =
                 serde_json::from_slice(&buf).map_err(|e| corrupt(line_no, e.to_string()))?;
-            if filter.matches(stored.seq, &stored.event) {
+            if Checkpoint::from_event(&stored.event).is_some() {
+                continue;
+            }
+            let event: AuditEvent = serde_json::from_value(stored.event)
+                .map_err(|e| corrupt(line_no, e.to_string()))?;
+            if filter.matches(stored.seq, &event) {
                 out.push(AuditEntry {
                     seq: stored.seq,
                     hash: stored.hash,
-                    event: stored.event,
+                    event,
                 });
                 if out.len() >= limit {
                     break;
@@ -718,8 +945,8 @@ impl AuditLog {
         Ok(out)
     }
 
-    /// Verifies the chain as [`verify`] does, up to the last entry appended when called, so
-    /// concurrent appends cannot make it see a partial line.
+    /// Verifies the chain and the checkpoints' own signatures as [`verify`] does, up to the
+    /// last line seen when called, so concurrent appends cannot make it see a partial line.
     ///
     /// # Errors
     ///
@@ -728,14 +955,25 @@ impl AuditLog {
         let reader = self.snapshot_reader().map_err(|e| VerifyFailure {
             line: 1,
             seq: None,
+            kind: FailureKind::Chain,
             reason: format!("cannot read the file: {e}"),
         })?;
-        verify_reader(reader)
+        verify_reader(reader, None, &[])
     }
 
-    /// A reader over the file up to the end of the last complete entry.
+    /// A reader over the file up to the end of the last complete line, including lines other
+    /// processes appended.
     fn snapshot_reader(&self) -> AuditResult<BufReader<io::Take<File>>> {
-        let len = self.lock().len;
+        let len = {
+            let mut writer = self.lock();
+            if writer.broken.is_none()
+                && let Ok(_flock) = FileLock::acquire(&self.lock_file, &self.path)
+            {
+                // A failure here marks the writer broken; the read still shows what was seen.
+                let _ = writer.refresh(&self.path);
+            }
+            writer.len
+        };
         let file = File::open(&self.path).map_err(|source| AuditError::Read {
             path: self.path.clone(),
             source,
@@ -750,36 +988,315 @@ impl AuditLog {
     }
 }
 
-/// A line as stored, with a typed event (for [`AuditLog::read`]).
+impl Drop for AuditLog {
+    /// Signs what this process (or another since) appended, so a short-lived import or sweep
+    /// leaves its records covered by a checkpoint.
+    fn drop(&mut self) {
+        if let Err(e) = self.checkpoint() {
+            tracing::warn!(error = %e, path = %self.path.display(), "no checkpoint written when closing the audit log");
+        }
+    }
+}
+
+impl Writer {
+    /// Refuses when an earlier failure left the file in an unknown state.
+    fn usable(&self, path: &Path) -> AuditResult<()> {
+        match &self.broken {
+            Some(reason) => Err(AuditError::Unusable {
+                path: path.to_path_buf(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the writer unusable and returns the error to report.
+    fn break_with(&mut self, path: &Path, reason: String) -> AuditError {
+        self.broken = Some(reason.clone());
+        AuditError::Unusable {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+
+    /// Catches up with lines other processes appended since this one last wrote or read. Call
+    /// with the file lock held. The new lines must continue this process's chain; a file that
+    /// shrank, was replaced or deleted, or whose new lines do not continue the chain, makes the
+    /// writer unusable (an append then could hide the tampering).
+    fn refresh(&mut self, path: &Path) -> AuditResult<()> {
+        match fs::metadata(path) {
+            Ok(m) if (m.dev(), m.ino()) == self.id => {}
+            Ok(_) => {
+                return Err(self.break_with(
+                    path,
+                    "the log file was replaced while it was open".to_owned(),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(self.break_with(
+                    path,
+                    "the log file was deleted while it was open".to_owned(),
+                ));
+            }
+            Err(source) => {
+                return Err(AuditError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+        let read_err = |source| AuditError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let len = self.file.metadata().map_err(read_err)?.len();
+        if len == self.len {
+            return Ok(());
+        }
+        if len < self.len {
+            let reason = format!(
+                "the log file shrank from {} to {len} bytes while it was open (truncated)",
+                self.len
+            );
+            return Err(self.break_with(path, reason));
+        }
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(self.len)).map_err(read_err)?;
+        let mut reader = BufReader::new(file.take(len - self.len));
+        let mut buf = Vec::new();
+        loop {
+            let invalid = |reason: &str| AuditError::LastLineInvalid {
+                path: path.to_path_buf(),
+                reason: reason.to_owned(),
+            };
+            match read_line_limited(&mut reader, &mut buf).map_err(read_err)? {
+                LineRead::Eof => return Ok(()),
+                LineRead::TooLong => return Err(invalid("another writer left a line too long")),
+                LineRead::Line { terminated: false } => {
+                    return Err(invalid("another writer left an incomplete line"));
+                }
+                LineRead::Line { terminated: true } => {}
+            }
+            let entry = match parse_line(&buf) {
+                Ok(entry) => entry,
+                Err((_, reason)) => return Err(invalid(&reason)),
+            };
+            check_entry(&entry, &buf).map_err(|reason| invalid(&reason))?;
+            if entry.seq != self.seq + 1 || entry.prev_hash != self.hash {
+                let reason = format!(
+                    "line {} appended by another writer does not continue the chain at seq {}",
+                    entry.seq,
+                    self.seq + 1
+                );
+                return Err(self.break_with(path, reason));
+            }
+            match Checkpoint::from_event(&entry.event) {
+                Some(Ok(checkpoint)) => {
+                    self.since_checkpoint = 0;
+                    self.unsigned_since = None;
+                    self.last_checkpoint = Some(checkpoint);
+                }
+                Some(Err(reason)) => return Err(invalid(&reason)),
+                None => {
+                    self.since_checkpoint += 1;
+                    self.unsigned_since.get_or_insert_with(Instant::now);
+                }
+            }
+            self.seq = entry.seq;
+            self.hash = entry.hash;
+            self.len += buf.len() as u64 + 1;
+        }
+    }
+
+    /// Writes the line `seq` with the event `canonical` and syncs it; returns its hash. Call
+    /// with the file lock held, after [`Writer::refresh`].
+    fn write_line(&mut self, path: &Path, seq: u64, canonical: &str) -> AuditResult<String> {
+        self.usable(path)?;
+        let hash = entry_hash(&self.hash, seq, canonical);
+        let line = render_line(seq, &self.hash, canonical, &hash);
+        if line.len() > MAX_LINE_BYTES + 1 {
+            return Err(AuditError::TooLarge {
+                path: path.to_path_buf(),
+                bytes: line.len() - 1,
+            });
+        }
+        if let Err(source) = self.file.write_all(line.as_bytes()) {
+            // Never leave a partial line for the next entry to chain onto.
+            if let Err(e) = self.file.set_len(self.len) {
+                self.broken = Some(format!(
+                    "a failed write could not be rolled back ({e}); the file may end in a partial line"
+                ));
+            }
+            return Err(AuditError::Write {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        // The line is in the file whatever happens next, so the chain state follows it.
+        self.len += line.len() as u64;
+        self.seq = seq;
+        self.hash.clone_from(&hash);
+        if let Err(source) = self.file.sync_data() {
+            self.broken = Some(format!("sync_data failed ({source})"));
+            return Err(AuditError::Sync {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Ok(hash)
+    }
+
+    fn checkpoint_due(&self, options: &CheckpointOptions) -> bool {
+        self.since_checkpoint > 0
+            && (self.since_checkpoint >= options.every.max(1)
+                || self
+                    .unsigned_since
+                    .is_some_and(|t| t.elapsed() >= options.interval))
+    }
+
+    /// Signs the chain head, appends the checkpoint line, then replaces the witness. Call with
+    /// the file lock held, after [`Writer::refresh`].
+    fn write_checkpoint(
+        &mut self,
+        path: &Path,
+        options: &CheckpointOptions,
+    ) -> AuditResult<Checkpoint> {
+        let seq = self.seq + 1;
+        let checkpoint = Checkpoint::sign(
+            &options.key,
+            seq,
+            &self.hash,
+            &rfc3339_millis(SystemTime::now()),
+        );
+        self.write_line(path, seq, &canonical_json(&checkpoint.to_event()))?;
+        self.since_checkpoint = 0;
+        self.unsigned_since = None;
+        self.last_checkpoint = Some(checkpoint.clone());
+        write_witness(&options.witness_dir, &checkpoint)?;
+        Ok(checkpoint)
+    }
+}
+
+/// A line as stored (for [`AuditLog::read`]); the event is typed after checkpoint lines are
+/// skipped.
 #[derive(Deserialize)]
 struct StoredEntry {
     seq: u64,
     hash: String,
-    event: AuditEvent,
+    event: Value,
 }
 
 /// A successful [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
-    /// Number of entries (lines) checked.
+    /// Number of lines checked, checkpoint lines included.
     pub entries: u64,
-    /// `hash` of the last entry, or [`GENESIS_HASH`] for an empty log.
+    /// `hash` of the last line, or [`GENESIS_HASH`] for an empty log.
     pub last_hash: String,
+    /// Number of checkpoint lines, each with a valid signature.
+    pub checkpoints: u64,
+    /// The last checkpoint line.
+    pub last_checkpoint: Option<Checkpoint>,
+    /// Lines after the last checkpoint: not yet signed, so their removal from the end would
+    /// not be seen (module docs).
+    pub unsigned_entries: u64,
+    /// The witness checked, if any.
+    pub witness: Option<Checkpoint>,
+    /// True when the signatures were checked against a trusted key (not only the key each
+    /// checkpoint names).
+    pub key_trusted: bool,
 }
 
-/// Where and why [`verify`] found the chain broken.
+impl VerifyReport {
+    fn empty() -> Self {
+        Self {
+            entries: 0,
+            last_hash: GENESIS_HASH.to_owned(),
+            checkpoints: 0,
+            last_checkpoint: None,
+            unsigned_entries: 0,
+            witness: None,
+            key_trusted: false,
+        }
+    }
+}
+
+/// What kind of damage [`verify`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A line is not a valid link of the chain: edited, deleted, inserted, reordered or cut.
+    Chain,
+    /// A checkpoint line is malformed, does not match the chain before it (the lines before it
+    /// were rewritten and the chain recomputed) or its signature does not verify.
+    Checkpoint,
+    /// The file holds fewer lines than a signed checkpoint (witness or kept head) covers.
+    Truncated,
+    /// The file is empty but a signed checkpoint covers lines.
+    Emptied,
+    /// The file does not exist but a signed checkpoint covers lines.
+    Deleted,
+    /// The line a signed checkpoint names is not that checkpoint: the log was rewritten.
+    Rewritten,
+    /// The witness is unreadable, unsigned, or missing while the log holds checkpoints.
+    Witness,
+    /// The kept head given to `audit verify --head` is invalid.
+    Head,
+}
+
+impl FailureKind {
+    /// Whether the failure is about one line (reported as "broken at line N").
+    fn at_line(self) -> bool {
+        matches!(self, Self::Chain | Self::Checkpoint | Self::Rewritten)
+    }
+
+    /// A short code, e.g. `truncated`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Chain => "chain",
+            Self::Checkpoint => "checkpoint",
+            Self::Truncated => "truncated",
+            Self::Emptied => "emptied",
+            Self::Deleted => "deleted",
+            Self::Rewritten => "rewritten",
+            Self::Witness => "witness",
+            Self::Head => "head",
+        }
+    }
+}
+
+/// What [`verify_with`] checks besides the chain.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The key every checkpoint must be signed with. Without one, each checkpoint is checked
+    /// against the key it names, and all must name the same key, which proves integrity of the
+    /// signatures but not who made them.
+    pub trusted_key: Option<VerifyingKey>,
+    /// The witness directory: its checkpoint must be in the log, and must exist when the log
+    /// holds checkpoints.
+    pub witness_dir: Option<PathBuf>,
+    /// A head an auditor kept (`audit head`): it must be in the log.
+    pub head: Option<Checkpoint>,
+}
+
+/// Where and why [`verify`] found the log damaged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyFailure {
-    /// The 1-based line number of the first bad line.
+    /// The 1-based line number of the first bad line; for a truncated, emptied or deleted log,
+    /// the first missing line.
     pub line: u64,
     /// The `seq` written on that line, when it could be read.
     pub seq: Option<u64>,
+    /// What kind of damage.
+    pub kind: FailureKind,
     /// What is wrong, e.g. `hash mismatch`.
     pub reason: String,
 }
 
 impl fmt::Display for VerifyFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.kind.at_line() {
+            return write!(f, "audit log {}: {}", self.kind.code(), self.reason);
+        }
         write!(f, "audit log broken at line {}", self.line)?;
         if let Some(seq) = self.seq {
             write!(f, " (seq {seq})")?;
@@ -790,41 +1307,169 @@ impl fmt::Display for VerifyFailure {
 
 impl std::error::Error for VerifyFailure {}
 
-/// Verifies the audit log file at `path` (S17): streams it line by line and checks that every
-/// line is a canonical entry (module docs), that `seq` runs 1, 2, 3…, that each `prev_hash` is
-/// the previous line's `hash` (the first is [`GENESIS_HASH`]) and that each `hash` is correct.
-/// Detects a changed byte anywhere in a line, deleted, inserted, duplicated or reordered lines
-/// and truncated or non-JSON lines, reporting the first bad line. A missing or empty file
-/// verifies with 0 entries. Never panics; memory use is bounded by [`MAX_LINE_BYTES`]. On a
-/// log that is being appended to, prefer [`AuditLog::verify`], which stops at the last complete
-/// entry instead of possibly reporting a half-written final line.
+/// Verifies the chain of the audit log file at `path` and the checkpoints in it, against the
+/// key each names ([`verify_with`] with no trusted key, witness or head). A missing or empty
+/// file verifies with 0 entries.
 ///
 /// # Errors
 ///
 /// A [`VerifyFailure`] naming the first bad line, or line 1 when the file cannot be opened.
 pub fn verify(path: &Path) -> Result<VerifyReport, VerifyFailure> {
-    match File::open(path) {
-        Ok(file) => verify_reader(BufReader::new(file)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(VerifyReport {
-            entries: 0,
-            last_hash: GENESIS_HASH.to_owned(),
-        }),
-        Err(e) => Err(VerifyFailure {
-            line: 1,
-            seq: None,
-            reason: format!("cannot open the file: {e}"),
-        }),
-    }
+    verify_with(path, &VerifyOptions::default())
 }
 
-/// [`verify`] over any reader.
-fn verify_reader<R: BufRead>(mut reader: R) -> Result<VerifyReport, VerifyFailure> {
+/// Verifies the audit log file at `path` (S17): streams it line by line and checks that every
+/// line is a canonical entry (module docs), that `seq` runs 1, 2, 3…, that each `prev_hash` is
+/// the previous line's `hash` (the first is [`GENESIS_HASH`]) and that each `hash` is correct;
+/// that every checkpoint line covers exactly the lines before it and is signed by the trusted
+/// key; and that the witness's checkpoint and the kept head are lines of the file. Detects a
+/// changed byte anywhere in a line, deleted, inserted, duplicated or reordered lines, truncated
+/// or non-JSON lines, a chain recomputed over changed lines, and lines removed from the end,
+/// an emptied or a deleted file as far as a signed checkpoint covers them (module docs, "What
+/// the checkpoints prove"). Never panics; memory use is bounded by [`MAX_LINE_BYTES`]. On a
+/// log that is being appended to, prefer [`AuditLog::verify`] for the chain alone.
+///
+/// # Errors
+///
+/// A [`VerifyFailure`] naming the first problem found.
+pub fn verify_with(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, VerifyFailure> {
+    let fail = |kind: FailureKind, line: u64, reason: String| VerifyFailure {
+        line,
+        seq: None,
+        kind,
+        reason,
+    };
+    let witness = match &options.witness_dir {
+        Some(dir) => read_witness(dir)
+            .map_err(|e| fail(FailureKind::Witness, 0, format!("{e}: {}", error_chain(&e))))?,
+        None => None,
+    };
+    // A kept head is the auditor's own trust anchor when no key is configured.
+    let head_key = match (&options.trusted_key, &options.head) {
+        (Some(k), _) => Some(*k),
+        (None, Some(h)) => Some(
+            crate::safeguards::audit_checkpoint::parse_public_key(&h.public_key)
+                .map_err(|r| fail(FailureKind::Head, 0, r))?,
+        ),
+        (None, None) => None,
+    };
+    let trusted = head_key.as_ref();
+    let mut anchors: Vec<(&str, &Checkpoint)> = Vec::new();
+    if let Some(w) = &witness {
+        w.check(trusted).map_err(|r| {
+            fail(
+                FailureKind::Witness,
+                0,
+                format!("the witness checkpoint at line {} is invalid: {r}", w.seq),
+            )
+        })?;
+        anchors.push(("the witness", w));
+    }
+    if let Some(h) = &options.head {
+        h.check(trusted).map_err(|r| {
+            fail(
+                FailureKind::Head,
+                0,
+                format!("the kept head at line {} is invalid: {r}", h.seq),
+            )
+        })?;
+        anchors.push(("the kept head", h));
+    }
+    let mut report = match File::open(path) {
+        Ok(file) => verify_reader(BufReader::new(file), trusted, &anchors)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some((who, cp)) = anchors.first() {
+                return Err(fail(
+                    FailureKind::Deleted,
+                    1,
+                    format!(
+                        "{} does not exist, but {who} holds a signed checkpoint covering {} lines",
+                        path.display(),
+                        cp.count
+                    ),
+                ));
+            }
+            VerifyReport::empty()
+        }
+        Err(e) => {
+            return Err(fail(
+                FailureKind::Chain,
+                1,
+                format!("cannot open the file: {e}"),
+            ));
+        }
+    };
+    for (who, cp) in &anchors {
+        if report.entries >= cp.seq {
+            continue;
+        }
+        let (kind, what) = if report.entries == 0 {
+            (FailureKind::Emptied, "the file is empty".to_owned())
+        } else {
+            (
+                FailureKind::Truncated,
+                format!(
+                    "the file holds {} lines (lines were removed from the end, or the log was rewritten shorter)",
+                    report.entries
+                ),
+            )
+        };
+        return Err(fail(
+            kind,
+            report.entries + 1,
+            format!(
+                "{what}, but {who} holds a signed checkpoint at line {} covering {} lines, made at {}",
+                cp.seq, cp.count, cp.ts_utc
+            ),
+        ));
+    }
+    if let (Some(dir), None, true) = (&options.witness_dir, &witness, report.checkpoints > 0) {
+        return Err(fail(
+            FailureKind::Witness,
+            0,
+            format!(
+                "the log holds {} signed checkpoints but the witness {} is missing",
+                report.checkpoints,
+                dir.join(crate::safeguards::audit_checkpoint::WITNESS_FILE_NAME)
+                    .display()
+            ),
+        ));
+    }
+    report.witness = witness;
+    report.key_trusted = trusted.is_some();
+    Ok(report)
+}
+
+/// The sources of an error, joined.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// [`verify_with`] over any reader: the chain, the checkpoint lines (against `trusted`, or
+/// against the key the first one names) and the `anchors` that fall within the file.
+fn verify_reader<R: BufRead>(
+    mut reader: R,
+    trusted: Option<&VerifyingKey>,
+    anchors: &[(&str, &Checkpoint)],
+) -> Result<VerifyReport, VerifyFailure> {
+    let mut report = VerifyReport::empty();
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut line_no = 0_u64;
     let mut buf = Vec::new();
+    let mut first_key: Option<VerifyingKey> = None;
     loop {
-        let fail =
-            |line: u64, seq: Option<u64>, reason: String| VerifyFailure { line, seq, reason };
+        let fail = |line: u64, seq: Option<u64>, reason: String| VerifyFailure {
+            line,
+            seq,
+            kind: FailureKind::Chain,
+            reason,
+        };
         let terminated = match read_line_limited(&mut reader, &mut buf) {
             Err(e) => return Err(fail(line_no + 1, None, format!("read error: {e}"))),
             Ok(LineRead::Eof) => break,
@@ -862,12 +1507,63 @@ fn verify_reader<R: BufRead>(mut reader: R) -> Result<VerifyReport, VerifyFailur
                 "the last line has no line feed (incomplete write or truncation)".to_owned(),
             ));
         }
+        let checkpoint_fail = |reason: String| VerifyFailure {
+            line: line_no,
+            seq,
+            kind: FailureKind::Checkpoint,
+            reason,
+        };
+        let checkpoint = match Checkpoint::from_event(&entry.event) {
+            None => None,
+            Some(Err(reason)) => return Err(checkpoint_fail(reason)),
+            Some(Ok(cp)) => {
+                if cp.seq != entry.seq {
+                    return Err(checkpoint_fail(format!(
+                        "the checkpoint names seq {} on line {}",
+                        cp.seq, entry.seq
+                    )));
+                }
+                if cp.head_hash != entry.prev_hash {
+                    return Err(checkpoint_fail(
+                        "the signed head_hash does not match the chain before it: the lines before it were changed and the chain recomputed".to_owned(),
+                    ));
+                }
+                let key = match trusted {
+                    Some(k) => *k,
+                    None => *first_key.get_or_insert(
+                        crate::safeguards::audit_checkpoint::parse_public_key(&cp.public_key)
+                            .map_err(&checkpoint_fail)?,
+                    ),
+                };
+                cp.check(Some(&key)).map_err(checkpoint_fail)?;
+                Some(cp)
+            }
+        };
+        for (who, anchor) in anchors {
+            if anchor.seq == line_no && checkpoint.as_ref() != Some(*anchor) {
+                return Err(VerifyFailure {
+                    line: line_no,
+                    seq,
+                    kind: FailureKind::Rewritten,
+                    reason: format!(
+                        "this line is not the checkpoint {who} holds (signed at {}, head {}): the log was rewritten",
+                        anchor.ts_utc, anchor.head_hash
+                    ),
+                });
+            }
+        }
+        if let Some(cp) = checkpoint {
+            report.checkpoints += 1;
+            report.last_checkpoint = Some(cp);
+            report.unsigned_entries = 0;
+        } else {
+            report.unsigned_entries += 1;
+        }
         expected_prev = entry.hash;
     }
-    Ok(VerifyReport {
-        entries: line_no,
-        last_hash: expected_prev,
-    })
+    report.entries = line_no;
+    report.last_hash = expected_prev;
+    Ok(report)
 }
 
 /// `canonical_json(value)` as defined in the module docs: compact JSON with object keys
@@ -1059,12 +1755,24 @@ enum TailError {
     Invalid(String),
 }
 
+/// The chain head at the end of the file.
+struct Tail {
+    seq: u64,
+    hash: String,
+    /// The last line's checkpoint, when it is one.
+    checkpoint: Option<Checkpoint>,
+}
+
 /// The `seq` and `hash` of the last line of a file of `len` bytes, after checking that the
 /// line is complete and a valid entry on its own (its hash and canonical form; its link to the
-/// line before is left to [`verify`]).
-fn read_tail(file: &mut File, len: u64) -> Result<(u64, String), TailError> {
+/// line before is left to [`verify`]). Reads only the last line: a seek to the end.
+fn read_tail(mut file: &File, len: u64) -> Result<Tail, TailError> {
     if len == 0 {
-        return Ok((0, GENESIS_HASH.to_owned()));
+        return Ok(Tail {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+            checkpoint: None,
+        });
     }
     let mut window = 4096_u64;
     loop {
@@ -1097,12 +1805,19 @@ fn read_tail(file: &mut File, len: u64) -> Result<(u64, String), TailError> {
                 entry.seq
             )));
         }
-        return Ok((entry.seq, entry.hash));
+        let checkpoint = Checkpoint::from_event(&entry.event)
+            .transpose()
+            .map_err(TailError::Invalid)?;
+        return Ok(Tail {
+            seq: entry.seq,
+            hash: entry.hash,
+            checkpoint,
+        });
     }
 }
 
 /// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for &b in bytes {

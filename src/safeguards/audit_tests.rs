@@ -64,7 +64,7 @@ fn split_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn verify_bytes(bytes: &[u8]) -> Result<VerifyReport, VerifyFailure> {
-    verify_reader(Cursor::new(bytes))
+    verify_reader(Cursor::new(bytes), None, &[])
 }
 
 fn failure_line(bytes: &[u8]) -> u64 {
@@ -410,10 +410,7 @@ fn a_non_canonical_but_equivalent_line_fails() {
 fn an_empty_or_missing_file_verifies_with_no_entries() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(AUDIT_FILE_NAME);
-    let empty = VerifyReport {
-        entries: 0,
-        last_hash: GENESIS_HASH.to_owned(),
-    };
+    let empty = VerifyReport::empty();
 
     assert_eq!(verify(&path).unwrap(), empty);
     fs::write(&path, b"").unwrap();
@@ -444,14 +441,96 @@ fn open_refuses_a_last_line_that_is_not_a_valid_entry() {
 }
 
 #[test]
-fn a_second_writer_on_the_same_file_is_refused() {
-    let (dir, log) = log_with(1);
+fn two_writers_on_the_same_file_interleave_into_one_continuous_chain() {
+    // Two logs on one file stand for two processes (the flock is per open file): the server and
+    // an import. Each re-reads the tail under the lock, so neither forks the chain.
+    let (dir, first) = log_with(1);
+    let second = AuditLog::open(dir.path()).unwrap();
+    let mut seqs = Vec::new();
+    for i in 0..20 {
+        let log = if i % 3 == 0 { &second } else { &first };
+        seqs.push(log.append(sample_event(i)).unwrap().seq);
+    }
 
-    let err = AuditLog::open(dir.path()).unwrap_err();
+    assert_eq!(seqs, (2..=21).collect::<Vec<u64>>());
+    let report = verify(first.path()).unwrap();
+    assert_eq!(report.entries, 21);
+    assert_eq!(report.last_hash, first.head().1);
+    // The other writer catches up at its next append.
+    assert_eq!(second.append(sample_event(99)).unwrap().seq, 22);
+    assert_eq!(verify(first.path()).unwrap().last_hash, second.head().1);
+}
 
-    assert!(matches!(err, AuditError::Locked { .. }), "{err}");
-    drop(log);
-    assert!(AuditLog::open(dir.path()).is_ok());
+#[test]
+fn two_writers_appending_from_many_threads_at_once_never_fork_the_chain() {
+    let (dir, first) = log_with(0);
+    let logs = [
+        Arc::new(first),
+        Arc::new(AuditLog::open(dir.path()).unwrap()),
+    ];
+    let handles: Vec<_> = (0..6_u64)
+        .map(|t| {
+            let log = Arc::clone(&logs[(t % 2) as usize]);
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    log.append(sample_event(t * 50 + i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+
+    let report = verify(logs[0].path()).unwrap();
+    assert_eq!(report.entries, 300);
+    let seqs: Vec<u64> = logs[0]
+        .read(&AuditFilter::default(), usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, (1..=300).collect::<Vec<u64>>());
+}
+
+#[test]
+fn a_writer_refuses_to_append_after_the_file_is_truncated_replaced_or_deleted_under_it() {
+    for damage in ["truncate", "replace", "delete"] {
+        let (dir, log) = log_with(3);
+        let path = dir.path().join(AUDIT_FILE_NAME);
+        let bytes = fs::read(&path).unwrap();
+        match damage {
+            "truncate" => {
+                let keep = bytes.len() - split_lines(&bytes)[2].len();
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_len(keep as u64)
+                    .unwrap();
+            }
+            "replace" => {
+                let other = dir.path().join("other");
+                fs::write(&other, &bytes).unwrap();
+                fs::rename(&other, &path).unwrap();
+            }
+            _ => fs::remove_file(&path).unwrap(),
+        }
+
+        let err = log.append(sample_event(4)).unwrap_err();
+
+        assert!(
+            matches!(err, AuditError::Unusable { .. }),
+            "{damage}: {err}"
+        );
+        assert!(
+            matches!(
+                log.append(sample_event(5)),
+                Err(AuditError::Unusable { .. })
+            ),
+            "{damage}: stays unusable"
+        );
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 pub mod access_cli;
 pub mod audit;
+pub mod audit_checkpoint;
 pub mod disclosure;
 pub mod fields;
 pub mod monitor;

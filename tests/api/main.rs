@@ -9,6 +9,7 @@
 mod access;
 mod analyse;
 mod analytics;
+mod audit_trail;
 mod endpoints;
 mod import;
 mod safeguards;
