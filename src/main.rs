@@ -20,7 +20,10 @@ use saferplaces::ingest::reconcile::{
 };
 use saferplaces::ingest::report::{Progress, ProgressPoint};
 use saferplaces::ingest::west_of_england::load_area_set;
-use saferplaces::jobs::{load_snapshot, retention_sweep};
+use saferplaces::domain::PersonRef;
+use saferplaces::jobs::{erase_and_record, load_snapshot, retention_sweep};
+use saferplaces::safeguards::reviews::{Review, ReviewOutcome, check_review, review_ref};
+use saferplaces::safeguards::tokens;
 use saferplaces::safeguards::audit::{self, AuditLog};
 use saferplaces::safeguards::tokens::{new_token, token_hash};
 use saferplaces::startup::Application;
@@ -145,6 +148,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Reviews of person-level entries.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
     /// Retention of person-level entries.
     Retention {
         #[command(subcommand)]
@@ -180,6 +188,44 @@ enum UserCommand {
             help = "MACE panel the user sits on (repeatable; for mace_member)"
         )]
         panels: Vec<u32>,
+        /// How long the token is accepted: a whole number and d, h, m or s (e.g. 30d, 12h,
+        /// 90m); at most 365d.
+        #[arg(long, default_value = "30d", value_parser = saferplaces::safeguards::tokens::parse_lifetime)]
+        expires_in: std::time::Duration,
+    },
+    /// Revoke a user's token at once (a running server refuses it within a second); the user
+    /// row is kept for the audit trail.
+    Revoke {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The user's name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Record a review of a person (safeguards.md S7, S18): sets their next review date within
+    /// the S18 limits, or with `--outcome remove` erases them at once. Audited.
+    Record {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The person's reference (P...).
+        #[arg(long)]
+        person: String,
+        /// The next review date (YYYY-MM-DD); at most 92 days ahead for anyone who may be a
+        /// child, 183 for adults. Not given with `--outcome remove`.
+        #[arg(long)]
+        review_due: Option<String>,
+        /// Why (at least 30 characters).
+        #[arg(long)]
+        rationale: String,
+        /// retain, amend or remove.
+        #[arg(long, default_value = "retain")]
+        outcome: String,
+        /// The named person who decided (never a service account).
+        #[arg(long)]
+        decided_by: String,
     },
 }
 
@@ -334,7 +380,8 @@ fn issue_demo_tokens(store: &mut SqliteStore) -> anyhow::Result<()> {
         let name = format!("demo-{}", role.code());
         let token = new_token()?;
         let hash = token_hash(&token);
-        if !store.set_user_token(&name, &hash)? {
+        let expires = tokens::expires_at(tokens::unix_now_s(), tokens::DEFAULT_TOKEN_LIFETIME);
+        if !store.set_user_token(&name, &hash, expires)? {
             let panels = if role == Role::MaceMember {
                 vec![1, 2]
             } else {
@@ -346,6 +393,7 @@ fn issue_demo_tokens(store: &mut SqliteStore) -> anyhow::Result<()> {
                 org: Some("demo".to_owned()),
                 panels,
                 token_hash: hash,
+                token_expires_at: expires,
             })?;
         }
         out(&format!("  {:<15} {token}", role.code()))?;
@@ -703,24 +751,101 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     role,
                     org,
                     panels,
+                    expires_in,
                 },
         } => {
             let s = settings(None, dir.data_dir)?;
             let role: Role = role.parse()?;
             anyhow::ensure!(role.assignable(), "role {role} cannot be given to a user");
             let mut store = SqliteStore::open(&s.data_dir)?;
+            let audit = open_audit_unless_served(&s)?;
             let token = new_token()?;
+            let expires = tokens::expires_at(tokens::unix_now_s(), expires_in);
             let id = store.add_user(&NewUser {
                 name: name.clone(),
                 role,
-                org,
+                org: org.clone(),
                 panels,
                 token_hash: token_hash(&token),
+                token_expires_at: expires,
             })?;
+            let mut e = cli_event(audit::AuditEventType::Collection, "admin");
+            e.query = serde_json::json!({"command": "user add", "user": name, "role": role.code(), "org": org, "token_expires_at": unix_rfc3339(expires)});
+            append_unless_served(audit.as_ref(), e)?;
             out(&format!(
-                "created user {name} (id {id}, role {role}); the token is shown once:"
+                "created user {name} (id {id}, role {role}); the token expires {}; it is shown once:",
+                unix_rfc3339(expires)
             ))?;
             out(&token)?;
+        }
+        Command::User {
+            command: UserCommand::Revoke { dir, name },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let audit = open_audit_unless_served(&s)?;
+            let Some(user) = store.revoke_user(&name, tokens::unix_now_s())? else {
+                anyhow::bail!("no user called {name:?}");
+            };
+            let revoked_at = unix_rfc3339(user.token_revoked_at.unwrap_or_default());
+            let mut e = cli_event(audit::AuditEventType::Alteration, "admin");
+            e.query = serde_json::json!({"command": "user revoke", "user": name, "revoked_at": revoked_at});
+            append_unless_served(audit.as_ref(), e)?;
+            out(&format!(
+                "revoked the token of {name} (id {}) as of {revoked_at}; the user is kept for the audit trail",
+                user.id
+            ))?;
+        }
+        Command::Review {
+            command:
+                ReviewCommand::Record {
+                    dir,
+                    person,
+                    review_due,
+                    rationale,
+                    outcome,
+                    decided_by,
+                },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let today = clock(&s).today();
+            let person: PersonRef = person.parse()?;
+            let review = Review {
+                person: person.clone(),
+                review_due: review_due.map(|d| d.parse()).transpose()?,
+                rationale,
+                outcome: outcome.parse()?,
+                decided_by,
+                decided_at: audit::rfc3339_millis(std::time::SystemTime::now()),
+            };
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let Some(stored) = store.person(&person)? else {
+                anyhow::bail!("--person {person}: no such person is stored");
+            };
+            check_review(&stored, &review, today)?;
+            let log = open_audit(&s)?;
+            let id = store.record_review(&review)?;
+            let decision = review_ref(id);
+            let mut e = cli_event(audit::AuditEventType::Alteration, "reviewer")
+                .with_subject(&person, &stored.categories, stored.may_be_child_on(today));
+            e.actor_user_id = Some(review.decided_by.trim().to_owned());
+            e.review_decision_ref = Some(decision.clone());
+            e.record_count = 1;
+            e.query = serde_json::json!({"command": "review record", "outcome": review.outcome.code(), "review_due": review.review_due.map(|d| d.to_string())});
+            log.append(e)?;
+            if review.outcome == ReviewOutcome::Remove {
+                let report = erase_and_record(&mut store, &log, &[person.clone()], &[], &decision)?;
+                out(&format!(
+                    "recorded {decision} for {person}: remove; erased {} person and {} links",
+                    report.people, report.links
+                ))?;
+            } else {
+                out(&format!(
+                    "recorded {decision} for {person}: {}; next review {}",
+                    review.outcome,
+                    review.review_due.map(|d| d.to_string()).unwrap_or_default()
+                ))?;
+            }
         }
         Command::Audit {
             command: AuditCommand::Verify { dir },
@@ -757,6 +882,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An audit event written by a CLI command in `role`.
+fn cli_event(event_type: audit::AuditEventType, role: &str) -> audit::AuditEvent {
+    let mut e = audit::AuditEvent::new(event_type, role, audit::Decision::Allow);
+    e.client = Some("cli".to_owned());
+    saferplaces::safeguards::policy::POLICY_VERSION.clone_into(&mut e.policy_version);
+    e
+}
+
+/// Unix seconds as RFC 3339 UTC.
+fn unix_rfc3339(seconds: u64) -> String {
+    audit::rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
+/// The audit log for `user add` and `user revoke`; `None`, with a warning, when a running
+/// server holds it, so access can be withdrawn while the server runs.
+// MERGE: audit lock. Once the audit log lets a CLI append while the server runs, open it with
+// `open_audit` and append unconditionally (drop this function and `append_unless_served`).
+fn open_audit_unless_served(settings: &Settings) -> anyhow::Result<Option<AuditLog>> {
+    match open_audit(settings) {
+        Ok(log) => Ok(Some(log)),
+        Err(e) if matches!(e.downcast_ref(), Some(audit::AuditError::Locked { .. })) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: {e:#}; a running server holds the audit log, so this change is not audited"
+            );
+            tracing::warn!(error = %e, "audit log held by a running server; access change not audited");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Appends `event` when the log is open (see [`open_audit_unless_served`]).
+// MERGE: audit lock (append unconditionally after the audit change).
+fn append_unless_served(log: Option<&AuditLog>, event: audit::AuditEvent) -> anyhow::Result<()> {
+    if let Some(log) = log {
+        log.append(event)?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -119,7 +119,13 @@ pub struct AppState {
     pub(crate) emerging: Arc<emerging::EmergingCache>,
     /// Risk-window layers by (data version, category, as-of day).
     pub(crate) risk: Arc<risk::RiskCache>,
+    /// Users by token hash, refreshed on its own (`replace_users`) within one reload poll of
+    /// a change, before the much slower snapshot rebuild: a revocation takes effect at once.
+    users: Arc<RwLock<Arc<Users>>>,
 }
+
+/// Users keyed by the SHA-256 hash of their token.
+pub type Users = std::collections::BTreeMap<String, crate::domain::User>;
 
 impl AppState {
     /// State serving `snapshot`, auditing to `audit`.
@@ -129,7 +135,9 @@ impl AppState {
         clock: Clock,
         disclosure: DisclosurePolicy,
     ) -> Self {
+        let users = Arc::new(RwLock::new(Arc::new(snapshot.users.clone())));
         Self {
+            users,
             snapshot: Arc::new(RwLock::new(Arc::new(snapshot))),
             audit,
             clock,
@@ -158,8 +166,26 @@ impl AppState {
         }
     }
 
-    /// Replaces the snapshot (after an import or erasure).
+    /// The current users by token hash. The lock is held only to clone the `Arc`.
+    pub fn users(&self) -> Arc<Users> {
+        match self.users.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the users (after `user add` or `user revoke` in another process).
+    pub fn replace_users(&self, users: Users) {
+        let new = Arc::new(users);
+        match self.users.write() {
+            Ok(mut guard) => *guard = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// Replaces the snapshot (after an import or erasure), and the users with its users.
     pub fn replace(&self, snapshot: Snapshot) {
+        self.replace_users(snapshot.users.clone());
         let new = Arc::new(snapshot);
         risk::warm(&self.risk, &new);
         match self.snapshot.write() {

@@ -7,6 +7,7 @@ pub mod disclosure;
 pub mod fields;
 pub mod policy;
 pub mod retention;
+pub mod reviews;
 pub mod rules;
 pub mod scope;
 pub mod tokens;

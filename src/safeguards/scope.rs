@@ -249,6 +249,8 @@ mod tests {
             role,
             org: None,
             panels,
+            token_expires_at: u64::MAX,
+            token_revoked_at: None,
         }
     }
 

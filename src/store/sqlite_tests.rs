@@ -934,6 +934,7 @@ fn users_are_stored_with_a_token_hash_and_found_by_it() {
         org: Some("avon-and-somerset-police".to_owned()),
         panels: vec![],
         token_hash: "a".repeat(64),
+        token_expires_at: 2_000_000_000,
     };
     let id = store.add_user(&new).unwrap();
     let found = store.user_by_token_hash(&"a".repeat(64)).unwrap().unwrap();
@@ -941,18 +942,41 @@ fn users_are_stored_with_a_token_hash_and_found_by_it() {
         (found.id, found.name.as_str(), found.role),
         (id, "ana", Role::PoliceAnalyst)
     );
+    assert_eq!(
+        (found.token_expires_at, found.token_revoked_at),
+        (2_000_000_000, None)
+    );
     assert!(store.user_by_token_hash(&"b".repeat(64)).unwrap().is_none());
     assert!(
         matches!(store.add_user(&new), Err(StoreError::Duplicate { .. })),
         "names are unique"
     );
-    assert!(store.set_user_token("ana", &"c".repeat(64)).unwrap());
+    let revoked = store.revoke_user("ana", 1_900_000_000).unwrap().unwrap();
+    assert_eq!(revoked.token_revoked_at, Some(1_900_000_000));
+    let again = store.revoke_user("ana", 1_950_000_000).unwrap().unwrap();
+    assert_eq!(
+        again.token_revoked_at,
+        Some(1_900_000_000),
+        "the first revocation time is kept"
+    );
+    assert!(store.revoke_user("nobody", 1).unwrap().is_none());
+    assert!(
+        store
+            .set_user_token("ana", &"c".repeat(64), 2_100_000_000)
+            .unwrap()
+    );
+    let renewed = store.user_by_token_hash(&"c".repeat(64)).unwrap().unwrap();
+    assert_eq!(
+        (renewed.token_expires_at, renewed.token_revoked_at),
+        (2_100_000_000, None),
+        "a fresh token has its own expiry and no revocation"
+    );
     assert!(
         store.user_by_token_hash(&"a".repeat(64)).unwrap().is_none(),
         "the old token stops working"
     );
     assert_eq!(store.users().unwrap().len(), 1);
-    assert!(!store.set_user_token("nobody", &"d".repeat(64)).unwrap());
+    assert!(!store.set_user_token("nobody", &"d".repeat(64), 1).unwrap());
 }
 
 #[test]
@@ -993,8 +1017,21 @@ fn erasing_a_person_removes_their_links_links_to_them_and_their_place_in_cases_a
     let data = sample();
     store.write_unchecked(&data).unwrap();
     let gone = person_ref("P00000002");
-    let (people, _) = store.erase(std::slice::from_ref(&gone), &[]).unwrap();
-    assert_eq!(people, 1);
+    let erased = store.erase(std::slice::from_ref(&gone), &[]).unwrap();
+    assert_eq!(erased.people, vec![gone.clone()]);
+    let before_links: Vec<u64> = data
+        .links
+        .iter()
+        .filter(|l| l.from == gone || l.to == LinkTarget::Person(gone.clone()))
+        .map(|l| l.id)
+        .collect();
+    assert!(!before_links.is_empty());
+    assert_eq!(
+        erased.links.iter().map(|l| l.id).collect::<Vec<_>>(),
+        before_links,
+        "every link from or to the person is reported, so each gets an erasure record"
+    );
+    assert!(erased.links.iter().all(|l| l.with_person == Some(gone.clone())));
     let after = store.load().unwrap();
     assert!(!after.people.iter().any(|p| p.id == gone));
     assert!(
