@@ -114,9 +114,12 @@ pub const SWEEP_EVERY: Duration = Duration::from_hours(1);
 
 /// Runs forever: polls the store for changes every [`RELOAD_POLL`] and rebuilds the snapshot
 /// when it changed; runs the retention sweep at start and every [`SWEEP_EVERY`].
-pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16) {
+/// `loaded_marker` is the store's [`Store::change_marker`] read before the served snapshot
+/// was loaded, so a change committed between that load and the first poll (a revocation
+/// right after start) is not mistaken for the baseline.
+pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, loaded_marker: u64) {
     let store = Arc::new(Mutex::new(store));
-    let mut marker = None;
+    let mut marker = Some(loaded_marker);
     let mut last_sweep: Option<Instant> = None;
     let mut version = state.snapshot().data_version;
     loop {

@@ -406,6 +406,7 @@ async fn serve(
     snapshot: Snapshot,
     store: SqliteStore,
     audit: AuditLog,
+    loaded_marker: u64,
 ) -> anyhow::Result<()> {
     if !settings.web_dir.join("index.html").exists() {
         tracing::warn!(web_dir = %settings.web_dir.display(), "web app not built; run `make web` (the API still works)");
@@ -428,6 +429,7 @@ async fn serve(
         state,
         Box::new(store),
         settings.retention_grace_days,
+        loaded_marker,
     ));
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "serving");
     out(&format!("saferplaces listening on http://{addr}"))?;
@@ -447,6 +449,7 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
     }
     let audit = open_audit(&settings)?;
     let started = Instant::now();
+    let loaded_marker = store.change_marker().context("reading the store's change marker")?;
     let snapshot = load_snapshot(&store, 1).context("loading the store")?;
     tracing::info!(
         incidents = snapshot.incidents.len(),
@@ -460,7 +463,7 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(settings, snapshot, store, audit))
+    runtime.block_on(serve(settings, snapshot, store, audit, loaded_marker))
 }
 
 /// The LSOA code sets a police street import classifies its rows with.

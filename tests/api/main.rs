@@ -13,3 +13,4 @@ mod import;
 mod safeguards;
 mod support;
 mod tiles;
+mod tokens;
