@@ -717,8 +717,20 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.pragma_update(None, "user_version", version)
             .map_err(db("recording the schema version"))?;
     }
-    tx.commit().map_err(db("committing the schema migration"))
+    tx.commit()
+        .map_err(db("committing the schema migration"))?;
+    if found > 0 && found < SECURE_DELETE_SCHEMA_VERSION {
+        // Written before `secure_delete`: rows deleted or rewritten then (erasures, updated
+        // subject lists) may still lie in free space. Rewriting the file once removes them.
+        if let Err(e) = conn.execute_batch("VACUUM") {
+            tracing::warn!(error = %e, "could not rewrite the store after migrating; bytes of rows deleted before secure_delete may remain until a VACUUM");
+        }
+    }
+    Ok(())
 }
+
+/// The schema version (0005) from which every connection has written with `secure_delete`.
+const SECURE_DELETE_SCHEMA_VERSION: u32 = 5;
 
 // ---------------------------------------------------------------------------------------------
 // Writing.

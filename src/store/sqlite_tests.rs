@@ -1184,3 +1184,51 @@ fn a_damaged_segment_is_reported_as_corrupt_on_load() {
         "{err}"
     );
 }
+
+/// True when `needle` occurs in the bytes of any file of `dir`.
+fn in_files(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|e| {
+        let path = e.unwrap().path();
+        path.is_file() && std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle)
+    })
+}
+
+#[test]
+fn a_store_that_erased_before_secure_delete_is_rewritten_once_when_migrated() {
+    let dir = TempDir::new().unwrap();
+    let gone = person_ref("P00000002");
+    // A version-4 store that erased a person without secure_delete, as builds before
+    // migration 0005 did: the deleted rows stay in the file's free space.
+    {
+        let conn = Connection::open(dir.path().join(SqliteStore::FILE_NAME)).unwrap();
+        conn.pragma_update(None, "secure_delete", "OFF").unwrap();
+        for (version, sql) in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        let mut store = SqliteStore { conn };
+        store.write_unchecked(&sample()).unwrap();
+        for sql in [
+            "DELETE FROM people WHERE id = ?1",
+            "DELETE FROM links WHERE from_person = ?1 OR target LIKE '%' || ?1 || '%'",
+            "UPDATE cases SET subjects = (SELECT json_group_array(value) \
+             FROM json_each(cases.subjects) WHERE value != ?1)",
+            "UPDATE meetings SET subjects = (SELECT json_group_array(value) \
+             FROM json_each(meetings.subjects) WHERE value != ?1)",
+        ] {
+            store.conn.execute(sql, [gone.as_str()]).unwrap();
+        }
+    }
+    assert!(
+        in_files(dir.path(), gone.as_str().as_bytes()),
+        "without secure_delete the erased rows are still in the file"
+    );
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 5);
+    assert!(!store.load().unwrap().people.is_empty(), "the rest is kept");
+    drop(store);
+    assert!(
+        !in_files(dir.path(), gone.as_str().as_bytes()),
+        "{gone} is still in the store files after the migration"
+    );
+}

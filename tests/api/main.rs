@@ -9,6 +9,7 @@
 mod analyse;
 mod analytics;
 mod endpoints;
+mod erasure;
 mod import;
 mod safeguards;
 mod support;
