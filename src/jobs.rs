@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::api::AppState;
 use crate::domain::Day;
-use crate::index::Snapshot;
 use crate::domain::PersonRef;
+use crate::index::Snapshot;
 use crate::safeguards::audit::{AuditError, AuditEvent, AuditLog};
 use crate::safeguards::policy::POLICY_VERSION;
 use crate::safeguards::retention::expired;

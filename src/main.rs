@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use saferplaces::api::{AppState, Clock};
 use saferplaces::config::{OsEnv, Overrides, Settings};
+use saferplaces::domain::PersonRef;
 use saferplaces::domain::Role;
 use saferplaces::import::{FileSummary, ImportKind, ImportOptions, import_file};
 use saferplaces::index::Snapshot;
@@ -20,11 +21,10 @@ use saferplaces::ingest::reconcile::{
 };
 use saferplaces::ingest::report::{Progress, ProgressPoint};
 use saferplaces::ingest::west_of_england::load_area_set;
-use saferplaces::domain::PersonRef;
 use saferplaces::jobs::{erase_and_record, load_snapshot, retention_sweep};
+use saferplaces::safeguards::audit::{self, AuditLog};
 use saferplaces::safeguards::reviews::{Review, ReviewOutcome, check_review, review_ref};
 use saferplaces::safeguards::tokens;
-use saferplaces::safeguards::audit::{self, AuditLog};
 use saferplaces::safeguards::tokens::{new_token, token_hash};
 use saferplaces::startup::Application;
 use saferplaces::store::{NewUser, SqliteStore, Store};
@@ -449,7 +449,9 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
     }
     let audit = open_audit(&settings)?;
     let started = Instant::now();
-    let loaded_marker = store.change_marker().context("reading the store's change marker")?;
+    let loaded_marker = store
+        .change_marker()
+        .context("reading the store's change marker")?;
     let snapshot = load_snapshot(&store, 1).context("loading the store")?;
     tracing::info!(
         incidents = snapshot.incidents.len(),
@@ -812,10 +814,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let s = settings(None, dir.data_dir)?;
             let today = clock(&s).today();
-            let person: PersonRef = person.parse()?;
+            let person: PersonRef = person
+                .parse()
+                .with_context(|| format!("--person {person:?}"))?;
             let review = Review {
                 person: person.clone(),
-                review_due: review_due.map(|d| d.parse()).transpose()?,
+                review_due: review_due
+                    .map(|d| d.parse().with_context(|| format!("--review-due {d:?}")))
+                    .transpose()?,
                 rationale,
                 outcome: outcome.parse()?,
                 decided_by,
@@ -829,15 +835,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let log = open_audit(&s)?;
             let id = store.record_review(&review)?;
             let decision = review_ref(id);
-            let mut e = cli_event(audit::AuditEventType::Alteration, "reviewer")
-                .with_subject(&person, &stored.categories, stored.may_be_child_on(today));
+            let mut e = cli_event(audit::AuditEventType::Alteration, "reviewer").with_subject(
+                &person,
+                &stored.categories,
+                stored.may_be_child_on(today),
+            );
             e.actor_user_id = Some(review.decided_by.trim().to_owned());
             e.review_decision_ref = Some(decision.clone());
             e.record_count = 1;
             e.query = serde_json::json!({"command": "review record", "outcome": review.outcome.code(), "review_due": review.review_due.map(|d| d.to_string())});
             log.append(e)?;
             if review.outcome == ReviewOutcome::Remove {
-                let report = erase_and_record(&mut store, &log, &[person.clone()], &[], &decision)?;
+                let report = erase_and_record(
+                    &mut store,
+                    &log,
+                    std::slice::from_ref(&person),
+                    &[],
+                    &decision,
+                )?;
                 out(&format!(
                     "recorded {decision} for {person}: remove; erased {} person and {} links",
                     report.people, report.links

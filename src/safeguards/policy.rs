@@ -238,7 +238,11 @@ mod tests {
             (TokenProblem::Revoked, "TOKEN_REVOKED"),
         ] {
             // Even for data the anonymous public may read: a bad token is never anonymous.
-            let refused = authorise(Some(Role::PoliceAnalyst), Some(problem), DataClass::Reference);
+            let refused = authorise(
+                Some(Role::PoliceAnalyst),
+                Some(problem),
+                DataClass::Reference,
+            );
             assert_eq!(refused.map_err(DenyReason::code), Err(code));
             assert_eq!(problem.deny_reason().status(), 401);
         }

@@ -243,16 +243,26 @@ mod tests {
         );
         let mut nobody = review(ReviewOutcome::Amend, Some("2027-01-01"));
         nobody.decided_by = "  ".to_owned();
-        assert_eq!(check_review(&p, &nobody, today), Err(ReviewError::DecidedBy));
+        assert_eq!(
+            check_review(&p, &nobody, today),
+            Err(ReviewError::DecidedBy)
+        );
         assert_eq!(
             check_review(&p, &review(ReviewOutcome::Amend, None), today),
             Err(ReviewError::ReviewDueMissing(ReviewOutcome::Amend))
         );
         assert_eq!(
-            check_review(&p, &review(ReviewOutcome::Remove, Some("2027-01-01")), today),
+            check_review(
+                &p,
+                &review(ReviewOutcome::Remove, Some("2027-01-01")),
+                today
+            ),
             Err(ReviewError::ReviewDueWithRemove)
         );
-        assert_eq!(check_review(&p, &review(ReviewOutcome::Remove, None), today), Ok(()));
+        assert_eq!(
+            check_review(&p, &review(ReviewOutcome::Remove, None), today),
+            Ok(())
+        );
         assert_eq!("remove".parse(), Ok(ReviewOutcome::Remove));
         assert!("delete".parse::<ReviewOutcome>().is_err());
         assert_eq!(review_ref(7), "review:7");

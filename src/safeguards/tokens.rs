@@ -162,7 +162,16 @@ mod tests {
         assert_eq!(parse_lifetime(" 5s ").unwrap(), Duration::from_secs(5));
         assert_eq!(parse_lifetime("365d").unwrap(), MAX_TOKEN_LIFETIME);
         for bad in [
-            "", "d", "30", "0d", "-1d", "1.5h", "30x", "366d", "99999999999999999999d", "3 d",
+            "",
+            "d",
+            "30",
+            "0d",
+            "-1d",
+            "1.5h",
+            "30x",
+            "366d",
+            "99999999999999999999d",
+            "3 d",
             "1é",
         ] {
             assert!(parse_lifetime(bad).is_err(), "{bad:?} was accepted");
@@ -171,10 +180,23 @@ mod tests {
 
     #[test]
     fn the_bearer_scheme_is_matched_in_any_case() {
-        for header in ["Bearer abc", "bearer abc", "BEARER abc", "BeArEr  abc ", "Bearer\tabc"] {
+        for header in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "BeArEr  abc ",
+            "Bearer\tabc",
+        ] {
             assert_eq!(bearer_token(header), Some("abc"), "{header:?}");
         }
-        for header in ["Basic abc", "Bearer", "Bearer   ", "Bearerabc", "", "Token abc"] {
+        for header in [
+            "Basic abc",
+            "Bearer",
+            "Bearer   ",
+            "Bearerabc",
+            "",
+            "Token abc",
+        ] {
             assert_eq!(bearer_token(header), None, "{header:?}");
         }
     }

@@ -34,7 +34,6 @@ use super::{
     Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser, Store,
     StoreError, StoreResult,
 };
-use crate::safeguards::reviews::Review;
 use crate::domain::{
     Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
     Grade, Guardian, Incident, IncidentId, IncidentLocation, IncidentTime, IsaRef, Link, LinkKind,
@@ -42,6 +41,7 @@ use crate::domain::{
     PlaceKind, PlaceOfConcern, Provenance, Role, Route, RouteId, RouteMode, SchemeName, School,
     ServiceId, ServiceTier, Stop, SubjectCategory, TimePrecision, Urn, User, YouthService,
 };
+use crate::safeguards::reviews::Review;
 
 /// The schema migrations, oldest first: `(version, sql)`. A new migration is a new file in
 /// `migrations/sqlite/` appended here with the next version number; released files never change.
@@ -382,11 +382,7 @@ impl Store for SqliteStore {
             .execute(
                 "UPDATE users SET token_hash = ?2, token_expires_at = ?3, token_revoked_at = NULL \
                  WHERE name = ?1",
-                params![
-                    name,
-                    token_hash,
-                    unix_s(token_expires_at)
-                ],
+                params![name, token_hash, unix_s(token_expires_at)],
             )
             .map_err(db("replacing a user's token"))?;
         Ok(n > 0)
@@ -461,8 +457,7 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("starting an erasure"))?;
-        let gone: std::collections::BTreeSet<&str> =
-            people.iter().map(PersonRef::as_str).collect();
+        let gone: std::collections::BTreeSet<&str> = people.iter().map(PersonRef::as_str).collect();
         let expired: std::collections::BTreeSet<u64> = links.iter().copied().collect();
         let mut erased = Erased::default();
         // Every link from or to an erased person goes with them (nothing may point at them),
@@ -717,8 +712,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.pragma_update(None, "user_version", version)
             .map_err(db("recording the schema version"))?;
     }
-    tx.commit()
-        .map_err(db("committing the schema migration"))?;
+    tx.commit().map_err(db("committing the schema migration"))?;
     if found > 0 && found < SECURE_DELETE_SCHEMA_VERSION {
         // Written before `secure_delete`: rows deleted or rewritten then (erasures, updated
         // subject lists) may still lie in free space. Rewriting the file once removes them.

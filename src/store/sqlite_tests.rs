@@ -1031,7 +1031,12 @@ fn erasing_a_person_removes_their_links_links_to_them_and_their_place_in_cases_a
         before_links,
         "every link from or to the person is reported, so each gets an erasure record"
     );
-    assert!(erased.links.iter().all(|l| l.with_person == Some(gone.clone())));
+    assert!(
+        erased
+            .links
+            .iter()
+            .all(|l| l.with_person == Some(gone.clone()))
+    );
     let after = store.load().unwrap();
     assert!(!after.people.iter().any(|p| p.id == gone));
     assert!(
@@ -1186,10 +1191,14 @@ fn a_damaged_segment_is_reported_as_corrupt_on_load() {
 }
 
 /// True when `needle` occurs in the bytes of any file of `dir`.
-fn in_files(dir: &std::path::Path, needle: &[u8]) -> bool {
+fn in_files(dir: &Path, needle: &[u8]) -> bool {
     std::fs::read_dir(dir).unwrap().any(|e| {
         let path = e.unwrap().path();
-        path.is_file() && std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle)
+        path.is_file()
+            && std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
     })
 }
 

@@ -13,7 +13,7 @@ use saferplaces::store::{SqliteStore, Store};
 use serde_json::Value;
 
 /// A private copy of the demo data.
-fn private_demo() -> tempfile::TempDir {
+pub fn private_demo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
         .args(["demo", "--no-serve", "--data-dir"])
@@ -24,11 +24,15 @@ fn private_demo() -> tempfile::TempDir {
         )
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir
 }
 
-fn load(dir: &Path) -> Dataset {
+pub fn load(dir: &Path) -> Dataset {
     SqliteStore::open(dir).unwrap().load().unwrap()
 }
 
@@ -42,7 +46,9 @@ fn child_to_erase(d: &Dataset) -> (PersonRef, Day) {
         .filter(|p| p.may_be_child_on(day))
         .find(|p| {
             d.links.iter().any(|l| l.from == p.id)
-                && d.links.iter().any(|l| l.to == LinkTarget::Person(p.id.clone()))
+                && d.links
+                    .iter()
+                    .any(|l| l.to == LinkTarget::Person(p.id.clone()))
         })
         .or_else(|| {
             d.people
@@ -83,7 +89,7 @@ fn store_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The patterns (by name) found anywhere in the store files, with the file they were in.
-fn found_in_store_files(dir: &Path, patterns: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
+pub fn found_in_store_files(dir: &Path, patterns: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
     const KEY: usize = 9;
     let mut by_prefix: HashMap<&[u8], Vec<&(String, Vec<u8>)>> = HashMap::new();
     for p in patterns {
@@ -165,11 +171,21 @@ fn a_retention_sweep_leaves_no_byte_of_an_erased_child_or_their_links_in_the_sto
     let before = load(dir.path());
     let (child, today) = child_to_erase(&before);
     let sweep = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args(["retention", "sweep", "--today", &today.to_string(), "--data-dir"])
+        .args([
+            "retention",
+            "sweep",
+            "--today",
+            &today.to_string(),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(sweep.status.success(), "{}", String::from_utf8_lossy(&sweep.stderr));
+    assert!(
+        sweep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sweep.stderr)
+    );
     let after = load(dir.path());
     let erased = erased_between(&before, &after);
     assert!(erased.people.contains(&child), "the child was not erased");
@@ -187,10 +203,16 @@ fn a_retention_sweep_leaves_no_byte_of_an_erased_child_or_their_links_in_the_sto
     // One erasure record per erased person and per erased link.
     let records = erasure_records(&dir.path().join("audit").join("audit.jsonl"));
     for p in &erased.people {
-        assert!(records.contains(&format!("person:{p}")), "no erasure record of {p}");
+        assert!(
+            records.contains(&format!("person:{p}")),
+            "no erasure record of {p}"
+        );
     }
     for l in &erased.links {
-        assert!(records.contains(&format!("link:{l}")), "no erasure record of link {l}");
+        assert!(
+            records.contains(&format!("link:{l}")),
+            "no erasure record of link {l}"
+        );
     }
 }
 
@@ -219,7 +241,10 @@ fn a_running_servers_sweep_leaves_no_byte_of_the_erased_in_the_database_or_its_w
         if !now.people.iter().any(|p| p.id == child) {
             break now;
         }
-        assert!(Instant::now() < deadline, "the server did not erase the child");
+        assert!(
+            Instant::now() < deadline,
+            "the server did not erase the child"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let erased = erased_between(&before, &after);

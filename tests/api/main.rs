@@ -11,6 +11,7 @@ mod analytics;
 mod endpoints;
 mod erasure;
 mod import;
+mod reviews;
 mod safeguards;
 mod support;
 mod tiles;

@@ -14,7 +14,11 @@ use crate::support::{TestApp, spawn_app, spawn_command, tokens};
 fn private_demo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = cli(&["demo", "--no-serve"], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir
 }
 
@@ -37,7 +41,11 @@ fn add_user(dir: &Path, name: &str, extra: &[&str]) -> (String, String) {
     let mut args = vec!["user", "add", "--name", name, "--role", "vru_analyst"];
     args.extend_from_slice(extra);
     let out = cli(&args, dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let token = stdout.lines().last().unwrap().trim().to_owned();
     assert!(token.starts_with("spt_"), "{stdout}");
@@ -47,7 +55,8 @@ fn add_user(dir: &Path, name: &str, extra: &[&str]) -> (String, String) {
 /// `saferplaces serve` on `dir`, auditing to the data directory's own log (as in production).
 fn serve(dir: &Path) -> TestApp {
     let mut c = Command::new(env!("CARGO_BIN_EXE_saferplaces"));
-    c.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"]).arg(dir);
+    c.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir);
     spawn_command(c)
 }
 
@@ -90,7 +99,11 @@ fn a_revoked_token_is_refused_by_the_running_server_and_the_refusal_is_audited()
 
     // The server holds the audit log; the revocation must still take effect.
     let out = cli(&["user", "revoke", "leaver"], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let refused = poll(Duration::from_secs(10), || {
         let reply = get_with_token(&app, &token);
         (reply.status == 401).then_some(reply)
@@ -103,7 +116,12 @@ fn a_revoked_token_is_refused_by_the_running_server_and_the_refusal_is_audited()
         .expect("the refusal of a revoked token is audited");
     assert_eq!(denial["decision"], "deny");
     assert_eq!(denial["actor_user_id"], "leaver", "{denial}");
-    assert!(cli(&["user", "revoke", "nobody-here"], dir.path()).status.code() != Some(0));
+    assert!(
+        cli(&["user", "revoke", "nobody-here"], dir.path())
+            .status
+            .code()
+            != Some(0)
+    );
     drop(app);
 }
 
@@ -112,7 +130,16 @@ fn tokens_expire_and_adding_or_revoking_a_user_is_audited() {
     let dir = private_demo();
     for bad in ["0d", "30", "1y", "366d", "-5m"] {
         let out = cli(
-            &["user", "add", "--name", "x", "--role", "planner", "--expires-in", bad],
+            &[
+                "user",
+                "add",
+                "--name",
+                "x",
+                "--role",
+                "planner",
+                "--expires-in",
+                bad,
+            ],
             dir.path(),
         );
         assert!(!out.status.success(), "--expires-in {bad} was accepted");
@@ -136,7 +163,11 @@ fn tokens_expire_and_adding_or_revoking_a_user_is_audited() {
     );
     let (_, revoked) = add_user(dir.path(), "withdrawn", &["--expires-in", "12h"]);
     let out = cli(&["user", "revoke", "withdrawn"], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Access changes made with no server running are audited.
     let log = audit_log(dir.path());
@@ -158,7 +189,10 @@ fn tokens_expire_and_adding_or_revoking_a_user_is_audited() {
     let app = serve(dir.path());
     assert_eq!(get_with_token(&app, &default).status, 200);
     let reply = get_with_token(&app, &revoked);
-    assert_eq!((reply.status, reply.json()["error"].clone()), (401, "TOKEN_REVOKED".into()));
+    assert_eq!(
+        (reply.status, reply.json()["error"].clone()),
+        (401, "TOKEN_REVOKED".into())
+    );
     // A one-second token: refused once its second has passed.
     let expired = poll(Duration::from_secs(20), || {
         let reply = get_with_token(&app, &short);
