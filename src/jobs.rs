@@ -7,9 +7,12 @@ use std::time::{Duration, Instant};
 
 use crate::api::AppState;
 use crate::domain::Day;
+use crate::domain::PersonRef;
 use crate::index::Snapshot;
-use crate::safeguards::audit::{AuditError, AuditLog};
+use crate::safeguards::audit::{AuditError, AuditEvent, AuditLog};
+use crate::safeguards::policy::POLICY_VERSION;
 use crate::safeguards::retention::expired;
+use crate::safeguards::reviews::review_ref;
 use crate::store::{Store, StoreError};
 
 /// A background job failed.
@@ -54,23 +57,53 @@ pub fn retention_sweep(
     if due.is_empty() {
         return Ok(SweepReport::default());
     }
-    let (people, links) = store.erase(&due.people, &due.links)?;
-    let decision = format!("retention-sweep-{today}");
-    for p in &due.people {
-        audit.append(crate::safeguards::audit::AuditEvent::erasure(
-            "person",
-            p.as_str(),
-            Some(decision.clone()),
-        ))?;
+    erase_and_record(
+        store,
+        audit,
+        &due.people,
+        &due.links,
+        &format!("retention-sweep-{today}"),
+    )
+}
+
+/// Erases `people` (with every link from or to them) and `links`, then writes one erasure
+/// record per erased person and per erased link (S16, S18), ids only. Each refers to the
+/// latest recorded review of the person it concerns (`review:<id>`) when there is one, and
+/// to `decision` otherwise. Used by the retention sweep and by `review record --outcome
+/// remove`, so both erase the same way.
+pub fn erase_and_record(
+    store: &mut dyn Store,
+    audit: &AuditLog,
+    people: &[PersonRef],
+    links: &[u64],
+    decision: &str,
+) -> Result<SweepReport, JobError> {
+    // Read before erasing: the person's reviews are erased with them.
+    let reviews = store.latest_reviews(people)?;
+    let erased = store.erase(people, links)?;
+    let decision_for = |person: Option<&PersonRef>| {
+        person
+            .and_then(|p| reviews.get(p))
+            .map_or_else(|| decision.to_owned(), |&id| review_ref(id))
+    };
+    for p in &erased.people {
+        let mut event = AuditEvent::erasure("person", p.as_str(), Some(decision_for(Some(p))));
+        POLICY_VERSION.clone_into(&mut event.policy_version);
+        audit.append(event)?;
     }
-    for l in &due.links {
-        audit.append(crate::safeguards::audit::AuditEvent::erasure(
+    for l in &erased.links {
+        let mut event = AuditEvent::erasure(
             "link",
-            &l.to_string(),
-            Some(decision.clone()),
-        ))?;
+            &l.id.to_string(),
+            Some(decision_for(l.with_person.as_ref())),
+        );
+        POLICY_VERSION.clone_into(&mut event.policy_version);
+        audit.append(event)?;
     }
-    Ok(SweepReport { people, links })
+    Ok(SweepReport {
+        people: erased.people.len() as u64,
+        links: erased.links.len() as u64,
+    })
 }
 
 /// How often the store is checked for changes (`PRAGMA data_version`: one cheap read), so new
@@ -81,9 +114,12 @@ pub const SWEEP_EVERY: Duration = Duration::from_hours(1);
 
 /// Runs forever: polls the store for changes every [`RELOAD_POLL`] and rebuilds the snapshot
 /// when it changed; runs the retention sweep at start and every [`SWEEP_EVERY`].
-pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16) {
+/// `loaded_marker` is the store's [`Store::change_marker`] read before the served snapshot
+/// was loaded, so a change committed between that load and the first poll (a revocation
+/// right after start) is not mistaken for the baseline.
+pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, loaded_marker: u64) {
     let store = Arc::new(Mutex::new(store));
-    let mut marker = None;
+    let mut marker = Some(loaded_marker);
     let mut last_sweep: Option<Instant> = None;
     let mut version = state.snapshot().data_version;
     loop {
@@ -121,6 +157,19 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16) {
                     }
                 }
                 if erased || (marker.is_some() && now != marker) {
+                    // Users first (one small query), so a revocation or a new user takes
+                    // effect within a poll, not after the seconds a full rebuild takes.
+                    let st = Arc::clone(&store);
+                    let users = tokio::task::spawn_blocking(move || {
+                        let guard = st.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        guard.users()
+                    })
+                    .await;
+                    match users {
+                        Ok(Ok(users)) => state.replace_users(users.into_iter().collect()),
+                        Ok(Err(e)) => tracing::error!(error = %e, "reloading users failed"),
+                        Err(e) => tracing::error!(error = %e, "user reload task failed"),
+                    }
                     version += 1;
                     let st = Arc::clone(&store);
                     let built = tokio::task::spawn_blocking(move || {

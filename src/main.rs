@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use saferplaces::api::{AppState, Clock};
 use saferplaces::config::{OsEnv, Overrides, Settings};
+use saferplaces::domain::PersonRef;
 use saferplaces::domain::Role;
 use saferplaces::import::{FileSummary, ImportKind, ImportOptions, import_file};
 use saferplaces::index::Snapshot;
@@ -20,11 +21,13 @@ use saferplaces::ingest::reconcile::{
 };
 use saferplaces::ingest::report::{Progress, ProgressPoint};
 use saferplaces::ingest::west_of_england::load_area_set;
-use saferplaces::jobs::{load_snapshot, retention_sweep};
+use saferplaces::jobs::{erase_and_record, load_snapshot, retention_sweep};
 use saferplaces::safeguards::access_cli;
 use saferplaces::safeguards::audit::{self, AuditLog};
 use saferplaces::safeguards::audit_checkpoint;
+use saferplaces::safeguards::reviews::{Review, ReviewOutcome, check_review, review_ref};
 use saferplaces::safeguards::sharing::Agreements;
+use saferplaces::safeguards::tokens;
 use saferplaces::safeguards::tokens::{new_token, token_hash};
 use saferplaces::startup::Application;
 use saferplaces::store::{NewUser, SqliteStore, Store};
@@ -148,6 +151,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Reviews of person-level entries.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
     /// Retention of person-level entries.
     Retention {
         #[command(subcommand)]
@@ -188,6 +196,44 @@ enum UserCommand {
             help = "MACE panel the user sits on (repeatable; for mace_member)"
         )]
         panels: Vec<u32>,
+        /// How long the token is accepted: a whole number and d, h, m or s (e.g. 30d, 12h,
+        /// 90m); at most 365d.
+        #[arg(long, default_value = "30d", value_parser = saferplaces::safeguards::tokens::parse_lifetime)]
+        expires_in: std::time::Duration,
+    },
+    /// Revoke a user's token at once (a running server refuses it within a second); the user
+    /// row is kept for the audit trail.
+    Revoke {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The user's name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Record a review of a person (safeguards.md S7, S18): sets their next review date within
+    /// the S18 limits, or with `--outcome remove` erases them at once. Audited.
+    Record {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The person's reference (P...).
+        #[arg(long)]
+        person: String,
+        /// The next review date (YYYY-MM-DD); at most 92 days ahead for anyone who may be a
+        /// child, 183 for adults. Not given with `--outcome remove`.
+        #[arg(long)]
+        review_due: Option<String>,
+        /// Why (at least 30 characters).
+        #[arg(long)]
+        rationale: String,
+        /// retain, amend or remove.
+        #[arg(long, default_value = "retain")]
+        outcome: String,
+        /// The named person who decided (never a service account).
+        #[arg(long)]
+        decided_by: String,
     },
 }
 
@@ -451,7 +497,8 @@ fn issue_demo_tokens(store: &mut SqliteStore) -> anyhow::Result<()> {
         let name = format!("demo-{}", role.code());
         let token = new_token()?;
         let hash = token_hash(&token);
-        if !store.set_user_token(&name, &hash)? {
+        let expires = tokens::expires_at(tokens::unix_now_s(), tokens::DEFAULT_TOKEN_LIFETIME);
+        if !store.set_user_token(&name, &hash, expires)? {
             let panels = if role == Role::MaceMember {
                 vec![1, 2]
             } else {
@@ -470,6 +517,7 @@ fn issue_demo_tokens(store: &mut SqliteStore) -> anyhow::Result<()> {
                 org: Some(org.to_owned()),
                 panels,
                 token_hash: hash,
+                token_expires_at: expires,
             })?;
         }
         out(&format!("  {:<15} {token}", role.code()))?;
@@ -482,6 +530,7 @@ async fn serve(
     snapshot: Snapshot,
     store: SqliteStore,
     audit: AuditLog,
+    loaded_marker: u64,
 ) -> anyhow::Result<()> {
     if !settings.web_dir.join("index.html").exists() {
         tracing::warn!(web_dir = %settings.web_dir.display(), "web app not built; run `make web` (the API still works)");
@@ -507,6 +556,7 @@ async fn serve(
         state,
         Box::new(store),
         settings.retention_grace_days,
+        loaded_marker,
     ));
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "serving");
     out(&format!("saferplaces listening on http://{addr}"))?;
@@ -526,6 +576,9 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
     }
     let audit = open_audit(&settings)?;
     let started = Instant::now();
+    let loaded_marker = store
+        .change_marker()
+        .context("reading the store's change marker")?;
     let snapshot = load_snapshot(&store, 1).context("loading the store")?;
     tracing::info!(
         incidents = snapshot.incidents.len(),
@@ -539,7 +592,7 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(settings, snapshot, store, audit))
+    runtime.block_on(serve(settings, snapshot, store, audit, loaded_marker))
 }
 
 /// The LSOA code sets a police street import classifies its rows with.
@@ -834,24 +887,114 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     role,
                     org,
                     panels,
+                    expires_in,
                 },
         } => {
             let s = settings(None, dir.data_dir)?;
             let role: Role = role.parse()?;
             anyhow::ensure!(role.assignable(), "role {role} cannot be given to a user");
             let mut store = SqliteStore::open(&s.data_dir)?;
+            let audit = open_audit(&s)?;
             let token = new_token()?;
+            let expires = tokens::expires_at(tokens::unix_now_s(), expires_in);
             let id = store.add_user(&NewUser {
                 name: name.clone(),
                 role,
-                org,
+                org: org.clone(),
                 panels,
                 token_hash: token_hash(&token),
+                token_expires_at: expires,
             })?;
+            let mut e = cli_event(audit::AuditEventType::Collection, "admin");
+            e.query = serde_json::json!({"command": "user add", "user": name, "role": role.code(), "org": org, "token_expires_at": unix_rfc3339(expires)});
+            audit.append(e)?;
             out(&format!(
-                "created user {name} (id {id}, role {role}); the token is shown once:"
+                "created user {name} (id {id}, role {role}); the token expires {}; it is shown once:",
+                unix_rfc3339(expires)
             ))?;
             out(&token)?;
+        }
+        Command::User {
+            command: UserCommand::Revoke { dir, name },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let audit = open_audit(&s)?;
+            let Some(user) = store.revoke_user(&name, tokens::unix_now_s())? else {
+                anyhow::bail!("no user called {name:?}");
+            };
+            let revoked_at = unix_rfc3339(user.token_revoked_at.unwrap_or_default());
+            let mut e = cli_event(audit::AuditEventType::Alteration, "admin");
+            e.query = serde_json::json!({"command": "user revoke", "user": name, "revoked_at": revoked_at});
+            audit.append(e)?;
+            out(&format!(
+                "revoked the token of {name} (id {}) as of {revoked_at}; the user is kept for the audit trail",
+                user.id
+            ))?;
+        }
+        Command::Review {
+            command:
+                ReviewCommand::Record {
+                    dir,
+                    person,
+                    review_due,
+                    rationale,
+                    outcome,
+                    decided_by,
+                },
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let today = clock(&s).today();
+            let person: PersonRef = person
+                .parse()
+                .with_context(|| format!("--person {person:?}"))?;
+            let review = Review {
+                person: person.clone(),
+                review_due: review_due
+                    .map(|d| d.parse().with_context(|| format!("--review-due {d:?}")))
+                    .transpose()?,
+                rationale,
+                outcome: outcome.parse()?,
+                decided_by,
+                decided_at: audit::rfc3339_millis(std::time::SystemTime::now()),
+            };
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let Some(stored) = store.person(&person)? else {
+                anyhow::bail!("--person {person}: no such person is stored");
+            };
+            check_review(&stored, &review, today)?;
+            let log = open_audit(&s)?;
+            let id = store.record_review(&review)?;
+            let decision = review_ref(id);
+            let mut e = cli_event(audit::AuditEventType::Alteration, "reviewer").with_subject(
+                &person,
+                &stored.categories,
+                stored.may_be_child_on(today),
+            );
+            e.actor_user_id = Some(review.decided_by.trim().to_owned());
+            e.review_decision_ref = Some(decision.clone());
+            e.record_count = 1;
+            e.query = serde_json::json!({"command": "review record", "outcome": review.outcome.code(), "review_due": review.review_due.map(|d| d.to_string())});
+            log.append(e)?;
+            if review.outcome == ReviewOutcome::Remove {
+                let report = erase_and_record(
+                    &mut store,
+                    &log,
+                    std::slice::from_ref(&person),
+                    &[],
+                    &decision,
+                )?;
+                out(&format!(
+                    "recorded {decision} for {person}: remove; erased {} person and {} links",
+                    report.people, report.links
+                ))?;
+            } else {
+                out(&format!(
+                    "recorded {decision} for {person}: {}; next review {}",
+                    review.outcome,
+                    review.review_due.map(|d| d.to_string()).unwrap_or_default()
+                ))?;
+            }
         }
         Command::Audit {
             command:
@@ -938,6 +1081,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An audit event written by a CLI command in `role`.
+fn cli_event(event_type: audit::AuditEventType, role: &str) -> audit::AuditEvent {
+    let mut e = audit::AuditEvent::new(event_type, role, audit::Decision::Allow);
+    e.client = Some("cli".to_owned());
+    saferplaces::safeguards::policy::POLICY_VERSION.clone_into(&mut e.policy_version);
+    e
+}
+
+/// Unix seconds as RFC 3339 UTC.
+fn unix_rfc3339(seconds: u64) -> String {
+    audit::rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
 }
 
 fn main() -> ExitCode {

@@ -17,8 +17,8 @@ use super::{ApiError, AppState};
 use crate::domain::{CaseRef, LegalBasis, PurposeCode, Role, User};
 use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
 use crate::safeguards::monitor::{Alert, RefusalKey, RefusalVerdict};
-use crate::safeguards::policy::{DataClass, DenyReason, POLICY_VERSION, authorise};
-use crate::safeguards::tokens::{token_hash, token_id};
+use crate::safeguards::policy::{DataClass, DenyReason, POLICY_VERSION, TokenProblem, authorise};
+use crate::safeguards::tokens::{self, bearer_token, token_hash, token_id};
 
 /// Every route and the class of data it returns; `None` for infrastructure (health, the
 /// OpenAPI document) that carries no data.
@@ -174,21 +174,24 @@ pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next:
         .map(|c| c.0.ip());
     let headers = req.headers();
     let client = header(headers, "user-agent").map(|s| s.chars().take(200).collect());
-    let snapshot = state.snapshot();
 
-    // Authenticate: no header is anonymous; a header that does not match a user is invalid.
-    let (user, token_id, token_invalid) = match header(headers, "authorization") {
-        None => (None, None, false),
-        Some(value) => match value.strip_prefix("Bearer ").map(str::trim) {
-            Some(token) if !token.is_empty() => {
+    // Authenticate: no header is anonymous; a header that does not match a user is invalid;
+    // an expired or revoked token is refused naming its user in the audit record.
+    let (user, token_id, token_problem) = match header(headers, "authorization") {
+        None => (None, None, None),
+        Some(value) => match bearer_token(value) {
+            Some(token) => {
                 let hash = token_hash(token);
                 let id = token_id(&hash).to_owned();
-                match snapshot.users.get(&hash) {
-                    Some(u) => (Some(u.clone()), Some(id), false),
-                    None => (None, Some(id), true),
+                match state.users().get(&hash) {
+                    Some(u) => {
+                        let problem = tokens::token_problem(u, tokens::unix_now_s());
+                        (Some(u.clone()), Some(id), problem)
+                    }
+                    None => (None, Some(id), Some(TokenProblem::Unknown)),
                 }
             }
-            _ => (None, None, true),
+            None => (None, None, Some(TokenProblem::Unknown)),
         },
     };
     let mut auth = Authorised {
@@ -220,7 +223,7 @@ pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next:
             .await;
         }
     };
-    let role = match authorise(auth.user.as_ref().map(|u| u.role), token_invalid, class) {
+    let role = match authorise(auth.user.as_ref().map(|u| u.role), token_problem, class) {
         Ok(role) => role,
         Err(reason) => return deny(&state, &auth, reason, "").await,
     };

@@ -125,7 +125,13 @@ pub struct AppState {
     pub(crate) refusals: Arc<std::sync::Mutex<crate::safeguards::monitor::RefusalGate>>,
     /// Information sharing agreements between controllers (S20).
     pub(crate) agreements: Arc<crate::safeguards::sharing::Agreements>,
+    /// Users by token hash, refreshed on its own (`replace_users`) within one reload poll of
+    /// a change, before the much slower snapshot rebuild: a revocation takes effect at once.
+    users: Arc<RwLock<Arc<Users>>>,
 }
+
+/// Users keyed by the SHA-256 hash of their token.
+pub type Users = std::collections::BTreeMap<String, crate::domain::User>;
 
 impl AppState {
     /// State serving `snapshot`, auditing to `audit`.
@@ -135,7 +141,9 @@ impl AppState {
         clock: Clock,
         disclosure: DisclosurePolicy,
     ) -> Self {
+        let users = Arc::new(RwLock::new(Arc::new(snapshot.users.clone())));
         Self {
+            users,
             snapshot: Arc::new(RwLock::new(Arc::new(snapshot))),
             audit,
             clock,
@@ -186,8 +194,26 @@ impl AppState {
         }
     }
 
-    /// Replaces the snapshot (after an import or erasure).
+    /// The current users by token hash. The lock is held only to clone the `Arc`.
+    pub fn users(&self) -> Arc<Users> {
+        match self.users.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the users (after `user add` or `user revoke` in another process).
+    pub fn replace_users(&self, users: Users) {
+        let new = Arc::new(users);
+        match self.users.write() {
+            Ok(mut guard) => *guard = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// Replaces the snapshot (after an import or erasure), and the users with its users.
     pub fn replace(&self, snapshot: Snapshot) {
+        self.replace_users(snapshot.users.clone());
         let new = Arc::new(snapshot);
         risk::warm(&self.risk, &new);
         match self.snapshot.write() {

@@ -199,6 +199,14 @@ pub struct User {
     pub org: Option<String>,
     /// MACE panels the user sits on (for `mace_member`).
     pub panels: Vec<u32>,
+    /// When the user's token stops being accepted, Unix seconds (UTC). A user read without
+    /// one has `0`: expired, so a missing expiry fails closed (issue 12, point 8).
+    #[serde(default)]
+    pub token_expires_at: u64,
+    /// When the token was revoked (`saferplaces user revoke`), Unix seconds (UTC); `None`
+    /// while it stands. The user row is kept for the audit trail.
+    #[serde(default)]
+    pub token_revoked_at: Option<u64>,
 }
 
 #[cfg(test)]

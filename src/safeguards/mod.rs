@@ -10,6 +10,7 @@ pub mod fields;
 pub mod monitor;
 pub mod policy;
 pub mod retention;
+pub mod reviews;
 pub mod rules;
 pub mod scope;
 pub mod sharing;

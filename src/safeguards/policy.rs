@@ -44,6 +44,10 @@ pub enum DenyReason {
     AuthenticationRequired,
     /// A token was given but is not valid (401).
     InvalidToken,
+    /// The token was valid but its lifetime has passed (401; issue 12 point 8).
+    TokenExpired,
+    /// The token was revoked with `saferplaces user revoke` (401).
+    TokenRevoked,
     /// The role may not read this class (403).
     RoleNotPermitted,
     /// `X-Purpose` missing (428).
@@ -84,7 +88,10 @@ impl DenyReason {
     /// HTTP status for the refusal.
     pub fn status(self) -> u16 {
         match self {
-            Self::AuthenticationRequired | Self::InvalidToken => 401,
+            Self::AuthenticationRequired
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::TokenRevoked => 401,
             Self::PurposeRequired
             | Self::CaseRefRequired
             | Self::LegalBasisRequired
@@ -107,6 +114,8 @@ impl DenyReason {
         match self {
             Self::AuthenticationRequired => "AUTHENTICATION_REQUIRED",
             Self::InvalidToken => "INVALID_TOKEN",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::TokenRevoked => "TOKEN_REVOKED",
             Self::RoleNotPermitted => "ROLE_NOT_PERMITTED",
             Self::PurposeRequired => "PURPOSE_REQUIRED",
             Self::CaseRefRequired => "CASE_REF_REQUIRED",
@@ -148,15 +157,38 @@ pub fn role_may_read(role: Role, class: DataClass) -> bool {
     }
 }
 
-/// Decides a request for `class` by `role` (`None` = anonymous). `token_invalid` is true when
-/// a token was presented but matched no user.
+/// What is wrong with a bearer token that was presented. A request carrying one is refused
+/// whatever it asks for: a bad token is never treated as anonymous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenProblem {
+    /// It matches no user, or the header is not a bearer token.
+    Unknown,
+    /// It matches a user but its lifetime has passed.
+    Expired,
+    /// It matches a user whose token was revoked.
+    Revoked,
+}
+
+impl TokenProblem {
+    /// The refusal for this problem (all 401).
+    pub fn deny_reason(self) -> DenyReason {
+        match self {
+            Self::Unknown => DenyReason::InvalidToken,
+            Self::Expired => DenyReason::TokenExpired,
+            Self::Revoked => DenyReason::TokenRevoked,
+        }
+    }
+}
+
+/// Decides a request for `class` by `role` (`None` = anonymous). `token` is set when a token
+/// was presented but is unknown, expired or revoked.
 pub fn authorise(
     role: Option<Role>,
-    token_invalid: bool,
+    token: Option<TokenProblem>,
     class: DataClass,
 ) -> Result<Role, DenyReason> {
-    if token_invalid {
-        return Err(DenyReason::InvalidToken);
+    if let Some(problem) = token {
+        return Err(problem.deny_reason());
     }
     let effective = role.unwrap_or(Role::Public);
     if role_may_read(effective, class) {
@@ -213,22 +245,39 @@ mod tests {
     #[test]
     fn anonymous_callers_get_401_and_known_roles_403() {
         assert_eq!(
-            authorise(None, false, DataClass::Aggregate),
+            authorise(None, None, DataClass::Aggregate),
             Ok(Role::Public)
         );
         assert_eq!(
-            authorise(None, false, DataClass::PersonLevel),
+            authorise(None, None, DataClass::PersonLevel),
             Err(DenyReason::AuthenticationRequired)
         );
         assert_eq!(
-            authorise(Some(Role::Planner), false, DataClass::PersonLevel),
+            authorise(Some(Role::Planner), None, DataClass::PersonLevel),
             Err(DenyReason::RoleNotPermitted)
         );
         assert_eq!(
-            authorise(None, true, DataClass::Reference),
+            authorise(None, Some(TokenProblem::Unknown), DataClass::Reference),
             Err(DenyReason::InvalidToken)
         );
         assert_eq!(DenyReason::PurposeRequired.status(), 428);
+    }
+
+    #[test]
+    fn expired_and_revoked_tokens_are_refused_with_their_own_401_codes() {
+        for (problem, code) in [
+            (TokenProblem::Expired, "TOKEN_EXPIRED"),
+            (TokenProblem::Revoked, "TOKEN_REVOKED"),
+        ] {
+            // Even for data the anonymous public may read: a bad token is never anonymous.
+            let refused = authorise(
+                Some(Role::PoliceAnalyst),
+                Some(problem),
+                DataClass::Reference,
+            );
+            assert_eq!(refused.map_err(DenyReason::code), Err(code));
+            assert_eq!(problem.deny_reason().status(), 401);
+        }
     }
 
     #[test]

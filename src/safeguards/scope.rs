@@ -398,6 +398,8 @@ mod tests {
             role,
             org: Some("police".to_owned()),
             panels,
+            token_expires_at: u64::MAX,
+            token_revoked_at: None,
         }
     }
 

@@ -45,6 +45,14 @@ pub enum StoreError {
     /// The batch breaks safeguards data rules (safeguards.md S1-S4, S18); nothing was written.
     #[error("{} safeguards rule violation(s), first: {}", .0.len(), .0.first().map_or("", |v| v.code))]
     Rules(Vec<RuleViolation>),
+    /// No record with this key is stored.
+    #[error("no {what} {key:?} is stored")]
+    NotFound {
+        /// Kind of record.
+        what: &'static str,
+        /// Its key.
+        key: String,
+    },
     /// A record with this key already exists and may not be replaced.
     #[error("{what} {key:?} already exists")]
     Duplicate {
@@ -186,6 +194,26 @@ pub struct NewUser {
     pub panels: Vec<u32>,
     /// Lower-case hex SHA-256 of the bearer token.
     pub token_hash: String,
+    /// When the token stops being accepted, Unix seconds (UTC).
+    pub token_expires_at: u64,
+}
+
+/// What an erasure removed: ids only, so each can get its own erasure record (S16, S18).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Erased {
+    /// People erased.
+    pub people: Vec<PersonRef>,
+    /// Links erased, ascending by id.
+    pub links: Vec<ErasedLink>,
+}
+
+/// One erased link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasedLink {
+    /// The link's id.
+    pub id: u64,
+    /// The erased person it went with (from or to them); `None` when it expired on its own.
+    pub with_person: Option<PersonRef>,
 }
 
 /// A place where saferplaces keeps its records.
@@ -236,8 +264,19 @@ pub trait Store: Send {
     /// Creates a user; refuses a name that exists.
     fn add_user(&mut self, user: &NewUser) -> StoreResult<u64>;
 
-    /// Replaces the token hash of the user called `name`; false when there is no such user.
-    fn set_user_token(&mut self, name: &str, token_hash: &str) -> StoreResult<bool>;
+    /// Replaces the token of the user called `name` with a fresh one (hash and expiry, Unix
+    /// seconds), clearing any revocation; false when there is no such user.
+    fn set_user_token(
+        &mut self,
+        name: &str,
+        token_hash: &str,
+        token_expires_at: u64,
+    ) -> StoreResult<bool>;
+
+    /// Marks the token of the user called `name` revoked at `revoked_at` (Unix seconds), keeping
+    /// the row for the audit trail; a token revoked before keeps its first time. Returns the
+    /// user, `None` when there is no such user.
+    fn revoke_user(&mut self, name: &str, revoked_at: u64) -> StoreResult<Option<User>>;
 
     /// Every user with their token hash.
     fn users(&self) -> StoreResult<Vec<(String, User)>>;
@@ -281,10 +320,24 @@ pub trait Store: Send {
         at: &str,
     ) -> StoreResult<Option<bool>>;
 
-    /// Erases people (with every link from or to them, and their place in case and meeting
-    /// subject lists) and links, in one transaction (safeguards.md S18). Returns how many
-    /// people and links were erased.
-    fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<(u64, u64)>;
+    /// Erases people (with every link from or to them, their reviews, and their place in case
+    /// and meeting subject lists) and links, in one transaction (safeguards.md S18), so that no
+    /// byte of them is left in the store's files, journal included. Returns what was erased.
+    fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<Erased>;
+
+    /// The stored person `id`, if any.
+    fn person(&self, id: &PersonRef) -> StoreResult<Option<crate::domain::Person>>;
+
+    /// Records a review (S7, S18) and, unless it removes the person, sets the person's review
+    /// date to the review's, in one transaction. Returns the review's id. The caller checks the
+    /// review first ([`crate::safeguards::reviews::check_review`]).
+    fn record_review(&mut self, review: &crate::safeguards::reviews::Review) -> StoreResult<u64>;
+
+    /// The id of the latest review of each of `people` that has one.
+    fn latest_reviews(
+        &self,
+        people: &[PersonRef],
+    ) -> StoreResult<std::collections::BTreeMap<PersonRef, u64>>;
 }
 
 /// Stored links the rules asked about, fetched before the check.

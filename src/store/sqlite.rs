@@ -31,7 +31,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser, Store, StoreError, StoreResult,
+    Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser, Store,
+    StoreError, StoreResult,
 };
 use crate::domain::{
     Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
@@ -40,6 +41,7 @@ use crate::domain::{
     PlaceKind, PlaceOfConcern, Provenance, Role, Route, RouteId, RouteMode, SchemeName, School,
     ServiceId, ServiceTier, Stop, SubjectCategory, TimePrecision, Urn, User, YouthService,
 };
+use crate::safeguards::reviews::Review;
 
 /// The schema migrations, oldest first: `(version, sql)`. A new migration is a new file in
 /// `migrations/sqlite/` appended here with the next version number; released files never change.
@@ -50,6 +52,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         4,
         include_str!("../../migrations/sqlite/0004_incident_segments.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_tokens_reviews.sql"),
     ),
     (
         6,
@@ -104,6 +110,10 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(db("setting PRAGMA foreign_keys"))?;
+        // Deleted and overwritten content is zeroed in its page, so an erased person leaves no
+        // bytes behind in the file or in the pages the WAL copies (issue 12, point 5).
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(db("setting PRAGMA secure_delete"))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db("setting PRAGMA synchronous"))?;
         // A large page cache keeps a big import's transaction in memory instead of spilling
@@ -128,6 +138,26 @@ impl SqliteStore {
         let value = read(&tx)?;
         tx.commit().map_err(db("ending a read transaction"))?;
         Ok(value)
+    }
+
+    /// After an erasure: copies the WAL into the database file and truncates the WAL to zero
+    /// bytes, so the pages that still held the erased rows are gone from the journal (their
+    /// replacements were zeroed by `secure_delete`). Waits for readers up to the busy timeout;
+    /// if one still holds an old snapshot the WAL is left for the next checkpoint and a
+    /// warning is logged.
+    fn scrub_journal(&self) -> StoreResult<()> {
+        let (busy, _, _): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(db("checkpointing the journal after an erasure"))?;
+        if busy != 0 {
+            tracing::warn!(
+                "a reader kept the journal from being truncated after an erasure; erased pages stay in the WAL until the next checkpoint"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -328,13 +358,15 @@ impl Store for SqliteStore {
             });
         }
         tx.execute(
-            "INSERT INTO users (name, role, org, panels, token_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO users (name, role, org, panels, token_hash, token_expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 user.name,
                 user.role.code(),
                 user.org,
                 panels,
-                user.token_hash
+                user.token_hash,
+                unix_s(user.token_expires_at),
             ],
         )
         .map_err(db("storing a user"))?;
@@ -343,31 +375,59 @@ impl Store for SqliteStore {
         Ok(u64::try_from(id).unwrap_or_default())
     }
 
-    fn set_user_token(&mut self, name: &str, token_hash: &str) -> StoreResult<bool> {
+    fn set_user_token(
+        &mut self,
+        name: &str,
+        token_hash: &str,
+        token_expires_at: u64,
+    ) -> StoreResult<bool> {
         let n = self
             .conn
             .execute(
-                "UPDATE users SET token_hash = ?2 WHERE name = ?1",
-                params![name, token_hash],
+                "UPDATE users SET token_hash = ?2, token_expires_at = ?3, token_revoked_at = NULL \
+                 WHERE name = ?1",
+                params![name, token_hash, unix_s(token_expires_at)],
             )
             .map_err(db("replacing a user's token"))?;
         Ok(n > 0)
     }
 
+    fn revoke_user(&mut self, name: &str, revoked_at: u64) -> StoreResult<Option<User>> {
+        let at = unix_s(revoked_at);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting to revoke a token"))?;
+        tx.execute(
+            "UPDATE users SET token_revoked_at = COALESCE(token_revoked_at, ?2) WHERE name = ?1",
+            params![name, at],
+        )
+        .map_err(db("revoking a token"))?;
+        let user = {
+            let context = "reading a revoked user";
+            let mut stmt = tx
+                .prepare(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"))
+                .map_err(db(context))?;
+            let mut rows = stmt.query([name]).map_err(db(context))?;
+            match rows.next().map_err(db(context))? {
+                Some(row) => Some(
+                    user_row(&Cells {
+                        row,
+                        table: "users",
+                        key: row_key(row, 1),
+                    })?
+                    .1,
+                ),
+                None => None,
+            }
+        };
+        tx.commit().map_err(db("committing a revocation"))?;
+        Ok(user)
+    }
+
     fn users(&self) -> StoreResult<Vec<(String, User)>> {
-        let sql = "SELECT id, name, role, org, panels, token_hash FROM users ORDER BY id";
-        load_all(&self.conn, "users", sql, 1, |c| {
-            Ok((
-                c.get::<String>(5)?,
-                User {
-                    id: c.id(0)?,
-                    name: c.get(1)?,
-                    role: c.parse::<Role>(2)?,
-                    org: c.get(3)?,
-                    panels: c.json::<Vec<u32>>(4)?,
-                },
-            ))
-        })
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id");
+        load_all(&self.conn, "users", &sql, 1, user_row)
     }
 
     fn change_marker(&self) -> StoreResult<u64> {
@@ -379,10 +439,10 @@ impl Store for SqliteStore {
     }
 
     fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
-        let sql = "SELECT id, name, role, org, panels FROM users WHERE token_hash = ?1";
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE token_hash = ?1");
         let mut stmt = self
             .conn
-            .prepare_cached(sql)
+            .prepare_cached(&sql)
             .map_err(db("looking up a token"))?;
         let mut rows = stmt.query([token_hash]).map_err(db("looking up a token"))?;
         let Some(row) = rows.next().map_err(db("looking up a token"))? else {
@@ -393,13 +453,7 @@ impl Store for SqliteStore {
             table: "users",
             key: row_key(row, 1),
         };
-        Ok(Some(User {
-            id: c.id(0)?,
-            name: c.get(1)?,
-            role: c.parse::<Role>(2)?,
-            org: c.get(3)?,
-            panels: c.json::<Vec<u32>>(4)?,
-        }))
+        Ok(Some(user_row(&c)?.1))
     }
 
     fn assign_case(
@@ -412,63 +466,82 @@ impl Store for SqliteStore {
         assign_case(&self.conn, case_ref, user, by, at)
     }
 
-    fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<(u64, u64)> {
+    fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<Erased> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("starting an erasure"))?;
-        let mut erased_people = 0u64;
-        let mut erased_links = 0u64;
+        let gone: std::collections::BTreeSet<&str> = people.iter().map(PersonRef::as_str).collect();
+        let expired: std::collections::BTreeSet<u64> = links.iter().copied().collect();
+        let mut erased = Erased::default();
+        // Every link from or to an erased person goes with them (nothing may point at them),
+        // and each is reported, so each gets its own erasure record.
+        let stored: Vec<(i64, String, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT id, from_person, target FROM links ORDER BY id")
+                .map_err(db("scanning links"))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(db("scanning links"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(db("scanning links"))?
+        };
         {
-            let mut del_person = tx
-                .prepare_cached("DELETE FROM people WHERE id = ?1")
-                .map_err(db("erasing people"))?;
-            let mut del_person_links = tx
-                .prepare_cached("DELETE FROM links WHERE from_person = ?1")
-                .map_err(db("erasing people's links"))?;
-            for p in people {
-                erased_people += del_person
-                    .execute([p.as_str()])
-                    .map_err(db("erasing people"))? as u64;
-                erased_links += del_person_links
-                    .execute([p.as_str()])
-                    .map_err(db("erasing people's links"))? as u64;
-            }
             let mut del_link = tx
                 .prepare_cached("DELETE FROM links WHERE id = ?1")
                 .map_err(db("erasing links"))?;
-            for &id in links {
-                erased_links += del_link
-                    .execute([sql_id(id, "erasing links")?])
-                    .map_err(db("erasing links"))? as u64;
+            for (id, from, target) in stored {
+                let target_person = match serde_json::from_str::<LinkTarget>(&target) {
+                    Ok(LinkTarget::Person(p)) => Some(p),
+                    Ok(_) => None,
+                    Err(e) => {
+                        return Err(StoreError::Corrupt {
+                            table: "links",
+                            row: id.to_string(),
+                            reason: format!("target: {e}"),
+                        });
+                    }
+                };
+                let with_person = if gone.contains(from.as_str()) {
+                    Some(PersonRef::from_str(&from).map_err(|e| StoreError::Corrupt {
+                        table: "links",
+                        row: id.to_string(),
+                        reason: format!("from_person: {e}"),
+                    })?)
+                } else {
+                    target_person.filter(|p| gone.contains(p.as_str()))
+                };
+                let link_id = u64::try_from(id).unwrap_or_default();
+                if with_person.is_none() && !expired.contains(&link_id) {
+                    continue;
+                }
+                del_link.execute([id]).map_err(db("erasing links"))?;
+                erased.links.push(ErasedLink {
+                    id: link_id,
+                    with_person,
+                });
+            }
+            let mut del_person = tx
+                .prepare_cached("DELETE FROM people WHERE id = ?1")
+                .map_err(db("erasing people"))?;
+            let mut del_reviews = tx
+                .prepare_cached("DELETE FROM reviews WHERE person = ?1")
+                .map_err(db("erasing people's reviews"))?;
+            for p in people {
+                if del_person
+                    .execute([p.as_str()])
+                    .map_err(db("erasing people"))?
+                    > 0
+                {
+                    erased.people.push(p.clone());
+                }
+                del_reviews
+                    .execute([p.as_str()])
+                    .map_err(db("erasing people's reviews"))?;
             }
         }
         if !people.is_empty() {
-            // Links from other people to an erased person, and the erased person's place in
-            // case subject lists and meeting agendas, go too: nothing may point at them.
-            let gone: std::collections::BTreeSet<&str> =
-                people.iter().map(PersonRef::as_str).collect();
-            let target_refs: Vec<(i64, String)> = {
-                let mut stmt = tx
-                    .prepare("SELECT id, target FROM links")
-                    .map_err(db("scanning link targets"))?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-                    .map_err(db("scanning link targets"))?;
-                rows.collect::<Result<_, _>>()
-                    .map_err(db("scanning link targets"))?
-            };
-            for (id, target) in target_refs {
-                if let Ok(LinkTarget::Person(p)) = serde_json::from_str::<LinkTarget>(&target)
-                    && gone.contains(p.as_str())
-                {
-                    {
-                        erased_links +=
-                            tx.execute("DELETE FROM links WHERE id = ?1", [id])
-                                .map_err(db("erasing links"))? as u64;
-                    }
-                }
-            }
+            // The erased person's place in case subject lists and meeting agendas goes too.
             for table in ["cases", "meetings"] {
                 let rows: Vec<(String, String)> = {
                     let mut stmt = tx
@@ -481,7 +554,12 @@ impl Store for SqliteStore {
                         .map_err(db("scanning subject lists"))?
                 };
                 for (reference, subjects) in rows {
-                    let list: Vec<String> = serde_json::from_str(&subjects).unwrap_or_default();
+                    let list: Vec<String> =
+                        serde_json::from_str(&subjects).map_err(|e| StoreError::Corrupt {
+                            table,
+                            row: reference.clone(),
+                            reason: format!("subjects: {e}"),
+                        })?;
                     let kept: Vec<&String> =
                         list.iter().filter(|s| !gone.contains(s.as_str())).collect();
                     if kept.len() != list.len() {
@@ -496,8 +574,119 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().map_err(db("committing an erasure"))?;
-        Ok((erased_people, erased_links))
+        if !erased.people.is_empty() || !erased.links.is_empty() {
+            self.scrub_journal()?;
+        }
+        Ok(erased)
     }
+
+    fn person(&self, id: &PersonRef) -> StoreResult<Option<Person>> {
+        let context = "looking up a person";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, birth_year, categories, agency, review_due FROM people WHERE id = ?1",
+            )
+            .map_err(db(context))?;
+        let mut rows = stmt.query([id.as_str()]).map_err(db(context))?;
+        let Some(row) = rows.next().map_err(db(context))? else {
+            return Ok(None);
+        };
+        person_row(&Cells {
+            row,
+            table: "people",
+            key: row_key(row, 1),
+        })
+        .map(Some)
+    }
+
+    fn record_review(&mut self, review: &Review) -> StoreResult<u64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting to record a review"))?;
+        let due = review.review_due.map(Day::days_since_epoch);
+        let updated = tx
+            .execute(
+                "UPDATE people SET review_due = COALESCE(?2, review_due) WHERE id = ?1",
+                params![review.person.as_str(), due],
+            )
+            .map_err(db("setting a person's review date"))?;
+        if updated == 0 {
+            return Err(StoreError::NotFound {
+                what: "person",
+                key: review.person.to_string(),
+            });
+        }
+        tx.execute(
+            "INSERT INTO reviews (person, review_due, rationale, outcome, decided_by, decided_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                review.person.as_str(),
+                due,
+                review.rationale.trim(),
+                review.outcome.code(),
+                review.decided_by.trim(),
+                review.decided_at,
+            ],
+        )
+        .map_err(db("recording a review"))?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(db("committing a review"))?;
+        Ok(u64::try_from(id).unwrap_or_default())
+    }
+
+    fn latest_reviews(
+        &self,
+        people: &[PersonRef],
+    ) -> StoreResult<std::collections::BTreeMap<PersonRef, u64>> {
+        let context = "looking up reviews";
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT MAX(id) FROM reviews WHERE person = ?1")
+            .map_err(db(context))?;
+        let mut out = std::collections::BTreeMap::new();
+        for p in people {
+            let id: Option<i64> = stmt
+                .query_row([p.as_str()], |r| r.get(0))
+                .map_err(db(context))?;
+            if let Some(id) = id.and_then(|i| u64::try_from(i).ok()) {
+                out.insert(p.clone(), id);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The columns [`user_row`] reads, in its order.
+const USER_COLUMNS: &str =
+    "id, name, role, org, panels, token_hash, token_expires_at, token_revoked_at";
+
+/// A user row ([`USER_COLUMNS`]) as `(token hash, user)`. A missing expiry reads as 0, so
+/// the token counts as expired: it fails closed.
+fn user_row(c: &Cells<'_, '_>) -> StoreResult<(String, User)> {
+    let unix = |idx: usize| -> StoreResult<Option<u64>> {
+        c.get::<Option<i64>>(idx)?
+            .map(|v| u64::try_from(v).map_err(|e| c.column_corrupt(idx, e)))
+            .transpose()
+    };
+    Ok((
+        c.get::<String>(5)?,
+        User {
+            id: c.id(0)?,
+            name: c.get(1)?,
+            role: c.parse::<Role>(2)?,
+            org: c.get(3)?,
+            panels: c.json::<Vec<u32>>(4)?,
+            token_expires_at: unix(6)?.unwrap_or(0),
+            token_revoked_at: unix(7)?,
+        },
+    ))
+}
+
+/// Unix seconds as an `SQLite` integer; times past `i64::MAX` are stored as `i64::MAX`.
+fn unix_s(seconds: u64) -> i64 {
+    i64::try_from(seconds).unwrap_or(i64::MAX)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,8 +726,19 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.pragma_update(None, "user_version", version)
             .map_err(db("recording the schema version"))?;
     }
-    tx.commit().map_err(db("committing the schema migration"))
+    tx.commit().map_err(db("committing the schema migration"))?;
+    if found > 0 && found < SECURE_DELETE_SCHEMA_VERSION {
+        // Written before `secure_delete`: rows deleted or rewritten then (erasures, updated
+        // subject lists) may still lie in free space. Rewriting the file once removes them.
+        if let Err(e) = conn.execute_batch("VACUUM") {
+            tracing::warn!(error = %e, "could not rewrite the store after migrating; bytes of rows deleted before secure_delete may remain until a VACUUM");
+        }
+    }
+    Ok(())
 }
+
+/// The schema version (0005) from which every connection has written with `secure_delete`.
+const SECURE_DELETE_SCHEMA_VERSION: u32 = 5;
 
 // ---------------------------------------------------------------------------------------------
 // Writing.
@@ -1179,16 +1379,19 @@ fn load_boundaries(conn: &Connection) -> StoreResult<Vec<Boundary>> {
 
 fn load_people(conn: &Connection) -> StoreResult<Vec<Person>> {
     let sql = "SELECT id, birth_year, categories, agency, review_due FROM people ORDER BY id";
-    load_all(conn, "people", sql, 1, |c| {
-        Person::new(
-            c.parse::<PersonRef>(0)?,
-            c.get(1)?,
-            c.json::<Vec<SubjectCategory>>(2)?,
-            c.parse::<Agency>(3)?,
-            c.day(4)?,
-        )
-        .map_err(|e| c.corrupt(e.to_string()))
-    })
+    load_all(conn, "people", sql, 1, person_row)
+}
+
+/// A person from `id, birth_year, categories, agency, review_due`.
+fn person_row(c: &Cells<'_, '_>) -> StoreResult<Person> {
+    Person::new(
+        c.parse::<PersonRef>(0)?,
+        c.get(1)?,
+        c.json::<Vec<SubjectCategory>>(2)?,
+        c.parse::<Agency>(3)?,
+        c.day(4)?,
+    )
+    .map_err(|e| c.corrupt(e.to_string()))
 }
 
 fn load_links(conn: &Connection) -> StoreResult<Vec<Link>> {

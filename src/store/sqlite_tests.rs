@@ -938,6 +938,7 @@ fn users_are_stored_with_a_token_hash_and_found_by_it() {
         org: Some("avon-and-somerset-police".to_owned()),
         panels: vec![],
         token_hash: "a".repeat(64),
+        token_expires_at: 2_000_000_000,
     };
     let id = store.add_user(&new).unwrap();
     let found = store.user_by_token_hash(&"a".repeat(64)).unwrap().unwrap();
@@ -945,18 +946,41 @@ fn users_are_stored_with_a_token_hash_and_found_by_it() {
         (found.id, found.name.as_str(), found.role),
         (id, "ana", Role::PoliceAnalyst)
     );
+    assert_eq!(
+        (found.token_expires_at, found.token_revoked_at),
+        (2_000_000_000, None)
+    );
     assert!(store.user_by_token_hash(&"b".repeat(64)).unwrap().is_none());
     assert!(
         matches!(store.add_user(&new), Err(StoreError::Duplicate { .. })),
         "names are unique"
     );
-    assert!(store.set_user_token("ana", &"c".repeat(64)).unwrap());
+    let revoked = store.revoke_user("ana", 1_900_000_000).unwrap().unwrap();
+    assert_eq!(revoked.token_revoked_at, Some(1_900_000_000));
+    let again = store.revoke_user("ana", 1_950_000_000).unwrap().unwrap();
+    assert_eq!(
+        again.token_revoked_at,
+        Some(1_900_000_000),
+        "the first revocation time is kept"
+    );
+    assert!(store.revoke_user("nobody", 1).unwrap().is_none());
+    assert!(
+        store
+            .set_user_token("ana", &"c".repeat(64), 2_100_000_000)
+            .unwrap()
+    );
+    let renewed = store.user_by_token_hash(&"c".repeat(64)).unwrap().unwrap();
+    assert_eq!(
+        (renewed.token_expires_at, renewed.token_revoked_at),
+        (2_100_000_000, None),
+        "a fresh token has its own expiry and no revocation"
+    );
     assert!(
         store.user_by_token_hash(&"a".repeat(64)).unwrap().is_none(),
         "the old token stops working"
     );
     assert_eq!(store.users().unwrap().len(), 1);
-    assert!(!store.set_user_token("nobody", &"d".repeat(64)).unwrap());
+    assert!(!store.set_user_token("nobody", &"d".repeat(64), 1).unwrap());
 }
 
 #[test]
@@ -997,8 +1021,26 @@ fn erasing_a_person_removes_their_links_links_to_them_and_their_place_in_cases_a
     let data = sample();
     store.write_unchecked(&data).unwrap();
     let gone = person_ref("P00000002");
-    let (people, _) = store.erase(std::slice::from_ref(&gone), &[]).unwrap();
-    assert_eq!(people, 1);
+    let erased = store.erase(std::slice::from_ref(&gone), &[]).unwrap();
+    assert_eq!(erased.people, vec![gone.clone()]);
+    let before_links: Vec<u64> = data
+        .links
+        .iter()
+        .filter(|l| l.from == gone || l.to == LinkTarget::Person(gone.clone()))
+        .map(|l| l.id)
+        .collect();
+    assert!(!before_links.is_empty());
+    assert_eq!(
+        erased.links.iter().map(|l| l.id).collect::<Vec<_>>(),
+        before_links,
+        "every link from or to the person is reported, so each gets an erasure record"
+    );
+    assert!(
+        erased
+            .links
+            .iter()
+            .all(|l| l.with_person == Some(gone.clone()))
+    );
     let after = store.load().unwrap();
     assert!(!after.people.iter().any(|p| p.id == gone));
     assert!(
@@ -1149,5 +1191,57 @@ fn a_damaged_segment_is_reported_as_corrupt_on_load() {
             }
         ),
         "{err}"
+    );
+}
+
+/// True when `needle` occurs in the bytes of any file of `dir`.
+fn in_files(dir: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|e| {
+        let path = e.unwrap().path();
+        path.is_file()
+            && std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+    })
+}
+
+#[test]
+fn a_store_that_erased_before_secure_delete_is_rewritten_once_when_migrated() {
+    let dir = TempDir::new().unwrap();
+    let gone = person_ref("P00000002");
+    // A version-4 store that erased a person without secure_delete, as builds before
+    // migration 0005 did: the deleted rows stay in the file's free space.
+    {
+        let conn = Connection::open(dir.path().join(SqliteStore::FILE_NAME)).unwrap();
+        conn.pragma_update(None, "secure_delete", "OFF").unwrap();
+        for (version, sql) in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        let mut store = SqliteStore { conn };
+        store.write_unchecked(&sample()).unwrap();
+        for sql in [
+            "DELETE FROM people WHERE id = ?1",
+            "DELETE FROM links WHERE from_person = ?1 OR target LIKE '%' || ?1 || '%'",
+            "UPDATE cases SET subjects = (SELECT json_group_array(value) \
+             FROM json_each(cases.subjects) WHERE value != ?1)",
+            "UPDATE meetings SET subjects = (SELECT json_group_array(value) \
+             FROM json_each(meetings.subjects) WHERE value != ?1)",
+        ] {
+            store.conn.execute(sql, [gone.as_str()]).unwrap();
+        }
+    }
+    assert!(
+        in_files(dir.path(), gone.as_str().as_bytes()),
+        "without secure_delete the erased rows are still in the file"
+    );
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 5);
+    assert!(!store.load().unwrap().people.is_empty(), "the rest is kept");
+    drop(store);
+    assert!(
+        !in_files(dir.path(), gone.as_str().as_bytes()),
+        "{gone} is still in the store files after the migration"
     );
 }
