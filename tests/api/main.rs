@@ -10,6 +10,7 @@ mod analyse;
 mod analytics;
 mod endpoints;
 mod import;
+mod rules;
 mod safeguards;
 mod support;
 mod tiles;
