@@ -385,6 +385,7 @@ fn refused_people_and_links_files_are_audited_with_the_rule_and_no_content() {
         let mut scanned = (*e).clone();
         scanned["event_id"] = Value::Null; // random hex could hold any digits
         scanned["query"]["file_sha256"] = Value::Null;
+        scanned["query"]["file"] = Value::Null; // the fixture's name says "gang"
         let text = scanned.to_string();
         for content in ["gang", "victim", "suspected_exploiter", "1985", "2006", "2024-06-30"] {
             assert!(!text.contains(content), "{content} in {text}");
