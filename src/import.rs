@@ -488,13 +488,22 @@ fn import_people_or_links(
                 ..src.clone()
             };
             summary.links_file = Some((links_name, links_src.sha256.clone()));
-            add_links(&mut data, &mut summary, &mut lines, &links_bytes, &links_src, links_path);
+            add_links(
+                &mut data,
+                &mut summary,
+                &mut lines,
+                &links_bytes,
+                &links_src,
+                links_path,
+            );
         }
     } else {
         add_links(&mut data, &mut summary, &mut lines, bytes, src, path);
     }
     for r in &summary.rejections {
-        summary.refusal_codes.insert(format!("ROW_REJECTED:{}", r.field));
+        summary
+            .refusal_codes
+            .insert(format!("ROW_REJECTED:{}", r.field));
     }
     summary.subjects = data
         .people

@@ -131,7 +131,10 @@ impl<'a> Resulting<'a> {
     }
 
     fn links_from<'s>(&'s self, person: &'s PersonRef) -> impl Iterator<Item = &'a Link> + 's {
-        self.links.values().copied().filter(move |l| &l.from == person)
+        self.links
+            .values()
+            .copied()
+            .filter(move |l| &l.from == person)
     }
 
     fn may_be_child(&self, person: &PersonRef, as_of: Day) -> bool {
@@ -157,7 +160,12 @@ fn record_for(batch: &Dataset, person: &PersonRef) -> String {
         .links
         .iter()
         .find(|l| &l.from == person)
-        .or_else(|| batch.links.iter().find(|l| target_person(l) == Some(person)))
+        .or_else(|| {
+            batch
+                .links
+                .iter()
+                .find(|l| target_person(l) == Some(person))
+        })
         .map_or_else(|| format!("person:{person}"), |l| format!("link:{}", l.id))
 }
 
@@ -182,9 +190,21 @@ pub fn check_batch(batch: &Dataset, as_of: Day, stored: &StoredState) -> Vec<Rul
             });
         }
         let target = match &l.to {
-            LinkTarget::Person(p) => after.people.contains_key(p).then_some(()).ok_or_else(|| format!("person {p}")),
-            LinkTarget::Incident(i) => after.incidents.contains(i).then_some(()).ok_or_else(|| format!("incident {}", i.get())),
-            LinkTarget::Place(p) => after.places.contains(p).then_some(()).ok_or_else(|| format!("place {}", p.get())),
+            LinkTarget::Person(p) => after
+                .people
+                .contains_key(p)
+                .then_some(())
+                .ok_or_else(|| format!("person {p}")),
+            LinkTarget::Incident(i) => after
+                .incidents
+                .contains(i)
+                .then_some(())
+                .ok_or_else(|| format!("incident {}", i.get())),
+            LinkTarget::Place(p) => after
+                .places
+                .contains(p)
+                .then_some(())
+                .ok_or_else(|| format!("place {}", p.get())),
         };
         if let Err(what) = target {
             out.push(RuleViolation {
@@ -214,11 +234,14 @@ pub fn check_batch(batch: &Dataset, as_of: Day, stored: &StoredState) -> Vec<Rul
             continue; // reported above as LINK_FROM_NOT_FOUND
         };
         let holds = |c: SubjectCategory| {
-            person.categories.contains(&c) || after.links_from(id).any(|l| l.categories.contains(&c))
+            person.categories.contains(&c)
+                || after.links_from(id).any(|l| l.categories.contains(&c))
         };
         if person.may_be_child_on(as_of)
             && holds(SubjectCategory::Suspect)
-            && !after.links_from(id).any(|l| l.kind == LinkKind::Safeguarding)
+            && !after
+                .links_from(id)
+                .any(|l| l.kind == LinkKind::Safeguarding)
         {
             out.push(RuleViolation {
                 code: "CHILD_SUSPECT_NEEDS_SAFEGUARDING_LINK",
@@ -255,7 +278,12 @@ pub fn check_batch(batch: &Dataset, as_of: Day, stored: &StoredState) -> Vec<Rul
             ADULT_REVIEW_MAX_DAYS
         };
         if p.review_due > as_of.plus_days(max) {
-            out.push(too_far(format!("person:{}", p.id), p.review_due, max, as_of));
+            out.push(too_far(
+                format!("person:{}", p.id),
+                p.review_due,
+                max,
+                as_of,
+            ));
         }
     }
     for l in &batch.links {
@@ -290,26 +318,17 @@ mod tests {
     use super::*;
     use crate::domain::{Agency, Grade, IncidentId, Link, LinkTarget, Person};
 
-    struct Nothing;
-    impl StoredLinks for Nothing {
-        fn has_link(&self, _: &PersonRef, _: LinkKind) -> bool {
-            false
-        }
-    }
-    struct HasSafeguarding;
-    impl StoredLinks for HasSafeguarding {
-        fn has_link(&self, _: &PersonRef, kind: LinkKind) -> bool {
-            kind == LinkKind::Safeguarding
-        }
-    }
-
     fn day(s: &str) -> Day {
         s.parse().unwrap()
     }
 
+    fn pref(id: &str) -> PersonRef {
+        PersonRef::new(id).unwrap()
+    }
+
     fn person(id: &str, year: u16, cats: Vec<SubjectCategory>) -> Person {
         Person::new(
-            PersonRef::new(id).unwrap(),
+            pref(id),
             year,
             cats,
             Agency::new("police").unwrap(),
@@ -318,12 +337,18 @@ mod tests {
         .unwrap()
     }
 
-    fn link(id: u64, from: &str, kind: LinkKind, cats: Vec<SubjectCategory>) -> Link {
+    fn link_to(
+        id: u64,
+        from: &str,
+        kind: LinkKind,
+        to: LinkTarget,
+        cats: Vec<SubjectCategory>,
+    ) -> Link {
         Link::new(
             id,
             kind,
-            PersonRef::new(from).unwrap(),
-            LinkTarget::Incident(IncidentId::new(1)),
+            pref(from),
+            to,
             cats,
             "2BP".parse::<Grade>().unwrap(),
             Agency::new("police").unwrap(),
@@ -332,17 +357,52 @@ mod tests {
         .unwrap()
     }
 
+    /// A link to incident 1 (stored in [`with_incident`]).
+    fn link(id: u64, from: &str, kind: LinkKind, cats: Vec<SubjectCategory>) -> Link {
+        link_to(
+            id,
+            from,
+            kind,
+            LinkTarget::Incident(IncidentId::new(1)),
+            cats,
+        )
+    }
+
+    /// A store holding incident 1 and the given people and links.
+    fn with_incident(people: Vec<Person>, links: Vec<Link>) -> StoredState {
+        StoredState {
+            people: people.into_iter().map(|p| (p.id.clone(), p)).collect(),
+            links: links.into_iter().map(|l| (l.id, l)).collect(),
+            incidents: [IncidentId::new(1)].into(),
+            places: BTreeSet::new(),
+        }
+    }
+
+    fn codes(v: &[RuleViolation]) -> Vec<&'static str> {
+        v.iter().map(|v| v.code).collect()
+    }
+
+    const AS_OF: &str = "2026-11-22";
+
     #[test]
     fn a_child_suspect_without_a_safeguarding_link_is_refused() {
         let batch = Dataset {
             people: vec![person("P0000000c", 2010, vec![SubjectCategory::Suspect])],
             ..Dataset::default()
         };
-        let v = check_batch(&batch, day("2026-11-22"), &Nothing);
-        assert_eq!(v.len(), 1);
-        assert_eq!(v[0].code, "CHILD_SUSPECT_NEEDS_SAFEGUARDING_LINK");
+        let v = check_batch(&batch, day(AS_OF), &with_incident(vec![], vec![]));
+        assert_eq!(codes(&v), vec!["CHILD_SUSPECT_NEEDS_SAFEGUARDING_LINK"]);
+        let stored = with_incident(
+            vec![],
+            vec![link(
+                7,
+                "P0000000c",
+                LinkKind::Safeguarding,
+                vec![SubjectCategory::ChildAtRiskOfExploitation],
+            )],
+        );
         assert!(
-            check_batch(&batch, day("2026-11-22"), &HasSafeguarding).is_empty(),
+            check_batch(&batch, day(AS_OF), &stored).is_empty(),
             "a stored link satisfies it"
         );
         let with_link = Dataset {
@@ -355,15 +415,15 @@ mod tests {
             ..batch
         };
         assert!(
-            check_batch(&with_link, day("2026-11-22"), &Nothing).is_empty(),
+            check_batch(&with_link, day(AS_OF), &with_incident(vec![], vec![])).is_empty(),
             "a link in the batch satisfies it"
         );
     }
 
     #[test]
-    fn a_child_who_is_a_suspect_only_in_a_link_is_caught_too() {
+    fn a_links_only_batch_is_checked_against_the_stored_child() {
+        let child = person("P0000000c", 2011, vec![SubjectCategory::Victim]);
         let batch = Dataset {
-            people: vec![person("P0000000c", 2011, vec![SubjectCategory::Victim])],
             links: vec![link(
                 1,
                 "P0000000c",
@@ -372,11 +432,9 @@ mod tests {
             )],
             ..Dataset::default()
         };
-        let v = check_batch(&batch, day("2026-11-22"), &Nothing);
-        assert_eq!(
-            v.iter().map(|v| v.code).collect::<Vec<_>>(),
-            vec!["CHILD_SUSPECT_NEEDS_SAFEGUARDING_LINK"]
-        );
+        let v = check_batch(&batch, day(AS_OF), &with_incident(vec![child], vec![]));
+        assert_eq!(codes(&v), vec!["CHILD_SUSPECT_NEEDS_SAFEGUARDING_LINK"]);
+        assert_eq!(v[0].record, "link:1", "reported on the batch's link");
     }
 
     #[test]
@@ -385,42 +443,137 @@ mod tests {
             people: vec![person("P0000000a", 1990, vec![SubjectCategory::Suspect])],
             ..Dataset::default()
         };
-        assert!(check_batch(&batch, day("2026-11-22"), &Nothing).is_empty());
+        assert!(check_batch(&batch, day(AS_OF), &StoredState::default()).is_empty());
     }
 
     #[test]
-    fn a_suspected_exploiter_on_association_alone_is_refused() {
+    fn a_suspected_exploiter_needs_a_conduct_link_to_an_incident_that_exists() {
         let exploiter = person(
             "P0000000e",
             1985,
             vec![SubjectCategory::SuspectedExploiterAdult],
         );
-        let peer_only = Dataset {
-            people: vec![exploiter.clone()],
-            links: vec![link(
+        let refused = |links: Vec<Link>, stored: &StoredState| {
+            let batch = Dataset {
+                people: vec![exploiter.clone()],
+                links,
+                ..Dataset::default()
+            };
+            codes(&check_batch(&batch, day(AS_OF), stored))
+                .contains(&"EXPLOITER_NEEDS_CONDUCT_ITEM")
+        };
+        let store = with_incident(vec![], vec![]);
+        let peer = link_to(
+            1,
+            "P0000000e",
+            LinkKind::Peer,
+            LinkTarget::Person(pref("P0000000e")),
+            vec![SubjectCategory::SuspectedExploiterAdult],
+        );
+        assert!(refused(vec![peer], &store), "association alone");
+        let victim = link(
+            2,
+            "P0000000e",
+            LinkKind::PersonIncident,
+            vec![SubjectCategory::Victim],
+        );
+        assert!(
+            refused(vec![victim], &store),
+            "a victim link is not conduct"
+        );
+        let suspect = link(
+            3,
+            "P0000000e",
+            LinkKind::PersonIncident,
+            vec![SubjectCategory::Suspect],
+        );
+        assert!(
+            refused(vec![suspect.clone()], &StoredState::default()),
+            "conduct in an incident that does not exist"
+        );
+        assert!(!refused(vec![suspect], &store));
+        let convicted = link(
+            4,
+            "P0000000e",
+            LinkKind::PersonIncident,
+            vec![SubjectCategory::Convicted],
+        );
+        assert!(
+            !refused(vec![], &with_incident(vec![], vec![convicted])),
+            "a stored conduct link"
+        );
+    }
+
+    #[test]
+    fn a_suspected_exploiter_category_on_a_link_alone_needs_conduct_too() {
+        let adult = person("P0000000e", 1985, vec![SubjectCategory::Witness]);
+        let batch = Dataset {
+            links: vec![link_to(
                 1,
                 "P0000000e",
-                LinkKind::Peer,
+                LinkKind::PersonPlace,
+                LinkTarget::Place(PlaceId::new(9)),
                 vec![SubjectCategory::SuspectedExploiterAdult],
             )],
             ..Dataset::default()
         };
-        let v = check_batch(&peer_only, day("2026-11-22"), &Nothing);
+        let mut stored = with_incident(vec![adult], vec![]);
+        stored.places.insert(PlaceId::new(9));
         assert_eq!(
-            v.iter().map(|v| v.code).collect::<Vec<_>>(),
+            codes(&check_batch(&batch, day(AS_OF), &stored)),
             vec!["EXPLOITER_NEEDS_CONDUCT_ITEM"]
         );
-        let conduct = Dataset {
-            people: vec![exploiter],
-            links: vec![link(
-                2,
-                "P0000000e",
-                LinkKind::PersonIncident,
-                vec![SubjectCategory::Suspect],
-            )],
+    }
+
+    #[test]
+    fn links_from_or_to_records_that_do_not_exist_are_refused_by_field() {
+        let adult = person("P0000000a", 1980, vec![SubjectCategory::Witness]);
+        let batch = Dataset {
+            links: vec![
+                link(
+                    1,
+                    "P0000dead",
+                    LinkKind::PersonIncident,
+                    vec![SubjectCategory::Witness],
+                ),
+                link_to(
+                    2,
+                    "P0000000a",
+                    LinkKind::Family,
+                    LinkTarget::Person(pref("P0000beef")),
+                    vec![SubjectCategory::Witness],
+                ),
+                link_to(
+                    3,
+                    "P0000000a",
+                    LinkKind::PersonPlace,
+                    LinkTarget::Place(PlaceId::new(404)),
+                    vec![SubjectCategory::Witness],
+                ),
+                link_to(
+                    4,
+                    "P0000000a",
+                    LinkKind::PersonIncident,
+                    LinkTarget::Incident(IncidentId::new(404)),
+                    vec![SubjectCategory::Witness],
+                ),
+            ],
             ..Dataset::default()
         };
-        assert!(check_batch(&conduct, day("2026-11-22"), &Nothing).is_empty());
+        let v = check_batch(&batch, day(AS_OF), &with_incident(vec![adult], vec![]));
+        let got: Vec<(&str, &str, Option<&str>)> = v
+            .iter()
+            .map(|v| (v.code, v.record.as_str(), v.field))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("LINK_FROM_NOT_FOUND", "link:1", Some("from")),
+                ("LINK_TARGET_NOT_FOUND", "link:2", Some("to")),
+                ("LINK_TARGET_NOT_FOUND", "link:3", Some("to")),
+                ("LINK_TARGET_NOT_FOUND", "link:4", Some("to")),
+            ]
+        );
     }
 
     #[test]
@@ -433,8 +586,80 @@ mod tests {
             people: vec![child, adult],
             ..Dataset::default()
         };
-        let v = check_batch(&batch, day("2026-11-22"), &Nothing);
+        let v = check_batch(&batch, day(AS_OF), &StoredState::default());
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].record, "person:P0000000c");
+    }
+
+    #[test]
+    fn every_link_touching_a_stored_child_follows_the_child_limit() {
+        let child = person("P0000000c", 2012, vec![SubjectCategory::Victim]);
+        let adult = person("P0000000a", 1980, vec![SubjectCategory::Witness]);
+        let mut from_child = link(
+            1,
+            "P0000000c",
+            LinkKind::PersonIncident,
+            vec![SubjectCategory::Victim],
+        );
+        let mut to_child = link_to(
+            2,
+            "P0000000a",
+            LinkKind::Family,
+            LinkTarget::Person(pref("P0000000c")),
+            vec![SubjectCategory::Witness],
+        );
+        let mut adults_own = link(
+            3,
+            "P0000000a",
+            LinkKind::PersonIncident,
+            vec![SubjectCategory::Witness],
+        );
+        for l in [&mut from_child, &mut to_child, &mut adults_own] {
+            l.review_due = day("2027-03-01"); // 99 days after AS_OF
+        }
+        let batch = Dataset {
+            links: vec![from_child, to_child, adults_own],
+            ..Dataset::default()
+        };
+        let v = check_batch(
+            &batch,
+            day(AS_OF),
+            &with_incident(vec![child, adult], vec![]),
+        );
+        let records: Vec<&str> = v.iter().map(|v| v.record.as_str()).collect();
+        assert_eq!(records, vec!["link:1", "link:2"], "{v:?}");
+        assert!(v.iter().all(|v| v.code == "REVIEW_TOO_FAR"));
+    }
+
+    #[test]
+    fn an_amendment_is_checked_as_the_batch_version_with_the_stored_links() {
+        // Stored: a child suspect with a safeguarding link. The batch re-points that link.
+        let child = person("P0000000c", 2012, vec![SubjectCategory::Suspect]);
+        let safeguarding = link(
+            5,
+            "P0000000c",
+            LinkKind::Safeguarding,
+            vec![SubjectCategory::ChildAtRiskOfExploitation],
+        );
+        let stored = with_incident(vec![child], vec![safeguarding]);
+        let batch = Dataset {
+            links: vec![link(
+                5,
+                "P0000000c",
+                LinkKind::PersonIncident,
+                vec![SubjectCategory::Victim],
+            )],
+            ..Dataset::default()
+        };
+        assert_eq!(
+            codes(&check_batch(&batch, day(AS_OF), &stored)),
+            vec!["CHILD_SUSPECT_NEEDS_SAFEGUARDING_LINK"]
+        );
+        // A batch version of the person that drops `suspect` is fine with no safeguarding link.
+        let no_longer = Dataset {
+            people: vec![person("P0000000c", 2012, vec![SubjectCategory::Victim])],
+            ..batch
+        };
+        assert!(check_batch(&no_longer, day(AS_OF), &stored).is_empty());
     }
 }

@@ -34,7 +34,6 @@ use super::{
     Amendment, ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser, Store, StoreError,
     StoreResult, Written,
 };
-use crate::safeguards::rules::StoredState;
 use crate::domain::{
     Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
     Grade, Guardian, Incident, IncidentId, IncidentLocation, IncidentTime, IsaRef, Link, LinkKind,
@@ -42,6 +41,7 @@ use crate::domain::{
     PlaceKind, PlaceOfConcern, Provenance, Role, Route, RouteId, RouteMode, SchemeName, School,
     ServiceId, ServiceTier, Stop, SubjectCategory, TimePrecision, Urn, User, YouthService,
 };
+use crate::safeguards::rules::StoredState;
 
 /// The schema migrations, oldest first: `(version, sql)`. A new migration is a new file in
 /// `migrations/sqlite/` appended here with the next version number; released files never change.
@@ -53,7 +53,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_incident_segments.sql"),
     ),
-    (7, include_str!("../../migrations/sqlite/0007_amendments.sql")),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_amendments.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
@@ -954,7 +957,10 @@ fn same_categories(a: &[SubjectCategory], b: &[SubjectCategory]) -> bool {
 fn person_changes(old: &Person, new: &Person) -> Vec<&'static str> {
     [
         ("birth_year", old.birth_year != new.birth_year),
-        ("categories", !same_categories(&old.categories, &new.categories)),
+        (
+            "categories",
+            !same_categories(&old.categories, &new.categories),
+        ),
         ("agency", old.source != new.source),
         ("review_due", old.review_due != new.review_due),
     ]
@@ -969,7 +975,10 @@ fn link_changes(old: &Link, new: &Link) -> Vec<&'static str> {
         ("kind", old.kind != new.kind),
         ("from", old.from != new.from),
         ("to", old.to != new.to),
-        ("categories", !same_categories(&old.categories, &new.categories)),
+        (
+            "categories",
+            !same_categories(&old.categories, &new.categories),
+        ),
         ("grade", old.grade != new.grade),
         ("agency", old.source != new.source),
         ("review_due", old.review_due != new.review_due),

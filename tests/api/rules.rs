@@ -79,11 +79,18 @@ fn stored_child_adult_and_incident(dir: &Path) {
     let people = write(
         dir,
         "people.csv",
-        &format!("{PEOPLE_HEADER}P0000000c,2013,victim,2024-06-30\nP0000000a,1980,witness,2024-06-30\n"),
+        &format!(
+            "{PEOPLE_HEADER}P0000000c,2013,victim,2024-06-30\nP0000000a,1980,witness,2024-06-30\n"
+        ),
     );
     let run = import(dir, "people", &people, &[]);
     assert!(run.ok, "{}", run.stdout);
-    let run = import(dir, "incidents", &write(dir, "incidents.csv", INCIDENTS), &[]);
+    let run = import(
+        dir,
+        "incidents",
+        &write(dir, "incidents.csv", INCIDENTS),
+        &[],
+    );
     assert!(run.ok, "{}", run.stdout);
 }
 
@@ -95,7 +102,9 @@ fn a_links_only_import_cannot_make_a_stored_child_a_suspect_without_a_safeguardi
     let suspect = write(
         dir,
         "suspect.csv",
-        &format!("{LINKS_HEADER}LK-1,person_incident,P0000000c,incident,INC-1,suspect,2BP,2024-06-30\n"),
+        &format!(
+            "{LINKS_HEADER}LK-1,person_incident,P0000000c,incident,INC-1,suspect,2BP,2024-06-30\n"
+        ),
     );
     let refused = import(dir, "links", &suspect, &[]);
     assert!(!refused.ok, "{}", refused.stdout);
@@ -148,7 +157,9 @@ fn an_amended_link_cannot_take_away_a_child_suspects_only_safeguarding_link() {
     let v2 = write(
         dir,
         "v2.csv",
-        &format!("{LINKS_HEADER}LK-2,person_incident,P0000000c,incident,INC-1,victim,2BP,2024-06-30\n"),
+        &format!(
+            "{LINKS_HEADER}LK-2,person_incident,P0000000c,incident,INC-1,victim,2BP,2024-06-30\n"
+        ),
     );
     let refused = import(dir, "links", &v2, &[]);
     assert!(!refused.ok, "{}", refused.stdout);
@@ -173,7 +184,15 @@ fn an_amended_link_cannot_take_away_a_child_suspects_only_safeguarding_link() {
 fn an_exploiter_needs_a_conduct_link_to_an_incident_that_exists_not_a_victim_link() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    assert!(import(dir, "incidents", &write(dir, "incidents.csv", INCIDENTS), &[]).ok);
+    assert!(
+        import(
+            dir,
+            "incidents",
+            &write(dir, "incidents.csv", INCIDENTS),
+            &[]
+        )
+        .ok
+    );
     let exploiter = write(
         dir,
         "exploiter.csv",
@@ -184,7 +203,9 @@ fn an_exploiter_needs_a_conduct_link_to_an_incident_that_exists_not_a_victim_lin
     let victim_nowhere = write(
         dir,
         "victim_nowhere.csv",
-        &format!("{LINKS_HEADER}LK-9,person_incident,P000000e1,incident,INC-404,victim,2BP,2024-06-30\n"),
+        &format!(
+            "{LINKS_HEADER}LK-9,person_incident,P000000e1,incident,INC-404,victim,2BP,2024-06-30\n"
+        ),
     );
     let links_first = import(dir, "links", &victim_nowhere, &[]);
     assert!(!links_first.ok, "{}", links_first.stdout);
@@ -215,7 +236,9 @@ fn an_exploiter_needs_a_conduct_link_to_an_incident_that_exists_not_a_victim_lin
     let victim_here = write(
         dir,
         "victim_here.csv",
-        &format!("{LINKS_HEADER}LK-9,person_incident,P000000e1,incident,INC-1,victim,2BP,2024-06-30\n"),
+        &format!(
+            "{LINKS_HEADER}LK-9,person_incident,P000000e1,incident,INC-1,victim,2BP,2024-06-30\n"
+        ),
     );
     let victim_run = import(
         dir,
@@ -251,7 +274,9 @@ fn an_exploiter_needs_a_conduct_link_to_an_incident_that_exists_not_a_victim_lin
     let conduct = write(
         dir,
         "conduct.csv",
-        &format!("{LINKS_HEADER}LK-9,person_incident,P000000e1,incident,INC-1,suspect,2BP,2024-06-30\n"),
+        &format!(
+            "{LINKS_HEADER}LK-9,person_incident,P000000e1,incident,INC-1,suspect,2BP,2024-06-30\n"
+        ),
     );
     let stored = import(
         dir,
@@ -266,8 +291,7 @@ fn an_exploiter_needs_a_conduct_link_to_an_incident_that_exists_not_a_victim_lin
 }
 
 #[test]
-fn links_to_people_places_and_incidents_that_do_not_exist_are_refused_naming_file_line_and_field()
-{
+fn links_to_people_places_and_incidents_that_do_not_exist_are_refused_naming_file_line_and_field() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     stored_child_adult_and_incident(dir);
@@ -290,7 +314,11 @@ fn links_to_people_places_and_incidents_that_do_not_exist_are_refused_naming_fil
         "dangling.csv: line 4, field to",
         "dangling.csv: line 5, field to",
     ] {
-        assert!(refused.stdout.contains(expected), "{expected}: {}", refused.stdout);
+        assert!(
+            refused.stdout.contains(expected),
+            "{expected}: {}",
+            refused.stdout
+        );
     }
     assert!(
         !refused.stdout.contains("line 6"),
@@ -323,12 +351,16 @@ fn every_link_touching_a_stored_child_follows_the_child_review_limit() {
     let refused = import(dir, "links", &links, &[]);
     assert!(!refused.ok, "{}", refused.stdout);
     assert!(
-        refused.stdout.contains("links.csv: line 2, field review_due"),
+        refused
+            .stdout
+            .contains("links.csv: line 2, field review_due"),
         "a link from a stored child: {}",
         refused.stdout
     );
     assert!(
-        refused.stdout.contains("links.csv: line 3, field review_due"),
+        refused
+            .stdout
+            .contains("links.csv: line 3, field review_due"),
         "a link to a stored child: {}",
         refused.stdout
     );
@@ -387,10 +419,20 @@ fn refused_people_and_links_files_are_audited_with_the_rule_and_no_content() {
         scanned["query"]["file_sha256"] = Value::Null;
         scanned["query"]["file"] = Value::Null; // the fixture's name says "gang"
         let text = scanned.to_string();
-        for content in ["gang", "victim", "suspected_exploiter", "1985", "2006", "2024-06-30"] {
+        for content in [
+            "gang",
+            "victim",
+            "suspected_exploiter",
+            "1985",
+            "2006",
+            "2024-06-30",
+        ] {
             assert!(!text.contains(content), "{content} in {text}");
         }
-        assert!(e["subject_categories"].as_array().is_none_or(Vec::is_empty), "{e}");
+        assert!(
+            e["subject_categories"].as_array().is_none_or(Vec::is_empty),
+            "{e}"
+        );
     }
     // The S4 refusal names its pseudonymous subject (S16 allows ids).
     assert_eq!(denied[1]["subject_ids"][0], "P000000e1");
@@ -404,7 +446,10 @@ fn a_changed_re_import_is_an_audited_amendment_that_keeps_the_old_version() {
     stored_child_adult_and_incident(dir);
     let same = import(dir, "people", &dir.join("people.csv"), &[]);
     assert!(same.ok);
-    assert_eq!(same.summary["stored"], 0, "an identical re-import stores nothing");
+    assert_eq!(
+        same.summary["stored"], 0,
+        "an identical re-import stores nothing"
+    );
     assert!(
         !audit_events(dir)
             .iter()
@@ -414,7 +459,9 @@ fn a_changed_re_import_is_an_audited_amendment_that_keeps_the_old_version() {
     let changed = write(
         dir,
         "people_changed.csv",
-        &format!("{PEOPLE_HEADER}P0000000c,2013,victim,2024-06-30\nP0000000a,1980,witness;victim,2024-07-31\n"),
+        &format!(
+            "{PEOPLE_HEADER}P0000000c,2013,victim,2024-06-30\nP0000000a,1980,witness;victim,2024-07-31\n"
+        ),
     );
     let run = import(dir, "people", &changed, &[]);
     assert!(run.ok, "{}", run.stdout);
@@ -432,7 +479,10 @@ fn a_changed_re_import_is_an_audited_amendment_that_keeps_the_old_version() {
         a["query"]["fields_changed"],
         serde_json::json!(["categories", "review_due"])
     );
-    assert!(!a.to_string().contains("2024-07-31"), "names, not values: {a}");
+    assert!(
+        !a.to_string().contains("2024-07-31"),
+        "names, not values: {a}"
+    );
     // The store holds the new version and keeps the old one for audit.
     let db = rusqlite::Connection::open(dir.join("saferplaces.sqlite3")).unwrap();
     let now: String = db
@@ -453,7 +503,10 @@ fn a_changed_re_import_is_an_audited_amendment_that_keeps_the_old_version() {
     let june: Day = "2024-06-30".parse().unwrap();
     assert_eq!(
         old,
-        vec![(r#"["witness"]"#.to_owned(), i64::from(june.days_since_epoch()))]
+        vec![(
+            r#"["witness"]"#.to_owned(),
+            i64::from(june.days_since_epoch())
+        )]
     );
     // Importing the changed file again is idempotent.
     let again = import(dir, "people", &changed, &[]);
@@ -468,14 +521,18 @@ fn a_changed_link_is_an_audited_amendment_too() {
     let v1 = write(
         dir,
         "l1.csv",
-        &format!("{LINKS_HEADER}LK-1,person_incident,P0000000a,incident,INC-1,witness,2BP,2024-06-30\n"),
+        &format!(
+            "{LINKS_HEADER}LK-1,person_incident,P0000000a,incident,INC-1,witness,2BP,2024-06-30\n"
+        ),
     );
     assert!(import(dir, "links", &v1, &[]).ok);
     assert_eq!(import(dir, "links", &v1, &[]).summary["stored"], 0);
     let v2 = write(
         dir,
         "l2.csv",
-        &format!("{LINKS_HEADER}LK-1,person_incident,P0000000a,incident,INC-1,witness,1AP,2024-06-30\n"),
+        &format!(
+            "{LINKS_HEADER}LK-1,person_incident,P0000000a,incident,INC-1,witness,1AP,2024-06-30\n"
+        ),
     );
     let run = import(dir, "links", &v2, &[]);
     assert!(run.ok, "{}", run.stdout);
@@ -485,7 +542,10 @@ fn a_changed_link_is_an_audited_amendment_too() {
         .into_iter()
         .find(|e| e["event_type"] == "alteration")
         .unwrap();
-    assert_eq!(alteration["query"]["fields_changed"], serde_json::json!(["grade"]));
+    assert_eq!(
+        alteration["query"]["fields_changed"],
+        serde_json::json!(["grade"])
+    );
     assert_eq!(alteration["subject_ids"], serde_json::json!(["P0000000a"]));
     let db = rusqlite::Connection::open(dir.join("saferplaces.sqlite3")).unwrap();
     let old: String = db
