@@ -844,19 +844,25 @@ fn write_people(
     let mut inserted = 0_u64;
     for p in people {
         let categories = to_json(&p.categories, "encoding a person's categories as JSON")?;
-        let Some(stored) = person_by_id(conn, &p.id)? else {
-            inserted += conn
-                .prepare_cached(INSERT_PERSON)
-                .and_then(|mut stmt| {
-                    stmt.execute(params![
-                        p.id.as_str(),
-                        p.birth_year,
-                        categories,
-                        p.source.as_str(),
-                        p.review_due.days_since_epoch(),
-                    ])
-                })
-                .map_err(db(context))? as u64;
+        let new = conn
+            .prepare_cached(INSERT_PERSON)
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    p.id.as_str(),
+                    p.birth_year,
+                    categories,
+                    p.source.as_str(),
+                    p.review_due.days_since_epoch(),
+                ])
+            })
+            .map_err(db(context))?;
+        inserted += new as u64;
+        // Not inserted: the id is stored; compare with the stored version.
+        let Some(stored) = (new == 0)
+            .then(|| person_by_id(conn, &p.id))
+            .transpose()?
+            .flatten()
+        else {
             continue;
         };
         let fields = person_changes(&stored, p);
@@ -913,11 +919,16 @@ fn write_links(
             l.source.as_str(),
             l.review_due.days_since_epoch(),
         ];
-        let Some(stored) = link_by_id(conn, l.id)? else {
-            inserted += conn
-                .prepare_cached(INSERT_LINK)
-                .and_then(|mut stmt| stmt.execute(values))
-                .map_err(db(context))? as u64;
+        let new = conn
+            .prepare_cached(INSERT_LINK)
+            .and_then(|mut stmt| stmt.execute(values))
+            .map_err(db(context))?;
+        inserted += new as u64;
+        let Some(stored) = (new == 0)
+            .then(|| link_by_id(conn, l.id))
+            .transpose()?
+            .flatten()
+        else {
             continue;
         };
         let fields = link_changes(&stored, l);

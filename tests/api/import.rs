@@ -583,10 +583,18 @@ fn agency_files_import_with_provenance_and_people_pass_the_safeguards_rules_firs
     std::fs::write(&conduct, "ref,kind,from,to_type,to,categories,grade,review_due\nLK-9,person_incident,P1f2e3d4c,incident,INC-001,suspect,2BP,2024-09-30\n").unwrap();
     let mut args = vec!["people"];
     args.extend(agency);
-    args.extend(["--links", conduct.to_str().unwrap(), people.to_str().unwrap()]);
+    args.extend([
+        "--links",
+        conduct.to_str().unwrap(),
+        people.to_str().unwrap(),
+    ]);
     let stored = import(dir.path(), &args);
     assert!(stored.ok, "{}", stored.stdout);
-    assert_eq!(n(&stored.summary, "stored"), 3, "two people and their conduct link");
+    assert_eq!(
+        n(&stored.summary, "stored"),
+        3,
+        "two people and their conduct link"
+    );
     // Each person-level collection is in the audit log with its pseudonymous subjects.
     let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
     let collections: Vec<Value> = log
