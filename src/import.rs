@@ -161,6 +161,10 @@ pub struct FileSummary {
     /// audit record, S16); empty for other kinds.
     #[serde(skip)]
     pub subjects: Vec<String>,
+    /// Pseudonymous subjects of the refused rows of a people or links file that parsed (for
+    /// the denied collection's audit record).
+    #[serde(skip)]
+    pub refused_subjects: Vec<String>,
     /// Lower-case hex SHA-256 of the file (for audit records).
     #[serde(skip)]
     pub sha256: String,
@@ -505,14 +509,6 @@ fn import_people_or_links(
             .refusal_codes
             .insert(format!("ROW_REJECTED:{}", r.field));
     }
-    summary.subjects = data
-        .people
-        .iter()
-        .map(|p| p.id.as_str().to_owned())
-        .chain(data.links.iter().map(|l| l.from.as_str().to_owned()))
-        .collect();
-    summary.subjects.sort_unstable();
-    summary.subjects.dedup();
     let today = crate::api::Clock::System.today();
     // Rules first, so violations are reported like any rejected row.
     let violations = store
@@ -545,12 +541,15 @@ fn import_people_or_links(
     if summary.invalid > 0 && !opts.allow_partial {
         summary.outcome = "refused";
         summary.rejected = summary.read;
+        summary.refused_subjects = subjects_of(&data, |_| true);
         return Ok(summary);
     }
+    summary.refused_subjects = subjects_of(&data, |record| bad.contains(record));
     data.people
         .retain(|p| !bad.contains(&format!("person:{}", p.id)));
     data.links
         .retain(|l| !bad.contains(&format!("link:{}", l.id)));
+    summary.subjects = subjects_of(&data, |_| true);
     summary.rejected = summary.invalid.min(summary.read);
     if opts.dry_run {
         summary.outcome = "dry-run";
@@ -570,6 +569,26 @@ fn import_people_or_links(
     summary.amended = written.amended;
     summary.outcome = "stored";
     Ok(summary)
+}
+
+/// The sorted pseudonymous refs of the people and of the links' `from` in `data` whose record
+/// (`person:P…` / `link:42`) passes `keep`.
+fn subjects_of(data: &crate::domain::Dataset, keep: impl Fn(&String) -> bool) -> Vec<String> {
+    let mut out: Vec<String> = data
+        .people
+        .iter()
+        .filter(|p| keep(&format!("person:{}", p.id)))
+        .map(|p| p.id.as_str().to_owned())
+        .chain(
+            data.links
+                .iter()
+                .filter(|l| keep(&format!("link:{}", l.id)))
+                .map(|l| l.from.as_str().to_owned()),
+        )
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Parses a links file into `data`, recording each link's file and line.
@@ -637,7 +656,7 @@ pub fn audit_events(
         let mut e = event(
             AuditEventType::Collection,
             Decision::Deny,
-            &f.subjects,
+            &f.refused_subjects,
             f.rejected,
         );
         let codes: Vec<&str> = f.refusal_codes.iter().map(String::as_str).collect();
