@@ -120,6 +120,7 @@ fn options() -> ImportOptions {
             LsoaCodeSets::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"))
                 .expect("LSOA code lists"),
         )),
+        links: None,
     }
 }
 

@@ -91,6 +91,10 @@ pub struct ImportOptions {
     /// LSOA code sets for deciding a police file's LSOA vintage; `None` records every row's
     /// vintage as unknown.
     pub lsoa_codes: Option<std::sync::Arc<LsoaCodeSets>>,
+    /// A links file imported with the people (`people` only): people and links are checked
+    /// and written as one batch, so a person and the links the rules require of them (S2, S4)
+    /// arrive together.
+    pub links: Option<std::path::PathBuf>,
 }
 
 /// An import could not run at all (as opposed to rows being rejected).
@@ -153,10 +157,27 @@ pub struct FileSummary {
     pub lsoa_vintage: Option<LsoaSummary>,
     /// Every rejection.
     pub rejections: Vec<Rejection>,
-    /// Pseudonymous subjects of a people or links file that was written (for its audit
-    /// record, S16); empty for other kinds.
+    /// Pseudonymous subjects of a people or links file that was written or refused (for its
+    /// audit record, S16); empty for other kinds.
     #[serde(skip)]
     pub subjects: Vec<String>,
+    /// Pseudonymous subjects of the refused rows of a people or links file that parsed (for
+    /// the denied collection's audit record).
+    #[serde(skip)]
+    pub refused_subjects: Vec<String>,
+    /// Lower-case hex SHA-256 of the file (for audit records).
+    #[serde(skip)]
+    pub sha256: String,
+    /// The links file imported with a people file, and its SHA-256 (`--links`).
+    #[serde(skip)]
+    pub links_file: Option<(String, String)>,
+    /// Why rows of a people or links file were refused, for its audit record: the codes of
+    /// the rules broken and `ROW_REJECTED:<field>` for rows that did not parse (no values).
+    #[serde(skip)]
+    pub refusal_codes: std::collections::BTreeSet<String>,
+    /// People and links amended by this file (each is audited as an alteration).
+    #[serde(skip)]
+    pub amended: Vec<crate::store::Amendment>,
 }
 
 /// A street file's LSOA vintage and the counts it was decided from.
@@ -251,8 +272,14 @@ pub fn import_file(
 
     let mut summary = FileSummary {
         file: name.clone(),
+        sha256: src.sha256.clone(),
         ..FileSummary::default()
     };
+    if opts.links.is_some() && kind != ImportKind::People {
+        return Err(ImportError::Usage(
+            "--links goes with `import people` only".to_owned(),
+        ));
+    }
     let mut batch = ImportBatch::default();
     let parse_started = std::time::Instant::now();
     match kind {
@@ -424,9 +451,11 @@ pub fn import_file(
     Ok(summary)
 }
 
-/// People and links go through [`Store::write`], so the safeguards data rules (S2, S4, S18)
-/// are checked against the batch and what is stored; each violation becomes a rejection on its
-/// record's line. Review periods are counted from today.
+/// People and links go through [`Store::write_checked`], so the safeguards data rules (S1, S2,
+/// S4, S18) are checked on the state the store would hold after the write; each violation
+/// becomes a rejection on its record's line (the field named when the rule is about one, else
+/// the rule's code). Review periods are counted from today. A changed re-import of a stored
+/// person or link is an amendment, counted as stored and listed in `amended`.
 fn import_people_or_links(
     store: &mut dyn Store,
     kind: ImportKind,
@@ -437,33 +466,49 @@ fn import_people_or_links(
     mut summary: FileSummary,
 ) -> Result<FileSummary, ImportError> {
     use crate::domain::Dataset;
-    let format = format_for(path);
     let mut data = Dataset::default();
-    let lines: Vec<(String, u64)> = if kind == ImportKind::People {
-        let parsed = parse_people(bytes, src, format);
+    // Where each record came from: `person:P…` / `link:42` -> (file, line).
+    let mut lines: std::collections::BTreeMap<String, (String, u64)> =
+        std::collections::BTreeMap::new();
+    if kind == ImportKind::People {
+        let parsed = parse_people(bytes, src, format_for(path));
         summary.read = parsed.read;
         summary.rejections = parsed.rejections;
-        let lines = parsed
-            .records
-            .iter()
-            .zip(&parsed.lines)
-            .map(|(p, l)| (format!("person:{}", p.id), *l))
-            .collect();
+        for (p, n) in parsed.records.iter().zip(&parsed.lines) {
+            lines
+                .entry(format!("person:{}", p.id))
+                .or_insert_with(|| (src.name.clone(), *n));
+        }
         data.people = parsed.records;
-        lines
+        if let Some(links_path) = &opts.links {
+            let links_name = links_path.display().to_string();
+            let links_bytes = std::fs::read(links_path).map_err(|source| ImportError::Read {
+                path: links_name.clone(),
+                source,
+            })?;
+            let links_src = SourceFile {
+                name: links_name.clone(),
+                sha256: sha256_hex(&links_bytes),
+                ..src.clone()
+            };
+            summary.links_file = Some((links_name, links_src.sha256.clone()));
+            add_links(
+                &mut data,
+                &mut summary,
+                &mut lines,
+                &links_bytes,
+                &links_src,
+                links_path,
+            );
+        }
     } else {
-        let parsed = parse_links(bytes, src, format);
-        summary.read = parsed.read;
-        summary.rejections = parsed.rejections;
-        let lines = parsed
-            .records
-            .iter()
-            .zip(&parsed.lines)
-            .map(|(l, n)| (format!("link:{}", l.id), *n))
-            .collect();
-        data.links = parsed.records;
-        lines
-    };
+        add_links(&mut data, &mut summary, &mut lines, bytes, src, path);
+    }
+    for r in &summary.rejections {
+        summary
+            .refusal_codes
+            .insert(format!("ROW_REJECTED:{}", r.field));
+    }
     let today = crate::api::Clock::System.today();
     // Rules first, so violations are reported like any rejected row.
     let violations = store
@@ -474,16 +519,21 @@ fn import_people_or_links(
         })?;
     let mut bad: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for v in &violations {
-        let line = lines
-            .iter()
-            .find(|(r, _)| *r == v.record)
-            .map_or(0, |(_, l)| *l);
+        let (file, line) = lines
+            .get(&v.record)
+            .cloned()
+            .unwrap_or_else(|| (summary.file.clone(), 0));
         summary.rejections.push(Rejection {
-            file: summary.file.clone(),
+            file,
             line,
-            field: v.code.to_owned(),
-            reason: v.message.clone(),
+            field: v.field.unwrap_or(v.code).to_owned(),
+            reason: if v.field.is_some() {
+                format!("{}: {}", v.code, v.message)
+            } else {
+                v.message.clone()
+            },
         });
+        summary.refusal_codes.insert(v.code.to_owned());
         bad.insert(v.record.clone());
     }
     summary.invalid = summary.rejections.len() as u64;
@@ -491,34 +541,157 @@ fn import_people_or_links(
     if summary.invalid > 0 && !opts.allow_partial {
         summary.outcome = "refused";
         summary.rejected = summary.read;
+        summary.refused_subjects = subjects_of(&data, |_| true);
         return Ok(summary);
     }
+    summary.refused_subjects = subjects_of(&data, |record| bad.contains(record));
     data.people
         .retain(|p| !bad.contains(&format!("person:{}", p.id)));
     data.links
         .retain(|l| !bad.contains(&format!("link:{}", l.id)));
+    summary.subjects = subjects_of(&data, |_| true);
     summary.rejected = summary.invalid.min(summary.read);
     if opts.dry_run {
         summary.outcome = "dry-run";
         summary.stored = valid;
         return Ok(summary);
     }
-    summary.subjects = data
-        .people
-        .iter()
-        .map(|p| p.id.as_str().to_owned())
-        .chain(data.links.iter().map(|l| l.from.as_str().to_owned()))
-        .collect();
-    summary.subjects.sort_unstable();
-    summary.subjects.dedup();
+    // Dropping refused records can break a rule for what is left (a safeguarding link refused
+    // for its review date): the write checks again and refuses the whole batch if so.
     let written = store
-        .write(&data, today)
+        .write_checked(&data, today)
         .map_err(|source| ImportError::Store {
             path: summary.file.clone(),
             source,
         })?;
-    summary.stored = written.people + written.links;
+    summary.stored = written.counts.people + written.counts.links + written.amended.len() as u64;
     summary.duplicates = valid - summary.stored.min(valid);
+    summary.amended = written.amended;
     summary.outcome = "stored";
     Ok(summary)
+}
+
+/// The sorted pseudonymous refs of the people and of the links' `from` in `data` whose record
+/// (`person:P…` / `link:42`) passes `keep`.
+fn subjects_of(data: &crate::domain::Dataset, keep: impl Fn(&String) -> bool) -> Vec<String> {
+    let mut out: Vec<String> = data
+        .people
+        .iter()
+        .filter(|p| keep(&format!("person:{}", p.id)))
+        .map(|p| p.id.as_str().to_owned())
+        .chain(
+            data.links
+                .iter()
+                .filter(|l| keep(&format!("link:{}", l.id)))
+                .map(|l| l.from.as_str().to_owned()),
+        )
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Parses a links file into `data`, recording each link's file and line.
+fn add_links(
+    data: &mut crate::domain::Dataset,
+    summary: &mut FileSummary,
+    lines: &mut std::collections::BTreeMap<String, (String, u64)>,
+    bytes: &[u8],
+    src: &SourceFile,
+    path: &Path,
+) {
+    let parsed = parse_links(bytes, src, format_for(path));
+    summary.read += parsed.read;
+    summary.rejections.extend(parsed.rejections);
+    for (l, n) in parsed.records.iter().zip(&parsed.lines) {
+        lines
+            .entry(format!("link:{}", l.id))
+            .or_insert_with(|| (src.name.clone(), *n));
+    }
+    data.links.extend(parsed.records);
+}
+
+/// The audit records of one people or links file (S16; issue 12 points 3 and 6): a
+/// `collection`/`allow` record when records were stored, a `collection`/`deny` record when rows
+/// were refused (`deny_reason` the comma-separated refusal codes, `record_count` the rows
+/// refused), and one `alteration` record per amended person or link (the names of the changed
+/// fields, never their values). Records hold pseudonymous ids, codes, counts and the file's
+/// name and hash, never other field values. Dry runs and other kinds give none.
+pub fn audit_events(
+    kind: ImportKind,
+    f: &FileSummary,
+    opts: &ImportOptions,
+) -> Vec<crate::safeguards::audit::AuditEvent> {
+    use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
+    if !matches!(kind, ImportKind::People | ImportKind::Links) || f.outcome == "dry-run" {
+        return Vec::new();
+    }
+    let mut query = json!({
+        "kind": kind.name(), "file": f.file, "file_sha256": f.sha256,
+        "agency": opts.agency, "isa_ref": opts.isa_ref,
+    });
+    if let Some((name, sha256)) = &f.links_file {
+        query["links_file"] = json!(name);
+        query["links_file_sha256"] = json!(sha256);
+    }
+    let event = |event_type, decision, subjects: &[String], count: u64| {
+        let mut e = AuditEvent::new(event_type, "importer", decision);
+        e.client = Some("cli".to_owned());
+        e.subject_ids = subjects.to_vec();
+        e.record_count = count;
+        e.query = query.clone();
+        crate::safeguards::policy::POLICY_VERSION.clone_into(&mut e.policy_version);
+        e
+    };
+    let mut out = Vec::new();
+    if f.outcome == "stored" && f.stored > 0 {
+        out.push(event(
+            AuditEventType::Collection,
+            Decision::Allow,
+            &f.subjects,
+            f.stored,
+        ));
+    }
+    if f.rejected > 0 {
+        let mut e = event(
+            AuditEventType::Collection,
+            Decision::Deny,
+            &f.refused_subjects,
+            f.rejected,
+        );
+        let codes: Vec<&str> = f.refusal_codes.iter().map(String::as_str).collect();
+        e.deny_reason = Some(codes.join(","));
+        out.push(e);
+    }
+    for a in &f.amended {
+        let mut e = event(
+            AuditEventType::Alteration,
+            Decision::Allow,
+            &[a.subject.as_str().to_owned()],
+            1,
+        );
+        e.record_id = Some(a.record.clone());
+        e.query["fields_changed"] = json!(a.fields);
+        out.push(e);
+    }
+    out
+}
+
+/// The audit record of a people or links import that failed outright (unreadable file, store
+/// error): `collection`/`deny` with `deny_reason` `IMPORT_FAILED` and the file name only.
+pub fn failed_audit_event(
+    kind: ImportKind,
+    path: &Path,
+    opts: &ImportOptions,
+) -> Option<crate::safeguards::audit::AuditEvent> {
+    use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
+    if !matches!(kind, ImportKind::People | ImportKind::Links) || opts.dry_run {
+        return None;
+    }
+    let mut e = AuditEvent::new(AuditEventType::Collection, "importer", Decision::Deny);
+    e.client = Some("cli".to_owned());
+    e.deny_reason = Some("IMPORT_FAILED".to_owned());
+    e.query = json!({"kind": kind.name(), "file": path.display().to_string(), "agency": opts.agency, "isa_ref": opts.isa_ref});
+    crate::safeguards::policy::POLICY_VERSION.clone_into(&mut e.policy_version);
+    Some(e)
 }

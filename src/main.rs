@@ -103,6 +103,10 @@ enum Command {
         /// Information sharing agreement the files were received under.
         #[arg(long)]
         isa_ref: Option<String>,
+        /// A links file imported in one batch with the people (people only): the rules are
+        /// checked on both together, so a person arrives with the links they require.
+        #[arg(long, value_name = "FILE")]
+        links: Option<PathBuf>,
         /// Boundary scheme name (boundaries only), e.g. lsoa11, ward, msoa11.
         #[arg(long)]
         scheme: Option<String>,
@@ -436,11 +440,9 @@ fn ensure_demo_data(
     } else {
         Vec::new()
     };
-    // The synthetic records are as of the generator's end day; the rules check review periods
-    // from that day.
-    let mut written = store
-        .write(&data, params.end_day)
-        .context("storing synthetic data")?;
+    // Segmented incidents are stored first: the rules refuse links to incidents that are not
+    // stored or in the same batch.
+    let mut segmented_stored = 0;
     if !segmented.is_empty() {
         let batch = saferplaces::store::ImportBatch {
             incidents: segmented
@@ -461,11 +463,17 @@ fn ensure_demo_data(
             kind: "synthetic".to_owned(),
         };
         let summary = serde_json::json!({"read": incidents, "kind": "synthetic"});
-        written.incidents += store
+        segmented_stored = store
             .write_import(&batch, &file, &summary, true)
             .context("storing synthetic incidents")?
             .stored;
     }
+    // The synthetic records are as of the generator's end day; the rules check review periods
+    // from that day.
+    let mut written = store
+        .write(&data, params.end_day)
+        .context("storing synthetic data")?;
+    written.incidents += segmented_stored;
     tracing::info!(
         seed = params.seed,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -679,19 +687,11 @@ fn run_import(
                     ))?;
                     vintages.push(serde_json::json!({"file": f.file, "vintage": v}));
                 }
-                if let (Some(log), "stored") = (audit, f.outcome) {
-                    let mut e = audit::AuditEvent::new(
-                        audit::AuditEventType::Collection,
-                        "importer",
-                        audit::Decision::Allow,
-                    );
-                    e.client = Some("cli".to_owned());
-                    e.subject_ids.clone_from(&f.subjects);
-                    e.record_count = f.stored;
-                    e.query = serde_json::json!({"kind": kind.name(), "file": f.file, "agency": opts.agency, "isa_ref": opts.isa_ref});
-                    saferplaces::safeguards::policy::POLICY_VERSION
-                        .clone_into(&mut e.policy_version);
-                    log.append(e)?;
+                // Stored, refused and amended people and links are audited (S16).
+                if let Some(log) = audit {
+                    for e in saferplaces::import::audit_events(kind, &f, opts) {
+                        log.append(e)?;
+                    }
                 }
                 if f.outcome == "refused" {
                     out(&format!(
@@ -710,6 +710,11 @@ fn run_import(
                 total.skipped += f.skipped;
             }
             Err(e) => {
+                if let Some(log) = audit
+                    && let Some(event) = saferplaces::import::failed_audit_event(kind, path, opts)
+                {
+                    log.append(event)?;
+                }
                 out(&format!("{}: failed — {e:#}", path.display()))?;
                 failed = true;
             }
@@ -755,6 +760,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_partial,
             agency,
             isa_ref,
+            links,
             scheme,
             code_field,
             name_field,
@@ -771,6 +777,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 name_field,
                 progress: Progress::new(print_progress),
                 lsoa_codes: lsoa_codes(&s.geodata_dir, kind)?,
+                links,
             };
             let mut store = SqliteStore::open(&s.data_dir)?;
             // People and links are person-level: their collection is audited (S16).

@@ -9,8 +9,8 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Dataset, Day, LinkKind, PersonRef, Role, User};
-use crate::safeguards::rules::{RuleViolation, StoredLinks, check_batch};
+use crate::domain::{Dataset, Day, PersonRef, Role, User};
+use crate::safeguards::rules::{RuleViolation, StoredState, check_batch};
 
 /// Errors from a store.
 #[derive(Debug, thiserror::Error)]
@@ -222,37 +222,44 @@ pub trait Store: Send {
     fn schema_version(&self) -> StoreResult<u32>;
 
     /// Writes every record of `data` in one transaction without checking the safeguards data
-    /// rules. Records whose id is already stored are left as they are (so re-writing a batch
-    /// stores nothing new). Returns how many records of each kind were newly stored. Use
-    /// [`Store::write`] for anything that carries people or links.
-    fn write_unchecked(&mut self, data: &Dataset) -> StoreResult<KindCounts>;
+    /// rules. Records whose id is already stored are left as they are, except people and links:
+    /// a person or link stored with different fields is amended (the new version stored, the
+    /// old one kept in `person_versions` / `link_versions`) and reported in
+    /// [`Written::amended`]; an identical one stores nothing. Use [`Store::write`] for anything
+    /// that carries people or links.
+    fn write_records(&mut self, data: &Dataset) -> StoreResult<Written>;
 
-    /// True when a link of `kind` from `person` is stored.
-    fn has_link(&self, person: &PersonRef, kind: LinkKind) -> StoreResult<bool>;
-
-    /// The safeguards data rules' violations by `data` as of `as_of`, checked against the batch
-    /// and the links already stored.
-    fn check_rules(&self, data: &Dataset, as_of: Day) -> StoreResult<Vec<RuleViolation>> {
-        let mut stored = StoredSet::default();
-        for p in &data.people {
-            for kind in [LinkKind::Safeguarding, LinkKind::PersonIncident] {
-                if self.has_link(&p.id, kind)? {
-                    stored.0.insert((p.id.clone(), kind));
-                }
-            }
-        }
-        Ok(check_batch(data, as_of, &stored))
+    /// [`Store::write_records`], returning only how many records of each kind were newly
+    /// stored.
+    fn write_unchecked(&mut self, data: &Dataset) -> StoreResult<KindCounts> {
+        self.write_records(data).map(|w| w.counts)
     }
 
-    /// Checks the safeguards data rules ([`crate::safeguards::rules`]) against the batch and
-    /// what is stored, as of `as_of`, then writes it in one transaction. A batch with any
-    /// violation is refused whole with [`StoreError::Rules`].
-    fn write(&mut self, data: &Dataset, as_of: Day) -> StoreResult<KindCounts> {
+    /// What is stored about the people `data` touches, for the rules
+    /// ([`StoredState::touched`], plus the people of stored links whose ids `data` carries).
+    fn stored_state(&self, data: &Dataset) -> StoreResult<StoredState>;
+
+    /// The safeguards data rules' violations by `data` as of `as_of`, checked on the state the
+    /// store would hold after writing it ([`crate::safeguards::rules`]).
+    fn check_rules(&self, data: &Dataset, as_of: Day) -> StoreResult<Vec<RuleViolation>> {
+        Ok(check_batch(data, as_of, &self.stored_state(data)?))
+    }
+
+    /// Checks the safeguards data rules against the resulting state as of `as_of`, then writes
+    /// `data` in one transaction ([`Store::write_records`]). A batch with any violation is
+    /// refused whole with [`StoreError::Rules`].
+    fn write_checked(&mut self, data: &Dataset, as_of: Day) -> StoreResult<Written> {
         let violations = self.check_rules(data, as_of)?;
         if !violations.is_empty() {
             return Err(StoreError::Rules(violations));
         }
-        self.write_unchecked(data)
+        self.write_records(data)
+    }
+
+    /// [`Store::write_checked`], returning only how many records of each kind were newly
+    /// stored.
+    fn write(&mut self, data: &Dataset, as_of: Day) -> StoreResult<KindCounts> {
+        self.write_checked(data, as_of).map(|w| w.counts)
     }
 
     /// Reads every stored record.
@@ -340,12 +347,23 @@ pub trait Store: Send {
     ) -> StoreResult<std::collections::BTreeMap<PersonRef, u64>>;
 }
 
-/// Stored links the rules asked about, fetched before the check.
-#[derive(Default)]
-struct StoredSet(std::collections::BTreeSet<(PersonRef, LinkKind)>);
+/// A stored person or link replaced by a changed version (issue 12 point 6): which record,
+/// whose, and the names (never the values) of the fields that changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amendment {
+    /// `person:P…` or `link:42`.
+    pub record: String,
+    /// The pseudonymous subject: the person, or the person the link is from.
+    pub subject: PersonRef,
+    /// Names of the changed fields, in a fixed order.
+    pub fields: Vec<&'static str>,
+}
 
-impl StoredLinks for StoredSet {
-    fn has_link(&self, person: &PersonRef, kind: LinkKind) -> bool {
-        self.0.contains(&(person.clone(), kind))
-    }
+/// What a write stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Records newly stored per kind (amendments not included).
+    pub counts: KindCounts,
+    /// People and links amended.
+    pub amended: Vec<Amendment>,
 }

@@ -31,8 +31,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser, Store,
-    StoreError, StoreResult,
+    Amendment, Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser,
+    Store, StoreError, StoreResult, Written,
 };
 use crate::domain::{
     Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
@@ -42,6 +42,7 @@ use crate::domain::{
     ServiceId, ServiceTier, Stop, SubjectCategory, TimePrecision, Urn, User, YouthService,
 };
 use crate::safeguards::reviews::Review;
+use crate::safeguards::rules::StoredState;
 
 /// The schema migrations, oldest first: `(version, sql)`. A new migration is a new file in
 /// `migrations/sqlite/` appended here with the next version number; released files never change.
@@ -60,6 +61,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         6,
         include_str!("../../migrations/sqlite/0006_case_assignment.sql"),
+    ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_amendments.sql"),
     ),
 ];
 
@@ -166,13 +171,15 @@ impl Store for SqliteStore {
         user_version(&self.conn)
     }
 
-    fn write_unchecked(&mut self, data: &Dataset) -> StoreResult<KindCounts> {
+    fn write_records(&mut self, data: &Dataset) -> StoreResult<Written> {
         // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy timeout)
         // instead of failing halfway through the batch. Dropping `tx` on error rolls back.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("starting a write transaction"))?;
+        let now = crate::safeguards::audit::rfc3339_millis(std::time::SystemTime::now());
+        let mut amended = Vec::new();
         let counts = KindCounts {
             incidents: write_incidents(&tx, &data.incidents)?,
             places: write_places(&tx, &data.places)?,
@@ -181,14 +188,14 @@ impl Store for SqliteStore {
             routes: write_routes(&tx, &data.routes)?,
             services: write_services(&tx, &data.services)?,
             boundaries: write_boundaries(&tx, &data.boundaries)?,
-            people: write_people(&tx, &data.people)?,
-            links: write_links(&tx, &data.links)?,
+            people: write_people(&tx, &data.people, &now, &mut amended)?,
+            links: write_links(&tx, &data.links, &now, &mut amended)?,
             cases: write_cases(&tx, &data.cases)?,
             meetings: write_meetings(&tx, &data.meetings)?,
             stop_searches: 0,
         };
         tx.commit().map_err(db("committing a write transaction"))?;
-        Ok(counts)
+        Ok(Written { counts, amended })
     }
 
     fn load(&self) -> StoreResult<Dataset> {
@@ -327,15 +334,8 @@ impl Store for SqliteStore {
         Ok(new)
     }
 
-    fn has_link(&self, person: &PersonRef, kind: LinkKind) -> StoreResult<bool> {
-        let n: i64 = self
-            .conn
-            .prepare_cached("SELECT COUNT(*) FROM links WHERE from_person = ?1 AND kind = ?2")
-            .and_then(|mut stmt| {
-                stmt.query_row(params![person.as_str(), kind.code()], |r| r.get(0))
-            })
-            .map_err(db("looking up stored links"))?;
-        Ok(n > 0)
+    fn stored_state(&self, data: &Dataset) -> StoreResult<StoredState> {
+        self.read(|conn| stored_state(conn, data))
     }
 
     fn add_user(&mut self, user: &NewUser) -> StoreResult<u64> {
@@ -573,6 +573,12 @@ impl Store for SqliteStore {
                 }
             }
         }
+        // Earlier versions of erased people and links (kept for audit) go with them.
+        tx.execute_batch(
+            "DELETE FROM person_versions WHERE id NOT IN (SELECT id FROM people); \
+             DELETE FROM link_versions WHERE id NOT IN (SELECT id FROM links);",
+        )
+        .map_err(db("erasing earlier versions"))?;
         tx.commit().map_err(db("committing an erasure"))?;
         if !erased.people.is_empty() || !erased.links.is_empty() {
             self.scrub_journal()?;
@@ -1039,36 +1045,272 @@ fn write_boundaries(conn: &Connection, boundaries: &[Boundary]) -> StoreResult<u
     )
 }
 
-fn write_people(conn: &Connection, people: &[Person]) -> StoreResult<u64> {
-    insert_all(conn, INSERT_PERSON, "storing people", people, |stmt, p| {
+/// Stores people not stored yet; a person stored with different fields is amended: the stored
+/// row is copied to `person_versions` and replaced (issue 12 point 6).
+fn write_people(
+    conn: &Connection,
+    people: &[Person],
+    now: &str,
+    amended: &mut Vec<Amendment>,
+) -> StoreResult<u64> {
+    let context = "storing people";
+    let mut inserted = 0_u64;
+    for p in people {
         let categories = to_json(&p.categories, "encoding a person's categories as JSON")?;
-        stmt.execute(params![
-            p.id.as_str(),
-            p.birth_year,
-            categories,
-            p.source.as_str(),
-            p.review_due.days_since_epoch(),
-        ])
-        .map_err(db("storing people"))
-    })
+        let new = conn
+            .prepare_cached(INSERT_PERSON)
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    p.id.as_str(),
+                    p.birth_year,
+                    categories,
+                    p.source.as_str(),
+                    p.review_due.days_since_epoch(),
+                ])
+            })
+            .map_err(db(context))?;
+        inserted += new as u64;
+        // Not inserted: the id is stored; compare with the stored version.
+        let Some(stored) = (new == 0)
+            .then(|| person_by_id(conn, &p.id))
+            .transpose()?
+            .flatten()
+        else {
+            continue;
+        };
+        let fields = person_changes(&stored, p);
+        if fields.is_empty() {
+            continue;
+        }
+        conn.prepare_cached(
+            "INSERT INTO person_versions (id, birth_year, categories, agency, review_due, superseded_at) \
+             SELECT id, birth_year, categories, agency, review_due, ?2 FROM people WHERE id = ?1",
+        )
+        .and_then(|mut stmt| stmt.execute(params![p.id.as_str(), now]))
+        .map_err(db("keeping a person's earlier version"))?;
+        conn.prepare_cached(
+            "UPDATE people SET birth_year = ?2, categories = ?3, agency = ?4, review_due = ?5 \
+             WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                p.id.as_str(),
+                p.birth_year,
+                categories,
+                p.source.as_str(),
+                p.review_due.days_since_epoch(),
+            ])
+        })
+        .map_err(db("amending a person"))?;
+        amended.push(Amendment {
+            record: format!("person:{}", p.id),
+            subject: p.id.clone(),
+            fields,
+        });
+    }
+    Ok(inserted)
 }
 
-fn write_links(conn: &Connection, links: &[Link]) -> StoreResult<u64> {
-    insert_all(conn, INSERT_LINK, "storing links", links, |stmt, l| {
-        let target = to_json(&l.to, "encoding a link target as JSON")?;
-        let categories = to_json(&l.categories, "encoding a link's categories as JSON")?;
-        stmt.execute(params![
-            sql_id(l.id, "storing links")?,
+/// Stores links not stored yet; a link stored with different fields is amended like a person.
+fn write_links(
+    conn: &Connection,
+    links: &[Link],
+    now: &str,
+    amended: &mut Vec<Amendment>,
+) -> StoreResult<u64> {
+    let context = "storing links";
+    let mut inserted = 0_u64;
+    for l in links {
+        let id = sql_id(l.id, context)?;
+        let values = params![
+            id,
             l.kind.code(),
             l.from.as_str(),
-            target,
-            categories,
+            to_json(&l.to, "encoding a link target as JSON")?,
+            to_json(&l.categories, "encoding a link's categories as JSON")?,
             l.grade.to_string(),
             l.source.as_str(),
             l.review_due.days_since_epoch(),
-        ])
-        .map_err(db("storing links"))
-    })
+        ];
+        let new = conn
+            .prepare_cached(INSERT_LINK)
+            .and_then(|mut stmt| stmt.execute(values))
+            .map_err(db(context))?;
+        inserted += new as u64;
+        let Some(stored) = (new == 0)
+            .then(|| link_by_id(conn, l.id))
+            .transpose()?
+            .flatten()
+        else {
+            continue;
+        };
+        let fields = link_changes(&stored, l);
+        if fields.is_empty() {
+            continue;
+        }
+        conn.prepare_cached(
+            "INSERT INTO link_versions \
+             (id, kind, from_person, target, categories, grade, agency, review_due, superseded_at) \
+             SELECT id, kind, from_person, target, categories, grade, agency, review_due, ?2 \
+             FROM links WHERE id = ?1",
+        )
+        .and_then(|mut stmt| stmt.execute(params![id, now]))
+        .map_err(db("keeping a link's earlier version"))?;
+        conn.prepare_cached(
+            "UPDATE links SET kind = ?2, from_person = ?3, target = ?4, categories = ?5, \
+             grade = ?6, agency = ?7, review_due = ?8 WHERE id = ?1",
+        )
+        .and_then(|mut stmt| stmt.execute(values))
+        .map_err(db("amending a link"))?;
+        amended.push(Amendment {
+            record: format!("link:{}", l.id),
+            subject: l.from.clone(),
+            fields,
+        });
+    }
+    Ok(inserted)
+}
+
+/// The same categories, in any order.
+fn same_categories(a: &[SubjectCategory], b: &[SubjectCategory]) -> bool {
+    let set = |c: &[SubjectCategory]| c.iter().copied().collect::<std::collections::BTreeSet<_>>();
+    set(a) == set(b)
+}
+
+/// Names of the fields in which `new` differs from `old`.
+fn person_changes(old: &Person, new: &Person) -> Vec<&'static str> {
+    [
+        ("birth_year", old.birth_year != new.birth_year),
+        (
+            "categories",
+            !same_categories(&old.categories, &new.categories),
+        ),
+        ("agency", old.source != new.source),
+        ("review_due", old.review_due != new.review_due),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
+}
+
+/// Names of the fields in which `new` differs from `old`.
+fn link_changes(old: &Link, new: &Link) -> Vec<&'static str> {
+    [
+        ("kind", old.kind != new.kind),
+        ("from", old.from != new.from),
+        ("to", old.to != new.to),
+        (
+            "categories",
+            !same_categories(&old.categories, &new.categories),
+        ),
+        ("grade", old.grade != new.grade),
+        ("agency", old.source != new.source),
+        ("review_due", old.review_due != new.review_due),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the rules need (safeguards::rules::StoredState).
+
+const SELECT_PERSON: &str = "SELECT id, birth_year, categories, agency, review_due FROM people";
+const SELECT_LINK: &str =
+    "SELECT id, kind, from_person, target, categories, grade, agency, review_due FROM links";
+
+fn person_by_id(conn: &Connection, id: &PersonRef) -> StoreResult<Option<Person>> {
+    let sql = format!("{SELECT_PERSON} WHERE id = ?1");
+    Ok(load_matching(conn, "people", &sql, [id.as_str()], 1, person_row)?.pop())
+}
+
+fn link_by_id(conn: &Connection, id: u64) -> StoreResult<Option<Link>> {
+    let sql = format!("{SELECT_LINK} WHERE id = ?1");
+    let key = sql_id(id, "looking up a stored link")?;
+    Ok(load_matching(conn, "links", &sql, [key], 1, link_row)?.pop())
+}
+
+/// Every stored link from or to `person`.
+fn links_of(conn: &Connection, person: &PersonRef) -> StoreResult<Vec<Link>> {
+    // The second clause matches the partial index `links_to_person` (migration 0007).
+    let sql = format!(
+        "{SELECT_LINK} WHERE from_person = ?1 UNION {SELECT_LINK} \
+         WHERE json_extract(target, '$.type') = 'person' AND json_extract(target, '$.id') = ?1"
+    );
+    load_matching(conn, "links", &sql, [person.as_str()], 1, link_row)
+}
+
+fn exists(conn: &Connection, sql: &'static str, id: i64) -> StoreResult<bool> {
+    let n: i64 = conn
+        .prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row([id], |r| r.get(0)))
+        .map_err(db("looking up a stored record"))?;
+    Ok(n > 0)
+}
+
+/// What the rules need to check `data` on the resulting state.
+fn stored_state(conn: &Connection, data: &Dataset) -> StoreResult<StoredState> {
+    let mut state = StoredState::default();
+    let mut touched = StoredState::touched(data);
+    // Stored links the batch replaces: their people are touched too.
+    for l in &data.links {
+        if let Some(stored) = link_by_id(conn, l.id)? {
+            touched.insert(stored.from.clone());
+            if let LinkTarget::Person(p) = &stored.to {
+                touched.insert(p.clone());
+            }
+            state.links.insert(stored.id, stored);
+        }
+    }
+    for p in &touched {
+        if let Some(person) = person_by_id(conn, p)? {
+            state.people.insert(p.clone(), person);
+        }
+        for l in links_of(conn, p)? {
+            state.links.insert(l.id, l);
+        }
+    }
+    let mut incidents = std::collections::BTreeSet::new();
+    let mut places = std::collections::BTreeSet::new();
+    for l in state.links.values().chain(&data.links) {
+        match &l.to {
+            LinkTarget::Incident(i) => {
+                incidents.insert(*i);
+            }
+            LinkTarget::Place(p) => {
+                places.insert(*p);
+            }
+            LinkTarget::Person(_) => {}
+        }
+    }
+    let mut in_segments: Option<Vec<u64>> = None;
+    for i in incidents {
+        let found = exists(
+            conn,
+            "SELECT COUNT(*) FROM incidents WHERE id = ?1",
+            sql_id(i.get(), "looking up a stored incident")?,
+        )? || {
+            if in_segments.is_none() {
+                in_segments = Some(segment_ids(conn)?);
+            }
+            in_segments
+                .as_ref()
+                .is_some_and(|ids| ids.binary_search(&i.get()).is_ok())
+        };
+        if found {
+            state.incidents.insert(i);
+        }
+    }
+    for p in places {
+        if exists(
+            conn,
+            "SELECT COUNT(*) FROM places WHERE id = ?1",
+            i64::from(p.get()),
+        )? {
+            state.places.insert(p);
+        }
+    }
+    Ok(state)
 }
 
 fn write_cases(conn: &Connection, cases: &[Case]) -> StoreResult<u64> {
@@ -1205,9 +1447,21 @@ fn load_all<T>(
     key_columns: usize,
     convert: impl Fn(&Cells<'_, '_>) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
+    load_matching(conn, table, sql, [], key_columns, convert)
+}
+
+/// [`load_all`] for a query with parameters.
+fn load_matching<T>(
+    conn: &Connection,
+    table: &'static str,
+    sql: &str,
+    params: impl rusqlite::Params,
+    key_columns: usize,
+    convert: impl Fn(&Cells<'_, '_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
     let context = "loading stored records";
     let mut stmt = conn.prepare_cached(sql).map_err(db(context))?;
-    let mut rows = stmt.query([]).map_err(db(context))?;
+    let mut rows = stmt.query(params).map_err(db(context))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(db(context))? {
         let cells = Cells {
@@ -1378,11 +1632,10 @@ fn load_boundaries(conn: &Connection) -> StoreResult<Vec<Boundary>> {
 }
 
 fn load_people(conn: &Connection) -> StoreResult<Vec<Person>> {
-    let sql = "SELECT id, birth_year, categories, agency, review_due FROM people ORDER BY id";
-    load_all(conn, "people", sql, 1, person_row)
+    let sql = format!("{SELECT_PERSON} ORDER BY id");
+    load_all(conn, "people", &sql, 1, person_row)
 }
 
-/// A person from `id, birth_year, categories, agency, review_due`.
 fn person_row(c: &Cells<'_, '_>) -> StoreResult<Person> {
     Person::new(
         c.parse::<PersonRef>(0)?,
@@ -1395,21 +1648,22 @@ fn person_row(c: &Cells<'_, '_>) -> StoreResult<Person> {
 }
 
 fn load_links(conn: &Connection) -> StoreResult<Vec<Link>> {
-    let sql = "SELECT id, kind, from_person, target, categories, grade, agency, review_due \
-               FROM links ORDER BY id";
-    load_all(conn, "links", sql, 1, |c| {
-        Link::new(
-            c.id(0)?,
-            c.code::<LinkKind>(1)?,
-            c.parse::<PersonRef>(2)?,
-            c.json::<LinkTarget>(3)?,
-            c.json::<Vec<SubjectCategory>>(4)?,
-            c.parse::<Grade>(5)?,
-            c.parse::<Agency>(6)?,
-            c.day(7)?,
-        )
-        .map_err(|e| c.corrupt(e.to_string()))
-    })
+    let sql = format!("{SELECT_LINK} ORDER BY id");
+    load_all(conn, "links", &sql, 1, link_row)
+}
+
+fn link_row(c: &Cells<'_, '_>) -> StoreResult<Link> {
+    Link::new(
+        c.id(0)?,
+        c.code::<LinkKind>(1)?,
+        c.parse::<PersonRef>(2)?,
+        c.json::<LinkTarget>(3)?,
+        c.json::<Vec<SubjectCategory>>(4)?,
+        c.parse::<Grade>(5)?,
+        c.parse::<Agency>(6)?,
+        c.day(7)?,
+    )
+    .map_err(|e| c.corrupt(e.to_string()))
 }
 
 fn load_cases(conn: &Connection) -> StoreResult<Vec<Case>> {

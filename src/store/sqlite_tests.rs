@@ -10,7 +10,7 @@ use tempfile::TempDir;
 
 use super::*;
 use crate::domain::{Case, CaseKind, CaseRef, MaceMeeting, Role};
-use crate::store::NewUser;
+use crate::store::{Amendment, NewUser, Written};
 
 fn ll(lon: f64, lat: f64) -> LonLat {
     LonLat::new(lon, lat).unwrap()
@@ -632,17 +632,17 @@ fn a_file_that_is_not_a_database_is_a_database_error() {
 
 #[test]
 fn migrations_are_numbered_from_one_in_order_and_say_why_they_exist() {
-    for (i, &(version, sql)) in MIGRATIONS.iter().enumerate() {
-        assert_eq!(version as usize, i + 1);
+    let mut last = 0;
+    for &(version, sql) in MIGRATIONS {
+        assert_eq!(version, last + 1, "migration {version} after {last}");
+        last = version;
         assert!(
             sql.starts_with("-- "),
             "migration {version} must open with a comment"
         );
     }
-    assert_eq!(
-        SqliteStore::LATEST_SCHEMA_VERSION as usize,
-        MIGRATIONS.len()
-    );
+    assert_eq!(MIGRATIONS[0].0, 1);
+    assert_eq!(SqliteStore::LATEST_SCHEMA_VERSION, last);
 }
 
 #[test]
@@ -1237,11 +1237,107 @@ fn a_store_that_erased_before_secure_delete_is_rewritten_once_when_migrated() {
         "without secure_delete the erased rows are still in the file"
     );
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), LATEST_SCHEMA_VERSION);
     assert!(!store.load().unwrap().people.is_empty(), "the rest is kept");
     drop(store);
     assert!(
         !in_files(dir.path(), gone.as_str().as_bytes()),
         "{gone} is still in the store files after the migration"
+    );
+}
+
+#[test]
+fn the_stored_state_holds_each_touched_person_with_links_from_and_to_them() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let data = sample();
+    store.write_unchecked(&data).unwrap();
+    // A batch about P00000002 only: the sample's link from P00000001 to them is theirs too.
+    let batch = Dataset {
+        people: vec![data.people[1].clone()],
+        ..Dataset::default()
+    };
+    let state = store.stored_state(&batch).unwrap();
+    assert_eq!(
+        state.people.keys().collect::<Vec<_>>(),
+        vec![&person_ref("P00000002")]
+    );
+    let to_them: Vec<u64> = data
+        .links
+        .iter()
+        .filter(|l| l.to == LinkTarget::Person(person_ref("P00000002")))
+        .map(|l| l.id)
+        .collect();
+    assert!(!to_them.is_empty());
+    assert_eq!(state.links.keys().copied().collect::<Vec<_>>(), to_them);
+    // A batch with links: their incidents and places are looked up, segments included.
+    let all = Dataset {
+        links: data.links.clone(),
+        ..Dataset::default()
+    };
+    let state = store.stored_state(&all).unwrap();
+    assert!(state.incidents.contains(&IncidentId::new(i64::MAX as u64)));
+    assert!(state.places.contains(&PlaceId::new(3)));
+    assert_eq!(state.links.len(), data.links.len());
+}
+
+#[test]
+fn an_amended_person_keeps_its_old_version_until_erased() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let data = sample();
+    store.write_unchecked(&data).unwrap();
+    let again = store.write_records(&data).unwrap();
+    assert_eq!(
+        again,
+        Written::default(),
+        "an identical batch changes nothing"
+    );
+    let mut changed = data.people[0].clone();
+    changed.categories.reverse(); // order alone is no change
+    let mut link = data.links[0].clone();
+    link.grade = "3EC".parse().unwrap();
+    let batch = Dataset {
+        people: vec![changed.clone()],
+        links: vec![link],
+        ..Dataset::default()
+    };
+    let first = store.write_records(&batch).unwrap().amended;
+    assert_eq!(first.len(), 1, "only the link changed: {first:?}");
+    assert_eq!(first[0].fields, vec!["grade"]);
+    changed.birth_year = 2009;
+    changed.review_due = day("2026-02-28");
+    let batch = Dataset {
+        people: vec![changed.clone()],
+        ..Dataset::default()
+    };
+    let written = store.write_records(&batch).unwrap();
+    assert_eq!(written.counts, KindCounts::default());
+    assert_eq!(
+        written.amended,
+        vec![Amendment {
+            record: "person:P00000001".to_owned(),
+            subject: person_ref("P00000001"),
+            fields: vec!["birth_year", "review_due"],
+        }]
+    );
+    let loaded = store.load().unwrap();
+    assert_eq!(loaded.people[0].birth_year, 2009);
+    let versions = |store: &SqliteStore, table: &str| -> i64 {
+        store
+            .conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(versions(&store, "person_versions"), 1);
+    assert_eq!(versions(&store, "link_versions"), 1);
+    store.erase(&[person_ref("P00000001")], &[]).unwrap();
+    assert_eq!(
+        versions(&store, "person_versions"),
+        0,
+        "erased with the person"
+    );
+    assert_eq!(
+        versions(&store, "link_versions"),
+        0,
+        "erased with the person's links"
     );
 }

@@ -577,12 +577,24 @@ fn agency_files_import_with_provenance_and_people_pass_the_safeguards_rules_firs
         refused.stdout
     );
     assert_eq!(n(&stats(dir.path()), "people"), 0);
+    // Links need their people (and incidents) stored or in the same batch: a conduct link to
+    // the agency's stored incident INC-001 arrives with the people file.
     let conduct = dir.path().join("conduct.csv");
-    std::fs::write(&conduct, "ref,kind,from,to_type,to,categories,grade,review_due\nLK-9,person_incident,P1f2e3d4c,incident,INC-001,suspect,2BP,2026-12-31\n").unwrap();
-    assert!(import(dir.path(), &["links", conduct.to_str().unwrap()]).ok);
-    let stored = import(dir.path(), &["people", people.to_str().unwrap()]);
+    std::fs::write(&conduct, "ref,kind,from,to_type,to,categories,grade,review_due\nLK-9,person_incident,P1f2e3d4c,incident,INC-001,suspect,2BP,2024-09-30\n").unwrap();
+    let mut args = vec!["people"];
+    args.extend(agency);
+    args.extend([
+        "--links",
+        conduct.to_str().unwrap(),
+        people.to_str().unwrap(),
+    ]);
+    let stored = import(dir.path(), &args);
     assert!(stored.ok, "{}", stored.stdout);
-    assert_eq!(n(&stored.summary, "stored"), 2);
+    assert_eq!(
+        n(&stored.summary, "stored"),
+        3,
+        "two people and their conduct link"
+    );
     // Each person-level collection is in the audit log with its pseudonymous subjects.
     let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
     let collections: Vec<Value> = log
@@ -590,9 +602,18 @@ fn agency_files_import_with_provenance_and_people_pass_the_safeguards_rules_firs
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|e| e["event"]["event_type"] == "collection")
         .collect();
-    assert_eq!(collections.len(), 2, "the conduct link and the people file");
+    let allowed: Vec<&Value> = collections
+        .iter()
+        .filter(|e| e["event"]["decision"] == "allow")
+        .collect();
+    assert_eq!(allowed.len(), 1, "the people file with its links");
+    assert_eq!(
+        collections.len() - allowed.len(),
+        2,
+        "the refused gang-member and exploiter files are audited too"
+    );
     assert!(
-        collections[1]["event"]["subject_ids"]
+        allowed[0]["event"]["subject_ids"]
             .as_array()
             .unwrap()
             .iter()

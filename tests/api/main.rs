@@ -14,6 +14,7 @@ mod endpoints;
 mod erasure;
 mod import;
 mod reviews;
+mod rules;
 mod safeguards;
 mod support;
 mod tiles;
