@@ -121,6 +121,7 @@ fn options() -> ImportOptions {
                 .expect("LSOA code lists"),
         )),
         links: None,
+        sharing: None,
     }
 }
 

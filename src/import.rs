@@ -95,6 +95,46 @@ pub struct ImportOptions {
     /// and written as one batch, so a person and the links the rules require of them (S2, S4)
     /// arrive together.
     pub links: Option<std::path::PathBuf>,
+    /// The sharing agreements that people and links imports are checked against (S20); `None`
+    /// skips the check (benches and non-person kinds).
+    pub sharing: Option<SharingCheck>,
+}
+
+/// What a people or links import is checked against (S20; issue 12, point 7): data of a
+/// controller other than the deployment's own needs `--isa-ref` naming a configured, unexpired
+/// agreement with a flow from that controller.
+#[derive(Debug, Clone)]
+pub struct SharingCheck {
+    /// The configured agreements.
+    pub agreements: std::sync::Arc<crate::safeguards::sharing::Agreements>,
+    /// The deployment's own controller (`SAFERPLACES_CONTROLLER`), whose data needs no
+    /// agreement.
+    pub controller: Option<String>,
+    /// The day the agreement must be in force on.
+    pub today: crate::domain::Day,
+}
+
+impl SharingCheck {
+    /// Checks that `agency`'s people or links may be imported with `isa_ref`.
+    ///
+    /// # Errors
+    ///
+    /// [`ImportError::NoSharingAgreement`] saying what is missing.
+    pub fn check(&self, agency: &Agency, isa_ref: Option<&IsaRef>) -> Result<(), ImportError> {
+        if self.controller.as_deref() == Some(agency.as_str()) {
+            return Ok(());
+        }
+        let Some(isa_ref) = isa_ref else {
+            return Err(ImportError::NoSharingAgreement(format!(
+                "people and links of {agency} are another controller's data: name the sharing \
+                 agreement they arrive under with --isa-ref (safeguards.md S20)"
+            )));
+        };
+        self.agreements
+            .check_import(isa_ref, agency.as_str(), self.today)
+            .map(|_| ())
+            .map_err(ImportError::NoSharingAgreement)
+    }
 }
 
 /// An import could not run at all (as opposed to rows being rejected).
@@ -113,6 +153,9 @@ pub enum ImportError {
     /// An option is missing or invalid.
     #[error("{0}")]
     Usage(String),
+    /// People or links of another controller without a configured agreement (S20).
+    #[error("{0}")]
+    NoSharingAgreement(String),
     /// The store failed; nothing from the file was stored.
     #[error("storing {path}")]
     Store {
@@ -279,6 +322,11 @@ pub fn import_file(
         return Err(ImportError::Usage(
             "--links goes with `import people` only".to_owned(),
         ));
+    }
+    if matches!(kind, ImportKind::People | ImportKind::Links)
+        && let Some(sharing) = &opts.sharing
+    {
+        sharing.check(&opts.agency, opts.isa_ref.as_ref())?;
     }
     let mut batch = ImportBatch::default();
     let parse_started = std::time::Instant::now();
@@ -678,11 +726,13 @@ pub fn audit_events(
 }
 
 /// The audit record of a people or links import that failed outright (unreadable file, store
-/// error): `collection`/`deny` with `deny_reason` `IMPORT_FAILED` and the file name only.
+/// error, no sharing agreement): `collection`/`deny` with `deny_reason` `IMPORT_FAILED` (or
+/// `NO_SHARING_AGREEMENT`) and the file name only.
 pub fn failed_audit_event(
     kind: ImportKind,
     path: &Path,
     opts: &ImportOptions,
+    error: &ImportError,
 ) -> Option<crate::safeguards::audit::AuditEvent> {
     use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
     if !matches!(kind, ImportKind::People | ImportKind::Links) || opts.dry_run {
@@ -690,7 +740,13 @@ pub fn failed_audit_event(
     }
     let mut e = AuditEvent::new(AuditEventType::Collection, "importer", Decision::Deny);
     e.client = Some("cli".to_owned());
-    e.deny_reason = Some("IMPORT_FAILED".to_owned());
+    e.deny_reason = Some(
+        match error {
+            ImportError::NoSharingAgreement(_) => "NO_SHARING_AGREEMENT",
+            _ => "IMPORT_FAILED",
+        }
+        .to_owned(),
+    );
     e.query = json!({"kind": kind.name(), "file": path.display().to_string(), "agency": opts.agency, "isa_ref": opts.isa_ref});
     crate::safeguards::policy::POLICY_VERSION.clone_into(&mut e.policy_version);
     Some(e)

@@ -13,7 +13,7 @@ use saferplaces::api::{AppState, Clock};
 use saferplaces::config::{OsEnv, Overrides, Settings};
 use saferplaces::domain::PersonRef;
 use saferplaces::domain::Role;
-use saferplaces::import::{FileSummary, ImportKind, ImportOptions, import_file};
+use saferplaces::import::{FileSummary, ImportKind, ImportOptions, SharingCheck, import_file};
 use saferplaces::index::Snapshot;
 use saferplaces::ingest::lsoa::LsoaCodeSets;
 use saferplaces::ingest::reconcile::{
@@ -711,7 +711,8 @@ fn run_import(
             }
             Err(e) => {
                 if let Some(log) = audit
-                    && let Some(event) = saferplaces::import::failed_audit_event(kind, path, opts)
+                    && let Some(event) =
+                        saferplaces::import::failed_audit_event(kind, path, opts, &e)
                 {
                     log.append(event)?;
                 }
@@ -778,6 +779,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 progress: Progress::new(print_progress),
                 lsoa_codes: lsoa_codes(&s.geodata_dir, kind)?,
                 links,
+                sharing: match kind {
+                    ImportKind::People | ImportKind::Links => Some(SharingCheck {
+                        agreements: Arc::new(Agreements::load(&s.sharing_agreements)?),
+                        controller: s.controller.clone(),
+                        today: clock(&s).today(),
+                    }),
+                    _ => None,
+                },
             };
             let mut store = SqliteStore::open(&s.data_dir)?;
             // People and links are person-level: their collection is audited (S16).

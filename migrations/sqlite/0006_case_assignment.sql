@@ -1,4 +1,5 @@
--- 0006_case_assignment: cases belong to an organisation and are assigned to named users.
+-- 0006_case_assignment: cases belong to an organisation and are assigned to named users;
+-- people and links record the sharing agreement they arrived under.
 --
 -- Why: issue 12, point 1. A police analyst read hundreds of children's records by stepping
 -- X-Case-Ref through sequential references: a case reference alone granted access. Now only
@@ -15,3 +16,10 @@ CREATE TABLE case_assignments (
     assigned_by TEXT NOT NULL,
     PRIMARY KEY (case_ref, user_name)
 ) STRICT, WITHOUT ROWID;
+
+-- Issue 12, point 7 (safeguards.md S20): every person and link records its controller (the
+-- existing `agency` column) and the information sharing agreement it arrived under, when it
+-- came from another controller. NULL: the deployment's own data, or data stored before this
+-- migration.
+ALTER TABLE people ADD COLUMN isa_ref TEXT;
+ALTER TABLE links ADD COLUMN isa_ref TEXT;

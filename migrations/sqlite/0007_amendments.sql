@@ -9,6 +9,7 @@ CREATE TABLE person_versions (
     categories    TEXT    NOT NULL CHECK (json_valid(categories)),
     agency        TEXT    NOT NULL,
     review_due    INTEGER NOT NULL CHECK (review_due BETWEEN 0 AND 65535),
+    isa_ref       TEXT,
     -- RFC 3339 UTC time the version was replaced.
     superseded_at TEXT    NOT NULL
 ) STRICT;
@@ -25,6 +26,7 @@ CREATE TABLE link_versions (
     grade         TEXT    NOT NULL,
     agency        TEXT    NOT NULL,
     review_due    INTEGER NOT NULL CHECK (review_due BETWEEN 0 AND 65535),
+    isa_ref       TEXT,
     superseded_at TEXT    NOT NULL
 ) STRICT;
 

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Agency, Day, DomainError, DomainResult, IncidentId, PersonRef, PlaceId};
+use super::{Agency, Day, DomainError, DomainResult, IncidentId, IsaRef, PersonRef, PlaceId};
 
 /// The subject category of a person in a record or link (safeguards.md S1). Closed list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -187,10 +187,14 @@ pub struct Person {
     pub birth_year: u16,
     /// Subject categories held across records (at least one).
     pub categories: Vec<SubjectCategory>,
-    /// Who recorded the person.
+    /// Who recorded the person: the controller of the record (S20).
     pub source: Agency,
     /// When the record must next be reviewed (S18).
     pub review_due: Day,
+    /// The information sharing agreement the record arrived under, when it came from another
+    /// controller (S20; issue 12, point 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isa_ref: Option<IsaRef>,
 }
 
 impl Person {
@@ -214,7 +218,15 @@ impl Person {
             categories,
             source,
             review_due,
+            isa_ref: None,
         })
+    }
+
+    /// The same person, recorded as arriving under `isa_ref`.
+    #[must_use]
+    pub fn with_isa_ref(mut self, isa_ref: Option<IsaRef>) -> Self {
+        self.isa_ref = isa_ref;
+        self
     }
 
     /// True when the person may be under 18 on `day`. Conservative: with only a birth year,
@@ -270,10 +282,13 @@ pub struct Link {
     pub categories: Vec<SubjectCategory>,
     /// Intelligence grade (S3).
     pub grade: Grade,
-    /// Who recorded the link.
+    /// Who recorded the link: its controller (S20).
     pub source: Agency,
     /// When the link must next be reviewed (S18).
     pub review_due: Day,
+    /// The information sharing agreement the link arrived under (S20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isa_ref: Option<IsaRef>,
 }
 
 impl Link {
@@ -307,7 +322,15 @@ impl Link {
             grade,
             source,
             review_due,
+            isa_ref: None,
         })
+    }
+
+    /// The same link, recorded as arriving under `isa_ref`.
+    #[must_use]
+    pub fn with_isa_ref(mut self, isa_ref: Option<IsaRef>) -> Self {
+        self.isa_ref = isa_ref;
+        self
     }
 }
 

@@ -795,6 +795,7 @@ fn person_row(f: &dyn Fields, src: &SourceFile) -> Result<Person, Bad> {
     let categories = categories(f)?;
     let review_due = day(&f.required("review_due")?, "review_due")?;
     Person::new(id, birth_year, categories, src.agency.clone(), review_due)
+        .map(|p| p.with_isa_ref(src.isa_ref.clone()))
         .map_err(|e| Bad::new("categories", reason(e)))
 }
 
@@ -849,6 +850,7 @@ fn link_row(f: &dyn Fields, src: &SourceFile) -> Result<Link, Bad> {
         src.agency.clone(),
         review_due,
     )
+    .map(|l| l.with_isa_ref(src.isa_ref.clone()))
     .map_err(|e| Bad::new("categories", reason(e)))
 }
 

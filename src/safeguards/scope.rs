@@ -156,7 +156,7 @@ fn case_people(
             if !fits {
                 return Err(DenyReason::PurposeNotPermitted);
             }
-            let access = if case.assigned.iter().any(|a| *a == user.name) {
+            let access = if case.assigned.contains(&user.name) {
                 CaseAccess::Assigned
             } else if break_glass {
                 CaseAccess::BreakGlass

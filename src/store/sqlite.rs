@@ -587,23 +587,7 @@ impl Store for SqliteStore {
     }
 
     fn person(&self, id: &PersonRef) -> StoreResult<Option<Person>> {
-        let context = "looking up a person";
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, birth_year, categories, agency, review_due FROM people WHERE id = ?1",
-            )
-            .map_err(db(context))?;
-        let mut rows = stmt.query([id.as_str()]).map_err(db(context))?;
-        let Some(row) = rows.next().map_err(db(context))? else {
-            return Ok(None);
-        };
-        person_row(&Cells {
-            row,
-            table: "people",
-            key: row_key(row, 1),
-        })
-        .map(Some)
+        person_by_id(&self.conn, id)
     }
 
     fn record_review(&mut self, review: &Review) -> StoreResult<u64> {
@@ -778,12 +762,12 @@ const INSERT_BOUNDARY: &str = "INSERT INTO boundaries \
      (scheme, code, name, geometry, youth_population) \
      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
 
-const INSERT_PERSON: &str = "INSERT INTO people (id, birth_year, categories, agency, review_due) \
-     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+const INSERT_PERSON: &str = "INSERT INTO people (id, birth_year, categories, agency, review_due, isa_ref) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
 
 const INSERT_LINK: &str = "INSERT INTO links \
-     (id, kind, from_person, target, categories, grade, agency, review_due) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
+     (id, kind, from_person, target, categories, grade, agency, review_due, isa_ref) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING";
 
 /// Runs `insert` for every record with the cached statement `sql`; returns rows inserted.
 fn insert_all<T>(
@@ -1066,6 +1050,7 @@ fn write_people(
                     categories,
                     p.source.as_str(),
                     p.review_due.days_since_epoch(),
+                    p.isa_ref.as_ref().map(IsaRef::as_str),
                 ])
             })
             .map_err(db(context))?;
@@ -1083,14 +1068,16 @@ fn write_people(
             continue;
         }
         conn.prepare_cached(
-            "INSERT INTO person_versions (id, birth_year, categories, agency, review_due, superseded_at) \
-             SELECT id, birth_year, categories, agency, review_due, ?2 FROM people WHERE id = ?1",
+            "INSERT INTO person_versions \
+             (id, birth_year, categories, agency, review_due, isa_ref, superseded_at) \
+             SELECT id, birth_year, categories, agency, review_due, isa_ref, ?2 FROM people \
+             WHERE id = ?1",
         )
         .and_then(|mut stmt| stmt.execute(params![p.id.as_str(), now]))
         .map_err(db("keeping a person's earlier version"))?;
         conn.prepare_cached(
-            "UPDATE people SET birth_year = ?2, categories = ?3, agency = ?4, review_due = ?5 \
-             WHERE id = ?1",
+            "UPDATE people SET birth_year = ?2, categories = ?3, agency = ?4, review_due = ?5, \
+             isa_ref = ?6 WHERE id = ?1",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -1099,6 +1086,7 @@ fn write_people(
                 categories,
                 p.source.as_str(),
                 p.review_due.days_since_epoch(),
+                p.isa_ref.as_ref().map(IsaRef::as_str),
             ])
         })
         .map_err(db("amending a person"))?;
@@ -1131,6 +1119,7 @@ fn write_links(
             l.grade.to_string(),
             l.source.as_str(),
             l.review_due.days_since_epoch(),
+            l.isa_ref.as_ref().map(IsaRef::as_str),
         ];
         let new = conn
             .prepare_cached(INSERT_LINK)
@@ -1150,15 +1139,16 @@ fn write_links(
         }
         conn.prepare_cached(
             "INSERT INTO link_versions \
-             (id, kind, from_person, target, categories, grade, agency, review_due, superseded_at) \
-             SELECT id, kind, from_person, target, categories, grade, agency, review_due, ?2 \
-             FROM links WHERE id = ?1",
+             (id, kind, from_person, target, categories, grade, agency, review_due, isa_ref, \
+             superseded_at) \
+             SELECT id, kind, from_person, target, categories, grade, agency, review_due, \
+             isa_ref, ?2 FROM links WHERE id = ?1",
         )
         .and_then(|mut stmt| stmt.execute(params![id, now]))
         .map_err(db("keeping a link's earlier version"))?;
         conn.prepare_cached(
             "UPDATE links SET kind = ?2, from_person = ?3, target = ?4, categories = ?5, \
-             grade = ?6, agency = ?7, review_due = ?8 WHERE id = ?1",
+             grade = ?6, agency = ?7, review_due = ?8, isa_ref = ?9 WHERE id = ?1",
         )
         .and_then(|mut stmt| stmt.execute(values))
         .map_err(db("amending a link"))?;
@@ -1187,6 +1177,7 @@ fn person_changes(old: &Person, new: &Person) -> Vec<&'static str> {
         ),
         ("agency", old.source != new.source),
         ("review_due", old.review_due != new.review_due),
+        ("isa_ref", old.isa_ref != new.isa_ref),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))
@@ -1206,6 +1197,7 @@ fn link_changes(old: &Link, new: &Link) -> Vec<&'static str> {
         ("grade", old.grade != new.grade),
         ("agency", old.source != new.source),
         ("review_due", old.review_due != new.review_due),
+        ("isa_ref", old.isa_ref != new.isa_ref),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))
@@ -1215,9 +1207,10 @@ fn link_changes(old: &Link, new: &Link) -> Vec<&'static str> {
 // ---------------------------------------------------------------------------------------------
 // What the rules need (safeguards::rules::StoredState).
 
-const SELECT_PERSON: &str = "SELECT id, birth_year, categories, agency, review_due FROM people";
-const SELECT_LINK: &str =
-    "SELECT id, kind, from_person, target, categories, grade, agency, review_due FROM links";
+const SELECT_PERSON: &str =
+    "SELECT id, birth_year, categories, agency, review_due, isa_ref FROM people";
+const SELECT_LINK: &str = "SELECT id, kind, from_person, target, categories, grade, agency, \
+     review_due, isa_ref FROM links";
 
 fn person_by_id(conn: &Connection, id: &PersonRef) -> StoreResult<Option<Person>> {
     let sql = format!("{SELECT_PERSON} WHERE id = ?1");
@@ -1645,6 +1638,7 @@ fn person_row(c: &Cells<'_, '_>) -> StoreResult<Person> {
         c.day(4)?,
     )
     .map_err(|e| c.corrupt(e.to_string()))
+    .and_then(|p| Ok(p.with_isa_ref(c.parse_optional(5)?)))
 }
 
 fn load_links(conn: &Connection) -> StoreResult<Vec<Link>> {
@@ -1664,6 +1658,7 @@ fn link_row(c: &Cells<'_, '_>) -> StoreResult<Link> {
         c.day(7)?,
     )
     .map_err(|e| c.corrupt(e.to_string()))
+    .and_then(|l| Ok(l.with_isa_ref(c.parse_optional(8)?)))
 }
 
 fn load_cases(conn: &Connection) -> StoreResult<Vec<Case>> {

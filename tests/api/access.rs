@@ -116,10 +116,10 @@ fn break_glass_reads_are_allowed_flagged_alerted_and_limited_per_day() {
     let short = read(0, "urgent");
     assert_eq!(short.status, 428, "{}", short.body);
     assert_eq!(short.json()["error"], "JUSTIFICATION_REQUIRED");
-    for i in 0..2 {
+    for (i, (_, person)) in cases.iter().enumerate().take(2) {
         let ok = read(i, JUSTIFICATION);
         assert_eq!(ok.status, 200, "{}", ok.body);
-        assert_eq!(ok.json()["id"], cases[i].1);
+        assert_eq!(ok.json()["id"], *person);
     }
     let third = read(2, JUSTIFICATION);
     assert_eq!(third.status, 429, "{}", third.body);
@@ -338,5 +338,201 @@ fn a_flood_of_anonymous_refusals_is_throttled_and_logged_as_a_few_counted_record
     assert!(
         records <= 20,
         "500 refusals took {records} audit records; identical refusals must coalesce"
+    );
+}
+
+/// Creates a police analyst of `org` on the shared demo data and assigns them to `case`.
+fn analyst_of(org: &str, name: &str, case: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .args([
+            "user",
+            "add",
+            "--name",
+            name,
+            "--role",
+            "police_analyst",
+            "--org",
+            org,
+        ])
+        .arg("--data-dir")
+        .arg(demo_data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crate::support::assign_case(demo_data_dir(), case, name);
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn an_analyst_of_another_organisation_reads_no_record_without_an_agreement_flow_but_sees_aggregates()
+ {
+    let d = data();
+    let (_, sg) = test_assigned_cases(&d);
+    let child = d
+        .cases
+        .iter()
+        .find(|c| c.reference.as_str() == sg)
+        .unwrap()
+        .subjects[0]
+        .to_string();
+    let token = analyst_of("north-somerset-council", "test-ns-analyst", &sg);
+    let app = spawn_app_with(&[("SAFERPLACES_TODAY", TODAY)]);
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("X-Purpose", "safeguarding_children"),
+        ("X-Case-Ref", sg.as_str()),
+        ("X-Legal-Basis", "children_act_2004_s11"),
+    ];
+    let one = app.get_with(&format!("/api/v1/people/{child}"), &headers);
+    assert_eq!(one.status, 403, "{}", one.body);
+    assert_eq!(one.json()["error"], "NO_SHARING_AGREEMENT");
+    let list = app.get_with("/api/v1/people", &headers);
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.json()["people"].as_array().unwrap().is_empty());
+    assert_eq!(list.json()["withheld_no_sharing_agreement"], 1);
+    let links = app.get_with(&format!("/api/v1/people/{child}/links"), &headers);
+    assert_eq!(links.status, 403);
+    // Aggregate layers stay open to them.
+    let hexagons = app.get_with(
+        "/api/v1/hexagons?res=7",
+        &[("Authorization", auth.as_str())],
+    );
+    assert_eq!(hexagons.status, 200);
+    // The synthetic police analyst, under the synthetic partnership's agreement, reads them.
+    let police = app.get_as(
+        "police_analyst",
+        &format!("/api/v1/people/{child}"),
+        &[("X-Purpose", "safeguarding_children"), ("X-Case-Ref", &sg)],
+    );
+    assert_eq!(police.status, 200, "{}", police.body);
+    let entries = app.audit_entries();
+    let denied: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["event"]["deny_reason"] == "NO_SHARING_AGREEMENT")
+        .collect();
+    assert_eq!(denied.len(), 2, "the person and their links");
+    assert_eq!(denied[0]["event"]["actor_org"], "north-somerset-council");
+}
+
+fn import_people(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let people = dir.join("people.csv");
+    std::fs::write(
+        &people,
+        "ref,birth_year,categories,review_due\nP0a1b2c3e,1990,witness,2027-01-31\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .args(["import", "people", "--agency", "bristol-city-council"])
+        .arg(&people)
+        .args(extra)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn people_of_another_controller_import_only_under_a_configured_agreement_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, msg) = import_people(dir.path(), &[], &[]);
+    assert!(!ok && msg.contains("--isa-ref"), "{msg}");
+    let (ok, msg) = import_people(dir.path(), &["--isa-ref", "ISA-NONE-1"], &[]);
+    assert!(
+        !ok && msg.contains("not a configured sharing agreement"),
+        "{msg}"
+    );
+    let (ok, msg) = import_people(dir.path(), &["--isa-ref", "ISA-SYN-2026-001"], &[]);
+    assert!(!ok && msg.contains("no flow"), "{msg}");
+    let expired = dir.path().join("expired.json");
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/sharing_agreements.json"),
+    )
+    .unwrap()
+    .replace("\"2030-03-31\"", "\"2020-03-31\"");
+    std::fs::write(&expired, text).unwrap();
+    let (ok, msg) = import_people(
+        dir.path(),
+        &["--isa-ref", "ISA-WOE-2024-001"],
+        &[("SAFERPLACES_SHARING_AGREEMENTS", expired.to_str().unwrap())],
+    );
+    assert!(!ok && msg.contains("expired"), "{msg}");
+    let store = SqliteStore::open(&dir.path().join("data")).unwrap();
+    assert_eq!(store.counts().unwrap().people, 0, "nothing stored");
+    drop(store);
+    // Every refusal is audited with the reason and no content.
+    let log = std::fs::read_to_string(dir.path().join("data/audit/audit.jsonl")).unwrap();
+    let refusals = log
+        .lines()
+        .filter(|l| l.contains("\"NO_SHARING_AGREEMENT\""))
+        .count();
+    assert_eq!(refusals, 4);
+    assert!(!log.contains("1990"), "no content of the refused file");
+    // Under the agreement in force: stored, recording the agreement on the person.
+    let (ok, msg) = import_people(dir.path(), &["--isa-ref", "ISA-WOE-2024-001"], &[]);
+    assert!(ok, "{msg}");
+    let d = SqliteStore::open(&dir.path().join("data"))
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(d.people.len(), 1);
+    assert_eq!(d.people[0].source.as_str(), "bristol-city-council");
+    assert_eq!(
+        d.people[0]
+            .isa_ref
+            .as_ref()
+            .map(saferplaces::domain::IsaRef::as_str),
+        Some("ISA-WOE-2024-001")
+    );
+    // The deployment's own controller needs no agreement.
+    let own = tempfile::tempdir().unwrap();
+    let (ok, msg) = import_people(
+        own.path(),
+        &[],
+        &[("SAFERPLACES_CONTROLLER", "bristol-city-council")],
+    );
+    assert!(ok, "{msg}");
+}
+
+#[test]
+fn the_pcsc_s16_gateway_for_social_care_data_stops_the_server_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("agreements.json");
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/sharing_agreements.json"),
+    )
+    .unwrap()
+    .replacen("\"children_act_2004_s11\"", "\"pcsc_act_2022_s16\"", 1);
+    std::fs::write(&bad, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(demo_data_dir())
+        .env("SAFERPLACES_SHARING_AGREEMENTS", &bad)
+        .env("SAFERPLACES_AUDIT_DIR", dir.path().join("audit"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("agreements.json")
+            && err.contains("ISA-SYN-2026-001")
+            && err.contains("flows.gateway")
+            && err.contains("s.16"),
+        "{err}"
     );
 }

@@ -65,12 +65,39 @@ impl Site {
             "ref,kind,from,to_type,to,categories,grade,review_due\nLK-9,person_incident,P1f2e3d4c,incident,INC-001,suspect,2BP,2026-12-31\n",
         )
         .unwrap();
+        let victim = self.root.path().join("victim.csv");
+        std::fs::write(
+            &victim,
+            "ref,kind,from,to_type,to,categories,grade,review_due\nLK-10,person_incident,P0a1b2c3d,incident,INC-001,victim,2BP,2026-12-31\n",
+        )
+        .unwrap();
         let incidents = fixtures.join("incidents.csv");
         let people = fixtures.join("people.csv");
+        // The people arrive with the exploiter's conduct link (the rules need both at once),
+        // then a link about a stored person; both under the fixtures' sharing agreement.
+        let agreement = [
+            "--agency",
+            "bristol-city-council",
+            "--isa-ref",
+            "ISA-WOE-2024-001",
+        ];
         for args in [
-            vec!["import", "incidents", incidents.to_str().unwrap()],
-            vec!["import", "links", conduct.to_str().unwrap()],
-            vec!["import", "people", people.to_str().unwrap()],
+            [
+                &["import", "incidents", incidents.to_str().unwrap()][..],
+                &agreement,
+            ]
+            .concat(),
+            [
+                &["import", "people", people.to_str().unwrap()][..],
+                &["--links", conduct.to_str().unwrap()],
+                &agreement,
+            ]
+            .concat(),
+            [
+                &["import", "links", victim.to_str().unwrap()][..],
+                &agreement,
+            ]
+            .concat(),
         ] {
             let out = self.run(&args);
             assert!(
@@ -170,9 +197,15 @@ fn an_import_appends_to_the_audit_log_while_the_server_runs_and_the_chain_verifi
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agency");
     let incidents = fixtures.join("incidents.csv");
     assert!(
-        site.run(&["import", "incidents", incidents.to_str().unwrap()])
-            .status
-            .success()
+        site.run(&[
+            "import",
+            "incidents",
+            incidents.to_str().unwrap(),
+            "--agency",
+            "bristol-city-council",
+        ])
+        .status
+        .success()
     );
     let mut serve = site.command(&["serve", "--addr", "127.0.0.1:0"]);
     serve.env("SAFERPLACES_TODAY", "2024-04-01");

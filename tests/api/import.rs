@@ -551,12 +551,10 @@ fn agency_files_import_with_provenance_and_people_pass_the_safeguards_rules_firs
         );
     }
     // "gang member" is not a category: refused, naming file, line and field.
+    let gang_file = fixtures.join("people_gang_member.csv");
     let gang = import(
         dir.path(),
-        &[
-            "people",
-            fixtures.join("people_gang_member.csv").to_str().unwrap(),
-        ],
+        &[&["people", gang_file.to_str().unwrap()][..], &agency].concat(),
     );
     assert!(!gang.ok);
     assert!(
@@ -567,7 +565,10 @@ fn agency_files_import_with_provenance_and_people_pass_the_safeguards_rules_firs
     );
     // An exploiter supported only by association is refused (S4) until a conduct item exists.
     let people = fixtures.join("people.csv");
-    let refused = import(dir.path(), &["people", people.to_str().unwrap()]);
+    let refused = import(
+        dir.path(),
+        &[&["people", people.to_str().unwrap()][..], &agency].concat(),
+    );
     assert!(!refused.ok);
     assert!(
         refused
