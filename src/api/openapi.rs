@@ -140,8 +140,17 @@ fn base_document() -> Value {
     let person_headers = json!([
         {"name": "X-Purpose", "in": "header", "required": true, "description": "lawful purpose",
          "schema": {"type": "string", "enum": ["safeguarding_children", "disrupting_exploitation", "mace_panel"]}},
-        {"name": "X-Case-Ref", "in": "header", "required": true, "description": "case or MACE meeting reference",
-         "schema": {"type": "string", "pattern": "^[A-Za-z0-9/_-]{3,40}$"}}
+        {"name": "X-Case-Ref", "in": "header", "required": true, "description": "case or MACE meeting reference; a police analyst must be assigned to the case",
+         "schema": {"type": "string", "pattern": "^[A-Za-z0-9/_-]{3,40}$"}},
+        {"name": "X-Legal-Basis", "in": "header", "required": true,
+         "description": "the legal basis of this read; it must cover the purpose (recorded in the audit log)",
+         "schema": {"type": "string", "enum": crate::domain::LegalBasis::ALL.iter().map(|b| b.code()).collect::<Vec<_>>()}},
+        {"name": "X-Justification", "in": "header", "required": false,
+         "description": "why this read is needed (recorded in the audit log; at least 30 characters with X-Break-Glass)",
+         "schema": {"type": "string", "maxLength": 1000}},
+        {"name": "X-Break-Glass", "in": "header", "required": false,
+         "description": "declare emergency access to a case you are not assigned to: allowed, flagged in the audit record, raises an alert, limited per day",
+         "schema": {"type": "string", "enum": ["true", "1", "yes"]}}
     ]);
     let with_id = |headers: &Value| {
         let mut v = headers.as_array().cloned().unwrap_or_default();
@@ -151,9 +160,10 @@ fn base_document() -> Value {
     let person_responses = json!({
         "200": {"description": "person-level data with allowlisted fields only",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PersonResponse"}}}},
-        "401": {"description": "no or invalid token"},
-        "403": {"description": "role, purpose, case or subject not permitted (logged)"},
-        "428": {"description": "X-Purpose or X-Case-Ref missing (logged)"}
+        "401": {"description": "no, invalid, expired or revoked token"},
+        "403": {"description": "role, purpose, legal basis, case assignment, subject or sharing agreement not permitted (logged)"},
+        "428": {"description": "X-Purpose, X-Case-Ref or X-Legal-Basis missing, or break-glass without a justification (logged)"},
+        "429": {"description": "the caller's budget of people per hour or break-glass reads per day is spent, or this address made too many refused requests; see Retry-After (logged, with an alert)"}
     });
     let bbox_only = |what: &str| json!({"get": {"summary": what, "parameters": [bbox.clone()], "responses": geojson_response(what)}});
     json!({
@@ -254,12 +264,21 @@ fn base_document() -> Value {
                 "parameters": [
                     {"name": "X-Purpose", "in": "header", "required": true, "schema": {"type": "string", "enum": ["audit_lawfulness", "audit_self_monitoring", "audit_integrity", "audit_criminal_proceedings"]}},
                     param("since_seq", false, &json!({"type": "integer", "minimum": 0}), "entries after this sequence number"),
-                    param("event_type", false, &json!({"type": "string"}), "collection, alteration, consultation, disclosure, combination, erasure or audit_read"),
+                    param("event_type", false, &json!({"type": "string"}), "collection, alteration, consultation, disclosure, combination, erasure, audit_read or alert"),
                     param("subject_id", false, &json!({"type": "string"}), "entries about this person reference"),
                     param("decision", false, &json!({"type": "string", "enum": ["allow", "deny"]}), "allowed or refused"),
                     param("limit", false, &json!({"type": "integer", "minimum": 1, "maximum": 10000}), "most entries")
                 ],
                 "responses": {"200": {"description": "entries, each with seq, hash and event"}}
+            }},
+            "/api/v1/audit/alerts": {"get": {
+                "summary": "anomaly alerts (budgets spent, break-glass reads), for auditors (reading them is logged)",
+                "parameters": [
+                    {"name": "X-Purpose", "in": "header", "required": true, "schema": {"type": "string", "enum": ["audit_lawfulness", "audit_self_monitoring", "audit_integrity", "audit_criminal_proceedings"]}},
+                    param("since_seq", false, &json!({"type": "integer", "minimum": 0}), "alerts after this sequence number"),
+                    param("limit", false, &json!({"type": "integer", "minimum": 1, "maximum": 10000}), "most alerts")
+                ],
+                "responses": {"200": {"description": "alerts, each with seq, ts_utc, user, org, role, rule, window_s, count, limit, case_ref, route"}}
             }},
             "/api/v1/boundaries": {"get": {
                 "summary": "boundaries of one scheme",
