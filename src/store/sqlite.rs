@@ -145,12 +145,21 @@ impl SqliteStore {
         Ok(value)
     }
 
-    /// After an erasure: copies the WAL into the database file and truncates the WAL to zero
-    /// bytes, so the pages that still held the erased rows are gone from the journal (their
-    /// replacements were zeroed by `secure_delete`). Waits for readers up to the busy timeout;
-    /// if one still holds an old snapshot the WAL is left for the next checkpoint and a
-    /// warning is logged.
+    /// After an erasure: rewrites the database file (`VACUUM`), then copies the WAL into it and
+    /// truncates the WAL to zero bytes, so no page of the file or the journal still holds an
+    /// erased row. `secure_delete` alone is not enough: when a deletion rebalances a B-tree,
+    /// SQLite moves cells between pages and can leave a stale copy of a key in a page's unused
+    /// space (found by the raw-bytes test in an index over link targets). The rewrite costs a
+    /// copy of the file and holds the write lock while it runs (imports wait); the server keeps
+    /// serving from memory. Waits for readers up to the busy timeout; if one still holds an old
+    /// snapshot the WAL is left for the next checkpoint and a warning is logged.
+    ///
+    /// The erasure is committed before this runs, so a failed rewrite is logged, not returned:
+    /// the caller must still write its erasure records. The next erasure rewrites again.
     fn scrub_journal(&self) -> StoreResult<()> {
+        if let Err(e) = self.conn.execute_batch("VACUUM") {
+            tracing::warn!(error = %e, "could not rewrite the store after an erasure; stale copies of erased keys may remain in unused page space until the next erasure's rewrite");
+        }
         let (busy, _, _): (i64, i64, i64) = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
@@ -1167,9 +1176,17 @@ fn same_categories(a: &[SubjectCategory], b: &[SubjectCategory]) -> bool {
     set(a) == set(b)
 }
 
+/// The names whose flag is set.
+fn changed<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<&'static str> {
+    fields
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+}
+
 /// Names of the fields in which `new` differs from `old`.
 fn person_changes(old: &Person, new: &Person) -> Vec<&'static str> {
-    [
+    changed([
         ("birth_year", old.birth_year != new.birth_year),
         (
             "categories",
@@ -1178,15 +1195,12 @@ fn person_changes(old: &Person, new: &Person) -> Vec<&'static str> {
         ("agency", old.source != new.source),
         ("review_due", old.review_due != new.review_due),
         ("isa_ref", old.isa_ref != new.isa_ref),
-    ]
-    .into_iter()
-    .filter_map(|(name, changed)| changed.then_some(name))
-    .collect()
+    ])
 }
 
 /// Names of the fields in which `new` differs from `old`.
 fn link_changes(old: &Link, new: &Link) -> Vec<&'static str> {
-    [
+    changed([
         ("kind", old.kind != new.kind),
         ("from", old.from != new.from),
         ("to", old.to != new.to),
@@ -1198,10 +1212,7 @@ fn link_changes(old: &Link, new: &Link) -> Vec<&'static str> {
         ("agency", old.source != new.source),
         ("review_due", old.review_due != new.review_due),
         ("isa_ref", old.isa_ref != new.isa_ref),
-    ]
-    .into_iter()
-    .filter_map(|(name, changed)| changed.then_some(name))
-    .collect()
+    ])
 }
 
 // ---------------------------------------------------------------------------------------------
