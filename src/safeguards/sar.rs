@@ -545,8 +545,16 @@ pub fn build(
     report.review_dates = Some(ReviewDates {
         record_review_due: p.review_due.to_string(),
         erased_if_not_reviewed_after: p.review_due.plus_days(ctx.grace_days).to_string(),
-        earliest_link_review_due: links.iter().map(|l| l.review_due).min().map(|d| d.to_string()),
-        latest_link_review_due: links.iter().map(|l| l.review_due).max().map(|d| d.to_string()),
+        earliest_link_review_due: links
+            .iter()
+            .map(|l| l.review_due)
+            .min()
+            .map(|d| d.to_string()),
+        latest_link_review_due: links
+            .iter()
+            .map(|l| l.review_due)
+            .max()
+            .map(|d| d.to_string()),
     });
     Ok(report)
 }
@@ -720,13 +728,15 @@ pub fn summarise_access(
         .collect();
     out.access.by_organisation = by_org
         .into_iter()
-        .map(|((organisation, role), (count, first, last))| OrganisationCount {
-            organisation,
-            role,
-            count,
-            first,
-            last,
-        })
+        .map(
+            |((organisation, role), (count, first, last))| OrganisationCount {
+                organisation,
+                role,
+                count,
+                first,
+                last,
+            },
+        )
         .collect();
     out.access.purposes = purposes
         .into_iter()
@@ -1082,7 +1092,13 @@ pub fn render_html(r: &SubjectAccessReport) -> String {
         .access
         .by_event
         .iter()
-        .map(|c| vec![c.event_type.clone(), c.decision.clone(), c.count.to_string()])
+        .map(|c| {
+            vec![
+                c.event_type.clone(),
+                c.decision.clone(),
+                c.count.to_string(),
+            ]
+        })
         .collect();
     table(
         &mut h,

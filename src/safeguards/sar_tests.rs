@@ -280,7 +280,9 @@ fn the_html_page_escapes_every_value() {
 
 #[test]
 fn the_html_page_has_every_section_and_no_external_asset() {
-    let html = render_html(&report_with("Retained: contact with the exploiter continues"));
+    let html = render_html(&report_with(
+        "Retained: contact with the exploiter continues",
+    ));
     assert!(html.starts_with("<!doctype html>"));
     assert!(html.contains("<html lang=\"en\">"));
     let mut from = 0;
