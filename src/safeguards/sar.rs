@@ -138,7 +138,8 @@ pub struct PersonRecord {
     pub categories: Vec<String>,
     /// The organisation that controls the record (its `source` agency).
     pub controller: String,
-    /// The sharing agreement the record arrived under: [`NOT_RECORDED`] on the record itself.
+    /// The sharing agreement the record arrived under, or [`NOT_RECORDED`] (the controller's
+    /// own data, or data stored before agreements were recorded).
     pub isa_ref: String,
     /// Sharing agreements cited by the audited imports that collected the person.
     pub collected_under: Vec<String>,
@@ -155,6 +156,8 @@ pub struct PersonVersionRecord {
     pub categories: Vec<String>,
     /// Controlling organisation.
     pub controller: String,
+    /// The sharing agreement it arrived under, or [`NOT_RECORDED`].
+    pub isa_ref: String,
     /// Review date.
     pub review_due: String,
     /// When it was replaced.
@@ -180,7 +183,7 @@ pub struct LinkRecord {
     pub grade: String,
     /// The organisation that controls the link.
     pub controller: String,
-    /// Sharing agreement: [`NOT_RECORDED`] on links.
+    /// The sharing agreement the link arrived under, or [`NOT_RECORDED`].
     pub isa_ref: String,
     /// Next review date.
     pub review_due: String,
@@ -366,6 +369,11 @@ fn is_sar(event: &AuditEvent) -> bool {
     event.event_type == AuditEventType::Disclosure && event.channel.as_deref() == Some(SAR_CHANNEL)
 }
 
+/// A sharing agreement reference, or [`NOT_RECORDED`].
+fn isa_or_not(isa_ref: Option<&crate::domain::IsaRef>) -> String {
+    isa_ref.map_or_else(|| NOT_RECORDED.to_owned(), |i| i.as_str().to_owned())
+}
+
 /// The snake-case code serde gives a unit enum variant.
 fn code_of<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -456,7 +464,7 @@ pub fn build(
         birth_year: p.birth_year,
         categories: categories(&p.categories),
         controller: p.source.as_str().to_owned(),
-        isa_ref: NOT_RECORDED.to_owned(),
+        isa_ref: isa_or_not(p.isa_ref.as_ref()),
         collected_under: summary.collected_under,
         review_due: p.review_due.to_string(),
     });
@@ -468,6 +476,7 @@ pub fn build(
             birth_year: v.person.birth_year,
             categories: categories(&v.person.categories),
             controller: v.person.source.as_str().to_owned(),
+            isa_ref: isa_or_not(v.person.isa_ref.as_ref()),
             review_due: v.person.review_due.to_string(),
             superseded_at: v.superseded_at,
         })
@@ -499,7 +508,7 @@ pub fn build(
                 },
                 grade: l.grade.to_string(),
                 controller: l.source.as_str().to_owned(),
-                isa_ref: NOT_RECORDED.to_owned(),
+                isa_ref: isa_or_not(l.isa_ref.as_ref()),
                 review_due: l.review_due.to_string(),
                 note: (!from_you).then(|| {
                     "recorded about another person and naming you: their subject categories are withheld".to_owned()
@@ -931,6 +940,7 @@ pub fn render_html(r: &SubjectAccessReport) -> String {
                 v.birth_year.to_string(),
                 v.categories.join(", "),
                 v.controller.clone(),
+                v.isa_ref.clone(),
                 v.review_due.clone(),
             ]
         })
@@ -943,6 +953,7 @@ pub fn render_html(r: &SubjectAccessReport) -> String {
             "Year of birth",
             "Subject categories",
             "Controller",
+            "Sharing agreement",
             "Review date",
         ],
         &rows,

@@ -648,12 +648,12 @@ impl Store for SqliteStore {
     }
 
     fn person_versions(&self, id: &PersonRef) -> StoreResult<Vec<PersonVersion>> {
-        let sql = "SELECT id, birth_year, categories, agency, review_due, superseded_at, \
-                   version_id FROM person_versions WHERE id = ?1 ORDER BY version_id";
+        let sql = "SELECT id, birth_year, categories, agency, review_due, isa_ref, \
+                   superseded_at FROM person_versions WHERE id = ?1 ORDER BY version_id";
         load_matching(&self.conn, "person_versions", sql, [id.as_str()], 1, |c| {
             Ok(PersonVersion {
                 person: person_row(c)?,
-                superseded_at: c.get(5)?,
+                superseded_at: c.get(6)?,
             })
         })
     }

@@ -138,7 +138,10 @@ fn a_subject_access_request_gives_the_child_their_records_access_summary_and_rec
     let categories: Vec<&str> = child.categories.iter().map(|c| c.code()).collect();
     assert_eq!(record["categories"], serde_json::json!(categories));
     assert_eq!(record["controller"], child.source.as_str());
-    assert_eq!(record["isa_ref"], "not recorded");
+    let isa = |i: Option<&saferplaces::domain::IsaRef>| {
+        i.map_or_else(|| "not recorded".to_owned(), |i| i.as_str().to_owned())
+    };
+    assert_eq!(record["isa_ref"], isa(child.isa_ref.as_ref()));
     assert_eq!(record["review_due"], child.review_due.to_string());
     assert_eq!(
         r["review_dates"]["record_review_due"],
@@ -158,6 +161,8 @@ fn a_subject_access_request_gives_the_child_their_records_access_summary_and_rec
     for (l, stored) in links.iter().zip(&child_links) {
         assert_eq!(l["id"], stored.id);
         assert_eq!(l["review_due"], stored.review_due.to_string());
+        assert_eq!(l["isa_ref"], isa(stored.isa_ref.as_ref()));
+        assert_eq!(l["controller"], stored.source.as_str());
         if l["linked_to_type"] == "person" {
             assert_eq!(l["linked_to"], "another person");
         }
