@@ -1149,6 +1149,9 @@ fn subject_access(
     let report = match sar::build(&store, &log, &person, &ctx) {
         Ok(r) => r,
         Err(e @ sar::SarError::NoRecord(_)) => {
+            log.append(sar::sar_no_record_event(&person, &access_cli::cli_actor()))
+                .context("auditing the subject access request")?;
+            log.checkpoint().context("signing the audit log's head")?;
             let _ = writeln!(std::io::stderr(), "error: {e}");
             return Ok(ExitCode::FAILURE);
         }

@@ -800,6 +800,21 @@ pub fn sar_audit_event(
     e
 }
 
+/// The audit record of a request about `person` that found no record (S16): the same
+/// disclosure shape as [`sar_audit_event`], with nothing disclosed. Requests that find nothing
+/// are audited so that probing for references is visible.
+pub fn sar_no_record_event(person: &PersonRef, actor: &str) -> AuditEvent {
+    let mut e = AuditEvent::new(AuditEventType::Disclosure, SAR_ACTOR_ROLE, Decision::Allow);
+    e.actor_user_id = Some(actor.to_owned());
+    e.client = Some("cli".to_owned());
+    e.subject_ids = vec![person.as_str().to_owned()];
+    e.recipient_person = Some(SAR_RECIPIENT.to_owned());
+    e.channel = Some(SAR_CHANNEL.to_owned());
+    e.query = json!({"command": "sar", "held": false, "found": false});
+    POLICY_VERSION.clone_into(&mut e.policy_version);
+    e
+}
+
 /// The report as one pretty-printed JSON document.
 ///
 /// # Errors

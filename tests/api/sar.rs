@@ -236,8 +236,6 @@ fn a_subject_access_request_gives_the_child_their_records_access_summary_and_rec
         serde_json::json!([child.id.as_str()])
     );
     assert_eq!(sars[0]["client"], "cli");
-    let verified = cli(dir.path(), &["audit", "verify"]);
-    assert!(verified.status.success(), "{}", stderr(&verified));
 
     // An unknown reference: no record, twice (the first request's own audit record does not
     // count as a mention). A malformed one is named.
@@ -256,6 +254,19 @@ fn a_subject_access_request_gives_the_child_their_records_access_summary_and_rec
     let bad = cli(dir.path(), &["sar", "--person", "gang-42", "--json"]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("\"gang-42\""), "{}", stderr(&bad));
+    // Requests that found nothing are audited too (probing is visible), and the log verifies.
+    let log = std::fs::read_to_string(dir.path().join("audit").join("audit.jsonl")).unwrap();
+    let probes = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .filter(|e| {
+            e["channel"] == "subject_access_request"
+                && e["subject_ids"] == serde_json::json!([unknown])
+        })
+        .count();
+    assert_eq!(probes, 2);
+    let verified = cli(dir.path(), &["audit", "verify"]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
 
     // Erased, the child can still learn that they were held and who read them (S26).
     let removed = cli(
