@@ -170,6 +170,22 @@ enum Command {
         #[command(subcommand)]
         command: CaseCommand,
     },
+    /// Subject access (safeguards.md S26): everything held about one person, who accessed it
+    /// and who received it, as JSON or a standalone HTML page. Run by an operator after the
+    /// requester's identity has been checked outside the system; audited as a disclosure.
+    Sar {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The person's reference (P...).
+        #[arg(long)]
+        person: String,
+        /// Print the report as one JSON document.
+        #[arg(long)]
+        json: bool,
+        /// Write the report as a standalone HTML page to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
     /// Hot spot analytics on a CSV of events (places and days only, never people).
     Analyse {
         #[command(subcommand)]
@@ -1077,6 +1093,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out(&format!("{} alert(s)", alerts.len()))?;
             }
         }
+        Command::Sar {
+            dir,
+            person,
+            json,
+            html,
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            return subject_access(&s, &person, json, html.as_deref());
+        }
         Command::Analyse { command } => out(&saferplaces::analysis::cli::run(&command)?)?,
         Command::Retention {
             command: RetentionCommand::Sweep { dir, today },
@@ -1095,6 +1120,84 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 s.retention_grace_days, report.people, report.links
             ))?;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sar`: builds the report on `raw_person`, audits the disclosure (before anything leaves),
+/// then writes the HTML page and prints the JSON document or a short summary.
+fn subject_access(
+    s: &Settings,
+    raw_person: &str,
+    json: bool,
+    html: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use saferplaces::safeguards::sar;
+    let person: PersonRef = raw_person
+        .parse()
+        .with_context(|| format!("--person {raw_person:?}"))?;
+    let store = SqliteStore::open(&s.data_dir)
+        .with_context(|| format!("opening the store in {}", s.data_dir.display()))?;
+    let agreements = Agreements::load(&s.sharing_agreements)?;
+    let log = open_audit(s)?;
+    let produced_at = audit::rfc3339_millis(std::time::SystemTime::now());
+    let ctx = sar::SarContext {
+        agreements: &agreements,
+        grace_days: s.retention_grace_days,
+        produced_at: &produced_at,
+    };
+    let report = match sar::build(&store, &log, &person, &ctx) {
+        Ok(r) => r,
+        Err(e @ sar::SarError::NoRecord(_)) => {
+            log.append(sar::sar_no_record_event(&person, &access_cli::cli_actor()))
+                .context("auditing the subject access request")?;
+            log.checkpoint().context("signing the audit log's head")?;
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let json_doc = sar::render_json(&report)?;
+    let html_doc = html.map(|_| sar::render_html(&report));
+    let mut documents: Vec<(&str, &[u8])> = Vec::new();
+    if let Some(page) = &html_doc {
+        documents.push(("html", page.as_bytes()));
+    }
+    if json || html_doc.is_none() {
+        documents.push(("json", json_doc.as_bytes()));
+    }
+    log.append(sar::sar_audit_event(
+        &report,
+        &access_cli::cli_actor(),
+        &documents,
+    ))
+    .context("auditing the subject access request")?;
+    log.checkpoint().context("signing the audit log's head")?;
+    if let (Some(path), Some(page)) = (html, &html_doc) {
+        std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if json {
+        out(&json_doc)?;
+    } else {
+        out(&format!(
+            "subject access report for {person}: {}; {} links, {} reviews, {} cases, {} meetings, {} audit records naming them, {} recorded disclosures, {} organisations other than the controller read it{}",
+            if report.held {
+                "held"
+            } else {
+                "no record currently held"
+            },
+            report.links.len(),
+            report.reviews.len(),
+            report.cases.len(),
+            report.meetings.len(),
+            report.access.events,
+            report.disclosures.len(),
+            report.shared_with_other_organisations.len(),
+            html.map_or_else(String::new, |p| format!(
+                "; HTML written to {}",
+                p.display()
+            ))
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

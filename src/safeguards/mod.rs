@@ -12,6 +12,7 @@ pub mod policy;
 pub mod retention;
 pub mod reviews;
 pub mod rules;
+pub mod sar;
 pub mod scope;
 pub mod sharing;
 pub mod tokens;

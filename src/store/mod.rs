@@ -345,6 +345,35 @@ pub trait Store: Send {
         &self,
         people: &[PersonRef],
     ) -> StoreResult<std::collections::BTreeMap<PersonRef, u64>>;
+
+    /// Earlier versions of the person `id` kept after amendments, oldest first (subject
+    /// access, S26).
+    fn person_versions(&self, id: &PersonRef) -> StoreResult<Vec<PersonVersion>>;
+
+    /// Every stored link from or to the person `id`, by id (subject access, S26).
+    fn links_of_person(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::Link>>;
+
+    /// The reviews recorded about the person `id` with their ids, oldest first (S26).
+    fn reviews_of(
+        &self,
+        id: &PersonRef,
+    ) -> StoreResult<Vec<(u64, crate::safeguards::reviews::Review)>>;
+
+    /// The cases that name the person `id` among their subjects, by reference (S26).
+    fn cases_of(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::Case>>;
+
+    /// The MACE meetings with the person `id` on their agenda, by reference (S26).
+    fn meetings_of(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::MaceMeeting>>;
+}
+
+/// An earlier version of a person, replaced by an amendment (issue 12 point 6) and kept for
+/// audit until the person is erased.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonVersion {
+    /// The person as they were stored.
+    pub person: crate::domain::Person,
+    /// When this version was replaced, RFC 3339 UTC.
+    pub superseded_at: String,
 }
 
 /// A stored person or link replaced by a changed version (issue 12 point 6): which record,

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Amendment, Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser,
-    Store, StoreError, StoreResult, Written,
+    PersonVersion, Store, StoreError, StoreResult, Written,
 };
 use crate::domain::{
     Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
@@ -41,7 +41,7 @@ use crate::domain::{
     PlaceKind, PlaceOfConcern, Provenance, Role, Route, RouteId, RouteMode, SchemeName, School,
     ServiceId, ServiceTier, Stop, SubjectCategory, TimePrecision, Urn, User, YouthService,
 };
-use crate::safeguards::reviews::Review;
+use crate::safeguards::reviews::{Review, ReviewOutcome};
 use crate::safeguards::rules::StoredState;
 
 /// The schema migrations, oldest first: `(version, sql)`. A new migration is a new file in
@@ -654,6 +654,58 @@ impl Store for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    fn person_versions(&self, id: &PersonRef) -> StoreResult<Vec<PersonVersion>> {
+        let sql = "SELECT id, birth_year, categories, agency, review_due, isa_ref, \
+                   superseded_at FROM person_versions WHERE id = ?1 ORDER BY version_id";
+        load_matching(&self.conn, "person_versions", sql, [id.as_str()], 1, |c| {
+            Ok(PersonVersion {
+                person: person_row(c)?,
+                superseded_at: c.get(6)?,
+            })
+        })
+    }
+
+    fn links_of_person(&self, id: &PersonRef) -> StoreResult<Vec<Link>> {
+        let mut links = links_of(&self.conn, id)?;
+        links.sort_by_key(|l| l.id);
+        Ok(links)
+    }
+
+    fn reviews_of(&self, id: &PersonRef) -> StoreResult<Vec<(u64, Review)>> {
+        let sql = "SELECT id, person, review_due, rationale, outcome, decided_by, decided_at \
+                   FROM reviews WHERE person = ?1 ORDER BY id";
+        load_matching(&self.conn, "reviews", sql, [id.as_str()], 1, |c| {
+            let due: Option<u16> = c.get(2)?;
+            Ok((
+                c.id(0)?,
+                Review {
+                    person: c.parse::<PersonRef>(1)?,
+                    review_due: due.map(Day::from_days_since_epoch),
+                    rationale: c.get(3)?,
+                    outcome: c.parse::<ReviewOutcome>(4)?,
+                    decided_by: c.get(5)?,
+                    decided_at: c.get(6)?,
+                },
+            ))
+        })
+    }
+
+    fn cases_of(&self, id: &PersonRef) -> StoreResult<Vec<Case>> {
+        let sql = format!(
+            "{SELECT_CASE} WHERE EXISTS (SELECT 1 FROM json_each(cases.subjects) s \
+             WHERE s.value = ?1) ORDER BY reference"
+        );
+        load_matching(&self.conn, "cases", &sql, [id.as_str()], 1, case_row)
+    }
+
+    fn meetings_of(&self, id: &PersonRef) -> StoreResult<Vec<MaceMeeting>> {
+        let sql = format!(
+            "{SELECT_MEETING} WHERE EXISTS (SELECT 1 FROM json_each(meetings.subjects) s \
+             WHERE s.value = ?1) ORDER BY reference"
+        );
+        load_matching(&self.conn, "meetings", &sql, [id.as_str()], 1, meeting_row)
     }
 }
 
@@ -1672,36 +1724,43 @@ fn link_row(c: &Cells<'_, '_>) -> StoreResult<Link> {
     .and_then(|l| Ok(l.with_isa_ref(c.parse_optional(8)?)))
 }
 
+const SELECT_CASE: &str = "SELECT reference, kind, subjects, opened, review_due, org, \
+    (SELECT json_group_array(user_name) FROM case_assignments a \
+     WHERE a.case_ref = cases.reference) FROM cases";
+
 fn load_cases(conn: &Connection) -> StoreResult<Vec<Case>> {
-    let sql = "SELECT reference, kind, subjects, opened, review_due, org, \
-               (SELECT json_group_array(user_name) FROM case_assignments a \
-                WHERE a.case_ref = cases.reference) \
-               FROM cases ORDER BY reference";
-    load_all(conn, "cases", sql, 1, |c| {
-        let kind: String = c.get(1)?;
-        Ok(Case {
-            reference: c.parse::<CaseRef>(0)?,
-            kind: serde_json::from_value(serde_json::Value::String(kind))
-                .map_err(|e| c.column_corrupt(1, e))?,
-            subjects: c.json::<Vec<PersonRef>>(2)?,
-            opened: c.day(3)?,
-            review_due: c.day(4)?,
-            org: c.get(5)?,
-            assigned: c.json::<Vec<String>>(6)?,
-        })
+    let sql = format!("{SELECT_CASE} ORDER BY reference");
+    load_all(conn, "cases", &sql, 1, case_row)
+}
+
+fn case_row(c: &Cells<'_, '_>) -> StoreResult<Case> {
+    let kind: String = c.get(1)?;
+    Ok(Case {
+        reference: c.parse::<CaseRef>(0)?,
+        kind: serde_json::from_value(serde_json::Value::String(kind))
+            .map_err(|e| c.column_corrupt(1, e))?,
+        subjects: c.json::<Vec<PersonRef>>(2)?,
+        opened: c.day(3)?,
+        review_due: c.day(4)?,
+        org: c.get(5)?,
+        assigned: c.json::<Vec<String>>(6)?,
     })
 }
 
+const SELECT_MEETING: &str = "SELECT reference, panel_id, day, subjects, places FROM meetings";
+
 fn load_meetings(conn: &Connection) -> StoreResult<Vec<MaceMeeting>> {
-    let sql = "SELECT reference, panel_id, day, subjects, places FROM meetings ORDER BY reference";
-    load_all(conn, "meetings", sql, 1, |c| {
-        Ok(MaceMeeting {
-            reference: c.parse::<CaseRef>(0)?,
-            panel_id: c.get(1)?,
-            day: c.day(2)?,
-            subjects: c.json::<Vec<PersonRef>>(3)?,
-            places: c.json::<Vec<PlaceId>>(4)?,
-        })
+    let sql = format!("{SELECT_MEETING} ORDER BY reference");
+    load_all(conn, "meetings", &sql, 1, meeting_row)
+}
+
+fn meeting_row(c: &Cells<'_, '_>) -> StoreResult<MaceMeeting> {
+    Ok(MaceMeeting {
+        reference: c.parse::<CaseRef>(0)?,
+        panel_id: c.get(1)?,
+        day: c.day(2)?,
+        subjects: c.json::<Vec<PersonRef>>(3)?,
+        places: c.json::<Vec<PlaceId>>(4)?,
     })
 }
 

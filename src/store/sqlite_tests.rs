@@ -1351,3 +1351,71 @@ fn an_amended_person_keeps_its_old_version_until_erased() {
         "erased with the person's links"
     );
 }
+
+#[test]
+fn a_persons_versions_links_reviews_cases_and_meetings_are_read_by_person() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let data = sample();
+    store.write_unchecked(&data).unwrap();
+    let child = person_ref("P00000001");
+    let adult = person_ref("P00000002");
+    let mut changed = data.people[0].clone();
+    changed.birth_year = 2009;
+    store
+        .write_records(&Dataset {
+            people: vec![changed],
+            ..Dataset::default()
+        })
+        .unwrap();
+    let versions = store.person_versions(&child).unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].person, data.people[0], "the version before");
+    assert!(!versions[0].superseded_at.is_empty());
+    assert!(store.person_versions(&adult).unwrap().is_empty());
+
+    // Links from the child, and to the adult (the sample's person targets).
+    let from: Vec<u64> = store
+        .links_of_person(&child)
+        .unwrap()
+        .iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(from, data.links.iter().map(|l| l.id).collect::<Vec<_>>());
+    let to: Vec<u64> = store
+        .links_of_person(&adult)
+        .unwrap()
+        .iter()
+        .map(|l| l.id)
+        .collect();
+    let expected: Vec<u64> = data
+        .links
+        .iter()
+        .filter(|l| l.to == LinkTarget::Person(adult.clone()))
+        .map(|l| l.id)
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(to, expected);
+
+    let review = Review {
+        person: child.clone(),
+        review_due: Some(day("2026-03-31")),
+        rationale: "Contact with the exploiter continues; keep under review".to_owned(),
+        outcome: ReviewOutcome::Retain,
+        decided_by: "A. Reviewer".to_owned(),
+        decided_at: "2026-01-30T09:00:00.000Z".to_owned(),
+    };
+    let id = store.record_review(&review).unwrap();
+    assert_eq!(store.reviews_of(&child).unwrap(), vec![(id, review)]);
+    assert!(store.reviews_of(&adult).unwrap().is_empty());
+
+    let refs = |cases: Vec<Case>| -> Vec<String> {
+        cases.iter().map(|c| c.reference.to_string()).collect()
+    };
+    assert_eq!(
+        refs(store.cases_of(&child).unwrap()),
+        vec!["OP-2026-001", "SG-2026-0001"]
+    );
+    assert_eq!(refs(store.cases_of(&adult).unwrap()), vec!["SG-2026-0001"]);
+    assert!(store.meetings_of(&child).unwrap().is_empty());
+    assert_eq!(store.meetings_of(&adult).unwrap(), data.meetings);
+}

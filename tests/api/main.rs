@@ -16,6 +16,7 @@ mod import;
 mod reviews;
 mod rules;
 mod safeguards;
+mod sar;
 mod support;
 mod tiles;
 mod tokens;
