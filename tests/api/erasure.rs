@@ -12,25 +12,7 @@ use saferplaces::domain::{Dataset, Day, Link, LinkTarget, PersonRef};
 use saferplaces::store::{SqliteStore, Store};
 use serde_json::Value;
 
-/// A private copy of the demo data.
-pub fn private_demo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args(["demo", "--no-serve", "--data-dir"])
-        .arg(dir.path())
-        .env(
-            "SAFERPLACES_GEODATA_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
+pub use crate::support::private_demo;
 
 pub fn load(dir: &Path) -> Dataset {
     SqliteStore::open(dir).unwrap().load().unwrap()

@@ -408,17 +408,7 @@ fn gias_and_naptan_files_import_their_schools_and_stops_keeping_closed_and_inact
 
 #[test]
 fn reconciliation_links_cross_source_duplicates_once_and_the_area_report_counts_people_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let generated = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args(["demo", "--no-serve", "--data-dir"])
-        .arg(dir.path())
-        .env(
-            "SAFERPLACES_GEODATA_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
-        )
-        .output()
-        .unwrap();
-    assert!(generated.status.success());
+    let dir = crate::support::private_demo();
     let run = |args: &[&str]| -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
             .args(args)

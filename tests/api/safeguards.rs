@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use saferplaces::api::auth::ENDPOINTS;
-use saferplaces::domain::{CaseKind, Dataset, Role};
+use saferplaces::domain::{Dataset, Role};
 use saferplaces::safeguards::policy::{DataClass, role_may_read};
 use saferplaces::store::{SqliteStore, Store};
 use serde_json::Value;
@@ -32,25 +32,14 @@ struct Refs {
 
 fn refs(d: &Dataset) -> Refs {
     let today = TODAY.parse().unwrap();
-    let op = d
-        .cases
-        .iter()
-        .find(|c| c.kind == CaseKind::Investigation)
-        .unwrap();
+    // The cases the test police analyst is assigned to (support.rs).
+    let (op_ref, sg_ref) = crate::support::test_assigned_cases(d);
+    let case = |r: &str| d.cases.iter().find(|c| c.reference.as_str() == r).unwrap();
+    let (op, sg) = (case(&op_ref), case(&sg_ref));
     let meeting = d
         .meetings
         .iter()
         .find(|m| m.reference.as_str() == "MACE-1-2026-11")
-        .unwrap();
-    let on_agenda: BTreeSet<&str> = meeting
-        .subjects
-        .iter()
-        .map(saferplaces::domain::PersonRef::as_str)
-        .collect();
-    let sg = d
-        .cases
-        .iter()
-        .find(|c| c.kind == CaseKind::Safeguarding && !on_agenda.contains(c.subjects[0].as_str()))
         .unwrap();
     let child = |id: &str| {
         d.people
@@ -639,17 +628,7 @@ fn audit_verify_names_the_first_bad_record_after_a_change_a_deletion_or_a_reorde
 #[test]
 fn people_past_review_are_hidden_and_expired_people_are_erased_everywhere() {
     // A private copy of the demo data: the sweep erases from it.
-    let dir = tempfile::tempdir().unwrap();
-    let generated = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args(["demo", "--no-serve", "--data-dir"])
-        .arg(dir.path())
-        .env(
-            "SAFERPLACES_GEODATA_DIR",
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
-        )
-        .output()
-        .unwrap();
-    assert!(generated.status.success());
+    let dir = crate::support::private_demo();
     let store = SqliteStore::open(dir.path()).unwrap();
     let d = store.load().unwrap();
     let r = refs(&d);

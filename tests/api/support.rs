@@ -15,22 +15,40 @@ pub fn demo_data_dir() -> &'static Path {
             .tempdir()
             .unwrap()
             .keep();
-        let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-            .args(["demo", "--no-serve", "--data-dir"])
-            .arg(&dir)
-            .env(
-                "SAFERPLACES_GEODATA_DIR",
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
-            )
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "demo generation failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        generate_demo(&dir);
         dir
     })
+}
+
+/// Runs `saferplaces ARGS --data-dir DIR` with the repository's geodata.
+pub fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env(
+            "SAFERPLACES_GEODATA_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
+        )
+        .output()
+        .unwrap()
+}
+
+/// Generates the synthetic demo data into `dir` with `saferplaces demo --no-serve`.
+pub fn generate_demo(dir: &Path) {
+    let out = cli(dir, &["demo", "--no-serve"]);
+    assert!(
+        out.status.success(),
+        "demo generation failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A private copy of the demo data, for tests that change or erase it.
+pub fn private_demo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    generate_demo(dir.path());
+    dir
 }
 
 /// Test users, one per assignable role plus MACE members of panel 1 and of panel 2, created

@@ -3,44 +3,18 @@
 //! refusals and access changes are audited.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{TestApp, spawn_app, spawn_command, tokens};
-
-/// A private copy of the demo data (the tests change its users).
-fn private_demo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let out = cli(&["demo", "--no-serve"], dir.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
-
-/// Runs `saferplaces ARGS --data-dir DIR`.
-fn cli(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env(
-            "SAFERPLACES_GEODATA_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
-        )
-        .output()
-        .unwrap()
-}
+use crate::support::{TestApp, cli, private_demo, spawn_app, spawn_command, tokens};
 
 /// `user add` with `extra` arguments; returns (its stdout, the token).
 fn add_user(dir: &Path, name: &str, extra: &[&str]) -> (String, String) {
     let mut args = vec!["user", "add", "--name", name, "--role", "vru_analyst"];
     args.extend_from_slice(extra);
-    let out = cli(&args, dir);
+    let out = cli(dir, &args);
     assert!(
         out.status.success(),
         "{}",
@@ -98,7 +72,7 @@ fn a_revoked_token_is_refused_by_the_running_server_and_the_refusal_is_audited()
     assert_eq!(get_with_token(&app, &token).status, 200);
 
     // The server holds the audit log; the revocation must still take effect.
-    let out = cli(&["user", "revoke", "leaver"], dir.path());
+    let out = cli(dir.path(), &["user", "revoke", "leaver"]);
     assert!(
         out.status.success(),
         "{}",
@@ -117,7 +91,7 @@ fn a_revoked_token_is_refused_by_the_running_server_and_the_refusal_is_audited()
     assert_eq!(denial["decision"], "deny");
     assert_eq!(denial["actor_user_id"], "leaver", "{denial}");
     assert!(
-        cli(&["user", "revoke", "nobody-here"], dir.path())
+        cli(dir.path(), &["user", "revoke", "nobody-here"])
             .status
             .code()
             != Some(0)
@@ -130,6 +104,7 @@ fn tokens_expire_and_adding_or_revoking_a_user_is_audited() {
     let dir = private_demo();
     for bad in ["0d", "30", "1y", "366d", "-5m"] {
         let out = cli(
+            dir.path(),
             &[
                 "user",
                 "add",
@@ -140,7 +115,6 @@ fn tokens_expire_and_adding_or_revoking_a_user_is_audited() {
                 "--expires-in",
                 bad,
             ],
-            dir.path(),
         );
         assert!(!out.status.success(), "--expires-in {bad} was accepted");
     }
@@ -162,7 +136,7 @@ fn tokens_expire_and_adding_or_revoking_a_user_is_audited() {
         "{printed}"
     );
     let (_, revoked) = add_user(dir.path(), "withdrawn", &["--expires-in", "12h"]);
-    let out = cli(&["user", "revoke", "withdrawn"], dir.path());
+    let out = cli(dir.path(), &["user", "revoke", "withdrawn"]);
     assert!(
         out.status.success(),
         "{}",
