@@ -1,11 +1,12 @@
 //! `GET /api/v1/areas/compare`: two areas of one scheme side by side (issue 5's area panel):
 //! incidents, rate per 1,000 young people, and the monthly trend.
 //!
-//! Aggregate roles (public, planner) get whole months and a table protected as one network
-//! (`safeguards::disclosure::protect_table`: the two areas × months, with area, month and
-//! grand totals), so a suppressed month cannot be recovered from a published total. Rates and
-//! trends are computed from the published figures only; a trend with any suppressed month is
-//! not given.
+//! Aggregate roles (public, planner) get whole months from a fixed release
+//! (`safeguards::disclosure::protect_fixed_release`): each area-month is protected on its own,
+//! the same in every window, and totals are sums of the published months (suppressed when any
+//! month is), so no set of overlapping windows recovers a suppressed month (issue 13). Rates
+//! and trends are computed from the published figures only; a trend with any suppressed month
+//! is not given.
 
 use axum::Json;
 use axum::Router;
@@ -18,7 +19,7 @@ use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking};
 use crate::analysis::areas::{count_in_area, rate_per_1000};
 use crate::domain::{Boundary, Category};
-use crate::safeguards::disclosure::{Published, Sensitivity, protect_table};
+use crate::safeguards::disclosure::{Published, Sensitivity, protect_fixed_release};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 
 pub fn router() -> Router<AppState> {
@@ -55,6 +56,11 @@ type Figures = (
 
 fn published_json(p: Published) -> Value {
     json!({"count": p.count_json(), "suppressed": p.is_suppressed()})
+}
+
+/// A total summed from published months (suppressed when any month is).
+fn derived_json(p: Published) -> Value {
+    json!({"count": p.count_json(), "suppressed": p.is_suppressed(), "sum_of_published_months": true})
 }
 
 fn exact_json(n: u32) -> Value {
@@ -106,13 +112,14 @@ async fn get_compare(
         let sensitivity = Sensitivity::for_category(category);
         let (monthly, published_monthly, totals, published_totals, grand): Figures = if controlled {
             let rows: Vec<Vec<u32>> = counts.iter().map(|c| c.monthly.clone()).collect();
-            let table = protect_table(&rows, sensitivity, &policy).map_err(ApiError::internal)?;
+            let table =
+                protect_fixed_release(&rows, sensitivity, &policy).map_err(ApiError::internal)?;
             (
                 table.cells.iter().map(|r| r.iter().map(|p| published_json(*p)).collect()).collect(),
                 table.cells.iter().map(|r| r.iter().map(|p| p.value()).collect()).collect(),
-                table.row_totals.iter().map(|p| published_json(*p)).collect(),
+                table.row_totals.iter().map(|p| derived_json(*p)).collect(),
                 table.row_totals.iter().map(|p| p.value()).collect(),
-                published_json(table.grand_total),
+                derived_json(table.grand_total),
             )
         } else {
             (
@@ -141,7 +148,7 @@ async fn get_compare(
         let disclosure = if controlled {
             json!({"controlled": true, "min_count": policy.threshold(sensitivity),
                    "rounding": policy.effective_rounding_base(), "time": "whole months",
-                   "note": "counts below the threshold are suppressed, others rounded; a table is protected as a whole"})
+                   "note": "each month is published on its own, the same in every window (small counts suppressed, others rounded); totals are sums of the published months, suppressed when any month is"})
         } else {
             json!({"controlled": false})
         };

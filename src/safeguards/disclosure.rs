@@ -579,6 +579,59 @@ pub struct ProtectedTable {
     pub grand_total: Published,
 }
 
+/// Protects a table of counts as a **fixed release** (issue 13): every cell on its own
+/// (primary suppression and rounding, [`protect_count`]), whatever else the query asked for,
+/// and every total as the sum of the published cells it covers, suppressed when any of them is
+/// suppressed (S21: a figure derived from a suppressed count is suppressed with it).
+///
+/// Use it where callers choose which cells a table holds, such as time windows: a table
+/// protected as a whole ([`protect_table`]) publishes totals rounded from true totals, and its
+/// secondary suppression depends on the table's composition, so tables of overlapping windows
+/// difference into the suppressed cells (the review pinned suppressed months by solving the 78
+/// windows of a year). Here every figure is a function of the cells' own releases: any number
+/// of overlapping tables tells no more than the cells themselves. The cost is utility: a total
+/// is withheld whenever one of its cells is small, and totals add rounding errors.
+pub fn protect_fixed_release(
+    rows: &[Vec<u32>],
+    sensitivity: Sensitivity,
+    policy: &DisclosurePolicy,
+) -> DisclosureResult<ProtectedTable> {
+    let n_cols = rows.first().map_or(0, Vec::len);
+    if let Some((row, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n_cols) {
+        return Err(DisclosureError::RaggedTable {
+            row,
+            expected: n_cols,
+            found: r.len(),
+        });
+    }
+    let rules = policy.rules(sensitivity);
+    let cells: Vec<Vec<Published>> = rows
+        .iter()
+        .map(|r| r.iter().map(|&n| rules.publish(u64::from(n))).collect())
+        .collect();
+    let sum = |figures: &mut dyn Iterator<Item = Published>| -> Published {
+        let mut total = 0_u32;
+        for f in figures {
+            match f {
+                Published::Value(v) => total = total.saturating_add(v),
+                Published::Suppressed => return Published::Suppressed,
+            }
+        }
+        Published::Value(total)
+    };
+    let row_totals: Vec<Published> = cells.iter().map(|r| sum(&mut r.iter().copied())).collect();
+    let column_totals: Vec<Published> = (0..n_cols)
+        .map(|j| sum(&mut cells.iter().map(|r| r[j])))
+        .collect();
+    let grand_total = sum(&mut row_totals.iter().copied());
+    Ok(ProtectedTable {
+        cells,
+        row_totals,
+        column_totals,
+        grand_total,
+    })
+}
+
 /// Protects a small 2-D table of counts together with its row, column and grand totals (S21).
 /// Examples are areas × months or areas × categories for area comparisons.
 ///

@@ -1225,3 +1225,44 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn a_fixed_release_publishes_each_cell_alike_in_every_table_and_derives_totals_from_them() {
+    let policy = DisclosurePolicy::default();
+    let year = vec![vec![0, 3, 12, 7, 40], vec![6, 8, 9, 1, 22]];
+    let whole = protect_fixed_release(&year, Sensitivity::General, &policy).unwrap();
+    assert_eq!(
+        whole.cells[0],
+        vec![
+            Published::Value(0),
+            Published::Suppressed,
+            Published::Value(10),
+            Published::Value(5),
+            Published::Value(40)
+        ]
+    );
+    // A total with a suppressed month is suppressed; one without is the sum of the published
+    // months, not the rounded true total (12 + 7 + 40 = 59 would round to 60; 10 + 5 + 40 = 55).
+    assert_eq!(whole.row_totals[0], Published::Suppressed);
+    let later: Vec<Vec<u32>> = year.iter().map(|r| r[2..].to_vec()).collect();
+    let part = protect_fixed_release(&later, Sensitivity::General, &policy).unwrap();
+    assert_eq!(part.row_totals[0], Published::Value(55));
+    assert_eq!(
+        part.cells[0][..],
+        whole.cells[0][2..],
+        "a cell is the same in every window"
+    );
+    assert_eq!(part.column_totals[0], Published::Value(20), "10 + 10");
+    assert_eq!(
+        part.grand_total,
+        Published::Suppressed,
+        "row 1 holds a suppressed month"
+    );
+    // Child categories use their own threshold.
+    let child = protect_fixed_release(&[vec![9, 10]], Sensitivity::Children, &policy).unwrap();
+    assert_eq!(
+        child.cells[0],
+        vec![Published::Suppressed, Published::Value(10)]
+    );
+    assert!(protect_fixed_release(&[vec![1, 2], vec![3]], Sensitivity::General, &policy).is_err());
+}

@@ -53,6 +53,11 @@ export function defaultPair(areas) {
 }
 
 function countText(figure, minCount) {
+  // A total summed from published months is withheld when any month is suppressed: it may be
+  // large, so "fewer than" would be wrong.
+  if (figure?.suppressed === true && figure?.sum_of_published_months === true) {
+    return "not given (a month is suppressed)";
+  }
   if (!figure || figure.suppressed === true || !isCount(figure.count)) {
     return isCount(minCount) ? `suppressed (fewer than ${numberFormat.format(minCount)})` : "suppressed";
   }

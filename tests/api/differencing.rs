@@ -1,0 +1,191 @@
+//! Issue 13, first finding: an anonymous user fetched `/api/v1/areas/compare` for all 78
+//! month windows of one year and solved the published figures as bounded equations, pinning
+//! suppressed monthly counts exactly. The attacker here does the same: every window, every
+//! published figure turned into an interval of true values, then interval propagation over all
+//! the sums until nothing tightens.
+
+use serde_json::Value;
+
+use crate::support::spawn_app;
+
+/// Ashley and Bedminster (2013 wards of Bristol).
+const AREAS: [&str; 2] = ["E05001972", "E05001974"];
+
+/// Larger than any count here.
+const UNBOUNDED: i64 = 1_000_000;
+
+/// The true values a published figure allows: a suppressed count is at least 1 (secondary
+/// suppression hides counts above the threshold too), a published count `r` is anything that
+/// rounds to it (halves up) and is not below the threshold.
+fn interval(figure: &Value, threshold: i64, base: i64) -> (i64, i64) {
+    if figure["suppressed"] == true {
+        return (1, UNBOUNDED);
+    }
+    let r = figure["count"].as_i64().unwrap();
+    if r == 0 {
+        return (0, 0);
+    }
+    let half = base / 2;
+    let lo = (r - half).max(threshold);
+    // Halves round up, so r + base/2 rounds to the next multiple when base is even.
+    let hi = if base % 2 == 0 {
+        r + half - 1
+    } else {
+        r + half
+    };
+    (lo, hi)
+}
+
+/// One published sum: the true values of `vars` add up to a value in `lo..=hi`.
+struct Sum {
+    vars: Vec<usize>,
+    lo: i64,
+    hi: i64,
+}
+
+/// Interval propagation: tightens every variable's bounds from every sum until a fixpoint.
+fn propagate(bounds: &mut [(i64, i64)], sums: &[Sum]) {
+    for _ in 0..1_000 {
+        let mut changed = false;
+        for s in sums {
+            let lo_sum: i64 = s.vars.iter().map(|&v| bounds[v].0).sum();
+            let hi_sum: i64 = s.vars.iter().map(|&v| bounds[v].1).sum();
+            for &v in &s.vars {
+                let (lo, hi) = bounds[v];
+                let new_lo = lo.max(s.lo - (hi_sum - hi));
+                let new_hi = hi.min(s.hi - (lo_sum - lo));
+                assert!(
+                    new_lo <= new_hi,
+                    "the published figures contradict the attacker's model"
+                );
+                if (new_lo, new_hi) != (lo, hi) {
+                    bounds[v] = (new_lo, new_hi);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return;
+        }
+    }
+}
+
+#[test]
+fn every_month_window_of_an_area_comparison_pins_no_suppressed_month() {
+    let app = spawn_app();
+    let meta = app.get("/api/v1/meta").json();
+    let last: String = meta["data_to"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no data_to in {meta}"))
+        .to_owned();
+    // The twelve whole months ending with the last whole month of the data.
+    let last_day: saferplaces::domain::Day = last.parse().unwrap();
+    let end = last_day.month_start().minus_days(1).month_start();
+    let mut months = vec![end];
+    while months.len() < 12 {
+        let prev = months[0].minus_days(1).month_start();
+        months.insert(0, prev);
+    }
+    let month_end = |m: saferplaces::domain::Day| m.plus_days(40).month_start().minus_days(1);
+    // Variables: true count of (area, month); plus per-window row totals and grand totals as sums.
+    let var = |area: usize, month: usize| area * 12 + month;
+    let mut sums: Vec<Sum> = Vec::new();
+    let mut first: Option<(Vec<Value>, i64, i64)> = None;
+    let mut repeated_identically = true;
+    for a in 0..12 {
+        for b in a..12 {
+            let path = format!(
+                "/api/v1/areas/compare?scheme=ward&a={}&b={}&category=public-order&from={}&to={}",
+                AREAS[0],
+                AREAS[1],
+                months[a],
+                month_end(months[b])
+            );
+            let reply = app.get(&path);
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            let v = reply.json();
+            repeated_identically &= app.get(&path).json() == v;
+            let threshold = v["disclosure"]["min_count"].as_i64().unwrap();
+            let base = v["disclosure"]["rounding"].as_i64().unwrap();
+            let published_months = v["months"].as_array().unwrap().len();
+            assert_eq!(published_months, b - a + 1, "{path}");
+            let mut grand_vars = Vec::new();
+            for (i, area) in v["areas"].as_array().unwrap().iter().enumerate() {
+                let vars: Vec<usize> = (a..=b).map(|m| var(i, m)).collect();
+                for (k, figure) in area["monthly"].as_array().unwrap().iter().enumerate() {
+                    let (lo, hi) = interval(figure, threshold, base);
+                    sums.push(Sum {
+                        vars: vec![var(i, a + k)],
+                        lo,
+                        hi,
+                    });
+                }
+                let (lo, hi) = interval(&area["incidents"], threshold, base);
+                sums.push(Sum {
+                    vars: vars.clone(),
+                    lo,
+                    hi,
+                });
+                grand_vars.extend(vars);
+            }
+            let (lo, hi) = interval(&v["total"], threshold, base);
+            sums.push(Sum {
+                vars: grand_vars,
+                lo,
+                hi,
+            });
+            if a == 0 && b == 0 {
+                first = Some((v["areas"].as_array().unwrap().clone(), threshold, base));
+            }
+        }
+    }
+    assert!(
+        repeated_identically,
+        "identical requests gave different figures"
+    );
+    let (_, threshold, _) = first.unwrap();
+    let mut bounds = vec![(0_i64, UNBOUNDED); 24];
+    propagate(&mut bounds, &sums);
+    // The months whose true count is below the threshold (an analyst sees exact counts: the
+    // test knows the truth, the attacker does not).
+    let exact = app
+        .get_as(
+            "vru_analyst",
+            &format!(
+                "/api/v1/areas/compare?scheme=ward&a={}&b={}&category=public-order&from={}&to={}",
+                AREAS[0],
+                AREAS[1],
+                months[0],
+                month_end(months[11])
+            ),
+            &[],
+        )
+        .json();
+    let mut suppressed = Vec::new();
+    for (i, area) in exact["areas"].as_array().unwrap().iter().enumerate() {
+        for (m, figure) in area["monthly"].as_array().unwrap().iter().enumerate() {
+            let n = figure["count"].as_i64().unwrap();
+            let (lo, hi) = bounds[var(i, m)];
+            assert!(lo <= n && n <= hi, "the attacker's model is unsound");
+            if (1..threshold).contains(&n) {
+                suppressed.push(var(i, m));
+            }
+        }
+    }
+    assert!(
+        !suppressed.is_empty(),
+        "the demo has small monthly counts here; the attack needs some"
+    );
+    let pinned: Vec<(usize, (i64, i64))> = suppressed
+        .iter()
+        .map(|&v| (v, bounds[v]))
+        .filter(|(_, (lo, hi))| hi - lo + 1 < threshold - 1)
+        .collect();
+    assert!(
+        pinned.is_empty(),
+        "the attacker narrowed {} of {} suppressed months below 1..{}: {pinned:?}",
+        pinned.len(),
+        suppressed.len(),
+        threshold - 1
+    );
+}
