@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
-use super::hexagons::protected_cells;
+use super::hexagons::{Protected, protected_cells};
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking};
 use crate::domain::{Category, TimeWindow};
@@ -28,9 +28,16 @@ use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, HotspotLayer};
 /// Rings of neighbours of the served layers.
 pub const HOTSPOT_K: u32 = 1;
 
-type HotspotKey = (u64, Resolution, TimeWindow, Option<Category>);
+type HotspotKey = (
+    u64,
+    Resolution,
+    TimeWindow,
+    Option<Category>,
+    DisclosureClass,
+);
 
-/// Gi* layers by (data version, resolution, window, category).
+/// Gi* layers by (data version, resolution, window, category, disclosure class): aggregate
+/// roles get Gi* computed from the protected counts (issue 13 point 3).
 pub type HotspotCache = AnalysisCache<HotspotKey, HotspotLayer>;
 
 /// The four authorities as one study area.
@@ -43,17 +50,37 @@ pub(crate) fn study_area(snap: &Snapshot) -> geo::MultiPolygon<f64> {
     )
 }
 
-/// The Gi* layer for `res`, `window` and `category`, from the cache or computed now.
+/// The Gi* layer for `res`, `window` and `category`, from the cache or computed now. With
+/// `protected` (aggregate roles) the counts behind it are the published ones, so a bin says
+/// nothing a published count does not (issue 13 point 3).
 pub(crate) fn hotspot_layer(
     cache: &HotspotCache,
     snap: &Snapshot,
     res: Resolution,
     window: TimeWindow,
     category: Option<Category>,
+    protected: Option<&Protected>,
 ) -> ApiResult<Arc<HotspotLayer>> {
-    cache.get_or_compute((snap.data_version, res, window, category), || {
-        HotspotLayer::compute(snap, &study_area(snap), res, window, category, HOTSPOT_K)
-            .map_err(ApiError::internal)
+    let class = if protected.is_some() {
+        DisclosureClass::Controlled
+    } else {
+        DisclosureClass::Exact
+    };
+    cache.get_or_compute((snap.data_version, res, window, category, class), || {
+        let published = protected.map(|p| move |cell| p.get(&cell).and_then(|v| v.value()));
+        let lookup: Option<&dyn Fn(CellIndex) -> Option<u32>> = published
+            .as_ref()
+            .map(|f| f as &dyn Fn(CellIndex) -> Option<u32>);
+        HotspotLayer::compute(
+            snap,
+            &study_area(snap),
+            res,
+            window,
+            category,
+            HOTSPOT_K,
+            lookup,
+        )
+        .map_err(ApiError::internal)
     })
 }
 
@@ -80,9 +107,9 @@ async fn get_hotspots(
     let protected_cache = Arc::clone(&state.protected);
     let policy = state.disclosure;
     blocking(move || {
-        let layer = hotspot_layer(&cache, &snap, res, window, category)?;
         let protected =
             controlled.then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
+        let layer = hotspot_layer(&cache, &snap, res, window, category, protected.as_deref())?;
         let mut cells: Vec<&CellIndex> = layer
             .cells
             .keys()

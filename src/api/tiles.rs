@@ -271,6 +271,7 @@ async fn get_tile(
                 res,
                 window,
                 key.category,
+                protected.as_deref(),
             )?)
         } else {
             None

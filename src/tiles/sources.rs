@@ -370,7 +370,11 @@ pub type HotspotLayer = CellLayer<(i8, Option<f64>, u32)>;
 
 impl CellLayer<(i8, Option<f64>, u32)> {
     /// Gi* (`k` rings, FDR bins) over every cell of `res` whose centre lies in `area`, from
-    /// the snapshot's counts for `window` and `category`.
+    /// the snapshot's counts for `window` and `category`. With `published` (aggregate roles,
+    /// issue 13 point 3) each cell's count is replaced by what `published` says is published
+    /// for it (`None`: suppressed, taken as 0), so the bins are a function of the published
+    /// counts and cannot reveal a suppressed cell; the third value of each cell is then that
+    /// published count too.
     ///
     /// # Errors
     ///
@@ -382,6 +386,7 @@ impl CellLayer<(i8, Option<f64>, u32)> {
         window: TimeWindow,
         category: Option<Category>,
         k: u32,
+        published: Option<&dyn Fn(CellIndex) -> Option<u32>>,
     ) -> crate::analysis::AnalysisResult<Self> {
         use crate::analysis::gistar::{CellUniverse, GiStarSettings, hotspots};
         let universe = CellUniverse::in_polygons(area, "four authorities", res, 400_000)?;
@@ -401,7 +406,14 @@ impl CellLayer<(i8, Option<f64>, u32)> {
                 category,
             })
             .iter()
-            .map(|c| (c.cell, f64::from(c.count)))
+            .map(|c| {
+                let n = match published {
+                    None => Some(c.count),
+                    // Aggregate roles: the published count; a suppressed cell counts as 0.
+                    Some(p) => p(c.cell),
+                };
+                (c.cell, f64::from(n.unwrap_or(0)))
+            })
             .collect();
         let result = hotspots(&universe, &counts, &GiStarSettings { k, fdr: true }, None)?;
         let cells: HashMap<CellIndex, (i8, Option<f64>, u32)> = result

@@ -189,3 +189,88 @@ fn every_month_window_of_an_area_comparison_pins_no_suppressed_month() {
         threshold - 1
     );
 }
+
+/// Issue 13, fifth finding: hot spot bins for aggregate roles were computed from exact counts,
+/// so a bin could reveal a suppressed neighbourhood. Now they are Gi* of the published counts:
+/// the attacker can recompute every bin from the published hexagons (a suppressed cell taken
+/// as 0), so a bin tells nothing the published counts do not.
+#[test]
+fn public_hot_spot_bins_are_gi_star_of_the_published_counts() {
+    use saferplaces::analysis::gistar::{CellUniverse, GiStarSettings, hotspots};
+    use saferplaces::store::{SqliteStore, Store};
+    let app = spawn_app();
+    let meta = app.get("/api/v1/meta").json();
+    let last: saferplaces::domain::Day = meta["data_to"].as_str().unwrap().parse().unwrap();
+    let to = last.month_start().minus_days(1);
+    let from = to.month_start().minus_days(62).month_start();
+    let q = format!("res=8&from={from}&to={to}&category=public-order");
+    let published = app.get(&format!("/api/v1/hexagons?{q}")).json();
+    let counts: Vec<(h3o::CellIndex, f64)> = published["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = &f["properties"];
+            let cell: h3o::CellIndex = p["h3"].as_str().unwrap().parse().unwrap();
+            (cell, p["count"].as_f64().unwrap_or(0.0))
+        })
+        .collect();
+    assert!(
+        published["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["properties"]["suppressed"] == true),
+        "the window has suppressed cells, or the test proves nothing"
+    );
+    let data = SqliteStore::open(crate::support::demo_data_dir())
+        .unwrap()
+        .load()
+        .unwrap();
+    let area = geo::MultiPolygon(
+        data.boundaries
+            .iter()
+            .filter(|b| b.scheme.as_str() == "lad")
+            .flat_map(|b| b.geometry.0.iter().cloned())
+            .collect(),
+    );
+    let universe =
+        CellUniverse::in_polygons(&area, "four authorities", h3o::Resolution::Eight, 400_000)
+            .unwrap();
+    let expected: std::collections::BTreeMap<String, i64> = hotspots(
+        &universe,
+        &counts,
+        &GiStarSettings { k: 1, fdr: true },
+        None,
+    )
+    .unwrap()
+    .cells
+    .iter()
+    .filter(|c| c.bin != 0)
+    .map(|c| (c.h3.to_string(), i64::from(c.bin)))
+    .collect();
+    let served = app.get(&format!("/api/v1/hotspots?{q}")).json();
+    let got: std::collections::BTreeMap<String, i64> = served["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["h3"].as_str().unwrap().to_owned(),
+                c["bin"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let differ: Vec<_> = expected
+        .iter()
+        .filter(|(cell, bin)| got.get(*cell) != Some(bin))
+        .chain(got.iter().filter(|(cell, _)| !expected.contains_key(*cell)))
+        .take(5)
+        .collect();
+    assert!(
+        differ.is_empty() && !got.is_empty(),
+        "{} published bins, {} recomputed from the published counts; differing: {differ:?}",
+        got.len(),
+        expected.len()
+    );
+}
