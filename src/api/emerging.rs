@@ -33,9 +33,21 @@ use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 use crate::tiles::hexagons::HexCount;
 use crate::tiles::sources::{EmergingLayer, EmergingValue, HOTSPOT_RES_MAX, HOTSPOT_RES_MIN};
 
-type EmergingKey = (u64, Resolution, TimeWindow, Option<Category>, StepUnit);
+type EmergingKey = (
+    u64,
+    Resolution,
+    TimeWindow,
+    Option<Category>,
+    StepUnit,
+    DisclosureClass,
+);
 
-/// Emerging hot spot results by (data version, resolution, window, category, step).
+/// The published counts of one step's window (aggregate roles): the protected cells of that
+/// month, the same release the hexagon layer publishes for it.
+pub(crate) type StepRelease<'a> = &'a dyn Fn(TimeWindow) -> Arc<crate::api::hexagons::Protected>;
+
+/// Emerging hot spot results by (data version, resolution, window, category, step, disclosure
+/// class): aggregate roles get the analysis of the published monthly counts.
 pub type EmergingCache = AnalysisCache<EmergingKey, EhsaResult>;
 
 /// Cells in the study area at the finest resolution served (res 9: about 26,000).
@@ -43,7 +55,9 @@ const MAX_CELLS: usize = 400_000;
 
 /// Emerging hot spot analysis of the snapshot's incidents: one cube step per month (or week)
 /// of `window`, counted per cell from the incident index, every cell of `res` whose centre is
-/// in the four authorities.
+/// in the four authorities. With `release` (aggregate roles, issue 13 point 3) each step's
+/// counts are the published counts of that month (a suppressed cell taken as 0), so the
+/// categories are a function of published figures and cannot reveal a suppressed cell.
 ///
 /// # Errors
 ///
@@ -54,6 +68,7 @@ pub fn compute(
     window: TimeWindow,
     category: Option<Category>,
     step: StepUnit,
+    release: Option<StepRelease<'_>>,
 ) -> crate::analysis::AnalysisResult<EhsaResult> {
     let area = study_area(snap);
     let universe = CellUniverse::in_polygons(&area, "four authorities", res, MAX_CELLS)?;
@@ -73,6 +88,7 @@ pub fn compute(
             let Ok(w) = TimeWindow::new(from, to) else {
                 return Vec::new();
             };
+            let published = release.map(|r| r(w));
             snap.incidents
                 .cell_counts(&CountQuery {
                     bbox,
@@ -81,7 +97,13 @@ pub fn compute(
                     category,
                 })
                 .iter()
-                .map(|c| (c.cell, f64::from(c.count)))
+                .map(|c| {
+                    let n = match &published {
+                        None => c.count,
+                        Some(p) => p.get(&c.cell).and_then(|v| v.value()).unwrap_or(0),
+                    };
+                    (c.cell, f64::from(n))
+                })
                 .collect()
         })
         .collect();
@@ -100,7 +122,8 @@ pub fn compute(
     emerging_hotspots(&cube, &EhsaSettings::default())
 }
 
-/// The emerging result for the key, from the cache or computed now.
+/// The emerging result for the key, from the cache or computed now; with `release`
+/// (aggregate roles) from the published monthly counts.
 pub(crate) fn emerging_result(
     cache: &EmergingCache,
     snap: &Snapshot,
@@ -108,10 +131,17 @@ pub(crate) fn emerging_result(
     window: TimeWindow,
     category: Option<Category>,
     step: StepUnit,
+    release: Option<StepRelease<'_>>,
 ) -> ApiResult<Arc<EhsaResult>> {
-    cache.get_or_compute((snap.data_version, res, window, category, step), || {
-        compute(snap, res, window, category, step).map_err(ApiError::internal)
-    })
+    let class = if release.is_some() {
+        DisclosureClass::Controlled
+    } else {
+        DisclosureClass::Exact
+    };
+    cache.get_or_compute(
+        (snap.data_version, res, window, category, step, class),
+        || compute(snap, res, window, category, step, release).map_err(ApiError::internal),
+    )
 }
 
 /// The tile layer: cells with a pattern, with the count the caller may see.
@@ -189,7 +219,17 @@ async fn get_emerging(
     let protected_cache = Arc::clone(&state.protected);
     let policy = state.disclosure;
     blocking(move || {
-        let result = emerging_result(&cache, &snap, res, window, category, step)?;
+        let release =
+            |w: TimeWindow| protected_cells(&protected_cache, &policy, &snap, w, category);
+        let result = emerging_result(
+            &cache,
+            &snap,
+            res,
+            window,
+            category,
+            step,
+            controlled.then_some(&release as StepRelease<'_>),
+        )?;
         let protected =
             controlled.then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
         let in_bbox = |cell: CellIndex| {

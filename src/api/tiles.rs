@@ -279,6 +279,8 @@ async fn get_tile(
         let emerging = if spec.name == "emerging" {
             let res = res_for_zoom(tile.z(), HOTSPOT_RES_MIN, HOTSPOT_RES_MAX)
                 .map_err(ApiError::internal)?;
+            let release =
+                |w: TimeWindow| protected_cells(&protected_cache, &policy, &snap, w, key.category);
             let result = super::emerging::emerging_result(
                 &emerging_cache,
                 &snap,
@@ -286,6 +288,8 @@ async fn get_tile(
                 window,
                 key.category,
                 crate::analysis::ehsa::StepUnit::Month,
+                (key.class == DisclosureClass::Controlled)
+                    .then_some(&release as super::emerging::StepRelease<'_>),
             )?;
             Some(super::emerging::tile_layer(
                 &result,

@@ -274,3 +274,108 @@ fn public_hot_spot_bins_are_gi_star_of_the_published_counts() {
         expected.len()
     );
 }
+
+/// Issue 13, point 3: emerging hot spot categories for aggregate roles are the analysis of the
+/// published monthly counts (the same release as each month's hexagon layer), so a category
+/// says nothing the published months do not.
+#[test]
+fn public_emerging_categories_are_the_analysis_of_the_published_monthly_counts() {
+    use saferplaces::analysis::ehsa::{
+        Alignment, CubeSettings, EhsaSettings, SpaceTimeCube, StepUnit, cube_steps,
+        emerging_hotspots,
+    };
+    use saferplaces::analysis::gistar::CellUniverse;
+    use saferplaces::store::{SqliteStore, Store};
+    let app = spawn_app();
+    let meta = app.get("/api/v1/meta").json();
+    let last: saferplaces::domain::Day = meta["data_to"].as_str().unwrap().parse().unwrap();
+    let to = last.month_start().minus_days(1);
+    let mut from = to.month_start();
+    for _ in 0..11 {
+        from = from.minus_days(1).month_start();
+    }
+    let steps = cube_steps(StepUnit::Month, Alignment::EndTime, from, to).unwrap();
+    assert_eq!(steps.len(), 12);
+    let per_step: Vec<Vec<(h3o::CellIndex, f64)>> = steps
+        .iter()
+        .map(|s| {
+            let v = app
+                .get(&format!(
+                    "/api/v1/hexagons?res=7&from={}&to={}&category=public-order",
+                    s.from, s.to
+                ))
+                .json();
+            v["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    let p = &f["properties"];
+                    (
+                        p["h3"].as_str().unwrap().parse().unwrap(),
+                        p["count"].as_f64().unwrap_or(0.0),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let data = SqliteStore::open(crate::support::demo_data_dir())
+        .unwrap()
+        .load()
+        .unwrap();
+    let area = geo::MultiPolygon(
+        data.boundaries
+            .iter()
+            .filter(|b| b.scheme.as_str() == "lad")
+            .flat_map(|b| b.geometry.0.iter().cloned())
+            .collect(),
+    );
+    let universe =
+        CellUniverse::in_polygons(&area, "four authorities", h3o::Resolution::Seven, 400_000)
+            .unwrap();
+    let cube = SpaceTimeCube::from_step_counts(
+        &universe,
+        steps,
+        &per_step,
+        &CubeSettings {
+            step: StepUnit::Month,
+            alignment: Alignment::EndTime,
+            from: Some(from),
+            to: Some(to),
+            drop_never_observed: false,
+        },
+    )
+    .unwrap();
+    let expected: std::collections::BTreeMap<String, i64> =
+        emerging_hotspots(&cube, &EhsaSettings::default())
+            .unwrap()
+            .cells
+            .iter()
+            .filter(|c| c.category != 0)
+            .map(|c| (c.h3.to_string(), i64::from(c.category)))
+            .collect();
+    let served = app
+        .get(&format!(
+            "/api/v1/emerging?res=7&step=month&from={from}&to={to}&category=public-order"
+        ))
+        .json();
+    let got: std::collections::BTreeMap<String, i64> = served["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["h3"].as_str().unwrap().to_owned(),
+                c["code"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        !got.is_empty(),
+        "no emerging pattern: the test proves nothing"
+    );
+    assert_eq!(
+        got, expected,
+        "categories differ from the published months' analysis"
+    );
+}
