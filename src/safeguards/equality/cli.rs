@@ -1,0 +1,1 @@
+//! `saferplaces equality run` and `equality close`.

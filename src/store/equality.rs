@@ -1,0 +1,1 @@
+//! The equality monitor's tables (migration 0008).
