@@ -70,3 +70,9 @@ CREATE TABLE equality_alerts (
     CHECK (status = 'open' OR (outcome IS NOT NULL AND length(record) >= 30 AND closed_at IS NOT NULL)),
     UNIQUE (month, population, dimension, grp)
 ) STRICT;
+
+-- The months the monitor ran (a month can have no comparison at all).
+CREATE TABLE equality_runs (
+    month       TEXT PRIMARY KEY,
+    computed_at TEXT NOT NULL
+) STRICT;

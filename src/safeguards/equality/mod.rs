@@ -197,6 +197,60 @@ pub struct PersonEquality {
     pub authority: Option<String>,
 }
 
+code_enum!(
+    /// How an alert was closed: the disparity was explained with evidence, or practice was
+    /// changed (the Lammy Review's "explain or reform").
+    CloseOutcome, "outcome" {
+        /// Explained with evidence.
+        Explain = "explain",
+        /// Practice changed.
+        Reform = "reform",
+    }
+);
+
+/// Whether an alert is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    /// Waiting for an explain-or-reform record.
+    Open,
+    /// Closed with one.
+    Closed,
+}
+
+/// An S22 alert (table `equality_alerts`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EqualityAlert {
+    /// Id.
+    pub id: u64,
+    /// The month in which the trigger held (the second flagged month).
+    pub month: String,
+    /// Population code.
+    pub population: String,
+    /// Dimension.
+    pub dimension: String,
+    /// Group.
+    pub group: String,
+    /// Reference group.
+    pub reference: String,
+    /// RRI of the month.
+    pub rri: f64,
+    /// 95 % interval of the month, low and high.
+    pub ci: [f64; 2],
+    /// Open or closed.
+    pub status: AlertStatus,
+    /// When it was opened (RFC 3339 UTC).
+    pub opened_at: String,
+    /// How it was closed.
+    pub outcome: Option<String>,
+    /// The explain-or-reform record.
+    pub record: Option<String>,
+    /// Who closed it.
+    pub closed_by: Option<String>,
+    /// When (RFC 3339 UTC).
+    pub closed_at: Option<String>,
+}
+
 /// A calendar month, written `YYYY-MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
