@@ -210,7 +210,7 @@ enum UserCommand {
         name: String,
         #[arg(
             long,
-            help = "planner, vru_analyst, police_analyst, mace_member, auditor or admin"
+            help = "planner, vru_analyst, police_analyst, mace_member, auditor, admin or equality_monitor"
         )]
         role: String,
         /// Organisation.
@@ -623,7 +623,13 @@ async fn serve(
     )
     .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20))
     .with_budgets(settings.budgets)
-    .with_agreements(agreements);
+    .with_agreements(agreements)
+    .with_equality_store(settings.data_dir.clone());
+    // The monthly S22 job is opt-in: it writes to the store, and every server on that store
+    // reloads its indexes after a write. Without it, a cron runs `saferplaces equality run`.
+    if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").is_ok_and(|v| v == "on") {
+        tokio::spawn(saferplaces::jobs::equality_monthly(state.clone()));
+    }
     let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())
         .await
         .with_context(|| format!("binding {}", settings.addr))?;
