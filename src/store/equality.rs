@@ -493,3 +493,112 @@ impl SqliteStore {
         Ok(n == 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Agency, Dataset, Day, Person, SubjectCategory};
+    use crate::safeguards::equality::{Ethnicity, Sex};
+    use crate::store::Store as _;
+
+    fn person(id: &str) -> Person {
+        Person::new(
+            id.parse().unwrap(),
+            2010,
+            vec![SubjectCategory::Victim],
+            "synthetic-police".parse::<Agency>().unwrap(),
+            Day::from_ymd(2027, 1, 1).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn attrs(id: &str) -> PersonEquality {
+        PersonEquality {
+            person: id.parse().unwrap(),
+            ethnicity: Ethnicity::Black,
+            sex: Sex::Female,
+            deprivation_decile: Some(2),
+            authority: Some("E06000023".to_owned()),
+        }
+    }
+
+    #[test]
+    fn equality_attributes_go_with_their_person_on_erasure() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let data = Dataset {
+            people: vec![person("P00000001"), person("P00000002")],
+            ..Dataset::default()
+        };
+        store.write_unchecked(&data).unwrap();
+        store
+            .write_person_equality(&[attrs("P00000001"), attrs("P00000002")])
+            .unwrap();
+        assert_eq!(store.person_equality().unwrap().len(), 2);
+        // A row for a person who is not stored is refused (foreign key).
+        assert!(store.write_person_equality(&[attrs("P00000009")]).is_err());
+        let gone: PersonRef = "P00000001".parse().unwrap();
+        store.erase(std::slice::from_ref(&gone), &[]).unwrap();
+        let left = store.person_equality().unwrap();
+        assert_eq!(
+            left.keys().map(PersonRef::as_str).collect::<Vec<_>>(),
+            ["P00000002"]
+        );
+        assert_eq!(left.values().next().unwrap(), &attrs("P00000002"));
+    }
+
+    #[test]
+    fn an_alert_closes_once_and_only_with_a_record_the_table_accepts() {
+        use crate::analysis::rri::{RriCounts, rri};
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let counts = RriCounts {
+            a_g: 40,
+            n_g: 1000,
+            a_r: 100,
+            n_r: 5000,
+        };
+        let c = Comparison {
+            population: "child_suspect_vs_victim".to_owned(),
+            dimension: Dimension::Ethnicity,
+            group: "black".to_owned(),
+            reference: "white".to_owned(),
+            counts,
+            outcome: rri(counts),
+        };
+        let month: Month = "2026-10".parse().unwrap();
+        assert_eq!(store.equality_results(month).unwrap(), None);
+        store
+            .replace_equality_results(month, std::slice::from_ref(&c), "t")
+            .unwrap();
+        store.record_equality_run(month, "t").unwrap();
+        assert_eq!(
+            store.equality_results(month).unwrap(),
+            Some(vec![c.clone()])
+        );
+        assert_eq!(
+            store.latest_equality_month().unwrap().as_deref(),
+            Some("2026-10")
+        );
+        let id = store.open_equality_alert(month, &c, "t").unwrap().unwrap();
+        assert_eq!(store.open_equality_alert(month, &c, "t").unwrap(), None);
+        // The table itself refuses a short record, whoever writes it.
+        assert!(
+            store
+                .close_equality_alert(id, CloseOutcome::Explain, "too short", "me", "t")
+                .is_err()
+        );
+        let record = "a record of at least thirty characters, with evidence";
+        assert!(
+            store
+                .close_equality_alert(id, CloseOutcome::Explain, record, "me", "t")
+                .unwrap()
+        );
+        assert!(
+            !store
+                .close_equality_alert(id, CloseOutcome::Reform, record, "me", "t")
+                .unwrap()
+        );
+        let a = &store.equality_alerts().unwrap()[0];
+        assert_eq!(a.status, AlertStatus::Closed);
+        assert_eq!(a.outcome.as_deref(), Some("explain"));
+    }
+}

@@ -11,6 +11,7 @@ mod analyse;
 mod analytics;
 mod audit_trail;
 mod endpoints;
+mod equality;
 mod erasure;
 mod import;
 mod reviews;
