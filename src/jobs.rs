@@ -201,7 +201,7 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, loaded
 }
 
 /// How often the monthly equality job looks for a month without a result.
-const EQUALITY_CHECK_EVERY: Duration = Duration::from_secs(3600);
+const EQUALITY_CHECK_EVERY: Duration = Duration::from_hours(1);
 
 /// The S22 monthly job: every hour, runs the equality monitor for the last full month when it
 /// has no result yet (`safeguards::equality::cli::run_if_due`), so a month is computed within

@@ -16,7 +16,11 @@ use crate::safeguards::equality::{
 };
 use crate::store::{StoreError, StoreResult};
 
-fn corrupt(table: &'static str, row: impl ToString, reason: impl ToString) -> StoreError {
+fn corrupt(
+    table: &'static str,
+    row: &dyn std::fmt::Display,
+    reason: &dyn std::fmt::Display,
+) -> StoreError {
     StoreError::Corrupt {
         table,
         row: row.to_string(),
@@ -25,7 +29,7 @@ fn corrupt(table: &'static str, row: impl ToString, reason: impl ToString) -> St
 }
 
 fn count(v: i64, table: &'static str, row: &str) -> StoreResult<u64> {
-    u64::try_from(v).map_err(|_| corrupt(table, row, format!("negative count {v}")))
+    u64::try_from(v).map_err(|_| corrupt(table, &row, &format!("negative count {v}")))
 }
 
 impl SqliteStore {
@@ -91,7 +95,7 @@ impl SqliteStore {
         for row in rows {
             let (id, ethnicity, sex, deprivation_decile, authority) =
                 row.map_err(db("reading equality attributes"))?;
-            let bad = |e: &dyn ToString| corrupt("person_equality", &id, e.to_string());
+            let bad = |e: &dyn ToString| corrupt("person_equality", &id, &e.to_string());
             let person: PersonRef = id.parse().map_err(|e| bad(&e))?;
             let attrs = PersonEquality {
                 person: person.clone(),
@@ -177,7 +181,7 @@ impl SqliteStore {
             out.push(BaselineRow {
                 dimension: dimension.parse().map_err(
                     |e: crate::safeguards::equality::EqualityError| {
-                        corrupt("equality_baselines", &key, e)
+                        corrupt("equality_baselines", &key, &e)
                     },
                 )?,
                 residents: count(residents, "equality_baselines", &key)?,
@@ -205,7 +209,7 @@ impl SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (id, record) = row.map_err(db("reading stop and search records"))?;
-            out.push(serde_json::from_str(&record).map_err(|e| corrupt("stop_searches", id, e))?);
+            out.push(serde_json::from_str(&record).map_err(|e| corrupt("stop_searches", &id, &e))?);
         }
         Ok(out)
     }
@@ -316,7 +320,7 @@ impl SqliteStore {
             out.push(Comparison {
                 dimension: dimension
                     .parse::<Dimension>()
-                    .map_err(|e| corrupt(t, &key, e))?,
+                    .map_err(|e| corrupt(t, &key, &e))?,
                 population,
                 group,
                 reference,
@@ -454,7 +458,13 @@ impl SqliteStore {
             alert.status = match status.as_str() {
                 "open" => AlertStatus::Open,
                 "closed" => AlertStatus::Closed,
-                other => return Err(corrupt("equality_alerts", id, format!("status {other:?}"))),
+                other => {
+                    return Err(corrupt(
+                        "equality_alerts",
+                        &id,
+                        &format!("status {other:?}"),
+                    ));
+                }
             };
             out.push(alert);
         }

@@ -134,7 +134,7 @@ fn the_demo_runs_the_monitor_and_an_alert_closes_only_with_an_explain_or_reform_
     assert!(out.status.success(), "{}", stderr(&out));
     let closed = alerts(dir)
         .into_iter()
-        .find(|a| a["id"].to_string() == id)
+        .find(|a| a["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id.as_str()))
         .unwrap();
     assert_eq!(closed["status"], "closed");
     assert_eq!(closed["outcome"], "reform");

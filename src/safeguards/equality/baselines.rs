@@ -221,10 +221,16 @@ pub fn to_csv(rows: &[BaselineRow]) -> String {
     let mut s = String::from(HEADER);
     s.push('\n');
     for r in rows {
-        s.push_str(&format!(
-            "{},{},{},{},{}\n",
-            r.authority, r.msoa, r.dimension, r.group, r.residents
-        ));
+        let line = [
+            r.authority.as_str(),
+            r.msoa.as_str(),
+            r.dimension.code(),
+            r.group.as_str(),
+            &r.residents.to_string(),
+        ]
+        .join(",");
+        s.push_str(&line);
+        s.push('\n');
     }
     s
 }

@@ -103,14 +103,15 @@ pub fn run_month(
     };
     let now = rfc3339_millis(std::time::SystemTime::now());
     let previous_month = month.previous();
-    let (previous, computed_previous) = match store.equality_results(previous_month)? {
-        Some(p) => (p, false),
-        None => {
-            let p = monitor_month(previous_month, &input);
-            store.replace_equality_results(previous_month, &p, &now)?;
-            store.record_equality_run(previous_month, &now)?;
-            (p, true)
-        }
+    let stored_previous = store.equality_results(previous_month)?;
+    let computed_previous = stored_previous.is_none();
+    let previous = if let Some(p) = stored_previous {
+        p
+    } else {
+        let p = monitor_month(previous_month, &input);
+        store.replace_equality_results(previous_month, &p, &now)?;
+        store.record_equality_run(previous_month, &now)?;
+        p
     };
     let comparisons = monitor_month(month, &input);
     store.replace_equality_results(month, &comparisons, &now)?;
