@@ -177,3 +177,219 @@ fn s22_alert_fires_in_biased_runs_and_not_in_controls() {
         "the alert fired in {control} of 100 control runs"
     );
 }
+
+mod month {
+    use super::*;
+    use crate::domain::{
+        Agency, Category, Day, Grade, IncidentTime, LinkKind, Provenance, StopOutcome,
+        TimePrecision,
+    };
+
+    fn agency() -> Agency {
+        "synthetic-police".parse().unwrap()
+    }
+
+    fn incident(id: u64, day: Day) -> Incident {
+        Incident {
+            id: IncidentId::new(id),
+            category: Category::KnifeCrime,
+            time: IncidentTime {
+                day,
+                minute_of_day: None,
+                precision: TimePrecision::Day,
+            },
+            location: None,
+            involves_child: true,
+            provenance: Provenance {
+                agency: agency(),
+                isa_ref: None,
+                grade: None,
+            },
+        }
+    }
+
+    fn person(n: u32, birth_year: u16) -> Person {
+        Person::new(
+            format!("P{n:08}").parse().unwrap(),
+            birth_year,
+            vec![SubjectCategory::Victim],
+            agency(),
+            Day::from_ymd(2027, 1, 1).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn link(id: u64, p: &Person, incident: u64, category: SubjectCategory) -> Link {
+        Link::new(
+            id,
+            LinkKind::PersonIncident,
+            p.id.clone(),
+            LinkTarget::Incident(IncidentId::new(incident)),
+            vec![category],
+            "1AP".parse::<Grade>().unwrap(),
+            agency(),
+            Day::from_ymd(2027, 1, 1).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn search(day: Day, age: &str, self_defined: &str, gender: &str) -> StopSearch {
+        StopSearch {
+            id: 1,
+            day,
+            minute_of_day: None,
+            location: None,
+            search_type: SearchType::PersonSearch,
+            part_of_operation: None,
+            operation: None,
+            gender: Some(gender.to_owned()),
+            age_range: Some(age.to_owned()),
+            self_defined_ethnicity: Some(self_defined.to_owned()),
+            officer_defined_ethnicity: Some("White".to_owned()),
+            legislation: None,
+            object_of_search: None,
+            outcome: StopOutcome::Nfa,
+            outcome_raw: None,
+            outcome_linked_to_object: None,
+            removal_of_more_than_outer_clothing: None,
+            is_child: age == "10-17",
+            provenance: Provenance {
+                agency: agency(),
+                isa_ref: None,
+                grade: None,
+            },
+        }
+    }
+
+    /// A small month by hand: which people and searches land in which population and group.
+    #[test]
+    fn a_month_counts_the_right_people_in_each_population() {
+        let oct = Day::from_ymd(2026, 10, 15).unwrap();
+        let sep = Day::from_ymd(2026, 9, 15).unwrap();
+        let incidents = [incident(1, oct), incident(2, sep)];
+        // Four children (born 2012: 14 in 2026), one adult of 20, one of 40.
+        let people: Vec<Person> = [2012, 2012, 2012, 2012, 2006, 1986]
+            .iter()
+            .zip(1..)
+            .map(|(y, n)| person(n, *y))
+            .collect();
+        let eth = [
+            Ethnicity::Black,
+            Ethnicity::Black,
+            Ethnicity::White,
+            Ethnicity::White,
+            Ethnicity::Black,
+            Ethnicity::White,
+        ];
+        let equality: BTreeMap<PersonRef, PersonEquality> = people
+            .iter()
+            .zip(eth)
+            .map(|(p, e)| {
+                (
+                    p.id.clone(),
+                    PersonEquality {
+                        person: p.id.clone(),
+                        ethnicity: e,
+                        sex: Sex::Male,
+                        deprivation_decile: Some(1),
+                        authority: Some("A".to_owned()),
+                    },
+                )
+            })
+            .collect();
+        use SubjectCategory::{Suspect, Victim};
+        let links = vec![
+            link(1, &people[0], 1, Suspect),
+            link(2, &people[1], 1, Victim),
+            link(3, &people[2], 1, Victim),
+            link(4, &people[3], 1, Victim),
+            link(5, &people[4], 1, Suspect),
+            link(6, &people[5], 1, Suspect),
+            // September: not in the October month.
+            link(7, &people[3], 2, Suspect),
+        ];
+        let row = |dimension, group: &str, residents| BaselineRow {
+            authority: "A".to_owned(),
+            msoa: String::new(),
+            dimension,
+            group: group.to_owned(),
+            residents,
+        };
+        let residents = BaselineTotals::new(&[
+            row(Dimension::Ethnicity, "black", 100),
+            row(Dimension::Ethnicity, "white", 900),
+            row(Dimension::Sex, "male", 1000),
+        ]);
+        let searches = [
+            search(
+                oct,
+                "10-17",
+                "Black/African/Caribbean/Black British - African",
+                "Male",
+            ),
+            search(oct, "18-24", "White - Irish", "Female"),
+            search(oct, "over 34", "White - Irish", "Female"),
+            search(sep, "10-17", "White - Irish", "Female"),
+        ];
+        let out = monitor_month(
+            Month::of(oct),
+            &MonthData {
+                people: &people,
+                links: &links,
+                incidents: &incidents,
+                equality: &equality,
+                stop_searches: &searches,
+                residents: &residents,
+            },
+        );
+        let find = |population: &str, dimension| {
+            out.iter()
+                .find(|c| c.population == population && c.dimension == dimension)
+                .unwrap_or_else(|| panic!("no {population} {dimension}: {out:#?}"))
+        };
+        // Suspects aged 10–24 in October: child 1 (black) and the adult of 20 (black); the
+        // adult of 40 is outside the baseline ages.
+        let s = find("intelligence:suspect", Dimension::Ethnicity);
+        assert_eq!(
+            (s.group.as_str(), s.counts),
+            (
+                "black",
+                RriCounts {
+                    a_g: 2,
+                    n_g: 100,
+                    a_r: 0,
+                    n_r: 900
+                }
+            )
+        );
+        // Children recorded as suspect or victim in October: black 1 of 2, white 0 of 2 (the
+        // September suspect link of child 4 does not count).
+        let c = find("child_suspect_vs_victim", Dimension::Ethnicity);
+        assert_eq!(
+            c.counts,
+            RriCounts {
+                a_g: 1,
+                n_g: 2,
+                a_r: 0,
+                n_r: 2
+            }
+        );
+        // Stop and search in October, 10–24: one black (self-defined wins over the officer's
+        // "White"), one white; the over-34 search and September's are left out.
+        let ss = find("stop_search", Dimension::Ethnicity);
+        assert_eq!(
+            ss.counts,
+            RriCounts {
+                a_g: 1,
+                n_g: 100,
+                a_r: 1,
+                n_r: 900
+            }
+        );
+        assert!(
+            out.iter()
+                .all(|c| c.population != "stop_search" || c.dimension != Dimension::Authority),
+            "searches hold no residence"
+        );
+    }
+}
