@@ -264,6 +264,7 @@ mod month {
     /// A small month by hand: which people and searches land in which population and group.
     #[test]
     fn a_month_counts_the_right_people_in_each_population() {
+        use SubjectCategory::{Suspect, Victim};
         let oct = Day::from_ymd(2026, 10, 15).unwrap();
         let sep = Day::from_ymd(2026, 9, 15).unwrap();
         let incidents = [incident(1, oct), incident(2, sep)];
@@ -297,7 +298,6 @@ mod month {
                 )
             })
             .collect();
-        use SubjectCategory::{Suspect, Victim};
         let links = vec![
             link(1, &people[0], 1, Suspect),
             link(2, &people[1], 1, Victim),
