@@ -199,3 +199,37 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, loaded
         tokio::time::sleep(RELOAD_POLL).await;
     }
 }
+
+/// How often the monthly equality job looks for a month without a result.
+const EQUALITY_CHECK_EVERY: Duration = Duration::from_hours(1);
+
+/// The S22 monthly job: every hour, runs the equality monitor for the last full month when it
+/// has no result yet (`safeguards::equality::cli::run_if_due`), so a month is computed within
+/// an hour of its end (or of the server starting). Does nothing for a state without an
+/// equality store. Failures are logged and retried on the next check.
+pub async fn equality_monthly(state: AppState) {
+    let Some(dir) = state.equality_dir().map(std::path::Path::to_path_buf) else {
+        return;
+    };
+    loop {
+        let (dir, audit, today) = (dir.clone(), Arc::clone(state.audit()), state.clock.today());
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut store = crate::store::SqliteStore::open(&dir)
+                .map_err(crate::safeguards::equality::cli::EqualityCliError::Store)?;
+            crate::safeguards::equality::cli::run_if_due(&mut store, &audit, today)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(Some(report))) => tracing::info!(
+                month = %report.month,
+                flagged = report.flagged,
+                alerts = report.alerts_opened.len(),
+                "equality monitor ran for the last full month"
+            ),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "equality monitor failed"),
+            Err(e) => tracing::error!(error = %e, "equality monitor task failed"),
+        }
+        tokio::time::sleep(EQUALITY_CHECK_EVERY).await;
+    }
+}

@@ -186,6 +186,11 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
+    /// The S22 disproportionality monitor (run by the equality monitoring function only).
+    Equality {
+        #[command(subcommand)]
+        command: EqualityCommand,
+    },
     /// Hot spot analytics on a CSV of events (places and days only, never people).
     Analyse {
         #[command(subcommand)]
@@ -205,7 +210,7 @@ enum UserCommand {
         name: String,
         #[arg(
             long,
-            help = "planner, vru_analyst, police_analyst, mace_member, auditor or admin"
+            help = "planner, vru_analyst, police_analyst, mace_member, auditor, admin or equality_monitor"
         )]
         role: String,
         /// Organisation.
@@ -228,6 +233,51 @@ enum UserCommand {
         dir: DataDirArg,
         /// The user's name.
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EqualityCommand {
+    /// Compute the Relative Rate Index and its 95 % interval for one month (and the month
+    /// before, when it has no result yet), store them and open an alert for every comparison
+    /// flagged in both months. Audited.
+    Run {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The month (YYYY-MM).
+        #[arg(long)]
+        month: String,
+        /// Print the report as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close an alert with an explain-or-reform record (at least 30 characters). Audited;
+    /// a refusal is audited too.
+    Close {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The alert's id.
+        #[arg(long)]
+        alert: u64,
+        /// explain or reform.
+        #[arg(long)]
+        outcome: String,
+        /// What the board found or changed.
+        #[arg(long)]
+        record: String,
+    },
+    /// Print every alert as JSON.
+    Alerts {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Replace the resident baselines with a Census 2021 table (docs/formats.md "Resident
+    /// baselines"); a bad line is named by file, line and field and nothing is loaded.
+    Baselines {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The CSV file.
+        file: PathBuf,
     },
 }
 
@@ -490,6 +540,8 @@ fn ensure_demo_data(
         .write(&data, params.end_day)
         .context("storing synthetic data")?;
     written.incidents += segmented_stored;
+    // A benchmark-sized store is not read back whole for the monitor; run it from the CLI.
+    demo_equality(settings, store, &data, &params, segmented_stored == 0)?;
     tracing::info!(
         seed = params.seed,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -571,7 +623,13 @@ async fn serve(
     )
     .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20))
     .with_budgets(settings.budgets)
-    .with_agreements(agreements);
+    .with_agreements(agreements)
+    .with_equality_store(settings.data_dir.clone());
+    // The monthly S22 job is opt-in: it writes to the store, and every server on that store
+    // reloads its indexes after a write. Without it, a cron runs `saferplaces equality run`.
+    if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").is_ok_and(|v| v == "on") {
+        tokio::spawn(saferplaces::jobs::equality_monthly(state.clone()));
+    }
     let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())
         .await
         .with_context(|| format!("binding {}", settings.addr))?;
@@ -1103,6 +1161,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return subject_access(&s, &person, json, html.as_deref());
         }
         Command::Analyse { command } => out(&saferplaces::analysis::cli::run(&command)?)?,
+        Command::Equality { command } => equality_command(command)?,
         Command::Retention {
             command: RetentionCommand::Sweep { dir, today },
         } => {
@@ -1200,6 +1259,126 @@ fn subject_access(
         ))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `saferplaces equality ...`.
+fn equality_command(command: EqualityCommand) -> anyhow::Result<()> {
+    use saferplaces::safeguards::equality::{Month, baselines, cli};
+    match command {
+        EqualityCommand::Run { dir, month, json } => {
+            let s = settings(None, dir.data_dir)?;
+            let month: Month = month.parse()?;
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let log = open_audit(&s)?;
+            let report = cli::run_month(&mut store, &log, month, &access_cli::cli_actor())?;
+            log.checkpoint().context("signing the audit log's head")?;
+            if json {
+                out(&serde_json::to_string(&report)?)?;
+            } else {
+                out(&format!(
+                    "equality monitor {}: {} comparisons, {} flagged, {} alert(s) opened {:?}{}",
+                    report.month,
+                    report.comparisons.len(),
+                    report.flagged,
+                    report.alerts_opened.len(),
+                    report.alerts_opened,
+                    if report.computed_previous {
+                        " (the previous month was computed too)"
+                    } else {
+                        ""
+                    }
+                ))?;
+            }
+        }
+        EqualityCommand::Close {
+            dir,
+            alert,
+            outcome,
+            record,
+        } => {
+            let s = settings(None, dir.data_dir)?;
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let log = open_audit(&s)?;
+            let result = cli::close_alert(
+                &mut store,
+                &log,
+                alert,
+                &outcome,
+                &record,
+                &access_cli::cli_actor(),
+            );
+            log.checkpoint().context("signing the audit log's head")?;
+            let closed = result?;
+            out(&format!(
+                "closed equality alert {} ({} {} {} against {}) with outcome {}",
+                closed.id,
+                closed.population,
+                closed.dimension,
+                closed.group,
+                closed.reference,
+                closed.outcome.unwrap_or_default()
+            ))?;
+        }
+        EqualityCommand::Alerts { dir } => {
+            let s = settings(None, dir.data_dir)?;
+            let store = SqliteStore::open(&s.data_dir)?;
+            out(&serde_json::to_string(&store.equality_alerts()?)?)?;
+        }
+        EqualityCommand::Baselines { dir, file } => {
+            let s = settings(None, dir.data_dir)?;
+            let rows = baselines::load(&file)?;
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let log = open_audit(&s)?;
+            let n = store.replace_equality_baselines(&rows, &file.display().to_string())?;
+            let mut e = cli_event(audit::AuditEventType::Collection, "equality_monitor");
+            e.query = serde_json::json!({"command": "equality baselines", "file": file.display().to_string(), "rows": n});
+            e.record_count = n;
+            log.append(e)?;
+            out(&format!(
+                "loaded {n} resident baseline rows from {}",
+                file.display()
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Stores the synthetic equality attributes and resident baselines (their own random stream)
+/// and runs the monitor for the demo's last full month, so `GET /api/v1/equality/latest` has
+/// a result.
+fn demo_equality(
+    settings: &Settings,
+    store: &mut SqliteStore,
+    data: &saferplaces::domain::Dataset,
+    params: &SyntheticParams,
+    run_monitor: bool,
+) -> anyhow::Result<()> {
+    use saferplaces::safeguards::equality::cli;
+    use saferplaces::synthetic::equality as synth;
+    let authorities = synth::authorities(&data.boundaries);
+    store.replace_equality_baselines(
+        &synth::resident_baselines(&authorities),
+        "synthetic (not Census figures)",
+    )?;
+    store.write_person_equality(&synth::people_equality(
+        params.seed,
+        &data.people,
+        &authorities,
+    ))?;
+    if !run_monitor {
+        return Ok(());
+    }
+    let log = open_audit(settings)?;
+    let month = cli::last_full_month(params.end_day.plus_days(1));
+    let report = cli::run_month(store, &log, month, "system:demo")?;
+    log.checkpoint().context("signing the audit log's head")?;
+    out(&format!(
+        "equality monitor {}: {} comparisons, {} flagged, {} alert(s) opened",
+        report.month,
+        report.comparisons.len(),
+        report.flagged,
+        report.alerts_opened.len()
+    ))
 }
 
 /// An audit event written by a CLI command in `role`.

@@ -11,6 +11,7 @@
 //! | [`kde`] | quartic kernel density, `ArcGIS` normalisation and default radius | §4 |
 //! | [`mann_kendall`] | Mann–Kendall trend test with tie correction | §2.3 |
 //! | [`ehsa`] | space-time cube, space-time Gi\*, the 17 emerging hot spot categories, before/after | §2 |
+//! | [`rri`] | Relative Rate Index and its 95 % interval, the S22 trigger | safeguards.md S22 |
 //! | [`knox`] | multi-band Knox with Monte Carlo (correct and NRC modes), global Knox, risk windows | §5 |
 //! | [`cli`] | the `saferplaces analyse` subcommand: CSV in, JSON out | |
 //!
@@ -26,6 +27,7 @@ pub mod kde;
 pub mod knox;
 pub mod mann_kendall;
 pub mod risk;
+pub mod rri;
 
 #[cfg(test)]
 #[path = "reference_tests.rs"]

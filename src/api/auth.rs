@@ -68,6 +68,7 @@ pub const ENDPOINTS: &[(&str, Option<DataClass>)] = &[
     ("/api/v1/people/{id}/links", Some(DataClass::PersonLevel)),
     ("/api/v1/audit", Some(DataClass::AuditLog)),
     ("/api/v1/audit/alerts", Some(DataClass::AuditLog)),
+    ("/api/v1/equality/latest", Some(DataClass::Equality)),
 ];
 
 /// The declared class of `route`: `None` when the route is not in [`ENDPOINTS`] (refused),
@@ -229,7 +230,10 @@ pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next:
     };
     auth.role = role;
 
-    if matches!(class, DataClass::PersonLevel | DataClass::AuditLog) {
+    if matches!(
+        class,
+        DataClass::PersonLevel | DataClass::AuditLog | DataClass::Equality
+    ) {
         let Some(raw) = header(headers, "x-purpose") else {
             return deny(
                 &state,
@@ -244,8 +248,12 @@ pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next:
             return deny(&state, &auth, DenyReason::PurposeNotRecognised, &msg).await;
         };
         auth.purpose = Some(purpose);
-        let audit_purpose_fits = purpose.is_audit() == (class == DataClass::AuditLog);
-        if !audit_purpose_fits {
+        let purpose_fits = match class {
+            DataClass::AuditLog => purpose.is_audit(),
+            DataClass::Equality => purpose == PurposeCode::EqualityMonitoring,
+            _ => !purpose.is_audit(),
+        };
+        if !purpose_fits {
             return deny(
                 &state,
                 &auth,

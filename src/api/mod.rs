@@ -9,6 +9,7 @@ mod analysis_cache;
 mod areas;
 pub mod auth;
 mod emerging;
+mod equality;
 mod error;
 mod features;
 mod geojson_out;
@@ -128,6 +129,9 @@ pub struct AppState {
     /// Users by token hash, refreshed on its own (`replace_users`) within one reload poll of
     /// a change, before the much slower snapshot rebuild: a revocation takes effect at once.
     users: Arc<RwLock<Arc<Users>>>,
+    /// The data directory whose store holds the equality monitor's results (S22), read only
+    /// by `GET /api/v1/equality/latest` and the monthly job; `None` serves no results.
+    pub(crate) equality_dir: Option<Arc<std::path::PathBuf>>,
 }
 
 /// Users keyed by the SHA-256 hash of their token.
@@ -157,7 +161,22 @@ impl AppState {
             monitor: Arc::default(),
             refusals: Arc::default(),
             agreements: Arc::default(),
+            equality_dir: None,
         }
+    }
+
+    /// The same state reading the equality monitor's results from the store in `data_dir`.
+    #[must_use]
+    pub fn with_equality_store(mut self, data_dir: std::path::PathBuf) -> Self {
+        self.equality_dir = Some(Arc::new(data_dir));
+        self
+    }
+
+    /// The data directory of the equality monitor's store, if any.
+    pub fn equality_dir(&self) -> Option<&Path> {
+        self.equality_dir
+            .as_deref()
+            .map(std::path::PathBuf::as_path)
     }
 
     /// The same state applying the sharing `agreements` to person-level reads.
@@ -266,6 +285,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .merge(features::router())
         .merge(openapi::router())
         .merge(people::router())
+        .merge(equality::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::policy_layer,

@@ -280,6 +280,13 @@ fn base_document() -> Value {
                 ],
                 "responses": {"200": {"description": "alerts, each with seq, ts_utc, user, org, role, rule, window_s, count, limit, case_ref, route"}}
             }},
+            "/api/v1/equality/latest": {"get": {
+                "summary": "the latest month of the S22 disproportionality monitor, for the equality_monitor role only (reading it is logged); counts disclosure-controlled, RRI and interval suppressed with their counts",
+                "parameters": [
+                    {"name": "X-Purpose", "in": "header", "required": true, "schema": {"type": "string", "enum": ["equality_monitoring"]}}
+                ],
+                "responses": {"200": {"description": "month, results (population, dimension, group, reference, group_monitored, group_baseline, reference_monitored, reference_baseline, rri, ci, flagged, suppressed, no_estimate) and open_alerts"}}
+            }},
             "/api/v1/boundaries": {"get": {
                 "summary": "boundaries of one scheme",
                 "parameters": [param("scheme", true, &json!({"type": "string"}), "lad, ward, locality_police, locality_social_care"), bbox],

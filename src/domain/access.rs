@@ -60,7 +60,7 @@ macro_rules! closed_enum {
 
 closed_enum!(
     /// A role (safeguards.md S12). `Public` is every anonymous request; `EqualityMonitor` is the
-    /// internal disproportionality function (S22) and can never be given to a user.
+    /// internal disproportionality function (S22), given only to the few users who carry it out.
     Role, "role" {
         /// Anonymous requests: aggregate layers with the strictest disclosure control.
         Public = "public",
@@ -78,16 +78,18 @@ closed_enum!(
         Auditor = "auditor",
         /// Administrators: system configuration; no data-plane access.
         Admin = "admin",
-        /// The internal equality-monitoring function (S22); never a user's role.
+        /// The internal equality-monitoring function (S22): reads the monitor's results and
+        /// controlled aggregates, nothing place- or person-level.
         EqualityMonitor = "equality_monitor",
     }
 );
 
 impl Role {
-    /// True for roles a user account may hold (everything but `public` and the internal
-    /// equality monitor).
+    /// True for roles a user account may hold (everything but `public`, which is every
+    /// anonymous request). The equality monitor became assignable with the S22 monitor
+    /// (issue 13 point 7); `user add` audits every grant.
     pub fn assignable(self) -> bool {
-        !matches!(self, Role::Public | Role::EqualityMonitor)
+        !matches!(self, Role::Public)
     }
 
     /// True for operational roles, from which entries past their review date are hidden (S18).
@@ -230,9 +232,9 @@ mod tests {
     }
 
     #[test]
-    fn public_and_the_equality_monitor_cannot_be_assigned() {
+    fn public_cannot_be_assigned_and_the_equality_monitor_can() {
         assert!(!Role::Public.assignable());
-        assert!(!Role::EqualityMonitor.assignable());
+        assert!(Role::EqualityMonitor.assignable());
         assert!(Role::Auditor.assignable());
         assert!("superuser".parse::<Role>().is_err());
     }

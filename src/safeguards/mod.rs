@@ -6,6 +6,7 @@ pub mod access_cli;
 pub mod audit;
 pub mod audit_checkpoint;
 pub mod disclosure;
+pub mod equality;
 pub mod fields;
 pub mod monitor;
 pub mod policy;

@@ -24,6 +24,10 @@ pub enum DataClass {
     PersonLevel,
     /// The audit log (S17).
     AuditLog,
+    /// The S22 disproportionality monitor's results (counts by ethnicity and other protected
+    /// characteristics, disclosure-controlled): the `equality_monitor` role only, with the
+    /// `equality_monitoring` purpose.
+    Equality,
 }
 
 /// How aggregates are released to a role.
@@ -138,7 +142,7 @@ impl DenyReason {
 /// The role matrix (S12): may `role` read `class` at all? Person-level reads are further
 /// scoped by purpose and case ([`super::scope`]).
 pub fn role_may_read(role: Role, class: DataClass) -> bool {
-    use DataClass::{Aggregate, AuditLog, PersonLevel, PlaceLevel, Reference};
+    use DataClass::{Aggregate, AuditLog, Equality, PersonLevel, PlaceLevel, Reference};
     use Role::{
         Admin, Auditor, EqualityMonitor, MaceMember, Planner, PoliceAnalyst, Public, VruAnalyst,
     };
@@ -147,11 +151,11 @@ pub fn role_may_read(role: Role, class: DataClass) -> bool {
         | (VruAnalyst, Reference | Aggregate | PlaceLevel)
         | (PoliceAnalyst | MaceMember, Reference | Aggregate | PlaceLevel | PersonLevel)
         | (Auditor, AuditLog)
-        | (EqualityMonitor, Aggregate) => true,
-        (Public | Planner, PlaceLevel | PersonLevel | AuditLog)
-        | (VruAnalyst, PersonLevel | AuditLog)
-        | (PoliceAnalyst | MaceMember, AuditLog)
-        | (Auditor, Reference | Aggregate | PlaceLevel | PersonLevel)
+        | (EqualityMonitor, Aggregate | Equality) => true,
+        (Public | Planner, PlaceLevel | PersonLevel | AuditLog | Equality)
+        | (VruAnalyst, PersonLevel | AuditLog | Equality)
+        | (PoliceAnalyst | MaceMember, AuditLog | Equality)
+        | (Auditor, Reference | Aggregate | PlaceLevel | PersonLevel | Equality)
         | (Admin, _)
         | (EqualityMonitor, Reference | PlaceLevel | PersonLevel | AuditLog) => false,
     }
@@ -200,10 +204,12 @@ pub fn authorise(
     }
 }
 
-/// How aggregates are released to `role`.
+/// How aggregates are released to `role`. The equality monitor needs no exact place
+/// aggregates (its own results are published through the same control), so it gets the
+/// controlled ones like a planner.
 pub fn disclosure_class(role: Role) -> DisclosureClass {
     match role {
-        Role::Public | Role::Planner => DisclosureClass::Controlled,
+        Role::Public | Role::Planner | Role::EqualityMonitor => DisclosureClass::Controlled,
         _ => DisclosureClass::Exact,
     }
 }
@@ -216,10 +222,17 @@ mod tests {
     fn the_matrix_matches_safeguards_s12() {
         use DataClass::*;
         let allowed = |r: Role| -> Vec<DataClass> {
-            [Reference, Aggregate, PlaceLevel, PersonLevel, AuditLog]
-                .into_iter()
-                .filter(|c| role_may_read(r, *c))
-                .collect()
+            [
+                Reference,
+                Aggregate,
+                PlaceLevel,
+                PersonLevel,
+                AuditLog,
+                Equality,
+            ]
+            .into_iter()
+            .filter(|c| role_may_read(r, *c))
+            .collect()
         };
         assert_eq!(allowed(Role::Public), vec![Reference, Aggregate]);
         assert_eq!(allowed(Role::Planner), vec![Reference, Aggregate]);
@@ -240,6 +253,9 @@ mod tests {
             allowed(Role::Admin).is_empty(),
             "admin has no data-plane access"
         );
+        // S22: only the equality monitor reads the monitor's results, and nothing
+        // place- or person-level (issue 13 point 7).
+        assert_eq!(allowed(Role::EqualityMonitor), vec![Aggregate, Equality]);
     }
 
     #[test]
@@ -281,9 +297,9 @@ mod tests {
     }
 
     #[test]
-    fn only_public_and_planners_get_controlled_aggregates() {
+    fn only_public_planners_and_the_equality_monitor_get_controlled_aggregates() {
         for r in Role::ALL {
-            let want = matches!(r, Role::Public | Role::Planner);
+            let want = matches!(r, Role::Public | Role::Planner | Role::EqualityMonitor);
             assert_eq!(
                 disclosure_class(*r) == DisclosureClass::Controlled,
                 want,

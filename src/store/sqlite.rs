@@ -66,10 +66,15 @@ const MIGRATIONS: &[(u32, &str)] = &[
         7,
         include_str!("../../migrations/sqlite/0007_amendments.sql"),
     ),
+    (8, include_str!("../../migrations/sqlite/0008_equality.sql")),
 ];
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
 const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// The equality monitor's tables (S22), in their own file.
+#[path = "equality.rs"]
+mod equality;
 
 /// How many prepared statements the connection keeps (nine inserts, nine loads, nine counts).
 const STATEMENT_CACHE_CAPACITY: usize = 32;
@@ -536,7 +541,14 @@ impl Store for SqliteStore {
             let mut del_reviews = tx
                 .prepare_cached("DELETE FROM reviews WHERE person = ?1")
                 .map_err(db("erasing people's reviews"))?;
+            // Their equality attributes (S22) go first: the row refers to the person.
+            let mut del_equality = tx
+                .prepare_cached("DELETE FROM person_equality WHERE person_ref = ?1")
+                .map_err(db("erasing people's equality attributes"))?;
             for p in people {
+                del_equality
+                    .execute([p.as_str()])
+                    .map_err(db("erasing people's equality attributes"))?;
                 if del_person
                     .execute([p.as_str()])
                     .map_err(db("erasing people"))?

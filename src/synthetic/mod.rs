@@ -58,6 +58,7 @@
 
 pub mod calendar;
 pub mod cases;
+pub mod equality;
 pub mod gazetteer;
 pub mod incidents;
 pub mod people;

@@ -12,6 +12,7 @@ mod analytics;
 mod audit_trail;
 mod differencing;
 mod endpoints;
+mod equality;
 mod erasure;
 mod import;
 mod reviews;

@@ -1,0 +1,334 @@
+//! Resident baselines for the S22 monitor: residents aged 10–24 by authority and MSOA, one
+//! characteristic at a time (docs/formats.md "Resident baselines").
+//!
+//! The file is CSV with exactly this header and one row per authority, MSOA, dimension and
+//! group:
+//!
+//! ```text
+//! authority,msoa,dimension,group,residents
+//! E06000023,E02003012,ethnicity,black,412
+//! E06000023,,sex,female,30211
+//! ```
+//!
+//! `msoa` may be empty: the row is then the whole authority. Rows are summed over MSOAs into
+//! authority totals (the monitor holds a person's authority, not their MSOA). A bad row is
+//! refused with the file, line and field named; nothing is loaded from a file with any bad row.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{AGE_BANDS, Dimension, Ethnicity, Sex};
+
+/// The header line a baseline file must start with.
+pub const HEADER: &str = "authority,msoa,dimension,group,residents";
+
+/// Errors of the baseline loader.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaselineError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line is not valid.
+    #[error("{file}:{line}: field {field}: {reason}")]
+    Field {
+        /// The file.
+        file: String,
+        /// Line number, from 1.
+        line: usize,
+        /// The field at fault.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One baseline row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineRow {
+    /// Authority (ONS code).
+    pub authority: String,
+    /// MSOA code, or empty for the whole authority.
+    pub msoa: String,
+    /// The characteristic (never `authority`: that is the `authority` column).
+    pub dimension: Dimension,
+    /// The group's code within the dimension.
+    pub group: String,
+    /// Residents aged 10–24.
+    pub residents: u64,
+}
+
+/// Checks a group code against its dimension's codes.
+fn valid_group(dimension: Dimension, group: &str) -> Result<(), String> {
+    let ok = match dimension {
+        Dimension::Ethnicity => group
+            .parse::<Ethnicity>()
+            .is_ok_and(|e| e != Ethnicity::NotStated),
+        Dimension::Sex => group.parse::<Sex>().is_ok_and(|s| s != Sex::NotStated),
+        Dimension::AgeBand => AGE_BANDS.contains(&group),
+        Dimension::DeprivationDecile => group.parse::<u8>().is_ok_and(|d| (1..=10).contains(&d)),
+        Dimension::Authority => return Err("authority is a column, not a dimension".to_owned()),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{group:?} is not a {dimension} group"))
+    }
+}
+
+/// Parses baseline CSV `text`; `file` names it in errors.
+///
+/// # Errors
+///
+/// [`BaselineError::Field`] naming the file, line and field of the first bad line: a wrong
+/// header, a wrong number of fields, an unknown dimension or group, a negative or non-numeric
+/// count, an empty authority, or a row given twice.
+pub fn parse(text: &str, file: &str) -> Result<Vec<BaselineRow>, BaselineError> {
+    let err = |line: usize, field: &'static str, reason: String| BaselineError::Field {
+        file: file.to_owned(),
+        line,
+        field,
+        reason,
+    };
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+    match lines.next() {
+        Some((_, h)) if h.trim_start_matches('\u{feff}').trim() == HEADER => {}
+        _ => {
+            return Err(err(
+                1,
+                "header",
+                format!("the first line must be {HEADER:?}"),
+            ));
+        }
+    }
+    let mut rows = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (n, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [authority, msoa, dimension, group, residents] = fields[..] else {
+            return Err(err(
+                n,
+                "line",
+                format!("{} fields; expected 5 ({HEADER})", fields.len()),
+            ));
+        };
+        if authority.is_empty() {
+            return Err(err(n, "authority", "empty".to_owned()));
+        }
+        let dimension: Dimension = dimension
+            .parse()
+            .map_err(|e: super::EqualityError| err(n, "dimension", e.to_string()))?;
+        valid_group(dimension, group).map_err(|reason| err(n, "group", reason))?;
+        let residents: u64 = residents
+            .parse()
+            .map_err(|e| err(n, "residents", format!("{residents:?}: {e}")))?;
+        if !seen.insert((authority, msoa, dimension, group)) {
+            return Err(err(n, "line", "this row was given before".to_owned()));
+        }
+        rows.push(BaselineRow {
+            authority: authority.to_owned(),
+            msoa: msoa.to_owned(),
+            dimension,
+            group: group.to_owned(),
+            residents,
+        });
+    }
+    Ok(rows)
+}
+
+/// Loads a baseline file.
+///
+/// # Errors
+///
+/// [`BaselineError::Io`] when it cannot be read, [`BaselineError::Field`] for a bad line.
+pub fn load(path: &Path) -> Result<Vec<BaselineRow>, BaselineError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Baseline totals: residents per (dimension, group) over all authorities, per
+/// (authority, dimension, group), and per authority (from the `sex` rows, the dimension every
+/// authority must give fully).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BaselineTotals {
+    /// (dimension, group) → residents in every authority.
+    pub by_group: BTreeMap<(Dimension, String), u64>,
+    /// Authority → residents (summed over its `sex` rows).
+    pub by_authority: BTreeMap<String, u64>,
+}
+
+impl BaselineTotals {
+    /// Sums `rows` over MSOAs and authorities.
+    pub fn new(rows: &[BaselineRow]) -> Self {
+        let mut t = Self::default();
+        for r in rows {
+            let g = t
+                .by_group
+                .entry((r.dimension, r.group.clone()))
+                .or_default();
+            *g = g.saturating_add(r.residents);
+            if r.dimension == Dimension::Sex {
+                let a = t.by_authority.entry(r.authority.clone()).or_default();
+                *a = a.saturating_add(r.residents);
+            }
+        }
+        t
+    }
+
+    /// The baseline of one group: residents in it (for [`Dimension::Authority`], in that
+    /// authority).
+    pub fn residents(&self, dimension: Dimension, group: &str) -> u64 {
+        match dimension {
+            Dimension::Authority => self.by_authority.get(group).copied().unwrap_or(0),
+            _ => self
+                .by_group
+                .get(&(dimension, group.to_owned()))
+                .copied()
+                .unwrap_or(0),
+        }
+    }
+
+    /// The groups with a baseline in `dimension`.
+    pub fn groups(&self, dimension: Dimension) -> Vec<String> {
+        match dimension {
+            Dimension::Authority => self.by_authority.keys().cloned().collect(),
+            _ => self
+                .by_group
+                .keys()
+                .filter(|(d, _)| *d == dimension)
+                .map(|(_, g)| g.clone())
+                .collect(),
+        }
+    }
+}
+
+/// The rows as CSV text with [`HEADER`] (the format [`parse`] reads).
+pub fn to_csv(rows: &[BaselineRow]) -> String {
+    let mut s = String::from(HEADER);
+    s.push('\n');
+    for r in rows {
+        let line = [
+            r.authority.as_str(),
+            r.msoa.as_str(),
+            r.dimension.code(),
+            r.group.as_str(),
+            &r.residents.to_string(),
+        ]
+        .join(",");
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "authority,msoa,dimension,group,residents\n\
+        E06000023,E02003012,ethnicity,black,412\n\
+        E06000023,E02003013,ethnicity,black,100\n\
+        E06000023,,ethnicity,white,9000\n\
+        E06000023,,sex,female,5000\n\
+        E06000023,,sex,male,5100\n\
+        E06000024,,sex,male,700\n\
+        E06000024,,deprivation_decile,3,20\n\
+        E06000024,,age_band,18-24,300\n";
+
+    #[test]
+    fn rows_sum_over_msoas_and_authorities() {
+        let rows = parse(GOOD, "b.csv").unwrap();
+        assert_eq!(rows.len(), 8);
+        let t = BaselineTotals::new(&rows);
+        assert_eq!(t.residents(Dimension::Ethnicity, "black"), 512);
+        assert_eq!(t.residents(Dimension::Sex, "male"), 5800);
+        assert_eq!(t.residents(Dimension::Authority, "E06000023"), 10_100);
+        assert_eq!(t.residents(Dimension::Authority, "E06000024"), 700);
+        assert_eq!(t.residents(Dimension::Ethnicity, "asian"), 0);
+        assert_eq!(t.groups(Dimension::Ethnicity), vec!["black", "white"]);
+        assert_eq!(parse(&to_csv(&rows), "again").unwrap(), rows);
+    }
+
+    #[test]
+    fn bad_lines_name_file_line_and_field() {
+        let cases = [
+            ("authority,msoa,dim,group,residents\n", 1, "header"),
+            ("", 1, "header"),
+            (
+                "authority,msoa,dimension,group,residents\nE1,,ethnicity,black\n",
+                2,
+                "line",
+            ),
+            (
+                "authority,msoa,dimension,group,residents\nE1,,race,black,1\n",
+                2,
+                "dimension",
+            ),
+            (
+                "authority,msoa,dimension,group,residents\nE1,,ethnicity,Black,1\n",
+                2,
+                "group",
+            ),
+            (
+                "authority,msoa,dimension,group,residents\nE1,,ethnicity,not_stated,1\n",
+                2,
+                "group",
+            ),
+            (
+                "authority,msoa,dimension,group,residents\nE1,,deprivation_decile,11,1\n",
+                2,
+                "group",
+            ),
+            (
+                "authority,msoa,dimension,group,residents\nE1,,authority,E1,1\n",
+                2,
+                "group",
+            ),
+            (
+                "authority,msoa,dimension,group,residents\n\nE1,,sex,male,-3\n",
+                3,
+                "residents",
+            ),
+            (
+                "authority,msoa,dimension,group,residents\n,,sex,male,3\n",
+                2,
+                "authority",
+            ),
+            (
+                "authority,msoa,dimension,group,residents\nE1,,sex,male,3\nE1,,sex,male,4\n",
+                3,
+                "line",
+            ),
+        ];
+        for (text, want_line, want_field) in cases {
+            match parse(text, "x.csv") {
+                Err(BaselineError::Field {
+                    file, line, field, ..
+                }) => {
+                    assert_eq!(
+                        (file.as_str(), line, field),
+                        ("x.csv", want_line, want_field),
+                        "{text}"
+                    );
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let e = load(Path::new("/nonexistent/baselines.csv")).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/baselines.csv"), "{e}");
+    }
+}

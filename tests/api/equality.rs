@@ -1,0 +1,329 @@
+//! The S22 disproportionality monitor (issue 13, points 6 and 7): `saferplaces equality run`
+//! and `close` through the real CLI, the `equality_monitor` role, and
+//! `GET /api/v1/equality/latest` on a private copy of the demo data.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{TestApp, cli, private_demo, spawn_command};
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The CLI's audit log in `dir` (`<data_dir>/audit/audit.jsonl`).
+fn cli_audit(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("audit").join("audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn alerts(dir: &Path) -> Vec<Value> {
+    let out = cli(dir, &["equality", "alerts"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str::<Value>(&stdout(&out))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn the_demo_runs_the_monitor_and_an_alert_closes_only_with_an_explain_or_reform_record() {
+    let demo = private_demo();
+    let dir = demo.path();
+    // The demo ran its last full month (2026-10) and the month before at generation.
+    let open = alerts(dir);
+    assert!(!open.is_empty(), "the synthetic demo raises no alert");
+    assert!(
+        open.iter()
+            .all(|a| a["status"] == "open" && a["month"] == "2026-10")
+    );
+    let log = cli_audit(dir);
+    let alert_events: Vec<&Value> = log
+        .iter()
+        .filter(|e| {
+            e["event"]["event_type"] == "alert"
+                && e["event"]["query"]["rule"] == "s22_disproportionality"
+        })
+        .collect();
+    assert_eq!(
+        alert_events.len(),
+        open.len(),
+        "one audited alert per alert"
+    );
+
+    // A re-run stores the month again and opens no duplicate alert.
+    let out = cli(dir, &["equality", "run", "--month", "2026-10", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["month"], "2026-10");
+    assert_eq!(report["computed_previous"], false);
+    assert!(report["comparisons"].as_array().unwrap().len() > 10);
+    assert_eq!(report["alerts_opened"], serde_json::json!([]));
+    assert_eq!(alerts(dir).len(), open.len());
+
+    let id = open[0]["id"].as_u64().unwrap().to_string();
+    // Refused: no record, a short record, an unknown outcome, an unknown alert.
+    for (args, why) in [
+        (
+            vec!["--outcome", "explain", "--record", "noted"],
+            "at least 30",
+        ),
+        (
+            vec![
+                "--outcome",
+                "explain",
+                "--record",
+                "   short, padded           ",
+            ],
+            "at least 30",
+        ),
+        (
+            vec![
+                "--outcome",
+                "ignore",
+                "--record",
+                "the board discussed this at length and moved on",
+            ],
+            "outcome",
+        ),
+    ] {
+        let mut full = vec!["equality", "close", "--alert", id.as_str()];
+        full.extend(args);
+        let out = cli(dir, &full);
+        assert!(!out.status.success(), "{full:?} was accepted");
+        assert!(stderr(&out).contains(why), "{full:?}: {}", stderr(&out));
+    }
+    let out = cli(
+        dir,
+        &["equality", "close", "--alert", &id, "--outcome", "reform"],
+    );
+    assert!(!out.status.success(), "closed without --record");
+    assert_eq!(alerts(dir)[0]["status"], "open");
+    let refusals = cli_audit(dir)
+        .iter()
+        .filter(|e| {
+            e["event"]["query"]["command"] == "equality close" && e["event"]["decision"] == "deny"
+        })
+        .count();
+    assert_eq!(refusals, 3, "every refused close is audited");
+
+    let record = "Board 2026-11-20: practice changed; referrals now need a second reviewer.";
+    let out = cli(
+        dir,
+        &[
+            "equality",
+            "close",
+            "--alert",
+            &id,
+            "--outcome",
+            "reform",
+            "--record",
+            record,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let closed = alerts(dir)
+        .into_iter()
+        .find(|a| a["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id.as_str()))
+        .unwrap();
+    assert_eq!(closed["status"], "closed");
+    assert_eq!(closed["outcome"], "reform");
+    assert_eq!(closed["record"], record);
+    // A closed alert does not close again.
+    let out = cli(
+        dir,
+        &[
+            "equality",
+            "close",
+            "--alert",
+            &id,
+            "--outcome",
+            "explain",
+            "--record",
+            record,
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no open equality alert"),
+        "{}",
+        stderr(&out)
+    );
+    let allowed = cli_audit(dir)
+        .iter()
+        .filter(|e| {
+            e["event"]["query"]["command"] == "equality close" && e["event"]["decision"] == "allow"
+        })
+        .count();
+    assert_eq!(allowed, 1);
+
+    // A month that is not a month is refused, naming the field.
+    let out = cli(dir, &["equality", "run", "--month", "2026-13"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("month"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_baseline_file_is_refused_naming_file_line_and_field() {
+    let demo = tempfile::tempdir().unwrap();
+    let file = demo.path().join("baselines.csv");
+    std::fs::write(
+        &file,
+        "authority,msoa,dimension,group,residents\nE06000023,,ethnicity,black,12\nE06000023,,ethnicity,purple,3\n",
+    )
+    .unwrap();
+    let out = cli(
+        demo.path(),
+        &["equality", "baselines", file.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("baselines.csv:3") && err.contains("field group"),
+        "{err}"
+    );
+    std::fs::write(
+        &file,
+        "authority,msoa,dimension,group,residents\nE06000023,E02003012,ethnicity,black,12\n",
+    )
+    .unwrap();
+    let out = cli(
+        demo.path(),
+        &["equality", "baselines", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("loaded 1 resident baseline rows"));
+}
+
+/// Starts `saferplaces serve` on `dir` with its own audit log.
+fn serve(dir: &Path) -> TestApp {
+    let audit_dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_saferplaces"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("SAFERPLACES_AUDIT_DIR", audit_dir.path())
+        .env("SAFERPLACES_REFUSALS_PER_MINUTE", "1000000")
+        .env("SAFERPLACES_REFUSAL_COALESCE_MS", "0");
+    let mut app = spawn_command(cmd);
+    app.audit_dir = audit_dir;
+    app
+}
+
+fn add_user(dir: &Path, name: &str, role: &str) -> String {
+    let out = cli(dir, &["user", "add", "--name", name, "--role", role]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).lines().last().unwrap().trim().to_owned()
+}
+
+#[test]
+fn only_the_equality_monitor_reads_the_latest_results_and_counts_are_protected() {
+    let demo = private_demo();
+    let dir = demo.path();
+    let monitor = add_user(dir, "equality-officer", "equality_monitor");
+    let planner = add_user(dir, "a-planner", "planner");
+    let police = add_user(dir, "a-police-analyst", "police_analyst");
+    let auditor = add_user(dir, "an-auditor", "auditor");
+    // The grant of the role is audited like any user add.
+    assert!(cli_audit(dir).iter().any(|e| {
+        e["event"]["query"]["command"] == "user add"
+            && e["event"]["query"]["role"] == "equality_monitor"
+            && e["event"]["query"]["user"] == "equality-officer"
+    }));
+    let app = serve(dir);
+    let bearer = |t: &str| format!("Bearer {t}");
+    let purpose = ("X-Purpose", "equality_monitoring");
+
+    let ok = app.get_with(
+        "/api/v1/equality/latest",
+        &[("Authorization", &bearer(&monitor)), purpose],
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let body = ok.json();
+    assert_eq!(body["month"], "2026-10");
+    let results = body["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    let mut suppressed = 0;
+    for r in results {
+        for k in [
+            "group_monitored",
+            "group_baseline",
+            "reference_monitored",
+            "reference_baseline",
+        ] {
+            let c = &r[k];
+            if c["suppressed"] == true {
+                assert!(c["count"].is_null(), "{r}");
+                suppressed += 1;
+            } else {
+                let n = c["count"].as_u64().unwrap();
+                assert!(
+                    n == 0 || (n >= 10 && n % 5 == 0),
+                    "{k} {n} is not protected: {r}"
+                );
+            }
+        }
+        if r["suppressed"] == true {
+            assert!(
+                r["rri"].is_null() && r["ci"].is_null() && r["flagged"].is_null(),
+                "{r}"
+            );
+        }
+    }
+    assert!(
+        suppressed > 0,
+        "the demo month has small counts to suppress"
+    );
+    assert!(!body["open_alerts"].as_array().unwrap().is_empty());
+    // The read is audited with its purpose.
+    assert!(app.audit_entries().iter().any(|e| {
+        e["event"]["query"]["route"] == "/api/v1/equality/latest"
+            && e["event"]["decision"] == "allow"
+            && e["event"]["purpose_code"] == "equality_monitoring"
+    }));
+
+    // The purpose is required, and no other purpose will do.
+    let none = app.get_with(
+        "/api/v1/equality/latest",
+        &[("Authorization", &bearer(&monitor))],
+    );
+    assert_eq!(none.status, 428, "{}", none.body);
+    let other = app.get_with(
+        "/api/v1/equality/latest",
+        &[
+            ("Authorization", &bearer(&monitor)),
+            ("X-Purpose", "safeguarding_children"),
+        ],
+    );
+    assert_eq!(other.status, 403, "{}", other.body);
+    // Every other role is refused, and anonymous callers must authenticate.
+    for token in [&planner, &police, &auditor] {
+        let r = app.get_with(
+            "/api/v1/equality/latest",
+            &[("Authorization", &bearer(token)), purpose],
+        );
+        assert_eq!(r.status, 403, "{}", r.body);
+    }
+    assert_eq!(
+        app.get_with("/api/v1/equality/latest", &[purpose]).status,
+        401
+    );
+    // The equality monitor reads nothing place- or person-level.
+    for path in [
+        "/api/v1/incidents?bbox=-2.6,51.45,-2.59,51.46",
+        "/api/v1/places",
+        "/api/v1/people",
+    ] {
+        let r = app.get_with(path, &[("Authorization", &bearer(&monitor)), purpose]);
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+    }
+}
