@@ -28,6 +28,7 @@ use crate::domain::{Category, Day};
 use crate::index::Snapshot;
 use crate::safeguards::disclosure::{DisclosurePolicy, Sensitivity};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
+use crate::safeguards::releases;
 use crate::tiles::hexagons::HexCount;
 use crate::tiles::sources::{RiskTileLayer, RiskValue};
 
@@ -214,11 +215,36 @@ pub(crate) fn coarse_windows(
     policy: &DisclosurePolicy,
 ) -> ApiResult<Vec<CoarseRiskCell>> {
     let base = Sensitivity::for_category(layer.category);
-    coarsen(layer, &snap.day_events, COARSE_RES, |child| {
+    let weeks = coarsen(layer, &snap.day_events, COARSE_RES, |child| {
         let sensitivity = if child { Sensitivity::Children } else { base };
         policy.threshold(sensitivity)
     })
-    .map_err(ApiError::internal)
+    .map_err(ApiError::internal)?;
+    // Whole calendar months (safeguards::releases): with `as_of` snapped to the 1st, nothing
+    // in the layer moves within a month.
+    let spans: Vec<(h3o::CellIndex, Day, Day, f64)> = weeks
+        .iter()
+        .map(|w| (w.h3, w.from, w.to, w.knox_ratio))
+        .collect();
+    Ok(releases::merge_months(&spans)
+        .into_iter()
+        .map(|(h3, from, to, knox_ratio)| CoarseRiskCell {
+            h3,
+            from,
+            to,
+            knox_ratio,
+        })
+        .collect())
+}
+
+/// The as-of day a caller is answered for: the day itself for exact roles, the first day of
+/// its month for aggregate roles (safeguards::releases), so stepping `as_of` a day at a time
+/// cannot time an incident within the month.
+pub(crate) fn served_as_of(as_of: Day, class: DisclosureClass) -> Day {
+    match class {
+        DisclosureClass::Controlled => releases::snap_as_of(as_of),
+        DisclosureClass::Exact => as_of,
+    }
 }
 
 /// The tile layer: per cell, the window in force on `as_of` or the next to start; counts for
@@ -287,7 +313,9 @@ async fn get_risk_windows(
     let snap = state.snapshot();
     let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
     let category = params.category()?;
-    let Some(as_of) = as_of_param(&params, &snap)? else {
+    let Some(as_of) =
+        as_of_param(&params, &snap)?.map(|d| served_as_of(d, disclosure_class(auth.role)))
+    else {
         return Ok(Json(json!({
             "settings": RiskSettings::default(),
             "as_of": null,
@@ -321,7 +349,7 @@ async fn get_risk_windows(
                     "from_days": b.from_days, "to_days": b.to_days,
                     "knox_ratio": (b.knox_ratio * 10.0).round() / 10.0})).collect::<Vec<_>>()),
                 json!({"controlled": true, "res": u8::from(COARSE_RES),
-                       "rule": "res-7 cells, whole weeks (Monday to Sunday), no counts; a cell is shown only when at least the disclosure threshold of recent incidents lie in it or its neighbours"}),
+                       "rule": "as_of snapped to the first day of its month; res-7 cells, whole calendar months, no counts; a cell is shown only when at least the disclosure threshold of recent incidents lie in it or its neighbours"}),
             )))
         } else {
             let mut out = common(

@@ -9,6 +9,7 @@ pub mod disclosure;
 pub mod fields;
 pub mod monitor;
 pub mod policy;
+pub mod releases;
 pub mod retention;
 pub mod reviews;
 pub mod rules;

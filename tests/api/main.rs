@@ -13,6 +13,7 @@ mod audit_trail;
 mod endpoints;
 mod erasure;
 mod import;
+mod oracles;
 mod reviews;
 mod rules;
 mod safeguards;
