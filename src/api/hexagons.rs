@@ -160,10 +160,8 @@ async fn get_hexagons(
             let hide_zero = releases::hides_zero(category);
             let mut listed: std::collections::BTreeSet<h3o::CellIndex> =
                 counts.iter().map(|c| c.cell).collect();
-            if hide_zero {
-                if let Some(area) = releases::intersect(bbox, study_area()) {
-                    listed.extend(releases::cells_with_centre_in(area, res.to_h3()));
-                }
+            if hide_zero && let Some(area) = releases::intersect(bbox, study_area()) {
+                listed.extend(releases::cells_with_centre_in(area, res.to_h3()));
             }
             for cell in listed {
                 let published = releases::shown(

@@ -4,7 +4,8 @@
 //! the server has reloaded (a 200 ms poll) and the layer is recomputed on the next request.
 //!
 //! Analysts get res-9 cells, days, Knox ratios, incident counts and the calibrating bands.
-//! Aggregate roles get res-7 cells and whole weeks, a ratio to one decimal and no count, and
+//! Aggregate roles get `as_of` snapped to the first day of its month, res-7 cells and whole
+//! calendar months ([`crate::safeguards::releases`]), a ratio to one decimal and no count, and
 //! only cells with at least the disclosure threshold of recent incidents behind them.
 
 use std::collections::VecDeque;
@@ -238,7 +239,7 @@ pub(crate) fn coarse_windows(
 }
 
 /// The as-of day a caller is answered for: the day itself for exact roles, the first day of
-/// its month for aggregate roles (safeguards::releases), so stepping `as_of` a day at a time
+/// its month for aggregate roles (`safeguards::releases`), so stepping `as_of` a day at a time
 /// cannot time an incident within the month.
 pub(crate) fn served_as_of(as_of: Day, class: DisclosureClass) -> Day {
     match class {

@@ -195,16 +195,17 @@ pub fn cells_touching(bbox: Bbox, res: Resolution) -> Vec<CellIndex> {
     let margin = 2.0 * res.edge_length_km() / 111.0 / bbox.min().lat().to_radians().cos().max(0.1);
     cells_with_centre_in(bbox.expanded_deg(margin), res)
         .into_iter()
-        .filter(|c| {
-            let b = c.boundary();
-            let lons = b.iter().map(|v| v.lng());
-            let lats = b.iter().map(|v| v.lat());
-            let (w, e) = lons.fold((f64::MAX, f64::MIN), |(a, z), x| (a.min(x), z.max(x)));
-            let (s, n) = lats.fold((f64::MAX, f64::MIN), |(a, z), x| (a.min(x), z.max(x)));
-            w <= bbox.max().lon()
-                && e >= bbox.min().lon()
-                && s <= bbox.max().lat()
-                && n >= bbox.min().lat()
+        .filter(|cell| {
+            let outline = cell.boundary();
+            let range = |values: &mut dyn Iterator<Item = f64>| {
+                values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
+            };
+            let (west, east) = range(&mut outline.iter().map(|v| v.lng()));
+            let (south, north) = range(&mut outline.iter().map(|v| v.lat()));
+            west <= bbox.max().lon()
+                && east >= bbox.min().lon()
+                && south <= bbox.max().lat()
+                && north >= bbox.min().lat()
         })
         .collect()
 }
@@ -296,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_tiny_box_still_touches_the_cell_it_lies_in() {
-        let bbox = Bbox::from_coords(-2.6000001, 51.4500000, -2.6000000, 51.4500001).unwrap();
+        let bbox = Bbox::from_coords(-2.600_000_1, 51.45, -2.6, 51.450_000_1).unwrap();
         let touching = cells_touching(bbox, WITHHELD_RES);
         let own = LatLng::new(51.45, -2.6).unwrap().to_cell(WITHHELD_RES);
         assert!(touching.contains(&own));

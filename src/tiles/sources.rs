@@ -128,7 +128,7 @@ pub const LAYERS: &[LayerSpec] = &[
         name: "hexagons",
         minzoom: 5,
         maxzoom: 12,
-        description: "incident counts per H3 cell for the window and category; resolution from zoom; aggregate roles get disclosure-controlled counts",
+        description: "incident counts per H3 cell for the window and category; resolution from zoom; aggregate roles get disclosure-controlled counts, no cell finer than res 8 (res 7 for child categories, every study-area cell drawn with zero shown as suppressed)",
         fields: HEX_FIELDS,
         temporal: true,
     },
@@ -164,7 +164,7 @@ pub const LAYERS: &[LayerSpec] = &[
         name: "risk",
         minzoom: 7,
         maxzoom: 14,
-        description: "near-repeat risk windows: cells and days of elevated risk after recent incidents (Knox-calibrated bands), the window in force on the as_of day or the next; analysts get res-9 cells, days and incident counts, aggregate roles res-7 cells and whole weeks with no count, only where enough incidents stand behind them",
+        description: "near-repeat risk windows: cells and days of elevated risk after recent incidents (Knox-calibrated bands), the window in force on the as_of day or the next; analysts get res-9 cells, days and incident counts, aggregate roles res-7 cells and whole calendar months for the month of as_of with no count, only where enough incidents stand behind them",
         fields: &[
             ("h3", FieldType::String),
             ("from", FieldType::String),
@@ -606,11 +606,11 @@ fn hex_cells(
         counts.iter().map(|c| (c.cell, c.count)).collect();
     // The fixed geography of a child layer: cells are drawn whether or not they hold an
     // incident (safeguards::releases), so the cells drawn say nothing about where incidents are.
-    if let (Some(area), Some(_)) = (q.zero_hidden_in, q.protected) {
-        if let Some(part) = crate::safeguards::releases::intersect(search, area) {
-            for cell in crate::safeguards::releases::cells_with_centre_in(part, res) {
-                listed.entry(cell).or_insert(0);
-            }
+    if let (Some(area), Some(_)) = (q.zero_hidden_in, q.protected)
+        && let Some(part) = crate::safeguards::releases::intersect(search, area)
+    {
+        for cell in crate::safeguards::releases::cells_with_centre_in(part, res) {
+            listed.entry(cell).or_insert(0);
         }
     }
     listed

@@ -289,16 +289,16 @@ fn bisecting_the_incident_bbox_cannot_locate_a_child_incident_within_its_publish
         if w >= h {
             let mid = b[0] + w / 2.0;
             if target.0 <= mid {
-                b[2] = mid
+                b[2] = mid;
             } else {
-                b[0] = mid
+                b[0] = mid;
             }
         } else {
             let mid = b[1] + h / 2.0;
             if target.1 <= mid {
-                b[3] = mid
+                b[3] = mid;
             } else {
-                b[1] = mid
+                b[1] = mid;
             }
         }
         let reply = app.get_as("vru_analyst", &bbox_query(b), &[]);
