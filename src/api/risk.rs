@@ -130,13 +130,16 @@ impl RiskCache {
     }
 }
 
-/// Starts the default calibration of a new snapshot (all categories, the default as-of day),
-/// so the first request after a reload finds it ready or on its way.
+/// Starts the default calibrations of a new snapshot (all categories, the default as-of day
+/// for analysts and its month's first day for aggregate roles), so the first request after a
+/// reload finds them ready or on their way.
 pub(crate) fn warm(cache: &Arc<RiskCache>, snap: &Arc<Snapshot>) {
     if let Some(as_of) = default_as_of(snap) {
-        let key = (snap.data_version, None, as_of);
-        if cache.find(|k| *k == key).is_none() {
-            cache.calibrate_in_background(snap, key);
+        for day in [as_of, releases::snap_as_of(as_of)] {
+            let key = (snap.data_version, None, day);
+            if cache.find(|k| *k == key).is_none() {
+                cache.calibrate_in_background(snap, key);
+            }
         }
     }
 }

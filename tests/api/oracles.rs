@@ -85,6 +85,21 @@ fn aggregate_roles_are_refused_fine_hexagons_and_child_cells_never_tell_zero_fro
     );
     assert_eq!(app.get_as("vru_analyst", &fine, &[]).status, 200);
 
+    // The analysis layers follow the same caps, and their child cells never publish a 0.
+    for layer in ["hotspots", "emerging"] {
+        let q = |res: u8| format!("/api/v1/{layer}?res={res}&category={CHILD}&{MONTH}");
+        let refused = app.get(&q(8));
+        assert_eq!(refused.status, 400, "{layer}");
+        assert_eq!(refused.json()["field"], "res");
+        let v = app.get(&q(7)).json();
+        assert!(
+            !v["cells"].as_array().unwrap().is_empty(),
+            "{layer}: no cell to check"
+        );
+        for c in v["cells"].as_array().unwrap() {
+            assert_ne!(c["count"], 0, "{layer}: {c}");
+        }
+    }
     // At every allowed resolution a child cell at 0 looks exactly like one at 1..9.
     let mut published_sets = Vec::new();
     for res in [5, 6, 7] {
