@@ -18,7 +18,9 @@
 //! a location and a day, never a person.
 //!
 //! For aggregate roles, [`coarsen`] turns the windows into coarser cells and whole weeks and
-//! keeps a cell only when enough distinct incidents stand behind it (safeguards S21).
+//! keeps a cell only when enough distinct incidents stand behind it (safeguards S21); the API
+//! then widens them to whole calendar months for an `as_of` snapped to the 1st
+//! ([`crate::safeguards::releases`]).
 
 use std::collections::BTreeMap;
 

@@ -149,6 +149,7 @@ pub(crate) fn tile_layer(
     result: &EhsaResult,
     res: Resolution,
     protected: Option<&crate::tiles::sources::ProtectedCells>,
+    category: Option<Category>,
 ) -> EmergingLayer {
     let cells = result
         .cells
@@ -157,11 +158,12 @@ pub(crate) fn tile_layer(
         .map(|c| {
             let count = match protected {
                 None => HexCount::Value(c.total.round() as u32),
-                // A cell with no incident is not in the protected network: its count is 0.
-                Some(p) => p
-                    .get(&c.h3)
-                    .copied()
-                    .map_or(HexCount::Value(0), HexCount::from),
+                // A cell with no incident is not in the protected network: its count is 0,
+                // shown as suppressed for a child category (safeguards::releases).
+                Some(p) => HexCount::from(crate::safeguards::releases::shown(
+                    p.get(&c.h3).copied().unwrap_or(Published::Value(0)),
+                    category,
+                )),
             };
             (
                 c.h3,
@@ -205,7 +207,10 @@ async fn get_emerging(
     let res_n = params.int_in(
         "res",
         u64::from(u8::from(HOTSPOT_RES_MIN))..=u64::from(u8::from(HOTSPOT_RES_MAX)),
-        8,
+        crate::safeguards::releases::default_res(
+            disclosure_class(auth.role) == DisclosureClass::Controlled,
+            params.category()?,
+        ),
     )? as u8;
     let res = Resolution::try_from(res_n).map_err(|e| ApiError::invalid("res", e.to_string()))?;
     let snap = state.snapshot();
@@ -213,6 +218,10 @@ async fn get_emerging(
     let controlled = class == DisclosureClass::Controlled;
     let (requested, window) = super::query_window(&params, &snap, class)?;
     let category = params.category()?;
+    if controlled {
+        crate::safeguards::releases::check_res(res_n, category)
+            .map_err(|m| ApiError::invalid("res", m))?;
+    }
     let step = step_param(&params, controlled)?;
     let bbox = params.bbox()?;
     let cache = Arc::clone(&state.emerging);
@@ -244,10 +253,15 @@ async fn get_emerging(
             .filter(|c| c.category != 0 && in_bbox(c.h3))
             .map(|c| match &protected {
                 Some(p) => {
-                    let published = p.get(&c.h3).copied();
+                    // A cell with no incident is not in the protected network: its count is
+                    // 0, shown as suppressed for a child category (safeguards::releases).
+                    let published = crate::safeguards::releases::shown(
+                        p.get(&c.h3).copied().unwrap_or(Published::Value(0)),
+                        category,
+                    );
                     json!({"h3": c.h3.to_string(), "code": c.category, "label": c.label,
-                           "count": published.map_or(json!(0), Published::count_json),
-                           "suppressed": published.is_some_and(Published::is_suppressed)})
+                           "count": published.count_json(),
+                           "suppressed": published.is_suppressed()})
                 }
                 None => json!({"h3": c.h3.to_string(), "code": c.category, "label": c.label,
                                "count": c.total, "n_hot": c.n_hot, "n_cold": c.n_cold,

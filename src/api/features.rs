@@ -8,10 +8,12 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
 
+use super::auth::Authorised;
 use super::geojson_out::{FeatureWriter, push_line, push_point, push_position};
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
 use crate::domain::{Bbox, TimeWindow};
+use crate::safeguards::audit::{AuditEventType, Decision};
 
 /// Default and largest number of incident points per response.
 pub const INCIDENT_LIMIT_DEFAULT: u64 = 5_000;
@@ -144,10 +146,13 @@ async fn get_services(
 }
 
 /// Incident points. Incidents involving a child are never returned as points: their raw
-/// coordinates do not leave the server (safeguards.md S21); they are counted in
-/// `withheld_child_incidents` and appear in the hexagon aggregates.
+/// coordinates do not leave the server (safeguards.md S21); they are reported in
+/// `withheld_child_incidents` per res-7 cell and whole month, through the disclosure control
+/// (`super::withheld`), and appear in the hexagon aggregates. A request whose report covers a
+/// cell holding such an incident is audited (a consultation with the query).
 async fn get_incidents(
     State(state): State<AppState>,
+    auth: Authorised,
     params: Params,
 ) -> ApiResult<impl IntoResponse> {
     params.only(&["bbox", "from", "to", "category", "limit"])?;
@@ -169,17 +174,16 @@ async fn get_incidents(
     let window = params.window(default_window)?;
     let category = params.category()?;
     let limit = params.int_in("limit", 1..=INCIDENT_LIMIT_MAX, INCIDENT_LIMIT_DEFAULT)? as usize;
-    let body = blocking(move || {
+    let policy = state.disclosure;
+    let (body, children_behind) = blocking(move || {
         // Ask for one more than the limit to report truncation after filtering children out.
         let (hits, _) = snap
             .incidents
             .incidents_in_bbox(bbox, window, category, usize::MAX);
         let mut w = FeatureWriter::new(limit.min(hits.len()) * 160);
-        let mut withheld = 0u64;
         let mut truncated = false;
         for h in &hits {
             if h.involves_child {
-                withheld += 1;
                 continue;
             }
             if w.len() == limit {
@@ -203,10 +207,23 @@ async fn get_incidents(
         }
         let mut extra = serde_json::Map::new();
         extra.insert("truncated".to_owned(), json!(truncated));
-        extra.insert("withheld_child_incidents".to_owned(), json!(withheld));
-        Ok(w.finish(&extra))
+        let (withheld, children_behind) =
+            super::withheld::report(&snap, bbox, window, category, &policy);
+        extra.insert("withheld_child_incidents".to_owned(), withheld);
+        Ok((w.finish(&extra), children_behind))
     })
     .await?;
+    if children_behind {
+        // The response carries figures derived from incidents involving children: record who
+        // asked for which place and months (the log syncs each append, so requests whose cells
+        // hold no such incident are not recorded).
+        let mut event = auth.audit_event(AuditEventType::Consultation, Decision::Allow);
+        event.query = json!({"route": "/api/v1/incidents", "bbox": bbox.to_string(),
+                             "from": window.from(), "to": window.to(),
+                             "category": category.map(crate::domain::Category::slug),
+                             "withheld_child_incidents": true});
+        state.audit_append(event).await?;
+    }
     Ok(geojson(body))
 }
 

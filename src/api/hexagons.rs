@@ -13,15 +13,15 @@ use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
 use crate::domain::{Bbox, Category, TimeWindow};
 use crate::index::{CountQuery, H3Res};
-use crate::safeguards::disclosure::{Sensitivity, protect_cell_levels};
+use crate::safeguards::disclosure::{Published, Sensitivity, protect_cell_levels};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
+use crate::safeguards::releases;
 
 /// Most cells one response may hold; beyond it the caller must zoom in or coarsen `res`.
 pub const MAX_CELLS: usize = 60_000;
 
 /// Protected cells of one layer: every resolution, keyed by cell.
-pub(crate) type Protected =
-    std::collections::HashMap<h3o::CellIndex, crate::safeguards::disclosure::Published>;
+pub(crate) type Protected = std::collections::HashMap<h3o::CellIndex, Published>;
 
 /// What a protected layer depends on.
 type ProtectedKey = (u64, TimeWindow, Option<Category>);
@@ -112,14 +112,21 @@ async fn get_hexagons(
     params: Params,
 ) -> ApiResult<impl IntoResponse> {
     params.only(&["res", "bbox", "from", "to", "category"])?;
-    let res = H3Res::new(params.int_in("res", 0..=15, 8)? as u8)?;
+    let category = params.category()?;
+    let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
+    // Aggregate roles get no finer cells than the cap of the category (fixed releases,
+    // safeguards::releases); the default is the cap when it is coarser than res 8.
+    let cap = u8::from(releases::max_res(category));
+    let res_n = params.int_in("res", 0..=15, releases::default_res(controlled, category))? as u8;
+    if controlled {
+        releases::check_res(res_n, category).map_err(|m| ApiError::invalid("res", m))?;
+    }
+    let res = H3Res::new(res_n)?;
     let bbox = params.bbox()?.unwrap_or_else(study_area);
     let snap = state.snapshot();
     // Aggregate roles get whole months only and disclosure-controlled counts (S21).
     let (requested, window) = super::query_window(&params, &snap, disclosure_class(auth.role))?;
-    let category = params.category()?;
     tracing::Span::current().record("res", res.get());
-    let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
     let policy = state.disclosure;
     let cache = std::sync::Arc::clone(&state.protected);
 
@@ -146,13 +153,21 @@ async fn get_hexagons(
             // (safeguards::disclosure, "Limits").
             let protected = protected_cells(&cache, &policy, &snap, window, category);
             // Publish the protected value of every cell of the requested resolution whose
-            // centre is in the box (the same cells the exact path lists), in cell order.
-            let mut cells: Vec<(h3o::CellIndex, crate::safeguards::disclosure::Published)> = counts
-                .iter()
-                .filter_map(|c| protected.get(&c.cell).map(|p| (c.cell, *p)))
-                .collect();
-            cells.sort_unstable_by_key(|(c, _)| *c);
-            for (cell, published) in cells {
+            // centre is in the box (the same cells the exact path lists), in cell order. For
+            // a child category every cell of the study area in the box is published whether
+            // or not it holds an incident, and a zero is shown as suppressed, so neither the
+            // set of cells nor a value tells a zero from 1..9 (safeguards::releases).
+            let hide_zero = releases::hides_zero(category);
+            let mut listed: std::collections::BTreeSet<h3o::CellIndex> =
+                counts.iter().map(|c| c.cell).collect();
+            if hide_zero && let Some(area) = releases::intersect(bbox, study_area()) {
+                listed.extend(releases::cells_with_centre_in(area, res.to_h3()));
+            }
+            for cell in listed {
+                let published = releases::shown(
+                    protected.get(&cell).copied().unwrap_or(Published::Value(0)),
+                    category,
+                );
                 if published.value() == Some(0) {
                     continue;
                 }
@@ -183,7 +198,12 @@ async fn get_hexagons(
                 // The values applied (configuration is clamped to the safeguards floors).
                 let threshold = policy.threshold(Sensitivity::for_category(category));
                 serde_json::json!({"controlled": true, "min_count": threshold, "rounding": policy.effective_rounding_base(),
-                                   "time": "whole months"})
+                                   "time": "whole months", "max_res": cap,
+                                   "zero": if releases::hides_zero(category) {
+                                       "a child category: every cell of the study area is listed and 0 is shown as suppressed"
+                                   } else {
+                                       "cells with no incident are left out"
+                                   }})
             } else {
                 serde_json::json!({"controlled": false})
             },

@@ -22,6 +22,7 @@ use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking};
 use crate::domain::{Category, TimeWindow};
 use crate::index::Snapshot;
+use crate::safeguards::disclosure::Published;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, HotspotLayer};
 
@@ -97,12 +98,20 @@ async fn get_hotspots(
     let bbox = params.bbox()?;
     let res_min = u8::from(HOTSPOT_RES_MIN);
     let res_max = u8::from(HOTSPOT_RES_MAX);
-    let res_n = params.int_in("res", u64::from(res_min)..=u64::from(res_max), 8)? as u8;
+    let default_res = crate::safeguards::releases::default_res(
+        disclosure_class(auth.role) == DisclosureClass::Controlled,
+        params.category()?,
+    );
+    let res_n = params.int_in("res", u64::from(res_min)..=u64::from(res_max), default_res)? as u8;
     let res = Resolution::try_from(res_n).map_err(|e| ApiError::invalid("res", e.to_string()))?;
     let snap = state.snapshot();
     let (requested, window) = super::query_window(&params, &snap, disclosure_class(auth.role))?;
     let category = params.category()?;
     let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
+    if controlled {
+        crate::safeguards::releases::check_res(res_n, category)
+            .map_err(|m| ApiError::invalid("res", m))?;
+    }
     let cache = Arc::clone(&state.hotspots);
     let protected_cache = Arc::clone(&state.protected);
     let policy = state.disclosure;
@@ -125,14 +134,16 @@ async fn get_hotspots(
             .into_iter()
             .filter_map(|cell| layer.cells.get(cell).map(|v| (cell, *v)))
             .map(|(cell, (bin, z, count))| match &protected {
-                // A cell with no incident is not in the protected network: its count is 0.
-                Some(p) => match p.get(cell) {
-                    Some(published) => json!({"h3": cell.to_string(), "bin": bin,
-                        "count": published.count_json(), "suppressed": published.is_suppressed()}),
-                    None => {
-                        json!({"h3": cell.to_string(), "bin": bin, "count": 0, "suppressed": false})
-                    }
-                },
+                // A cell with no incident is not in the protected network: its count is 0,
+                // shown as suppressed for a child category (safeguards::releases).
+                Some(p) => {
+                    let published = crate::safeguards::releases::shown(
+                        p.get(cell).copied().unwrap_or(Published::Value(0)),
+                        category,
+                    );
+                    json!({"h3": cell.to_string(), "bin": bin,
+                        "count": published.count_json(), "suppressed": published.is_suppressed()})
+                }
                 None => json!({"h3": cell.to_string(), "bin": bin, "count": count, "z": z,
                                "p": z.map(crate::analysis::gistar::two_sided_p)}),
             })

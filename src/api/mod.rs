@@ -23,6 +23,7 @@ mod people;
 mod risk;
 pub mod tile_cache;
 mod tiles;
+mod withheld;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};

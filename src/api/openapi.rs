@@ -178,42 +178,47 @@ fn base_document() -> Value {
             "/api/v1/hexagons": {"get": {
                 "summary": "incident counts per H3 cell whose centre lies in bbox",
                 "parameters": [
-                    param("res", false, &json!({"type": "integer", "minimum": 5, "maximum": 10, "default": 8}), "H3 resolution"),
+                    param("res", false, &json!({"type": "integer", "minimum": 5, "maximum": 10, "default": 8}), "H3 resolution; public and planner: at most 8, and at most 7 (the default) for a child category, a finer res is refused with 400 on res"),
                     bbox.clone(), from.clone(), to.clone(), category.clone()
                 ],
-                "responses": geojson_response(&format!("Polygon features with properties h3 (string), count; at most {MAX_CELLS} cells"))
+                "responses": {
+                    "200": {"description": format!("Polygon features with properties h3 (string), count, suppressed; at most {MAX_CELLS} cells. Public and planner, child category: every study-area cell in bbox, a zero shown as suppressed"),
+                            "content": {"application/geo+json": {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}}},
+                    "400": {"description": "invalid parameter, or (public and planner) res finer than 8, or than 7 for a child category (field res)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
             }},
             "/api/v1/hotspots": {"get": {
                 "summary": "Getis-Ord Gi* hot and cold spots per H3 cell over the four authorities (binary weights, k = 1 ring, ArcGIS FDR bins)",
                 "parameters": [
-                    param("res", false, &json!({"type": "integer", "minimum": 6, "maximum": 9, "default": 8}), "H3 resolution"),
+                    param("res", false, &json!({"type": "integer", "minimum": 6, "maximum": 9, "default": 8}), "H3 resolution; public and planner: at most 8, and at most 7 (the default) for a child category"),
                     bbox.clone(), from.clone(), to.clone(), category.clone()
                 ],
                 "responses": {
                     "200": {"description": "settings echoed; cells with bin != 0: h3, bin, count (aggregate roles: protected count and suppressed), z and p (analysts)"},
-                    "400": {"description": "invalid parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    "400": {"description": "invalid parameter, or (public and planner) res finer than the cap (field res)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                 }
             }},
             "/api/v1/emerging": {"get": {
                 "summary": "emerging hot spot categories per H3 cell (space-time Gi* with FDR across the cube, Mann-Kendall, the 17 categories)",
                 "parameters": [
-                    param("res", false, &json!({"type": "integer", "minimum": 6, "maximum": 9, "default": 8}), "H3 resolution"),
+                    param("res", false, &json!({"type": "integer", "minimum": 6, "maximum": 9, "default": 8}), "H3 resolution; public and planner: at most 8, and at most 7 (the default) for a child category"),
                     param("step", false, &json!({"type": "string", "enum": ["month", "week"], "default": "month"}), "cube step (aggregate roles: month)"),
                     bbox.clone(), from.clone(), to.clone(), category.clone()
                 ],
                 "responses": {
                     "200": {"description": "settings, steps, summary, warnings; cells with a pattern: h3, code, label, count (aggregate roles: protected count and suppressed only), n_hot, n_cold, final_z, trend (analysts)"},
-                    "400": {"description": "invalid parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    "400": {"description": "invalid parameter, or (public and planner) res finer than the cap (field res)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                 }
             }},
             "/api/v1/risk-windows": {"get": {
                 "summary": "near-repeat risk windows: H3 cells and days of elevated risk after recent incidents, from Knox-significant space-time bands",
                 "parameters": [
-                    param("as_of", false, &json!({"type": "string", "format": "date"}), "the day the layer is for (default: the last day with an incident known to the day)"),
+                    param("as_of", false, &json!({"type": "string", "format": "date"}), "the day the layer is for (default: the last day with an incident known to the day); public and planner: snapped to the first day of its month"),
                     category.clone()
                 ],
                 "responses": {
-                    "200": {"description": "settings, as_of, bands, warnings; windows: h3, from, to, knox_ratio, incidents (analysts, res 9) or h3, from, to (whole weeks), knox_ratio (aggregate roles, res 7, no counts)"},
+                    "200": {"description": "settings, as_of, bands, warnings; windows: h3, from, to, knox_ratio, incidents (analysts, res 9) or h3, from, to (whole calendar months), knox_ratio (aggregate roles, res 7, as_of snapped to the 1st, no counts)"},
                     "400": {"description": "invalid parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                 }
             }},
@@ -237,7 +242,7 @@ fn base_document() -> Value {
                     from, to, category,
                     param("limit", false, &json!({"type": "integer", "minimum": 1, "maximum": INCIDENT_LIMIT_MAX, "default": INCIDENT_LIMIT_DEFAULT}), "most points returned")
                 ],
-                "responses": geojson_response("Point features with properties id, category, date; members truncated, withheld_child_incidents")
+                "responses": geojson_response("Point features with properties id, category, date; members truncated and withheld_child_incidents: {rule, res: 7, from, to (whole months), category, min_count, cells: [{h3, count, suppressed}]}, one entry per res-7 cell that may touch bbox, counted over the whole cell, below min_count (zero included) suppressed; a request whose cells hold such an incident is audited")
             }},
             "/api/v1/places": bbox_only("places of concern"),
             "/api/v1/schools": bbox_only("schools"),

@@ -4,7 +4,8 @@
 //! the server has reloaded (a 200 ms poll) and the layer is recomputed on the next request.
 //!
 //! Analysts get res-9 cells, days, Knox ratios, incident counts and the calibrating bands.
-//! Aggregate roles get res-7 cells and whole weeks, a ratio to one decimal and no count, and
+//! Aggregate roles get `as_of` snapped to the first day of its month, res-7 cells and whole
+//! calendar months ([`crate::safeguards::releases`]), a ratio to one decimal and no count, and
 //! only cells with at least the disclosure threshold of recent incidents behind them.
 
 use std::collections::VecDeque;
@@ -28,6 +29,7 @@ use crate::domain::{Category, Day};
 use crate::index::Snapshot;
 use crate::safeguards::disclosure::{DisclosurePolicy, Sensitivity};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
+use crate::safeguards::releases;
 use crate::tiles::hexagons::HexCount;
 use crate::tiles::sources::{RiskTileLayer, RiskValue};
 
@@ -128,13 +130,16 @@ impl RiskCache {
     }
 }
 
-/// Starts the default calibration of a new snapshot (all categories, the default as-of day),
-/// so the first request after a reload finds it ready or on its way.
+/// Starts the default calibrations of a new snapshot (all categories, the default as-of day
+/// for analysts and its month's first day for aggregate roles), so the first request after a
+/// reload finds them ready or on their way.
 pub(crate) fn warm(cache: &Arc<RiskCache>, snap: &Arc<Snapshot>) {
     if let Some(as_of) = default_as_of(snap) {
-        let key = (snap.data_version, None, as_of);
-        if cache.find(|k| *k == key).is_none() {
-            cache.calibrate_in_background(snap, key);
+        for day in [as_of, releases::snap_as_of(as_of)] {
+            let key = (snap.data_version, None, day);
+            if cache.find(|k| *k == key).is_none() {
+                cache.calibrate_in_background(snap, key);
+            }
         }
     }
 }
@@ -214,11 +219,36 @@ pub(crate) fn coarse_windows(
     policy: &DisclosurePolicy,
 ) -> ApiResult<Vec<CoarseRiskCell>> {
     let base = Sensitivity::for_category(layer.category);
-    coarsen(layer, &snap.day_events, COARSE_RES, |child| {
+    let weeks = coarsen(layer, &snap.day_events, COARSE_RES, |child| {
         let sensitivity = if child { Sensitivity::Children } else { base };
         policy.threshold(sensitivity)
     })
-    .map_err(ApiError::internal)
+    .map_err(ApiError::internal)?;
+    // Whole calendar months (safeguards::releases): with `as_of` snapped to the 1st, nothing
+    // in the layer moves within a month.
+    let spans: Vec<(h3o::CellIndex, Day, Day, f64)> = weeks
+        .iter()
+        .map(|w| (w.h3, w.from, w.to, w.knox_ratio))
+        .collect();
+    Ok(releases::merge_months(&spans)
+        .into_iter()
+        .map(|(h3, from, to, knox_ratio)| CoarseRiskCell {
+            h3,
+            from,
+            to,
+            knox_ratio,
+        })
+        .collect())
+}
+
+/// The as-of day a caller is answered for: the day itself for exact roles, the first day of
+/// its month for aggregate roles (`safeguards::releases`), so stepping `as_of` a day at a time
+/// cannot time an incident within the month.
+pub(crate) fn served_as_of(as_of: Day, class: DisclosureClass) -> Day {
+    match class {
+        DisclosureClass::Controlled => releases::snap_as_of(as_of),
+        DisclosureClass::Exact => as_of,
+    }
 }
 
 /// The tile layer: per cell, the window in force on `as_of` or the next to start; counts for
@@ -287,7 +317,9 @@ async fn get_risk_windows(
     let snap = state.snapshot();
     let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
     let category = params.category()?;
-    let Some(as_of) = as_of_param(&params, &snap)? else {
+    let Some(as_of) =
+        as_of_param(&params, &snap)?.map(|d| served_as_of(d, disclosure_class(auth.role)))
+    else {
         return Ok(Json(json!({
             "settings": RiskSettings::default(),
             "as_of": null,
@@ -321,7 +353,7 @@ async fn get_risk_windows(
                     "from_days": b.from_days, "to_days": b.to_days,
                     "knox_ratio": (b.knox_ratio * 10.0).round() / 10.0})).collect::<Vec<_>>()),
                 json!({"controlled": true, "res": u8::from(COARSE_RES),
-                       "rule": "res-7 cells, whole weeks (Monday to Sunday), no counts; a cell is shown only when at least the disclosure threshold of recent incidents lie in it or its neighbours"}),
+                       "rule": "as_of snapped to the first day of its month; res-7 cells, whole calendar months, no counts; a cell is shown only when at least the disclosure threshold of recent incidents lie in it or its neighbours"}),
             )))
         } else {
             let mut out = common(

@@ -29,6 +29,7 @@ use super::tile_cache::{CachedTile, TileKey};
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
 use crate::domain::TimeWindow;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class, role_may_read};
+use crate::safeguards::releases;
 use crate::tiles::hexagons::res_for_zoom;
 use crate::tiles::sources::{
     HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, LAYERS, LayerSpec, RenderQuery, render,
@@ -206,9 +207,11 @@ async fn get_tile(
         scheme,
         class,
         derived: if spec.name == "risk" {
-            super::risk::default_as_of(&snap).map_or(0, |as_of| {
-                super::risk::calibration_version(&state.risk, &snap, category, as_of)
-            })
+            super::risk::default_as_of(&snap)
+                .map(|d| super::risk::served_as_of(d, class))
+                .map_or(0, |as_of| {
+                    super::risk::calibration_version(&state.risk, &snap, category, as_of)
+                })
         } else {
             0
         },
@@ -260,11 +263,20 @@ async fn get_tile(
     let risk_cache = Arc::clone(&state.risk);
     blocking(move || {
         let window = key.window.unwrap_or_else(TimeWindow::all);
+        let controlled = key.class == DisclosureClass::Controlled;
+        // Analysis layers at the tile's resolution, no finer than the cap for aggregate roles.
+        let cap = |res: h3o::Resolution| {
+            if controlled {
+                res.min(releases::max_res(key.category))
+            } else {
+                res
+            }
+        };
         let protected = (spec.temporal && key.class == DisclosureClass::Controlled)
             .then(|| protected_cells(&protected_cache, &policy, &snap, window, key.category));
         let hotspots = if spec.name == "hotspots" {
-            let res = res_for_zoom(tile.z(), HOTSPOT_RES_MIN, HOTSPOT_RES_MAX)
-                .map_err(ApiError::internal)?;
+            let res = cap(res_for_zoom(tile.z(), HOTSPOT_RES_MIN, HOTSPOT_RES_MAX)
+                .map_err(ApiError::internal)?);
             Some(super::hotspots::hotspot_layer(
                 &hotspot_cache,
                 &snap,
@@ -277,8 +289,8 @@ async fn get_tile(
             None
         };
         let emerging = if spec.name == "emerging" {
-            let res = res_for_zoom(tile.z(), HOTSPOT_RES_MIN, HOTSPOT_RES_MAX)
-                .map_err(ApiError::internal)?;
+            let res = cap(res_for_zoom(tile.z(), HOTSPOT_RES_MIN, HOTSPOT_RES_MAX)
+                .map_err(ApiError::internal)?);
             let release =
                 |w: TimeWindow| protected_cells(&protected_cache, &policy, &snap, w, key.category);
             let result = super::emerging::emerging_result(
@@ -295,11 +307,15 @@ async fn get_tile(
                 &result,
                 res,
                 protected.as_deref(),
+                key.category,
             ))
         } else {
             None
         };
-        let risk = match (spec.name, super::risk::default_as_of(&snap)) {
+        let risk = match (
+            spec.name,
+            super::risk::default_as_of(&snap).map(|d| super::risk::served_as_of(d, class)),
+        ) {
             ("risk", Some(as_of)) => {
                 let (layer, _) = super::risk::risk_result(&risk_cache, &snap, key.category, as_of)?;
                 let coarse = (key.class == DisclosureClass::Controlled)
@@ -317,6 +333,8 @@ async fn get_tile(
             hotspots: hotspots.as_deref(),
             emerging: emerging.as_ref(),
             risk: risk.as_ref(),
+            max_res: controlled.then(|| releases::max_res(key.category)),
+            zero_hidden_in: (controlled && releases::hides_zero(key.category)).then(study_area),
         };
         let layer = render(spec.name, &snap, tile, &q, &shapes).map_err(ApiError::internal)?;
         if layer.is_empty() {

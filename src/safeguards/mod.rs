@@ -10,6 +10,7 @@ pub mod equality;
 pub mod fields;
 pub mod monitor;
 pub mod policy;
+pub mod releases;
 pub mod retention;
 pub mod reviews;
 pub mod rules;

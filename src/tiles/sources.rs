@@ -128,7 +128,7 @@ pub const LAYERS: &[LayerSpec] = &[
         name: "hexagons",
         minzoom: 5,
         maxzoom: 12,
-        description: "incident counts per H3 cell for the window and category; resolution from zoom; aggregate roles get disclosure-controlled counts",
+        description: "incident counts per H3 cell for the window and category; resolution from zoom; aggregate roles get disclosure-controlled counts, no cell finer than res 8 (res 7 for child categories, every study-area cell drawn with zero shown as suppressed)",
         fields: HEX_FIELDS,
         temporal: true,
     },
@@ -164,7 +164,7 @@ pub const LAYERS: &[LayerSpec] = &[
         name: "risk",
         minzoom: 7,
         maxzoom: 14,
-        description: "near-repeat risk windows: cells and days of elevated risk after recent incidents (Knox-calibrated bands), the window in force on the as_of day or the next; analysts get res-9 cells, days and incident counts, aggregate roles res-7 cells and whole weeks with no count, only where enough incidents stand behind them",
+        description: "near-repeat risk windows: cells and days of elevated risk after recent incidents (Knox-calibrated bands), the window in force on the as_of day or the next; analysts get res-9 cells, days and incident counts, aggregate roles res-7 cells and whole calendar months for the month of as_of with no count, only where enough incidents stand behind them",
         fields: &[
             ("h3", FieldType::String),
             ("from", FieldType::String),
@@ -298,6 +298,19 @@ pub struct RenderQuery<'a> {
     pub emerging: Option<&'a EmergingLayer>,
     /// Risk windows to draw (risk layer).
     pub risk: Option<&'a RiskTileLayer>,
+    /// The finest resolution cell layers may draw (aggregate roles, `safeguards::releases`);
+    /// `None` for no cap.
+    pub max_res: Option<Resolution>,
+    /// When set, every cell centred in this area is drawn whether or not it holds an incident,
+    /// and a protected zero is drawn as suppressed (child categories for aggregate roles).
+    pub zero_hidden_in: Option<Bbox>,
+}
+
+impl RenderQuery<'_> {
+    /// `res` lowered to [`RenderQuery::max_res`].
+    pub fn capped(&self, res: Resolution) -> Resolution {
+        self.max_res.map_or(res, |cap| res.min(cap))
+    }
 }
 
 /// Cells of an analysis result at one resolution, ready to slice into tiles.
@@ -576,7 +589,7 @@ fn render_hexagons(
     q: &RenderQuery<'_>,
     shapes: &SharedShapes,
 ) -> TilesResult<EncodedLayer> {
-    let res = res_for_zoom(tile.z(), HEX_RES_MIN, HEX_RES_MAX)?;
+    let res = q.capped(res_for_zoom(tile.z(), HEX_RES_MIN, HEX_RES_MAX)?);
     let cells = hex_cells(snap, tile, res, q, |_| true);
     shapes.with_cells(&cells, |b| {
         encode_hexagon_layer("hexagons", tile, &cells, b)
@@ -594,20 +607,41 @@ fn hex_cells(
     let Ok(h3res) = H3Res::new(u8::from(res)) else {
         return Vec::new();
     };
+    let search = hex_search_bbox(tile, res);
     let counts = snap.incidents.cell_counts(&CountQuery {
-        bbox: hex_search_bbox(tile, res),
+        bbox: search,
         res: h3res,
         window: q.window,
         category: q.category,
     });
-    counts
-        .iter()
-        .filter(|c| keep(c.cell))
-        .filter_map(|c| {
+    let mut listed: std::collections::BTreeMap<CellIndex, u32> =
+        counts.iter().map(|c| (c.cell, c.count)).collect();
+    // The fixed geography of a child layer: cells are drawn whether or not they hold an
+    // incident (safeguards::releases), so the cells drawn say nothing about where incidents are.
+    if let (Some(area), Some(_)) = (q.zero_hidden_in, q.protected)
+        && let Some(part) = crate::safeguards::releases::intersect(search, area)
+    {
+        for cell in crate::safeguards::releases::cells_with_centre_in(part, res) {
+            listed.entry(cell).or_insert(0);
+        }
+    }
+    listed
+        .into_iter()
+        .filter(|(cell, _)| keep(*cell))
+        .filter_map(|(cell, exact)| {
             let count = match q.protected {
-                None => HexCount::Value(c.count),
+                None => HexCount::Value(exact),
                 Some(p) => {
-                    let published = *p.get(&c.cell)?;
+                    let protected = match (p.get(&cell), q.zero_hidden_in) {
+                        (Some(v), _) => *v,
+                        (None, Some(_)) => Published::Value(0),
+                        (None, None) => return None,
+                    };
+                    let published = if q.zero_hidden_in.is_some() && protected.value() == Some(0) {
+                        Published::Suppressed
+                    } else {
+                        protected
+                    };
                     if published.value() == Some(0) {
                         return None;
                     }
@@ -615,7 +649,7 @@ fn hex_cells(
                 }
             };
             Some(HexCell {
-                cell: c.cell,
+                cell,
                 count,
                 extra: &[],
             })
@@ -642,8 +676,19 @@ fn render_hotspots(
             Some(p) => p
                 .get(&cell)
                 .copied()
-                // A cell with no incident is not in the protected network: its count is 0.
-                .map_or(HexCount::Value(0), HexCount::from),
+                // A cell with no incident is not in the protected network: its count is 0,
+                // drawn as suppressed where zeros are hidden (child categories).
+                .map_or(
+                    if q.zero_hidden_in.is_some() {
+                        HexCount::Suppressed
+                    } else {
+                        HexCount::Value(0)
+                    },
+                    |p| match p {
+                        Published::Value(0) if q.zero_hidden_in.is_some() => HexCount::Suppressed,
+                        p => HexCount::from(p),
+                    },
+                ),
         };
         let z = if q.protected.is_none() {
             z.unwrap_or(f64::NAN)
@@ -848,7 +893,7 @@ fn render_crossborder(
     let mut layer = LayerEncoder::new("crossborder")?;
     // Incident cells whose centre lies within NEAR_BORDER_M of a shared border, no finer
     // than res 9, with the same published counts as the hexagon layer.
-    let res = res_for_zoom(tile.z(), HEX_RES_MIN, Resolution::Nine)?;
+    let res = q.capped(res_for_zoom(tile.z(), HEX_RES_MIN, Resolution::Nine)?);
     let near = |cell: CellIndex| {
         let ll = h3o::LatLng::from(cell);
         crate::domain::LonLat::new(ll.lng(), ll.lat())

@@ -150,17 +150,12 @@ fn risk_windows_are_served_to_analysts_and_coarsened_for_the_public() {
             w.get("incidents").is_none(),
             "no counts for the public: {w}"
         );
-        // Whole weeks: Monday to Sunday (checked on the day numbers: 1970-01-05 was a Monday).
-        let day = |s: &str| -> i64 {
-            let d: Vec<i64> = s.split('-').map(|p| p.parse().unwrap()).collect();
-            days_from_civil(d[0], d[1], d[2])
-        };
-        assert_eq!(
-            (day(w["from"].as_str().unwrap()) - 4).rem_euclid(7),
-            0,
-            "{w}"
-        );
-        assert_eq!((day(w["to"].as_str().unwrap()) - 4).rem_euclid(7), 6, "{w}");
+        // Whole calendar months (issue 13, point 2; was whole weeks): from the 1st to the
+        // last day of a month.
+        let from: saferplaces::domain::Day = w["from"].as_str().unwrap().parse().unwrap();
+        let to: saferplaces::domain::Day = w["to"].as_str().unwrap().parse().unwrap();
+        assert_eq!(from, from.month_start(), "{w}");
+        assert_eq!(to.plus_days(1), to.plus_days(1).month_start(), "{w}");
         let r = w["knox_ratio"].as_f64().unwrap();
         assert!((r * 10.0 - (r * 10.0).round()).abs() < 1e-9, "{w}");
     }

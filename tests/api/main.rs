@@ -15,6 +15,7 @@ mod endpoints;
 mod equality;
 mod erasure;
 mod import;
+mod oracles;
 mod reviews;
 mod rules;
 mod safeguards;

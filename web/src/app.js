@@ -1055,7 +1055,7 @@ class App {
         add("Elevated", isDay(props.from) && isDay(props.to) ? `${humanDay(props.from)} – ${humanDay(props.to)}` : null);
         add("Knox ratio", Number.isFinite(Number(props.knox_ratio)) ? Number(props.knox_ratio).toFixed(1) : null);
         if (!this.controlled) add("Recent incidents behind it", count());
-        else add("Shown as", "whole weeks over a wide area, with no counts");
+        else add("Shown as", "whole months over a wide area, with no counts");
         add("Category", category());
         add("H3 cell", props.h3);
         break;

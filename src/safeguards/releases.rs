@@ -1,0 +1,306 @@
+//! Fixed releases for aggregate roles and no location oracles (issue 13, points 2 and 4;
+//! safeguards.md S21).
+//!
+//! The disclosure core ([`super::disclosure`]) protects counts; this module fixes *what* may
+//! be asked, so that a sequence of requests cannot place an incident more precisely than the
+//! published geography and month:
+//!
+//! - **Resolution caps.** Aggregate roles (`public`, `planner`) get H3 cells no finer than
+//!   [`MAX_RES_GENERAL`] (res 8, about 0.7 km²), and no finer than [`MAX_RES_CHILDREN`] (res 7,
+//!   about 5 km²) for categories about children. A finer `res` is refused (400 naming `res`);
+//!   tiles at high zoom draw cells at the cap.
+//! - **Zero is not published for child categories.** A cell of a child category at 0 and one at
+//!   1..9 are both published as suppressed, and the cells published are the fixed cells of the
+//!   study area, whether or not they hold an incident, so the set of cells shown says nothing
+//!   about where incidents are.
+//! - **Whole months.** `as_of` snaps to the first day of its month ([`snap_as_of`]); risk
+//!   windows are widened to whole calendar months ([`widen_to_months`]).
+//! - **Withheld counts at a published geography.** Counts of incidents withheld from a
+//!   place-level response (`withheld_child_incidents`) are reported per res-7 cell intersecting
+//!   the bbox ([`WITHHELD_RES`], [`cells_touching`]) for whole months, each count the whole
+//!   cell's (never clipped to the bbox), protected with the child threshold and with zero shown
+//!   as suppressed ([`publish_child_count`]).
+
+use std::collections::{BTreeSet, VecDeque};
+
+use h3o::{CellIndex, LatLng, Resolution};
+
+use super::disclosure::{DisclosurePolicy, Published, Sensitivity, protect_count};
+use crate::domain::{Bbox, Category, Day, TimeWindow};
+
+/// Finest H3 resolution aggregate roles get for general layers.
+pub const MAX_RES_GENERAL: Resolution = Resolution::Eight;
+
+/// Finest H3 resolution aggregate roles get for categories about children.
+pub const MAX_RES_CHILDREN: Resolution = Resolution::Seven;
+
+/// The geography withheld counts are reported at (cells of about 5 km²).
+pub const WITHHELD_RES: Resolution = Resolution::Seven;
+
+/// Most cells [`cells_with_centre_in`] enumerates; a larger request is cut there (callers
+/// pass boxes within the study area at res 7 or coarser, a few thousand cells at most).
+pub const MAX_ENUMERATED_CELLS: usize = 200_000;
+
+/// The finest resolution an aggregate role may see for `category`.
+pub fn max_res(category: Option<Category>) -> Resolution {
+    match Sensitivity::for_category(category) {
+        Sensitivity::Children => MAX_RES_CHILDREN,
+        Sensitivity::General => MAX_RES_GENERAL,
+    }
+}
+
+/// Checks a requested resolution against the cap of `category` for aggregate roles.
+///
+/// # Errors
+///
+/// A message for a 400 on the `res` parameter when `res` is finer than [`max_res`].
+pub fn check_res(res: u8, category: Option<Category>) -> Result<(), String> {
+    let cap = u8::from(max_res(category));
+    if res > cap {
+        let what = if hides_zero(category) {
+            "layers about children"
+        } else {
+            "aggregate layers"
+        };
+        Err(format!(
+            "{res} is finer than {what} are published for public and planner users (at most res {cap}); use res {cap} or coarser"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The part of `bbox` inside `area`, or `None` when they do not meet.
+pub fn intersect(bbox: Bbox, area: Bbox) -> Option<Bbox> {
+    Bbox::from_coords(
+        bbox.min().lon().max(area.min().lon()),
+        bbox.min().lat().max(area.min().lat()),
+        bbox.max().lon().min(area.max().lon()),
+        bbox.max().lat().min(area.max().lat()),
+    )
+    .ok()
+}
+
+/// The resolution a layer is served at when the caller gives none: 8, or the cap for
+/// aggregate roles when it is coarser.
+pub fn default_res(controlled: bool, category: Option<Category>) -> u64 {
+    if controlled {
+        u64::from(u8::from(max_res(category)).min(8))
+    } else {
+        8
+    }
+}
+
+/// True when published cells of `category` must not tell a zero from a suppressed count.
+pub fn hides_zero(category: Option<Category>) -> bool {
+    Sensitivity::for_category(category) == Sensitivity::Children
+}
+
+/// A published value as a layer of `category` shows it: for child categories a zero is shown
+/// as suppressed, so 0 and 1..9 look the same.
+pub fn shown(published: Published, category: Option<Category>) -> Published {
+    if hides_zero(category) && published.value() == Some(0) {
+        Published::Suppressed
+    } else {
+        published
+    }
+}
+
+/// A standalone count about children (e.g. incidents withheld from a response) as published:
+/// the child threshold and rounding, and zero shown as suppressed.
+pub fn publish_child_count(count: u32, policy: &DisclosurePolicy) -> Published {
+    match protect_count(count, Sensitivity::Children, policy) {
+        Published::Value(0) => Published::Suppressed,
+        p => p,
+    }
+}
+
+/// The first day of `day`'s month: the `as_of` an aggregate role is answered for.
+pub fn snap_as_of(day: Day) -> Day {
+    day.month_start()
+}
+
+/// `from..=to` widened to whole calendar months.
+pub fn widen_to_months(from: Day, to: Day) -> (Day, Day) {
+    let w = TimeWindow::new(from.min(to), to.max(from)).unwrap_or_else(|_| TimeWindow::all());
+    let whole = super::disclosure::coarsen_window_to_months(w);
+    (whole.from(), whole.to())
+}
+
+/// Merges `(key, from, to, value)` spans widened to whole months: spans of one key that touch
+/// or overlap after widening become one, keeping the largest value. Sorted by key then day.
+pub fn merge_months<K: Ord + Copy>(spans: &[(K, Day, Day, f64)]) -> Vec<(K, Day, Day, f64)> {
+    let mut widened: Vec<(K, Day, Day, f64)> = spans
+        .iter()
+        .map(|&(k, f, t, v)| {
+            let (f, t) = widen_to_months(f, t);
+            (k, f, t, v)
+        })
+        .collect();
+    widened.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut out: Vec<(K, Day, Day, f64)> = Vec::with_capacity(widened.len());
+    for span in widened {
+        match out.last_mut() {
+            Some(last) if last.0 == span.0 && span.1 <= last.2.plus_days(1) => {
+                last.2 = last.2.max(span.2);
+                last.3 = last.3.max(span.3);
+            }
+            _ => out.push(span),
+        }
+    }
+    out
+}
+
+/// The cells of `res` whose centre lies in `bbox`, sorted. Independent of any data: the
+/// fixed geography a layer publishes. At most [`MAX_ENUMERATED_CELLS`].
+pub fn cells_with_centre_in(bbox: Bbox, res: Resolution) -> Vec<CellIndex> {
+    // Walk the grid from the cell at the box centre through neighbours whose centre lies in
+    // the box grown by two cell diameters (so the walk stays connected around the edges).
+    let margin = 4.0 * res.edge_length_km() / 111.0 / bbox.min().lat().to_radians().cos().max(0.1);
+    let outer = bbox.expanded_deg(margin);
+    let (min, max) = (bbox.min(), bbox.max());
+    let centre = LatLng::new(
+        f64::midpoint(min.lat(), max.lat()),
+        f64::midpoint(min.lon(), max.lon()),
+    );
+    let Ok(centre) = centre else {
+        return Vec::new();
+    };
+    let start = centre.to_cell(res);
+    let mut seen: BTreeSet<CellIndex> = BTreeSet::from([start]);
+    let mut queue = VecDeque::from([start]);
+    let mut inside = Vec::new();
+    while let Some(cell) = queue.pop_front() {
+        let ll = LatLng::from(cell);
+        if bbox.contains_raw(ll.lng(), ll.lat()) {
+            inside.push(cell);
+            if inside.len() >= MAX_ENUMERATED_CELLS {
+                break;
+            }
+        }
+        for n in cell.grid_disk::<Vec<CellIndex>>(1) {
+            let nll = LatLng::from(n);
+            if outer.contains_raw(nll.lng(), nll.lat()) && seen.insert(n) {
+                queue.push_back(n);
+            }
+        }
+    }
+    inside.sort_unstable();
+    inside
+}
+
+/// The cells of `res` that may touch `bbox`: those whose boundary's bounding box meets it.
+/// Sorted. Independent of any data.
+pub fn cells_touching(bbox: Bbox, res: Resolution) -> Vec<CellIndex> {
+    let margin = 2.0 * res.edge_length_km() / 111.0 / bbox.min().lat().to_radians().cos().max(0.1);
+    cells_with_centre_in(bbox.expanded_deg(margin), res)
+        .into_iter()
+        .filter(|cell| {
+            let outline = cell.boundary();
+            let range = |values: &mut dyn Iterator<Item = f64>| {
+                values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
+            };
+            let (west, east) = range(&mut outline.iter().map(|v| v.lng()));
+            let (south, north) = range(&mut outline.iter().map(|v| v.lat()));
+            west <= bbox.max().lon()
+                && east >= bbox.min().lon()
+                && south <= bbox.max().lat()
+                && north >= bbox.min().lat()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> Day {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn child_categories_are_capped_coarser_than_general_ones() {
+        assert_eq!(
+            max_res(Some(Category::ChildExploitationConcern)),
+            Resolution::Seven
+        );
+        assert_eq!(
+            max_res(Some(Category::SeriousYouthViolence)),
+            Resolution::Seven
+        );
+        assert_eq!(max_res(Some(Category::Burglary)), Resolution::Eight);
+        assert_eq!(max_res(None), Resolution::Eight);
+    }
+
+    #[test]
+    fn child_counts_never_tell_zero_from_small() {
+        let policy = DisclosurePolicy::default();
+        for n in 0..10 {
+            assert_eq!(
+                publish_child_count(n, &policy),
+                Published::Suppressed,
+                "{n}"
+            );
+        }
+        assert!(publish_child_count(12, &policy).value().is_some());
+        let child = Some(Category::ChildExploitationConcern);
+        assert_eq!(shown(Published::Value(0), child), Published::Suppressed);
+        assert_eq!(shown(Published::Value(0), None), Published::Value(0));
+    }
+
+    #[test]
+    fn as_of_snaps_to_the_first_of_the_month() {
+        for d in 1..=31 {
+            let snapped = snap_as_of(day(&format!("2025-03-{d:02}")));
+            assert_eq!(snapped, day("2025-03-01"));
+        }
+    }
+
+    #[test]
+    fn spans_are_widened_to_months_and_merged() {
+        let spans = [
+            (1u8, day("2025-03-03"), day("2025-03-09"), 1.5),
+            (1, day("2025-03-20"), day("2025-04-02"), 2.0),
+            (1, day("2025-06-10"), day("2025-06-11"), 1.2),
+            (2, day("2025-03-03"), day("2025-03-04"), 1.1),
+        ];
+        let merged = merge_months(&spans);
+        assert_eq!(
+            merged,
+            vec![
+                (1, day("2025-03-01"), day("2025-04-30"), 2.0),
+                (1, day("2025-06-01"), day("2025-06-30"), 1.2),
+                (2, day("2025-03-01"), day("2025-03-31"), 1.1),
+            ]
+        );
+    }
+
+    #[test]
+    fn enumerated_cells_are_exactly_those_centred_in_the_box() {
+        let bbox = Bbox::from_coords(-2.70, 51.40, -2.50, 51.50).unwrap();
+        let cells = cells_with_centre_in(bbox, Resolution::Seven);
+        assert!(cells.len() > 20, "{}", cells.len());
+        for c in &cells {
+            let ll = LatLng::from(*c);
+            assert!(bbox.contains_raw(ll.lng(), ll.lat()));
+        }
+        // Every cell centred in the box is found: check the neighbours of those found.
+        for c in &cells {
+            for n in c.grid_disk::<Vec<CellIndex>>(1) {
+                let ll = LatLng::from(n);
+                if bbox.contains_raw(ll.lng(), ll.lat()) {
+                    assert!(cells.binary_search(&n).is_ok(), "{n} missing");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_tiny_box_still_touches_the_cell_it_lies_in() {
+        let bbox = Bbox::from_coords(-2.600_000_1, 51.45, -2.6, 51.450_000_1).unwrap();
+        let touching = cells_touching(bbox, WITHHELD_RES);
+        let own = LatLng::new(51.45, -2.6).unwrap().to_cell(WITHHELD_RES);
+        assert!(touching.contains(&own));
+        assert!(touching.len() <= 4, "{}", touching.len());
+    }
+}
