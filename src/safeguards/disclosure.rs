@@ -579,6 +579,19 @@ pub struct ProtectedTable {
     pub grand_total: Published,
 }
 
+/// The number of columns of `rows`, refusing a ragged table.
+fn table_width(rows: &[Vec<u32>]) -> DisclosureResult<usize> {
+    let n_cols = rows.first().map_or(0, Vec::len);
+    match rows.iter().enumerate().find(|(_, r)| r.len() != n_cols) {
+        Some((row, r)) => Err(DisclosureError::RaggedTable {
+            row,
+            expected: n_cols,
+            found: r.len(),
+        }),
+        None => Ok(n_cols),
+    }
+}
+
 /// Protects a table of counts as a **fixed release** (issue 13): every cell on its own
 /// (primary suppression and rounding, [`protect_count`]), whatever else the query asked for,
 /// and every total as the sum of the published cells it covers, suppressed when any of them is
@@ -596,14 +609,7 @@ pub fn protect_fixed_release(
     sensitivity: Sensitivity,
     policy: &DisclosurePolicy,
 ) -> DisclosureResult<ProtectedTable> {
-    let n_cols = rows.first().map_or(0, Vec::len);
-    if let Some((row, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n_cols) {
-        return Err(DisclosureError::RaggedTable {
-            row,
-            expected: n_cols,
-            found: r.len(),
-        });
-    }
+    let n_cols = table_width(rows)?;
     let rules = policy.rules(sensitivity);
     let cells: Vec<Vec<Published>> = rows
         .iter()
@@ -651,14 +657,7 @@ pub fn protect_table(
     sensitivity: Sensitivity,
     policy: &DisclosurePolicy,
 ) -> DisclosureResult<ProtectedTable> {
-    let n_cols = rows.first().map_or(0, Vec::len);
-    if let Some((row, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n_cols) {
-        return Err(DisclosureError::RaggedTable {
-            row,
-            expected: n_cols,
-            found: r.len(),
-        });
-    }
+    let n_cols = table_width(rows)?;
     let rules = policy.rules(sensitivity);
     let mut net = Network::default();
     // Nodes: one per row sum, one per column sum, one for "column totals add up to the grand
