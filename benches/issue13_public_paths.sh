@@ -1,6 +1,11 @@
 #!/bin/bash
-# Side-by-side: session-start binary (old) vs this stop's (new), public role, uncached tiles.
-OLD=/work/wt-old/target/release/saferplaces; NEW=/tmp/ciclone/target/release/saferplaces
+# Side by side: two release binaries (OLD, NEW), public role, tile cache off, each on its own demo
+# store (/tmp/bo for OLD, /tmp/bn for NEW; generate each with its own binary:
+#   SAFERPLACES_GEODATA_DIR=geodata $OLD demo --no-serve --data-dir /tmp/bo).
+# Usage: OLD=path/to/old/saferplaces NEW=path/to/new/saferplaces benches/issue13_public_paths.sh
+set -u
+: "${OLD:?set OLD to the old release binary}" "${NEW:?set NEW to the new release binary}"
+GEODATA=${SAFERPLACES_GEODATA_DIR:-$(cd "$(dirname "$0")/.." && pwd)/geodata}
 W="from=2026-08-01&to=2026-10-31"
 declare -A Q=(
   [hex_general_res8]="/api/v1/hexagons?res=8&$W"
@@ -10,7 +15,7 @@ declare -A Q=(
 for round in 1 2; do
   for v in OLD NEW; do
     bin=${!v}; dir=/tmp/b$( [ $v = OLD ] && echo o || echo n )
-    SAFERPLACES_GEODATA_DIR=/work/main/geodata SAFERPLACES_WEB_DIR=/tmp SAFERPLACES_TILE_CACHE_MB=0 RUST_LOG=warn \
+    SAFERPLACES_GEODATA_DIR=$GEODATA SAFERPLACES_WEB_DIR=/tmp SAFERPLACES_TILE_CACHE_MB=0 RUST_LOG=warn \
       taskset -c 0 $bin serve --data-dir $dir --addr 127.0.0.1:18444 > /dev/null 2>&1 &
     pid=$!
     for i in $(seq 1 60); do curl -sf http://127.0.0.1:18444/health >/dev/null && break; sleep 0.5; done
