@@ -901,7 +901,7 @@ pub fn render_html(r: &SubjectAccessReport) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>Subject access report: {person}</title>\n<style>\n\
          body {{ font-family: sans-serif; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; line-height: 1.5; color: #111; background: #fff; }}\n\
-         table {{ border-collapse: collapse; margin: 0.5rem 0 1.5rem; }}\n\
+         table {{ border-collapse: collapse; margin: 0.5rem 0 1.5rem; display: block; max-width: 100%; overflow-x: auto; }}\n\
          caption {{ text-align: left; font-weight: bold; padding: 0.25rem 0; }}\n\
          th, td {{ border: 1px solid #555; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }}\n\
          </style>\n</head>\n<body>\n<main>\n<h1>Subject access report: {person}</h1>"
