@@ -343,26 +343,17 @@ fn a_flood_of_anonymous_refusals_is_throttled_and_logged_as_a_few_counted_record
 
 /// Creates a police analyst of `org` on the shared demo data and assigns them to `case`.
 fn analyst_of(org: &str, name: &str, case: &str) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args([
-            "user",
-            "add",
-            "--name",
-            name,
-            "--role",
-            "police_analyst",
-            "--org",
-            org,
-        ])
-        .arg("--data-dir")
-        .arg(demo_data_dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let add = [
+        "user",
+        "add",
+        "--name",
+        name,
+        "--role",
+        "police_analyst",
+        "--org",
+        org,
+    ];
+    let out = crate::support::cli_ok(demo_data_dir(), &add);
     crate::support::assign_case(demo_data_dir(), case, name);
     String::from_utf8(out.stdout)
         .unwrap()

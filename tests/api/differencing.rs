@@ -190,22 +190,25 @@ fn every_month_window_of_an_area_comparison_pins_no_suppressed_month() {
     );
 }
 
-/// Issue 13, fifth finding: hot spot bins for aggregate roles were computed from exact counts,
-/// so a bin could reveal a suppressed neighbourhood. Now they are Gi* of the published counts:
-/// the attacker can recompute every bin from the published hexagons (a suppressed cell taken
-/// as 0), so a bin tells nothing the published counts do not.
-#[test]
-fn public_hot_spot_bins_are_gi_star_of_the_published_counts() {
-    use saferplaces::analysis::gistar::{CellUniverse, GiStarSettings, hotspots};
+/// The four authorities' outlines, the hot spot layers' study area.
+fn study_area() -> geo::MultiPolygon<f64> {
     use saferplaces::store::{SqliteStore, Store};
-    let app = spawn_app();
-    let meta = app.get("/api/v1/meta").json();
-    let last: saferplaces::domain::Day = meta["data_to"].as_str().unwrap().parse().unwrap();
-    let to = last.month_start().minus_days(1);
-    let from = to.month_start().minus_days(62).month_start();
-    let q = format!("res=8&from={from}&to={to}&category=public-order");
-    let published = app.get(&format!("/api/v1/hexagons?{q}")).json();
-    let counts: Vec<(h3o::CellIndex, f64)> = published["features"]
+    let data = SqliteStore::open(crate::support::demo_data_dir())
+        .unwrap()
+        .load()
+        .unwrap();
+    geo::MultiPolygon(
+        data.boundaries
+            .iter()
+            .filter(|b| b.scheme.as_str() == "lad")
+            .flat_map(|b| b.geometry.0.iter().cloned())
+            .collect(),
+    )
+}
+
+/// The counts of a published hexagon layer as the attacker reads them: a suppressed cell is 0.
+fn published_counts(layer: &Value) -> Vec<(h3o::CellIndex, f64)> {
+    layer["features"]
         .as_array()
         .unwrap()
         .iter()
@@ -214,7 +217,24 @@ fn public_hot_spot_bins_are_gi_star_of_the_published_counts() {
             let cell: h3o::CellIndex = p["h3"].as_str().unwrap().parse().unwrap();
             (cell, p["count"].as_f64().unwrap_or(0.0))
         })
-        .collect();
+        .collect()
+}
+
+/// Issue 13, fifth finding: hot spot bins for aggregate roles were computed from exact counts,
+/// so a bin could reveal a suppressed neighbourhood. Now they are Gi* of the published counts:
+/// the attacker can recompute every bin from the published hexagons (a suppressed cell taken
+/// as 0), so a bin tells nothing the published counts do not.
+#[test]
+fn public_hot_spot_bins_are_gi_star_of_the_published_counts() {
+    use saferplaces::analysis::gistar::{CellUniverse, GiStarSettings, hotspots};
+    let app = spawn_app();
+    let meta = app.get("/api/v1/meta").json();
+    let last: saferplaces::domain::Day = meta["data_to"].as_str().unwrap().parse().unwrap();
+    let to = last.month_start().minus_days(1);
+    let from = to.month_start().minus_days(62).month_start();
+    let q = format!("res=8&from={from}&to={to}&category=public-order");
+    let published = app.get(&format!("/api/v1/hexagons?{q}")).json();
+    let counts = published_counts(&published);
     assert!(
         published["features"]
             .as_array()
@@ -223,17 +243,7 @@ fn public_hot_spot_bins_are_gi_star_of_the_published_counts() {
             .any(|f| f["properties"]["suppressed"] == true),
         "the window has suppressed cells, or the test proves nothing"
     );
-    let data = SqliteStore::open(crate::support::demo_data_dir())
-        .unwrap()
-        .load()
-        .unwrap();
-    let area = geo::MultiPolygon(
-        data.boundaries
-            .iter()
-            .filter(|b| b.scheme.as_str() == "lad")
-            .flat_map(|b| b.geometry.0.iter().cloned())
-            .collect(),
-    );
+    let area = study_area();
     let universe =
         CellUniverse::in_polygons(&area, "four authorities", h3o::Resolution::Eight, 400_000)
             .unwrap();
@@ -285,7 +295,6 @@ fn public_emerging_categories_are_the_analysis_of_the_published_monthly_counts()
         emerging_hotspots,
     };
     use saferplaces::analysis::gistar::CellUniverse;
-    use saferplaces::store::{SqliteStore, Store};
     let app = spawn_app();
     let meta = app.get("/api/v1/meta").json();
     let last: saferplaces::domain::Day = meta["data_to"].as_str().unwrap().parse().unwrap();
@@ -305,31 +314,10 @@ fn public_emerging_categories_are_the_analysis_of_the_published_monthly_counts()
                     s.from, s.to
                 ))
                 .json();
-            v["features"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| {
-                    let p = &f["properties"];
-                    (
-                        p["h3"].as_str().unwrap().parse().unwrap(),
-                        p["count"].as_f64().unwrap_or(0.0),
-                    )
-                })
-                .collect()
+            published_counts(&v)
         })
         .collect();
-    let data = SqliteStore::open(crate::support::demo_data_dir())
-        .unwrap()
-        .load()
-        .unwrap();
-    let area = geo::MultiPolygon(
-        data.boundaries
-            .iter()
-            .filter(|b| b.scheme.as_str() == "lad")
-            .flat_map(|b| b.geometry.0.iter().cloned())
-            .collect(),
-    );
+    let area = study_area();
     let universe =
         CellUniverse::in_polygons(&area, "four authorities", h3o::Resolution::Seven, 400_000)
             .unwrap();

@@ -152,21 +152,9 @@ fn a_retention_sweep_leaves_no_byte_of_an_erased_child_or_their_links_in_the_sto
     let dir = private_demo();
     let before = load(dir.path());
     let (child, today) = child_to_erase(&before);
-    let sweep = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args([
-            "retention",
-            "sweep",
-            "--today",
-            &today.to_string(),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        sweep.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sweep.stderr)
+    crate::support::cli_ok(
+        dir.path(),
+        &["retention", "sweep", "--today", &today.to_string()],
     );
     let after = load(dir.path());
     let erased = erased_between(&before, &after);

@@ -22,18 +22,25 @@ fn shared(rel: &str) -> Option<PathBuf> {
     }
 }
 
-struct Run {
-    ok: bool,
-    stdout: String,
-    summary: Value,
+/// One `saferplaces import ... --json` run: its exit, standard output and JSON summary line.
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub summary: Value,
 }
 
 fn import(data: &Path, args: &[&str]) -> Run {
+    import_with(data, args, &[])
+}
+
+/// `saferplaces import ARGS --json --data-dir DATA` with extra environment variables.
+pub fn import_with(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
         .arg("import")
         .args(args)
         .args(["--json", "--data-dir"])
         .arg(data)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -46,7 +53,8 @@ fn import(data: &Path, args: &[&str]) -> Run {
     }
 }
 
-fn stats(data: &Path) -> Value {
+/// `saferplaces stats --json` of DATA.
+pub fn stats(data: &Path) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
         .args(["stats", "--json", "--data-dir"])
         .arg(data)

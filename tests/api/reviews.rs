@@ -159,21 +159,9 @@ fn a_review_keeps_to_s18_is_audited_and_a_later_erasure_refers_to_it() {
     );
 
     // Past the new date and the grace period the sweep erases the child, citing the review.
-    let sweep = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args([
-            "retention",
-            "sweep",
-            "--today",
-            &plus(92 + 31),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        sweep.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sweep.stderr)
+    crate::support::cli_ok(
+        dir.path(),
+        &["retention", "sweep", "--today", &plus(92 + 31)],
     );
     let log = events(dir.path());
     let erasure = log

@@ -4,48 +4,23 @@
 //! Everything goes through the real `saferplaces import` against a fresh data directory.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use saferplaces::domain::Day;
+
+use crate::import::{Run, import_with, stats};
 use serde_json::Value;
 
 const AGENCY: &str = "avon-and-somerset-police";
 
-struct Run {
-    ok: bool,
-    stdout: String,
-    summary: Value,
-}
-
 fn import(data: &Path, kind: &str, file: &Path, extra: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args(["import", kind, "--agency", AGENCY])
-        // The deployment's own data: no sharing agreement needed (S20 is tested in access.rs).
-        .env("SAFERPLACES_CONTROLLER", AGENCY)
-        .arg(file)
-        .args(extra)
-        .args(["--json", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let summary =
-        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap_or(Value::Null);
-    Run {
-        ok: out.status.success(),
-        stdout,
-        summary,
-    }
+    let file = file.to_str().unwrap();
+    let args = [&[kind, "--agency", AGENCY, file][..], extra].concat();
+    // The deployment's own data: no sharing agreement needed (S20 is tested in access.rs).
+    import_with(data, &args, &[("SAFERPLACES_CONTROLLER", AGENCY)])
 }
 
 fn count(data: &Path, kind: &str) -> u64 {
-    let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-        .args(["stats", "--json", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
-    v[kind].as_u64().unwrap()
+    stats(data)[kind].as_u64().unwrap()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -34,14 +34,20 @@ pub fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// Generates the synthetic demo data into `dir` with `saferplaces demo --no-serve`.
-pub fn generate_demo(dir: &Path) {
-    let out = cli(dir, &["demo", "--no-serve"]);
+/// [`cli`], asserting it succeeded (naming its standard error when not).
+pub fn cli_ok(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = cli(dir, args);
     assert!(
         out.status.success(),
-        "demo generation failed: {}",
+        "saferplaces {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+/// Generates the synthetic demo data into `dir` with `saferplaces demo --no-serve`.
+pub fn generate_demo(dir: &Path) {
+    cli_ok(dir, &["demo", "--no-serve"]);
 }
 
 /// A private copy of the demo data, for tests that change or erase it.
