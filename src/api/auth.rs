@@ -16,7 +16,7 @@ use serde_json::json;
 use super::{ApiError, AppState};
 use crate::domain::{CaseRef, LegalBasis, PurposeCode, Role, User};
 use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
-use crate::safeguards::monitor::{Alert, RefusalKey, RefusalVerdict};
+use crate::safeguards::monitor::{Alert, RefusalKey, RefusalVerdict, now_ms};
 use crate::safeguards::policy::{DataClass, DenyReason, POLICY_VERSION, TokenProblem, authorise};
 use crate::safeguards::tokens::{self, bearer_token, token_hash, token_id};
 
@@ -348,12 +348,6 @@ fn legal_basis(
         auth.break_glass = true;
     }
     Ok(())
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Writes the refusal to the audit log, then answers it. If the audit record cannot be

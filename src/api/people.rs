@@ -20,7 +20,7 @@ use super::{ApiError, ApiResult, AppState};
 use crate::domain::{PersonRef, SubjectCategory};
 use crate::safeguards::audit::{AuditEventType, AuditFilter, Decision};
 use crate::safeguards::fields::{Allowlist, allowlist, render_link, render_person};
-use crate::safeguards::monitor::Exceeded;
+use crate::safeguards::monitor::{Exceeded, now_ms};
 use crate::safeguards::policy::DenyReason;
 use crate::safeguards::scope::{CaseAccess, visible_links, visible_people};
 
@@ -84,12 +84,6 @@ async fn scope(state: &AppState, auth: &Authorised) -> Result<Visible, Response>
         }),
         None => Err(deny(state, auth, DenyReason::PurposeNotPermitted, "").await),
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Charges a read of `subjects` to the caller's budgets (issue 12, point 2): a break-glass

@@ -34,6 +34,14 @@ const MAX_TRACKED_ADDRESSES: usize = 100_000;
 /// Most distinct refusal keys waiting to be flushed; past this a refusal is written at once.
 const MAX_PENDING_REFUSALS: usize = 10_000;
 
+/// Milliseconds since the Unix epoch from the system clock (0 if the clock is before it):
+/// the time the server passes to the monitor and the refusal gate.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The configurable limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budgets {
