@@ -46,6 +46,18 @@ pub fn count_in_area(
     window: TimeWindow,
     category: Option<Category>,
 ) -> AreaCounts {
+    count_in_area_where(index, area, window, category, |_| true)
+}
+
+/// Counts as [`count_in_area`], keeping only incidents whose category passes `keep` (for
+/// example the general categories of an aggregate role's "all categories").
+pub fn count_in_area_where(
+    index: &IncidentIndex,
+    area: &Boundary,
+    window: TimeWindow,
+    category: Option<Category>,
+    keep: impl Fn(Category) -> bool,
+) -> AreaCounts {
     let months = months_of(window);
     let mut monthly = vec![0u32; months.len()];
     let mut total = 0u32;
@@ -56,7 +68,7 @@ pub fn count_in_area(
     if let Some(bbox) = bbox {
         let (hits, _) = index.incidents_in_bbox(bbox, window, category, usize::MAX);
         for hit in hits {
-            if !area.geometry.contains(&Point::new(hit.lon, hit.lat)) {
+            if !keep(hit.category) || !area.geometry.contains(&Point::new(hit.lon, hit.lat)) {
                 continue;
             }
             total += 1;

@@ -17,10 +17,11 @@ use serde_json::{Value, json};
 use super::auth::Authorised;
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking};
-use crate::analysis::areas::{count_in_area, rate_per_1000};
+use crate::analysis::areas::{count_in_area_where, rate_per_1000};
 use crate::domain::{Boundary, Category};
 use crate::safeguards::disclosure::{Published, Sensitivity, protect_fixed_release};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
+use crate::safeguards::releases;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/areas/compare", get(get_compare))
@@ -106,7 +107,12 @@ async fn get_compare(
     blocking(move || {
         let counts: Vec<_> = areas
             .iter()
-            .map(|a| count_in_area(&snap.incidents, a, window, category))
+            .map(|a| {
+                // "All categories" for aggregate roles: the general ones only
+                // (safeguards::releases::categories_in).
+                let keep = |c: Category| !controlled || releases::categories_in(category).any(|k| k == c);
+                count_in_area_where(&snap.incidents, a, window, category, keep)
+            })
             .collect();
         let months = counts.first().map(|c| c.months.clone()).unwrap_or_default();
         let sensitivity = Sensitivity::for_category(category);

@@ -13,26 +13,38 @@ use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
 use crate::domain::{Bbox, Category, TimeWindow};
 use crate::index::{CountQuery, H3Res};
-use crate::safeguards::disclosure::{Published, Sensitivity, protect_cell_levels};
+use crate::safeguards::disclosure::{Published, Sensitivity};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 use crate::safeguards::releases;
 
 /// Most cells one response may hold; beyond it the caller must zoom in or coarsen `res`.
 pub const MAX_CELLS: usize = 60_000;
 
-/// Protected cells of one layer: every resolution, keyed by cell.
-pub(crate) type Protected = std::collections::HashMap<h3o::CellIndex, Published>;
+/// Published cells of one window for aggregate roles: every served resolution, keyed by cell,
+/// assembled from the monthly releases (`safeguards::disclosure::WindowRelease`).
+pub(crate) type Protected = crate::safeguards::disclosure::WindowRelease;
 
-/// What a protected layer depends on.
+/// What a protected window depends on.
 type ProtectedKey = (u64, TimeWindow, Option<Category>);
 
-/// Most protected layers kept.
+/// Most assembled windows kept.
 const PROTECTED_CACHE_ENTRIES: usize = 64;
 
-/// A small bounded cache of protected layers, oldest evicted first.
+/// Most monthly releases kept (about 100 KB each on the demo data): enough for every month of
+/// ten years of one category, or of a few years of every category.
+const MONTH_CACHE_ENTRIES: usize = 256;
+
+type MonthKey = (u64, TimeWindow, Option<Category>);
+
+/// One month's published cells.
+type Month = std::sync::Arc<Vec<(h3o::CellIndex, Published)>>;
+
+/// Bounded caches of monthly releases and of the windows assembled from them, oldest evicted
+/// first.
 #[derive(Default)]
 pub struct ProtectedCache {
     entries: std::collections::VecDeque<(ProtectedKey, std::sync::Arc<Protected>)>,
+    months: std::collections::VecDeque<(MonthKey, Month)>,
 }
 
 impl ProtectedCache {
@@ -49,12 +61,69 @@ impl ProtectedCache {
         }
         self.entries.push_back((key, value));
     }
+
+    fn month(&self, key: &MonthKey) -> Option<Month> {
+        self.months
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| std::sync::Arc::clone(v))
+    }
+
+    fn put_month(&mut self, key: MonthKey, value: Month) {
+        if self.months.len() >= MONTH_CACHE_ENTRIES {
+            self.months.pop_front();
+        }
+        self.months.push_back((key, value));
+    }
 }
 
-/// The disclosure-controlled counts of every cell, at every resolution, of the whole study
-/// area for `window` and `category`: one network protected once and cached by (data version,
-/// window, category), then sliced by each request (a bbox, resolution or tile never changes
-/// what is suppressed).
+/// The monthly release of `month` (one calendar month) and `category`: the counts of the whole
+/// study area at the finest resolution aggregate roles may see for the category, protected at
+/// every coarser resolution as one network (`safeguards::releases::month_release`).
+fn month_release(
+    cache: &std::sync::Mutex<ProtectedCache>,
+    policy: &crate::safeguards::disclosure::DisclosurePolicy,
+    snap: &crate::index::Snapshot,
+    month: TimeWindow,
+    category: Option<Category>,
+) -> Month {
+    let key = (snap.data_version, month, category);
+    let lock = || {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(hit) = lock().month(&key) {
+        return hit;
+    }
+    let release = std::sync::Arc::new(releases::month_release(
+        category,
+        |c, res| {
+            let Ok(res) = H3Res::new(u8::from(res)) else {
+                return Vec::new();
+            };
+            snap.incidents
+                .cell_counts(&CountQuery {
+                    bbox: world(),
+                    res,
+                    window: month,
+                    category: Some(c),
+                })
+                .iter()
+                .map(|c| (c.cell, c.count))
+                .collect()
+        },
+        policy,
+    ));
+    lock().put_month(key, std::sync::Arc::clone(&release));
+    release
+}
+
+/// The published cells of `window` (whole months) and `category` for aggregate roles, at every
+/// resolution they may see: the sum of the monthly releases of its months
+/// (`safeguards::disclosure::WindowRelease`). Each month is protected once for the whole study
+/// area and cached by (data version, month, category); a request then only slices, so a bbox,
+/// resolution, tile or overlapping window never changes a month's figures.
 pub(crate) fn protected_cells(
     cache: &std::sync::Mutex<ProtectedCache>,
     policy: &crate::safeguards::disclosure::DisclosurePolicy,
@@ -68,27 +137,20 @@ pub(crate) fn protected_cells(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(&key);
     cached.unwrap_or_else(|| {
-        let whole = CountQuery {
-            bbox: world(),
-            res: H3Res::finest(),
-            window,
-            category,
-        };
-        let finest: Vec<(h3o::CellIndex, u32)> = snap
+        let span = snap
             .incidents
-            .cell_counts(&whole)
+            .day_range()
+            .and_then(|(a, b)| TimeWindow::new(a, b).ok());
+        let months = span.map_or_else(Vec::new, |span| {
+            crate::safeguards::disclosure::months_of(window, span)
+        });
+        let releases: Vec<_> = months
             .iter()
-            .map(|c| (c.cell, c.count))
+            .map(|&m| month_release(cache, policy, snap, m, category))
             .collect();
-        let all: Protected = protect_cell_levels(
-            &finest,
-            H3Res::coarsest().to_h3(),
-            Sensitivity::for_category(category),
-            policy,
-        )
-        .into_iter()
-        .collect();
-        let all = std::sync::Arc::new(all);
+        let parts: Vec<&crate::safeguards::disclosure::MonthRelease> =
+            releases.iter().map(|r| r.as_slice()).collect();
+        let all = std::sync::Arc::new(releases::window_release(&parts, category));
         cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -171,8 +233,9 @@ async fn get_hexagons(
                 if published.value() == Some(0) {
                     continue;
                 }
+                let partial = if protected.is_partial(&cell) { r#","partial":true"# } else { "" };
                 let props = format!(
-                    r#"{{"h3":"{cell}","count":{},"suppressed":{}}}"#,
+                    r#"{{"h3":"{cell}","count":{},"suppressed":{}{partial}}}"#,
                     published.count_json(),
                     published.is_suppressed()
                 );
@@ -199,6 +262,7 @@ async fn get_hexagons(
                 let threshold = policy.threshold(Sensitivity::for_category(category));
                 serde_json::json!({"controlled": true, "min_count": threshold, "rounding": policy.effective_rounding_base(),
                                    "time": "whole months", "max_res": cap,
+                                   "method": "monthly release: each calendar month protected on its own; a window's count is the sum of its published months, marked partial (a lower bound) when another month is suppressed",
                                    "zero": if releases::hides_zero(category) {
                                        "a child category: every cell of the study area is listed and 0 is shown as suppressed"
                                    } else {

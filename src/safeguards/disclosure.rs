@@ -719,6 +719,130 @@ pub fn coarsen_window_to_months(window: TimeWindow) -> TimeWindow {
     TimeWindow::new(from, to).unwrap_or_else(|_| TimeWindow::all())
 }
 
+/// Most months [`months_of`] lists: a century, far more than any store holds.
+pub const MAX_RELEASE_MONTHS: usize = 1200;
+
+/// The whole calendar months of `window` that meet `span` (the days the data hold), oldest
+/// first, each as a window from its first to its last day. Empty when they do not meet. At most
+/// [`MAX_RELEASE_MONTHS`] (the newest are dropped beyond it).
+pub fn months_of(window: TimeWindow, span: TimeWindow) -> Vec<TimeWindow> {
+    let first = window.from().max(span.from());
+    let last = window.to().min(span.to());
+    let mut months = Vec::new();
+    let mut start = first.month_start();
+    while start <= last && months.len() < MAX_RELEASE_MONTHS {
+        let end = month_end(start);
+        match TimeWindow::new(start, end) {
+            Ok(month) => months.push(month),
+            Err(_) => break,
+        }
+        if end == Day::MAX {
+            break;
+        }
+        start = end.plus_days(1);
+    }
+    months
+}
+
+/// One month's published cells of a layer at every served resolution: the output of
+/// [`protect_cell_levels`] for the counts of that calendar month.
+pub type MonthRelease = [(CellIndex, Published)];
+
+/// The published cells of a window of whole months, assembled from the monthly releases
+/// ([`WindowRelease::from_months`]). This is the method aggregate roles get for every
+/// time-windowed H3 output (hexagons, tiles, hot spots, emerging hot spots, cross-border
+/// cells); see docs/DISCLOSURE.md, "Monthly release".
+///
+/// Every figure is a function of the monthly releases alone: a window's value for a cell is
+/// the sum of the cell's published months, so overlapping windows difference only into
+/// published monthly values, never into a suppressed month (the 78-window attack of the
+/// review, applied to the map). Repeating a request gives the same answer, because the monthly
+/// releases are deterministic functions of the month's counts.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WindowRelease {
+    cells: HashMap<CellIndex, Published>,
+    partial: HashSet<CellIndex>,
+    months: usize,
+}
+
+impl WindowRelease {
+    /// Assembles a window from the releases of its months (one entry per month, each the whole
+    /// study area). Per cell:
+    ///
+    /// - with at least one published month, the value is the sum of the published months, a
+    ///   multiple of the base at least the threshold (so still a valid published value under
+    ///   S21); it is a lower bound, and the cell is **partial**, when another month of the
+    ///   window is shown as suppressed;
+    /// - with no published month and at least one suppressed one, it is suppressed;
+    /// - otherwise (every month 0) it is absent, which callers read as 0.
+    ///
+    /// `zero_hidden` is for child categories, where a month at 0 is shown as suppressed
+    /// (`safeguards::releases`): a month in which the cell is 0 or absent then counts as a
+    /// suppressed month, so `partial` says nothing a single month does not.
+    pub fn from_months(months: &[&MonthRelease], zero_hidden: bool) -> Self {
+        // Per cell: sum of published months, months published, months suppressed.
+        let mut acc: HashMap<CellIndex, (u32, usize, usize)> = HashMap::new();
+        for month in months {
+            for &(cell, published) in *month {
+                let entry = acc.entry(cell).or_default();
+                match published {
+                    Published::Value(0) => {}
+                    Published::Value(v) => {
+                        entry.0 = entry.0.saturating_add(v);
+                        entry.1 += 1;
+                    }
+                    Published::Suppressed => entry.2 += 1,
+                }
+            }
+        }
+        let mut release = Self {
+            cells: HashMap::with_capacity(acc.len()),
+            partial: HashSet::new(),
+            months: months.len(),
+        };
+        for (cell, (sum, published, suppressed)) in acc {
+            let shown_suppressed = if zero_hidden {
+                months.len() - published
+            } else {
+                suppressed
+            };
+            let value = if published > 0 {
+                if shown_suppressed > 0 {
+                    release.partial.insert(cell);
+                }
+                Published::Value(sum)
+            } else if suppressed > 0 {
+                Published::Suppressed
+            } else {
+                continue;
+            };
+            release.cells.insert(cell, value);
+        }
+        release
+    }
+
+    /// The published value of `cell`; `None` when it is 0 in every month (absent).
+    pub fn get(&self, cell: &CellIndex) -> Option<&Published> {
+        self.cells.get(cell)
+    }
+
+    /// True when `cell`'s value is the sum of its published months and another month of the
+    /// window is shown as suppressed: the value is then a lower bound.
+    pub fn is_partial(&self, cell: &CellIndex) -> bool {
+        self.partial.contains(cell)
+    }
+
+    /// The number of months assembled.
+    pub fn months(&self) -> usize {
+        self.months
+    }
+
+    /// The cells with a value or suppressed, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&CellIndex, &Published)> {
+        self.cells.iter()
+    }
+}
+
 /// The last day of `day`'s month, or [`Day::MAX`] when that is not representable.
 fn month_end(day: Day) -> Day {
     let (year, month, _) = day.ymd();

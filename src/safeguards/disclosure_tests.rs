@@ -1266,3 +1266,104 @@ fn a_fixed_release_publishes_each_cell_alike_in_every_table_and_derives_totals_f
     );
     assert!(protect_fixed_release(&[vec![1, 2], vec![3]], Sensitivity::General, &policy).is_err());
 }
+
+fn day(s: &str) -> Day {
+    s.parse().unwrap()
+}
+
+#[test]
+fn months_of_lists_the_whole_months_a_window_shares_with_the_data() {
+    let w = |a: &str, b: &str| TimeWindow::new(day(a), day(b)).unwrap();
+    let months = months_of(w("2025-11-01", "2026-02-28"), w("2025-12-15", "2026-06-30"));
+    let firsts: Vec<String> = months.iter().map(|m| m.from().to_string()).collect();
+    assert_eq!(firsts, ["2025-12-01", "2026-01-01", "2026-02-01"]);
+    assert_eq!(months[1].to(), day("2026-01-31"));
+    assert_eq!(months[2].to(), day("2026-02-28"));
+    assert!(months_of(w("2020-01-01", "2020-02-01"), w("2025-01-01", "2025-02-01")).is_empty());
+    // The widest window is bounded by the data, not by the calendar.
+    assert_eq!(
+        months_of(TimeWindow::all(), w("2024-01-10", "2024-03-02")).len(),
+        3
+    );
+}
+
+#[test]
+fn a_window_release_is_the_sum_of_its_published_months_and_flags_lower_bounds() {
+    let [a, b, c] = {
+        let cells = cells8();
+        [cells[0], cells[1], cells[2]]
+    };
+    let jan = vec![
+        (a, Published::Value(10)),
+        (b, Published::Suppressed),
+        (c, Published::Suppressed),
+    ];
+    let feb = vec![(a, Published::Value(5)), (b, Published::Value(15))];
+    let w = WindowRelease::from_months(&[&jan, &feb], false);
+    assert_eq!(w.get(&a), Some(&Published::Value(15)));
+    assert!(!w.is_partial(&a), "both months published");
+    assert_eq!(w.get(&b), Some(&Published::Value(15)));
+    assert!(
+        w.is_partial(&b),
+        "January is suppressed: 15 is a lower bound"
+    );
+    assert_eq!(
+        w.get(&c),
+        Some(&Published::Suppressed),
+        "no month published"
+    );
+    assert_eq!(w.months(), 2);
+    // One month is that month's release, unchanged.
+    let one = WindowRelease::from_months(&[&jan], false);
+    for &(cell, p) in &jan {
+        assert_eq!(one.get(&cell), Some(&p));
+        assert!(!one.is_partial(&cell));
+    }
+    // Child categories: a month at 0 is shown as suppressed, so it makes a sum partial too.
+    let child = WindowRelease::from_months(&[&jan, &feb], true);
+    assert!(!child.is_partial(&a) && child.is_partial(&b));
+    let mar: Vec<(CellIndex, Published)> = vec![];
+    let child = WindowRelease::from_months(&[&jan, &mar], true);
+    assert!(
+        child.is_partial(&a),
+        "a is 0 (absent) in March, shown as suppressed"
+    );
+    assert_eq!(child.get(&a), Some(&Published::Value(10)));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, rng_seed: RngSeed::Fixed(13), ..ProptestConfig::default() })]
+    /// Every window figure is a valid published value (S21 test (a)) and a function of the
+    /// months' figures only: permuting the months or assembling twice changes nothing.
+    #[test]
+    fn window_releases_are_valid_published_values_and_depend_only_on_the_months(
+        months in prop::collection::vec(prop::collection::vec((0usize..6, 0u32..30), 0..8), 1..6),
+        zero_hidden in any::<bool>(),
+    ) {
+        let cells = cells8();
+        let policy = DisclosurePolicy::default();
+        let releases: Vec<Vec<(CellIndex, Published)>> = months
+            .iter()
+            .map(|m| {
+                let counts: Vec<(CellIndex, u32)> = m.iter().map(|&(i, n)| (cells[i], n)).collect();
+                protect_cell_levels(&counts, Resolution::Five, Sensitivity::General, &policy)
+            })
+            .collect();
+        let parts: Vec<&MonthRelease> = releases.iter().map(Vec::as_slice).collect();
+        let w = WindowRelease::from_months(&parts, zero_hidden);
+        let mut reversed = parts.clone();
+        reversed.reverse();
+        prop_assert_eq!(&w, &WindowRelease::from_months(&reversed, zero_hidden));
+        for (cell, p) in w.iter() {
+            if let Published::Value(v) = *p {
+                prop_assert!(v == 0 || (v >= 5 && v % 5 == 0), "{v}");
+            }
+            let sum: u32 = parts
+                .iter()
+                .filter_map(|m| m.iter().find(|(c, _)| c == cell))
+                .filter_map(|(_, p)| p.value())
+                .sum();
+            prop_assert_eq!(p.value().unwrap_or(0), sum);
+        }
+    }
+}

@@ -25,8 +25,15 @@ use std::collections::{BTreeSet, VecDeque};
 
 use h3o::{CellIndex, LatLng, Resolution};
 
-use super::disclosure::{DisclosurePolicy, Published, Sensitivity, protect_count};
+use super::disclosure::{
+    DisclosurePolicy, MonthRelease, Published, Sensitivity, WindowRelease, protect_cell_levels,
+    protect_count,
+};
 use crate::domain::{Bbox, Category, Day, TimeWindow};
+
+/// Coarsest H3 resolution any layer serves (the incident index's coarsest level); monthly
+/// releases are protected from [`max_res`] up to here.
+pub const MIN_RES: Resolution = Resolution::Five;
 
 /// Finest H3 resolution aggregate roles get for general layers.
 pub const MAX_RES_GENERAL: Resolution = Resolution::Eight;
@@ -47,6 +54,60 @@ pub fn max_res(category: Option<Category>) -> Resolution {
         Sensitivity::Children => MAX_RES_CHILDREN,
         Sensitivity::General => MAX_RES_GENERAL,
     }
+}
+
+/// The categories a layer of `category` counts for aggregate roles: that one, or for "all
+/// categories" (`None`) every category not about children. The child-related categories are
+/// published only in their own layers, so that "all" minus the general categories (which
+/// police.uk publishes exactly) cannot difference them out (`safeguards::disclosure`, "Limits").
+pub fn categories_in(category: Option<Category>) -> impl Iterator<Item = Category> {
+    Category::ALL
+        .iter()
+        .copied()
+        .filter(move |c| category.map_or(!c.concerns_children(), |want| want == *c))
+}
+
+/// The monthly release of one calendar month for `category` ("all categories" when `None`):
+/// the month's counts of the study area at the finest resolution aggregate roles may see for
+/// the category ([`max_res`]), summed over [`categories_in`], protected at every coarser
+/// resolution as one network ([`protect_cell_levels`]). `counts_of(category, res)` gives the
+/// month's exact counts of one category per cell at `res`.
+///
+/// Every time-windowed H3 output for aggregate roles is assembled from these releases
+/// ([`window_release`]), so this is the one place their figures come from.
+pub fn month_release(
+    category: Option<Category>,
+    counts_of: impl Fn(Category, Resolution) -> Vec<(CellIndex, u32)>,
+    policy: &DisclosurePolicy,
+) -> Vec<(CellIndex, Published)> {
+    let res = max_res(category);
+    let counts: Vec<(CellIndex, u32)> = categories_in(category)
+        .flat_map(|c| counts_of(c, res))
+        .collect();
+    protect_cell_levels(
+        &counts,
+        MIN_RES,
+        Sensitivity::for_category(category),
+        policy,
+    )
+}
+
+/// A window of whole months for `category`, from the monthly releases of its months
+/// ([`month_release`]); child categories count a month at 0 as suppressed ([`hides_zero`]).
+pub fn window_release(months: &[&MonthRelease], category: Option<Category>) -> WindowRelease {
+    WindowRelease::from_months(months, hides_zero(category))
+}
+
+/// What an aggregate role is shown for `cell` of `release`: its published value (0 when
+/// absent, and a 0 shown as suppressed for child categories, [`shown`]) and whether it is a
+/// lower bound (partial).
+pub fn shown_cell(
+    release: &WindowRelease,
+    cell: CellIndex,
+    category: Option<Category>,
+) -> (Published, bool) {
+    let published = release.get(&cell).copied().unwrap_or(Published::Value(0));
+    (shown(published, category), release.is_partial(&cell))
 }
 
 /// Checks a requested resolution against the cap of `category` for aggregate roles.
@@ -216,6 +277,41 @@ mod tests {
 
     fn day(s: &str) -> Day {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_coarsest_released_level_is_the_index_coarsest() {
+        assert_eq!(u8::from(MIN_RES), crate::index::H3Res::coarsest().get());
+    }
+
+    #[test]
+    fn all_categories_for_aggregate_roles_leaves_out_the_child_categories() {
+        let all: Vec<Category> = categories_in(None).collect();
+        assert!(!all.is_empty() && all.iter().all(|c| !c.concerns_children()));
+        assert_eq!(
+            all.len()
+                + Category::ALL
+                    .iter()
+                    .filter(|c| c.concerns_children())
+                    .count(),
+            Category::ALL.len()
+        );
+        let one: Vec<Category> = categories_in(Some(Category::ChildExploitationConcern)).collect();
+        assert_eq!(one, [Category::ChildExploitationConcern]);
+    }
+
+    #[test]
+    fn a_month_release_of_all_categories_counts_no_child_incident() {
+        let cell = LatLng::new(51.45, -2.59)
+            .unwrap()
+            .to_cell(Resolution::Eight);
+        let policy = DisclosurePolicy::default();
+        // 20 incidents of every category in one cell: "all" counts only the general ones.
+        let release = month_release(None, |_, _| vec![(cell, 20)], &policy);
+        let general = u32::try_from(categories_in(None).count()).unwrap();
+        let got = release.iter().find(|(c, _)| *c == cell).map(|(_, p)| *p);
+        assert_eq!(got, Some(Published::Value(20 * general)));
+        assert!(release.iter().all(|(c, _)| c.resolution() >= MIN_RES));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::index::{CountQuery, H3Res, Snapshot};
 use crate::safeguards::disclosure::Published;
 
 /// Disclosure-controlled values of cells at every resolution (aggregate roles).
-pub type ProtectedCells = HashMap<CellIndex, Published>;
+pub type ProtectedCells = crate::safeguards::disclosure::WindowRelease;
 
 /// Most cell shapes [`SharedShapes`] keeps (about 250 bytes each): every res-5..10 cell of the
 /// study area fits several times over.
@@ -120,6 +120,7 @@ const HEX_FIELDS: &[(&str, FieldType)] = &[
     ("h3", FieldType::String),
     ("count", FieldType::Number),
     ("suppressed", FieldType::Boolean),
+    ("partial", FieldType::Boolean),
 ];
 
 /// Every layer served as tiles, in catalogue order.
@@ -128,7 +129,7 @@ pub const LAYERS: &[LayerSpec] = &[
         name: "hexagons",
         minzoom: 5,
         maxzoom: 12,
-        description: "incident counts per H3 cell for the window and category; resolution from zoom; aggregate roles get disclosure-controlled counts, no cell finer than res 8 (res 7 for child categories, every study-area cell drawn with zero shown as suppressed)",
+        description: "incident counts per H3 cell for the window and category; resolution from zoom; aggregate roles get disclosure-controlled counts (a monthly release: the sum of the published months, `partial` when a month is suppressed), no cell finer than res 8 (res 7 for child categories, every study-area cell drawn with zero shown as suppressed)",
         fields: HEX_FIELDS,
         temporal: true,
     },
@@ -597,6 +598,9 @@ fn render_hexagons(
 }
 
 /// The cells of `res` near `tile` with their published counts, filtered by `keep`.
+/// The extra property of a cell whose count is a lower bound (aggregate roles).
+const PARTIAL: &[super::mvt::Property<'static>] = &[("partial", PropValue::Bool(true))];
+
 fn hex_cells(
     snap: &Snapshot,
     tile: TileCoord,
@@ -648,10 +652,13 @@ fn hex_cells(
                     HexCount::from(published)
                 }
             };
+            // A lower bound: the sum of the published months while another month of the
+            // window is shown as suppressed (safeguards::disclosure::WindowRelease).
+            let partial = q.protected.is_some_and(|p| p.is_partial(&cell));
             Some(HexCell {
                 cell,
                 count,
-                extra: &[],
+                extra: if partial { PARTIAL } else { &[] },
             })
         })
         .collect()

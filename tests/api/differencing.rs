@@ -367,3 +367,152 @@ fn public_emerging_categories_are_the_analysis_of_the_published_monthly_counts()
         "categories differ from the published months' analysis"
     );
 }
+
+/// The published cells of one hexagon layer: cell → (count or `None` when suppressed, partial).
+fn hexagon_figures(layer: &Value) -> std::collections::BTreeMap<String, (Option<i64>, bool)> {
+    layer["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = &f["properties"];
+            (
+                p["h3"].as_str().unwrap().to_owned(),
+                (p["count"].as_i64(), p["partial"] == true),
+            )
+        })
+        .collect()
+}
+
+/// Issue 13, point 1, on the map: the 78-window attack of the first finding, sent to
+/// `/api/v1/hexagons` (res 8, all categories, anonymous). Each window used to be protected on
+/// its own, so windows one month apart differenced into the months: the attacker below pins
+/// suppressed cell-months. Now every window of a cell is the sum of its published months
+/// (the monthly release), which the test checks figure by figure, so the windows add nothing to
+/// the single months, and the same attacker (who, knowing the method, reads a window as that
+/// sum) pins nothing.
+#[test]
+fn every_month_window_of_the_hexagon_layer_is_the_sum_of_its_published_months() {
+    let app = spawn_app();
+    let meta = app.get("/api/v1/meta").json();
+    let last: saferplaces::domain::Day = meta["data_to"].as_str().unwrap().parse().unwrap();
+    let end = last.month_start().minus_days(1).month_start();
+    let mut months = vec![end];
+    while months.len() < 12 {
+        months.insert(0, months[0].minus_days(1).month_start());
+    }
+    let month_end = |m: saferplaces::domain::Day| m.plus_days(40).month_start().minus_days(1);
+    let fetch = |a: usize, b: usize| {
+        let path = format!(
+            "/api/v1/hexagons?res=8&from={}&to={}",
+            months[a],
+            month_end(months[b])
+        );
+        let reply = app.get(&path);
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        reply.json()
+    };
+    let single: Vec<Value> = (0..12).map(|m| fetch(m, m)).collect();
+    let threshold = single[0]["disclosure"]["min_count"].as_i64().unwrap();
+    let base = single[0]["disclosure"]["rounding"].as_i64().unwrap();
+    let single: Vec<_> = single.iter().map(hexagon_figures).collect();
+    // Variables: the true count of (cell, month).
+    let cells: Vec<String> = single
+        .iter()
+        .flat_map(|m| m.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let index: std::collections::HashMap<&str, usize> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let var = |cell: usize, month: usize| cell * 12 + month;
+    let figure = |m: &std::collections::BTreeMap<String, (Option<i64>, bool)>, cell: &str| match m
+        .get(cell)
+    {
+        None => serde_json::json!({"count": 0, "suppressed": false}),
+        Some((None, _)) => serde_json::json!({"count": null, "suppressed": true}),
+        Some((Some(n), _)) => serde_json::json!({"count": n, "suppressed": false}),
+    };
+    let mut sums: Vec<Sum> = Vec::new();
+    for (m, release) in single.iter().enumerate() {
+        for (i, cell) in cells.iter().enumerate() {
+            let (lo, hi) = interval(&figure(release, cell), threshold, base);
+            sums.push(Sum {
+                vars: vec![var(i, m)],
+                lo,
+                hi,
+            });
+        }
+    }
+    let mut not_sums = Vec::new();
+    for a in 0..12 {
+        for b in a + 1..12 {
+            let window = fetch(a, b);
+            let monthly_release = window["disclosure"]["method"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("monthly release"));
+            let figures = hexagon_figures(&window);
+            for (cell, &(count, partial)) in &figures {
+                // What the single months publish for this cell.
+                let published: Vec<Option<i64>> = (a..=b)
+                    .map(|m| single[m].get(cell).map_or(Some(0), |f| f.0))
+                    .collect();
+                let sum: i64 = published.iter().flatten().sum();
+                let any_suppressed = published.iter().any(Option::is_none);
+                let expected = if sum > 0 { Some(sum) } else { None };
+                if (count, partial) != (expected, sum > 0 && any_suppressed) {
+                    not_sums.push(format!(
+                        "{cell} {a}..{b}: {count:?} partial {partial}, months {published:?}"
+                    ));
+                }
+                let Some(&i) = index.get(cell.as_str()) else {
+                    continue;
+                };
+                // The attacker's reading of a window: under a monthly release it is the sum of
+                // the published months, which the single months already say; otherwise it is a
+                // protected true total (the review's model).
+                if !monthly_release {
+                    let (lo, hi) = interval(&figure(&figures, cell), threshold, base);
+                    sums.push(Sum {
+                        vars: (a..=b).map(|m| var(i, m)).collect(),
+                        lo,
+                        hi,
+                    });
+                }
+            }
+        }
+    }
+    let mut bounds = vec![(0_i64, UNBOUNDED); cells.len() * 12];
+    propagate(&mut bounds, &sums);
+    let pinned: Vec<String> = cells
+        .iter()
+        .enumerate()
+        .flat_map(|(i, cell)| (0..12).map(move |m| (i, cell, m)))
+        .filter(|&(_, cell, m)| single[m].get(cell).is_some_and(|f| f.0.is_none()))
+        .filter(|&(i, _, m)| {
+            let (lo, hi) = bounds[var(i, m)];
+            hi - lo + 1 < threshold - 1
+        })
+        .map(|(i, cell, m)| format!("{cell} month {m}: {:?}", bounds[var(i, m)]))
+        .collect();
+    assert!(
+        pinned.is_empty(),
+        "the attacker narrowed {} suppressed cell-months below 1..{}: {:?}",
+        pinned.len(),
+        threshold - 1,
+        &pinned[..pinned.len().min(5)]
+    );
+    assert!(
+        not_sums.is_empty(),
+        "{} window figures are not the sum of their published months: {:?}",
+        not_sums.len(),
+        &not_sums[..not_sums.len().min(5)]
+    );
+    assert!(
+        single.iter().any(|m| m.values().any(|f| f.0.is_none())),
+        "the months have suppressed cells, or the test proves nothing"
+    );
+}
