@@ -330,6 +330,7 @@ async fn get_tile(
             category: key.category,
             scheme: key.scheme.as_deref().unwrap_or(DEFAULT_SCHEME),
             protected: protected.as_deref(),
+            policy,
             hotspots: hotspots.as_deref(),
             emerging: emerging.as_ref(),
             risk: risk.as_ref(),

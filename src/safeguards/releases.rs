@@ -110,6 +110,68 @@ pub fn shown_cell(
     (shown(published, category), release.is_partial(&cell))
 }
 
+/// One authority's part of a cell that straddles authorities, as published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorityPart {
+    /// The authority's code.
+    pub code: String,
+    /// The sum of the published months of this part, or suppressed (none published).
+    pub published: Published,
+    /// True when another month of the part is suppressed: the value is a lower bound.
+    pub partial: bool,
+}
+
+/// The per-authority parts of one cell over a window of months (S21: thresholds apply to each
+/// authority separately and to the merged cross-border area). `months[m]` holds the true count
+/// of each authority in month `m` (any order; an authority missing from a month is 0 there).
+///
+/// Each month is a fixed release of its own, like the merged cell: every part is protected
+/// alone ([`protect_count`]), and when any part of the month is suppressed every part of that
+/// month is, because the merged cell is published in the hexagon layer and the merged count
+/// minus the published parts would give the suppressed one. A window's part is the sum of its
+/// published months ([`WindowRelease`]'s rule), partial when another month is suppressed.
+/// Authorities with no incident in the window are left out. Sorted by code.
+pub fn authority_parts(
+    months: &[Vec<(String, u32)>],
+    sensitivity: Sensitivity,
+    policy: &DisclosurePolicy,
+) -> Vec<AuthorityPart> {
+    // Per code: sum of published months, months published, months suppressed.
+    let mut acc: std::collections::BTreeMap<&str, (u32, usize, usize)> =
+        std::collections::BTreeMap::new();
+    for month in months {
+        let published: Vec<Published> = month
+            .iter()
+            .map(|(_, n)| protect_count(*n, sensitivity, policy))
+            .collect();
+        let any_suppressed = published.iter().any(|p| p.is_suppressed());
+        for ((code, n), p) in month.iter().zip(published) {
+            if *n == 0 {
+                continue;
+            }
+            let entry = acc.entry(code.as_str()).or_default();
+            match (any_suppressed, p) {
+                (false, Published::Value(v)) => {
+                    entry.0 = entry.0.saturating_add(v);
+                    entry.1 += 1;
+                }
+                _ => entry.2 += 1,
+            }
+        }
+    }
+    acc.into_iter()
+        .map(|(code, (sum, published, suppressed))| AuthorityPart {
+            code: code.to_owned(),
+            published: if published > 0 {
+                Published::Value(sum)
+            } else {
+                Published::Suppressed
+            },
+            partial: published > 0 && suppressed > 0,
+        })
+        .collect()
+}
+
 /// Checks a requested resolution against the cap of `category` for aggregate roles.
 ///
 /// # Errors
@@ -312,6 +374,65 @@ mod tests {
         let got = release.iter().find(|(c, _)| *c == cell).map(|(_, p)| *p);
         assert_eq!(got, Some(Published::Value(20 * general)));
         assert!(release.iter().all(|(c, _)| c.resolution() >= MIN_RES));
+    }
+
+    fn part(code: &str, published: Published, partial: bool) -> AuthorityPart {
+        AuthorityPart {
+            code: code.to_owned(),
+            published,
+            partial,
+        }
+    }
+
+    #[test]
+    fn each_authority_part_meets_the_threshold_on_its_own_and_hides_its_partner() {
+        let policy = DisclosurePolicy::default();
+        let months = |rows: &[&[(&str, u32)]]| -> Vec<Vec<(String, u32)>> {
+            rows.iter()
+                .map(|r| r.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect())
+                .collect()
+        };
+        // Merged 32 would be published; Bristol's 30 alone passes, North Somerset's 2 does
+        // not, so both parts of that month are suppressed (32 - 30 would give the 2).
+        let one = authority_parts(
+            &months(&[&[("B", 30), ("N", 2)]]),
+            Sensitivity::General,
+            &policy,
+        );
+        assert_eq!(
+            one,
+            [
+                part("B", Published::Suppressed, false),
+                part("N", Published::Suppressed, false)
+            ]
+        );
+        // A second month where both pass: the window is the sum of the published months,
+        // a lower bound for both.
+        let two = authority_parts(
+            &months(&[&[("B", 30), ("N", 2)], &[("N", 12), ("B", 7)]]),
+            Sensitivity::General,
+            &policy,
+        );
+        assert_eq!(
+            two,
+            [
+                part("B", Published::Value(5), true),
+                part("N", Published::Value(10), true)
+            ]
+        );
+        // Child categories use the child threshold: 9 is suppressed.
+        let child = authority_parts(
+            &months(&[&[("B", 12), ("N", 0)]]),
+            Sensitivity::Children,
+            &policy,
+        );
+        assert_eq!(child, [part("B", Published::Value(10), false)]);
+        let child = authority_parts(
+            &months(&[&[("B", 12), ("N", 9)]]),
+            Sensitivity::Children,
+            &policy,
+        );
+        assert!(child.iter().all(|p| p.published.is_suppressed()));
     }
 
     #[test]

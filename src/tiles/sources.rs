@@ -263,7 +263,7 @@ pub const LAYERS: &[LayerSpec] = &[
         name: "crossborder",
         minzoom: 5,
         maxzoom: 12,
-        description: "shared authority borders (kind=border), incident cells within 1 km of one (kind=near_border), and routes crossing one (kind=crossing_route)",
+        description: "shared authority borders (kind=border), incident cells within 1 km of one (kind=near_border) with each authority's part (`parts`: CODE:COUNT;... ; for aggregate roles each part meets the threshold on its own, CODE:suppressed otherwise, COUNT+ a lower bound), and routes crossing one (kind=crossing_route)",
         fields: &[
             ("kind", FieldType::String),
             ("code", FieldType::String),
@@ -271,6 +271,8 @@ pub const LAYERS: &[LayerSpec] = &[
             ("h3", FieldType::String),
             ("count", FieldType::Number),
             ("suppressed", FieldType::Boolean),
+            ("partial", FieldType::Boolean),
+            ("parts", FieldType::String),
             ("name", FieldType::String),
         ],
         temporal: true,
@@ -293,6 +295,9 @@ pub struct RenderQuery<'a> {
     pub scheme: &'a str,
     /// Disclosure-controlled counts for aggregate roles; `None` gives exact counts.
     pub protected: Option<&'a ProtectedCells>,
+    /// The disclosure policy, for figures the layer protects itself (the cross-border layer's
+    /// per-authority parts); used only with `protected`.
+    pub policy: crate::safeguards::disclosure::DisclosurePolicy,
     /// The Gi* result for the tile's resolution (hotspots layer).
     pub hotspots: Option<&'a HotspotLayer>,
     /// Emerging hot spot categories for the tile's resolution (emerging layer).
@@ -923,10 +928,15 @@ fn render_crossborder(
             continue;
         };
         let h3 = c.cell.to_string();
+        let parts = authority_parts(snap, c.cell, q);
         let mut props = vec![
             ("kind", PropValue::Str("near_border")),
             ("h3", PropValue::Str(&h3)),
+            ("parts", PropValue::Str(&parts)),
         ];
+        if c.extra.iter().any(|(k, _)| *k == "partial") {
+            props.push(("partial", PropValue::Bool(true)));
+        }
         match c.count {
             HexCount::Value(n) => {
                 props.push(("count", PropValue::U64(u64::from(n))));
@@ -969,6 +979,93 @@ fn render_crossborder(
         )?;
     }
     Ok(layer.finish())
+}
+
+/// Most incidents read for one cell's authority parts: far more than a res-8 cell holds in the
+/// data of a partnership; beyond it the parts are not given.
+const MAX_PART_INCIDENTS: usize = 200_000;
+
+/// The `parts` property of a near-border cell: each authority's count in the cell for the
+/// window, as `CODE:COUNT` pairs joined by `;` (`CODE:suppressed`, `CODE:COUNT+` for a lower
+/// bound). Exact for analysts; for aggregate roles a fixed release per month with the threshold
+/// applied to each authority separately (`safeguards::releases::authority_parts`). An incident
+/// outside every authority is under `outside`. Empty when the cell holds too many incidents to
+/// read.
+fn authority_parts(snap: &Snapshot, cell: CellIndex, q: &RenderQuery<'_>) -> String {
+    use std::fmt::Write as _;
+    let ring: Vec<h3o::LatLng> = cell.boundary().iter().copied().collect();
+    let (lons, lats): (Vec<f64>, Vec<f64>) = ring.iter().map(|v| (v.lng(), v.lat())).unzip();
+    let fold = |v: &[f64], f: fn(f64, f64) -> f64, init: f64| v.iter().copied().fold(init, f);
+    let Ok(bbox) = Bbox::from_coords(
+        fold(&lons, f64::min, f64::INFINITY),
+        fold(&lats, f64::min, f64::INFINITY),
+        fold(&lons, f64::max, f64::NEG_INFINITY),
+        fold(&lats, f64::max, f64::NEG_INFINITY),
+    ) else {
+        return String::new();
+    };
+    let (hits, truncated) =
+        snap.incidents
+            .incidents_in_bbox(bbox, q.window, q.category, MAX_PART_INCIDENTS);
+    if truncated {
+        return String::new();
+    }
+    let controlled = q.protected.is_some();
+    let months = snap
+        .incidents
+        .day_range()
+        .and_then(|(a, b)| TimeWindow::new(a, b).ok())
+        .map_or_else(Vec::new, |span| {
+            crate::safeguards::disclosure::months_of(q.window, span)
+        });
+    let mut counts: Vec<std::collections::BTreeMap<String, u32>> =
+        vec![std::collections::BTreeMap::default(); months.len().max(1)];
+    for hit in hits {
+        let Ok(ll) = h3o::LatLng::new(hit.lat, hit.lon) else {
+            continue;
+        };
+        if ll.to_cell(cell.resolution()) != cell
+            || (controlled
+                && !crate::safeguards::releases::categories_in(q.category)
+                    .any(|c| c == hit.category))
+        {
+            continue;
+        }
+        let code = crate::domain::LonLat::new(hit.lon, hit.lat)
+            .ok()
+            .and_then(|p| snap.boundaries.locate("lad", p))
+            .map_or_else(|| "outside".to_owned(), |b| b.code.as_str().to_owned());
+        let m = if controlled {
+            months.iter().position(|w| w.contains(hit.day)).unwrap_or(0)
+        } else {
+            0
+        };
+        if let Some(month) = counts.get_mut(m) {
+            *month.entry(code).or_default() += 1;
+        }
+    }
+    let mut out = String::new();
+    if controlled {
+        let months: Vec<Vec<(String, u32)>> = counts
+            .into_iter()
+            .map(|m| m.into_iter().collect())
+            .collect();
+        let sensitivity = crate::safeguards::disclosure::Sensitivity::for_category(q.category);
+        for p in crate::safeguards::releases::authority_parts(&months, sensitivity, &q.policy) {
+            let _ = match p.published {
+                Published::Value(v) => {
+                    write!(out, "{}:{v}{};", p.code, if p.partial { "+" } else { "" })
+                }
+                Published::Suppressed => write!(out, "{}:suppressed;", p.code),
+            };
+        }
+    } else {
+        for (code, n) in counts.into_iter().flatten() {
+            let _ = write!(out, "{code}:{n};");
+        }
+    }
+    out.pop();
+    out
 }
 
 /// True when a route's stops or vertices lie in two or more authorities.

@@ -369,3 +369,105 @@ fn bisecting_the_incident_bbox_cannot_locate_a_child_incident_within_its_publish
         .count();
     assert!(audited >= 64 + 3, "{audited} audited incident requests");
 }
+
+/// The `parts` of every near-border cell of the cross-border tiles covering the study area at
+/// zoom 10 for one month of anti-social behaviour, by cell: code → (count or `None` when suppressed).
+fn border_parts(
+    app: &TestApp,
+    user: Option<&str>,
+) -> Option<BTreeMap<String, BTreeMap<String, Option<i64>>>> {
+    let (x0, y0) = tile_of(-3.12, 51.69, 10);
+    let (x1, y1) = tile_of(-2.25, 51.27, 10);
+    let mut out = BTreeMap::new();
+    for x in x0..=x1 {
+        for y in y0..=y1 {
+            let path =
+                format!("/tiles/crossborder/10/{x}/{y}?{MONTH}&category=anti-social-behaviour");
+            let (status, _, bytes) = crate::tiles::get_bytes(app, user, &path, &[]);
+            assert!(matches!(status, 200 | 204), "{path}: {status}");
+            if status == 204 {
+                continue;
+            }
+            let tile = crate::tiles::decode(&bytes)?;
+            for f in tile["layers"]["crossborder"]["features"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let p = &f["properties"];
+                if p["kind"] != "near_border" {
+                    continue;
+                }
+                let parts: BTreeMap<String, Option<i64>> = p["parts"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(';')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        let (code, n) = s.split_once(':').unwrap();
+                        (code.to_owned(), n.trim_end_matches('+').parse().ok())
+                    })
+                    .collect();
+                out.insert(p["h3"].as_str().unwrap().to_owned(), parts);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// S21's last bullet (issue 13, point 2): thresholds apply to each authority separately and to
+/// the merged cross-border area. The cross-border layer gives each authority's part of a
+/// near-border cell; for the public every part meets the threshold on its own or the whole
+/// cell's parts are suppressed (its merged count is in the hexagon layer, so one published part
+/// would give away the other), and analysts get the exact parts.
+#[test]
+fn cross_border_cells_apply_the_threshold_to_each_authority_separately() {
+    let app = spawn_app();
+    let Some(public) = border_parts(&app, None) else {
+        return;
+    };
+    let exact = border_parts(&app, Some("vru_analyst")).unwrap();
+    let straddling: Vec<&String> = exact
+        .iter()
+        .filter(|(_, p)| p.len() > 1)
+        .map(|(c, _)| c)
+        .collect();
+    assert!(
+        !straddling.is_empty(),
+        "no near-border cell holds incidents of two authorities; {} cells",
+        exact.len()
+    );
+    let mut small_parts = 0;
+    for (cell, parts) in &public {
+        // The analyst's cells can be finer at this zoom: compare only cells both see.
+        let Some(truth) = exact.get(cell) else {
+            continue;
+        };
+        let any_small = truth.values().any(|n| (1..5).contains(&n.unwrap()));
+        small_parts += usize::from(any_small);
+        assert_eq!(
+            parts.keys().collect::<Vec<_>>(),
+            truth.keys().collect::<Vec<_>>(),
+            "{cell}: the parts' authorities"
+        );
+        for (code, n) in parts {
+            let true_n = truth[code].unwrap();
+            if any_small {
+                assert_eq!(
+                    *n, None,
+                    "{cell} {code}: a part of a cell with a part below 5 is published"
+                );
+            } else {
+                let n = n.unwrap_or_else(|| panic!("{cell} {code}: {true_n} suppressed"));
+                assert!(
+                    n % 5 == 0 && n >= 5 && (n - true_n).abs() <= 2,
+                    "{cell} {code}: {n} for {true_n}"
+                );
+            }
+        }
+    }
+    assert!(
+        small_parts > 0,
+        "no cell has a small part, so the test shows nothing"
+    );
+}
