@@ -327,3 +327,163 @@ fn only_the_equality_monitor_reads_the_latest_results_and_counts_are_protected()
         assert_eq!(r.status, 403, "{path}: {}", r.body);
     }
 }
+
+/// Two people of the demo data in `dir`, and their stored equality attributes.
+fn two_people(
+    dir: &Path,
+) -> (
+    saferplaces::domain::PersonRef,
+    saferplaces::domain::PersonRef,
+    std::collections::BTreeMap<
+        saferplaces::domain::PersonRef,
+        saferplaces::safeguards::equality::PersonEquality,
+    >,
+) {
+    use saferplaces::store::Store as _;
+    let store = saferplaces::store::SqliteStore::open(dir).unwrap();
+    let people = store.load().unwrap().people;
+    (
+        people[0].id.clone(),
+        people[1].id.clone(),
+        store.person_equality().unwrap(),
+    )
+}
+
+fn stored_attributes(
+    dir: &Path,
+) -> std::collections::BTreeMap<
+    saferplaces::domain::PersonRef,
+    saferplaces::safeguards::equality::PersonEquality,
+> {
+    saferplaces::store::SqliteStore::open(dir)
+        .unwrap()
+        .person_equality()
+        .unwrap()
+}
+
+#[test]
+fn equality_attributes_import_from_a_file_whole_or_not_at_all_and_audited_without_values() {
+    use saferplaces::safeguards::equality::{Ethnicity, Sex};
+    let demo = private_demo();
+    let dir = demo.path();
+    let (p1, p2, before) = two_people(dir);
+    let file = dir.join("attributes.csv");
+    let path = file.to_str().unwrap();
+    let header = "person_id,ethnicity,sex,deprivation_decile,authority,msoa";
+
+    // A bad value on line 3 refuses the whole file: the good line 2 is not stored either.
+    std::fs::write(
+        &file,
+        format!("{header}\n{p1},mixed,female,4,E06000023,E02003012\n{p2},purple,male,,,\n"),
+    )
+    .unwrap();
+    let out = cli(dir, &["equality", "import-attributes", path]);
+    assert!(!out.status.success(), "a bad file was accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains("attributes.csv:3") && err.contains("field ethnicity"),
+        "{err}"
+    );
+    assert_eq!(
+        stored_attributes(dir),
+        before,
+        "a refused file changed the store"
+    );
+
+    // A person who is not stored is named by line; nothing is stored.
+    std::fs::write(
+        &file,
+        format!("{header}\n{p1},mixed,female,4,E06000023,E02003012\n\nPffffffff,white,male,,,\n"),
+    )
+    .unwrap();
+    let out = cli(dir, &["equality", "import-attributes", path]);
+    assert!(!out.status.success(), "an unknown person was accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains("attributes.csv:4")
+            && err.contains("field person_id")
+            && err.contains("Pffffffff"),
+        "{err}"
+    );
+    assert_eq!(
+        stored_attributes(dir),
+        before,
+        "a refused file changed the store"
+    );
+
+    // A good file replaces both people's attributes.
+    std::fs::write(
+        &file,
+        format!("{header}\n{p1},mixed,female,4,E06000023,E02003012\n{p2},not_stated,male,,,\n"),
+    )
+    .unwrap();
+    let out = cli(dir, &["equality", "import-attributes", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("equality attributes of 2 people"),
+        "{}",
+        stdout(&out)
+    );
+    let after = stored_attributes(dir);
+    assert_eq!(after.len(), before.len());
+    let a1 = &after[&p1];
+    assert_eq!(
+        (
+            a1.ethnicity,
+            a1.sex,
+            a1.deprivation_decile,
+            a1.authority.as_deref(),
+            a1.msoa.as_deref()
+        ),
+        (
+            Ethnicity::Mixed,
+            Sex::Female,
+            Some(4),
+            Some("E06000023"),
+            Some("E02003012")
+        )
+    );
+    let a2 = &after[&p2];
+    assert_eq!(
+        (
+            a2.ethnicity,
+            a2.sex,
+            a2.deprivation_decile,
+            a2.authority.as_deref(),
+            a2.msoa.as_deref()
+        ),
+        (Ethnicity::NotStated, Sex::Male, None, None, None)
+    );
+
+    // Audited: two refusals and one import, with counts and never an attribute value.
+    let events: Vec<Value> = cli_audit(dir)
+        .into_iter()
+        .filter(|e| e["event"]["query"]["command"] == "equality import-attributes")
+        .collect();
+    let decisions: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"]["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["deny", "deny", "allow"]);
+    let ok = &events[2]["event"];
+    assert_eq!(ok["event_type"], "collection");
+    assert_eq!(ok["record_count"], 2);
+    assert_eq!(ok["query"]["people"], 2);
+    assert_eq!(ok["query"]["with_msoa"], 1);
+    for e in &events {
+        let text = e.to_string();
+        for value in [
+            "mixed",
+            "purple",
+            "female",
+            "E02003012",
+            "E06000023",
+            "not_stated",
+        ] {
+            assert!(
+                !text.contains(value),
+                "the audit record holds {value:?}: {text}"
+            );
+        }
+    }
+}

@@ -294,6 +294,7 @@ mod month {
                         sex: Sex::Male,
                         deprivation_decile: Some(1),
                         authority: Some("A".to_owned()),
+                        msoa: None,
                     },
                 )
             })
