@@ -487,3 +487,92 @@ fn equality_attributes_import_from_a_file_whole_or_not_at_all_and_audited_withou
         }
     }
 }
+
+#[test]
+fn people_imported_with_an_msoa_are_compared_by_msoa_and_by_the_msoas_deprivation_decile() {
+    let demo = private_demo();
+    let dir = demo.path();
+    let (_, _, before) = two_people(dir);
+    // Baselines by MSOA, each MSOA's decile in the decile column.
+    let baselines = dir.join("baselines.csv");
+    std::fs::write(
+        &baselines,
+        "authority,msoa,dimension,group,residents,decile\n\
+         E06000023,E02000001,sex,female,3000,1\n\
+         E06000023,E02000001,sex,male,3100,1\n\
+         E06000023,E02000002,sex,female,4000,10\n\
+         E06000023,E02000002,sex,male,4100,10\n",
+    )
+    .unwrap();
+    let out = cli(dir, &["equality", "baselines", baselines.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Every person with attributes gets one of the two MSOAs and no decile of their own.
+    let mut csv = String::from("person_id,ethnicity,sex,deprivation_decile,authority,msoa\n");
+    for (i, a) in before.values().enumerate() {
+        let msoa = if i % 2 == 0 { "E02000001" } else { "E02000002" };
+        csv.push_str(&format!(
+            "{},{},{},,E06000023,{msoa}\n",
+            a.person.as_str(),
+            a.ethnicity.code(),
+            a.sex.code()
+        ));
+    }
+    let attributes = dir.join("attributes.csv");
+    std::fs::write(&attributes, csv).unwrap();
+    let out = cli(
+        dir,
+        &[
+            "equality",
+            "import-attributes",
+            attributes.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = cli(dir, &["equality", "run", "--month", "2026-10", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let comparisons = report["comparisons"].as_array().unwrap();
+    let of = |population: &str, dimension: &str| {
+        comparisons
+            .iter()
+            .find(|c| c["population"] == population && c["dimension"] == dimension)
+            .unwrap_or_else(|| panic!("no {population} {dimension} comparison: {report}"))
+    };
+    let counts = |c: &Value| ["a_g", "n_g", "a_r", "n_r"].map(|k| c["counts"][k].as_u64().unwrap());
+    let mut checked = 0;
+    for population in comparisons
+        .iter()
+        .filter(|c| c["dimension"] == "msoa")
+        .map(|c| c["population"].as_str().unwrap())
+    {
+        let msoa = of(population, "msoa");
+        let decile = of(population, "deprivation_decile");
+        // Deciles: 1 (E02000001) against the reference 10 (E02000002).
+        assert_eq!(
+            (&decile["group"], &decile["reference"]),
+            (&"1".into(), &"10".into())
+        );
+        let [a_g, n_g, a_r, n_r] = counts(decile);
+        if population.starts_with("intelligence:") {
+            // Against residents: the MSOA's residents are its decile's, and E02000002 (8100)
+            // is the MSOA reference.
+            assert_eq!(
+                (msoa["group"].as_str(), msoa["reference"].as_str()),
+                (Some("E02000001"), Some("E02000002"))
+            );
+            assert_eq!(counts(msoa), [a_g, 6100, a_r, 8100], "{population}");
+            assert_eq!((n_g, n_r), (6100, 8100));
+        } else {
+            // Within the children recorded as suspect or victim.
+            let m = counts(msoa);
+            assert_eq!(m[0] + m[2], a_g + a_r, "{population}");
+            assert_eq!(m[1] + m[3], n_g + n_r, "{population}");
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "no MSOA comparison in the demo month: {report}"
+    );
+}

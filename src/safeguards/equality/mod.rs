@@ -169,6 +169,8 @@ code_enum!(
         Authority = "authority",
         /// Index of Multiple Deprivation decile of residence, 1 (most deprived) to 10.
         DeprivationDecile = "deprivation_decile",
+        /// MSOA of residence (ONS 2021 code).
+        Msoa = "msoa",
     }
 );
 

@@ -70,6 +70,8 @@ pub struct Groups {
     pub authority: Option<String>,
     /// Deprivation decile.
     pub deprivation_decile: Option<u8>,
+    /// MSOA of residence.
+    pub msoa: Option<String>,
 }
 
 impl Groups {
@@ -81,7 +83,18 @@ impl Groups {
             age_band: age.and_then(age_band),
             authority: attrs.and_then(|a| a.authority.clone()),
             deprivation_decile: attrs.and_then(|a| a.deprivation_decile),
+            msoa: attrs.and_then(|a| a.msoa.clone()),
         }
+    }
+
+    /// These groups, with the deprivation decile of the MSOA (from the baselines) when no
+    /// decile of the person's own is recorded.
+    #[must_use]
+    pub fn with_decile_from(mut self, residents: &BaselineTotals) -> Self {
+        if self.deprivation_decile.is_none() {
+            self.deprivation_decile = self.msoa.as_deref().and_then(|m| residents.decile_of(m));
+        }
+        self
     }
 
     /// The group code in `dimension`, if known and stated.
@@ -98,6 +111,7 @@ impl Groups {
             Dimension::AgeBand => self.age_band.map(str::to_owned),
             Dimension::Authority => self.authority.clone(),
             Dimension::DeprivationDecile => self.deprivation_decile.map(|d| d.to_string()),
+            Dimension::Msoa => self.msoa.clone(),
         }
     }
 }
@@ -264,12 +278,13 @@ pub struct MonthData<'a> {
     pub residents: &'a BaselineTotals,
 }
 
-const ALL_DIMENSIONS: [Dimension; 5] = [
+const ALL_DIMENSIONS: [Dimension; 6] = [
     Dimension::Ethnicity,
     Dimension::Sex,
     Dimension::AgeBand,
     Dimension::Authority,
     Dimension::DeprivationDecile,
+    Dimension::Msoa,
 ];
 
 /// The comparisons of `month` for every population (module docs).
@@ -307,13 +322,13 @@ pub fn monitor_month(month: Month, data: &MonthData<'_>) -> Vec<Comparison> {
                 by_category
                     .entry(*c)
                     .or_default()
-                    .push(Groups::of(attrs, Some(age)));
+                    .push(Groups::of(attrs, Some(age)).with_decile_from(data.residents));
             }
         }
         let suspect = cats.contains(&SubjectCategory::Suspect);
         if age < 18 && (suspect || cats.contains(&SubjectCategory::Victim)) {
             children.push(Subject {
-                groups: Groups::of(attrs, None),
+                groups: Groups::of(attrs, None).with_decile_from(data.residents),
                 member: suspect,
             });
         }
@@ -334,6 +349,7 @@ pub fn monitor_month(month: Month, data: &MonthData<'_>) -> Vec<Comparison> {
             Dimension::Sex,
             Dimension::Authority,
             Dimension::DeprivationDecile,
+            Dimension::Msoa,
         ],
     ));
 
@@ -378,6 +394,7 @@ fn stop_search_groups(s: &StopSearch) -> Option<Groups> {
         age_band: Some(band),
         authority: None,
         deprivation_decile: None,
+        msoa: None,
     })
 }
 

@@ -394,3 +394,90 @@ mod month {
         );
     }
 }
+
+/// The MSOA breakdown and the deprivation decile looked up from a person's MSOA, against
+/// baselines whose decile comes from the baseline file's `decile` column.
+#[test]
+fn msoa_and_decile_breakdowns_count_people_by_their_msoa() {
+    use crate::analysis::rri::RriCounts;
+    use crate::safeguards::disclosure::DisclosurePolicy;
+    use crate::safeguards::equality::api::publish;
+    use crate::safeguards::equality::baselines::parse;
+    let residents = BaselineTotals::new(
+        &parse(
+            "authority,msoa,dimension,group,residents,decile\n\
+             A,E02000001,sex,male,600,1\n\
+             A,E02000002,sex,male,400,10\n",
+            "b.csv",
+        )
+        .unwrap(),
+    );
+    let person = |msoa: &str, decile: Option<u8>| PersonEquality {
+        person: "P00000001".parse().unwrap(),
+        ethnicity: Ethnicity::White,
+        sex: Sex::Male,
+        deprivation_decile: decile,
+        authority: Some("A".to_owned()),
+        msoa: Some(msoa.to_owned()),
+    };
+    // Three people of the decile-1 MSOA, one of the decile-10 MSOA, and one of the decile-10
+    // MSOA whose own recorded decile (1) wins over the MSOA's.
+    let people = [
+        person("E02000001", None),
+        person("E02000001", None),
+        person("E02000001", None),
+        person("E02000002", None),
+        person("E02000002", Some(1)),
+    ];
+    let members: Vec<Groups> = people
+        .iter()
+        .map(|p| Groups::of(Some(p), Some(14)).with_decile_from(&residents))
+        .collect();
+    let out = compare_to_residents(
+        "q",
+        &members,
+        &residents,
+        &[Dimension::DeprivationDecile, Dimension::Msoa],
+    );
+    let find = |d| out.iter().find(|c| c.dimension == d).unwrap();
+    let decile = find(Dimension::DeprivationDecile);
+    assert_eq!(
+        (
+            decile.group.as_str(),
+            decile.reference.as_str(),
+            decile.counts
+        ),
+        (
+            "1",
+            "10",
+            RriCounts {
+                a_g: 4,
+                n_g: 600,
+                a_r: 1,
+                n_r: 400
+            }
+        )
+    );
+    // RRI = (4 / 600) / (1 / 400) = 8 / 3.
+    let e = decile.outcome.estimate().unwrap();
+    assert!((e.rri - 8.0 / 3.0).abs() < 1e-12, "{e:?}");
+    // MSOA: the reference is the larger baseline (E02000001, 600).
+    let msoa = find(Dimension::Msoa);
+    assert_eq!(
+        (msoa.group.as_str(), msoa.reference.as_str(), msoa.counts),
+        (
+            "E02000002",
+            "E02000001",
+            RriCounts {
+                a_g: 2,
+                n_g: 400,
+                a_r: 3,
+                n_r: 600
+            }
+        )
+    );
+    // Published, the tiny MSOA counts are suppressed with the RRI derived from them.
+    let p = publish(msoa, &DisclosurePolicy::default());
+    assert!(p.group_monitored.is_suppressed() && p.reference_monitored.is_suppressed());
+    assert!(p.suppressed && p.rri.is_none() && p.ci.is_none() && p.flagged.is_none());
+}
