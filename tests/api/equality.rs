@@ -490,6 +490,7 @@ fn equality_attributes_import_from_a_file_whole_or_not_at_all_and_audited_withou
 
 #[test]
 fn people_imported_with_an_msoa_are_compared_by_msoa_and_by_the_msoas_deprivation_decile() {
+    use std::fmt::Write as _;
     let demo = private_demo();
     let dir = demo.path();
     let (_, _, before) = two_people(dir);
@@ -510,12 +511,14 @@ fn people_imported_with_an_msoa_are_compared_by_msoa_and_by_the_msoas_deprivatio
     let mut csv = String::from("person_id,ethnicity,sex,deprivation_decile,authority,msoa\n");
     for (i, a) in before.values().enumerate() {
         let msoa = if i % 2 == 0 { "E02000001" } else { "E02000002" };
-        csv.push_str(&format!(
-            "{},{},{},,E06000023,{msoa}\n",
+        writeln!(
+            csv,
+            "{},{},{},,E06000023,{msoa}",
             a.person.as_str(),
             a.ethnicity.code(),
             a.sex.code()
-        ));
+        )
+        .unwrap();
     }
     let attributes = dir.join("attributes.csv");
     std::fs::write(&attributes, csv).unwrap();
