@@ -11,8 +11,12 @@
 //! ```
 //!
 //! `msoa` may be empty: the row is then the whole authority. Rows are summed over MSOAs into
-//! authority totals (the monitor holds a person's authority, not their MSOA). A bad row is
-//! refused with the file, line and field named; nothing is loaded from a file with any bad row.
+//! authority totals; an MSOA's own `sex` rows give its total for the MSOA breakdown. An
+//! optional sixth column, `decile`, gives an MSOA's deprivation decile: the loader then adds one
+//! `deprivation_decile` row per such MSOA with its residents, so decile baselines are sums of
+//! MSOAs, and a person with an MSOA but no decile takes the MSOA's ([`BaselineTotals::decile_of`]).
+//! A bad row is refused with the file, line and field named; nothing is loaded from a file with
+//! any bad row.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -5,16 +5,20 @@
 //! - `intelligence:<category>`: distinct people aged 10–24 recorded in the month in that subject
 //!   category, against residents aged 10–24 ([`super::baselines`]). "Recorded in the month"
 //!   means linked with that category to an incident dated in the month (links carry no date of
-//!   their own). By ethnicity, sex, age band, authority and deprivation decile.
+//!   their own). By ethnicity, sex, age band, authority, deprivation decile and MSOA.
 //! - `child_suspect_vs_victim`: children (under 18 during the month, from the birth year)
 //!   recorded in the month as `suspect` or `victim`; the monitored population is the suspects,
 //!   the baseline all of them (suspects and victims), so each group's rate is its share of
 //!   suspects and the RRI compares shares. Taking the union as the baseline keeps every `a ≤ N`,
-//!   which S22's interval needs. By ethnicity, sex, authority and deprivation decile.
+//!   which S22's interval needs. By ethnicity, sex, authority, deprivation decile and MSOA.
 //! - `stop_search`: person searches (and person-and-vehicle searches) in the month of people
 //!   in the 10–17 and 18–24 bands, against residents aged 10–24; searches, not people
 //!   (data.police.uk holds no identity). Ethnicity from the self-defined label, else the
 //!   officer-defined one. By ethnicity, sex and age band (the records hold no residence).
+//!
+//! A person's deprivation decile is their own when recorded, else their MSOA's from the
+//! baselines ([`Groups::with_decile_from`]). MSOA counts are small; they are published only
+//! through the child-threshold protection of [`super::api`], like every other count.
 //!
 //! People subject to actions (S7) are not monitored: the store holds no action records yet.
 //!
