@@ -103,7 +103,8 @@ fn valid_group(dimension: Dimension, group: &str) -> Result<(), String> {
 ///
 /// [`BaselineError::Field`] naming the file, line and field of the first bad line: a wrong
 /// header, a wrong number of fields, an unknown dimension or group, a negative or non-numeric
-/// count, an empty authority, or a row given twice; with a `decile` column, a decile outside
+/// count, an empty authority, a row given twice, or a group given both for a whole authority and
+/// by MSOA; with a `decile` column, a decile outside
 /// 1–10, a decile on a whole-authority row, two deciles for one MSOA, an MSOA with a decile
 /// but no `sex` rows, or a `deprivation_decile` row.
 pub fn parse(text: &str, file: &str) -> Result<Vec<BaselineRow>, BaselineError> {
@@ -131,6 +132,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<BaselineRow>, BaselineError> 
     let width = if with_decile { 6 } else { 5 };
     let mut rows = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
+    let mut scope: BTreeMap<(&str, Dimension, &str), (bool, usize)> = BTreeMap::new();
     // (authority, MSOA) → (decile, the line that first gave it).
     let mut deciles: BTreeMap<(String, String), (u8, usize)> = BTreeMap::new();
     for (n, line) in lines {
@@ -173,6 +175,28 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<BaselineRow>, BaselineError> 
             .map_err(|e| err(n, "residents", format!("{residents:?}: {e}")))?;
         if !seen.insert((authority, msoa, dimension, group)) {
             return Err(err(n, "line", "this row was given before".to_owned()));
+        }
+        // Whole-authority (empty MSOA) or by MSOA, per authority, dimension and group.
+        match scope.get(&(authority, dimension, group)) {
+            Some(&(whole, at)) if whole != msoa.is_empty() => {
+                return Err(err(
+                    n,
+                    "msoa",
+                    format!(
+                        "{authority} {dimension} {group} was given {} on line {at}; give it \
+                         for the whole authority or by MSOA, not both (it would count twice)",
+                        if whole {
+                            "for the whole authority"
+                        } else {
+                            "by MSOA"
+                        }
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                scope.insert((authority, dimension, group), (msoa.is_empty(), n));
+            }
         }
         if let Some(decile) = fields.get(5).copied().filter(|d| !d.is_empty()) {
             let d = decile
@@ -520,6 +544,17 @@ mod tests {
                 "authority,msoa,dimension,group,residents\nE1,,sex,male,3\nE1,,sex,male,4\n",
                 3,
                 "line",
+            ),
+            // A group given both for the whole authority and by MSOA would count twice.
+            (
+                "authority,msoa,dimension,group,residents\nE1,,sex,male,3\nE1,E02000001,sex,male,2\n",
+                3,
+                "msoa",
+            ),
+            (
+                "authority,msoa,dimension,group,residents\nE1,E02000001,sex,male,2\nE1,E02000002,sex,male,2\nE1,,sex,male,3\n",
+                4,
+                "msoa",
             ),
         ];
         for (text, want_line, want_field) in cases {
