@@ -579,3 +579,73 @@ fn people_imported_with_an_msoa_are_compared_by_msoa_and_by_the_msoas_deprivatio
         "no MSOA comparison in the demo month: {report}"
     );
 }
+
+#[test]
+fn imported_equality_attributes_appear_in_no_person_level_response() {
+    use saferplaces::store::Store as _;
+    let demo = private_demo();
+    let dir = demo.path();
+    let data = saferplaces::store::SqliteStore::open(dir)
+        .unwrap()
+        .load()
+        .unwrap();
+    let (op_case, _) = crate::support::test_assigned_cases(&data);
+    let case = data
+        .cases
+        .iter()
+        .find(|c| c.reference.to_string() == op_case)
+        .unwrap();
+    // The case's subjects get attributes with an MSOA code found nowhere else.
+    let mut csv = String::from("person_id,ethnicity,sex,deprivation_decile,authority,msoa\n");
+    for p in &case.subjects {
+        csv.push_str(p.as_str());
+        csv.push_str(",mixed,female,3,E06000023,E02999999\n");
+    }
+    let file = dir.join("attributes.csv");
+    std::fs::write(&file, csv).unwrap();
+    let out = cli(
+        dir,
+        &["equality", "import-attributes", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = crate::support::cli_ok(
+        dir,
+        &[
+            "user",
+            "add",
+            "--name",
+            "an-analyst",
+            "--role",
+            "police_analyst",
+            "--org",
+            "synthetic-police",
+        ],
+    );
+    let analyst = stdout(&out).lines().last().unwrap().trim().to_owned();
+    crate::support::assign_case(dir, &op_case, "an-analyst");
+    let app = serve(dir);
+    let auth = format!("Bearer {analyst}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("X-Purpose", "disrupting_exploitation"),
+        ("X-Case-Ref", op_case.as_str()),
+        ("X-Legal-Basis", "dpa_2018_s35_law_enforcement"),
+    ];
+    let mut paths = vec!["/api/v1/people".to_owned()];
+    for p in &case.subjects {
+        paths.push(format!("/api/v1/people/{}", p.as_str()));
+        paths.push(format!("/api/v1/people/{}/links", p.as_str()));
+    }
+    for path in &paths {
+        let r = app.get_with(path, &headers);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        for needle in ["E02999999", "ethnicity", "\"msoa\"", "deprivation_decile"] {
+            assert!(
+                !r.body.contains(needle),
+                "{path} carries {needle}: {}",
+                r.body
+            );
+        }
+    }
+}
