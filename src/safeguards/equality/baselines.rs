@@ -103,10 +103,10 @@ fn valid_group(dimension: Dimension, group: &str) -> Result<(), String> {
 ///
 /// [`BaselineError::Field`] naming the file, line and field of the first bad line: a wrong
 /// header, a wrong number of fields, an unknown dimension or group, a negative or non-numeric
-/// count, an empty authority, a row given twice, or a group given both for a whole authority and
-/// by MSOA; with a `decile` column, a decile outside
-/// 1–10, a decile on a whole-authority row, two deciles for one MSOA, an MSOA with a decile
-/// but no `sex` rows, or a `deprivation_decile` row.
+/// count, an empty authority, a row given twice, or a group given both for a whole authority
+/// and by MSOA; with a `decile` column, a decile outside 1–10, a decile on a whole-authority
+/// row, two deciles for one MSOA, an MSOA with a decile but no `sex` rows, or a
+/// `deprivation_decile` row.
 pub fn parse(text: &str, file: &str) -> Result<Vec<BaselineRow>, BaselineError> {
     let err = |line: usize, field: &'static str, reason: String| BaselineError::Field {
         file: file.to_owned(),
@@ -129,7 +129,6 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<BaselineRow>, BaselineError> 
             ));
         }
     };
-    let width = if with_decile { 6 } else { 5 };
     let mut rows = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     let mut scope: BTreeMap<(&str, Dimension, &str), (bool, usize)> = BTreeMap::new();
@@ -140,20 +139,27 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<BaselineRow>, BaselineError> 
             continue;
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != width {
-            let header = if with_decile {
-                HEADER_WITH_DECILE
-            } else {
-                HEADER
+        let (authority, msoa, dimension, group, residents, decile) =
+            match (with_decile, &fields[..]) {
+                (false, &[authority, msoa, dimension, group, residents]) => {
+                    (authority, msoa, dimension, group, residents, "")
+                }
+                (true, &[authority, msoa, dimension, group, residents, decile]) => {
+                    (authority, msoa, dimension, group, residents, decile)
+                }
+                _ => {
+                    let (width, header) = if with_decile {
+                        (6, HEADER_WITH_DECILE)
+                    } else {
+                        (5, HEADER)
+                    };
+                    return Err(err(
+                        n,
+                        "line",
+                        format!("{} fields; expected {width} ({header})", fields.len()),
+                    ));
+                }
             };
-            return Err(err(
-                n,
-                "line",
-                format!("{} fields; expected {width} ({header})", fields.len()),
-            ));
-        }
-        let (authority, msoa, dimension, group, residents) =
-            (fields[0], fields[1], fields[2], fields[3], fields[4]);
         if authority.is_empty() {
             return Err(err(n, "authority", "empty".to_owned()));
         }
@@ -198,7 +204,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<BaselineRow>, BaselineError> 
                 scope.insert((authority, dimension, group), (msoa.is_empty(), n));
             }
         }
-        if let Some(decile) = fields.get(5).copied().filter(|d| !d.is_empty()) {
+        if !decile.is_empty() {
             let d = decile
                 .parse::<u8>()
                 .ok()
