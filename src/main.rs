@@ -279,6 +279,16 @@ enum EqualityCommand {
         /// The CSV file.
         file: PathBuf,
     },
+    /// Store (or replace) the equality attributes of stored people from a CSV file
+    /// (docs/formats.md "Equality attributes"). One transaction: a bad line or a person who
+    /// is not stored is named by file, line and field and nothing is stored. Audited with
+    /// counts only.
+    ImportAttributes {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The CSV file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1337,6 +1347,23 @@ fn equality_command(command: EqualityCommand) -> anyhow::Result<()> {
             out(&format!(
                 "loaded {n} resident baseline rows from {}",
                 file.display()
+            ))?;
+        }
+        EqualityCommand::ImportAttributes { dir, file } => {
+            let s = settings(None, dir.data_dir)?;
+            let mut store = SqliteStore::open(&s.data_dir)?;
+            let log = open_audit(&s)?;
+            let result = saferplaces::safeguards::equality::attributes::import(
+                &mut store,
+                &log,
+                &file,
+                &access_cli::cli_actor(),
+            );
+            log.checkpoint().context("signing the audit log's head")?;
+            let r = result?;
+            out(&format!(
+                "imported the equality attributes of {} people from {} ({} with a deprivation decile, {} with an authority, {} with an MSOA)",
+                r.people, r.file, r.with_decile, r.with_authority, r.with_msoa
             ))?;
         }
     }

@@ -33,32 +33,48 @@ fn count(v: i64, table: &'static str, row: &str) -> StoreResult<u64> {
 }
 
 impl SqliteStore {
-    /// Stores (or replaces) the equality attributes of stored people. One transaction.
+    /// Stores (or replaces) the equality attributes of stored people. One transaction: when
+    /// any person is not stored nothing is written.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`] when a person is not stored (foreign key) or the write fails.
+    /// [`StoreError::NotFound`] naming the first person who is not stored (`what`:
+    /// `person`), [`StoreError::Database`] when the write fails.
     pub fn write_person_equality(&mut self, rows: &[PersonEquality]) -> StoreResult<u64> {
         let tx = self
             .conn
             .transaction()
             .map_err(db("starting an equality write"))?;
         {
+            let mut exists = tx
+                .prepare("SELECT EXISTS (SELECT 1 FROM people WHERE id = ?1)")
+                .map_err(db("checking people for equality attributes"))?;
             let mut stmt = tx
                 .prepare(
                     "INSERT INTO person_equality \
-                     (person_ref, ethnicity, sex, deprivation_decile, authority) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (person_ref) DO UPDATE SET \
-                     ethnicity = ?2, sex = ?3, deprivation_decile = ?4, authority = ?5",
+                     (person_ref, ethnicity, sex, deprivation_decile, authority, msoa) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (person_ref) DO UPDATE SET \
+                     ethnicity = ?2, sex = ?3, deprivation_decile = ?4, authority = ?5, msoa = ?6",
                 )
                 .map_err(db("writing equality attributes"))?;
             for r in rows {
+                let stored: bool = exists
+                    .query_row([r.person.as_str()], |row| row.get(0))
+                    .map_err(db("checking people for equality attributes"))?;
+                if !stored {
+                    // Dropping the transaction rolls it back: nothing of the batch is kept.
+                    return Err(StoreError::NotFound {
+                        what: "person",
+                        key: r.person.as_str().to_owned(),
+                    });
+                }
                 stmt.execute(params![
                     r.person.as_str(),
                     r.ethnicity.code(),
                     r.sex.code(),
                     r.deprivation_decile,
-                    r.authority
+                    r.authority,
+                    r.msoa
                 ])
                 .map_err(db("writing equality attributes"))?;
             }
@@ -76,7 +92,7 @@ impl SqliteStore {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT person_ref, ethnicity, sex, deprivation_decile, authority \
+                "SELECT person_ref, ethnicity, sex, deprivation_decile, authority, msoa \
                  FROM person_equality ORDER BY person_ref",
             )
             .map_err(db("reading equality attributes"))?;
@@ -88,12 +104,13 @@ impl SqliteStore {
                     r.get::<_, String>(2)?,
                     r.get::<_, Option<u8>>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })
             .map_err(db("reading equality attributes"))?;
         let mut out = BTreeMap::new();
         for row in rows {
-            let (id, ethnicity, sex, deprivation_decile, authority) =
+            let (id, ethnicity, sex, deprivation_decile, authority, msoa) =
                 row.map_err(db("reading equality attributes"))?;
             let bad = |e: &dyn ToString| corrupt("person_equality", &id, &e.to_string());
             let person: PersonRef = id.parse().map_err(|e| bad(&e))?;
@@ -103,6 +120,7 @@ impl SqliteStore {
                 sex: sex.parse().map_err(|e| bad(&e))?,
                 deprivation_decile,
                 authority,
+                msoa,
             };
             out.insert(person, attrs);
         }
@@ -529,6 +547,7 @@ mod tests {
             sex: Sex::Female,
             deprivation_decile: Some(2),
             authority: Some("E06000023".to_owned()),
+            msoa: Some("E02003012".to_owned()),
         }
     }
 
@@ -544,8 +563,20 @@ mod tests {
             .write_person_equality(&[attrs("P00000001"), attrs("P00000002")])
             .unwrap();
         assert_eq!(store.person_equality().unwrap().len(), 2);
-        // A row for a person who is not stored is refused (foreign key).
-        assert!(store.write_person_equality(&[attrs("P00000009")]).is_err());
+        // A batch with a person who is not stored is refused whole, naming that person.
+        let mut changed = attrs("P00000002");
+        changed.sex = Sex::Male;
+        let err = store
+            .write_person_equality(&[changed, attrs("P00000009")])
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::NotFound { what: "person", key } if key == "P00000009"),
+            "{err:?}"
+        );
+        assert_eq!(
+            store.person_equality().unwrap()[&"P00000002".parse::<PersonRef>().unwrap()],
+            attrs("P00000002")
+        );
         let gone: PersonRef = "P00000001".parse().unwrap();
         store.erase(std::slice::from_ref(&gone), &[]).unwrap();
         let left = store.person_equality().unwrap();

@@ -67,6 +67,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../migrations/sqlite/0007_amendments.sql"),
     ),
     (8, include_str!("../../migrations/sqlite/0008_equality.sql")),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_equality_msoa.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).

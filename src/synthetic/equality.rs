@@ -124,6 +124,7 @@ pub fn people_equality(
                 sex,
                 deprivation_decile: decile,
                 authority: Some(authority.clone()),
+                msoa: None,
             }
         })
         .collect()

@@ -327,3 +327,325 @@ fn only_the_equality_monitor_reads_the_latest_results_and_counts_are_protected()
         assert_eq!(r.status, 403, "{path}: {}", r.body);
     }
 }
+
+/// Two people of the demo data in `dir`, and their stored equality attributes.
+fn two_people(
+    dir: &Path,
+) -> (
+    saferplaces::domain::PersonRef,
+    saferplaces::domain::PersonRef,
+    std::collections::BTreeMap<
+        saferplaces::domain::PersonRef,
+        saferplaces::safeguards::equality::PersonEquality,
+    >,
+) {
+    use saferplaces::store::Store as _;
+    let store = saferplaces::store::SqliteStore::open(dir).unwrap();
+    let people = store.load().unwrap().people;
+    (
+        people[0].id.clone(),
+        people[1].id.clone(),
+        store.person_equality().unwrap(),
+    )
+}
+
+fn stored_attributes(
+    dir: &Path,
+) -> std::collections::BTreeMap<
+    saferplaces::domain::PersonRef,
+    saferplaces::safeguards::equality::PersonEquality,
+> {
+    saferplaces::store::SqliteStore::open(dir)
+        .unwrap()
+        .person_equality()
+        .unwrap()
+}
+
+#[test]
+fn equality_attributes_import_from_a_file_whole_or_not_at_all_and_audited_without_values() {
+    use saferplaces::safeguards::equality::{Ethnicity, Sex};
+    let demo = private_demo();
+    let dir = demo.path();
+    let (p1, p2, before) = two_people(dir);
+    let file = dir.join("attributes.csv");
+    let path = file.to_str().unwrap();
+    let header = "person_id,ethnicity,sex,deprivation_decile,authority,msoa";
+
+    // A bad value on line 3 refuses the whole file: the good line 2 is not stored either.
+    std::fs::write(
+        &file,
+        format!("{header}\n{p1},mixed,female,4,E06000023,E02003012\n{p2},purple,male,,,\n"),
+    )
+    .unwrap();
+    let out = cli(dir, &["equality", "import-attributes", path]);
+    assert!(!out.status.success(), "a bad file was accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains("attributes.csv:3") && err.contains("field ethnicity"),
+        "{err}"
+    );
+    assert_eq!(
+        stored_attributes(dir),
+        before,
+        "a refused file changed the store"
+    );
+
+    // A person who is not stored is named by line; nothing is stored.
+    std::fs::write(
+        &file,
+        format!("{header}\n{p1},mixed,female,4,E06000023,E02003012\n\nPffffffff,white,male,,,\n"),
+    )
+    .unwrap();
+    let out = cli(dir, &["equality", "import-attributes", path]);
+    assert!(!out.status.success(), "an unknown person was accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains("attributes.csv:4")
+            && err.contains("field person_id")
+            && err.contains("Pffffffff"),
+        "{err}"
+    );
+    assert_eq!(
+        stored_attributes(dir),
+        before,
+        "a refused file changed the store"
+    );
+
+    // A good file replaces both people's attributes.
+    std::fs::write(
+        &file,
+        format!("{header}\n{p1},mixed,female,4,E06000023,E02003012\n{p2},not_stated,male,,,\n"),
+    )
+    .unwrap();
+    let out = cli(dir, &["equality", "import-attributes", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("equality attributes of 2 people"),
+        "{}",
+        stdout(&out)
+    );
+    let after = stored_attributes(dir);
+    assert_eq!(after.len(), before.len());
+    let a1 = &after[&p1];
+    assert_eq!(
+        (
+            a1.ethnicity,
+            a1.sex,
+            a1.deprivation_decile,
+            a1.authority.as_deref(),
+            a1.msoa.as_deref()
+        ),
+        (
+            Ethnicity::Mixed,
+            Sex::Female,
+            Some(4),
+            Some("E06000023"),
+            Some("E02003012")
+        )
+    );
+    let a2 = &after[&p2];
+    assert_eq!(
+        (
+            a2.ethnicity,
+            a2.sex,
+            a2.deprivation_decile,
+            a2.authority.as_deref(),
+            a2.msoa.as_deref()
+        ),
+        (Ethnicity::NotStated, Sex::Male, None, None, None)
+    );
+
+    // Audited: two refusals and one import, with counts and never an attribute value.
+    let events: Vec<Value> = cli_audit(dir)
+        .into_iter()
+        .filter(|e| e["event"]["query"]["command"] == "equality import-attributes")
+        .collect();
+    let decisions: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"]["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["deny", "deny", "allow"]);
+    let ok = &events[2]["event"];
+    assert_eq!(ok["event_type"], "collection");
+    assert_eq!(ok["record_count"], 2);
+    assert_eq!(ok["query"]["people"], 2);
+    assert_eq!(ok["query"]["with_msoa"], 1);
+    for e in &events {
+        let text = e.to_string();
+        for value in [
+            "mixed",
+            "purple",
+            "female",
+            "E02003012",
+            "E06000023",
+            "not_stated",
+        ] {
+            assert!(
+                !text.contains(value),
+                "the audit record holds {value:?}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn people_imported_with_an_msoa_are_compared_by_msoa_and_by_the_msoas_deprivation_decile() {
+    use std::fmt::Write as _;
+    let demo = private_demo();
+    let dir = demo.path();
+    let (_, _, before) = two_people(dir);
+    // Baselines by MSOA, each MSOA's decile in the decile column.
+    let baselines = dir.join("baselines.csv");
+    std::fs::write(
+        &baselines,
+        "authority,msoa,dimension,group,residents,decile\n\
+         E06000023,E02000001,sex,female,3000,1\n\
+         E06000023,E02000001,sex,male,3100,1\n\
+         E06000023,E02000002,sex,female,4000,10\n\
+         E06000023,E02000002,sex,male,4100,10\n",
+    )
+    .unwrap();
+    let out = cli(dir, &["equality", "baselines", baselines.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Every person with attributes gets one of the two MSOAs and no decile of their own.
+    let mut csv = String::from("person_id,ethnicity,sex,deprivation_decile,authority,msoa\n");
+    for (i, a) in before.values().enumerate() {
+        let msoa = if i % 2 == 0 { "E02000001" } else { "E02000002" };
+        writeln!(
+            csv,
+            "{},{},{},,E06000023,{msoa}",
+            a.person.as_str(),
+            a.ethnicity.code(),
+            a.sex.code()
+        )
+        .unwrap();
+    }
+    let attributes = dir.join("attributes.csv");
+    std::fs::write(&attributes, csv).unwrap();
+    let out = cli(
+        dir,
+        &[
+            "equality",
+            "import-attributes",
+            attributes.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = cli(dir, &["equality", "run", "--month", "2026-10", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let comparisons = report["comparisons"].as_array().unwrap();
+    let of = |population: &str, dimension: &str| {
+        comparisons
+            .iter()
+            .find(|c| c["population"] == population && c["dimension"] == dimension)
+            .unwrap_or_else(|| panic!("no {population} {dimension} comparison: {report}"))
+    };
+    let counts = |c: &Value| ["a_g", "n_g", "a_r", "n_r"].map(|k| c["counts"][k].as_u64().unwrap());
+    let mut checked = 0;
+    for population in comparisons
+        .iter()
+        .filter(|c| c["dimension"] == "msoa")
+        .map(|c| c["population"].as_str().unwrap())
+    {
+        let msoa = of(population, "msoa");
+        let decile = of(population, "deprivation_decile");
+        // Deciles: 1 (E02000001) against the reference 10 (E02000002).
+        assert_eq!(
+            (&decile["group"], &decile["reference"]),
+            (&"1".into(), &"10".into())
+        );
+        let [a_g, n_g, a_r, n_r] = counts(decile);
+        if population.starts_with("intelligence:") {
+            // Against residents: the MSOA's residents are its decile's, and E02000002 (8100)
+            // is the MSOA reference.
+            assert_eq!(
+                (msoa["group"].as_str(), msoa["reference"].as_str()),
+                (Some("E02000001"), Some("E02000002"))
+            );
+            assert_eq!(counts(msoa), [a_g, 6100, a_r, 8100], "{population}");
+            assert_eq!((n_g, n_r), (6100, 8100));
+        } else {
+            // Within the children recorded as suspect or victim.
+            let m = counts(msoa);
+            assert_eq!(m[0] + m[2], a_g + a_r, "{population}");
+            assert_eq!(m[1] + m[3], n_g + n_r, "{population}");
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "no MSOA comparison in the demo month: {report}"
+    );
+}
+
+#[test]
+fn imported_equality_attributes_appear_in_no_person_level_response() {
+    use saferplaces::store::Store as _;
+    let demo = private_demo();
+    let dir = demo.path();
+    let data = saferplaces::store::SqliteStore::open(dir)
+        .unwrap()
+        .load()
+        .unwrap();
+    let (op_case, _) = crate::support::test_assigned_cases(&data);
+    let case = data
+        .cases
+        .iter()
+        .find(|c| c.reference.to_string() == op_case)
+        .unwrap();
+    // The case's subjects get attributes with an MSOA code found nowhere else.
+    let mut csv = String::from("person_id,ethnicity,sex,deprivation_decile,authority,msoa\n");
+    for p in &case.subjects {
+        csv.push_str(p.as_str());
+        csv.push_str(",mixed,female,3,E06000023,E02999999\n");
+    }
+    let file = dir.join("attributes.csv");
+    std::fs::write(&file, csv).unwrap();
+    let out = cli(
+        dir,
+        &["equality", "import-attributes", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = crate::support::cli_ok(
+        dir,
+        &[
+            "user",
+            "add",
+            "--name",
+            "an-analyst",
+            "--role",
+            "police_analyst",
+            "--org",
+            "synthetic-police",
+        ],
+    );
+    let analyst = stdout(&out).lines().last().unwrap().trim().to_owned();
+    crate::support::assign_case(dir, &op_case, "an-analyst");
+    let app = serve(dir);
+    let auth = format!("Bearer {analyst}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("X-Purpose", "disrupting_exploitation"),
+        ("X-Case-Ref", op_case.as_str()),
+        ("X-Legal-Basis", "dpa_2018_s35_law_enforcement"),
+    ];
+    let mut paths = vec!["/api/v1/people".to_owned()];
+    for p in &case.subjects {
+        paths.push(format!("/api/v1/people/{}", p.as_str()));
+        paths.push(format!("/api/v1/people/{}/links", p.as_str()));
+    }
+    for path in &paths {
+        let r = app.get_with(path, &headers);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        for needle in ["E02999999", "ethnicity", "\"msoa\"", "deprivation_decile"] {
+            assert!(
+                !r.body.contains(needle),
+                "{path} carries {needle}: {}",
+                r.body
+            );
+        }
+    }
+}

@@ -144,6 +144,8 @@ pub fn run_month(
         "ethnicity".into(),
         "sex".into(),
         "deprivation_decile".into(),
+        "authority".into(),
+        "msoa".into(),
     ];
     e.record_count = equality.len() as u64;
     audit.append(e)?;

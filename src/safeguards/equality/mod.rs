@@ -14,12 +14,14 @@
 //!
 //! | Module | What |
 //! |---|---|
+//! | [`attributes`] | `saferplaces equality import-attributes`: people's attributes from a CSV file |
 //! | [`baselines`] | resident baselines (ages 10–24 by authority and MSOA): CSV loader and totals |
 //! | [`monitor`] | the populations, the comparisons of one month, and the trigger |
 //! | [`cli`] | `saferplaces equality run` and `equality close`: store, alerts and audit |
 //! | [`api`] | the published form of the latest results (`GET /api/v1/equality/latest`) |
 
 pub mod api;
+pub mod attributes;
 pub mod baselines;
 pub mod cli;
 pub mod monitor;
@@ -167,6 +169,8 @@ code_enum!(
         Authority = "authority",
         /// Index of Multiple Deprivation decile of residence, 1 (most deprived) to 10.
         DeprivationDecile = "deprivation_decile",
+        /// MSOA of residence (ONS 2021 code).
+        Msoa = "msoa",
     }
 );
 
@@ -195,6 +199,8 @@ pub struct PersonEquality {
     pub deprivation_decile: Option<u8>,
     /// Authority of residence (ONS code), when known.
     pub authority: Option<String>,
+    /// MSOA of residence (ONS 2021 code), when known.
+    pub msoa: Option<String>,
 }
 
 code_enum!(

@@ -5,16 +5,20 @@
 //! - `intelligence:<category>`: distinct people aged 10–24 recorded in the month in that subject
 //!   category, against residents aged 10–24 ([`super::baselines`]). "Recorded in the month"
 //!   means linked with that category to an incident dated in the month (links carry no date of
-//!   their own). By ethnicity, sex, age band, authority and deprivation decile.
+//!   their own). By ethnicity, sex, age band, authority, deprivation decile and MSOA.
 //! - `child_suspect_vs_victim`: children (under 18 during the month, from the birth year)
 //!   recorded in the month as `suspect` or `victim`; the monitored population is the suspects,
 //!   the baseline all of them (suspects and victims), so each group's rate is its share of
 //!   suspects and the RRI compares shares. Taking the union as the baseline keeps every `a ≤ N`,
-//!   which S22's interval needs. By ethnicity, sex, authority and deprivation decile.
+//!   which S22's interval needs. By ethnicity, sex, authority, deprivation decile and MSOA.
 //! - `stop_search`: person searches (and person-and-vehicle searches) in the month of people
 //!   in the 10–17 and 18–24 bands, against residents aged 10–24; searches, not people
 //!   (data.police.uk holds no identity). Ethnicity from the self-defined label, else the
 //!   officer-defined one. By ethnicity, sex and age band (the records hold no residence).
+//!
+//! A person's deprivation decile is their own when recorded, else their MSOA's from the
+//! baselines ([`Groups::with_decile_from`]). MSOA counts are small; they are published only
+//! through the child-threshold protection of [`super::api`], like every other count.
 //!
 //! People subject to actions (S7) are not monitored: the store holds no action records yet.
 //!
@@ -70,6 +74,8 @@ pub struct Groups {
     pub authority: Option<String>,
     /// Deprivation decile.
     pub deprivation_decile: Option<u8>,
+    /// MSOA of residence.
+    pub msoa: Option<String>,
 }
 
 impl Groups {
@@ -81,7 +87,18 @@ impl Groups {
             age_band: age.and_then(age_band),
             authority: attrs.and_then(|a| a.authority.clone()),
             deprivation_decile: attrs.and_then(|a| a.deprivation_decile),
+            msoa: attrs.and_then(|a| a.msoa.clone()),
         }
+    }
+
+    /// These groups, with the deprivation decile of the MSOA (from the baselines) when no
+    /// decile of the person's own is recorded.
+    #[must_use]
+    pub fn with_decile_from(mut self, residents: &BaselineTotals) -> Self {
+        if self.deprivation_decile.is_none() {
+            self.deprivation_decile = self.msoa.as_deref().and_then(|m| residents.decile_of(m));
+        }
+        self
     }
 
     /// The group code in `dimension`, if known and stated.
@@ -98,6 +115,7 @@ impl Groups {
             Dimension::AgeBand => self.age_band.map(str::to_owned),
             Dimension::Authority => self.authority.clone(),
             Dimension::DeprivationDecile => self.deprivation_decile.map(|d| d.to_string()),
+            Dimension::Msoa => self.msoa.clone(),
         }
     }
 }
@@ -264,12 +282,13 @@ pub struct MonthData<'a> {
     pub residents: &'a BaselineTotals,
 }
 
-const ALL_DIMENSIONS: [Dimension; 5] = [
+const ALL_DIMENSIONS: [Dimension; 6] = [
     Dimension::Ethnicity,
     Dimension::Sex,
     Dimension::AgeBand,
     Dimension::Authority,
     Dimension::DeprivationDecile,
+    Dimension::Msoa,
 ];
 
 /// The comparisons of `month` for every population (module docs).
@@ -307,13 +326,13 @@ pub fn monitor_month(month: Month, data: &MonthData<'_>) -> Vec<Comparison> {
                 by_category
                     .entry(*c)
                     .or_default()
-                    .push(Groups::of(attrs, Some(age)));
+                    .push(Groups::of(attrs, Some(age)).with_decile_from(data.residents));
             }
         }
         let suspect = cats.contains(&SubjectCategory::Suspect);
         if age < 18 && (suspect || cats.contains(&SubjectCategory::Victim)) {
             children.push(Subject {
-                groups: Groups::of(attrs, None),
+                groups: Groups::of(attrs, None).with_decile_from(data.residents),
                 member: suspect,
             });
         }
@@ -334,6 +353,7 @@ pub fn monitor_month(month: Month, data: &MonthData<'_>) -> Vec<Comparison> {
             Dimension::Sex,
             Dimension::Authority,
             Dimension::DeprivationDecile,
+            Dimension::Msoa,
         ],
     ));
 
@@ -378,6 +398,7 @@ fn stop_search_groups(s: &StopSearch) -> Option<Groups> {
         age_band: Some(band),
         authority: None,
         deprivation_decile: None,
+        msoa: None,
     })
 }
 

@@ -261,6 +261,98 @@ mod month {
         }
     }
 
+    /// Stop and search as a count-based population (each person search one record) against
+    /// residents, by sex and age band, with RRIs and intervals worked out by hand from S22's
+    /// formula.
+    #[test]
+    fn stop_searches_are_counted_by_sex_and_age_band_against_residents() {
+        let oct = Day::from_ymd(2026, 10, 3).unwrap();
+        let white = "White - English/Welsh/Scottish/Northern Irish/British";
+        let mut searches = Vec::new();
+        searches.extend((0..6).map(|_| search(oct, "10-17", white, "Male")));
+        searches.extend((0..2).map(|_| search(oct, "18-24", white, "Female")));
+        searches.extend((0..2).map(|_| search(oct, "10-17", white, "Female")));
+        // No sex group, but in the 10–17 band.
+        searches.push(search(oct, "10-17", white, "Other"));
+        // A vehicle search is not a search of a person.
+        let mut vehicle = search(oct, "10-17", white, "Male");
+        vehicle.search_type = SearchType::VehicleSearch;
+        searches.push(vehicle);
+        let row = |dimension, group: &str, residents| BaselineRow {
+            authority: "A".to_owned(),
+            msoa: String::new(),
+            dimension,
+            group: group.to_owned(),
+            residents,
+        };
+        let residents = BaselineTotals::new(&[
+            row(Dimension::Sex, "female", 1000),
+            row(Dimension::Sex, "male", 1000),
+            row(Dimension::AgeBand, "10-17", 1200),
+            row(Dimension::AgeBand, "18-24", 800),
+        ]);
+        let out = monitor_month(
+            Month::of(oct),
+            &MonthData {
+                people: &[],
+                links: &[],
+                incidents: &[],
+                equality: &BTreeMap::new(),
+                stop_searches: &searches,
+                residents: &residents,
+            },
+        );
+        assert!(
+            out.iter().all(|c| c.population == "stop_search"),
+            "{out:#?}"
+        );
+        let find = |d| out.iter().find(|c| c.dimension == d).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // Sex: a tie of baselines goes to the first code, female. Male 6 of 1000 against
+        // female 4 of 1000: RRI 1.5, interval exp(ln 1.5 ± 1.96 · sqrt(1/6 − 1/1000 + 1/4 −
+        // 1/1000)) = 0.424574 .. 5.299432.
+        let sex = find(Dimension::Sex);
+        assert_eq!(
+            (sex.group.as_str(), sex.reference.as_str(), sex.counts),
+            (
+                "male",
+                "female",
+                RriCounts {
+                    a_g: 6,
+                    n_g: 1000,
+                    a_r: 4,
+                    n_r: 1000
+                }
+            )
+        );
+        let e = sex.outcome.estimate().unwrap();
+        assert!(close(e.rri, 1.5), "{e:?}");
+        assert!((e.ci_low - 0.424_574).abs() < 1e-6, "{e:?}");
+        assert!((e.ci_high - 5.299_432).abs() < 1e-6, "{e:?}");
+        assert!(sex.flagged(), "RRI above 1.25");
+        // Age band: 18-24, 2 of 800, against 10-17 (the larger baseline), 9 of 1200:
+        // RRI 1/3, interval 0.072208 .. 1.538759 (includes 1, RRI below 1.25: not flagged).
+        let age = find(Dimension::AgeBand);
+        assert_eq!(
+            (age.group.as_str(), age.reference.as_str(), age.counts),
+            (
+                "18-24",
+                "10-17",
+                RriCounts {
+                    a_g: 2,
+                    n_g: 800,
+                    a_r: 9,
+                    n_r: 1200
+                }
+            )
+        );
+        let e = age.outcome.estimate().unwrap();
+        assert!(close(e.rri, 1.0 / 3.0), "{e:?}");
+        assert!((e.ci_low - 0.072_208).abs() < 1e-6, "{e:?}");
+        assert!((e.ci_high - 1.538_759).abs() < 1e-6, "{e:?}");
+        assert!(!age.flagged());
+    }
+
     /// A small month by hand: which people and searches land in which population and group.
     #[test]
     fn a_month_counts_the_right_people_in_each_population() {
@@ -294,6 +386,7 @@ mod month {
                         sex: Sex::Male,
                         deprivation_decile: Some(1),
                         authority: Some("A".to_owned()),
+                        msoa: None,
                     },
                 )
             })
@@ -392,4 +485,91 @@ mod month {
             "searches hold no residence"
         );
     }
+}
+
+/// The MSOA breakdown and the deprivation decile looked up from a person's MSOA, against
+/// baselines whose decile comes from the baseline file's `decile` column.
+#[test]
+fn msoa_and_decile_breakdowns_count_people_by_their_msoa() {
+    use crate::analysis::rri::RriCounts;
+    use crate::safeguards::disclosure::DisclosurePolicy;
+    use crate::safeguards::equality::api::publish;
+    use crate::safeguards::equality::baselines::parse;
+    let residents = BaselineTotals::new(
+        &parse(
+            "authority,msoa,dimension,group,residents,decile\n\
+             A,E02000001,sex,male,600,1\n\
+             A,E02000002,sex,male,400,10\n",
+            "b.csv",
+        )
+        .unwrap(),
+    );
+    let person = |msoa: &str, decile: Option<u8>| PersonEquality {
+        person: "P00000001".parse().unwrap(),
+        ethnicity: Ethnicity::White,
+        sex: Sex::Male,
+        deprivation_decile: decile,
+        authority: Some("A".to_owned()),
+        msoa: Some(msoa.to_owned()),
+    };
+    // Three people of the decile-1 MSOA, one of the decile-10 MSOA, and one of the decile-10
+    // MSOA whose own recorded decile (1) wins over the MSOA's.
+    let people = [
+        person("E02000001", None),
+        person("E02000001", None),
+        person("E02000001", None),
+        person("E02000002", None),
+        person("E02000002", Some(1)),
+    ];
+    let members: Vec<Groups> = people
+        .iter()
+        .map(|p| Groups::of(Some(p), Some(14)).with_decile_from(&residents))
+        .collect();
+    let out = compare_to_residents(
+        "q",
+        &members,
+        &residents,
+        &[Dimension::DeprivationDecile, Dimension::Msoa],
+    );
+    let find = |d| out.iter().find(|c| c.dimension == d).unwrap();
+    let decile = find(Dimension::DeprivationDecile);
+    assert_eq!(
+        (
+            decile.group.as_str(),
+            decile.reference.as_str(),
+            decile.counts
+        ),
+        (
+            "1",
+            "10",
+            RriCounts {
+                a_g: 4,
+                n_g: 600,
+                a_r: 1,
+                n_r: 400
+            }
+        )
+    );
+    // RRI = (4 / 600) / (1 / 400) = 8 / 3.
+    let e = decile.outcome.estimate().unwrap();
+    assert!((e.rri - 8.0 / 3.0).abs() < 1e-12, "{e:?}");
+    // MSOA: the reference is the larger baseline (E02000001, 600).
+    let msoa = find(Dimension::Msoa);
+    assert_eq!(
+        (msoa.group.as_str(), msoa.reference.as_str(), msoa.counts),
+        (
+            "E02000002",
+            "E02000001",
+            RriCounts {
+                a_g: 2,
+                n_g: 400,
+                a_r: 3,
+                n_r: 600
+            }
+        )
+    );
+    // Published, the tiny MSOA counts are suppressed with the RRI derived from them.
+    let p = publish(msoa, &DisclosurePolicy::default());
+    assert!(p.group_monitored.is_suppressed() && p.reference_monitored.is_suppressed());
+    assert!(p.suppressed && p.rri.is_none() && p.ci.is_none() && p.flagged.is_none());
 }
