@@ -1,0 +1,165 @@
+//! Utility cost of the disclosure control for aggregate roles (issue 13, points 1 and 8): the
+//! mean absolute error per cell of what `public` and `planner` users are shown, against the
+//! true counts, at each H3 resolution they may see, for windows of 1, 3 and 12 whole months.
+//! Two methods side by side, on the same data:
+//!
+//! - `window`: each window protected on its own from res-10 counts (the method before the
+//!   monthly release; overlapping windows could be differenced);
+//! - `monthly`: the monthly release the server uses now (`safeguards::releases::month_release`
+//!   per month, `window_release` for the window).
+//!
+//! A suppressed cell counts as an error of its whole true value (the map shows no number), a
+//! partial (lower-bound) cell as the shortfall. Cells are those with a true or published count.
+//!
+//! Usage: `cargo bench --bench disclosure_utility -- [DATA_DIR]` (default `./data`, the store
+//! `make demo` or `saferplaces demo --no-serve` creates). It prints a Markdown table;
+//! docs/BENCHMARKS.md keeps the figures.
+
+use std::collections::HashMap;
+
+use h3o::{CellIndex, Resolution};
+use saferplaces::domain::{Category, TimeWindow};
+use saferplaces::index::{CountQuery, H3Res, Snapshot};
+use saferplaces::safeguards::disclosure::{
+    DisclosurePolicy, MonthRelease, Published, Sensitivity, months_of, protect_cell_levels,
+};
+use saferplaces::safeguards::releases;
+use saferplaces::store::{SqliteStore, Store};
+
+fn world() -> saferplaces::domain::Bbox {
+    saferplaces::domain::Bbox::from_coords(-180.0, -90.0, 180.0, 90.0).expect("valid box")
+}
+
+/// True counts of `window` at `res`, over the categories aggregate roles count for `category`.
+fn truth(
+    snap: &Snapshot,
+    window: TimeWindow,
+    category: Option<Category>,
+    res: Resolution,
+) -> HashMap<CellIndex, u32> {
+    let mut out = HashMap::new();
+    for c in releases::categories_in(category) {
+        let q = CountQuery {
+            bbox: world(),
+            res: H3Res::new(u8::from(res)).expect("indexed resolution"),
+            window,
+            category: Some(c),
+        };
+        for cc in snap.incidents.cell_counts(&q) {
+            *out.entry(cc.cell).or_default() += cc.count;
+        }
+    }
+    out
+}
+
+/// Mean absolute error of `shown` (value, partial) against `exact` over the cells of either.
+fn mae(exact: &HashMap<CellIndex, u32>, shown: &HashMap<CellIndex, (Published, bool)>) -> (f64, usize, usize) {
+    let mut cells: Vec<CellIndex> = exact.keys().copied().collect();
+    cells.extend(shown.keys().filter(|c| !exact.contains_key(c)));
+    let mut err = 0.0;
+    let mut suppressed = 0;
+    for c in &cells {
+        let t = f64::from(exact.get(c).copied().unwrap_or(0));
+        match shown.get(c).map(|s| s.0) {
+            Some(Published::Value(v)) => err += (f64::from(v) - t).abs(),
+            Some(Published::Suppressed) => {
+                err += t;
+                suppressed += 1;
+            }
+            None => err += t,
+        }
+    }
+    let n = cells.len().max(1);
+    (err / n as f64, cells.len(), suppressed)
+}
+
+fn main() {
+    let dir = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "data".to_owned());
+    let data = match SqliteStore::open(std::path::Path::new(&dir)).and_then(|s| s.load()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("disclosure_utility: cannot read the store {dir}: {e}; run `saferplaces demo --no-serve` first");
+            return;
+        }
+    };
+    let snap = Snapshot::build(data, Vec::new(), 1);
+    let policy = DisclosurePolicy::default();
+    let Some((first, last)) = snap.incidents.day_range() else {
+        eprintln!("disclosure_utility: the store holds no incidents");
+        return;
+    };
+    let span = TimeWindow::new(first, last).expect("ordered range");
+    // Whole months, the last one complete.
+    let months: Vec<TimeWindow> = months_of(span, span)
+        .into_iter()
+        .filter(|m| m.to() <= last)
+        .collect();
+    let mut cache: HashMap<(TimeWindow, Option<Category>), Vec<(CellIndex, Published)>> = HashMap::new();
+    println!("| category | months | res | cells | MAE window | suppressed window | MAE monthly | suppressed monthly | partial monthly |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for category in [None, Some(Category::ChildExploitationConcern)] {
+        let cap = releases::max_res(category);
+        for len in [1usize, 3, 12] {
+            let Some(tail) = months.len().checked_sub(len) else { continue };
+            let chosen = &months[tail..];
+            let window = TimeWindow::new(chosen[0].from(), chosen[chosen.len() - 1].to()).expect("ordered");
+            // Old: the window protected on its own from res-10 counts.
+            let finest: Vec<(CellIndex, u32)> = truth(&snap, window, category, Resolution::Ten).into_iter().collect();
+            let old: HashMap<CellIndex, Published> = protect_cell_levels(
+                &finest,
+                Resolution::Five,
+                Sensitivity::for_category(category),
+                &policy,
+            )
+            .into_iter()
+            .collect();
+            // New: the monthly release.
+            for m in chosen {
+                cache.entry((*m, category)).or_insert_with(|| {
+                    releases::month_release(
+                        category,
+                        |c, res| {
+                            snap.incidents
+                                .cell_counts(&CountQuery {
+                                    bbox: world(),
+                                    res: H3Res::new(u8::from(res)).expect("indexed"),
+                                    window: *m,
+                                    category: Some(c),
+                                })
+                                .iter()
+                                .map(|cc| (cc.cell, cc.count))
+                                .collect()
+                        },
+                        &policy,
+                    )
+                });
+            }
+            let parts: Vec<&MonthRelease> = chosen.iter().map(|m| cache[&(*m, category)].as_slice()).collect();
+            let new = releases::window_release(&parts, category);
+            for r in 5..=u8::from(cap) {
+                let res = Resolution::try_from(r).expect("valid resolution");
+                let exact = truth(&snap, window, category, res);
+                let at_res = |f: &dyn Fn(CellIndex) -> (Published, bool)| -> HashMap<CellIndex, (Published, bool)> {
+                    let mut cells: Vec<CellIndex> = exact.keys().copied().collect();
+                    cells.extend(new.iter().map(|(c, _)| *c).filter(|c| c.resolution() == res));
+                    cells.extend(old.keys().copied().filter(|c| c.resolution() == res));
+                    cells.into_iter().map(|c| (c, f(c))).collect()
+                };
+                let old_shown = at_res(&|c| {
+                    (releases::shown(old.get(&c).copied().unwrap_or(Published::Value(0)), category), false)
+                });
+                let new_shown = at_res(&|c| releases::shown_cell(&new, c, category));
+                let (e_old, n, s_old) = mae(&exact, &old_shown);
+                let (e_new, _, s_new) = mae(&exact, &new_shown);
+                let partial = new_shown.values().filter(|s| s.1).count();
+                println!(
+                    "| {} | {len} | {r} | {n} | {e_old:.2} | {s_old} | {e_new:.2} | {s_new} | {partial} |",
+                    category.map_or("all (general)", Category::slug),
+                );
+            }
+        }
+    }
+}
