@@ -1010,6 +1010,9 @@ class App {
         const min = this.disclosure?.min_count;
         return isCount(min) ? `suppressed (fewer than ${numberFormat.format(min)})` : "suppressed";
       }
+      // A monthly release: the sum of the published months, a lower bound when a month of
+      // the window is suppressed (docs/DISCLOSURE.md, "Monthly release of the map").
+      if (props.partial === true) return `at least ${numberFormat.format(props.count)} (a month is suppressed)`;
       return numberFormat.format(props.count);
     };
     const rounding = () => {
@@ -1062,6 +1065,7 @@ class App {
       case "crossborder-cells":
         title = "Near an authority border";
         add("Incidents", count());
+        add("By authority", this.borderParts(props.parts));
         add("Period", period());
         add("Category", category());
         rounding();
@@ -1152,6 +1156,24 @@ class App {
       group.append(button);
     }
     return group;
+  }
+
+  /**
+   * A near-border cell's parts ("CODE:COUNT;CODE:suppressed;CODE:COUNT+") as text:
+   * each authority's count, "suppressed", or "at least N" for a lower bound.
+   */
+  borderParts(parts) {
+    if (typeof parts !== "string" || parts === "") return null;
+    return parts
+      .split(";")
+      .map((part) => {
+        const [code, value = ""] = part.split(":");
+        if (value === "suppressed") return `${code}: suppressed`;
+        const n = Number.parseInt(value, 10);
+        if (!Number.isFinite(n)) return `${code}: no figure`;
+        return `${code}: ${value.endsWith("+") ? "at least " : ""}${numberFormat.format(n)}`;
+      })
+      .join("; ");
   }
 
   /** Authority names for a border's codes, filled in when the list has loaded. */
