@@ -3,6 +3,8 @@
 //! retention. Every later feature goes through these mechanisms.
 
 pub mod access_cli;
+#[cfg(test)]
+mod attack_tests;
 pub mod audit;
 pub mod audit_checkpoint;
 pub mod disclosure;
