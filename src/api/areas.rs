@@ -19,7 +19,7 @@ use super::params::Params;
 use super::{ApiError, ApiResult, AppState, blocking};
 use crate::analysis::areas::{count_in_area_where, rate_per_1000};
 use crate::domain::{Boundary, Category};
-use crate::safeguards::disclosure::{Published, Sensitivity, protect_fixed_release};
+use crate::safeguards::disclosure::{Published, Sensitivity};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 use crate::safeguards::releases;
 
@@ -111,7 +111,11 @@ async fn get_compare(
                 // "All categories" for aggregate roles: the general ones only
                 // (safeguards::releases::categories_in).
                 let keep = |c: Category| !controlled || releases::categories_in(category).any(|k| k == c);
-                count_in_area_where(&snap.incidents, a, window, category, keep)
+                // Child incidents are placed at their res-7 cell's centre for aggregate roles,
+                // so no area figure depends on where one lies inside the published geography.
+                let placement: Option<crate::analysis::areas::Placement<'_>> = controlled
+                    .then_some((&releases::area_position, releases::AREA_POSITION_MARGIN_DEG));
+                count_in_area_where(&snap.incidents, a, window, category, keep, placement)
             })
             .collect();
         let months = counts.first().map(|c| c.months.clone()).unwrap_or_default();
@@ -119,7 +123,7 @@ async fn get_compare(
         let (monthly, published_monthly, totals, published_totals, grand): Figures = if controlled {
             let rows: Vec<Vec<u32>> = counts.iter().map(|c| c.monthly.clone()).collect();
             let table =
-                protect_fixed_release(&rows, sensitivity, &policy).map_err(ApiError::internal)?;
+                releases::area_release(&rows, category, &policy).map_err(ApiError::internal)?;
             (
                 table.cells.iter().map(|r| r.iter().map(|p| published_json(*p)).collect()).collect(),
                 table.cells.iter().map(|r| r.iter().map(|p| p.value()).collect()).collect(),

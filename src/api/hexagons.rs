@@ -30,9 +30,9 @@ type ProtectedKey = (u64, TimeWindow, Option<Category>);
 /// Most assembled windows kept.
 const PROTECTED_CACHE_ENTRIES: usize = 64;
 
-/// Most monthly releases kept (about 100 KB each on the demo data): enough for every month of
-/// ten years of one category, or of a few years of every category.
-const MONTH_CACHE_ENTRIES: usize = 256;
+/// Most monthly releases kept (one per month and category, a few KB to 100 KB each on the demo
+/// data): every month of six years of every category.
+const MONTH_CACHE_ENTRIES: usize = 1_200;
 
 type MonthKey = (u64, TimeWindow, Option<Category>);
 
@@ -159,6 +159,12 @@ pub(crate) fn protected_cells(
     })
 }
 
+/// True when `cell`'s centre lies in `bbox` (the rule the index uses to list cells).
+fn centre_in(cell: h3o::CellIndex, bbox: Bbox) -> bool {
+    let c = LatLng::from(cell);
+    crate::domain::LonLat::new(c.lng(), c.lat()).is_ok_and(|p| bbox.contains(p))
+}
+
 fn world() -> Bbox {
     Bbox::from_coords(-180.0, -90.0, 180.0, 90.0).expect("the whole globe is a valid box")
 }
@@ -220,8 +226,14 @@ async fn get_hexagons(
             // or not it holds an incident, and a zero is shown as suppressed, so neither the
             // set of cells nor a value tells a zero from 1..9 (safeguards::releases).
             let hide_zero = releases::hides_zero(category);
-            let mut listed: std::collections::BTreeSet<h3o::CellIndex> =
-                counts.iter().map(|c| c.cell).collect();
+            // The cells of the release (a general category's zeros inside occupied cells are
+            // suppressed entries there), whose centre is in the box.
+            let mut listed: std::collections::BTreeSet<h3o::CellIndex> = protected
+                .iter()
+                .map(|(cell, _)| *cell)
+                .filter(|cell| cell.resolution() == res.to_h3() && centre_in(*cell, bbox))
+                .collect();
+            listed.extend(counts.iter().map(|c| c.cell));
             if hide_zero && let Some(area) = releases::intersect(bbox, study_area()) {
                 listed.extend(releases::cells_with_centre_in(area, res.to_h3()));
             }

@@ -26,8 +26,8 @@ use std::collections::{BTreeSet, VecDeque};
 use h3o::{CellIndex, LatLng, Resolution};
 
 use super::disclosure::{
-    DisclosurePolicy, MonthRelease, Published, Sensitivity, WindowRelease, protect_cell_levels,
-    protect_count,
+    DisclosurePolicy, MonthRelease, ProtectedTable, Published, Sensitivity, WindowRelease,
+    protect_cell_levels, protect_count, protect_fixed_release,
 };
 use crate::domain::{Bbox, Category, Day, TimeWindow};
 
@@ -75,21 +75,51 @@ pub fn categories_in(category: Option<Category>) -> impl Iterator<Item = Categor
 ///
 /// Every time-windowed H3 output for aggregate roles is assembled from these releases
 /// ([`window_release`]), so this is the one place their figures come from.
+///
+/// A general category's zero is shown as suppressed wherever "all categories" is not 0 in that
+/// month ([`suppressed_may_be_zero`]): the layers are protected as separate networks, and a
+/// published zero would tell the attacker which cells hold at least one incident of each
+/// category, lower bounds that add up against "all"'s upper bounds (the attack harness pinned
+/// suppressed counts that way). Cells with no incident at all stay 0: "all" publishes that.
 pub fn month_release(
     category: Option<Category>,
     counts_of: impl Fn(Category, Resolution) -> Vec<(CellIndex, u32)>,
     policy: &DisclosurePolicy,
 ) -> Vec<(CellIndex, Published)> {
-    let res = max_res(category);
-    let counts: Vec<(CellIndex, u32)> = categories_in(category)
-        .flat_map(|c| counts_of(c, res))
-        .collect();
-    protect_cell_levels(
-        &counts,
-        MIN_RES,
-        Sensitivity::for_category(category),
-        policy,
-    )
+    let protect = |category: Option<Category>| {
+        let res = max_res(category);
+        let counts: Vec<(CellIndex, u32)> = categories_in(category)
+            .flat_map(|c| counts_of(c, res))
+            .collect();
+        protect_cell_levels(
+            &counts,
+            MIN_RES,
+            Sensitivity::for_category(category),
+            policy,
+        )
+    };
+    let own = protect(category);
+    if !suppressed_may_be_zero(category) || hides_zero(category) {
+        return own;
+    }
+    // A general category: its zeros inside cells where "all" is not 0 become suppressed.
+    let mut cells: std::collections::BTreeMap<CellIndex, Published> = own.into_iter().collect();
+    for (cell, all) in protect(None) {
+        if all != Published::Value(0) {
+            let entry = cells.entry(cell).or_insert(Published::Value(0));
+            if *entry == Published::Value(0) {
+                *entry = Published::Suppressed;
+            }
+        }
+    }
+    cells.into_iter().collect()
+}
+
+/// True when a suppressed figure of `category`'s layer may stand for 0 for aggregate roles: a
+/// single category (a child category everywhere, [`hides_zero`]; a general one wherever "all
+/// categories" is not 0, [`month_release`]). "All categories" publishes its zeros.
+pub fn suppressed_may_be_zero(category: Option<Category>) -> bool {
+    category.is_some()
 }
 
 /// A window of whole months for `category`, from the monthly releases of its months
@@ -97,6 +127,72 @@ pub fn month_release(
 pub fn window_release(months: &[&MonthRelease], category: Option<Category>) -> WindowRelease {
     WindowRelease::from_months(months, hides_zero(category))
 }
+
+/// An area comparison table for aggregate roles (`rows[area][month]`, true counts of whole
+/// months): a fixed release ([`protect_fixed_release`]), and for child categories a zero is
+/// shown as suppressed, like 1..9, with every total that includes it (a ward-month of 0 and
+/// one of 3 look alike, so moving an incident between wards tells nothing).
+///
+/// # Errors
+///
+/// As [`protect_fixed_release`] (a ragged table).
+pub fn area_release(
+    rows: &[Vec<u32>],
+    category: Option<Category>,
+    policy: &DisclosurePolicy,
+) -> Result<ProtectedTable, super::disclosure::DisclosureError> {
+    let mut table = protect_fixed_release(rows, Sensitivity::for_category(category), policy)?;
+    if hides_zero(category) {
+        for cell in table.cells.iter_mut().flatten() {
+            *cell = shown(*cell, category);
+        }
+        let sum = |figures: &mut dyn Iterator<Item = Published>| -> Published {
+            let mut total = 0_u32;
+            for f in figures {
+                match f {
+                    Published::Value(v) => total = total.saturating_add(v),
+                    Published::Suppressed => return Published::Suppressed,
+                }
+            }
+            Published::Value(total)
+        };
+        let n_cols = table.cells.first().map_or(0, Vec::len);
+        table.row_totals = table
+            .cells
+            .iter()
+            .map(|r| sum(&mut r.iter().copied()))
+            .collect();
+        table.column_totals = (0..n_cols)
+            .map(|j| sum(&mut table.cells.iter().map(|r| r[j])))
+            .collect();
+        table.grand_total = sum(&mut table.row_totals.iter().copied());
+    }
+    Ok(table)
+}
+
+/// Where an aggregate role's area tables place an incident: its own position for general
+/// categories, and the centre of the res-7 ancestor ([`MAX_RES_CHILDREN`]) of its res-10 cell
+/// for categories about children, so that no area figure depends on where a child incident lies inside the
+/// published geography.
+pub fn area_position(lon: f64, lat: f64, category: Category) -> (f64, f64) {
+    if !category.concerns_children() {
+        return (lon, lat);
+    }
+    // The res-7 ancestor of the incident's res-10 cell, as the incident index and the hexagon
+    // layers place it (an H3 child's area is not exactly inside its parent's hexagon, so the
+    // res-7 cell containing the point itself can differ near an edge).
+    LatLng::new(lat, lon)
+        .ok()
+        .and_then(|ll| ll.to_cell(Resolution::Ten).parent(MAX_RES_CHILDREN))
+        .map_or((lon, lat), |cell| {
+            let centre = LatLng::from(cell);
+            (centre.lng(), centre.lat())
+        })
+}
+
+/// How far (degrees) [`area_position`] may move an incident: more than the circumradius of a
+/// res-7 cell (about 1.4 km) in latitude and in longitude at the study area's latitude.
+pub const AREA_POSITION_MARGIN_DEG: f64 = 0.03;
 
 /// What an aggregate role is shown for `cell` of `release`: its published value (0 when
 /// absent, and a 0 shown as suppressed for child categories, [`shown`]) and whether it is a

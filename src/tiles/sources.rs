@@ -625,6 +625,19 @@ fn hex_cells(
     });
     let mut listed: std::collections::BTreeMap<CellIndex, u32> =
         counts.iter().map(|c| (c.cell, c.count)).collect();
+    // Aggregate roles: every cell of the release in the search box, including a general
+    // category's zeros shown as suppressed (safeguards::releases::month_release).
+    if let Some(p) = q.protected {
+        for (&cell, _) in p.iter() {
+            if cell.resolution() == res {
+                let c = h3o::LatLng::from(cell);
+                if crate::domain::LonLat::new(c.lng(), c.lat()).is_ok_and(|pt| search.contains(pt))
+                {
+                    listed.entry(cell).or_insert(0);
+                }
+            }
+        }
+    }
     // The fixed geography of a child layer: cells are drawn whether or not they hold an
     // incident (safeguards::releases), so the cells drawn say nothing about where incidents are.
     if let (Some(area), Some(_)) = (q.zero_hidden_in, q.protected)

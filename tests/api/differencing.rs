@@ -516,3 +516,44 @@ fn every_month_window_of_the_hexagon_layer_is_the_sum_of_its_published_months() 
         "the months have suppressed cells, or the test proves nothing"
     );
 }
+
+/// The attack harness's category finding (`src/safeguards/attack_tests.rs`,
+/// `the_category_layers_and_all_categories_together_pin_no_suppressed_count`), through the
+/// server: a category layer used to list only the cells holding that category, so its zeros
+/// told which cells hold at least one incident of each category, lower bounds that add up
+/// against the "all categories" layer. Now a category layer lists every cell "all categories"
+/// lists, and its zeros there are shown as suppressed.
+#[test]
+fn a_category_layer_does_not_tell_which_occupied_cells_lack_the_category() {
+    let app = spawn_app();
+    let q = "res=8&from=2026-09-01&to=2026-09-30";
+    let all = hexagon_figures(&app.get(&format!("/api/v1/hexagons?{q}")).json());
+    let public = hexagon_figures(
+        &app.get(&format!("/api/v1/hexagons?{q}&category=public-order"))
+            .json(),
+    );
+    let exact = hexagon_figures(
+        &app.get_as(
+            "vru_analyst",
+            &format!("/api/v1/hexagons?{q}&category=public-order"),
+            &[],
+        )
+        .json(),
+    );
+    let lacking: Vec<&String> = all.keys().filter(|c| !exact.contains_key(*c)).collect();
+    assert!(
+        !lacking.is_empty(),
+        "every occupied cell holds public order, so the test shows nothing"
+    );
+    for cell in &lacking {
+        assert_eq!(
+            public.get(*cell).map(|f| f.0),
+            Some(None),
+            "{cell}: no public-order incident, but occupied; it must be listed as suppressed"
+        );
+    }
+    assert!(
+        public.keys().all(|c| all.contains_key(c)),
+        "a category cell outside the occupied cells"
+    );
+}
