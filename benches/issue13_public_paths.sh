@@ -14,6 +14,7 @@ declare -A Q=(
   [hex_general_res8_all]="/api/v1/hexagons?res=8"
   [hex_child_res7]="/api/v1/hexagons?res=7&$W&category=child-exploitation-concern"
   [tile_hexagons_z12]="/tiles/hexagons/12/2018/1362?$W"
+  [tile_hexagons_z12_violent]="/tiles/hexagons/12/2018/1362?$W&category=violent-crime"
 )
 for round in 1 2; do
   for v in OLD NEW; do
@@ -22,7 +23,7 @@ for round in 1 2; do
       taskset -c 0 $bin serve --data-dir $dir --addr 127.0.0.1:18444 > /dev/null 2>&1 &
     pid=$!
     for i in $(seq 1 60); do curl -sf http://127.0.0.1:18444/health >/dev/null && break; sleep 0.5; done
-    for name in hex_general_res8 hex_general_res8_12m hex_general_res8_all hex_child_res7 tile_hexagons_z12; do
+    for name in hex_general_res8 hex_general_res8_12m hex_general_res8_all hex_child_res7 tile_hexagons_z12 tile_hexagons_z12_violent; do
       url="http://127.0.0.1:18444${Q[$name]}"
       # The first request computes the protected layer (cold); later ones hit its cache.
       cold=$(curl -s -o /dev/null -w '%{time_total}' "$url")

@@ -635,9 +635,11 @@ async fn serve(
     .with_budgets(settings.budgets)
     .with_agreements(agreements)
     .with_equality_store(settings.data_dir.clone());
-    // The monthly S22 job is opt-in: it writes to the store, and every server on that store
-    // reloads its indexes after a write. Without it, a cron runs `saferplaces equality run`.
-    if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").is_ok_and(|v| v == "on") {
+    // The monthly S22 job (S22: the monitor runs itself). It runs the last full month only when
+    // the store has no result for it, so once a month it writes and each server on the store
+    // reloads. `SAFERPLACES_EQUALITY_MONTHLY=off` leaves it to a cron running
+    // `saferplaces equality run`.
+    if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").map_or(true, |v| v != "off") {
         tokio::spawn(saferplaces::jobs::equality_monthly(state.clone()));
     }
     let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())

@@ -625,17 +625,17 @@ fn hex_cells(
     });
     let mut listed: std::collections::BTreeMap<CellIndex, u32> =
         counts.iter().map(|c| (c.cell, c.count)).collect();
-    // Aggregate roles: every cell of the release in the search box, including a general
-    // category's zeros shown as suppressed (safeguards::releases::month_release).
-    if let Some(p) = q.protected {
-        for (&cell, _) in p.iter() {
-            if cell.resolution() == res {
-                let c = h3o::LatLng::from(cell);
-                if crate::domain::LonLat::new(c.lng(), c.lat()).is_ok_and(|pt| search.contains(pt))
-                {
-                    listed.entry(cell).or_insert(0);
-                }
-            }
+    // Aggregate roles and a general category: the release also holds the category's zeros
+    // inside occupied cells, shown as suppressed (safeguards::releases::month_release), so the
+    // occupied cells of the box are listed too (a cell absent from the release is dropped).
+    if q.protected.is_some() && q.category.is_some_and(|c| !c.concerns_children()) {
+        for c in snap.incidents.cell_counts(&CountQuery {
+            bbox: search,
+            res: h3res,
+            window: q.window,
+            category: None,
+        }) {
+            listed.entry(c.cell).or_insert(0);
         }
     }
     // The fixed geography of a child layer: cells are drawn whether or not they hold an

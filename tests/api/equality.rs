@@ -649,3 +649,47 @@ fn imported_equality_attributes_appear_in_no_person_level_response() {
         }
     }
 }
+
+/// S22, "a monitor that runs itself": by default the server runs the monitor for the last full
+/// month when the store has no result for it (here November 2026, the demo having run October
+/// at generation), audited as the system, and the equality monitor sees it at once.
+#[test]
+fn the_server_runs_the_monitor_itself_for_the_last_full_month() {
+    let demo = private_demo();
+    let dir = demo.path();
+    let monitor = add_user(dir, "equality-officer", "equality_monitor");
+    let audit_dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_saferplaces"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("SAFERPLACES_AUDIT_DIR", audit_dir.path())
+        .env("SAFERPLACES_TODAY", "2026-12-07")
+        // The default: the variable unset.
+        .env_remove("SAFERPLACES_EQUALITY_MONTHLY");
+    let mut app = spawn_command(cmd);
+    app.audit_dir = audit_dir;
+    let headers = [
+        ("Authorization", format!("Bearer {monitor}")),
+        ("X-Purpose", "equality_monitoring".to_owned()),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut month = Value::Null;
+    for _ in 0..100 {
+        let reply = app.get_with("/api/v1/equality/latest", &headers);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        month = reply.json()["month"].clone();
+        if month == "2026-11" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        month, "2026-11",
+        "the server did not run the last full month"
+    );
+    let log = std::fs::read_to_string(app.audit_dir.path().join("audit.jsonl")).unwrap_or_default();
+    assert!(
+        log.lines().any(|l| l.contains("system:equality-monthly")),
+        "the run is not audited as the system"
+    );
+}

@@ -239,6 +239,15 @@ pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
 /// Starts a prepared `saferplaces serve ... --addr 127.0.0.1:0` command with a test web
 /// directory and JSON logs, and waits for its address.
 pub fn spawn_command(mut cmd: Command) -> TestApp {
+    // The monthly equality job writes to the store at start when a month is due, which would
+    // change the shared demo store under other tests: off unless the test sets or removes
+    // the variable (equality::the_server_runs_the_monitor_itself_for_the_last_full_month).
+    if !cmd
+        .get_envs()
+        .any(|(k, _)| k == "SAFERPLACES_EQUALITY_MONTHLY")
+    {
+        cmd.env("SAFERPLACES_EQUALITY_MONTHLY", "off");
+    }
     let web = tempfile::tempdir().unwrap();
     std::fs::write(
         web.path().join("index.html"),
