@@ -560,6 +560,174 @@ pub fn protect_cell_levels(
     )
 }
 
+/// True when the attacker's interval `lo..=hi` for a suppressed count is narrower than the
+/// suppression range `1..=threshold − 1`: fewer than `threshold − 1` possible values (issue
+/// 13, point 5: "no suppressed true value is pinned to an interval narrower than the
+/// threshold"). A raised lower bound alone is not narrowing: a suppressed cell with two
+/// suppressed sub-cells is at least 2, which every reader of the layer can see, but its
+/// interval stays open above.
+pub fn narrowed((lo, hi): (i64, i64), threshold: i64) -> bool {
+    hi.saturating_sub(lo).saturating_add(1) < threshold - 1
+}
+
+/// Most audit rounds [`widen_suppression`] runs; each suppresses at least one more count, and
+/// the rounds end far sooner on real layers.
+const WIDEN_ROUNDS: usize = 64;
+
+/// Passes of interval propagation per audit round.
+const WIDEN_PASSES: usize = 64;
+
+/// Widens the protection of a layer from [`protect_cell_levels`] so that an attacker who reads
+/// the published figures as intervals (a published `r` is a true value in
+/// `max(r − 2, threshold)..=r + 2`, a suppressed one at least 1, 0 exactly 0) and propagates
+/// the parent–children sums cannot narrow any suppressed count below the full range
+/// `1..=threshold − 1` (issue 13, point 5: "no suppressed true value is pinned to an interval
+/// narrower than the threshold"). [`protect_cell_levels`] alone guarantees two possible
+/// values; the attack harness found about one suppressed count in thirteen narrowed further.
+///
+/// Method: audit and extend. Propagate the attacker's intervals; for every suppressed count
+/// the attacker narrows to fewer than `threshold − 1` possible values ([`narrowed`]), suppress
+/// the published count with the
+/// smallest true value among its siblings, its children and its parent; repeat until no count
+/// is narrowed (or nothing is left to suppress, or [`WIDEN_ROUNDS`]). Suppressing more never
+/// weakens the other counts' protection, so the two-value guarantee still holds. The audit is
+/// the attacker of the harness (interval propagation), not a full LP; an LP can in principle
+/// narrow further.
+///
+/// `finest` are the true counts the layer was protected from (one resolution); `cells` the
+/// output of [`protect_cell_levels`] for them.
+pub fn widen_suppression(
+    cells: Vec<(CellIndex, Published)>,
+    finest: &[(CellIndex, u32)],
+    sensitivity: Sensitivity,
+    policy: &DisclosurePolicy,
+) -> Vec<(CellIndex, Published)> {
+    const INF: i64 = 1 << 40;
+    let rules = policy.rules(sensitivity);
+    let threshold = i64::try_from(rules.threshold).unwrap_or(INF);
+    let index: HashMap<CellIndex, usize> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| (*c, i))
+        .collect();
+    let mut published: Vec<Published> = cells.iter().map(|(_, p)| *p).collect();
+    // True counts of every listed cell.
+    let mut truth = vec![0_i64; cells.len()];
+    for (cell, count) in merge_counts(finest) {
+        for r in Resolution::range(Resolution::Zero, cell.resolution()) {
+            if let Some(&i) = cell.parent(r).and_then(|a| index.get(&a)) {
+                truth[i] += i64::try_from(count).unwrap_or(INF);
+            }
+        }
+    }
+    // Parent of each listed cell, and the children listed under each.
+    let parent: Vec<Option<usize>> = cells
+        .iter()
+        .map(|(c, _)| {
+            c.resolution()
+                .pred()
+                .and_then(|r| c.parent(r))
+                .and_then(|p| index.get(&p).copied())
+        })
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); cells.len()];
+    for (i, p) in parent.iter().enumerate() {
+        if let Some(p) = *p {
+            children[p].push(i);
+        }
+    }
+    for _ in 0..WIDEN_ROUNDS {
+        let mut bounds: Vec<(i64, i64)> = published
+            .iter()
+            .map(|p| match *p {
+                Published::Value(0) => (0, 0),
+                Published::Value(r) => {
+                    let r = i64::from(r);
+                    ((r - 2).max(threshold), r + 2)
+                }
+                Published::Suppressed => (1, INF),
+            })
+            .collect();
+        // parent = Σ children, for every listed parent with listed children (unlisted
+        // children are 0).
+        for _ in 0..WIDEN_PASSES {
+            let mut changed = false;
+            for (p, kids) in children.iter().enumerate() {
+                if kids.is_empty() {
+                    continue;
+                }
+                let lo_sum: i64 = kids.iter().map(|&k| bounds[k].0).sum();
+                let hi_sum: i64 = kids
+                    .iter()
+                    .map(|&k| bounds[k].1.min(INF))
+                    .sum::<i64>()
+                    .min(INF);
+                let (plo, phi) = bounds[p];
+                let new_p = (plo.max(lo_sum), phi.min(hi_sum));
+                if new_p != (plo, phi) && new_p.0 <= new_p.1 {
+                    bounds[p] = new_p;
+                    changed = true;
+                }
+                let (plo, phi) = bounds[p];
+                for &k in kids {
+                    let (lo, hi) = bounds[k];
+                    let others_lo = lo_sum - lo;
+                    let others_hi = if hi_sum >= INF { INF } else { hi_sum - hi };
+                    let new_lo = if others_hi >= INF {
+                        lo
+                    } else {
+                        lo.max(plo - others_hi)
+                    };
+                    let new_hi = if phi >= INF {
+                        hi
+                    } else {
+                        hi.min(phi - others_lo)
+                    };
+                    if (new_lo, new_hi) != (lo, hi) && new_lo <= new_hi {
+                        bounds[k] = (new_lo, new_hi);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        // Suppressed counts the attacker narrows, and the cheapest fix for each.
+        let mut fixes: Vec<usize> = Vec::new();
+        for i in 0..cells.len() {
+            let (lo, hi) = bounds[i];
+            if published[i] != Published::Suppressed
+                || truth[i] < 1
+                || !narrowed((lo, hi), threshold)
+            {
+                continue;
+            }
+            let siblings = parent[i].map_or(&[][..], |p| children[p].as_slice());
+            let candidates = siblings
+                .iter()
+                .chain(&children[i])
+                .copied()
+                .chain(parent[i])
+                .filter(|&c| matches!(published[c], Published::Value(v) if v > 0));
+            if let Some(fix) = candidates.min_by_key(|&c| (truth[c], c)) {
+                fixes.push(fix);
+            }
+        }
+        if fixes.is_empty() {
+            break;
+        }
+        for fix in fixes {
+            published[fix] = Published::Suppressed;
+        }
+    }
+    cells
+        .into_iter()
+        .zip(published)
+        .map(|((cell, _), p)| (cell, p))
+        .collect()
+}
+
 /// Sorts cells of several resolutions by resolution, coarsest first, then by cell.
 fn coarse_first(mut cells: Vec<(CellIndex, Published)>) -> Vec<(CellIndex, Published)> {
     cells.sort_by_key(|(cell, _)| (cell.resolution(), *cell));

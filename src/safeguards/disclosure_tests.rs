@@ -1367,3 +1367,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn widening_suppresses_a_sibling_when_the_sums_narrow_a_suppressed_count() {
+    let parent = bristol(Resolution::Seven);
+    let k = kids(parent, Resolution::Eight);
+    let (a, b, c) = (k[0], k[1], k[2]);
+    let policy = DisclosurePolicy::default();
+    // Parent 12 (published 10: 8..12), a = 5 and c = 5 published (5..7 each), b = 2 suppressed:
+    // b = 12 - a - c lies in 8-14 .. 12-10, i.e. 1..=2, two values where 1..=4 should be open.
+    let cells = vec![
+        (parent, Published::Value(10)),
+        (a, Published::Value(5)),
+        (b, Published::Suppressed),
+        (c, Published::Value(5)),
+    ];
+    let finest = [(a, 5), (b, 2), (c, 5)];
+    let out = widen_suppression(cells.clone(), &finest, Sensitivity::General, &policy);
+    let get = |cell| lookup(&out, cell);
+    assert_eq!(get(b), Published::Suppressed);
+    assert_eq!(
+        [get(a), get(c)].iter().filter(|p| p.is_suppressed()).count(),
+        1,
+        "one sibling joins b: {out:?}"
+    );
+    assert_eq!(get(parent), Published::Value(10), "the parent stays published");
+    // Now b + the suppressed sibling lie in 8-7 .. 12-5 = 1..=7: b keeps 1..=6 open.
+    assert!(!narrowed((1, 6), 5) && narrowed((1, 2), 5));
+    // A layer the sums do not narrow is left as it is.
+    let safe = vec![
+        (parent, Published::Value(10)),
+        (a, Published::Suppressed),
+        (b, Published::Suppressed),
+        (c, Published::Value(5)),
+    ];
+    let finest = [(a, 3), (b, 2), (c, 5)];
+    assert_eq!(widen_suppression(safe.clone(), &finest, Sensitivity::General, &policy), safe);
+}

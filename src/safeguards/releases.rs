@@ -27,7 +27,7 @@ use h3o::{CellIndex, LatLng, Resolution};
 
 use super::disclosure::{
     DisclosurePolicy, MonthRelease, ProtectedTable, Published, Sensitivity, WindowRelease,
-    protect_cell_levels, protect_count, protect_fixed_release,
+    protect_cell_levels, protect_count, protect_fixed_release, widen_suppression,
 };
 use crate::domain::{Bbox, Category, Day, TimeWindow};
 
@@ -91,12 +91,9 @@ pub fn month_release(
         let counts: Vec<(CellIndex, u32)> = categories_in(category)
             .flat_map(|c| counts_of(c, res))
             .collect();
-        protect_cell_levels(
-            &counts,
-            MIN_RES,
-            Sensitivity::for_category(category),
-            policy,
-        )
+        let sensitivity = Sensitivity::for_category(category);
+        let cells = protect_cell_levels(&counts, MIN_RES, sensitivity, policy);
+        widen_suppression(cells, &counts, sensitivity, policy)
     };
     let own = protect(category);
     if !suppressed_may_be_zero(category) || hides_zero(category) {
