@@ -747,6 +747,37 @@ pub struct ProtectedTable {
     pub grand_total: Published,
 }
 
+impl ProtectedTable {
+    /// A fixed-release table from its published cells: every total is the sum of the
+    /// published cells it covers, suppressed when any of them is (S21: a figure derived from a
+    /// suppressed count is suppressed with it). The rows must have one length.
+    pub fn from_fixed_cells(cells: Vec<Vec<Published>>) -> Self {
+        let sum = |figures: &mut dyn Iterator<Item = Published>| -> Published {
+            let mut total = 0_u32;
+            for f in figures {
+                match f {
+                    Published::Value(v) => total = total.saturating_add(v),
+                    Published::Suppressed => return Published::Suppressed,
+                }
+            }
+            Published::Value(total)
+        };
+        let n_cols = cells.first().map_or(0, Vec::len);
+        let row_totals: Vec<Published> =
+            cells.iter().map(|r| sum(&mut r.iter().copied())).collect();
+        let column_totals: Vec<Published> = (0..n_cols)
+            .map(|j| sum(&mut cells.iter().filter_map(|r| r.get(j).copied())))
+            .collect();
+        let grand_total = sum(&mut row_totals.iter().copied());
+        Self {
+            cells,
+            row_totals,
+            column_totals,
+            grand_total,
+        }
+    }
+}
+
 /// The number of columns of `rows`, refusing a ragged table.
 fn table_width(rows: &[Vec<u32>]) -> DisclosureResult<usize> {
     let n_cols = rows.first().map_or(0, Vec::len);
@@ -777,33 +808,13 @@ pub fn protect_fixed_release(
     sensitivity: Sensitivity,
     policy: &DisclosurePolicy,
 ) -> DisclosureResult<ProtectedTable> {
-    let n_cols = table_width(rows)?;
+    table_width(rows)?;
     let rules = policy.rules(sensitivity);
     let cells: Vec<Vec<Published>> = rows
         .iter()
         .map(|r| r.iter().map(|&n| rules.publish(u64::from(n))).collect())
         .collect();
-    let sum = |figures: &mut dyn Iterator<Item = Published>| -> Published {
-        let mut total = 0_u32;
-        for f in figures {
-            match f {
-                Published::Value(v) => total = total.saturating_add(v),
-                Published::Suppressed => return Published::Suppressed,
-            }
-        }
-        Published::Value(total)
-    };
-    let row_totals: Vec<Published> = cells.iter().map(|r| sum(&mut r.iter().copied())).collect();
-    let column_totals: Vec<Published> = (0..n_cols)
-        .map(|j| sum(&mut cells.iter().map(|r| r[j])))
-        .collect();
-    let grand_total = sum(&mut row_totals.iter().copied());
-    Ok(ProtectedTable {
-        cells,
-        row_totals,
-        column_totals,
-        grand_total,
-    })
+    Ok(ProtectedTable::from_fixed_cells(cells))
 }
 
 /// Protects a small 2-D table of counts together with its row, column and grand totals (S21).

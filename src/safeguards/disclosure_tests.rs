@@ -1387,11 +1387,18 @@ fn widening_suppresses_a_sibling_when_the_sums_narrow_a_suppressed_count() {
     let get = |cell| lookup(&out, cell);
     assert_eq!(get(b), Published::Suppressed);
     assert_eq!(
-        [get(a), get(c)].iter().filter(|p| p.is_suppressed()).count(),
+        [get(a), get(c)]
+            .iter()
+            .filter(|p| p.is_suppressed())
+            .count(),
         1,
         "one sibling joins b: {out:?}"
     );
-    assert_eq!(get(parent), Published::Value(10), "the parent stays published");
+    assert_eq!(
+        get(parent),
+        Published::Value(10),
+        "the parent stays published"
+    );
     // Now b + the suppressed sibling lie in 8-7 .. 12-5 = 1..=7: b keeps 1..=6 open.
     assert!(!narrowed((1, 6), 5) && narrowed((1, 2), 5));
     // A layer the sums do not narrow is left as it is.
@@ -1402,5 +1409,8 @@ fn widening_suppresses_a_sibling_when_the_sums_narrow_a_suppressed_count() {
         (c, Published::Value(5)),
     ];
     let finest = [(a, 3), (b, 2), (c, 5)];
-    assert_eq!(widen_suppression(safe.clone(), &finest, Sensitivity::General, &policy), safe);
+    assert_eq!(
+        widen_suppression(safe.clone(), &finest, Sensitivity::General, &policy),
+        safe
+    );
 }

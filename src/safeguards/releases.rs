@@ -138,33 +138,16 @@ pub fn area_release(
     category: Option<Category>,
     policy: &DisclosurePolicy,
 ) -> Result<ProtectedTable, super::disclosure::DisclosureError> {
-    let mut table = protect_fixed_release(rows, Sensitivity::for_category(category), policy)?;
-    if hides_zero(category) {
-        for cell in table.cells.iter_mut().flatten() {
-            *cell = shown(*cell, category);
-        }
-        let sum = |figures: &mut dyn Iterator<Item = Published>| -> Published {
-            let mut total = 0_u32;
-            for f in figures {
-                match f {
-                    Published::Value(v) => total = total.saturating_add(v),
-                    Published::Suppressed => return Published::Suppressed,
-                }
-            }
-            Published::Value(total)
-        };
-        let n_cols = table.cells.first().map_or(0, Vec::len);
-        table.row_totals = table
-            .cells
-            .iter()
-            .map(|r| sum(&mut r.iter().copied()))
-            .collect();
-        table.column_totals = (0..n_cols)
-            .map(|j| sum(&mut table.cells.iter().map(|r| r[j])))
-            .collect();
-        table.grand_total = sum(&mut table.row_totals.iter().copied());
+    let table = protect_fixed_release(rows, Sensitivity::for_category(category), policy)?;
+    if !hides_zero(category) {
+        return Ok(table);
     }
-    Ok(table)
+    let cells = table
+        .cells
+        .into_iter()
+        .map(|r| r.into_iter().map(|p| shown(p, category)).collect())
+        .collect();
+    Ok(ProtectedTable::from_fixed_cells(cells))
 }
 
 /// Where an aggregate role's area tables place an incident: its own position for general

@@ -3,11 +3,10 @@
 //! `GET /api/v1/equality/latest` on a private copy of the demo data.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{TestApp, cli, private_demo, spawn_command};
+use crate::support::{TestApp, cli, private_demo, spawn_serve};
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -207,16 +206,7 @@ fn a_bad_baseline_file_is_refused_naming_file_line_and_field() {
 
 /// Starts `saferplaces serve` on `dir` with its own audit log.
 fn serve(dir: &Path) -> TestApp {
-    let audit_dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_saferplaces"));
-    cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("SAFERPLACES_AUDIT_DIR", audit_dir.path())
-        .env("SAFERPLACES_REFUSALS_PER_MINUTE", "1000000")
-        .env("SAFERPLACES_REFUSAL_COALESCE_MS", "0");
-    let mut app = spawn_command(cmd);
-    app.audit_dir = audit_dir;
-    app
+    spawn_serve(dir, |_| {})
 }
 
 fn add_user(dir: &Path, name: &str, role: &str) -> String {
@@ -658,16 +648,11 @@ fn the_server_runs_the_monitor_itself_for_the_last_full_month() {
     let demo = private_demo();
     let dir = demo.path();
     let monitor = add_user(dir, "equality-officer", "equality_monitor");
-    let audit_dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_saferplaces"));
-    cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("SAFERPLACES_AUDIT_DIR", audit_dir.path())
-        .env("SAFERPLACES_TODAY", "2026-12-07")
+    let app = spawn_serve(dir, |cmd| {
         // The default: the variable unset.
-        .env_remove("SAFERPLACES_EQUALITY_MONTHLY");
-    let mut app = spawn_command(cmd);
-    app.audit_dir = audit_dir;
+        cmd.env("SAFERPLACES_TODAY", "2026-12-07")
+            .env_remove("SAFERPLACES_EQUALITY_MONTHLY");
+    });
     let headers = [
         ("Authorization", format!("Bearer {monitor}")),
         ("X-Purpose", "equality_monitoring".to_owned()),

@@ -220,7 +220,14 @@ pub fn spawn_app() -> TestApp {
 /// (e.g. `SAFERPLACES_TODAY`). Each server writes its own audit log.
 pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let _ = tokens();
-    let data = demo_data_dir();
+    spawn_serve(demo_data_dir(), |cmd| {
+        cmd.envs(env.iter().copied());
+    })
+}
+
+/// Starts `saferplaces serve` on `data` with its own audit log and the test settings, after
+/// `adjust` has changed the command (more variables, or one removed).
+pub fn spawn_serve(data: &Path, adjust: impl FnOnce(&mut Command)) -> TestApp {
     let audit_dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_saferplaces"));
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
@@ -229,8 +236,8 @@ pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
         // Many tests send dozens of refusals from one address on purpose; the refusal budget
         // and coalescing have their own tests, which set these lower.
         .env("SAFERPLACES_REFUSALS_PER_MINUTE", "1000000")
-        .env("SAFERPLACES_REFUSAL_COALESCE_MS", "0")
-        .envs(env.iter().copied());
+        .env("SAFERPLACES_REFUSAL_COALESCE_MS", "0");
+    adjust(&mut cmd);
     let mut app = spawn_command(cmd);
     app.audit_dir = audit_dir;
     app
