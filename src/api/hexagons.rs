@@ -96,27 +96,39 @@ fn month_release(
     if let Some(hit) = lock().month(&key) {
         return hit;
     }
-    let release = std::sync::Arc::new(releases::month_release(
-        category,
-        |c, res| {
-            let Ok(res) = H3Res::new(u8::from(res)) else {
-                return Vec::new();
-            };
-            snap.incidents
-                .cell_counts(&CountQuery {
-                    bbox: world(),
-                    res,
-                    window: month,
-                    category: Some(c),
-                })
-                .iter()
-                .map(|c| (c.cell, c.count))
-                .collect()
-        },
-        policy,
-    ));
-    lock().put_month(key, std::sync::Arc::clone(&release));
-    release
+    let counts_of = |c: Category, res: h3o::Resolution| -> Vec<(h3o::CellIndex, u32)> {
+        let Ok(res) = H3Res::new(u8::from(res)) else {
+            return Vec::new();
+        };
+        snap.incidents
+            .cell_counts(&CountQuery {
+                bbox: world(),
+                res,
+                window: month,
+                category: Some(c),
+            })
+            .iter()
+            .map(|c| (c.cell, c.count))
+            .collect()
+    };
+    if category.is_some_and(Category::concerns_children) {
+        let release = std::sync::Arc::new(releases::month_release(category, counts_of, policy));
+        lock().put_month(key, std::sync::Arc::clone(&release));
+        return release;
+    }
+    // "All categories" and the general categories are released together (audited as one):
+    // keep every layer of the month.
+    let layers = releases::general_month_releases(counts_of, policy);
+    let mut wanted = Month::default();
+    let mut guard = lock();
+    for (layer, cells) in layers {
+        let cells = std::sync::Arc::new(cells);
+        if layer == category {
+            wanted = std::sync::Arc::clone(&cells);
+        }
+        guard.put_month((snap.data_version, month, layer), cells);
+    }
+    wanted
 }
 
 /// The published cells of `window` (whole months) and `category` for aggregate roles, at every

@@ -289,13 +289,18 @@ impl<'a> Server<'a> {
             .span()
             .map_or_else(Vec::new, |span| months_of(window, span));
         for &m in &months {
-            if !self.cache.contains_key(&(m, category)) {
-                let release = releases::month_release(
-                    category,
-                    |c, res| self.counts(m, c, res),
-                    &self.policy,
-                );
+            if self.cache.contains_key(&(m, category)) {
+                continue;
+            }
+            let counts_of = |c, res| self.counts(m, c, res);
+            if releases::hides_zero(category) {
+                let release = releases::month_release(category, counts_of, &self.policy);
                 self.cache.insert((m, category), release);
+            } else {
+                // "All" and the general categories are released together, as the API keeps them.
+                for (layer, cells) in releases::general_month_releases(counts_of, &self.policy) {
+                    self.cache.insert((m, layer), cells);
+                }
             }
         }
         let parts: Vec<&MonthRelease> = months
@@ -1035,16 +1040,22 @@ fn no_suppressed_value_is_pinned_within_a_layer() {
     );
 }
 
-/// (b) with "all categories" as the sum of the general categories.
+/// (b) with "all categories" as the sum of the general categories: no value pinned and none
+/// narrowed (`releases::general_month_releases` audits the layers of a month together; with
+/// each layer audited alone this harness measured 29 of about 12,000 narrowed).
 #[test]
 fn no_suppressed_value_is_pinned_across_the_categories() {
-    no_value_pinned(
+    let t = no_value_pinned(
         "every layer with all = sum of the general categories",
         Use {
             windows: true,
             categories: true,
             areas: false,
         },
+    );
+    assert_eq!(
+        t.narrowed, 0,
+        "suppressed values narrowed below the suppression range"
     );
 }
 

@@ -577,21 +577,177 @@ const WIDEN_ROUNDS: usize = 64;
 /// Passes of interval propagation per audit round.
 const WIDEN_PASSES: usize = 64;
 
+/// One published figure in a widening audit ([`widen`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditItem {
+    /// What is published.
+    pub published: Published,
+    /// The true value.
+    pub truth: u64,
+    /// True when a suppressed figure may stand for 0 (the attacker's lower bound is then 0).
+    pub zero_may_hide: bool,
+}
+
+/// A published sum relation: the figure `total` is the sum of the figures `parts` (indexes
+/// into the audit's items).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSum {
+    /// The total.
+    pub total: usize,
+    /// The parts.
+    pub parts: Vec<usize>,
+}
+
+/// The audit-and-extend step behind [`widen_suppression`], for any figures related by sums
+/// (the H3 levels of one layer, or several layers of one month with "all" as the sum of the
+/// categories in each cell). The attacker reads a published `r` as
+/// `max(r − 2, threshold)..=r + 2`, a suppressed figure as at least 1 (at least 0 when it may
+/// hide a zero) and a 0 as 0, and propagates every sum. Every suppressed figure it [`narrowed`] gets the published figure
+/// with the smallest true value among those sharing a sum with it suppressed too; repeat until
+/// none is narrowed, nothing is left to suppress, or [`WIDEN_ROUNDS`]. Suppressing more never
+/// weakens another figure's protection.
+pub fn widen(items: &mut [AuditItem], sums: &[AuditSum], threshold: u32) {
+    const INF: i64 = 1 << 40;
+    let threshold = i64::from(threshold);
+    let clamp = |x: u64| i64::try_from(x).unwrap_or(INF).min(INF);
+    // The sums each figure is in.
+    let mut member: Vec<Vec<usize>> = vec![Vec::new(); items.len()];
+    for (k, sum) in sums.iter().enumerate() {
+        for &i in std::iter::once(&sum.total).chain(&sum.parts) {
+            if let Some(m) = member.get_mut(i) {
+                m.push(k);
+            }
+        }
+    }
+    for _ in 0..WIDEN_ROUNDS {
+        let mut bounds: Vec<(i64, i64)> = items
+            .iter()
+            .map(|item| match item.published {
+                Published::Value(0) => (0, 0),
+                Published::Value(r) => {
+                    let r = i64::from(r);
+                    ((r - 2).max(threshold), r + 2)
+                }
+                Published::Suppressed => (i64::from(!item.zero_may_hide), INF),
+            })
+            .collect();
+        for _ in 0..WIDEN_PASSES {
+            let mut changed = false;
+            for sum in sums {
+                if sum.total >= bounds.len() || sum.parts.iter().any(|&p| p >= bounds.len()) {
+                    continue;
+                }
+                let lo_sum: i64 = sum.parts.iter().map(|&p| bounds[p].0).sum::<i64>().min(INF);
+                let hi_sum: i64 = sum.parts.iter().map(|&p| bounds[p].1).sum::<i64>().min(INF);
+                let (tlo, thi) = bounds[sum.total];
+                let total = (tlo.max(lo_sum), thi.min(hi_sum));
+                if total != (tlo, thi) && total.0 <= total.1 {
+                    bounds[sum.total] = total;
+                    changed = true;
+                }
+                let (tlo, thi) = bounds[sum.total];
+                for &p in &sum.parts {
+                    let (lo, hi) = bounds[p];
+                    let others_lo = lo_sum - lo;
+                    let others_hi = if hi_sum >= INF { INF } else { hi_sum - hi };
+                    let new_lo = if others_hi >= INF {
+                        lo
+                    } else {
+                        lo.max(tlo - others_hi)
+                    };
+                    let new_hi = if thi >= INF {
+                        hi
+                    } else {
+                        hi.min(thi - others_lo)
+                    };
+                    if (new_lo, new_hi) != (lo, hi) && new_lo <= new_hi {
+                        bounds[p] = (new_lo, new_hi);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut fixes: Vec<usize> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if item.published != Published::Suppressed
+                || item.truth < 1
+                || !narrowed(bounds[i], threshold)
+            {
+                continue;
+            }
+            let candidates = member[i]
+                .iter()
+                .flat_map(|&k| std::iter::once(sums[k].total).chain(sums[k].parts.iter().copied()))
+                .filter(|&c| matches!(items[c].published, Published::Value(v) if v > 0));
+            if let Some(fix) = candidates.min_by_key(|&c| (clamp(items[c].truth), c)) {
+                fixes.push(fix);
+            }
+        }
+        if fixes.is_empty() {
+            break;
+        }
+        for fix in fixes {
+            items[fix].published = Published::Suppressed;
+        }
+    }
+}
+
+/// The audit items and parent–children sums of one layer of H3 cells (the output of
+/// [`protect_cell_levels`]), with the true counts rolled up from `finest`. Items are in the
+/// order of `cells`.
+pub fn layer_audit(
+    cells: &[(CellIndex, Published)],
+    finest: &[(CellIndex, u32)],
+    zero_may_hide: bool,
+) -> (Vec<AuditItem>, Vec<AuditSum>) {
+    let index: HashMap<CellIndex, usize> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| (*c, i))
+        .collect();
+    let mut items: Vec<AuditItem> = cells
+        .iter()
+        .map(|(_, p)| AuditItem {
+            published: *p,
+            truth: 0,
+            zero_may_hide,
+        })
+        .collect();
+    for (cell, count) in merge_counts(finest) {
+        for r in Resolution::range(Resolution::Zero, cell.resolution()) {
+            if let Some(&i) = cell.parent(r).and_then(|a| index.get(&a)) {
+                items[i].truth += count;
+            }
+        }
+    }
+    let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, (c, _)) in cells.iter().enumerate() {
+        if let Some(&p) = c
+            .resolution()
+            .pred()
+            .and_then(|r| c.parent(r))
+            .and_then(|p| index.get(&p))
+        {
+            children.entry(p).or_default().push(i);
+        }
+    }
+    let sums = children
+        .into_iter()
+        .map(|(total, parts)| AuditSum { total, parts })
+        .collect();
+    (items, sums)
+}
+
 /// Widens the protection of a layer from [`protect_cell_levels`] so that an attacker who reads
-/// the published figures as intervals (a published `r` is a true value in
-/// `max(r − 2, threshold)..=r + 2`, a suppressed one at least 1, 0 exactly 0) and propagates
-/// the parent–children sums cannot narrow any suppressed count below the full range
-/// `1..=threshold − 1` (issue 13, point 5: "no suppressed true value is pinned to an interval
-/// narrower than the threshold"). [`protect_cell_levels`] alone guarantees two possible
-/// values; the attack harness found about one suppressed count in thirteen narrowed further.
-///
-/// Method: audit and extend. Propagate the attacker's intervals; for every suppressed count
-/// the attacker narrows to fewer than `threshold − 1` possible values ([`narrowed`]), suppress
-/// the published count with the
-/// smallest true value among its siblings, its children and its parent; repeat until no count
-/// is narrowed (or nothing is left to suppress, or [`WIDEN_ROUNDS`]). Suppressing more never
-/// weakens the other counts' protection, so the two-value guarantee still holds. The audit is
-/// the attacker of the harness (interval propagation), not a full LP; an LP can in principle
+/// the published figures as intervals and propagates the parent–children sums cannot narrow
+/// any suppressed count below `threshold − 1` possible values (issue 13, point 5: "no
+/// suppressed true value is pinned to an interval narrower than the threshold";
+/// [`narrowed`]). [`protect_cell_levels`] alone guarantees two possible values; the attack
+/// harness found about one suppressed count in thirty-five narrowed further. The audit is the
+/// harness's attacker (interval propagation, [`widen`]), not a full LP; an LP can in principle
 /// narrow further.
 ///
 /// `finest` are the true counts the layer was protected from (one resolution); `cells` the
@@ -602,129 +758,12 @@ pub fn widen_suppression(
     sensitivity: Sensitivity,
     policy: &DisclosurePolicy,
 ) -> Vec<(CellIndex, Published)> {
-    const INF: i64 = 1 << 40;
-    let rules = policy.rules(sensitivity);
-    let threshold = i64::try_from(rules.threshold).unwrap_or(INF);
-    let index: HashMap<CellIndex, usize> = cells
-        .iter()
-        .enumerate()
-        .map(|(i, (c, _))| (*c, i))
-        .collect();
-    let mut published: Vec<Published> = cells.iter().map(|(_, p)| *p).collect();
-    // True counts of every listed cell.
-    let mut truth = vec![0_i64; cells.len()];
-    for (cell, count) in merge_counts(finest) {
-        for r in Resolution::range(Resolution::Zero, cell.resolution()) {
-            if let Some(&i) = cell.parent(r).and_then(|a| index.get(&a)) {
-                truth[i] += i64::try_from(count).unwrap_or(INF);
-            }
-        }
-    }
-    // Parent of each listed cell, and the children listed under each.
-    let parent: Vec<Option<usize>> = cells
-        .iter()
-        .map(|(c, _)| {
-            c.resolution()
-                .pred()
-                .and_then(|r| c.parent(r))
-                .and_then(|p| index.get(&p).copied())
-        })
-        .collect();
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); cells.len()];
-    for (i, p) in parent.iter().enumerate() {
-        if let Some(p) = *p {
-            children[p].push(i);
-        }
-    }
-    for _ in 0..WIDEN_ROUNDS {
-        let mut bounds: Vec<(i64, i64)> = published
-            .iter()
-            .map(|p| match *p {
-                Published::Value(0) => (0, 0),
-                Published::Value(r) => {
-                    let r = i64::from(r);
-                    ((r - 2).max(threshold), r + 2)
-                }
-                Published::Suppressed => (1, INF),
-            })
-            .collect();
-        // parent = Σ children, for every listed parent with listed children (unlisted
-        // children are 0).
-        for _ in 0..WIDEN_PASSES {
-            let mut changed = false;
-            for (p, kids) in children.iter().enumerate() {
-                if kids.is_empty() {
-                    continue;
-                }
-                let lo_sum: i64 = kids.iter().map(|&k| bounds[k].0).sum();
-                let hi_sum: i64 = kids
-                    .iter()
-                    .map(|&k| bounds[k].1.min(INF))
-                    .sum::<i64>()
-                    .min(INF);
-                let (plo, phi) = bounds[p];
-                let new_p = (plo.max(lo_sum), phi.min(hi_sum));
-                if new_p != (plo, phi) && new_p.0 <= new_p.1 {
-                    bounds[p] = new_p;
-                    changed = true;
-                }
-                let (plo, phi) = bounds[p];
-                for &k in kids {
-                    let (lo, hi) = bounds[k];
-                    let others_lo = lo_sum - lo;
-                    let others_hi = if hi_sum >= INF { INF } else { hi_sum - hi };
-                    let new_lo = if others_hi >= INF {
-                        lo
-                    } else {
-                        lo.max(plo - others_hi)
-                    };
-                    let new_hi = if phi >= INF {
-                        hi
-                    } else {
-                        hi.min(phi - others_lo)
-                    };
-                    if (new_lo, new_hi) != (lo, hi) && new_lo <= new_hi {
-                        bounds[k] = (new_lo, new_hi);
-                        changed = true;
-                    }
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-        // Suppressed counts the attacker narrows, and the cheapest fix for each.
-        let mut fixes: Vec<usize> = Vec::new();
-        for i in 0..cells.len() {
-            let (lo, hi) = bounds[i];
-            if published[i] != Published::Suppressed
-                || truth[i] < 1
-                || !narrowed((lo, hi), threshold)
-            {
-                continue;
-            }
-            let siblings = parent[i].map_or(&[][..], |p| children[p].as_slice());
-            let candidates = siblings
-                .iter()
-                .chain(&children[i])
-                .copied()
-                .chain(parent[i])
-                .filter(|&c| matches!(published[c], Published::Value(v) if v > 0));
-            if let Some(fix) = candidates.min_by_key(|&c| (truth[c], c)) {
-                fixes.push(fix);
-            }
-        }
-        if fixes.is_empty() {
-            break;
-        }
-        for fix in fixes {
-            published[fix] = Published::Suppressed;
-        }
-    }
+    let (mut items, sums) = layer_audit(&cells, finest, false);
+    widen(&mut items, &sums, policy.threshold(sensitivity));
     cells
         .into_iter()
-        .zip(published)
-        .map(|((cell, _), p)| (cell, p))
+        .zip(items)
+        .map(|((cell, _), item)| (cell, item.published))
         .collect()
 }
 

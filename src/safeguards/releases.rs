@@ -26,8 +26,9 @@ use std::collections::{BTreeSet, VecDeque};
 use h3o::{CellIndex, LatLng, Resolution};
 
 use super::disclosure::{
-    DisclosurePolicy, MonthRelease, ProtectedTable, Published, Sensitivity, WindowRelease,
-    protect_cell_levels, protect_count, protect_fixed_release, widen_suppression,
+    AuditItem, AuditSum, DisclosurePolicy, MonthRelease, ProtectedTable, Published, Sensitivity,
+    WindowRelease, layer_audit, protect_cell_levels, protect_count, protect_fixed_release, widen,
+    widen_suppression,
 };
 use crate::domain::{Bbox, Category, Day, TimeWindow};
 
@@ -70,7 +71,9 @@ pub fn categories_in(category: Option<Category>) -> impl Iterator<Item = Categor
 /// The monthly release of one calendar month for `category` ("all categories" when `None`):
 /// the month's counts of the study area at the finest resolution aggregate roles may see for
 /// the category ([`max_res`]), summed over [`categories_in`], protected at every coarser
-/// resolution as one network ([`protect_cell_levels`]). `counts_of(category, res)` gives the
+/// resolution as one network ([`protect_cell_levels`]), then widened so that the sums narrow
+/// no suppressed count ([`widen_suppression`]; for "all" and the general categories one audit
+/// over all of them, [`general_month_releases`]). `counts_of(category, res)` gives the
 /// month's exact counts of one category per cell at `res`.
 ///
 /// Every time-windowed H3 output for aggregate roles is assembled from these releases
@@ -86,30 +89,115 @@ pub fn month_release(
     counts_of: impl Fn(Category, Resolution) -> Vec<(CellIndex, u32)>,
     policy: &DisclosurePolicy,
 ) -> Vec<(CellIndex, Published)> {
-    let protect = |category: Option<Category>| {
-        let res = max_res(category);
-        let counts: Vec<(CellIndex, u32)> = categories_in(category)
-            .flat_map(|c| counts_of(c, res))
-            .collect();
-        let sensitivity = Sensitivity::for_category(category);
-        let cells = protect_cell_levels(&counts, MIN_RES, sensitivity, policy);
-        widen_suppression(cells, &counts, sensitivity, policy)
-    };
-    let own = protect(category);
-    if !suppressed_may_be_zero(category) || hides_zero(category) {
-        return own;
+    match category {
+        Some(c) if c.concerns_children() => {
+            let res = max_res(category);
+            let counts = counts_of(c, res);
+            let sensitivity = Sensitivity::Children;
+            let cells = protect_cell_levels(&counts, MIN_RES, sensitivity, policy);
+            widen_suppression(cells, &counts, sensitivity, policy)
+        }
+        _ => general_month_releases(counts_of, policy)
+            .into_iter()
+            .find(|(layer, _)| *layer == category)
+            .map(|(_, cells)| cells)
+            .unwrap_or_default(),
     }
-    // A general category: its zeros inside cells where "all" is not 0 become suppressed.
-    let mut cells: std::collections::BTreeMap<CellIndex, Published> = own.into_iter().collect();
-    for (cell, all) in protect(None) {
-        if all != Published::Value(0) {
+}
+
+/// One month's published cells of one layer, at every resolution it is served at.
+pub type LayerRelease = Vec<(CellIndex, Published)>;
+
+/// A layer in [`general_month_releases`]: the layer, its cells, the true counts it was
+/// protected from.
+type AuditedLayer<'a> = (Option<Category>, LayerRelease, &'a [(CellIndex, u32)]);
+
+/// The monthly releases of "all categories" (`None`) and of every general category, for one
+/// month, protected and audited together; [`month_release`] of any of them is one of these
+/// (callers that cache should keep them all).
+///
+/// Each layer is protected as its own network ([`protect_cell_levels`]). A category's zeros in
+/// cells where "all" is not 0 are shown as suppressed. Then every figure of every layer goes
+/// into one widening audit ([`widen`]): the parent–children sums of each layer, and in every
+/// cell "all" = the sum of the categories, so that neither the levels nor the categories
+/// narrow a suppressed count below `threshold − 1` possible values.
+pub fn general_month_releases(
+    counts_of: impl Fn(Category, Resolution) -> Vec<(CellIndex, u32)>,
+    policy: &DisclosurePolicy,
+) -> Vec<(Option<Category>, LayerRelease)> {
+    let res = MAX_RES_GENERAL;
+    let protect = |counts: &[(CellIndex, u32)]| {
+        protect_cell_levels(counts, MIN_RES, Sensitivity::General, policy)
+    };
+    let per_category: Vec<(Category, Vec<(CellIndex, u32)>)> = categories_in(None)
+        .map(|c| (c, counts_of(c, res)))
+        .collect();
+    let all_counts: Vec<(CellIndex, u32)> = per_category
+        .iter()
+        .flat_map(|(_, counts)| counts.iter().copied())
+        .collect();
+    let all = protect(&all_counts);
+    let occupied: Vec<CellIndex> = all
+        .iter()
+        .filter(|(_, p)| *p != Published::Value(0))
+        .map(|(c, _)| *c)
+        .collect();
+    // The layers: "all", then each category with its zeros in occupied cells suppressed.
+    let mut layers: Vec<AuditedLayer<'_>> = vec![(None, all, all_counts.as_slice())];
+    for (c, counts) in &per_category {
+        let mut cells: std::collections::BTreeMap<CellIndex, Published> =
+            protect(counts).into_iter().collect();
+        for &cell in &occupied {
             let entry = cells.entry(cell).or_insert(Published::Value(0));
             if *entry == Published::Value(0) {
                 *entry = Published::Suppressed;
             }
         }
+        layers.push((Some(*c), cells.into_iter().collect(), counts.as_slice()));
     }
-    cells.into_iter().collect()
+    // One audit over every layer.
+    let mut items: Vec<AuditItem> = Vec::new();
+    let mut sums: Vec<AuditSum> = Vec::new();
+    let mut position: Vec<std::collections::HashMap<CellIndex, usize>> = Vec::new();
+    for (layer, cells, finest) in &layers {
+        let base = items.len();
+        let (layer_items, layer_sums) = layer_audit(cells, finest, suppressed_may_be_zero(*layer));
+        items.extend(layer_items);
+        sums.extend(layer_sums.into_iter().map(|s| AuditSum {
+            total: s.total + base,
+            parts: s.parts.iter().map(|p| p + base).collect(),
+        }));
+        position.push(
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, (c, _))| (*c, base + i))
+                .collect(),
+        );
+    }
+    if let Some((all_positions, category_positions)) = position.split_first() {
+        for (cell, &total) in all_positions {
+            let parts: Vec<usize> = category_positions
+                .iter()
+                .filter_map(|p| p.get(cell).copied())
+                .collect();
+            if !parts.is_empty() {
+                sums.push(AuditSum { total, parts });
+            }
+        }
+    }
+    widen(&mut items, &sums, policy.threshold(Sensitivity::General));
+    let mut next = items.into_iter();
+    layers
+        .into_iter()
+        .map(|(layer, cells, _)| {
+            let cells = cells
+                .into_iter()
+                .map(|(cell, p)| (cell, next.next().map_or(p, |item| item.published)))
+                .collect();
+            (layer, cells)
+        })
+        .collect()
 }
 
 /// True when a suppressed figure of `category`'s layer may stand for 0 for aggregate roles: a
