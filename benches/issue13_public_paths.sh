@@ -19,7 +19,7 @@ declare -A Q=(
 for round in 1 2; do
   for v in OLD NEW; do
     bin=${!v}; dir=/tmp/b$( [ $v = OLD ] && echo o || echo n )
-    SAFERPLACES_GEODATA_DIR=$GEODATA SAFERPLACES_WEB_DIR=/tmp SAFERPLACES_TILE_CACHE_MB=0 RUST_LOG=warn \
+    SAFERPLACES_GEODATA_DIR=$GEODATA SAFERPLACES_WEB_DIR=/tmp SAFERPLACES_TILE_CACHE_MB=0 SAFERPLACES_EQUALITY_MONTHLY=off RUST_LOG=warn \
       taskset -c 0 $bin serve --data-dir $dir --addr 127.0.0.1:18444 > /dev/null 2>&1 &
     pid=$!
     for i in $(seq 1 60); do curl -sf http://127.0.0.1:18444/health >/dev/null && break; sleep 0.5; done
