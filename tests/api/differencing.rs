@@ -208,15 +208,9 @@ fn study_area() -> geo::MultiPolygon<f64> {
 
 /// The counts of a published hexagon layer as the attacker reads them: a suppressed cell is 0.
 fn published_counts(layer: &Value) -> Vec<(h3o::CellIndex, f64)> {
-    layer["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let p = &f["properties"];
-            let cell: h3o::CellIndex = p["h3"].as_str().unwrap().parse().unwrap();
-            (cell, p["count"].as_f64().unwrap_or(0.0))
-        })
+    hexagon_figures(layer)
+        .into_iter()
+        .map(|(cell, (count, _))| (cell.parse().unwrap(), count.unwrap_or(0) as f64))
         .collect()
 }
 
