@@ -81,13 +81,15 @@
 //!     category), then slice. Protecting a bbox treats cells outside it as zero, so the
 //!     secondary pattern changes with the bbox.
 //!   - *Overlapping time windows.* January–March minus January–April is April. Coarsening to
-//!     months ([`coarsen_window_to_months`]) does not stop this. Offer a fixed set of windows, or
-//!     put months in a table ([`protect_table`]).
-//!   - *Categories.* "All categories" is [`Sensitivity::General`], but it includes the child
-//!     categories. "All" minus the general categories differences them out. Publish category
-//!     breakdowns as one table with "all" as the row total.
+//!     months ([`coarsen_window_to_months`]) does not stop this. Protect each month on its own
+//!     and publish windows as sums of the published months ([`WindowRelease`],
+//!     [`protect_fixed_release`]); the server does (`safeguards::releases`).
+//!   - *Categories.* "All" minus the general categories would difference out the child ones,
+//!     and separately protected category layers give lower bounds against "all". The server
+//!     leaves the child categories out of "all" and audits "all" and the general categories
+//!     of a month together (`releases::general_month_releases`, [`widen`]).
 //!   - *Authorities.* Thresholds apply to each authority separately and to the merged
-//!     cross-border area (S21). Protect each one, and protect their relation as a table.
+//!     cross-border area (S21): `releases::authority_parts`.
 //!   - *Resolutions.* Separate [`protect_cells`] calls per resolution are not coordinated. A
 //!     parent suppressed at its level can be re-derived from published children, and its
 //!     suppressed sibling from the grandparent. Use [`protect_cell_levels`] for every resolution
