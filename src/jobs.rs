@@ -204,8 +204,9 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, loaded
 const EQUALITY_CHECK_EVERY: Duration = Duration::from_hours(1);
 
 /// The S22 monthly job: every hour, runs the equality monitor for the last full month when it
-/// has no result yet (`safeguards::equality::cli::run_if_due`), so a month is computed within
-/// an hour of its end (or of the server starting). Does nothing for a state without an
+/// has no result yet and the data hold records of it (`safeguards::equality::cli::run_if_due`),
+/// so a month is computed within an hour of its end, or of its first import, or of the server
+/// starting. Does nothing for a state without an
 /// equality store. Failures are logged and retried on the next check.
 pub async fn equality_monthly(state: AppState) {
     let Some(dir) = state.equality_dir().map(std::path::Path::to_path_buf) else {
@@ -213,10 +214,12 @@ pub async fn equality_monthly(state: AppState) {
     };
     loop {
         let (dir, audit, today) = (dir.clone(), Arc::clone(state.audit()), state.clock.today());
+        // The data's latest incident: a month is run once its records are in.
+        let latest = state.snapshot().incidents.day_range().map(|(_, last)| last);
         let outcome = tokio::task::spawn_blocking(move || {
             let mut store = crate::store::SqliteStore::open(&dir)
                 .map_err(crate::safeguards::equality::cli::EqualityCliError::Store)?;
-            crate::safeguards::equality::cli::run_if_due(&mut store, &audit, today)
+            crate::safeguards::equality::cli::run_if_due(&mut store, &audit, today, latest)
         })
         .await;
         match outcome {

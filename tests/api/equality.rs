@@ -641,13 +641,23 @@ fn imported_equality_attributes_appear_in_no_person_level_response() {
 }
 
 /// S22, "a monitor that runs itself": by default the server runs the monitor for the last full
-/// month when the store has no result for it (here November 2026, the demo having run October
-/// at generation), audited as the system, and the equality monitor sees it at once.
+/// month once its records are in and the store has no result for it (here November 2026, after
+/// a police.uk file for November is imported; the demo ran October at generation), audited as
+/// the system, and the equality monitor sees it at once.
 #[test]
 fn the_server_runs_the_monitor_itself_for_the_last_full_month() {
     let demo = private_demo();
     let dir = demo.path();
     let monitor = add_user(dir, "equality-officer", "equality_monitor");
+    let november = dir.join("2026-11-street.csv");
+    std::fs::write(
+        &november,
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\n\
+         ,2026-11,Avon and Somerset Constabulary,Avon and Somerset Constabulary,-2.589,51.454,On or near Broad Street,E01014540,Bristol 032B,Anti-social behaviour,,\n",
+    )
+    .unwrap();
+    let run = crate::import::import_with(dir, &["police-street", november.to_str().unwrap()], &[]);
+    assert!(run.ok, "{}", run.stdout);
     let app = spawn_serve(dir, |cmd| {
         // The default: the variable unset.
         cmd.env("SAFERPLACES_TODAY", "2026-12-07")

@@ -222,8 +222,16 @@ pub fn last_full_month(today: crate::domain::Day) -> Month {
     Month::of(today).previous()
 }
 
-/// The monthly job: runs the last full month before `today` unless it has a result already.
-/// Returns the report when it ran.
+/// The month the monthly job is due to run: the last full month before `today`, but no later
+/// than the month of the latest record the data hold (`latest`), so a month is not computed
+/// (and then never recomputed) before its records have been imported. `None` when the data
+/// hold no record.
+pub fn due_month(today: crate::domain::Day, latest: Option<crate::domain::Day>) -> Option<Month> {
+    latest.map(|day| last_full_month(today).min(Month::of(day)))
+}
+
+/// The monthly job: runs [`due_month`] unless it has a result already. Returns the report when
+/// it ran.
 ///
 /// # Errors
 ///
@@ -232,10 +240,43 @@ pub fn run_if_due(
     store: &mut SqliteStore,
     audit: &AuditLog,
     today: crate::domain::Day,
+    latest: Option<crate::domain::Day>,
 ) -> Result<Option<RunReport>, EqualityCliError> {
-    let month = last_full_month(today);
+    let Some(month) = due_month(today, latest) else {
+        return Ok(None);
+    };
     if store.equality_results(month)?.is_some() {
         return Ok(None);
     }
     run_month(store, audit, month, "system:equality-monthly").map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> crate::domain::Day {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_due_month_waits_for_the_data_of_the_month() {
+        let month = |s: &str| Month::of(day(s));
+        // Data through October, today in December: October, not the empty November.
+        assert_eq!(
+            due_month(day("2026-12-07"), Some(day("2026-10-31"))),
+            Some(month("2026-10-01"))
+        );
+        // November's records are in: November.
+        assert_eq!(
+            due_month(day("2026-12-07"), Some(day("2026-11-01"))),
+            Some(month("2026-11-01"))
+        );
+        // Records of December already: still the last full month.
+        assert_eq!(
+            due_month(day("2026-12-07"), Some(day("2026-12-05"))),
+            Some(month("2026-11-01"))
+        );
+        assert_eq!(due_month(day("2026-12-07"), None), None);
+    }
 }
