@@ -12,12 +12,21 @@ pub const CACHE_ENTRIES: usize = 48;
 #[derive(Debug)]
 pub struct AnalysisCache<K, V> {
     entries: Mutex<VecDeque<(K, Arc<V>)>>,
+    capacity: usize,
 }
 
 impl<K, V> Default for AnalysisCache<K, V> {
     fn default() -> Self {
+        Self::with_capacity(CACHE_ENTRIES)
+    }
+}
+
+impl<K, V> AnalysisCache<K, V> {
+    /// A cache keeping at most `capacity` entries (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
         }
     }
 }
@@ -46,7 +55,7 @@ impl<K: PartialEq, V> AnalysisCache<K, V> {
         }
         let value = Arc::new(compute()?);
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= CACHE_ENTRIES {
+        if entries.len() >= self.capacity {
             entries.pop_front();
         }
         entries.push_back((key, Arc::clone(&value)));

@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use h3o::LatLng;
 
+use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
 use super::geojson_out::{FeatureWriter, push_ring_polygon};
 use super::params::Params;
@@ -30,72 +31,44 @@ type ProtectedKey = (u64, TimeWindow, Option<Category>);
 /// Most assembled windows kept.
 const PROTECTED_CACHE_ENTRIES: usize = 64;
 
-/// Most monthly releases kept (one per month and category, a few KB to 100 KB each on the demo
-/// data): every month of six years of every category.
-const MONTH_CACHE_ENTRIES: usize = 1_200;
+/// Most monthly bundles kept (one per month for "all" and the general categories, one per
+/// month and child category; a few hundred KB each on the demo data): ten years of the
+/// general layers and both child categories.
+const MONTH_CACHE_ENTRIES: usize = 360;
 
+/// Which monthly bundle: (data version, month, `None` for "all" and the general categories
+/// released together, or one child category).
 type MonthKey = (u64, TimeWindow, Option<Category>);
 
-/// One month's published cells.
-type Month = std::sync::Arc<Vec<(h3o::CellIndex, Published)>>;
+/// The layers released together for one month.
+type MonthBundle = Vec<(Option<Category>, releases::LayerRelease)>;
 
-/// Bounded caches of monthly releases and of the windows assembled from them, oldest evicted
-/// first.
-#[derive(Default)]
+/// Monthly bundles and the windows assembled from them, in the generic analysis cache.
 pub struct ProtectedCache {
-    entries: std::collections::VecDeque<(ProtectedKey, std::sync::Arc<Protected>)>,
-    months: std::collections::VecDeque<(MonthKey, Month)>,
+    windows: AnalysisCache<ProtectedKey, Protected>,
+    months: AnalysisCache<MonthKey, MonthBundle>,
 }
 
-impl ProtectedCache {
-    fn get(&self, key: &ProtectedKey) -> Option<std::sync::Arc<Protected>> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| std::sync::Arc::clone(v))
-    }
-
-    fn put(&mut self, key: ProtectedKey, value: std::sync::Arc<Protected>) {
-        if self.entries.len() >= PROTECTED_CACHE_ENTRIES {
-            self.entries.pop_front();
+impl Default for ProtectedCache {
+    fn default() -> Self {
+        Self {
+            windows: AnalysisCache::with_capacity(PROTECTED_CACHE_ENTRIES),
+            months: AnalysisCache::with_capacity(MONTH_CACHE_ENTRIES),
         }
-        self.entries.push_back((key, value));
-    }
-
-    fn month(&self, key: &MonthKey) -> Option<Month> {
-        self.months
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| std::sync::Arc::clone(v))
-    }
-
-    fn put_month(&mut self, key: MonthKey, value: Month) {
-        if self.months.len() >= MONTH_CACHE_ENTRIES {
-            self.months.pop_front();
-        }
-        self.months.push_back((key, value));
     }
 }
 
-/// The monthly release of `month` (one calendar month) and `category`: the counts of the whole
-/// study area at the finest resolution aggregate roles may see for the category, protected at
-/// every coarser resolution as one network (`safeguards::releases::month_release`).
-fn month_release(
-    cache: &std::sync::Mutex<ProtectedCache>,
+/// The layers of `month` released together with `category`'s: for a child category that
+/// category alone, otherwise "all categories" and every general category
+/// (`safeguards::releases::general_month_releases`), computed once per data version.
+fn month_bundle(
+    cache: &ProtectedCache,
     policy: &crate::safeguards::disclosure::DisclosurePolicy,
     snap: &crate::index::Snapshot,
     month: TimeWindow,
     category: Option<Category>,
-) -> Month {
-    let key = (snap.data_version, month, category);
-    let lock = || {
-        cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
-    if let Some(hit) = lock().month(&key) {
-        return hit;
-    }
+) -> std::sync::Arc<MonthBundle> {
+    let child = category.filter(|c| c.concerns_children());
     let counts_of = |c: Category, res: h3o::Resolution| -> Vec<(h3o::CellIndex, u32)> {
         let Ok(res) = H3Res::new(u8::from(res)) else {
             return Vec::new();
@@ -111,70 +84,57 @@ fn month_release(
             .map(|c| (c.cell, c.count))
             .collect()
     };
-    if category.is_some_and(Category::concerns_children) {
-        let release = std::sync::Arc::new(releases::month_release(category, counts_of, policy));
-        lock().put_month(key, std::sync::Arc::clone(&release));
-        return release;
+    let bundle = cache
+        .months
+        .get_or_compute((snap.data_version, month, child), || {
+            Ok::<_, std::convert::Infallible>(match child {
+                Some(_) => vec![(child, releases::month_release(child, counts_of, policy))],
+                None => releases::general_month_releases(counts_of, policy),
+            })
+        });
+    match bundle {
+        Ok(bundle) => bundle,
+        Err(never) => match never {},
     }
-    // "All categories" and the general categories are released together (audited as one):
-    // keep every layer of the month.
-    let layers = releases::general_month_releases(counts_of, policy);
-    let mut wanted = Month::default();
-    let mut guard = lock();
-    for (layer, cells) in layers {
-        let cells = std::sync::Arc::new(cells);
-        if layer == category {
-            wanted = std::sync::Arc::clone(&cells);
-        }
-        guard.put_month((snap.data_version, month, layer), cells);
-    }
-    wanted
 }
 
 /// The published cells of `window` (whole months) and `category` for aggregate roles, at every
 /// resolution they may see: the sum of the monthly releases of its months
 /// (`safeguards::disclosure::WindowRelease`). Each month is protected once for the whole study
-/// area and cached by (data version, month, category); a request then only slices, so a bbox,
+/// area and cached by (data version, month); a request then only slices, so a bbox,
 /// resolution, tile or overlapping window never changes a month's figures.
 pub(crate) fn protected_cells(
-    cache: &std::sync::Mutex<ProtectedCache>,
+    cache: &ProtectedCache,
     policy: &crate::safeguards::disclosure::DisclosurePolicy,
     snap: &crate::index::Snapshot,
     window: TimeWindow,
     category: Option<Category>,
 ) -> std::sync::Arc<Protected> {
-    let key = (snap.data_version, window, category);
-    let cached = cache
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&key);
-    cached.unwrap_or_else(|| {
-        let span = snap
-            .incidents
-            .day_range()
-            .and_then(|(a, b)| TimeWindow::new(a, b).ok());
-        let months = span.map_or_else(Vec::new, |span| {
-            crate::safeguards::disclosure::months_of(window, span)
+    let assembled = cache
+        .windows
+        .get_or_compute((snap.data_version, window, category), || {
+            let span = snap
+                .incidents
+                .day_range()
+                .and_then(|(a, b)| TimeWindow::new(a, b).ok());
+            let months = span.map_or_else(Vec::new, |span| {
+                crate::safeguards::disclosure::months_of(window, span)
+            });
+            let bundles: Vec<_> = months
+                .iter()
+                .map(|&m| month_bundle(cache, policy, snap, m, category))
+                .collect();
+            let parts: Vec<&crate::safeguards::disclosure::MonthRelease> = bundles
+                .iter()
+                .filter_map(|b| b.iter().find(|(layer, _)| *layer == category))
+                .map(|(_, cells)| cells.as_slice())
+                .collect();
+            Ok::<_, std::convert::Infallible>(releases::window_release(&parts, category))
         });
-        let releases: Vec<_> = months
-            .iter()
-            .map(|&m| month_release(cache, policy, snap, m, category))
-            .collect();
-        let parts: Vec<&crate::safeguards::disclosure::MonthRelease> =
-            releases.iter().map(|r| r.as_slice()).collect();
-        let all = std::sync::Arc::new(releases::window_release(&parts, category));
-        cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .put(key, std::sync::Arc::clone(&all));
-        all
-    })
-}
-
-/// True when `cell`'s centre lies in `bbox` (the rule the index uses to list cells).
-fn centre_in(cell: h3o::CellIndex, bbox: Bbox) -> bool {
-    let c = LatLng::from(cell);
-    crate::domain::LonLat::new(c.lng(), c.lat()).is_ok_and(|p| bbox.contains(p))
+    match assembled {
+        Ok(assembled) => assembled,
+        Err(never) => match never {},
+    }
 }
 
 fn world() -> Bbox {
@@ -238,14 +198,15 @@ async fn get_hexagons(
             // or not it holds an incident, and a zero is shown as suppressed, so neither the
             // set of cells nor a value tells a zero from 1..9 (safeguards::releases).
             let hide_zero = releases::hides_zero(category);
-            // The cells of the release (a general category's zeros inside occupied cells are
-            // suppressed entries there), whose centre is in the box.
-            let mut listed: std::collections::BTreeSet<h3o::CellIndex> = protected
-                .iter()
-                .map(|(cell, _)| *cell)
-                .filter(|cell| cell.resolution() == res.to_h3() && centre_in(*cell, bbox))
-                .collect();
-            listed.extend(counts.iter().map(|c| c.cell));
+            let mut listed: std::collections::BTreeSet<h3o::CellIndex> =
+                counts.iter().map(|c| c.cell).collect();
+            // A general category's zeros inside occupied cells are suppressed entries of the
+            // release (safeguards::releases::month_release): list the occupied cells too, as
+            // the tiles do.
+            if category.is_some_and(|c| !c.concerns_children()) {
+                let occupied = snap.incidents.cell_counts(&CountQuery { category: None, ..q });
+                listed.extend(occupied.iter().map(|c| c.cell));
+            }
             if hide_zero && let Some(area) = releases::intersect(bbox, study_area()) {
                 listed.extend(releases::cells_with_centre_in(area, res.to_h3()));
             }

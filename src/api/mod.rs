@@ -110,7 +110,7 @@ pub struct AppState {
     /// Protected layers by (data version, window, category), so repeated public views do not
     /// redo the disclosure computation. Keys carry the data version, so new data never meets
     /// an old entry.
-    pub(crate) protected: Arc<std::sync::Mutex<hexagons::ProtectedCache>>,
+    pub(crate) protected: Arc<hexagons::ProtectedCache>,
     /// Encoded tiles by everything that fixes their bytes (`tile_cache`).
     pub(crate) tiles: Arc<tile_cache::TileCache>,
     /// H3 cell outlines in Web Mercator, shared by every tile request and every data version.

@@ -70,22 +70,25 @@ fn propagate(bounds: &mut [(i64, i64)], sums: &[Sum]) {
     }
 }
 
+/// The first days of the twelve whole months ending with the last whole month of the data.
+fn last_twelve_months(app: &crate::support::TestApp) -> Vec<saferplaces::domain::Day> {
+    let meta = app.get("/api/v1/meta").json();
+    let last: saferplaces::domain::Day = meta["data_to"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no data_to in {meta}"))
+        .parse()
+        .unwrap();
+    let mut months = vec![last.month_start().minus_days(1).month_start()];
+    while months.len() < 12 {
+        months.insert(0, months[0].minus_days(1).month_start());
+    }
+    months
+}
+
 #[test]
 fn every_month_window_of_an_area_comparison_pins_no_suppressed_month() {
     let app = spawn_app();
-    let meta = app.get("/api/v1/meta").json();
-    let last: String = meta["data_to"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no data_to in {meta}"))
-        .to_owned();
-    // The twelve whole months ending with the last whole month of the data.
-    let last_day: saferplaces::domain::Day = last.parse().unwrap();
-    let end = last_day.month_start().minus_days(1).month_start();
-    let mut months = vec![end];
-    while months.len() < 12 {
-        let prev = months[0].minus_days(1).month_start();
-        months.insert(0, prev);
-    }
+    let months = last_twelve_months(&app);
     let month_end = |m: saferplaces::domain::Day| m.plus_days(40).month_start().minus_days(1);
     // Variables: true count of (area, month); plus per-window row totals and grand totals as sums.
     let var = |area: usize, month: usize| area * 12 + month;
@@ -388,13 +391,7 @@ fn hexagon_figures(layer: &Value) -> std::collections::BTreeMap<String, (Option<
 #[test]
 fn every_month_window_of_the_hexagon_layer_is_the_sum_of_its_published_months() {
     let app = spawn_app();
-    let meta = app.get("/api/v1/meta").json();
-    let last: saferplaces::domain::Day = meta["data_to"].as_str().unwrap().parse().unwrap();
-    let end = last.month_start().minus_days(1).month_start();
-    let mut months = vec![end];
-    while months.len() < 12 {
-        months.insert(0, months[0].minus_days(1).month_start());
-    }
+    let months = last_twelve_months(&app);
     let month_end = |m: saferplaces::domain::Day| m.plus_days(40).month_start().minus_days(1);
     let fetch = |a: usize, b: usize| {
         let path = format!(
