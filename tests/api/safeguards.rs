@@ -693,6 +693,10 @@ fn people_past_review_are_hidden_and_expired_people_are_erased_everywhere() {
     // Past the hard expiry the running server's own sweep erases the child everywhere.
     let expiry = review.plus_days(31);
     let running = serve(expiry.to_string());
+    // The sweep erases from the store and then appends its audit records: wait for both
+    // (reading the store alone raced the append on a busy machine).
+    let audit_path = dir.path().join("audit").join("audit.jsonl");
+    let record_id = format!("\"person:{}\"", r.sg_child);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let people = SqliteStore::open(dir.path())
@@ -700,12 +704,14 @@ fn people_past_review_are_hidden_and_expired_people_are_erased_everywhere() {
             .load()
             .unwrap()
             .people;
-        if !people.iter().any(|p| p.id.as_str() == r.sg_child) {
+        let erased = !people.iter().any(|p| p.id.as_str() == r.sg_child);
+        let logged = std::fs::read_to_string(&audit_path).is_ok_and(|l| l.contains(&record_id));
+        if erased && logged {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the child was not erased"
+            "the child was not erased (erased: {erased}, logged: {logged})"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
@@ -718,7 +724,7 @@ fn people_past_review_are_hidden_and_expired_people_are_erased_everywhere() {
             .any(|c| c.subjects.iter().any(|s| s.as_str() == r.sg_child))
     );
     assert_eq!(running.get_headers(&path, &headers(&token)).status, 403);
-    let log = std::fs::read_to_string(dir.path().join("audit").join("audit.jsonl")).unwrap();
+    let log = std::fs::read_to_string(&audit_path).unwrap();
     let erasure = log
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
