@@ -102,6 +102,8 @@ fn main() {
     };
     let snap = Snapshot::build(data, Vec::new(), 1);
     let policy = DisclosurePolicy::default();
+    let schemes: Vec<String> = snap.boundaries.schemes().map(str::to_owned).collect();
+    let areas = releases::area_cells(schemes.iter().flat_map(|s| snap.boundaries.of_scheme(s)));
     let Some((first, last)) = snap.incidents.day_range() else {
         eprintln!("disclosure_utility: the store holds no incidents");
         return;
@@ -142,7 +144,8 @@ fn main() {
             )
             .into_iter()
             .collect();
-            // New: the monthly release, as `api::hexagons::protected_cells` builds it.
+            // New: the monthly release with the areas of every scheme, as
+            // `api::hexagons::protected_cells` builds it.
             let keys: Vec<(TimeWindow, Option<Category>)> =
                 chosen.iter().map(|&m| (m, category)).collect();
             for &(m, atom) in &keys {
@@ -161,8 +164,10 @@ fn main() {
                                 .map(|cc| (cc.cell, cc.count))
                                 .collect()
                         },
+                        &areas,
                         &policy,
                     )
+                    .cells
                 });
             }
             let parts: Vec<&MonthRelease> = keys.iter().map(|k| cache[k].as_slice()).collect();

@@ -39,46 +39,26 @@ pub fn months_of(window: TimeWindow) -> Vec<Day> {
     out
 }
 
-/// Counts the incidents of `index` inside `area` in `window` and `category`.
+/// Counts the incidents of `index` inside `area` in `window` and `category`, exactly (the
+/// figures of roles that see exact counts; aggregate roles get the monthly release's area
+/// figures, `safeguards::releases::area_table`).
 pub fn count_in_area(
     index: &IncidentIndex,
     area: &Boundary,
     window: TimeWindow,
     category: Option<Category>,
 ) -> AreaCounts {
-    count_in_area_where(index, area, window, category, |_| true, None)
-}
-
-/// Where an incident is counted, and how far that may be from where it lies (degrees): see
-/// [`count_in_area_where`].
-pub type Placement<'a> = (&'a dyn Fn(f64, f64, Category) -> (f64, f64), f64);
-
-/// Counts as [`count_in_area`], keeping only incidents whose category passes `keep` (for
-/// example the general categories of an aggregate role's "all categories"). With `placement`,
-/// an incident at `(lon, lat)` is counted where `placement.0` puts it (for aggregate roles,
-/// child incidents at their res-7 cell's centre), at most `placement.1` degrees away.
-pub fn count_in_area_where(
-    index: &IncidentIndex,
-    area: &Boundary,
-    window: TimeWindow,
-    category: Option<Category>,
-    keep: impl Fn(Category) -> bool,
-    placement: Option<Placement<'_>>,
-) -> AreaCounts {
     let months = months_of(window);
     let mut monthly = vec![0u32; months.len()];
     let mut total = 0u32;
-    let bbox = area.geometry.bounding_rect().and_then(|r| {
-        let m = placement.map_or(0.0, |p| p.1);
-        Bbox::from_coords(r.min().x - m, r.min().y - m, r.max().x + m, r.max().y + m).ok()
-    });
+    let bbox = area
+        .geometry
+        .bounding_rect()
+        .and_then(|r| Bbox::from_coords(r.min().x, r.min().y, r.max().x, r.max().y).ok());
     if let Some(bbox) = bbox {
         let (hits, _) = index.incidents_in_bbox(bbox, window, category, usize::MAX);
         for hit in hits {
-            let (lon, lat) = placement.map_or((hit.lon, hit.lat), |p| {
-                (p.0)(hit.lon, hit.lat, hit.category)
-            });
-            if !keep(hit.category) || !area.geometry.contains(&Point::new(lon, lat)) {
+            if !area.geometry.contains(&Point::new(hit.lon, hit.lat)) {
                 continue;
             }
             total += 1;

@@ -1,12 +1,14 @@
 //! `GET /api/v1/areas/compare`: two areas of one scheme side by side (issue 5's area panel):
 //! incidents, rate per 1,000 young people, and the monthly trend.
 //!
-//! Aggregate roles (public, planner) get whole months from a fixed release
-//! (`safeguards::disclosure::protect_fixed_release`): each area-month is protected on its own,
-//! the same in every window, and totals are sums of the published months (suppressed when any
-//! month is), so no set of overlapping windows recovers a suppressed month (issue 13). Rates
-//! and trends are computed from the published figures only; a trend with any suppressed month
-//! is not given.
+//! Aggregate roles (public, planner) get whole months from the monthly releases
+//! (`safeguards::releases::month_release`): an area is the union of the res-8 cells whose
+//! centre lies in it (res-7 for categories about children, `releases::AreaCells`), each
+//! area-month is protected with the map of that month as one release, the same in every
+//! window, and totals are sums of the published months (suppressed when any month is), so
+//! neither overlapping windows nor the map recover a suppressed month (issue 13). Rates and
+//! trends are computed from the published figures only; a trend with any suppressed month is
+//! not given. Roles that see exact counts get point-in-polygon counts.
 
 use axum::Json;
 use axum::Router;
@@ -16,8 +18,8 @@ use serde_json::{Value, json};
 
 use super::auth::Authorised;
 use super::params::Params;
-use super::{ApiError, ApiResult, AppState, blocking};
-use crate::analysis::areas::{count_in_area_where, rate_per_1000};
+use super::{ApiError, ApiResult, AppState, blocking, hexagons};
+use crate::analysis::areas::{count_in_area, rate_per_1000};
 use crate::domain::{Boundary, Category};
 use crate::safeguards::disclosure::{Published, Sensitivity};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
@@ -104,26 +106,29 @@ async fn get_compare(
     let category = params.category()?;
     let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
     let policy = state.disclosure;
+    let cache = std::sync::Arc::clone(&state.protected);
     blocking(move || {
-        let counts: Vec<_> = areas
-            .iter()
-            .map(|a| {
-                // "All categories" for aggregate roles: the general ones only
-                // (safeguards::releases::categories_in).
-                let keep = |c: Category| !controlled || releases::categories_in(category).any(|k| k == c);
-                // Child incidents are placed at their res-7 cell's centre for aggregate roles,
-                // so no area figure depends on where one lies inside the published geography.
-                let placement: Option<crate::analysis::areas::Placement<'_>> = controlled
-                    .then_some((&releases::area_position, releases::AREA_POSITION_MARGIN_DEG));
-                count_in_area_where(&snap.incidents, a, window, category, keep, placement)
-            })
-            .collect();
-        let months = counts.first().map(|c| c.months.clone()).unwrap_or_default();
+        let months = crate::analysis::areas::months_of(window);
         let sensitivity = Sensitivity::for_category(category);
         let (monthly, published_monthly, totals, published_totals, grand): Figures = if controlled {
-            let rows: Vec<Vec<u32>> = counts.iter().map(|c| c.monthly.clone()).collect();
-            let table =
-                releases::area_release(&rows, category, &policy).map_err(ApiError::internal)?;
+            // The monthly releases' area figures, protected together with the map
+            // (safeguards::releases::month_release): an area is the sum of its cells.
+            let released = hexagons::release_areas(&cache, &snap);
+            let indexes: Vec<usize> = areas
+                .iter()
+                .filter_map(|a| {
+                    released.iter().position(|r| {
+                        r.scheme == a.scheme.as_str() && r.code == a.code.as_str()
+                    })
+                })
+                .collect();
+            if indexes.len() != areas.len() {
+                return Err(ApiError::internal(std::io::Error::other(
+                    "an area of the request is missing from the monthly release",
+                )));
+            }
+            let rows = hexagons::area_figures(&cache, &policy, &snap, window, category, &indexes);
+            let table = releases::area_table(rows, category);
             (
                 table.cells.iter().map(|r| r.iter().map(|p| published_json(*p)).collect()).collect(),
                 table.cells.iter().map(|r| r.iter().map(|p| p.value()).collect()).collect(),
@@ -132,6 +137,10 @@ async fn get_compare(
                 derived_json(table.grand_total),
             )
         } else {
+            let counts: Vec<_> = areas
+                .iter()
+                .map(|a| count_in_area(&snap.incidents, a, window, category))
+                .collect();
             (
                 counts.iter().map(|c| c.monthly.iter().map(|&n| exact_json(n)).collect()).collect(),
                 counts.iter().map(|c| c.monthly.iter().map(|&n| Some(n)).collect()).collect(),

@@ -41,12 +41,17 @@ const MONTH_CACHE_ENTRIES: usize = 360;
 type MonthKey = (u64, TimeWindow, Option<Category>);
 
 /// The layers released together for one month.
-type MonthBundle = Vec<(Option<Category>, releases::LayerRelease)>;
+type MonthBundle = Vec<(Option<Category>, releases::MonthLayer)>;
 
-/// Monthly bundles and the windows assembled from them, in the generic analysis cache.
+/// The areas of every scheme as fixed cells, in the order of the snapshot's boundaries.
+type Areas = Vec<releases::AreaCells>;
+
+/// Monthly bundles, the windows assembled from them and the areas they are released with, in
+/// the generic analysis cache.
 pub struct ProtectedCache {
     windows: AnalysisCache<ProtectedKey, Protected>,
     months: AnalysisCache<MonthKey, MonthBundle>,
+    areas: AnalysisCache<u64, Areas>,
 }
 
 impl Default for ProtectedCache {
@@ -54,7 +59,26 @@ impl Default for ProtectedCache {
         Self {
             windows: AnalysisCache::with_capacity(PROTECTED_CACHE_ENTRIES),
             months: AnalysisCache::with_capacity(MONTH_CACHE_ENTRIES),
+            areas: AnalysisCache::with_capacity(2),
         }
+    }
+}
+
+/// The areas of every scheme as the fixed cells the monthly releases count them by
+/// (`safeguards::releases::area_cells`), computed once per data version.
+pub(crate) fn release_areas(
+    cache: &ProtectedCache,
+    snap: &crate::index::Snapshot,
+) -> std::sync::Arc<Areas> {
+    let areas = cache.areas.get_or_compute(snap.data_version, || {
+        let schemes: Vec<String> = snap.boundaries.schemes().map(str::to_owned).collect();
+        Ok::<_, std::convert::Infallible>(releases::area_cells(
+            schemes.iter().flat_map(|s| snap.boundaries.of_scheme(s)),
+        ))
+    });
+    match areas {
+        Ok(areas) => areas,
+        Err(never) => match never {},
     }
 }
 
@@ -84,12 +108,16 @@ fn month_bundle(
             .map(|c| (c.cell, c.count))
             .collect()
     };
+    let areas = release_areas(cache, snap);
     let bundle = cache
         .months
         .get_or_compute((snap.data_version, month, child), || {
             Ok::<_, std::convert::Infallible>(match child {
-                Some(_) => vec![(child, releases::month_release(child, counts_of, policy))],
-                None => releases::general_month_releases(counts_of, policy),
+                Some(_) => vec![(
+                    child,
+                    releases::month_release(child, counts_of, &areas, policy),
+                )],
+                None => releases::general_month_releases(counts_of, &areas, policy),
             })
         });
     match bundle {
@@ -127,7 +155,7 @@ pub(crate) fn protected_cells(
             let parts: Vec<&crate::safeguards::disclosure::MonthRelease> = bundles
                 .iter()
                 .filter_map(|b| b.iter().find(|(layer, _)| *layer == category))
-                .map(|(_, cells)| cells.as_slice())
+                .map(|(_, layer)| layer.cells.as_slice())
                 .collect();
             Ok::<_, std::convert::Infallible>(releases::window_release(&parts, category))
         });
@@ -135,6 +163,52 @@ pub(crate) fn protected_cells(
         Ok(assembled) => assembled,
         Err(never) => match never {},
     }
+}
+
+/// The published figures of the areas `areas` (indexes into [`release_areas`]) in the months
+/// of `window` (whole months) for `category`, for aggregate roles: `rows[area][month]`, one
+/// entry per month the window touches (`analysis::areas::months_of`), from the monthly
+/// releases, which protect the areas together with the map. A month outside the data holds no
+/// incident and is 0; one past the release cap is suppressed.
+pub(crate) fn area_figures(
+    cache: &ProtectedCache,
+    policy: &crate::safeguards::disclosure::DisclosurePolicy,
+    snap: &crate::index::Snapshot,
+    window: TimeWindow,
+    category: Option<Category>,
+    areas: &[usize],
+) -> Vec<Vec<Published>> {
+    let span = snap
+        .incidents
+        .day_range()
+        .and_then(|(a, b)| TimeWindow::new(a, b).ok());
+    let released = span.map_or_else(Vec::new, |span| {
+        crate::safeguards::disclosure::months_of(window, span)
+    });
+    let touched = crate::analysis::areas::months_of(window);
+    let mut rows = vec![Vec::with_capacity(touched.len()); areas.len()];
+    for first in touched {
+        let month = released.iter().find(|m| m.from() == first);
+        let bundle = month.map(|&m| month_bundle(cache, policy, snap, m, category));
+        let layer = bundle.as_ref().and_then(|b| {
+            b.iter()
+                .find(|(layer, _)| *layer == category)
+                .map(|(_, l)| l)
+        });
+        let last = TimeWindow::new(first, first).map_or(first, |d| {
+            crate::safeguards::disclosure::coarsen_window_to_months(d).to()
+        });
+        let in_data = span.is_some_and(|s| first <= s.to() && last >= s.from());
+        for (row, &k) in rows.iter_mut().zip(areas) {
+            let figure = match layer {
+                Some(l) => l.areas.get(k).copied().unwrap_or(Published::Value(0)),
+                None if in_data => Published::Suppressed,
+                None => Published::Value(0),
+            };
+            row.push(figure);
+        }
+    }
+    rows
 }
 
 fn world() -> Bbox {

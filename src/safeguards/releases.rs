@@ -27,8 +27,7 @@ use h3o::{CellIndex, LatLng, Resolution};
 
 use super::disclosure::{
     AuditItem, AuditSum, DisclosurePolicy, MonthRelease, ProtectedTable, Published, Sensitivity,
-    WindowRelease, layer_audit, protect_cell_levels, protect_count, protect_fixed_release, widen,
-    widen_suppression,
+    WindowRelease, layer_audit, protect_cell_levels, protect_count, widen,
 };
 use crate::domain::{Bbox, Category, Day, TimeWindow};
 
@@ -68,39 +67,121 @@ pub fn categories_in(category: Option<Category>) -> impl Iterator<Item = Categor
         .filter(move |c| category.map_or(!c.concerns_children(), |want| want == *c))
 }
 
+/// One area of the area tables for aggregate roles, as the fixed cells it is made of: the
+/// cells whose centre lies inside the area's outline, at the finest resolution of the general
+/// layers ([`MAX_RES_GENERAL`]) and of the layers about children ([`MAX_RES_CHILDREN`]).
+///
+/// For aggregate roles an area's figure is the sum of its cells' counts: an incident counts in
+/// the area whose outline holds the centre of its res-8 cell (res-7 for child categories), the
+/// "best fit" by which ONS builds ward and district figures from output areas. Every area
+/// figure is then a sum of published map cells, and the map and the area tables of a month are
+/// protected as one release ([`month_release`]); an area counted point by point would be a sum
+/// the map's network never saw, and the two outputs differenced into each other's suppressed
+/// counts (the attack harness pinned them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AreaCells {
+    /// The area's scheme.
+    pub scheme: String,
+    /// The area's code.
+    pub code: String,
+    /// Cells at [`MAX_RES_GENERAL`], sorted.
+    pub general: Vec<CellIndex>,
+    /// Cells at [`MAX_RES_CHILDREN`], sorted.
+    pub children: Vec<CellIndex>,
+}
+
+impl AreaCells {
+    /// The area's cells at the finest resolution `category`'s layer is released at.
+    pub fn cells(&self, category: Option<Category>) -> &[CellIndex] {
+        match Sensitivity::for_category(category) {
+            Sensitivity::Children => &self.children,
+            Sensitivity::General => &self.general,
+        }
+    }
+}
+
+/// The fixed cells of every boundary ([`AreaCells`]), in input order. Independent of any
+/// incident. An area smaller than a cell may hold none: its figures are then always 0.
+pub fn area_cells<'a>(
+    boundaries: impl IntoIterator<Item = &'a crate::domain::Boundary>,
+) -> Vec<AreaCells> {
+    use geo::{BoundingRect, Contains, Point};
+    let inside = |b: &crate::domain::Boundary, res: Resolution| -> Vec<CellIndex> {
+        let Some(bbox) = b
+            .geometry
+            .bounding_rect()
+            .and_then(|r| Bbox::from_coords(r.min().x, r.min().y, r.max().x, r.max().y).ok())
+        else {
+            return Vec::new();
+        };
+        cells_with_centre_in(bbox, res)
+            .into_iter()
+            .filter(|&c| {
+                let ll = LatLng::from(c);
+                b.geometry.contains(&Point::new(ll.lng(), ll.lat()))
+            })
+            .collect()
+    };
+    boundaries
+        .into_iter()
+        .map(|b| AreaCells {
+            scheme: b.scheme.as_str().to_owned(),
+            code: b.code.as_str().to_owned(),
+            general: inside(b, MAX_RES_GENERAL),
+            children: inside(b, MAX_RES_CHILDREN),
+        })
+        .collect()
+}
+
+/// One month's release of one layer: its cells at every resolution it is served at, and its
+/// area figures (parallel to the [`AreaCells`] it was released with).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonthLayer {
+    /// The published cells.
+    pub cells: LayerRelease,
+    /// The published figure of each area.
+    pub areas: Vec<Published>,
+}
+
 /// The monthly release of one calendar month for `category` ("all categories" when `None`):
 /// the month's counts of the study area at the finest resolution aggregate roles may see for
 /// the category ([`max_res`]), summed over [`categories_in`], protected at every coarser
-/// resolution as one network ([`protect_cell_levels`]), then widened so that the sums narrow
-/// no suppressed count ([`widen_suppression`]; for "all" and the general categories one audit
-/// over all of them, [`general_month_releases`]). `counts_of(category, res)` gives the
-/// month's exact counts of one category per cell at `res`.
+/// resolution as one network ([`protect_cell_levels`]), with the figure of every area of
+/// `areas` (the sum of its cells, [`AreaCells`]), then widened so that no sum among them
+/// narrows a suppressed count ([`widen`]; for "all" and the general categories one audit over
+/// all of them, [`general_month_releases`]). `counts_of(category, res)` gives the month's
+/// exact counts of one category per cell at `res`.
 ///
-/// Every time-windowed H3 output for aggregate roles is assembled from these releases
-/// ([`window_release`]), so this is the one place their figures come from.
+/// Every time-windowed H3 output and every area table for aggregate roles is assembled from
+/// these releases ([`window_release`], [`area_table`]), so this is the one place their figures
+/// come from.
 ///
 /// A general category's zero is shown as suppressed wherever "all categories" is not 0 in that
-/// month ([`suppressed_may_be_zero`]): the layers are protected as separate networks, and a
-/// published zero would tell the attacker which cells hold at least one incident of each
-/// category, lower bounds that add up against "all"'s upper bounds (the attack harness pinned
-/// suppressed counts that way). Cells with no incident at all stay 0: "all" publishes that.
+/// month ([`suppressed_may_be_zero`]), in cells and in areas: the layers are protected as
+/// separate networks, and a published zero would tell the attacker which cells hold at least
+/// one incident of each category, lower bounds that add up against "all"'s upper bounds (the
+/// attack harness pinned suppressed counts that way). Cells and areas with no incident at all
+/// stay 0: "all" publishes that.
 pub fn month_release(
     category: Option<Category>,
     counts_of: impl Fn(Category, Resolution) -> Vec<(CellIndex, u32)>,
+    areas: &[AreaCells],
     policy: &DisclosurePolicy,
-) -> Vec<(CellIndex, Published)> {
+) -> MonthLayer {
     match category {
         Some(c) if c.concerns_children() => {
             let res = max_res(category);
             let counts = counts_of(c, res);
-            let sensitivity = Sensitivity::Children;
-            let cells = protect_cell_levels(&counts, MIN_RES, sensitivity, policy);
-            widen_suppression(cells, &counts, sensitivity, policy)
+            let cells = protect_cell_levels(&counts, MIN_RES, Sensitivity::Children, policy);
+            audit_month(vec![(category, cells, &counts)], areas, policy)
+                .pop()
+                .map(|(_, layer)| layer)
+                .unwrap_or_default()
         }
-        _ => general_month_releases(counts_of, policy)
+        _ => general_month_releases(counts_of, areas, policy)
             .into_iter()
             .find(|(layer, _)| *layer == category)
-            .map(|(_, cells)| cells)
+            .map(|(_, layer)| layer)
             .unwrap_or_default(),
     }
 }
@@ -108,8 +189,7 @@ pub fn month_release(
 /// One month's published cells of one layer, at every resolution it is served at.
 pub type LayerRelease = Vec<(CellIndex, Published)>;
 
-/// A layer in [`general_month_releases`]: the layer, its cells, the true counts it was
-/// protected from.
+/// A layer in [`audit_month`]: the layer, its cells, the true counts it was protected from.
 type AuditedLayer<'a> = (Option<Category>, LayerRelease, &'a [(CellIndex, u32)]);
 
 /// The monthly releases of "all categories" (`None`) and of every general category, for one
@@ -118,13 +198,12 @@ type AuditedLayer<'a> = (Option<Category>, LayerRelease, &'a [(CellIndex, u32)])
 ///
 /// Each layer is protected as its own network ([`protect_cell_levels`]). A category's zeros in
 /// cells where "all" is not 0 are shown as suppressed. Then every figure of every layer goes
-/// into one widening audit ([`widen`]): the parent–children sums of each layer, and in every
-/// cell "all" = the sum of the categories, so that neither the levels nor the categories
-/// narrow a suppressed count below `threshold − 1` possible values.
+/// into one widening audit ([`audit_month`]).
 pub fn general_month_releases(
     counts_of: impl Fn(Category, Resolution) -> Vec<(CellIndex, u32)>,
+    areas: &[AreaCells],
     policy: &DisclosurePolicy,
-) -> Vec<(Option<Category>, LayerRelease)> {
+) -> Vec<(Option<Category>, MonthLayer)> {
     let res = MAX_RES_GENERAL;
     let protect = |counts: &[(CellIndex, u32)]| {
         protect_cell_levels(counts, MIN_RES, Sensitivity::General, policy)
@@ -155,47 +234,135 @@ pub fn general_month_releases(
         }
         layers.push((Some(*c), cells.into_iter().collect(), counts.as_slice()));
     }
-    // One audit over every layer.
+    audit_month(layers, areas, policy)
+}
+
+/// The widening audit of one month's layers released together (one child category alone, or
+/// "all categories" first and then every general category): every figure goes into one
+/// [`widen`] with
+/// - the parent–children sums of each layer's cells ([`layer_audit`]);
+/// - each area's figure as the sum of the layer's cells at its finest resolution
+///   ([`AreaCells::cells`]); the area figures start from primary suppression and rounding
+///   ([`protect_count`]), with a zero shown as suppressed where the layer's cells show it so
+///   (a child category's everywhere, a general category's where "all" is not 0);
+/// - with several layers, in every cell and every area "all" = the sum of the categories;
+///
+/// so that neither the levels, the areas nor the categories narrow a suppressed count below
+/// `threshold − 1` possible values.
+fn audit_month(
+    layers: Vec<AuditedLayer<'_>>,
+    areas: &[AreaCells],
+    policy: &DisclosurePolicy,
+) -> Vec<(Option<Category>, MonthLayer)> {
     let mut items: Vec<AuditItem> = Vec::new();
     let mut sums: Vec<AuditSum> = Vec::new();
+    // Per layer: cell -> item, and the item of each area.
     let mut position: Vec<std::collections::HashMap<CellIndex, usize>> = Vec::new();
+    let mut area_items: Vec<Vec<usize>> = Vec::new();
+    let mut all_area_truth: Option<Vec<u64>> = None;
+    let mut sensitivity = Sensitivity::General;
     for (layer, cells, finest) in &layers {
+        sensitivity = Sensitivity::for_category(*layer);
         let base = items.len();
-        let (layer_items, layer_sums) = layer_audit(cells, finest, suppressed_may_be_zero(*layer));
+        let may_hide = suppressed_may_be_zero(*layer);
+        // A child layer's listed cells hold at least one incident (its zeros are absent), so the
+        // audit reads its suppressed cells as at least 1: an attacker stronger than the real one.
+        let (layer_items, layer_sums) = layer_audit(cells, finest, may_hide && !hides_zero(*layer));
         items.extend(layer_items);
         sums.extend(layer_sums.into_iter().map(|s| AuditSum {
             total: s.total + base,
             parts: s.parts.iter().map(|p| p + base).collect(),
         }));
-        position.push(
-            cells
+        let cell_items: std::collections::HashMap<CellIndex, usize> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| (*c, base + i))
+            .collect();
+        // The areas of this layer.
+        let finest_counts: std::collections::HashMap<CellIndex, u64> = {
+            let mut m = std::collections::HashMap::new();
+            for &(c, n) in *finest {
+                *m.entry(c).or_insert(0_u64) += u64::from(n);
+            }
+            m
+        };
+        let mut truths = Vec::with_capacity(areas.len());
+        let mut these = Vec::with_capacity(areas.len());
+        for (k, area) in areas.iter().enumerate() {
+            let area_cells = area.cells(*layer);
+            let truth: u64 = area_cells.iter().filter_map(|c| finest_counts.get(c)).sum();
+            let mut published = protect_count(
+                u32::try_from(truth).unwrap_or(u32::MAX),
+                sensitivity,
+                policy,
+            );
+            let all_occupied = all_area_truth
+                .as_ref()
+                .is_some_and(|all| all.get(k).is_some_and(|&t| t > 0));
+            if published == Published::Value(0)
+                && (hides_zero(*layer) || (may_hide && all_occupied))
+            {
+                published = Published::Suppressed;
+            }
+            let item = items.len();
+            items.push(AuditItem {
+                published,
+                truth,
+                zero_may_hide: may_hide,
+            });
+            let parts: Vec<usize> = area_cells
                 .iter()
-                .enumerate()
-                .map(|(i, (c, _))| (*c, base + i))
-                .collect(),
-        );
-    }
-    if let Some((all_positions, category_positions)) = position.split_first() {
-        for (cell, &total) in all_positions {
-            let parts: Vec<usize> = category_positions
-                .iter()
-                .filter_map(|p| p.get(cell).copied())
+                .filter_map(|c| cell_items.get(c).copied())
                 .collect();
-            if !parts.is_empty() {
+            sums.push(AuditSum { total: item, parts });
+            truths.push(truth);
+            these.push(item);
+        }
+        if layer.is_none() {
+            all_area_truth = Some(truths);
+        }
+        position.push(cell_items);
+        area_items.push(these);
+    }
+    // "All" = the sum of the categories, in every cell and every area.
+    if layers.len() > 1 {
+        if let Some((all_positions, category_positions)) = position.split_first() {
+            for (cell, &total) in all_positions {
+                let parts: Vec<usize> = category_positions
+                    .iter()
+                    .filter_map(|p| p.get(cell).copied())
+                    .collect();
+                if !parts.is_empty() {
+                    sums.push(AuditSum { total, parts });
+                }
+            }
+        }
+        if let Some((all_areas, category_areas)) = area_items.split_first() {
+            for (k, &total) in all_areas.iter().enumerate() {
+                let parts = category_areas
+                    .iter()
+                    .filter_map(|a| a.get(k).copied())
+                    .collect();
                 sums.push(AuditSum { total, parts });
             }
         }
     }
-    widen(&mut items, &sums, policy.threshold(Sensitivity::General));
-    let mut next = items.into_iter();
+    widen(&mut items, &sums, policy.threshold(sensitivity));
     layers
         .into_iter()
-        .map(|(layer, cells, _)| {
+        .zip(position.iter().zip(area_items))
+        .map(|((layer, cells, _), (cell_items, these))| {
             let cells = cells
                 .into_iter()
-                .map(|(cell, p)| (cell, next.next().map_or(p, |item| item.published)))
+                .map(|(cell, p)| {
+                    (
+                        cell,
+                        cell_items.get(&cell).map_or(p, |&i| items[i].published),
+                    )
+                })
                 .collect();
-            (layer, cells)
+            let areas = these.iter().map(|&i| items[i].published).collect();
+            (layer, MonthLayer { cells, areas })
         })
         .collect()
 }
@@ -213,54 +380,19 @@ pub fn window_release(months: &[&MonthRelease], category: Option<Category>) -> W
     WindowRelease::from_months(months, hides_zero(category))
 }
 
-/// An area comparison table for aggregate roles (`rows[area][month]`, true counts of whole
-/// months): a fixed release ([`protect_fixed_release`]), and for child categories a zero is
-/// shown as suppressed, like 1..9, with every total that includes it (a ward-month of 0 and
-/// one of 3 look alike, so moving an incident between wards tells nothing).
-///
-/// # Errors
-///
-/// As [`protect_fixed_release`] (a ragged table).
-pub fn area_release(
-    rows: &[Vec<u32>],
-    category: Option<Category>,
-    policy: &DisclosurePolicy,
-) -> Result<ProtectedTable, super::disclosure::DisclosureError> {
-    let table = protect_fixed_release(rows, Sensitivity::for_category(category), policy)?;
-    if !hides_zero(category) {
-        return Ok(table);
-    }
-    let cells = table
-        .cells
-        .into_iter()
-        .map(|r| r.into_iter().map(|p| shown(p, category)).collect())
-        .collect();
-    Ok(ProtectedTable::from_fixed_cells(cells))
+/// An area comparison table for aggregate roles: `rows[area][month]` are the area figures of
+/// each month's release ([`MonthLayer::areas`]; a month outside the data is `0`). A fixed
+/// release: every total is the sum of the published months, suppressed when any month is
+/// ([`ProtectedTable::from_fixed_cells`]), so any number of overlapping windows tells what the
+/// months tell, and the months are audited with the map ([`month_release`]). For child
+/// categories a zero is shown as suppressed, like 1..9, with every total that includes it.
+pub fn area_table(rows: Vec<Vec<Published>>, category: Option<Category>) -> ProtectedTable {
+    ProtectedTable::from_fixed_cells(
+        rows.into_iter()
+            .map(|r| r.into_iter().map(|p| shown(p, category)).collect())
+            .collect(),
+    )
 }
-
-/// Where an aggregate role's area tables place an incident: its own position for general
-/// categories, and the centre of the res-7 ancestor ([`MAX_RES_CHILDREN`]) of its res-10 cell
-/// for categories about children, so that no area figure depends on where a child incident lies inside the
-/// published geography.
-pub fn area_position(lon: f64, lat: f64, category: Category) -> (f64, f64) {
-    if !category.concerns_children() {
-        return (lon, lat);
-    }
-    // The res-7 ancestor of the incident's res-10 cell, as the incident index and the hexagon
-    // layers place it (an H3 child's area is not exactly inside its parent's hexagon, so the
-    // res-7 cell containing the point itself can differ near an edge).
-    LatLng::new(lat, lon)
-        .ok()
-        .and_then(|ll| ll.to_cell(Resolution::Ten).parent(MAX_RES_CHILDREN))
-        .map_or((lon, lat), |cell| {
-            let centre = LatLng::from(cell);
-            (centre.lng(), centre.lat())
-        })
-}
-
-/// How far (degrees) [`area_position`] may move an incident: more than the circumradius of a
-/// res-7 cell (about 1.4 km) in latitude and in longitude at the study area's latitude.
-pub const AREA_POSITION_MARGIN_DEG: f64 = 0.03;
 
 /// What an aggregate role is shown for `cell` of `release`: its published value (0 when
 /// absent, and a 0 shown as suppressed for child categories, [`shown`]) and whether it is a
@@ -533,7 +665,7 @@ mod tests {
             .to_cell(Resolution::Eight);
         let policy = DisclosurePolicy::default();
         // 20 incidents of every category in one cell: "all" counts only the general ones.
-        let release = month_release(None, |_, _| vec![(cell, 20)], &policy);
+        let release = month_release(None, |_, _| vec![(cell, 20)], &[], &policy).cells;
         let general = u32::try_from(categories_in(None).count()).unwrap();
         let got = release.iter().find(|(c, _)| *c == cell).map(|(_, p)| *p);
         assert_eq!(got, Some(Published::Value(20 * general)));

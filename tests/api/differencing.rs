@@ -36,6 +36,92 @@ fn interval(figure: &Value, threshold: i64, base: i64) -> (i64, i64) {
     (lo, hi)
 }
 
+/// [`interval`] for a single category's area figures: a suppressed one may also stand for 0
+/// (`safeguards::releases::suppressed_may_be_zero`).
+fn category_interval(figure: &Value, threshold: i64, base: i64) -> (i64, i64) {
+    let (lo, hi) = interval(figure, threshold, base);
+    if figure["suppressed"] == true {
+        (0, hi)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// The demo data's public-order incidents per (res-8 cell, month of `months`), the cell being
+/// the res-8 ancestor of the incident's res-10 cell (as the incident index places it).
+fn public_order_cell_months(
+    months: &[saferplaces::domain::Day],
+) -> std::collections::HashMap<(h3o::CellIndex, usize), i64> {
+    use saferplaces::domain::Category;
+    use saferplaces::store::{SqliteStore, Store};
+    let data = SqliteStore::open(crate::support::demo_data_dir())
+        .unwrap()
+        .load()
+        .unwrap();
+    let mut counts = std::collections::HashMap::new();
+    for i in &data.incidents {
+        let Some(location) = i.location else { continue };
+        let Some(m) = months.iter().position(|m| *m == i.time.day.month_start()) else {
+            continue;
+        };
+        if i.category != Category::PublicOrder {
+            continue;
+        }
+        let p = location.point;
+        let cell = h3o::LatLng::new(p.lat(), p.lon())
+            .unwrap()
+            .to_cell(h3o::Resolution::Ten)
+            .parent(h3o::Resolution::Eight)
+            .unwrap();
+        *counts.entry((cell, m)).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The res-8 cells whose centre lies in `ward`'s outline (the ward as aggregate roles' tables
+/// count it), found by walking the grid around the outline's first vertex.
+fn ward_cells(ward: &str) -> Vec<h3o::CellIndex> {
+    use geo::Contains;
+    use saferplaces::store::{SqliteStore, Store};
+    let data = SqliteStore::open(crate::support::demo_data_dir())
+        .unwrap()
+        .load()
+        .unwrap();
+    let outline = data
+        .boundaries
+        .iter()
+        .find(|b| b.scheme.as_str() == "ward" && b.code.as_str() == ward)
+        .unwrap()
+        .geometry
+        .clone();
+    let start = outline.0[0].exterior().0[0];
+    let origin = h3o::LatLng::new(start.y, start.x)
+        .unwrap()
+        .to_cell(h3o::Resolution::Eight);
+    // Bristol's wards are at most a few km across; res-8 cells are about 0.9 km apart.
+    let cells: Vec<h3o::CellIndex> = origin.grid_disk(20);
+    let inside: Vec<h3o::CellIndex> = cells
+        .into_iter()
+        .filter(|c| {
+            let centre = h3o::LatLng::from(*c);
+            outline.contains(&geo::Point::new(centre.lng(), centre.lat()))
+        })
+        .collect();
+    assert!(!inside.is_empty(), "ward {ward} holds no res-8 cell centre");
+    inside
+}
+
+/// The true count of public-order incidents in `ward` per month of `months`, as aggregate roles'
+/// area tables count them: an incident is in the ward whose outline holds the centre of its
+/// res-8 cell.
+fn best_fit_counts(ward: &str, months: &[saferplaces::domain::Day]) -> Vec<i64> {
+    let cells = ward_cells(ward);
+    let counts = public_order_cell_months(months);
+    (0..months.len())
+        .map(|m| cells.iter().filter_map(|c| counts.get(&(*c, m))).sum())
+        .collect()
+}
+
 /// One published sum: the true values of `vars` add up to a value in `lo..=hi`.
 struct Sum {
     vars: Vec<usize>,
@@ -116,14 +202,14 @@ fn every_month_window_of_an_area_comparison_pins_no_suppressed_month() {
             for (i, area) in v["areas"].as_array().unwrap().iter().enumerate() {
                 let vars: Vec<usize> = (a..=b).map(|m| var(i, m)).collect();
                 for (k, figure) in area["monthly"].as_array().unwrap().iter().enumerate() {
-                    let (lo, hi) = interval(figure, threshold, base);
+                    let (lo, hi) = category_interval(figure, threshold, base);
                     sums.push(Sum {
                         vars: vec![var(i, a + k)],
                         lo,
                         hi,
                     });
                 }
-                let (lo, hi) = interval(&area["incidents"], threshold, base);
+                let (lo, hi) = category_interval(&area["incidents"], threshold, base);
                 sums.push(Sum {
                     vars: vars.clone(),
                     lo,
@@ -131,7 +217,7 @@ fn every_month_window_of_an_area_comparison_pins_no_suppressed_month() {
                 });
                 grand_vars.extend(vars);
             }
-            let (lo, hi) = interval(&v["total"], threshold, base);
+            let (lo, hi) = category_interval(&v["total"], threshold, base);
             sums.push(Sum {
                 vars: grand_vars,
                 lo,
@@ -149,25 +235,11 @@ fn every_month_window_of_an_area_comparison_pins_no_suppressed_month() {
     let (_, threshold, _) = first.unwrap();
     let mut bounds = vec![(0_i64, UNBOUNDED); 24];
     propagate(&mut bounds, &sums);
-    // The months whose true count is below the threshold (an analyst sees exact counts: the
-    // test knows the truth, the attacker does not).
-    let exact = app
-        .get_as(
-            "vru_analyst",
-            &format!(
-                "/api/v1/areas/compare?scheme=ward&a={}&b={}&category=public-order&from={}&to={}",
-                AREAS[0],
-                AREAS[1],
-                months[0],
-                month_end(months[11])
-            ),
-            &[],
-        )
-        .json();
+    // The months whose true count is below the threshold (the test knows the truth, the
+    // attacker does not): the wards as aggregate roles' tables count them.
     let mut suppressed = Vec::new();
-    for (i, area) in exact["areas"].as_array().unwrap().iter().enumerate() {
-        for (m, figure) in area["monthly"].as_array().unwrap().iter().enumerate() {
-            let n = figure["count"].as_i64().unwrap();
+    for (i, ward) in AREAS.iter().enumerate() {
+        for (m, n) in best_fit_counts(ward, &months).into_iter().enumerate() {
             let (lo, hi) = bounds[var(i, m)];
             assert!(lo <= n && n <= hi, "the attacker's model is unsound");
             if (1..threshold).contains(&n) {
@@ -546,5 +618,103 @@ fn a_category_layer_does_not_tell_which_occupied_cells_lack_the_category() {
     assert!(
         public.keys().all(|c| all.contains_key(c)),
         "a category cell outside the occupied cells"
+    );
+}
+
+/// Issue 13, point 1: the area tables and the map together. A ward-month used to be counted
+/// point by point and protected on its own, apart from the map's network, so a figure one
+/// output suppressed the other published or bounded (the attack harness pinned values that
+/// way). Now a ward is the union of the res-8 cells whose centre lies in it, and each month's
+/// ward figures are protected with the map as one release. The attacker below reads twelve
+/// single months of the public-order map (res 8) and of the two wards' tables, takes each ward
+/// as the sum of its cells, and narrows no suppressed cell or ward-month below the suppression
+/// range; the test's truth (from the store) checks that the attacker's model is sound.
+#[test]
+fn the_area_tables_and_the_map_together_narrow_no_suppressed_value() {
+    let app = spawn_app();
+    let months = last_twelve_months(&app);
+    let month_end = |m: saferplaces::domain::Day| m.plus_days(40).month_start().minus_days(1);
+    let wards: Vec<Vec<h3o::CellIndex>> = AREAS.iter().map(|w| ward_cells(w)).collect();
+    let cells: Vec<h3o::CellIndex> = wards.iter().flatten().copied().collect();
+    let truth = public_order_cell_months(&months);
+    // Variables: (cell, month) for every cell of both wards.
+    let var = |cell: usize, m: usize| cell * 12 + m;
+    let mut sums: Vec<Sum> = Vec::new();
+    let mut threshold = 0;
+    // Suppressed figures the attacker must not narrow: (variables summed, true value).
+    let mut protected: Vec<(Vec<usize>, i64)> = Vec::new();
+    for (m, first) in months.iter().enumerate() {
+        let window = format!(
+            "category=public-order&from={first}&to={}",
+            month_end(*first)
+        );
+        let map = app
+            .get(&format!(
+                "/api/v1/hexagons?res=8&bbox=-2.70,51.38,-2.50,51.52&{window}"
+            ))
+            .json();
+        let figures = hexagon_figures(&map);
+        let table = app
+            .get(&format!(
+                "/api/v1/areas/compare?scheme=ward&a={}&b={}&{window}",
+                AREAS[0], AREAS[1]
+            ))
+            .json();
+        threshold = table["disclosure"]["min_count"].as_i64().unwrap();
+        let base = table["disclosure"]["rounding"].as_i64().unwrap();
+        for (i, cell) in cells.iter().enumerate() {
+            let figure = match figures.get(&cell.to_string()) {
+                None => serde_json::json!({"count": 0, "suppressed": false}),
+                Some((None, _)) => serde_json::json!({"count": null, "suppressed": true}),
+                Some((Some(n), _)) => serde_json::json!({"count": n, "suppressed": false}),
+            };
+            let (lo, hi) = category_interval(&figure, threshold, base);
+            sums.push(Sum {
+                vars: vec![var(i, m)],
+                lo,
+                hi,
+            });
+            let t = truth.get(&(*cell, m)).copied().unwrap_or(0);
+            if figure["suppressed"] == true && t >= 1 {
+                protected.push((vec![var(i, m)], t));
+            }
+        }
+        let mut offset = 0;
+        for (w, ward) in wards.iter().enumerate() {
+            let figure = &table["areas"][w]["monthly"][0];
+            let (lo, hi) = category_interval(figure, threshold, base);
+            let vars: Vec<usize> = (offset..offset + ward.len()).map(|i| var(i, m)).collect();
+            let t: i64 = ward.iter().filter_map(|c| truth.get(&(*c, m))).sum();
+            if figure["suppressed"] == true && t >= 1 {
+                protected.push((vars.clone(), t));
+            }
+            sums.push(Sum { vars, lo, hi });
+            offset += ward.len();
+        }
+    }
+    assert!(
+        !protected.is_empty(),
+        "the demo has suppressed public-order figures here; the attack needs some"
+    );
+    let mut bounds = vec![(0_i64, UNBOUNDED); cells.len() * 12];
+    propagate(&mut bounds, &sums);
+    let mut narrowed = Vec::new();
+    for (vars, t) in &protected {
+        let lo: i64 = vars.iter().map(|&v| bounds[v].0).sum();
+        let hi: i64 = vars
+            .iter()
+            .map(|&v| bounds[v].1)
+            .sum::<i64>()
+            .min(UNBOUNDED);
+        assert!(lo <= *t && *t <= hi, "the attacker's model is unsound");
+        if hi - lo + 1 < threshold - 1 {
+            narrowed.push((vars.clone(), *t, (lo, hi)));
+        }
+    }
+    assert!(
+        narrowed.is_empty(),
+        "the attacker narrowed {} of {} suppressed figures: {narrowed:?}",
+        narrowed.len(),
+        protected.len()
     );
 }
