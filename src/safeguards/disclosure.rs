@@ -576,7 +576,8 @@ pub fn narrowed((lo, hi): (i64, i64), threshold: i64) -> bool {
 /// the rounds end far sooner on real layers.
 const WIDEN_ROUNDS: usize = 64;
 
-/// Passes of interval propagation per audit round.
+/// Work of interval propagation per audit round: at most this many evaluations of each sum on
+/// average (a worklist re-evaluates only the sums whose figures tightened).
 const WIDEN_PASSES: usize = 64;
 
 /// One published figure in a widening audit ([`widen`]).
@@ -633,43 +634,56 @@ pub fn widen(items: &mut [AuditItem], sums: &[AuditSum], threshold: u32) {
                 Published::Suppressed => (i64::from(!item.zero_may_hide), INF),
             })
             .collect();
-        for _ in 0..WIDEN_PASSES {
-            let mut changed = false;
-            for sum in sums {
-                if sum.total >= bounds.len() || sum.parts.iter().any(|&p| p >= bounds.len()) {
-                    continue;
-                }
-                let lo_sum: i64 = sum.parts.iter().map(|&p| bounds[p].0).sum::<i64>().min(INF);
-                let hi_sum: i64 = sum.parts.iter().map(|&p| bounds[p].1).sum::<i64>().min(INF);
-                let (tlo, thi) = bounds[sum.total];
-                let total = (tlo.max(lo_sum), thi.min(hi_sum));
-                if total != (tlo, thi) && total.0 <= total.1 {
-                    bounds[sum.total] = total;
-                    changed = true;
-                }
-                let (tlo, thi) = bounds[sum.total];
-                for &p in &sum.parts {
-                    let (lo, hi) = bounds[p];
-                    let others_lo = lo_sum - lo;
-                    let others_hi = if hi_sum >= INF { INF } else { hi_sum - hi };
-                    let new_lo = if others_hi >= INF {
-                        lo
-                    } else {
-                        lo.max(tlo - others_hi)
-                    };
-                    let new_hi = if thi >= INF {
-                        hi
-                    } else {
-                        hi.min(thi - others_lo)
-                    };
-                    if (new_lo, new_hi) != (lo, hi) && new_lo <= new_hi {
-                        bounds[p] = (new_lo, new_hi);
-                        changed = true;
-                    }
+        // Worklist propagation: every sum once, then again whenever one of its figures tightens.
+        let mut queued = vec![true; sums.len()];
+        let mut queue: std::collections::VecDeque<usize> = (0..sums.len()).collect();
+        let mut budget = WIDEN_PASSES.saturating_mul(sums.len());
+        while let Some(k) = queue.pop_front() {
+            queued[k] = false;
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            let sum = &sums[k];
+            if sum.total >= bounds.len() || sum.parts.iter().any(|&p| p >= bounds.len()) {
+                continue;
+            }
+            let mut tightened: Vec<usize> = Vec::new();
+            let lo_sum: i64 = sum.parts.iter().map(|&p| bounds[p].0).sum::<i64>().min(INF);
+            let hi_sum: i64 = sum.parts.iter().map(|&p| bounds[p].1).sum::<i64>().min(INF);
+            let (tlo, thi) = bounds[sum.total];
+            let total = (tlo.max(lo_sum), thi.min(hi_sum));
+            if total != (tlo, thi) && total.0 <= total.1 {
+                bounds[sum.total] = total;
+                tightened.push(sum.total);
+            }
+            let (tlo, thi) = bounds[sum.total];
+            for &p in &sum.parts {
+                let (lo, hi) = bounds[p];
+                let others_lo = lo_sum - lo;
+                let others_hi = if hi_sum >= INF { INF } else { hi_sum - hi };
+                let new_lo = if others_hi >= INF {
+                    lo
+                } else {
+                    lo.max(tlo - others_hi)
+                };
+                let new_hi = if thi >= INF {
+                    hi
+                } else {
+                    hi.min(thi - others_lo)
+                };
+                if (new_lo, new_hi) != (lo, hi) && new_lo <= new_hi {
+                    bounds[p] = (new_lo, new_hi);
+                    tightened.push(p);
                 }
             }
-            if !changed {
-                break;
+            for i in tightened {
+                for &j in &member[i] {
+                    if !queued[j] {
+                        queued[j] = true;
+                        queue.push_back(j);
+                    }
+                }
             }
         }
         let mut fixes: Vec<usize> = Vec::new();
