@@ -156,11 +156,15 @@ pub enum ImportError {
     /// People or links of another controller without a configured agreement (S20).
     #[error("{0}")]
     NoSharingAgreement(String),
-    /// The store failed; nothing from the file was stored.
-    #[error("storing {path}")]
+    /// The store failed; nothing from the file was stored. The file was read: `read` rows.
+    #[error("storing {path} in {store} ({read} rows read, none stored)")]
     Store {
         /// The file.
         path: String,
+        /// The store it was to go into ([`Store::location`]).
+        store: String,
+        /// Data rows read from the file before the store failed.
+        read: u64,
         /// The cause.
         #[source]
         source: StoreError,
@@ -478,6 +482,8 @@ pub fn import_file(
         .write_import(&batch, &file, &register, !opts.dry_run)
         .map_err(|source| ImportError::Store {
             path: name.clone(),
+            store: store.location(),
+            read: summary.read,
             source,
         })?;
     tracing::info!(
@@ -563,6 +569,8 @@ fn import_people_or_links(
         .check_rules(&data, today)
         .map_err(|source| ImportError::Store {
             path: summary.file.clone(),
+            store: store.location(),
+            read: summary.read,
             source,
         })?;
     let mut bad: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
@@ -610,6 +618,8 @@ fn import_people_or_links(
         .write_checked(&data, today)
         .map_err(|source| ImportError::Store {
             path: summary.file.clone(),
+            store: store.location(),
+            read: summary.read,
             source,
         })?;
     summary.stored = written.counts.people + written.counts.links + written.amended.len() as u64;

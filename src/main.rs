@@ -729,6 +729,9 @@ fn run_import(
     let mut total = FileSummary::default();
     let mut vintages = Vec::new();
     let mut failed = false;
+    // Rows read from files whose storing failed (counted in `read`, not stored), and why.
+    let mut failed_rows = 0u64;
+    let mut errors = Vec::new();
     for path in paths {
         let started = Instant::now();
         let _ = writeln!(
@@ -802,7 +805,16 @@ fn run_import(
                 {
                     log.append(event)?;
                 }
-                out(&format!("{}: failed — {e:#}", path.display()))?;
+                if let saferplaces::import::ImportError::Store { read, .. } = &e {
+                    total.read += read;
+                    failed_rows += read;
+                }
+                // The whole chain of causes: the store's operation, file and the OS's reason.
+                let message = format!("{:#}", anyhow::Error::from(e));
+                out(&format!("{}: failed — {message}", path.display()))?;
+                errors.push(
+                    serde_json::json!({"file": path.display().to_string(), "error": message}),
+                );
                 failed = true;
             }
         }
@@ -811,6 +823,7 @@ fn run_import(
         out(&serde_json::to_string(&serde_json::json!({
             "read": total.read, "stored": total.stored, "duplicates": total.duplicates,
             "rejected": total.rejected, "invalid": total.invalid, "unlocated": total.unlocated, "outside_area": total.outside_area, "skipped": total.skipped,
+            "failed": failed_rows, "errors": errors,
             "files": paths.len(), "dry_run": opts.dry_run, "ok": !failed,
             "lsoa_vintages": vintages,
         }))?)?;
