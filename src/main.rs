@@ -639,7 +639,9 @@ async fn serve(
     // the store has no result for it, so once a month it writes and each server on the store
     // reloads. `SAFERPLACES_EQUALITY_MONTHLY=off` leaves it to a cron running
     // `saferplaces equality run`.
-    if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").map_or(true, |v| v != "off") {
+    if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").map_or(true, |v| v != "off")
+        && store.read_only_reason().is_none()
+    {
         tokio::spawn(saferplaces::jobs::equality_monthly(state.clone()));
     }
     let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())
@@ -668,7 +670,29 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
         }
         issue_demo_tokens(&mut store)?;
     }
-    let audit = open_audit(&settings)?;
+    // Read-only mode (issue 14, point 5): the data directory cannot be written, so the server
+    // serves what needs no audit record and refuses the rest (fail closed: the audit log cannot
+    // be appended, and the retention sweep cannot erase expired entries).
+    let audit = match store.read_only_reason() {
+        None => open_audit(&settings)?,
+        Some(reason) => {
+            tracing::warn!(
+                data_dir = %settings.data_dir.display(),
+                file = %store.file().display(),
+                reason,
+                "the data directory is read-only: serving read-only; imports, user changes, the \
+                 retention sweep and the equality job are off, and audited requests (person-level \
+                 data, audit reads) are refused with 503 AUDIT_LOG_READ_ONLY"
+            );
+            AuditLog::not_writable(
+                &settings.audit_dir,
+                format!(
+                    "the server runs read-only on {}: {reason}",
+                    settings.data_dir.display()
+                ),
+            )?
+        }
+    };
     let started = Instant::now();
     let loaded_marker = store
         .change_marker()
@@ -890,6 +914,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut store = SqliteStore::open(&s.data_dir)?;
             // People and links are person-level: their collection is audited (S16).
             let audit = if matches!(kind, ImportKind::People | ImportKind::Links) {
+                // Refused before the audit log is opened, so the message says read-only.
+                store.writable("import people or links")?;
                 Some(open_audit(&s)?)
             } else {
                 None
@@ -1009,6 +1035,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let role: Role = role.parse()?;
             anyhow::ensure!(role.assignable(), "role {role} cannot be given to a user");
             let mut store = SqliteStore::open(&s.data_dir)?;
+            store.writable("add a user")?;
             let audit = open_audit(&s)?;
             let token = new_token()?;
             let expires = tokens::expires_at(tokens::unix_now_s(), expires_in);
@@ -1034,6 +1061,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let s = settings(None, dir.data_dir)?;
             let mut store = SqliteStore::open(&s.data_dir)?;
+            store.writable("revoke a token")?;
             let audit = open_audit(&s)?;
             let Some(user) = store.revoke_user(&name, tokens::unix_now_s())? else {
                 anyhow::bail!("no user called {name:?}");

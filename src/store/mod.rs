@@ -250,6 +250,11 @@ pub trait Store: Send {
         "the store".to_owned()
     }
 
+    /// True when the store was opened read-only and refuses every write.
+    fn is_read_only(&self) -> bool {
+        false
+    }
+
     /// The schema version the store is at.
     fn schema_version(&self) -> StoreResult<u32>;
 

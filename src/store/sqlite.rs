@@ -174,7 +174,7 @@ impl SqliteStore {
 
     /// Refuses `operation` with [`StoreError::ReadOnly`] when the store is read-only, before
     /// any transaction starts.
-    fn writable(&self, operation: &'static str) -> StoreResult<()> {
+    pub fn writable(&self, operation: &'static str) -> StoreResult<()> {
         match &self.read_only {
             Some(reason) => Err(StoreError::ReadOnly {
                 operation,
@@ -258,6 +258,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn location(&self) -> String {
         self.file.display().to_string()
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
     }
 
     fn schema_version(&self) -> StoreResult<u32> {
