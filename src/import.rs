@@ -167,7 +167,7 @@ pub enum ImportError {
         read: u64,
         /// The cause.
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
 }
 
@@ -484,7 +484,7 @@ pub fn import_file(
             path: name.clone(),
             store: store.location(),
             read: summary.read,
-            source,
+            source: Box::new(source),
         })?;
     tracing::info!(
         file = %name,
@@ -571,7 +571,7 @@ fn import_people_or_links(
             path: summary.file.clone(),
             store: store.location(),
             read: summary.read,
-            source,
+            source: Box::new(source),
         })?;
     let mut bad: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for v in &violations {
@@ -620,7 +620,7 @@ fn import_people_or_links(
             path: summary.file.clone(),
             store: store.location(),
             read: summary.read,
-            source,
+            source: Box::new(source),
         })?;
     summary.stored = written.counts.people + written.counts.links + written.amended.len() as u64;
     summary.duplicates = valid - summary.stored.min(valid);
