@@ -125,9 +125,18 @@ impl SqliteStore {
             Ok(store) => Ok(store),
             Err(e) if readonly::not_writable(&e) && file.is_file() => {
                 let reason = readonly::reason(&e);
-                Self::open_read_only_because(&file, reason).map_err(|_| StoreError::Open {
-                    file,
-                    source: Box::new(e),
+                // The read-only attempt's error wins when it says what to do (journal pending,
+                // schema to migrate); otherwise the writable attempt's says why it failed.
+                Self::open_read_only_because(&file, reason).map_err(|ro| match ro {
+                    StoreError::Open { ref source, .. }
+                        if matches!(**source, StoreError::ReadOnly { .. }) =>
+                    {
+                        ro
+                    }
+                    _ => StoreError::Open {
+                        file,
+                        source: Box::new(e),
+                    },
                 })
             }
             Err(e) => Err(StoreError::Open {

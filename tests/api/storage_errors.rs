@@ -303,3 +303,45 @@ fn a_server_on_a_read_only_data_directory_serves_aggregates_and_refuses_person_l
         "nothing written into the data directory"
     );
 }
+
+#[test]
+fn a_read_only_copy_with_changes_waiting_in_its_journal_is_refused_saying_what_to_do() {
+    // The "Error code 14" of the issue: a database copied with its -wal journal but without
+    // its -shm file, into a directory that cannot be written.
+    let demo = private_demo();
+    let copy = tempfile::tempdir().unwrap();
+    let db = saferplaces::store::SqliteStore::FILE_NAME;
+    {
+        let conn = rusqlite::Connection::open(demo.path().join(db)).unwrap();
+        let _: i64 = conn
+            .query_row("PRAGMA wal_autocheckpoint = 0", [], |r| r.get(0))
+            .unwrap();
+        conn.execute(
+            "INSERT INTO imported_files (file_sha256, kind, file_name, imported_at, summary) \
+             VALUES (?1, 'police-street', 'late.csv', '2026-12-01T00:00:00Z', '{}')",
+            [&"a".repeat(64)],
+        )
+        .unwrap();
+        // Copied while the writer still holds the journal open, as a backup tool would.
+        std::fs::copy(demo.path().join(db), copy.path().join(db)).unwrap();
+        let wal = format!("{db}-wal");
+        std::fs::copy(demo.path().join(&wal), copy.path().join(&wal)).unwrap();
+    }
+    make_read_only(copy.path());
+    let Some(prefix) = unprivileged(copy.path()) else {
+        return;
+    };
+    let out = command(&prefix, copy.path(), &["stats", "--json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("{db}-wal")),
+        "names the journal: {stderr}"
+    );
+    assert!(
+        stderr.contains("not yet copied") && stderr.contains("write access"),
+        "says why and what to do: {stderr}"
+    );
+}
