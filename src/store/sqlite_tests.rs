@@ -591,7 +591,7 @@ fn pragmas_are_set_on_open() {
 
 /// The cause inside the [`StoreError::Open`] that a failed open returns, checking that it
 /// names the database file in `dir`.
-fn open_cause(err: StoreError, dir: &std::path::Path) -> StoreError {
+fn open_cause(err: StoreError, dir: &Path) -> StoreError {
     match err {
         StoreError::Open { file, source } => {
             assert_eq!(file, dir.join(SqliteStore::FILE_NAME));
