@@ -156,14 +156,18 @@ pub enum ImportError {
     /// People or links of another controller without a configured agreement (S20).
     #[error("{0}")]
     NoSharingAgreement(String),
-    /// The store failed; nothing from the file was stored.
-    #[error("storing {path}")]
+    /// The store failed; nothing from the file was stored. The file was read: `read` rows.
+    #[error("storing {path} in {store} ({read} rows read, none stored)")]
     Store {
         /// The file.
         path: String,
+        /// The store it was to go into ([`Store::location`]).
+        store: String,
+        /// Data rows read from the file before the store failed.
+        read: u64,
         /// The cause.
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
 }
 
@@ -478,7 +482,9 @@ pub fn import_file(
         .write_import(&batch, &file, &register, !opts.dry_run)
         .map_err(|source| ImportError::Store {
             path: name.clone(),
-            source,
+            store: store.location(),
+            read: summary.read,
+            source: Box::new(source),
         })?;
     tracing::info!(
         file = %name,
@@ -563,7 +569,9 @@ fn import_people_or_links(
         .check_rules(&data, today)
         .map_err(|source| ImportError::Store {
             path: summary.file.clone(),
-            source,
+            store: store.location(),
+            read: summary.read,
+            source: Box::new(source),
         })?;
     let mut bad: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for v in &violations {
@@ -610,7 +618,9 @@ fn import_people_or_links(
         .write_checked(&data, today)
         .map_err(|source| ImportError::Store {
             path: summary.file.clone(),
-            source,
+            store: store.location(),
+            read: summary.read,
+            source: Box::new(source),
         })?;
     summary.stored = written.counts.people + written.counts.links + written.amended.len() as u64;
     summary.duplicates = valid - summary.stored.min(valid);

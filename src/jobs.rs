@@ -118,12 +118,15 @@ pub const SWEEP_EVERY: Duration = Duration::from_hours(1);
 /// was loaded, so a change committed between that load and the first poll (a revocation
 /// right after start) is not mistaken for the baseline.
 pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, loaded_marker: u64) {
+    // A read-only store cannot erase: the sweep is off (the server refuses person-level reads
+    // in read-only mode, so expired entries are not served either).
+    let sweeps = !store.is_read_only();
     let store = Arc::new(Mutex::new(store));
     let mut marker = Some(loaded_marker);
     let mut last_sweep: Option<Instant> = None;
     let mut version = state.snapshot().data_version;
     loop {
-        let sweep_due = last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY);
+        let sweep_due = sweeps && last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY);
         let (st, audit, today) = (
             Arc::clone(&store),
             Arc::clone(state.audit()),

@@ -639,7 +639,9 @@ async fn serve(
     // the store has no result for it, so once a month it writes and each server on the store
     // reloads. `SAFERPLACES_EQUALITY_MONTHLY=off` leaves it to a cron running
     // `saferplaces equality run`.
-    if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").map_or(true, |v| v != "off") {
+    if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").map_or(true, |v| v != "off")
+        && store.read_only_reason().is_none()
+    {
         tokio::spawn(saferplaces::jobs::equality_monthly(state.clone()));
     }
     let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())
@@ -668,7 +670,29 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
         }
         issue_demo_tokens(&mut store)?;
     }
-    let audit = open_audit(&settings)?;
+    // Read-only mode (issue 14, point 5): the data directory cannot be written, so the server
+    // serves what needs no audit record and refuses the rest (fail closed: the audit log cannot
+    // be appended, and the retention sweep cannot erase expired entries).
+    let audit = match store.read_only_reason() {
+        None => open_audit(&settings)?,
+        Some(reason) => {
+            tracing::warn!(
+                data_dir = %settings.data_dir.display(),
+                file = %store.file().display(),
+                reason,
+                "the data directory is read-only: serving read-only; imports, user changes, the \
+                 retention sweep and the equality job are off, and audited requests (person-level \
+                 data, audit reads) are refused with 503 AUDIT_LOG_READ_ONLY"
+            );
+            AuditLog::not_writable(
+                &settings.audit_dir,
+                format!(
+                    "the server runs read-only on {}: {reason}",
+                    settings.data_dir.display()
+                ),
+            )?
+        }
+    };
     let started = Instant::now();
     let loaded_marker = store
         .change_marker()
@@ -729,6 +753,9 @@ fn run_import(
     let mut total = FileSummary::default();
     let mut vintages = Vec::new();
     let mut failed = false;
+    // Rows read from files whose storing failed (counted in `read`, not stored), and why.
+    let mut failed_rows = 0u64;
+    let mut errors = Vec::new();
     for path in paths {
         let started = Instant::now();
         let _ = writeln!(
@@ -802,7 +829,16 @@ fn run_import(
                 {
                     log.append(event)?;
                 }
-                out(&format!("{}: failed — {e:#}", path.display()))?;
+                if let saferplaces::import::ImportError::Store { read, .. } = &e {
+                    total.read += read;
+                    failed_rows += read;
+                }
+                // The whole chain of causes: the store's operation, file and the OS's reason.
+                let message = format!("{:#}", anyhow::Error::from(e));
+                out(&format!("{}: failed — {message}", path.display()))?;
+                errors.push(
+                    serde_json::json!({"file": path.display().to_string(), "error": message}),
+                );
                 failed = true;
             }
         }
@@ -811,6 +847,7 @@ fn run_import(
         out(&serde_json::to_string(&serde_json::json!({
             "read": total.read, "stored": total.stored, "duplicates": total.duplicates,
             "rejected": total.rejected, "invalid": total.invalid, "unlocated": total.unlocated, "outside_area": total.outside_area, "skipped": total.skipped,
+            "failed": failed_rows, "errors": errors,
             "files": paths.len(), "dry_run": opts.dry_run, "ok": !failed,
             "lsoa_vintages": vintages,
         }))?)?;
@@ -877,6 +914,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut store = SqliteStore::open(&s.data_dir)?;
             // People and links are person-level: their collection is audited (S16).
             let audit = if matches!(kind, ImportKind::People | ImportKind::Links) {
+                // Refused before the audit log is opened, so the message says read-only.
+                store.writable("import people or links")?;
                 Some(open_audit(&s)?)
             } else {
                 None
@@ -996,6 +1035,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let role: Role = role.parse()?;
             anyhow::ensure!(role.assignable(), "role {role} cannot be given to a user");
             let mut store = SqliteStore::open(&s.data_dir)?;
+            store.writable("add a user")?;
             let audit = open_audit(&s)?;
             let token = new_token()?;
             let expires = tokens::expires_at(tokens::unix_now_s(), expires_in);
@@ -1021,6 +1061,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let s = settings(None, dir.data_dir)?;
             let mut store = SqliteStore::open(&s.data_dir)?;
+            store.writable("revoke a token")?;
             let audit = open_audit(&s)?;
             let Some(user) = store.revoke_user(&name, tokens::unix_now_s())? else {
                 anyhow::bail!("no user called {name:?}");

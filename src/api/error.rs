@@ -32,6 +32,10 @@ pub enum ApiError {
     /// The resource does not exist (404).
     #[error("not found: {0}")]
     NotFound(String),
+    /// The audit log cannot be appended (a read-only data directory, issue 14 point 5), so an
+    /// audited request is refused (503, `AUDIT_LOG_READ_ONLY`): fail closed.
+    #[error("the audit log cannot be appended")]
+    AuditUnavailable,
     /// Something failed inside the server (500). The cause is logged, not returned.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -89,6 +93,14 @@ impl IntoResponse for ApiError {
             Self::NotFound(what) => (
                 StatusCode::NOT_FOUND,
                 Json(json!({"error": "NOT_FOUND", "message": what})),
+            )
+                .into_response(),
+            Self::AuditUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": "AUDIT_LOG_READ_ONLY", "message":
+                    "this server runs on a read-only data directory and cannot write the audit \
+                     log, so person-level and other audited data are not served; aggregate \
+                     layers are"})),
             )
                 .into_response(),
             Self::Internal(source) => {

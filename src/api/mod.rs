@@ -250,7 +250,15 @@ impl AppState {
     /// Appends to the audit log on the blocking pool (each append is synced to disk).
     pub async fn audit_append(&self, event: AuditEvent) -> ApiResult<AuditEntry> {
         let log = Arc::clone(&self.audit);
-        blocking(move || log.append(event).map_err(ApiError::internal)).await
+        blocking(move || {
+            log.append(event).map_err(|e| match e {
+                crate::safeguards::audit::AuditError::NotWritable { .. } => {
+                    ApiError::AuditUnavailable
+                }
+                other => ApiError::internal(other),
+            })
+        })
+        .await
     }
 }
 

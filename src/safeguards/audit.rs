@@ -275,6 +275,15 @@ pub enum AuditError {
         /// The earlier failure.
         reason: String,
     },
+    /// The log cannot be appended at all (a read-only data directory, issue 14 point 5):
+    /// every audited operation is refused (fail closed).
+    #[error("audit log {path} cannot be appended ({reason}); audited operations are refused")]
+    NotWritable {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Result of audit log operations.
@@ -627,6 +636,8 @@ pub struct AuditLog {
     /// the lock can be held while the writer state is changed.
     lock_file: File,
     checkpoints: Option<CheckpointOptions>,
+    /// Why nothing can be appended, for a log opened with [`AuditLog::not_writable`].
+    not_writable: Option<String>,
 }
 
 /// The mutable state behind the mutex.
@@ -782,7 +793,62 @@ impl AuditLog {
             writer: Mutex::new(writer),
             lock_file,
             checkpoints,
+            not_writable: None,
         })
+    }
+
+    /// A log of `dir` that cannot be appended because `reason` (a read-only data directory):
+    /// [`AuditLog::append`] and the checkpoints refuse with [`AuditError::NotWritable`], so
+    /// every audited operation is refused (fail closed), reads of the log included (their
+    /// own record cannot be written). Nothing is created or written.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::Open`] when not even `/dev/null` can be opened as the idle handle.
+    pub fn not_writable(dir: &Path, reason: String) -> AuditResult<Self> {
+        let path = dir.join(AUDIT_FILE_NAME);
+        // The writer's handles are never used: every writing method returns first.
+        let idle = File::open("/dev/null").map_err(|source| AuditError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let lock_file = idle.try_clone().map_err(|source| AuditError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let writer = Writer {
+            file: idle,
+            id: (0, 0),
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+            len: 0,
+            broken: Some(reason.clone()),
+            since_checkpoint: 0,
+            unsigned_since: None,
+            last_checkpoint: None,
+        };
+        Ok(Self {
+            path,
+            writer: Mutex::new(writer),
+            lock_file,
+            checkpoints: None,
+            not_writable: Some(reason),
+        })
+    }
+
+    /// Why the log cannot be appended, for one opened with [`AuditLog::not_writable`].
+    pub fn not_writable_reason(&self) -> Option<&str> {
+        self.not_writable.as_deref()
+    }
+
+    fn refuse_if_not_writable(&self) -> AuditResult<()> {
+        match &self.not_writable {
+            Some(reason) => Err(AuditError::NotWritable {
+                path: self.path.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The path of the log file.
@@ -822,6 +888,7 @@ impl AuditLog {
         let value =
             serde_json::to_value(&event).map_err(|source| AuditError::Serialize { source })?;
         let canonical = canonical_json(&value);
+        self.refuse_if_not_writable()?;
         let mut writer = self.lock();
         writer.usable(&self.path)?;
         let _flock = FileLock::acquire(&self.lock_file, &self.path)?;

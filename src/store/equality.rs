@@ -41,6 +41,7 @@ impl SqliteStore {
     /// [`StoreError::NotFound`] naming the first person who is not stored (`what`:
     /// `person`), [`StoreError::Database`] when the write fails.
     pub fn write_person_equality(&mut self, rows: &[PersonEquality]) -> StoreResult<u64> {
+        self.writable("store equality attributes")?;
         let tx = self
             .conn
             .transaction()
@@ -137,6 +138,7 @@ impl SqliteStore {
         rows: &[BaselineRow],
         source: &str,
     ) -> StoreResult<u64> {
+        self.writable("store equality baselines")?;
         let tx = self
             .conn
             .transaction()
@@ -243,6 +245,7 @@ impl SqliteStore {
         results: &[Comparison],
         computed_at: &str,
     ) -> StoreResult<()> {
+        self.writable("store equality results")?;
         let month = month.to_string();
         let tx = self
             .conn
@@ -368,6 +371,7 @@ impl SqliteStore {
     ///
     /// [`StoreError::Database`] when the write fails.
     pub fn record_equality_run(&mut self, month: Month, computed_at: &str) -> StoreResult<()> {
+        self.writable("record an equality run")?;
         self.conn
             .execute(
                 "INSERT INTO equality_runs (month, computed_at) VALUES (?1, ?2) \
@@ -403,6 +407,7 @@ impl SqliteStore {
         c: &Comparison,
         opened_at: &str,
     ) -> StoreResult<Option<u64>> {
+        self.writable("open an equality alert")?;
         let Some(e) = c.outcome.estimate() else {
             return Ok(None);
         };
@@ -504,6 +509,7 @@ impl SqliteStore {
         closed_by: &str,
         closed_at: &str,
     ) -> StoreResult<bool> {
+        self.writable("close an equality alert")?;
         let n = self
             .conn
             .execute(

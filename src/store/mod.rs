@@ -4,6 +4,7 @@
 //! from `spawn_blocking`. Every write is one transaction: a batch is stored whole or not at
 //! all. Records are keyed by their ids, so writing the same record twice stores it once.
 
+pub mod cause;
 pub mod segment;
 mod sqlite;
 
@@ -16,8 +17,9 @@ use crate::safeguards::rules::{RuleViolation, StoredState, check_batch};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The database reported an error.
-    #[error("database error while {context}")]
+    /// The database reported an error; the message says the cause in words when it is about
+    /// the file or the disk ([`cause::sqlite_cause`]).
+    #[error("database error while {context}{}", cause::suffix(source))]
     Database {
         /// What the store was doing.
         context: &'static str,
@@ -33,6 +35,31 @@ pub enum StoreError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// The database file could not be opened or prepared (its path named).
+    #[error("opening the store {}", file.display())]
+    Open {
+        /// The database file.
+        file: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: Box<StoreError>,
+    },
+    /// A write was asked of a store opened read-only (its data directory or file cannot be
+    /// written); nothing was changed.
+    #[error(
+        "cannot {operation}: the store {} is open read-only ({reason}); nothing was changed. \
+         Make the data directory {} and the file writable to change it",
+        file.display(),
+        file.parent().map_or_else(|| std::path::Path::new(".").display(), std::path::Path::display)
+    )]
+    ReadOnly {
+        /// What was refused.
+        operation: &'static str,
+        /// The database file.
+        file: std::path::PathBuf,
+        /// Why the store is read-only.
+        reason: String,
     },
     /// The database holds a schema newer than this build understands.
     #[error("database schema version {found} is newer than this build's {supported}")]
@@ -218,6 +245,16 @@ pub struct ErasedLink {
 
 /// A place where saferplaces keeps its records.
 pub trait Store: Send {
+    /// Where the store keeps its records, for messages (the `SQLite` file's path).
+    fn location(&self) -> String {
+        "the store".to_owned()
+    }
+
+    /// True when the store was opened read-only and refuses every write.
+    fn is_read_only(&self) -> bool {
+        false
+    }
+
     /// The schema version the store is at.
     fn schema_version(&self) -> StoreResult<u32>;
 

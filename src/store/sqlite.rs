@@ -90,7 +90,16 @@ const MINUTES_PER_DAY: u16 = 1440;
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Connection,
+    /// The database file (`:memory:` for an in-memory store), named in errors.
+    file: std::path::PathBuf,
+    /// Why the store is read-only, when it is ([`SqliteStore::open_read_only`]): every write
+    /// is refused with [`StoreError::ReadOnly`].
+    read_only: Option<String>,
 }
+
+/// Opening a store read-only when its data directory cannot be written (issue 14, point 5).
+#[path = "sqlite_readonly.rs"]
+mod readonly;
 
 impl SqliteStore {
     /// File name of the database inside the data directory.
@@ -101,24 +110,91 @@ impl SqliteStore {
 
     /// Opens (creating if needed) `data_dir/saferplaces.sqlite3`, creating `data_dir` if it is
     /// missing, and brings its schema up to [`SqliteStore::LATEST_SCHEMA_VERSION`].
+    ///
+    /// When the directory or the file cannot be written (permissions, a read-only mount) but
+    /// the database exists, opens it read-only instead ([`SqliteStore::open_read_only`]): reads
+    /// work and every write is refused with [`StoreError::ReadOnly`]. See
+    /// [`SqliteStore::read_only_reason`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Open`] naming the file, with the cause in words.
     pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        let file = data_dir.join(Self::FILE_NAME);
+        match Self::open_writable(data_dir, &file) {
+            Ok(store) => Ok(store),
+            Err(e) if readonly::not_writable(&e) && file.is_file() => {
+                let reason = readonly::reason(&e);
+                // The read-only attempt's error wins when it says what to do (journal pending,
+                // schema to migrate); otherwise the writable attempt's says why it failed.
+                Self::open_read_only_because(&file, reason).map_err(|ro| match ro {
+                    StoreError::Open { ref source, .. }
+                        if matches!(**source, StoreError::ReadOnly { .. }) =>
+                    {
+                        ro
+                    }
+                    _ => StoreError::Open {
+                        file,
+                        source: Box::new(e),
+                    },
+                })
+            }
+            Err(e) => Err(StoreError::Open {
+                file,
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    fn open_writable(data_dir: &Path, file: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let conn = Connection::open(data_dir.join(Self::FILE_NAME))
-            .map_err(db("opening the database file"))?;
-        Self::from_connection(conn)
+        let conn = Connection::open(file).map_err(db("opening the database file"))?;
+        let mut store = Self::from_connection(conn, file.to_path_buf())?;
+        // SQLite opens a file it may not write read-only without an error.
+        if store
+            .conn
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(db("asking whether the database is read-only"))?
+        {
+            store.read_only = Some("the database file cannot be written".to_owned());
+        }
+        Ok(store)
     }
 
     /// Opens a private in-memory store at [`SqliteStore::LATEST_SCHEMA_VERSION`] (for tests and
     /// dry runs).
     pub fn open_in_memory() -> StoreResult<Self> {
         let conn = Connection::open_in_memory().map_err(db("opening an in-memory database"))?;
-        Self::from_connection(conn)
+        Self::from_connection(conn, ":memory:".into())
     }
 
-    fn from_connection(mut conn: Connection) -> StoreResult<Self> {
+    /// The database file (`:memory:` for an in-memory store).
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Why the store is read-only, or `None` when it can be written.
+    pub fn read_only_reason(&self) -> Option<&str> {
+        self.read_only.as_deref()
+    }
+
+    /// Refuses `operation` with [`StoreError::ReadOnly`] when the store is read-only, before
+    /// any transaction starts.
+    pub fn writable(&self, operation: &'static str) -> StoreResult<()> {
+        match &self.read_only {
+            Some(reason) => Err(StoreError::ReadOnly {
+                operation,
+                file: self.file.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn from_connection(mut conn: Connection, file: std::path::PathBuf) -> StoreResult<Self> {
         // Refuse a newer schema before touching the file in any way (journal mode included).
         ensure_known_version(user_version(&conn)?)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
@@ -140,7 +216,11 @@ impl SqliteStore {
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
             .map_err(db("setting PRAGMA journal_mode"))?;
         migrate(&mut conn)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            file,
+            read_only: None,
+        })
     }
 
     /// Runs `read` inside one read transaction so it sees a single snapshot.
@@ -185,11 +265,20 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn location(&self) -> String {
+        self.file.display().to_string()
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
+    }
+
     fn schema_version(&self) -> StoreResult<u32> {
         user_version(&self.conn)
     }
 
     fn write_records(&mut self, data: &Dataset) -> StoreResult<Written> {
+        self.writable("store records")?;
         // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy timeout)
         // instead of failing halfway through the batch. Dropping `tx` on error rolls back.
         let tx = self
@@ -269,6 +358,7 @@ impl Store for SqliteStore {
         summary: &serde_json::Value,
         commit: bool,
     ) -> StoreResult<ImportWritten> {
+        self.writable("store an import")?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -321,6 +411,7 @@ impl Store for SqliteStore {
         params: &serde_json::Value,
         found_at: &str,
     ) -> StoreResult<u64> {
+        self.writable("link likely duplicates")?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -357,6 +448,7 @@ impl Store for SqliteStore {
     }
 
     fn add_user(&mut self, user: &NewUser) -> StoreResult<u64> {
+        self.writable("add a user")?;
         let panels = to_json(&user.panels, "encoding a user's panels as JSON")?;
         let tx = self
             .conn
@@ -399,6 +491,7 @@ impl Store for SqliteStore {
         token_hash: &str,
         token_expires_at: u64,
     ) -> StoreResult<bool> {
+        self.writable("replace a user's token")?;
         let n = self
             .conn
             .execute(
@@ -411,6 +504,7 @@ impl Store for SqliteStore {
     }
 
     fn revoke_user(&mut self, name: &str, revoked_at: u64) -> StoreResult<Option<User>> {
+        self.writable("revoke a token")?;
         let at = unix_s(revoked_at);
         let tx = self
             .conn
@@ -481,10 +575,12 @@ impl Store for SqliteStore {
         by: &str,
         at: &str,
     ) -> StoreResult<Option<bool>> {
+        self.writable("assign a case")?;
         assign_case(&self.conn, case_ref, user, by, at)
     }
 
     fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<Erased> {
+        self.writable("erase people and links")?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -616,6 +712,7 @@ impl Store for SqliteStore {
     }
 
     fn record_review(&mut self, review: &Review) -> StoreResult<u64> {
+        self.writable("record a review")?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -589,13 +589,25 @@ fn pragmas_are_set_on_open() {
     assert_eq!(pragma("synchronous"), 1, "NORMAL");
 }
 
+/// The cause inside the [`StoreError::Open`] that a failed open returns, checking that it
+/// names the database file in `dir`.
+fn open_cause(err: StoreError, dir: &Path) -> StoreError {
+    match err {
+        StoreError::Open { file, source } => {
+            assert_eq!(file, dir.join(SqliteStore::FILE_NAME));
+            *source
+        }
+        other => panic!("not an open error: {other:?}"),
+    }
+}
+
 #[test]
 fn a_data_dir_that_is_a_file_is_a_data_dir_error() {
     let tmp = TempDir::new().unwrap();
     let file = tmp.path().join("occupied");
     std::fs::write(&file, b"not a directory").unwrap();
 
-    let err = SqliteStore::open(&file).unwrap_err();
+    let err = open_cause(SqliteStore::open(&file).unwrap_err(), &file);
 
     assert!(
         matches!(err, StoreError::DataDir { ref path, .. } if *path == file),
@@ -611,7 +623,7 @@ fn a_database_from_a_newer_build_is_refused_as_schema_too_new() {
         store.conn.pragma_update(None, "user_version", 99).unwrap();
     }
 
-    let err = SqliteStore::open(tmp.path()).unwrap_err();
+    let err = open_cause(SqliteStore::open(tmp.path()).unwrap_err(), tmp.path());
 
     let latest = SqliteStore::LATEST_SCHEMA_VERSION;
     assert!(
@@ -625,7 +637,7 @@ fn a_file_that_is_not_a_database_is_a_database_error() {
     let tmp = TempDir::new().unwrap();
     std::fs::write(tmp.path().join(SqliteStore::FILE_NAME), vec![b'x'; 4096]).unwrap();
 
-    let err = SqliteStore::open(tmp.path()).unwrap_err();
+    let err = open_cause(SqliteStore::open(tmp.path()).unwrap_err(), tmp.path());
 
     assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
 }

@@ -20,6 +20,7 @@ mod reviews;
 mod rules;
 mod safeguards;
 mod sar;
+mod storage_errors;
 mod support;
 mod tiles;
 mod tokens;
