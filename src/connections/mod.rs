@@ -37,8 +37,8 @@ use crate::api::REQUEST_TIMEOUT;
 use crate::config::ConnectionSettings;
 use activity::{Activity, BusyGuard, GuardedBody, Watched};
 
-/// Refused connections that may wait at once for their client to read the `503`; beyond
-/// this a refused connection is closed straight after the write.
+/// Most refused connections that may wait at once for their client to read the `503`;
+/// beyond this a refused connection is closed straight after the write.
 const LINGERING_REFUSALS: usize = 32;
 
 /// How long a refused connection waits for its client to read the `503`.
@@ -59,6 +59,9 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Largest request body, bytes.
     pub body_limit_bytes: u64,
+    /// Refused connections that may wait at once for their client to read the `503`: a
+    /// quarter of the descriptors left over by the cap, at most 32.
+    pub lingering_refusals: usize,
 }
 
 impl ConnectionLimits {
@@ -66,6 +69,14 @@ impl ConnectionLimits {
     /// one derived from the soft limit ([`open_files::connection_cap`]).
     pub fn new(settings: &ConnectionSettings, files: &OpenFiles) -> Self {
         let idle = Duration::from_secs(settings.idle_timeout_secs.into());
+        let max_connections = settings
+            .max_connections
+            .map_or_else(|| open_files::connection_cap(files.soft), |n| n as usize);
+        let spare = files.soft.map_or(usize::MAX, |soft| {
+            usize::try_from(soft)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(max_connections)
+        });
         Self {
             timeouts: Timeouts {
                 header: Duration::from_secs(settings.header_timeout_secs.into()),
@@ -74,10 +85,9 @@ impl ConnectionLimits {
                 // then) and the idle timeout has a client that stopped reading.
                 stalled: REQUEST_TIMEOUT + idle,
             },
-            max_connections: settings
-                .max_connections
-                .map_or_else(|| open_files::connection_cap(files.soft), |n| n as usize),
+            max_connections,
             body_limit_bytes: settings.body_limit_bytes.into(),
+            lingering_refusals: (spare / 4).min(LINGERING_REFUSALS),
         }
     }
 }
@@ -106,7 +116,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let lingering = Arc::new(Semaphore::new(LINGERING_REFUSALS));
+    let lingering = Arc::new(Semaphore::new(limits.lingering_refusals));
     let refusal: Arc<[u8]> = refusal_response().into();
     let mut refusals = RefusalLog::default();
     // `stop` tells connections to finish; `done` closes when the last one has.
@@ -320,6 +330,7 @@ mod tests {
         };
         let derived = ConnectionLimits::new(&ConnectionSettings::default(), &files);
         assert_eq!(derived.max_connections, 896);
+        assert_eq!(derived.lingering_refusals, 32);
         assert_eq!(derived.timeouts.header, Duration::from_secs(10));
         assert_eq!(derived.timeouts.idle, Duration::from_secs(30));
         assert!(derived.timeouts.stalled > REQUEST_TIMEOUT);
@@ -328,5 +339,17 @@ mod tests {
             ..ConnectionSettings::default()
         };
         assert_eq!(ConnectionLimits::new(&set, &files).max_connections, 20);
+        let small = OpenFiles {
+            soft: Some(64),
+            hard: Some(64),
+            raised_from: None,
+        };
+        let limits = ConnectionLimits::new(&ConnectionSettings::default(), &small);
+        assert_eq!((limits.max_connections, limits.lingering_refusals), (32, 8));
+        let over = ConnectionSettings {
+            max_connections: Some(100),
+            ..ConnectionSettings::default()
+        };
+        assert_eq!(ConnectionLimits::new(&over, &small).lingering_refusals, 0);
     }
 }

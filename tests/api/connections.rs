@@ -237,6 +237,8 @@ fn more_silent_connections_than_open_files_get_a_prompt_503_and_do_not_stop_the_
         })
     });
     assert!(raised, "no log line with open_files 64: {log}");
+    // It never ran out of descriptors.
+    assert!(!log.contains("could not accept"), "{log}");
 }
 
 #[test]
