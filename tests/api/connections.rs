@@ -242,6 +242,32 @@ fn more_silent_connections_than_open_files_get_a_prompt_503_and_do_not_stop_the_
 }
 
 #[test]
+fn connections_over_a_configured_cap_are_refused_until_the_silent_ones_time_out() {
+    let app = spawn_app_with(&[
+        ("SAFERPLACES_HEADER_TIMEOUT_SECS", "1"),
+        ("SAFERPLACES_MAX_CONNECTIONS", "20"),
+    ]);
+    let mut silent: Vec<TcpStream> = (0..30).map(|_| connect(&app)).collect();
+    let response = health_once(&app, CLOSE_BOUND);
+    assert_eq!(status_of(&response), Some(503), "{response}");
+    assert_eq!(header_of(&response, "retry-after"), Some("1"), "{response}");
+    // The silent clients stay connected; the server closes them itself and then answers.
+    let deadline = Instant::now() + CLOSE_BOUND;
+    let last = loop {
+        let response = health_once(&app, CLOSE_BOUND);
+        if status_of(&response) == Some(200) || Instant::now() > deadline {
+            break response;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status_of(&last), Some(200), "{last}");
+    for s in &mut silent {
+        let (_, closed) = read_until_closed(s, CLOSE_BOUND);
+        assert!(closed, "a silent connection over the cap was left open");
+    }
+}
+
+#[test]
 fn a_request_body_beyond_the_limit_gets_413() {
     let app = spawn_app_with(&[("SAFERPLACES_BODY_LIMIT_BYTES", "1024")]);
     let mut s = connect(&app);
