@@ -5,7 +5,7 @@
 //! `axum::serve` has none of these, and idle, half-sent and kept-alive connections used to
 //! stay open for ever: 1,100 silent clients exhausted the 1,024 open files and the server
 //! stopped accepting anyone. Here each connection runs on its own task with a deadline that
-//! depends on what it is doing ([`activity`]); a connection beyond the cap is answered `503`
+//! depends on what it is doing (`activity.rs`); a connection beyond the cap is answered `503`
 //! with `Retry-After` and closed at once, so the server keeps accepting, and answers normally
 //! again as soon as load drops. Shutdown stays graceful: the listener closes, idle connections
 //! close, requests in flight finish.
