@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod api;
 pub mod config;
+pub mod connections;
 pub mod domain;
 pub mod import;
 pub mod index;

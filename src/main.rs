@@ -646,7 +646,8 @@ async fn serve(
     }
     let app = Application::bind(settings.addr, state.clone(), settings.web_dir.clone())
         .await
-        .with_context(|| format!("binding {}", settings.addr))?;
+        .with_context(|| format!("binding {}", settings.addr))?
+        .with_connections(&settings.connections);
     let addr = app.local_addr()?;
     tokio::spawn(saferplaces::jobs::run(
         state,

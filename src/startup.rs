@@ -1,4 +1,5 @@
-//! Application start-up: bind, report the port, serve until SIGINT or SIGTERM.
+//! Application start-up: bind, report the port, serve until SIGINT or SIGTERM within the
+//! connection limits of [`crate::connections`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,12 +7,15 @@ use std::path::PathBuf;
 use tokio::net::TcpListener;
 
 use crate::api::{AppState, router};
+use crate::config::ConnectionSettings;
+use crate::connections::{ConnectionLimits, limit_bodies, open_files};
 
 /// A bound, not yet running, server.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
     web_dir: PathBuf,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -26,7 +30,33 @@ impl Application {
             listener,
             state,
             web_dir,
+            limits: ConnectionLimits::default(),
         })
+    }
+
+    /// Raises the process's open-file soft limit to the hard limit where allowed, sets the
+    /// connection limits from `settings` (the cap derived from the raised limit unless
+    /// configured) and logs both.
+    #[must_use]
+    pub fn with_connections(mut self, settings: &ConnectionSettings) -> Self {
+        let files = open_files::raise_soft_limit();
+        self.limits = ConnectionLimits::new(settings, &files);
+        tracing::info!(
+            open_files = files.soft.unwrap_or(u64::MAX),
+            open_files_hard = files.hard.unwrap_or(u64::MAX),
+            raised_from = files.raised_from,
+            max_connections = self.limits.max_connections,
+            header_timeout_secs = self.limits.timeouts.header.as_secs(),
+            idle_timeout_secs = self.limits.timeouts.idle.as_secs(),
+            body_limit_bytes = self.limits.body_limit_bytes,
+            "connection limits"
+        );
+        self
+    }
+
+    /// The connection limits it will serve with.
+    pub fn limits(&self) -> &ConnectionLimits {
+        &self.limits
     }
 
     /// The bound address.
@@ -38,19 +68,16 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state.clone();
         let flusher = tokio::spawn(flush_refusals_every_second(self.state.clone()));
-        let app = router(self.state, &self.web_dir);
-        // The peer address feeds the per-address refusal limits (issue 12, point 2).
-        let served = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+        let app = limit_bodies(
+            router(self.state, &self.web_dir),
+            self.limits.body_limit_bytes,
+        );
+        crate::connections::serve(self.listener, app, self.limits, shutdown_signal()).await;
         flusher.abort();
         if let Err(e) = crate::api::auth::flush_refusals(&state, true).await {
             tracing::error!(error = %e, "could not write the last coalesced refusals");
         }
-        served
+        Ok(())
     }
 }
 

@@ -280,6 +280,9 @@ where
         .map_err(ApiError::internal)?
 }
 
+/// How long a request may run before it is answered `408`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The whole application router: API, health, and the web app from `web_dir`.
 pub fn router(state: AppState, web_dir: &Path) -> Router {
     let api = Router::new()
@@ -314,7 +317,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            REQUEST_TIMEOUT,
         ))
         .layer(TraceLayer::new_for_http())
 }

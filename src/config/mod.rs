@@ -57,6 +57,35 @@ pub enum LogFormat {
     Json,
 }
 
+/// Connection limits of the server (issue 14, point 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Seconds a client has to send a whole request head, counted from the connection's
+    /// opening or the first byte of a later request (`SAFERPLACES_HEADER_TIMEOUT_SECS`,
+    /// default 10, at least 1).
+    pub header_timeout_secs: u32,
+    /// Seconds a kept-alive connection may wait for its next request
+    /// (`SAFERPLACES_IDLE_TIMEOUT_SECS`, default 30, at least 1).
+    pub idle_timeout_secs: u32,
+    /// Most connections served at once (`SAFERPLACES_MAX_CONNECTIONS`, at least 1); `None`
+    /// derives it from the open-file limit at start. Beyond it a connection gets `503`.
+    pub max_connections: Option<u32>,
+    /// Largest request body accepted, bytes (`SAFERPLACES_BODY_LIMIT_BYTES`, default 1 MiB);
+    /// a longer declared body gets `413`.
+    pub body_limit_bytes: u32,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            max_connections: None,
+            body_limit_bytes: 1 << 20,
+        }
+    }
+}
+
 /// Validated settings for every command.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -110,6 +139,8 @@ pub struct Settings {
     /// The deployment's own controller (`SAFERPLACES_CONTROLLER`): people and links it
     /// imports need no sharing agreement. Unset, every people or links import names one.
     pub controller: Option<String>,
+    /// Header-read and idle timeouts, connection cap and body limit of the server.
+    pub connections: ConnectionSettings,
 }
 
 /// Command-line overrides; `None` keeps the environment's or the default value.
@@ -256,12 +287,32 @@ impl Settings {
                 budget_defaults.coalesce_ms as u32,
             )?),
         };
+        let connection_defaults = ConnectionSettings::default();
+        let connections = ConnectionSettings {
+            header_timeout_secs: at_least_one(
+                "SAFERPLACES_HEADER_TIMEOUT_SECS",
+                connection_defaults.header_timeout_secs,
+            )?,
+            idle_timeout_secs: at_least_one(
+                "SAFERPLACES_IDLE_TIMEOUT_SECS",
+                connection_defaults.idle_timeout_secs,
+            )?,
+            max_connections: match env.var("SAFERPLACES_MAX_CONNECTIONS") {
+                Some(_) => Some(at_least_one("SAFERPLACES_MAX_CONNECTIONS", 1)?),
+                None => None,
+            },
+            body_limit_bytes: number(
+                "SAFERPLACES_BODY_LIMIT_BYTES",
+                connection_defaults.body_limit_bytes,
+            )?,
+        };
         let geodata_dir = path("SAFERPLACES_GEODATA_DIR", "./geodata");
         let sharing_agreements = env.var("SAFERPLACES_SHARING_AGREEMENTS").map_or_else(
             || geodata_dir.join(crate::safeguards::sharing::AGREEMENTS_FILE_NAME),
             PathBuf::from,
         );
         Ok(Self {
+            connections,
             sharing_agreements,
             controller: env.var("SAFERPLACES_CONTROLLER").filter(|c| !c.is_empty()),
             budgets,
@@ -443,6 +494,42 @@ mod tests {
             ..Overrides::default()
         };
         assert!(Settings::load(&env, &o).is_err());
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_refuse_zero_timeouts_naming_the_variable() {
+        let s = Settings::load(&HashMap::new(), &Overrides::default()).unwrap();
+        assert_eq!(s.connections, ConnectionSettings::default());
+        let env = HashMap::from([
+            ("SAFERPLACES_HEADER_TIMEOUT_SECS", "2"),
+            ("SAFERPLACES_IDLE_TIMEOUT_SECS", "5"),
+            ("SAFERPLACES_MAX_CONNECTIONS", "20"),
+            ("SAFERPLACES_BODY_LIMIT_BYTES", "1024"),
+        ]);
+        let c = Settings::load(&env, &Overrides::default())
+            .unwrap()
+            .connections;
+        assert_eq!(
+            (
+                c.header_timeout_secs,
+                c.idle_timeout_secs,
+                c.max_connections,
+                c.body_limit_bytes
+            ),
+            (2, 5, Some(20), 1024)
+        );
+        for (name, value) in [
+            ("SAFERPLACES_HEADER_TIMEOUT_SECS", "0"),
+            ("SAFERPLACES_IDLE_TIMEOUT_SECS", "0"),
+            ("SAFERPLACES_MAX_CONNECTIONS", "0"),
+            ("SAFERPLACES_MAX_CONNECTIONS", "many"),
+            ("SAFERPLACES_BODY_LIMIT_BYTES", "-1"),
+        ] {
+            let err = Settings::load(&HashMap::from([(name, value)]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(&format!("{name}=")), "{err}");
+        }
     }
 
     #[test]

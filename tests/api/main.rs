@@ -10,6 +10,7 @@ mod access;
 mod analyse;
 mod analytics;
 mod audit_trail;
+mod connections;
 mod differencing;
 mod endpoints;
 mod equality;
