@@ -33,8 +33,8 @@ use saferplaces::safeguards::disclosure::{
 use saferplaces::safeguards::releases;
 use saferplaces::store::{SqliteStore, Store};
 
-/// One month's release of one atom.
-type Release = Vec<(CellIndex, Published)>;
+/// One month's release of one layer (its cells and its area figures).
+type Release = releases::MonthLayer;
 
 fn world() -> saferplaces::domain::Bbox {
     saferplaces::domain::Bbox::from_coords(-180.0, -90.0, 180.0, 90.0).expect("valid box")
@@ -167,10 +167,10 @@ fn main() {
                         &areas,
                         &policy,
                     )
-                    .cells
                 });
             }
-            let parts: Vec<&MonthRelease> = keys.iter().map(|k| cache[k].as_slice()).collect();
+            let parts: Vec<&MonthRelease> =
+                keys.iter().map(|k| cache[k].cells.as_slice()).collect();
             let new = releases::window_release(&parts, category);
             for r in 5..=u8::from(cap) {
                 let res = Resolution::try_from(r).expect("valid resolution");
@@ -200,6 +200,97 @@ fn main() {
                     category.map_or("all (general)", Category::slug),
                 );
             }
+        }
+    }
+
+    // The area tables: each area-month of the last twelve months as aggregate roles see it
+    // (the monthly release's area figure, an area being the cells whose centre lies in it),
+    // against the exact point-in-polygon count analysts see.
+    println!();
+    println!(
+        "| category | scheme | area-months | mean exact count | MAE best fit (true) | MAE published | suppressed |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let last12: Vec<TimeWindow> = months[months.len().saturating_sub(12)..].to_vec();
+    for category in [
+        None,
+        Some(Category::ViolentCrime),
+        Some(Category::ChildExploitationConcern),
+    ] {
+        for scheme in &schemes {
+            let (mut n, mut sum_exact, mut err_fit, mut err_pub, mut suppressed) =
+                (0usize, 0.0, 0.0, 0.0, 0usize);
+            for (k, area) in areas.iter().enumerate() {
+                if area.scheme != *scheme {
+                    continue;
+                }
+                let Some(boundary) = snap
+                    .boundaries
+                    .of_scheme(scheme)
+                    .find(|b| b.code.as_str() == area.code)
+                else {
+                    continue;
+                };
+                for &m in &last12 {
+                    let exact: u32 = releases::categories_in(category)
+                        .map(|c| {
+                            saferplaces::analysis::areas::count_in_area(
+                                &snap.incidents,
+                                boundary,
+                                m,
+                                Some(c),
+                            )
+                            .total
+                        })
+                        .sum();
+                    let res = releases::max_res(category);
+                    let cells = truth(&snap, m, category, res);
+                    let fit: u32 = area
+                        .cells(category)
+                        .iter()
+                        .filter_map(|c| cells.get(c))
+                        .sum();
+                    let release = cache.entry((m, category)).or_insert_with(|| {
+                        releases::month_release(
+                            category,
+                            |c, res| {
+                                snap.incidents
+                                    .cell_counts(&CountQuery {
+                                        bbox: world(),
+                                        res: H3Res::new(u8::from(res)).expect("indexed"),
+                                        window: m,
+                                        category: Some(c),
+                                    })
+                                    .iter()
+                                    .map(|cc| (cc.cell, cc.count))
+                                    .collect()
+                            },
+                            &areas,
+                            &policy,
+                        )
+                    });
+                    let shown = releases::shown(release.areas[k], category);
+                    n += 1;
+                    sum_exact += f64::from(exact);
+                    err_fit += (f64::from(fit) - f64::from(exact)).abs();
+                    match shown {
+                        Published::Value(v) => err_pub += (f64::from(v) - f64::from(exact)).abs(),
+                        Published::Suppressed => {
+                            err_pub += f64::from(exact);
+                            suppressed += 1;
+                        }
+                    }
+                }
+            }
+            let d = n.max(1) as f64;
+            println!(
+                "| {} | {scheme} | {n} | {:.1} | {:.2} | {:.2} | {suppressed} ({:.0} %) |",
+                category.map_or("all (general)", Category::slug),
+                sum_exact / d,
+                err_fit / d,
+                err_pub / d,
+                100.0 * suppressed as f64 / d,
+            );
         }
     }
 }

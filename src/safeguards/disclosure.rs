@@ -694,11 +694,17 @@ pub fn widen(items: &mut [AuditItem], sums: &[AuditSum], threshold: u32) {
             {
                 continue;
             }
-            let candidates = member[i]
-                .iter()
-                .flat_map(|&k| std::iter::once(sums[k].total).chain(sums[k].parts.iter().copied()))
-                .filter(|&c| matches!(items[c].published, Published::Value(v) if v > 0));
-            if let Some(fix) = candidates.min_by_key(|&c| (clamp(items[c].truth), c)) {
+            // The cheapest published figure of the smallest sum holding one: a sibling, child
+            // or parent before a ward, a ward before a district, so that the fix is local.
+            let mut by_size: Vec<usize> = member[i].clone();
+            by_size.sort_by_key(|&k| (sums[k].parts.len(), k));
+            let fix = by_size.iter().find_map(|&k| {
+                std::iter::once(sums[k].total)
+                    .chain(sums[k].parts.iter().copied())
+                    .filter(|&c| matches!(items[c].published, Published::Value(v) if v > 0))
+                    .min_by_key(|&c| (clamp(items[c].truth), c))
+            });
+            if let Some(fix) = fix {
                 fixes.push(fix);
             }
         }
