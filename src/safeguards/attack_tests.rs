@@ -1106,7 +1106,7 @@ fn a_child_incident_moved_inside_its_res7_cell_and_month_changes_no_ward_table()
 
 /// (b) Within one layer, over every window of whole months and every resolution, no
 /// suppressed value is pinned, and none is narrowed to fewer than `threshold − 1` possible
-/// values (issue 13 point 5's strict reading; `disclosure::widen_suppression`). Without the
+/// values (issue 13 point 5's strict reading; `disclosure::widen`). Without the
 /// widening this harness measured 356 of 12,052 suppressed values narrowed.
 #[test]
 fn no_suppressed_value_is_pinned_within_a_layer() {
