@@ -633,6 +633,7 @@ async fn serve(
     )
     .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20))
     .with_budgets(settings.budgets)
+    .with_admission(settings.admission)
     .with_agreements(agreements)
     .with_equality_store(settings.data_dir.clone());
     // The monthly S22 job (S22: the monitor runs itself). It runs the last full month only when

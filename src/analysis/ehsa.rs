@@ -395,6 +395,9 @@ pub fn space_time_gistar(
     let mut z = vec![None; l * t_len];
     let mut spatial = vec![0.0; t_len];
     for i in 0..l {
+        if i % 1024 == 0 {
+            super::cancel::checkpoint()?;
+        }
         spatial.fill(0.0);
         for &j in neighbours.of(i) {
             let row = &x[j as usize * t_len..(j as usize + 1) * t_len];
@@ -676,6 +679,9 @@ pub fn emerging_hotspots(
     let mut zs = vec![f64::NAN; t_len];
     let mut cells = Vec::with_capacity(cube.universe.len());
     for (i, cell) in cube.universe.cells().iter().enumerate() {
+        if i % 1024 == 0 {
+            super::cancel::checkpoint()?;
+        }
         let range = i * t_len..(i + 1) * t_len;
         let bins = &st.bin[range.clone()];
         for t in 0..t_len {

@@ -434,7 +434,10 @@ impl Neighbours {
         let mut idx = Vec::with_capacity(n * per.min(64));
         start.push(0u32);
         let mut disk: Vec<CellIndex> = Vec::with_capacity(per);
-        for c in &universe.cells {
+        for (n_done, c) in universe.cells.iter().enumerate() {
+            if n_done % 1024 == 0 {
+                super::cancel::checkpoint()?;
+            }
             disk.clear();
             disk.extend(c.grid_disk::<Vec<CellIndex>>(k));
             let first = idx.len();

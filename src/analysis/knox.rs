@@ -442,6 +442,11 @@ fn close_pairs(
         grid.entry(key(p)).or_default().push(i as u32);
     }
     for (i, p) in xy.iter().enumerate() {
+        // A cancelled computation stops here; its caller checks the token before using the
+        // pairs found (`knox`).
+        if i % 1024 == 0 && super::cancel::is_cancelled() {
+            return;
+        }
         let (bx, by) = key(p);
         for dx in -1..=1 {
             for dy in -1..=1 {
@@ -555,6 +560,7 @@ pub fn knox(points: &[SpaceTimePoint], settings: &KnoxSettings) -> AnalysisResul
             pair_row.push(r as u8);
         }
     });
+    super::cancel::checkpoint()?;
     let day0 = points.iter().map(|p| p.day).min().unwrap_or(Day::MIN);
     let days: Vec<u16> = points
         .iter()
@@ -608,6 +614,7 @@ pub fn knox(points: &[SpaceTimePoint], settings: &KnoxSettings) -> AnalysisResul
     let mut rng = Xoshiro256::seeded(settings.seed);
     let mut shuffled = days.clone();
     for _ in 0..r_count {
+        super::cancel::checkpoint()?;
         rng.shuffle(&mut shuffled);
         perm_tables.push(table(&shuffled));
     }
@@ -822,6 +829,9 @@ pub fn risk_windows(
     // (cell) -> list of (from, to, ratio, incident).
     let mut hits: HashMap<CellIndex, Vec<(u16, u16, f64, u32)>> = HashMap::new();
     for (idx, ((ll, day), p)) in recent.iter().zip(&xy).enumerate() {
+        if idx % 256 == 0 {
+            super::cancel::checkpoint()?;
+        }
         let own = cell_of(*ll, res);
         for cell in own.grid_disk::<Vec<CellIndex>>(rings) {
             let c = *centres.entry(cell).or_insert_with(|| {
@@ -981,6 +991,7 @@ pub fn knox_global(
         pi.push(i);
         pj.push(j);
     });
+    super::cancel::checkpoint()?;
     let days: Vec<u16> = points.iter().map(|p| p.day.days_since_epoch()).collect();
     let mut sorted = days.clone();
     sorted.sort_unstable();
@@ -1003,6 +1014,7 @@ pub fn knox_global(
     let mut shuffled = days.clone();
     let mut ge = 0u64;
     for _ in 0..permutations {
+        super::cancel::checkpoint()?;
         rng.shuffle(&mut shuffled);
         if count(&shuffled) >= nst {
             ge += 1;

@@ -19,6 +19,7 @@
 //! be traced back to how it was computed (`analytics.md` §11).
 
 pub mod areas;
+pub mod cancel;
 pub mod cli;
 pub mod ehsa;
 pub mod fdr;
@@ -85,6 +86,10 @@ pub enum AnalysisError {
         /// What is wrong.
         reason: String,
     },
+    /// The computation was cancelled (its request timed out or its client went away;
+    /// [`cancel`]).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl AnalysisError {

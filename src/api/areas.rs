@@ -16,9 +16,10 @@ use axum::extract::State;
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use super::admission::Work;
 use super::auth::Authorised;
 use super::params::Params;
-use super::{ApiError, ApiResult, AppState, blocking, hexagons};
+use super::{ApiError, ApiResult, AppState, hexagons};
 use crate::analysis::areas::{count_in_area, rate_per_1000};
 use crate::domain::{Boundary, Category};
 use crate::safeguards::disclosure::{Published, Sensitivity};
@@ -107,7 +108,28 @@ async fn get_compare(
     let controlled = disclosure_class(auth.role) == DisclosureClass::Controlled;
     let policy = state.disclosure;
     let cache = std::sync::Arc::clone(&state.protected);
-    blocking(move || {
+    let work = Work {
+        key: format!(
+            "areas|{}|{scheme}|{}|{}|{window:?}|{category:?}|{controlled}",
+            snap.data_version, areas[0].code, areas[1].code
+        ),
+        class: disclosure_class(auth.role),
+        // Exact roles: the incidents of both areas' boxes (a few words each); aggregate
+        // roles: the monthly releases of the window (about 1 MiB a month on the demo data).
+        estimate_bytes: if controlled {
+            let span = snap
+                .incidents
+                .day_range()
+                .and_then(|(a, b)| crate::domain::TimeWindow::new(a, b).ok());
+            let months = span.map_or(0, |s| {
+                crate::safeguards::disclosure::months_of(window, s).len()
+            });
+            (months as u64).saturating_mul(1 << 20)
+        } else {
+            (snap.incidents.len() as u64).saturating_mul(32)
+        },
+    };
+    let body = state.admission.run(work, move || {
         let months = crate::analysis::areas::months_of(window);
         let sensitivity = Sensitivity::for_category(category);
         let (monthly, published_monthly, totals, published_totals, grand): Figures = if controlled {
@@ -171,7 +193,7 @@ async fn get_compare(
         } else {
             json!({"controlled": false})
         };
-        Ok(Json(json!({
+        Ok(json!({
             "query": {"scheme": scheme, "from": window.from(), "to": window.to(),
                       "requested_from": requested.from(), "requested_to": requested.to(),
                       "category": category.map(Category::slug)},
@@ -179,9 +201,10 @@ async fn get_compare(
             "areas": out_areas,
             "total": grand,
             "disclosure": disclosure,
-        })))
+        }))
     })
-    .await
+    .await?;
+    Ok(Json(body.as_ref().clone()))
 }
 
 #[cfg(test)]

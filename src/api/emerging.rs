@@ -15,12 +15,13 @@ use geo::BoundingRect as _;
 use h3o::{CellIndex, Resolution};
 use serde_json::{Value, json};
 
+use super::admission::{Work, study_area_cells};
 use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
 use super::hexagons::protected_cells;
 use super::hotspots::study_area;
 use super::params::Params;
-use super::{ApiError, ApiResult, AppState, blocking};
+use super::{ApiError, ApiResult, AppState};
 use crate::analysis::ehsa::{
     Alignment, CubeSettings, EhsaResult, EhsaSettings, SpaceTimeCube, StepUnit, cube_steps,
     emerging_hotspots,
@@ -227,66 +228,85 @@ async fn get_emerging(
     let cache = Arc::clone(&state.emerging);
     let protected_cache = Arc::clone(&state.protected);
     let policy = state.disclosure;
-    blocking(move || {
-        let release =
-            |w: TimeWindow| protected_cells(&protected_cache, &policy, &snap, w, category);
-        let result = emerging_result(
-            &cache,
-            &snap,
-            res,
-            window,
-            category,
-            step,
-            controlled.then_some(&release as StepRelease<'_>),
-        )?;
-        let protected =
-            controlled.then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
-        let in_bbox = |cell: CellIndex| {
-            bbox.is_none_or(|b| {
-                let c = h3o::LatLng::from(cell);
-                b.contains_raw(c.lng(), c.lat())
-            })
-        };
-        let cells: Vec<Value> = result
-            .cells
-            .iter()
-            .filter(|c| c.category != 0 && in_bbox(c.h3))
-            .map(|c| match &protected {
-                Some(p) => {
-                    // A cell with no incident is not in the protected network: its count is
-                    // 0, shown as suppressed for a child category (safeguards::releases).
-                    let published = crate::safeguards::releases::shown(
-                        p.get(&c.h3).copied().unwrap_or(Published::Value(0)),
-                        category,
-                    );
-                    json!({"h3": c.h3.to_string(), "code": c.category, "label": c.label,
+    let days = u64::from(window.to().days_since_epoch() - window.from().days_since_epoch()) + 1;
+    let steps = match step {
+        StepUnit::Week => days.div_ceil(7),
+        StepUnit::Month => days.div_ceil(28),
+    };
+    let work = Work {
+        key: format!(
+            "emerging|{}|{res_n}|{window:?}|{category:?}|{step:?}|{bbox:?}|{controlled}",
+            snap.data_version
+        ),
+        class,
+        // Per cell and step: the cube's count, z, p and bin, the windowed sums and the
+        // per-step count lists (about 96 bytes), plus the neighbour lists per cell.
+        estimate_bytes: study_area_cells(res)
+            .saturating_mul(steps.saturating_mul(96).saturating_add(256)),
+    };
+    let body = state
+        .admission
+        .run(work, move || {
+            let release =
+                |w: TimeWindow| protected_cells(&protected_cache, &policy, &snap, w, category);
+            let result = emerging_result(
+                &cache,
+                &snap,
+                res,
+                window,
+                category,
+                step,
+                controlled.then_some(&release as StepRelease<'_>),
+            )?;
+            let protected = controlled
+                .then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
+            let in_bbox = |cell: CellIndex| {
+                bbox.is_none_or(|b| {
+                    let c = h3o::LatLng::from(cell);
+                    b.contains_raw(c.lng(), c.lat())
+                })
+            };
+            let cells: Vec<Value> = result
+                .cells
+                .iter()
+                .filter(|c| c.category != 0 && in_bbox(c.h3))
+                .map(|c| match &protected {
+                    Some(p) => {
+                        // A cell with no incident is not in the protected network: its count is
+                        // 0, shown as suppressed for a child category (safeguards::releases).
+                        let published = crate::safeguards::releases::shown(
+                            p.get(&c.h3).copied().unwrap_or(Published::Value(0)),
+                            category,
+                        );
+                        json!({"h3": c.h3.to_string(), "code": c.category, "label": c.label,
                            "count": published.count_json(),
                            "suppressed": published.is_suppressed()})
-                }
-                None => json!({"h3": c.h3.to_string(), "code": c.category, "label": c.label,
+                    }
+                    None => json!({"h3": c.h3.to_string(), "code": c.category, "label": c.label,
                                "count": c.total, "n_hot": c.n_hot, "n_cold": c.n_cold,
                                "final_z": c.final_z, "final_bin": c.final_bin,
                                "trend": {"direction": c.trend_direction, "tau": c.trend.tau,
                                          "p": c.trend.p}}),
-            })
-            .collect();
-        let summary = if controlled {
-            json!({"categories": result.summary.categories})
-        } else {
-            serde_json::to_value(&result.summary).map_err(ApiError::internal)?
-        };
-        Ok(Json(json!({
-            "settings": result.settings,
-            "window": {"from": window.from(), "to": window.to(),
-                       "requested_from": requested.from(), "requested_to": requested.to(),
-                       "category": category.map(Category::slug)},
-            "steps": result.steps,
-            "summary": summary,
-            "warnings": result.warnings,
-            "disclosure": {"controlled": controlled},
-            "note": "cells with no pattern (code 0) are left out",
-            "cells": cells,
-        })))
-    })
-    .await
+                })
+                .collect();
+            let summary = if controlled {
+                json!({"categories": result.summary.categories})
+            } else {
+                serde_json::to_value(&result.summary).map_err(ApiError::internal)?
+            };
+            Ok(json!({
+                "settings": result.settings,
+                "window": {"from": window.from(), "to": window.to(),
+                           "requested_from": requested.from(), "requested_to": requested.to(),
+                           "category": category.map(Category::slug)},
+                "steps": result.steps,
+                "summary": summary,
+                "warnings": result.warnings,
+                "disclosure": {"controlled": controlled},
+                "note": "cells with no pattern (code 0) are left out",
+                "cells": cells,
+            }))
+        })
+        .await?;
+    Ok(Json(body.as_ref().clone()))
 }

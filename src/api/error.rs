@@ -36,6 +36,17 @@ pub enum ApiError {
     /// audited request is refused (503, `AUDIT_LOG_READ_ONLY`): fail closed.
     #[error("the audit log cannot be appended")]
     AuditUnavailable,
+    /// The computation asked for would exceed its memory budget (422, `TOO_EXPENSIVE`); the
+    /// message says what to ask for instead (issue 14, point 1).
+    #[error("too expensive: {0}")]
+    TooExpensive(String),
+    /// Every worker of the caller's class is busy and its queue is full (503, `BUSY`, with
+    /// `Retry-After`).
+    #[error("busy")]
+    Busy {
+        /// Seconds to wait before retrying.
+        retry_after_secs: u32,
+    },
     /// Something failed inside the server (500). The cause is logged, not returned.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -101,6 +112,22 @@ impl IntoResponse for ApiError {
                     "this server runs on a read-only data directory and cannot write the audit \
                      log, so person-level and other audited data are not served; aggregate \
                      layers are"})),
+            )
+                .into_response(),
+            Self::TooExpensive(message) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({"error": "TOO_EXPENSIVE", "message": message})),
+            )
+                .into_response(),
+            Self::Busy { retry_after_secs } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(
+                    axum::http::header::RETRY_AFTER,
+                    retry_after_secs.to_string(),
+                )],
+                Json(json!({"error": "BUSY", "message":
+                    "the server is busy with other computations of this kind; retry after the \
+                     time in Retry-After"})),
             )
                 .into_response(),
             Self::Internal(source) => {

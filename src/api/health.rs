@@ -21,6 +21,7 @@ async fn get_health(State(state): State<AppState>) -> impl IntoResponse {
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
             "data_version": snap.data_version,
+            "computations_running": state.admission.running(),
         })),
     )
 }

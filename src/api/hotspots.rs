@@ -15,11 +15,12 @@ use axum::{Json, Router};
 use h3o::{CellIndex, Resolution};
 use serde_json::{Value, json};
 
+use super::admission::{Work, study_area_cells};
 use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
 use super::hexagons::{Protected, protected_cells};
 use super::params::Params;
-use super::{ApiError, ApiResult, AppState, blocking};
+use super::{ApiError, ApiResult, AppState};
 use crate::domain::{Category, TimeWindow};
 use crate::index::Snapshot;
 use crate::safeguards::disclosure::Published;
@@ -115,50 +116,62 @@ async fn get_hotspots(
     let cache = Arc::clone(&state.hotspots);
     let protected_cache = Arc::clone(&state.protected);
     let policy = state.disclosure;
-    blocking(move || {
-        let protected =
-            controlled.then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
-        let layer = hotspot_layer(&cache, &snap, res, window, category, protected.as_deref())?;
-        let mut cells: Vec<&CellIndex> = layer
-            .cells
-            .keys()
-            .filter(|c| {
-                bbox.is_none_or(|b| {
-                    let centre = h3o::LatLng::from(**c);
-                    b.contains_raw(centre.lng(), centre.lat())
+    let work = Work {
+        key: format!(
+            "hotspots|{}|{res_n}|{window:?}|{category:?}|{bbox:?}|{controlled}",
+            snap.data_version
+        ),
+        class: disclosure_class(auth.role),
+        // Per cell: neighbour list, counts, z, p and bins (about 256 bytes at k = 1).
+        estimate_bytes: study_area_cells(res).saturating_mul(256),
+    };
+    let body = state
+        .admission
+        .run(work, move || {
+            let protected = controlled
+                .then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
+            let layer = hotspot_layer(&cache, &snap, res, window, category, protected.as_deref())?;
+            let mut cells: Vec<&CellIndex> = layer
+                .cells
+                .keys()
+                .filter(|c| {
+                    bbox.is_none_or(|b| {
+                        let centre = h3o::LatLng::from(**c);
+                        b.contains_raw(centre.lng(), centre.lat())
+                    })
                 })
-            })
-            .collect();
-        cells.sort_unstable();
-        let out: Vec<Value> = cells
-            .into_iter()
-            .filter_map(|cell| layer.cells.get(cell).map(|v| (cell, *v)))
-            .map(|(cell, (bin, z, count))| match &protected {
-                // A cell with no incident is not in the protected network: its count is 0,
-                // shown as suppressed for a child category (safeguards::releases).
-                Some(p) => {
-                    let published = crate::safeguards::releases::shown(
-                        p.get(cell).copied().unwrap_or(Published::Value(0)),
-                        category,
-                    );
-                    json!({"h3": cell.to_string(), "bin": bin,
+                .collect();
+            cells.sort_unstable();
+            let out: Vec<Value> = cells
+                .into_iter()
+                .filter_map(|cell| layer.cells.get(cell).map(|v| (cell, *v)))
+                .map(|(cell, (bin, z, count))| match &protected {
+                    // A cell with no incident is not in the protected network: its count is 0,
+                    // shown as suppressed for a child category (safeguards::releases).
+                    Some(p) => {
+                        let published = crate::safeguards::releases::shown(
+                            p.get(cell).copied().unwrap_or(Published::Value(0)),
+                            category,
+                        );
+                        json!({"h3": cell.to_string(), "bin": bin,
                         "count": published.count_json(), "suppressed": published.is_suppressed()})
-                }
-                None => json!({"h3": cell.to_string(), "bin": bin, "count": count, "z": z,
+                    }
+                    None => json!({"h3": cell.to_string(), "bin": bin, "count": count, "z": z,
                                "p": z.map(crate::analysis::gistar::two_sided_p)}),
-            })
-            .collect();
-        Ok(Json(json!({
-            "settings": {"method": "Getis-Ord Gi*", "weights": "binary", "k": HOTSPOT_K,
-                         "res": res_n, "fdr": "Benjamini-Hochberg as ArcGIS applies it",
-                         "study_area": "the four authorities (lad outlines)",
-                         "from": window.from(), "to": window.to(),
-                         "requested_from": requested.from(), "requested_to": requested.to(),
-                         "category": category.map(Category::slug)},
-            "disclosure": {"controlled": controlled},
-            "note": "cells with bin 0 are left out",
-            "cells": out,
-        })))
-    })
-    .await
+                })
+                .collect();
+            Ok(json!({
+                "settings": {"method": "Getis-Ord Gi*", "weights": "binary", "k": HOTSPOT_K,
+                             "res": res_n, "fdr": "Benjamini-Hochberg as ArcGIS applies it",
+                             "study_area": "the four authorities (lad outlines)",
+                             "from": window.from(), "to": window.to(),
+                             "requested_from": requested.from(), "requested_to": requested.to(),
+                             "category": category.map(Category::slug)},
+                "disclosure": {"controlled": controlled},
+                "note": "cells with bin 0 are left out",
+                "cells": out,
+            }))
+        })
+        .await?;
+    Ok(Json(body.as_ref().clone()))
 }

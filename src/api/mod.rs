@@ -5,6 +5,7 @@
 //! the blocking pool. This issue serves aggregate and place-level data only: there is no
 //! person-level endpoint before the safeguards layer exists.
 
+pub mod admission;
 mod analysis_cache;
 mod areas;
 pub mod auth;
@@ -121,6 +122,8 @@ pub struct AppState {
     pub(crate) emerging: Arc<emerging::EmergingCache>,
     /// Risk-window layers by (data version, category, as-of day).
     pub(crate) risk: Arc<risk::RiskCache>,
+    /// The admission layer every expensive computation runs through (issue 14, point 1).
+    pub(crate) admission: Arc<admission::Admission>,
     /// Per-user budgets of person-level subjects and break-glass reads (issue 12, point 2).
     pub(crate) monitor: Arc<std::sync::Mutex<crate::safeguards::monitor::AccessMonitor>>,
     /// Per-address refusal budget and coalescing of identical refusals.
@@ -159,6 +162,7 @@ impl AppState {
             hotspots: Arc::default(),
             emerging: Arc::default(),
             risk: Arc::default(),
+            admission: Arc::default(),
             monitor: Arc::default(),
             refusals: Arc::default(),
             agreements: Arc::default(),
@@ -184,6 +188,13 @@ impl AppState {
     #[must_use]
     pub fn with_agreements(mut self, agreements: crate::safeguards::sharing::Agreements) -> Self {
         self.agreements = Arc::new(agreements);
+        self
+    }
+
+    /// The same state admitting expensive computations under `settings` (issue 14, point 1).
+    #[must_use]
+    pub fn with_admission(mut self, settings: admission::AdmissionSettings) -> Self {
+        self.admission = Arc::new(admission::Admission::new(settings));
         self
     }
 

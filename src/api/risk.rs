@@ -17,10 +17,11 @@ use axum::{Json, Router};
 use h3o::Resolution;
 use serde_json::{Value, json};
 
+use super::admission::Work;
 use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
 use super::params::Params;
-use super::{ApiError, ApiResult, AppState, blocking};
+use super::{ApiError, ApiResult, AppState};
 use crate::analysis::risk::{
     Calibration, CoarseRiskCell, RiskLayer, RiskSettings, calibrate, coarsen, current_windows,
     project,
@@ -329,7 +330,17 @@ async fn get_risk_windows(
     };
     let cache = Arc::clone(&state.risk);
     let policy = state.disclosure;
-    blocking(move || {
+    let work = Work {
+        key: format!(
+            "risk|{}|{category:?}|{as_of}|{controlled}",
+            snap.data_version
+        ),
+        class: disclosure_class(auth.role),
+        // Per incident known to the day: its planar position and day, and the close pairs
+        // the calibration keeps (a few hundred bytes each on dense data).
+        estimate_bytes: (snap.day_events.len() as u64).saturating_mul(512),
+    };
+    let body = state.admission.run(work, move || {
         let (layer, current) = risk_result(&cache, &snap, category, as_of)?;
         let common = |windows: Value, bands: Value, extra: Value| {
             json!({
@@ -346,7 +357,7 @@ async fn get_risk_windows(
         };
         if controlled {
             let coarse = coarse_windows(&layer, &snap, &policy)?;
-            Ok(Json(common(
+            Ok(common(
                 serde_json::to_value(&coarse).map_err(ApiError::internal)?,
                 json!(layer.bands.iter().map(|b| json!({
                     "min_distance_m": b.min_distance_m, "max_distance_m": b.max_distance_m,
@@ -354,7 +365,7 @@ async fn get_risk_windows(
                     "knox_ratio": (b.knox_ratio * 10.0).round() / 10.0})).collect::<Vec<_>>()),
                 json!({"controlled": true, "res": u8::from(COARSE_RES),
                        "rule": "as_of snapped to the first day of its month; res-7 cells, whole calendar months, no counts; a cell is shown only when at least the disclosure threshold of recent incidents lie in it or its neighbours"}),
-            )))
+            ))
         } else {
             let mut out = common(
                 serde_json::to_value(&layer.windows).map_err(ApiError::internal)?,
@@ -363,8 +374,9 @@ async fn get_risk_windows(
             );
             out["study_incidents"] = json!(layer.study_incidents);
             out["recent_incidents"] = json!(layer.recent_incidents);
-            Ok(Json(out))
+            Ok(out)
         }
     })
-    .await
+    .await?;
+    Ok(Json(body.as_ref().clone()))
 }

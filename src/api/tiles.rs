@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use super::admission::{Work, study_area_cells};
 use super::auth::{Authorised, class_of};
 use super::hexagons::protected_cells;
 use super::params::Params;
@@ -254,76 +255,28 @@ async fn get_tile(
             }
         }
     }
+    let analyses = tile_analyses(&state, &snap, spec.name, tile.z(), &key).await?;
     let protected_cache = Arc::clone(&state.protected);
     let policy = state.disclosure;
     let tile_cache = Arc::clone(&cache);
     let shapes = Arc::clone(&state.shapes);
-    let hotspot_cache = Arc::clone(&state.hotspots);
-    let emerging_cache = Arc::clone(&state.emerging);
-    let risk_cache = Arc::clone(&state.risk);
     blocking(move || {
         let window = key.window.unwrap_or_else(TimeWindow::all);
         let controlled = key.class == DisclosureClass::Controlled;
-        // Analysis layers at the tile's resolution, no finer than the cap for aggregate roles.
-        let cap = |res: h3o::Resolution| {
-            if controlled {
-                res.min(releases::max_res(key.category))
-            } else {
-                res
-            }
-        };
         let protected = (spec.temporal && key.class == DisclosureClass::Controlled)
             .then(|| protected_cells(&protected_cache, &policy, &snap, window, key.category));
-        let hotspots = if spec.name == "hotspots" {
-            let res = cap(res_for_zoom(tile.z(), HOTSPOT_RES_MIN, HOTSPOT_RES_MAX)
-                .map_err(ApiError::internal)?);
-            Some(super::hotspots::hotspot_layer(
-                &hotspot_cache,
-                &snap,
-                res,
-                window,
-                key.category,
-                protected.as_deref(),
-            )?)
-        } else {
-            None
-        };
-        let emerging = if spec.name == "emerging" {
-            let res = cap(res_for_zoom(tile.z(), HOTSPOT_RES_MIN, HOTSPOT_RES_MAX)
-                .map_err(ApiError::internal)?);
-            let release =
-                |w: TimeWindow| protected_cells(&protected_cache, &policy, &snap, w, key.category);
-            let result = super::emerging::emerging_result(
-                &emerging_cache,
-                &snap,
-                res,
-                window,
-                key.category,
-                crate::analysis::ehsa::StepUnit::Month,
-                (key.class == DisclosureClass::Controlled)
-                    .then_some(&release as super::emerging::StepRelease<'_>),
-            )?;
-            Some(super::emerging::tile_layer(
-                &result,
-                res,
-                protected.as_deref(),
-                key.category,
-            ))
-        } else {
-            None
-        };
-        let risk = match (
-            spec.name,
-            super::risk::default_as_of(&snap).map(|d| super::risk::served_as_of(d, class)),
-        ) {
-            ("risk", Some(as_of)) => {
-                let (layer, _) = super::risk::risk_result(&risk_cache, &snap, key.category, as_of)?;
+        let hotspots = analyses.hotspots.clone();
+        let emerging = analyses.emerging.as_deref().map(|(result, res)| {
+            super::emerging::tile_layer(result, *res, protected.as_deref(), key.category)
+        });
+        let risk = match analyses.risk.as_ref() {
+            Some(layer) => {
                 let coarse = (key.class == DisclosureClass::Controlled)
-                    .then(|| super::risk::coarse_windows(&layer, &snap, &policy))
+                    .then(|| super::risk::coarse_windows(layer, &snap, &policy))
                     .transpose()?;
-                Some(super::risk::tile_layer(&layer, coarse.as_deref()))
+                Some(super::risk::tile_layer(layer, coarse.as_deref()))
             }
-            _ => None,
+            None => None,
         };
         let q = RenderQuery {
             window,
@@ -363,6 +316,130 @@ async fn get_tile(
         })
     })
     .await
+}
+
+/// The analyses a tile of `layer` draws (hot spots, emerging hot spots, risk windows), each
+/// computed through the admission layer (issue 14, point 1) under the key of the analysis, not
+/// the tile: the tiles of one view share one computation, and a new view's tiles wait for a
+/// worker instead of computing side by side.
+#[derive(Default)]
+struct TileAnalyses {
+    hotspots: Option<Arc<crate::tiles::sources::HotspotLayer>>,
+    emerging: Option<Arc<(Arc<crate::analysis::ehsa::EhsaResult>, h3o::Resolution)>>,
+    risk: Option<Arc<crate::analysis::risk::RiskLayer>>,
+}
+
+async fn tile_analyses(
+    state: &AppState,
+    snap: &Arc<crate::index::Snapshot>,
+    layer: &str,
+    z: u8,
+    key: &TileKey,
+) -> ApiResult<TileAnalyses> {
+    let window = key.window.unwrap_or_else(TimeWindow::all);
+    let controlled = key.class == DisclosureClass::Controlled;
+    let category = key.category;
+    // Analysis layers at the tile's resolution, no finer than the cap for aggregate roles.
+    let res = || -> ApiResult<h3o::Resolution> {
+        let res = res_for_zoom(z, HOTSPOT_RES_MIN, HOTSPOT_RES_MAX).map_err(ApiError::internal)?;
+        Ok(if controlled {
+            res.min(releases::max_res(category))
+        } else {
+            res
+        })
+    };
+    let (snap, protected_cache, policy) = (
+        Arc::clone(snap),
+        Arc::clone(&state.protected),
+        state.disclosure,
+    );
+    let version = snap.data_version;
+    let mut out = TileAnalyses::default();
+    match layer {
+        "hotspots" => {
+            let res = res()?;
+            let cache = Arc::clone(&state.hotspots);
+            let work = Work {
+                key: format!(
+                    "hotspot-layer|{version}|{res:?}|{window:?}|{category:?}|{controlled}"
+                ),
+                class: key.class,
+                estimate_bytes: study_area_cells(res).saturating_mul(256),
+            };
+            let layer = state
+                .admission
+                .run(work, move || {
+                    let protected = controlled.then(|| {
+                        protected_cells(&protected_cache, &policy, &snap, window, category)
+                    });
+                    super::hotspots::hotspot_layer(
+                        &cache,
+                        &snap,
+                        res,
+                        window,
+                        category,
+                        protected.as_deref(),
+                    )
+                })
+                .await?;
+            out.hotspots = Some(Arc::clone(layer.as_ref()));
+        }
+        "emerging" => {
+            let res = res()?;
+            let cache = Arc::clone(&state.emerging);
+            let months = crate::analysis::areas::months_of(window).len() as u64;
+            let work = Work {
+                key: format!(
+                    "emerging-layer|{version}|{res:?}|{window:?}|{category:?}|{controlled}"
+                ),
+                class: key.class,
+                estimate_bytes: study_area_cells(res)
+                    .saturating_mul(months.saturating_mul(96).saturating_add(256)),
+            };
+            out.emerging = Some(
+                state
+                    .admission
+                    .run(work, move || {
+                        let release = |w: TimeWindow| {
+                            protected_cells(&protected_cache, &policy, &snap, w, category)
+                        };
+                        let result = super::emerging::emerging_result(
+                            &cache,
+                            &snap,
+                            res,
+                            window,
+                            category,
+                            crate::analysis::ehsa::StepUnit::Month,
+                            controlled.then_some(&release as super::emerging::StepRelease<'_>),
+                        )?;
+                        Ok((result, res))
+                    })
+                    .await?,
+            );
+        }
+        "risk" => {
+            let Some(as_of) =
+                super::risk::default_as_of(&snap).map(|d| super::risk::served_as_of(d, key.class))
+            else {
+                return Ok(out);
+            };
+            let cache = Arc::clone(&state.risk);
+            let work = Work {
+                key: format!("risk-layer|{version}|{category:?}|{as_of}"),
+                class: key.class,
+                estimate_bytes: (snap.day_events.len() as u64).saturating_mul(512),
+            };
+            let layer = state
+                .admission
+                .run(work, move || {
+                    super::risk::risk_result(&cache, &snap, category, as_of).map(|(layer, _)| layer)
+                })
+                .await?;
+            out.risk = Some(Arc::clone(layer.as_ref()));
+        }
+        _ => {}
+    }
+    Ok(out)
 }
 
 /// `scheme://host` of the request, for absolute tile URLs: `https` behind a proxy that says so

@@ -86,6 +86,31 @@ impl Default for ConnectionSettings {
     }
 }
 
+/// Limits of the admission layer of expensive computations (issue 14, point 1;
+/// `api::admission`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmissionSettings {
+    /// Computations running at once per disclosure class.
+    pub workers_per_class: u32,
+    /// Requests waiting for a worker per disclosure class; beyond it `503`.
+    pub queue_per_class: u32,
+    /// Memory all running computations may hold together, MiB.
+    pub memory_total_mib: u32,
+    /// Memory one computation may hold, MiB; a larger estimate is refused (`422`).
+    pub memory_per_computation_mib: u32,
+}
+
+impl Default for AdmissionSettings {
+    fn default() -> Self {
+        Self {
+            workers_per_class: 2,
+            queue_per_class: 16,
+            memory_total_mib: 1024,
+            memory_per_computation_mib: 512,
+        }
+    }
+}
+
 /// Validated settings for every command.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -141,6 +166,11 @@ pub struct Settings {
     pub controller: Option<String>,
     /// Header-read and idle timeouts, connection cap and body limit of the server.
     pub connections: ConnectionSettings,
+    /// Workers, queue and memory budget of expensive computations
+    /// (`SAFERPLACES_ANALYSIS_WORKERS` per disclosure class, default 2;
+    /// `SAFERPLACES_ANALYSIS_QUEUE` per class, default 16; `SAFERPLACES_ANALYSIS_MEMORY_MB` for
+    /// all of them together, default 1024, one computation at most half of it).
+    pub admission: AdmissionSettings,
 }
 
 /// Command-line overrides; `None` keeps the environment's or the default value.
@@ -306,12 +336,31 @@ impl Settings {
                 connection_defaults.body_limit_bytes,
             )?,
         };
+        let admission_defaults = AdmissionSettings::default();
+        let memory_total_mib = at_least_one(
+            "SAFERPLACES_ANALYSIS_MEMORY_MB",
+            admission_defaults.memory_total_mib,
+        )?;
+        let admission = AdmissionSettings {
+            workers_per_class: at_least_one(
+                "SAFERPLACES_ANALYSIS_WORKERS",
+                admission_defaults.workers_per_class,
+            )?,
+            queue_per_class: number(
+                "SAFERPLACES_ANALYSIS_QUEUE",
+                admission_defaults.queue_per_class,
+            )?,
+            memory_total_mib,
+            // One computation may hold half of the budget of all of them.
+            memory_per_computation_mib: (memory_total_mib / 2).max(1),
+        };
         let geodata_dir = path("SAFERPLACES_GEODATA_DIR", "./geodata");
         let sharing_agreements = env.var("SAFERPLACES_SHARING_AGREEMENTS").map_or_else(
             || geodata_dir.join(crate::safeguards::sharing::AGREEMENTS_FILE_NAME),
             PathBuf::from,
         );
         Ok(Self {
+            admission,
             connections,
             sharing_agreements,
             controller: env.var("SAFERPLACES_CONTROLLER").filter(|c| !c.is_empty()),
