@@ -61,6 +61,7 @@ pub mod cases;
 pub mod equality;
 pub mod gazetteer;
 pub mod incidents;
+pub mod msoa;
 pub mod people;
 pub mod places;
 pub mod rng;
