@@ -5,6 +5,9 @@
 //! shares are rough, made-up figures in the shape of the West of England's 10–24 population
 //! (Bristol more diverse than its neighbours); they are **not** Census figures. Real baselines
 //! come from a Census 2021 table in the format of docs/formats.md "Resident baselines".
+//!
+//! The MSOAs of residence and the baselines' MSOA rows come from [`super::msoa`] (real MSOA
+//! codes, synthetic residents and deciles, streams 23 and 24).
 
 use crate::domain::{Boundary, Person};
 use crate::safeguards::equality::baselines::BaselineRow;
@@ -97,7 +100,12 @@ pub fn resident_baselines(
         for m in mine {
             let female = ((m.residents as f64) * SEX_SHARES[0].1).round() as u64;
             let female = female.min(m.residents);
-            push(&m.code, Dimension::Sex, Sex::Female.code().to_owned(), female);
+            push(
+                &m.code,
+                Dimension::Sex,
+                Sex::Female.code().to_owned(),
+                female,
+            );
             push(
                 &m.code,
                 Dimension::Sex,
@@ -226,7 +234,11 @@ mod tests {
         let rows = resident_baselines(&auths, &msoas);
         let t = BaselineTotals::new(&rows);
         for (a, youth) in &auths {
-            assert_eq!(t.residents(Dimension::Authority, a), u64::from(*youth), "{a}");
+            assert_eq!(
+                t.residents(Dimension::Authority, a),
+                u64::from(*youth),
+                "{a}"
+            );
         }
         assert_eq!(t.groups(Dimension::Msoa).len(), 55 + 26);
         for m in &msoas {
@@ -269,7 +281,10 @@ mod tests {
                 .filter(|m| m.decile.to_string() == d)
                 .map(|m| m.residents)
                 .sum();
-            assert_eq!(from_file.residents(Dimension::DeprivationDecile, &d), by_msoa);
+            assert_eq!(
+                from_file.residents(Dimension::DeprivationDecile, &d),
+                by_msoa
+            );
         }
     }
 }

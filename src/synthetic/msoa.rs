@@ -79,9 +79,7 @@ pub struct SyntheticMsoa {
 
 /// True for a nine-character ONS code with `prefix` (`E02`, or `E0` for an authority).
 fn ons_code(code: &str, prefix: &str) -> bool {
-    code.len() == 9
-        && code.starts_with(prefix)
-        && code.bytes().skip(1).all(|b| b.is_ascii_digit())
+    code.len() == 9 && code.starts_with(prefix) && code.bytes().skip(1).all(|b| b.is_ascii_digit())
 }
 
 /// Parses the code list `text`; `file` names it in errors.
@@ -188,7 +186,10 @@ fn apportion(total: u64, weights: &[f64]) -> Vec<u64> {
         let fb = exact[b] - parts[b] as f64;
         fb.total_cmp(&fa).then(a.cmp(&b))
     });
-    for &i in order.iter().cycle().take(usize::try_from(total.saturating_sub(given)).unwrap_or(0))
+    for &i in order
+        .iter()
+        .cycle()
+        .take(usize::try_from(total.saturating_sub(given)).unwrap_or(0))
     {
         parts[i] += 1;
     }
@@ -303,7 +304,11 @@ mod tests {
         let cases = [
             ("MSOA,NAME,LAD\n".to_owned(), 1, "header"),
             (format!("{h}E02003012,Bristol 001\n"), 2, "line"),
-            (format!("{h}E01003012,Bristol 001,E06000023\n"), 2, "MSOA11CD"),
+            (
+                format!("{h}E01003012,Bristol 001,E06000023\n"),
+                2,
+                "MSOA11CD",
+            ),
             (format!("{h}E02003012,,E06000023\n"), 2, "MSOA11NM"),
             (format!("{h}E02003012,Bristol 001,Bristol\n"), 2, "LAD11CD"),
             (
@@ -376,10 +381,18 @@ mod tests {
         people.push(person(301, None, Some(3)));
         people.push(person(302, Some("E06000024"), Some(3)));
         people.push(person(303, Some("E06000023"), None));
+        let before = people.clone();
         let mut again = people.clone();
         assign_msoas(5, &mut people, &msoas);
         assign_msoas(5, &mut again, &msoas);
         assert_eq!(people, again);
+        // Only the MSOA is drawn: every other attribute keeps its value.
+        let without_msoa: Vec<PersonEquality> = people
+            .iter()
+            .cloned()
+            .map(|p| PersonEquality { msoa: None, ..p })
+            .collect();
+        assert_eq!(without_msoa, before);
         for p in &people[..300] {
             let m = msoas
                 .iter()
@@ -390,8 +403,14 @@ mod tests {
                 ("E06000023", p.deprivation_decile)
             );
         }
-        assert_eq!((people[300].msoa.as_ref(), people[301].msoa.as_ref()), (None, None));
-        assert!(people[302].msoa.is_some(), "no decile: any MSOA of the authority");
+        assert_eq!(
+            (people[300].msoa.as_ref(), people[301].msoa.as_ref()),
+            (None, None)
+        );
+        assert!(
+            people[302].msoa.is_some(),
+            "no decile: any MSOA of the authority"
+        );
         let distinct: BTreeSet<&String> = people.iter().filter_map(|p| p.msoa.as_ref()).collect();
         assert!(distinct.len() > 30, "{}", distinct.len());
     }
