@@ -1415,8 +1415,8 @@ fn equality_command(command: EqualityCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stores the synthetic equality attributes and resident baselines (their own random stream)
-/// and runs the monitor for the demo's last full month, so `GET /api/v1/equality/latest` has
+/// Stores the synthetic equality attributes and resident baselines, by authority and MSOA
+/// (their own random streams), and runs the monitor for the demo's last full month, so `GET /api/v1/equality/latest` has
 /// a result.
 fn demo_equality(
     settings: &Settings,
@@ -1427,16 +1427,18 @@ fn demo_equality(
 ) -> anyhow::Result<()> {
     use saferplaces::safeguards::equality::cli;
     use saferplaces::synthetic::equality as synth;
+    use saferplaces::synthetic::msoa;
     let authorities = synth::authorities(&data.boundaries);
+    // Real MSOA codes (geodata/msoa/msoa11.csv) with synthetic residents and deciles.
+    let codes = msoa::load(&settings.geodata_dir).context("loading the MSOA code list")?;
+    let msoas = msoa::synthetic_msoas(params.seed, &authorities, &codes);
     store.replace_equality_baselines(
-        &synth::resident_baselines(&authorities),
+        &synth::resident_baselines(&authorities, &msoas),
         "synthetic (not Census figures)",
     )?;
-    store.write_person_equality(&synth::people_equality(
-        params.seed,
-        &data.people,
-        &authorities,
-    ))?;
+    let mut people = synth::people_equality(params.seed, &data.people, &authorities);
+    msoa::assign_msoas(params.seed, &mut people, &msoas);
+    store.write_person_equality(&people)?;
     if !run_monitor {
         return Ok(());
     }

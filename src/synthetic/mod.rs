@@ -45,6 +45,10 @@
 //!   services in South Bristol relative to incidents).
 //! - **People and links** (`people`, `links`): see [`people`]. No score, rank or rating
 //!   exists anywhere (safeguards.md S5).
+//! - **Equality attributes** (S22; not part of the [`Dataset`], stored apart by the demo):
+//!   synthetic ethnicity, sex, deprivation decile and authority per person ([`equality`],
+//!   stream 22) and an MSOA of residence inside that authority ([`msoa`], streams 23 and 24),
+//!   with synthetic resident baselines by authority and MSOA; not Census figures.
 //! - **Boundaries** (`boundaries`): the input area set with `youth_population` filled:
 //!   a **synthetic** figure of residents aged 10–24 per ward (1 000–3 500, higher in deprived
 //!   inner and South Bristol wards; see [`youth`]), and for every authority and locality the
@@ -61,6 +65,7 @@ pub mod cases;
 pub mod equality;
 pub mod gazetteer;
 pub mod incidents;
+pub mod msoa;
 pub mod people;
 pub mod places;
 pub mod rng;

@@ -688,3 +688,113 @@ fn the_server_runs_the_monitor_itself_for_the_last_full_month() {
         "the run is not audited as the system"
     );
 }
+
+/// The demo's synthetic people carry an MSOA inside their authority (issue 13, point 6: baselines
+/// "by authority and MSOA"), so the latest result an `equality_monitor` reads breaks the
+/// populations down by MSOA, with the same disclosure control as the other breakdowns: small
+/// MSOA counts are suppressed with the RRI derived from them.
+#[test]
+fn the_demos_latest_result_breaks_down_by_msoa_and_protects_its_small_counts() {
+    let demo = private_demo();
+    let dir = demo.path();
+    let monitor = add_user(dir, "equality-officer", "equality_monitor");
+    let app = serve(dir);
+    let reply = app.get_with(
+        "/api/v1/equality/latest",
+        &[
+            ("Authorization", &format!("Bearer {monitor}")),
+            ("X-Purpose", "equality_monitoring"),
+        ],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["month"], "2026-10");
+    let results = body["results"].as_array().unwrap();
+    let msoa: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["dimension"] == "msoa")
+        .collect();
+    assert!(
+        !msoa.is_empty(),
+        "the demo's latest result has no MSOA comparison"
+    );
+    let populations: std::collections::BTreeSet<&str> = msoa
+        .iter()
+        .map(|r| r["population"].as_str().unwrap())
+        .collect();
+    assert!(
+        populations.contains("intelligence:suspect")
+            && populations.contains("child_suspect_vs_victim"),
+        "{populations:?}"
+    );
+
+    // Groups and references are MSOAs of the demo's authorities (the repository's code list:
+    // code, name, authority).
+    let list = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata/msoa/msoa11.csv"),
+    )
+    .unwrap();
+    let authority_of: std::collections::BTreeMap<&str, &str> = list
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some((*f.first()?, *f.last()?))
+        })
+        .collect();
+    let mut authorities = std::collections::BTreeSet::new();
+    let mut suppressed = 0;
+    for r in &msoa {
+        for k in ["group", "reference"] {
+            let code = r[k].as_str().unwrap();
+            let authority = authority_of
+                .get(code)
+                .unwrap_or_else(|| panic!("{k} {code:?} is not a demo MSOA: {r}"));
+            authorities.insert(*authority);
+        }
+        for k in [
+            "group_monitored",
+            "group_baseline",
+            "reference_monitored",
+            "reference_baseline",
+        ] {
+            let c = &r[k];
+            if c["suppressed"] == true {
+                assert!(c["count"].is_null(), "{r}");
+                suppressed += 1;
+            } else {
+                let n = c["count"].as_u64().unwrap();
+                assert!(
+                    n == 0 || (n >= 10 && n % 5 == 0),
+                    "{k} {n} is not protected: {r}"
+                );
+            }
+        }
+        if r["suppressed"] == true {
+            assert!(
+                r["rri"].is_null() && r["ci"].is_null() && r["flagged"].is_null(),
+                "{r}"
+            );
+        }
+    }
+    assert!(suppressed > 0, "no small MSOA count was suppressed");
+    // Bristol's MSOAs and its neighbours' (every authority with a youth population).
+    assert!(
+        ["E06000023", "E06000024", "E06000025"]
+            .iter()
+            .all(|a| authorities.contains(a)),
+        "{authorities:?}"
+    );
+    // MSOA resident baselines (10-24) are large enough to publish, rounded.
+    for r in msoa
+        .iter()
+        .filter(|r| r["population"] == "intelligence:suspect")
+    {
+        assert!(
+            r["group_baseline"]["count"]
+                .as_u64()
+                .is_some_and(|n| n >= 10),
+            "an MSOA's residents were suppressed: {r}"
+        );
+    }
+}
