@@ -5,8 +5,13 @@
 //! [`protect_count`] with the children's threshold (S21: the populations concern children;
 //! 1–9 suppressed, others rounded). When any of the four counts of a comparison is suppressed,
 //! its RRI, interval and flag are suppressed with it (S21: statistics derived from a suppressed
-//! count go with it). Published RRIs and interval ends are rounded to two decimals, so they do
-//! not carry the exact counts the rounding removed. Alerts are listed without figures.
+//! count go with it). The monitored counts (people recorded, stopped or subject to actions) are
+//! about children, so a zero is shown as suppressed like 1–9 (as in the layers about children,
+//! `safeguards::releases::hides_zero`): otherwise a small area's 0 against a neighbour's
+//! suppressed count would tell the monitor which MSOA holds a recorded child that month.
+//! Resident baselines publish their zeros. Published RRIs and interval ends are rounded to two
+//! decimals, so they do not carry the exact counts the rounding removed. Alerts are listed
+//! without figures.
 
 use serde::Serialize;
 
@@ -81,8 +86,14 @@ fn protect(count: u64, policy: &DisclosurePolicy) -> Published {
 
 /// The published form of one comparison.
 pub fn publish(c: &Comparison, policy: &DisclosurePolicy) -> PublishedComparison {
-    let counts =
+    let mut counts =
         [c.counts.a_g, c.counts.n_g, c.counts.a_r, c.counts.n_r].map(|n| protect(n, policy));
+    // The monitored counts (group and reference) never tell a zero from 1..9.
+    for k in [0, 2] {
+        if counts[k] == Published::Value(0) {
+            counts[k] = Published::Suppressed;
+        }
+    }
     let suppressed = counts.iter().any(|p| p.is_suppressed());
     let (rri, ci, no_estimate) = match (suppressed, c.outcome) {
         (true, _) => (None, None, None),
@@ -166,9 +177,14 @@ mod tests {
         let rri = p.rri.unwrap();
         assert!((rri - (rri * 100.0).round() / 100.0).abs() < 1e-12);
         assert_eq!(p.flagged, Some(true));
-        // A zero count is published (a true zero), with the reason there is no estimate.
+        // A zero monitored count looks like 1..9: suppressed, with everything derived from it.
         let p = publish(&comparison(0, 1000, 100, 5000), &policy);
-        assert_eq!(p.no_estimate.as_deref(), Some("zero_group_count"));
-        assert_eq!(p.flagged, Some(false));
+        assert!(p.group_monitored.is_suppressed() && p.suppressed);
+        assert_eq!(p.no_estimate, None);
+        assert_eq!(p.flagged, None);
+        assert_eq!(p, publish(&comparison(4, 1000, 100, 5000), &policy));
+        // A zero baseline is published.
+        let p = publish(&comparison(20, 0, 100, 5000), &policy);
+        assert_eq!(p.group_baseline, Published::Value(0));
     }
 }
