@@ -634,6 +634,9 @@ async fn serve(
     .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20))
     .with_budgets(settings.budgets)
     .with_admission(settings.admission)
+    .with_request_timeout(std::time::Duration::from_secs(
+        settings.connections.request_timeout_secs.into(),
+    ))
     .with_agreements(agreements)
     .with_equality_store(settings.data_dir.clone());
     // The monthly S22 job (S22: the monitor runs itself). It runs the last full month only when

@@ -124,6 +124,9 @@ pub struct AppState {
     pub(crate) risk: Arc<risk::RiskCache>,
     /// The admission layer every expensive computation runs through (issue 14, point 1).
     pub(crate) admission: Arc<admission::Admission>,
+    /// How long a request may run before it is answered `408`; its computation is then
+    /// cancelled.
+    pub(crate) request_timeout: Duration,
     /// Per-user budgets of person-level subjects and break-glass reads (issue 12, point 2).
     pub(crate) monitor: Arc<std::sync::Mutex<crate::safeguards::monitor::AccessMonitor>>,
     /// Per-address refusal budget and coalescing of identical refusals.
@@ -163,6 +166,7 @@ impl AppState {
             emerging: Arc::default(),
             risk: Arc::default(),
             admission: Arc::default(),
+            request_timeout: REQUEST_TIMEOUT,
             monitor: Arc::default(),
             refusals: Arc::default(),
             agreements: Arc::default(),
@@ -195,6 +199,13 @@ impl AppState {
     #[must_use]
     pub fn with_admission(mut self, settings: admission::AdmissionSettings) -> Self {
         self.admission = Arc::new(admission::Admission::new(settings));
+        self
+    }
+
+    /// The same state answering `408` after `timeout` (at least one second).
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout.max(Duration::from_secs(1));
         self
     }
 
@@ -291,7 +302,8 @@ where
         .map_err(ApiError::internal)?
 }
 
-/// How long a request may run before it is answered `408`.
+/// How long a request may run before it is answered `408`, unless configured
+/// (`SAFERPLACES_REQUEST_TIMEOUT_SECS`, `AppState::with_request_timeout`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole application router: API, health, and the web app from `web_dir`.
@@ -323,12 +335,12 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
             header::VARY,
             HeaderValue::from_static("authorization"),
         ))
-        .with_state(state);
+        .with_state(state.clone());
     api.fallback_service(ServeDir::new(web_dir).append_index_html_on_directories(true))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            state.request_timeout,
         ))
         .layer(TraceLayer::new_for_http())
 }

@@ -393,8 +393,11 @@ async fn tile_analyses(
                     "emerging-layer|{version}|{res:?}|{window:?}|{category:?}|{controlled}"
                 ),
                 class: key.class,
-                estimate_bytes: study_area_cells(res)
-                    .saturating_mul(months.saturating_mul(96).saturating_add(256)),
+                estimate_bytes: study_area_cells(res).saturating_mul(
+                    months
+                        .saturating_mul(super::emerging::EMERGING_BYTES_PER_CELL_STEP)
+                        .saturating_add(256),
+                ),
             };
             out.emerging = Some(
                 state

@@ -73,6 +73,9 @@ pub struct ConnectionSettings {
     /// Largest request body accepted, bytes (`SAFERPLACES_BODY_LIMIT_BYTES`, default 1 MiB);
     /// a longer declared body gets `413`.
     pub body_limit_bytes: u32,
+    /// Seconds a request may run before it is answered `408` and its computation cancelled
+    /// (`SAFERPLACES_REQUEST_TIMEOUT_SECS`, default 30, at least 1).
+    pub request_timeout_secs: u32,
 }
 
 impl Default for ConnectionSettings {
@@ -82,6 +85,7 @@ impl Default for ConnectionSettings {
             idle_timeout_secs: 30,
             max_connections: None,
             body_limit_bytes: 1 << 20,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -334,6 +338,10 @@ impl Settings {
             body_limit_bytes: number(
                 "SAFERPLACES_BODY_LIMIT_BYTES",
                 connection_defaults.body_limit_bytes,
+            )?,
+            request_timeout_secs: at_least_one(
+                "SAFERPLACES_REQUEST_TIMEOUT_SECS",
+                connection_defaults.request_timeout_secs,
             )?,
         };
         let admission_defaults = AdmissionSettings::default();

@@ -33,7 +33,6 @@ pub use activity::{Expiry, Timeouts};
 pub use body_limit::limit_bodies;
 pub use open_files::OpenFiles;
 
-use crate::api::REQUEST_TIMEOUT;
 use crate::config::ConnectionSettings;
 use activity::{Activity, BusyGuard, GuardedBody, Watched};
 
@@ -83,7 +82,7 @@ impl ConnectionLimits {
                 idle,
                 // A request without traffic for the request timeout (it is answered `408` by
                 // then) and the idle timeout has a client that stopped reading.
-                stalled: REQUEST_TIMEOUT + idle,
+                stalled: Duration::from_secs(settings.request_timeout_secs.into()) + idle,
             },
             max_connections,
             body_limit_bytes: settings.body_limit_bytes.into(),
@@ -333,7 +332,7 @@ mod tests {
         assert_eq!(derived.lingering_refusals, 32);
         assert_eq!(derived.timeouts.header, Duration::from_secs(10));
         assert_eq!(derived.timeouts.idle, Duration::from_secs(30));
-        assert!(derived.timeouts.stalled > REQUEST_TIMEOUT);
+        assert!(derived.timeouts.stalled > crate::api::REQUEST_TIMEOUT);
         let set = ConnectionSettings {
             max_connections: Some(20),
             ..ConnectionSettings::default()

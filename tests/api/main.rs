@@ -7,6 +7,7 @@
 )]
 
 mod access;
+mod admission;
 mod analyse;
 mod analytics;
 mod audit_trail;

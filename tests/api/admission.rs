@@ -1,0 +1,131 @@
+//! Issue 14, point 1: bounded work per request. The review found that one
+//! `/api/v1/emerging?step=week` over the whole span got `408` and kept computing for 142 s
+//! more, using 3.87 GB, and that cheap requests could start computations without limit. Each
+//! expensive computation now runs through the admission layer (`api::admission`): refused up
+//! front over its memory budget, queued per disclosure class with `503` beyond the queue, and
+//! cancelled when its request is dropped.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{TestApp, spawn_app_with};
+
+/// The server's running computations, from `/health`.
+fn running(app: &TestApp) -> u64 {
+    app.get("/health").json()["computations_running"]
+        .as_u64()
+        .expect("/health reports computations_running")
+}
+
+/// Polls `f` every 50 ms until it holds or `limit` passes; true when it held.
+fn within(limit: Duration, f: impl Fn() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// An emerging hot spot analysis in weekly steps over the whole span at res 9 (about 13,000
+/// cells × 157 weeks on the demo data): about 0.3 s in a release build and seconds in the
+/// debug build the tests run, within the memory budget.
+const SLOW: &str = "/api/v1/emerging?step=week&res=9";
+
+#[test]
+fn a_request_that_times_out_stops_its_computation() {
+    let app = spawn_app_with(&[("SAFERPLACES_REQUEST_TIMEOUT_SECS", "1")]);
+    let reply = app.get_as("vru_analyst", SLOW, &[]);
+    assert_eq!(reply.status, 408, "{}", reply.body);
+    // The computation was cancelled with its request: it stops at its next checkpoint, where
+    // before it ran to the end for nobody.
+    assert!(
+        within(Duration::from_secs(10), || running(&app) == 0),
+        "the computation kept running after its request timed out"
+    );
+    // And the server still answers the same analysis when given the time.
+    let reply = app.get_as("vru_analyst", "/api/v1/emerging?step=month&res=7", &[]);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[test]
+fn a_computation_over_its_memory_budget_is_refused_up_front_saying_what_to_ask_instead() {
+    let app = spawn_app_with(&[("SAFERPLACES_REQUEST_TIMEOUT_SECS", "5")]);
+    // Weekly steps at res 9 over a window of 37 years: about 27,000 cells × 1,900 weeks, a
+    // cube of about 2 GB, from one cheap request.
+    let reply = app.get_as(
+        "vru_analyst",
+        "/api/v1/emerging?step=week&res=9&from=1990-01-01&to=2026-10-31",
+        &[],
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let v = reply.json();
+    assert_eq!(v["error"], "TOO_EXPENSIVE");
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.contains("MiB") && message.contains("monthly steps"),
+        "{message}"
+    );
+    assert_eq!(running(&app), 0, "nothing was started");
+}
+
+#[test]
+fn a_full_queue_is_refused_with_retry_after_and_other_classes_and_layers_still_answer() {
+    let app = std::sync::Arc::new(spawn_app_with(&[
+        ("SAFERPLACES_ANALYSIS_WORKERS", "1"),
+        ("SAFERPLACES_ANALYSIS_QUEUE", "0"),
+        ("SAFERPLACES_REQUEST_TIMEOUT_SECS", "60"),
+    ]));
+    // One analyst computation holds the exact class's only worker.
+    let busy = {
+        let app = std::sync::Arc::clone(&app);
+        std::thread::spawn(move || app.get_as("vru_analyst", SLOW, &[]).status)
+    };
+    assert!(
+        within(Duration::from_secs(20), || running(&app) >= 1),
+        "the slow computation started"
+    );
+    // A different analysis of the same class finds no worker and no room in the queue.
+    let refused = app.get_as("police_analyst", "/api/v1/emerging?step=week&res=7", &[]);
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(refused.json()["error"], "BUSY");
+    let retry: u64 = refused
+        .retry_after
+        .parse()
+        .expect("a Retry-After in seconds");
+    assert!(retry >= 1);
+    // The public's class has its own worker, and plain layers need none.
+    let public = app.get("/api/v1/hotspots?res=7");
+    assert_eq!(public.status, 200, "{}", public.body);
+    assert_eq!(app.get("/api/v1/hexagons?res=7").status, 200);
+    assert_eq!(busy.join().unwrap(), 200);
+}
+
+#[test]
+fn identical_requests_at_once_share_one_computation() {
+    let app = std::sync::Arc::new(spawn_app_with(&[
+        ("SAFERPLACES_ANALYSIS_WORKERS", "1"),
+        ("SAFERPLACES_ANALYSIS_QUEUE", "0"),
+        ("SAFERPLACES_REQUEST_TIMEOUT_SECS", "60"),
+    ]));
+    // Eight identical requests with one worker and no queue: had each its own computation,
+    // seven would be refused with 503; sharing the first one's, all get its answer.
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let app = std::sync::Arc::clone(&app);
+            std::thread::spawn(move || {
+                let r = app.get_as("vru_analyst", SLOW, &[]);
+                (r.status, r.body)
+            })
+        })
+        .collect();
+    let replies: Vec<(u16, String)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for (status, body) in &replies {
+        assert_eq!(*status, 200, "{body}");
+    }
+    assert!(
+        replies.iter().all(|(_, b)| *b == replies[0].1),
+        "one computation, one answer"
+    );
+}
