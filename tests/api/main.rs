@@ -16,6 +16,7 @@ mod endpoints;
 mod equality;
 mod erasure;
 mod import;
+mod integrity;
 mod oracles;
 mod reviews;
 mod rules;
