@@ -1040,6 +1040,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Check { dir, full } => {
             let s = settings(None, dir.data_dir)?;
+            // Checking must not create an empty store and call it sound.
+            let file = s.data_dir.join(SqliteStore::FILE_NAME);
+            anyhow::ensure!(
+                file.is_file(),
+                "no store to check: {} does not exist",
+                file.display()
+            );
             let report = SqliteStore::open(&s.data_dir)?.check(full)?;
             for line in report.lines() {
                 out(&line)?;

@@ -215,3 +215,13 @@ fn check_on_an_intact_copy_exits_zero_and_says_what_it_checked() {
     let out = cli(dir.path(), &["stats", "--json"]);
     assert!(out.status.success());
 }
+
+#[test]
+fn check_on_a_directory_without_a_store_fails_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(dir.path(), &["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no store to check"), "{stderr}");
+    assert!(!database(dir.path()).exists(), "no empty store was created");
+}
