@@ -708,11 +708,12 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
     // every segment's checksum and refuses a damaged one.
     store
         .quick_check_if_small()
-        .context("checking the store at start")?;
+        .with_context(|| format!("checking the store {} at start", store.file().display()))?;
     let loaded_marker = store
         .change_marker()
         .context("reading the store's change marker")?;
-    let snapshot = load_snapshot(&store, 1).context("loading the store")?;
+    let snapshot = load_snapshot(&store, 1)
+        .with_context(|| format!("loading the store {}", store.file().display()))?;
     tracing::info!(
         incidents = snapshot.incidents.len(),
         unlocated = snapshot.incidents.unlocated(),
@@ -1030,7 +1031,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = settings(None, dir.data_dir)?;
             let store = SqliteStore::open(&s.data_dir)?;
             // A damaged store is refused, not counted (issue 14, point 4).
-            store.verify_at_start()?;
+            store
+                .verify_at_start()
+                .with_context(|| format!("checking the store {}", store.file().display()))?;
             let counts = store.counts()?;
             out(&if json {
                 serde_json::to_string(&counts)?
