@@ -454,12 +454,21 @@ fn structure_damage_is_refused_at_start_with_sqlites_own_message() {
 }
 
 #[test]
-fn quick_check_is_skipped_above_the_size_limit_only() {
-    // 256 MiB: a store this size takes about 2.5 s of checking on one shared core.
-    assert_eq!(QUICK_CHECK_MAX_BYTES, 268_435_456);
-    let store = SqliteStore::open_in_memory().unwrap();
+fn quick_check_runs_on_a_store_within_the_limit_and_is_skipped_above_it() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    store_with_segments(&mut store, 1, 100);
+    let bytes = store.size_bytes().unwrap();
+    assert!(bytes > 0 && bytes <= QUICK_CHECK_MAX_BYTES);
     assert!(
         store.quick_check_if_small().unwrap(),
         "a small store is checked"
+    );
+    assert!(
+        store.quick_check_up_to(bytes).unwrap(),
+        "the limit is inclusive"
+    );
+    assert!(
+        !store.quick_check_up_to(bytes - 1).unwrap(),
+        "a store over the limit is not checked at start"
     );
 }

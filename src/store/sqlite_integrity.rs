@@ -11,9 +11,10 @@
 //!
 //! The checksum is CRC-32 (IEEE 802.3 polynomial, `crc32fast`, SIMD: well over a GB/s here)
 //! over the row count, file id, lowest and highest id (little-endian `i64`s), the length of the
-//! id blob and both blobs. The polynomial is primitive, so every error of one or two bits in
-//! a segment shorter than 2^32 bits (512 MiB; segments are a few MB) and every burst of up to
-//! 32 bits is detected for certain; other damage escapes with probability 2^-32. It guards
+//! id blob and both blobs. Every burst of up to 32 bits is detected for certain, and so is
+//! every error of one or two bits in a message of up to 4,294,967,263 bits, about 512 MiB
+//! (Hamming distance 3 at that length, P. Koopman, "32-bit cyclic redundancy codes for Internet
+//! applications", DSN 2002; segments are a few MB); other damage escapes with probability 2^-32. It guards
 //! against storage faults, not against someone who can write the file (they can recompute it;
 //! the audit log's signatures cover that threat for the audit trail).
 //!
@@ -25,9 +26,11 @@
 //! that decode.
 //!
 //! At start (`serve`, `stats`), stores of at most [`QUICK_CHECK_MAX_BYTES`] also run
-//! `PRAGMA quick_check` (about a second per 100 MB on a shared core); larger stores skip it
-//! and rely on the checksums, and `saferplaces check --full` runs `PRAGMA integrity_check`
-//! (which also checks that indexes match their tables) on demand.
+//! `PRAGMA quick_check`; larger stores skip it and rely on the checksums, and
+//! `saferplaces check --full` runs `PRAGMA integrity_check` (which also checks that indexes
+//! match their tables) on demand. Measured on a busy 2-core machine: 0.06 s for the 10 MB demo
+//! store (row tables), 0.08 s for a 93 MB store of 2,000,000 imported incidents (mostly
+//! segment blobs, whose overflow pages are cheap to check); CRC-32 itself ran at 35 GB/s.
 
 use std::path::PathBuf;
 
@@ -41,8 +44,10 @@ use crate::store::{StoreError, StoreResult};
 const SEGMENTS: &str = "incident_segments";
 
 /// The largest database, in bytes, that `serve` and `stats` check with `PRAGMA quick_check`
-/// at start (256 MiB: about 2.5 s of checking on one core at most). Larger stores rely on the
-/// segment checksums at start; `saferplaces check` checks them whole.
+/// at start: 256 MiB. Row tables cost the check about 6 ms per MB (the demo), so a store of
+/// this size made of row tables adds about 1.5 s to a start; segment blobs cost a tenth of
+/// that. Larger stores rely on the segment checksums at start; `saferplaces check` checks
+/// them whole.
 pub const QUICK_CHECK_MAX_BYTES: u64 = 256 << 20;
 
 /// The columns every segment query selects, in the order [`SegmentRow::read`] reads them.
@@ -362,9 +367,14 @@ impl SqliteStore {
     ///
     /// [`StoreError::StructureDamaged`] with `SQLite`'s messages.
     pub fn quick_check_if_small(&self) -> StoreResult<bool> {
-        if self.size_bytes()? > QUICK_CHECK_MAX_BYTES {
+        self.quick_check_up_to(QUICK_CHECK_MAX_BYTES)
+    }
+
+    /// [`Self::quick_check_if_small`] with the limit given.
+    fn quick_check_up_to(&self, limit_bytes: u64) -> StoreResult<bool> {
+        if self.size_bytes()? > limit_bytes {
             tracing::info!(
-                limit_bytes = QUICK_CHECK_MAX_BYTES,
+                limit_bytes,
                 "store larger than the quick_check limit: relying on segment checksums at start; run `saferplaces check --full` to check it whole"
             );
             return Ok(false);
