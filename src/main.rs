@@ -145,6 +145,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the store for damage: SQLite's structure check, every segment's checksum and
+    /// every record; prints what it checked and OK, or every problem (exit status 2).
+    Check {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Run `PRAGMA integrity_check` (slower; also checks indexes) instead of `quick_check`.
+        #[arg(long)]
+        full: bool,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -699,10 +708,16 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
         }
     };
     let started = Instant::now();
+    // Issue 14, point 4: SQLite's structure check on a small store; the load below verifies
+    // every segment's checksum and refuses a damaged one.
+    store
+        .quick_check_if_small()
+        .with_context(|| format!("checking the store {} at start", store.file().display()))?;
     let loaded_marker = store
         .change_marker()
         .context("reading the store's change marker")?;
-    let snapshot = load_snapshot(&store, 1).context("loading the store")?;
+    let snapshot = load_snapshot(&store, 1)
+        .with_context(|| format!("loading the store {}", store.file().display()))?;
     tracing::info!(
         incidents = snapshot.incidents.len(),
         unlocated = snapshot.incidents.unlocated(),
@@ -1018,12 +1033,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Stats { dir, json } => {
             let s = settings(None, dir.data_dir)?;
-            let counts = SqliteStore::open(&s.data_dir)?.counts()?;
+            let store = SqliteStore::open(&s.data_dir)?;
+            // A damaged store is refused, not counted (issue 14, point 4).
+            store
+                .verify_at_start()
+                .with_context(|| format!("checking the store {}", store.file().display()))?;
+            let counts = store.counts()?;
             out(&if json {
                 serde_json::to_string(&counts)?
             } else {
                 format!("{counts:#?}")
             })?;
+        }
+        Command::Check { dir, full } => {
+            let s = settings(None, dir.data_dir)?;
+            // Checking must not create an empty store and call it sound.
+            let file = s.data_dir.join(SqliteStore::FILE_NAME);
+            anyhow::ensure!(
+                file.is_file(),
+                "no store to check: {} does not exist",
+                file.display()
+            );
+            let report = SqliteStore::open(&s.data_dir)?.check(full)?;
+            for line in report.lines() {
+                out(&line)?;
+            }
+            if !report.is_ok() {
+                return Ok(ExitCode::from(2));
+            }
         }
         Command::User {
             command:

@@ -8,7 +8,7 @@ pub mod cause;
 pub mod segment;
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{CheckReport, QUICK_CHECK_MAX_BYTES, SqliteStore};
 
 use crate::domain::{Dataset, Day, PersonRef, Role, User};
 use crate::safeguards::rules::{RuleViolation, StoredState, check_batch};
@@ -87,6 +87,44 @@ pub enum StoreError {
         what: &'static str,
         /// Its key.
         key: String,
+    },
+    /// A stored segment does not match its checksum or cannot be read as written: the store
+    /// is damaged and is refused rather than served (issue 14, point 4). The ids are the ones
+    /// the segment's row records, which the checksum covers too.
+    #[error(
+        "the store is damaged: table {table}, segment {segment} (incident ids \
+         {first_id}..={last_id}, {rows} rows): {reason}. Restore the database file from a \
+         backup; `saferplaces check` lists every damaged segment"
+    )]
+    Damaged {
+        /// Table.
+        table: &'static str,
+        /// The segment's id (its row key).
+        segment: i64,
+        /// Lowest incident id the segment covers.
+        first_id: i64,
+        /// Highest incident id the segment covers.
+        last_id: i64,
+        /// Rows the segment holds.
+        rows: i64,
+        /// What is wrong (checksum mismatch, missing checksum, a column of the wrong type).
+        reason: String,
+    },
+    /// `SQLite`'s own structure check (`PRAGMA quick_check` or `integrity_check`) found damage;
+    /// its messages are quoted as `SQLite` wrote them.
+    #[error(
+        "the store {} is damaged: PRAGMA {pragma} reported: {}. Restore the database file \
+         from a backup",
+        file.display(),
+        messages.join("; ")
+    )]
+    StructureDamaged {
+        /// The database file.
+        file: std::path::PathBuf,
+        /// `quick_check` or `integrity_check`.
+        pragma: &'static str,
+        /// `SQLite`'s messages, one per problem (at most 100).
+        messages: Vec<String>,
     },
     /// A stored row could not be turned back into a domain value.
     #[error("corrupt {table} row {row}: {reason}")]

@@ -71,7 +71,15 @@ const MIGRATIONS: &[(u32, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_equality_msoa.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_segment_checksums.sql"),
+    ),
 ];
+
+/// The schema version whose migration adds segment checksums; its Rust step computes them for
+/// the segments already stored ([`integrity::fill_segment_checksums`]).
+const SEGMENT_CHECKSUM_SCHEMA_VERSION: u32 = 10;
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
 const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -100,6 +108,12 @@ pub struct SqliteStore {
 /// Opening a store read-only when its data directory cannot be written (issue 14, point 5).
 #[path = "sqlite_readonly.rs"]
 mod readonly;
+
+/// Segment checksums, structure checks and `saferplaces check` (issue 14, point 4).
+#[path = "sqlite_integrity.rs"]
+mod integrity;
+
+pub use integrity::{CheckReport, QUICK_CHECK_MAX_BYTES};
 
 impl SqliteStore {
     /// File name of the database inside the data directory.
@@ -887,6 +901,9 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     for &(version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
         tx.execute_batch(sql)
             .map_err(db("applying a schema migration"))?;
+        if version == SEGMENT_CHECKSUM_SCHEMA_VERSION {
+            integrity::fill_segment_checksums(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version)
             .map_err(db("recording the schema version"))?;
     }
@@ -1050,19 +1067,28 @@ fn write_segments(
     let encoder = super::segment::SegmentEncoder::new(incidents)?;
     let mut stmt = conn
         .prepare_cached(
-            "INSERT INTO incident_segments (file_id, rows, min_id, max_id, ids, data) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO incident_segments (file_id, rows, min_id, max_id, ids, data, checksum) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(db(context))?;
     for positions in order.chunks(super::segment::SEGMENT_ROWS) {
         let seg = encoder.encode(positions)?;
-        stmt.execute(params![
-            file_id,
+        let (rows, min_id, max_id) = (
             seg.rows as i64,
             sql_id(seg.min_id, context)?,
             sql_id(seg.max_id, context)?,
+        );
+        // Written with the segment, in its transaction, and verified on every load.
+        let checksum =
+            integrity::segment_checksum(rows, file_id, min_id, max_id, &seg.ids, &seg.data);
+        stmt.execute(params![
+            file_id,
+            rows,
+            min_id,
+            max_id,
             seg.ids,
             seg.data,
+            i64::from(checksum),
         ])
         .map_err(db(context))?;
         written.stored += seg.rows as u64;
@@ -1648,26 +1674,21 @@ fn load_incidents(conn: &Connection) -> StoreResult<Vec<Incident>> {
     let mut incidents = load_incident_rows(conn)?;
     let context = "loading incident segments";
     let mut stmt = conn
-        .prepare_cached("SELECT id, ids, data FROM incident_segments ORDER BY id")
+        .prepare_cached(&format!(
+            "SELECT {} FROM incident_segments ORDER BY id",
+            integrity::SEGMENT_COLUMNS
+        ))
         .map_err(db(context))?;
     let mut rows = stmt.query([]).map_err(db(context))?;
     let mut any = false;
     while let Some(row) = rows.next().map_err(db(context))? {
-        let segment: i64 = row.get(0).map_err(db(context))?;
-        let blob = |idx: usize| -> StoreResult<&[u8]> {
-            row.get_ref(idx)
-                .map_err(db(context))?
-                .as_blob()
-                .map_err(|e| StoreError::Corrupt {
-                    table: "incident_segments",
-                    row: segment.to_string(),
-                    reason: e.to_string(),
-                })
-        };
+        // No byte is decoded before the checksum matches (issue 14, point 4).
+        let segment = integrity::SegmentRow::read(row)?;
+        segment.verify()?;
         incidents.extend(super::segment::decode_incidents(
-            segment,
-            blob(1)?,
-            blob(2)?,
+            segment.id,
+            segment.ids,
+            segment.data,
         )?);
         any = true;
     }

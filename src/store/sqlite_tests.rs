@@ -1171,7 +1171,7 @@ fn imported_incidents_go_to_segments_once_and_load_with_row_incidents_in_id_orde
 }
 
 #[test]
-fn a_damaged_segment_is_reported_as_corrupt_on_load() {
+fn a_damaged_segment_is_reported_as_damaged_on_load() {
     let mut store = SqliteStore::open_in_memory().unwrap();
     let data = sample();
     let batch = ImportBatch {
@@ -1193,11 +1193,12 @@ fn a_damaged_segment_is_reported_as_corrupt_on_load() {
             [],
         )
         .unwrap();
+    // Its checksum no longer matches (issue 14, point 4): refused before a byte is decoded.
     let err = store.load().unwrap_err();
     assert!(
         matches!(
             err,
-            StoreError::Corrupt {
+            StoreError::Damaged {
                 table: "incident_segments",
                 ..
             }

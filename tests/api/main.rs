@@ -17,6 +17,7 @@ mod endpoints;
 mod equality;
 mod erasure;
 mod import;
+mod integrity;
 mod oracles;
 mod reviews;
 mod rules;
