@@ -308,6 +308,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole application router: API, health, and the web app from `web_dir`.
 pub fn router(state: AppState, web_dir: &Path) -> Router {
+    let request_timeout = state.request_timeout;
     let api = Router::new()
         .merge(health::router())
         .merge(meta::router())
@@ -335,12 +336,12 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
             header::VARY,
             HeaderValue::from_static("authorization"),
         ))
-        .with_state(state.clone());
+        .with_state(state);
     api.fallback_service(ServeDir::new(web_dir).append_index_html_on_directories(true))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            state.request_timeout,
+            request_timeout,
         ))
         .layer(TraceLayer::new_for_http())
 }
