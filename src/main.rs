@@ -138,7 +138,8 @@ enum Command {
         command: ReportCommand,
     },
     /// Print the OpenAPI 3.1 document of the HTTP API, as a server serves it at
-    /// /api/v1/openapi.json (naming http://127.0.0.1:8080 and the demo's boundary schemes).
+    /// /api/v1/openapi.json, naming the default address 127.0.0.1:8080 and the demo's
+    /// boundary schemes.
     Openapi,
     /// Print the number of stored records per kind.
     Stats {

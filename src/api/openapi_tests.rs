@@ -10,9 +10,9 @@ use serde_json::Value;
 use super::*;
 
 /// Every error status each operation can answer, read from its handler and the layers in
-/// front of it: the connection layer and timeout (408, 413, 503 TOO_MANY_CONNECTIONS) for
+/// front of it: the connection layer and timeout (408, 413, 503 `TOO_MANY_CONNECTIONS`) for
 /// all; `Params` (400) for every handler taking a query; the policy layer (401, 403, 429
-/// TOO_MANY_REFUSALS, 503 AUDIT_LOG_READ_ONLY when a refusal cannot be logged) for every
+/// `TOO_MANY_REFUSALS`, 503 `AUDIT_LOG_READ_ONLY` when a refusal cannot be logged) for every
 /// route with a data class; 428 where a purpose, case reference or legal basis is demanded;
 /// person reads also 403 and 429 from scope and budgets.
 fn expected_errors() -> BTreeMap<String, Vec<u16>> {
@@ -153,13 +153,14 @@ fn every_success_response_has_a_schema() {
                 schema.is_object() && schema.as_object().is_some_and(|s| !s.is_empty()),
                 "{id}: {media} without a schema"
             );
-            let expected = if path.starts_with("/tiles/") && !path.ends_with(".json") {
-                "application/vnd.mapbox-vector-tile"
-            } else if schema == &doc["components"]["schemas"]["FeatureCollection"] {
-                "application/geo+json"
-            } else {
-                "application/json"
-            };
+            let expected =
+                if path.starts_with("/tiles/") && !path.to_ascii_lowercase().ends_with(".json") {
+                    "application/vnd.mapbox-vector-tile"
+                } else if schema == &doc["components"]["schemas"]["FeatureCollection"] {
+                    "application/geo+json"
+                } else {
+                    "application/json"
+                };
             assert_eq!(media, expected, "{id}");
         }
     }
