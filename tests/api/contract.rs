@@ -1,6 +1,6 @@
 //! The API contract (issue 14, point 6): schemathesis, with every check, against the real
-//! server on the demo data, as the public, a VRU analyst and a police analyst; and what its
-//! runs found, kept as plain regression tests.
+//! server on the demo data, as the public, a VRU analyst, a police analyst and (for the
+//! audit log) an auditor; and what its runs found, kept as plain regression tests.
 //!
 //! Schemathesis runs from `$SAFERPLACES_PYTHON` (`make test` sets it to `.venv/bin/python`,
 //! which `make venv` installs from `tests/contract/requirements.txt`). Its settings, and the
@@ -49,8 +49,9 @@ struct Run {
     output: String,
 }
 
-/// Runs schemathesis against `base` with `headers` (`Name: value`), from a scratch directory
-/// (it keeps a `.hypothesis` database in the working directory).
+/// Runs schemathesis against `base` with `headers` (`Name: value`, or `--include-path-regex`
+/// and its pattern), from a scratch directory (it keeps a `.hypothesis` database in the
+/// working directory).
 fn schemathesis(py: &Path, base: &str, headers: &[String]) -> Run {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contract/schemathesis.toml");
     let scratch = tempfile::tempdir().unwrap();
@@ -65,8 +66,13 @@ fn schemathesis(py: &Path, base: &str, headers: &[String]) -> Run {
         .args(["--workers", "2", "--request-timeout", "60"])
         .current_dir(scratch.path())
         .env("SCHEMATHESIS_HOOKS", "");
-    for h in headers {
-        cmd.args(["-H", h]);
+    let mut args = headers.iter();
+    while let Some(h) = args.next() {
+        if h.starts_with("--") {
+            cmd.arg(h).args(args.next());
+        } else {
+            cmd.args(["-H", h]);
+        }
     }
     let out = cmd.output().unwrap();
     let output = format!(
@@ -99,7 +105,7 @@ fn summary(output: &str) -> String {
 }
 
 #[test]
-fn schemathesis_finds_nothing_as_public_vru_analyst_or_police_analyst() {
+fn schemathesis_finds_nothing_as_public_vru_analyst_police_analyst_or_auditor() {
     let Some(py) = schemathesis_python() else {
         return;
     };
@@ -113,9 +119,9 @@ fn schemathesis_finds_nothing_as_public_vru_analyst_or_police_analyst() {
     };
     let (op_case, _) = test_assigned_cases(&data);
     let bearer = |user: &str| format!("Authorization: Bearer {}", tokens[user]);
-    let roles: [(&str, Vec<String>); 3] = [
-        ("public", vec![]),
-        ("vru_analyst", vec![bearer("vru_analyst")]),
+    let roles: [(&str, Vec<String>, u64); 4] = [
+        ("public", vec![], 1_000),
+        ("vru_analyst", vec![bearer("vru_analyst")], 1_000),
         (
             "police_analyst",
             vec![
@@ -124,10 +130,23 @@ fn schemathesis_finds_nothing_as_public_vru_analyst_or_police_analyst() {
                 format!("X-Case-Ref: {op_case}"),
                 "X-Legal-Basis: dpa_2018_s35_law_enforcement".to_owned(),
             ],
+            1_000,
+        ),
+        // The other roles are refused the audit log before its parameters are read: an
+        // auditor covers them (two operations, so fewer cases).
+        (
+            "auditor",
+            vec![
+                bearer("auditor"),
+                "X-Purpose: audit_lawfulness".to_owned(),
+                "--include-path-regex".to_owned(),
+                "^/api/v1/audit".to_owned(),
+            ],
+            100,
         ),
     ];
     let mut failed = Vec::new();
-    for (role, headers) in roles {
+    for (role, headers, min_cases) in roles {
         // A server per role: one role's budgets and refusals do not shape another's run.
         let app = spawn_app();
         let run = schemathesis(&py, &app.base, &headers);
@@ -141,8 +160,8 @@ fn schemathesis_finds_nothing_as_public_vru_analyst_or_police_analyst() {
             failed.push(role);
         }
         assert!(
-            run.cases >= 1_000,
-            "schemathesis ran {} cases as {role}, fewer than 1,000:\n{}",
+            run.cases >= min_cases,
+            "schemathesis ran {} cases as {role}, fewer than {min_cases}:\n{}",
             run.cases,
             run.output
         );
