@@ -54,15 +54,17 @@ const CONNECTION_STATUSES: &[u16] = &[408, 413, 503];
 /// The error statuses of an operation on a route of `class` whose handler parses query
 /// parameters when `params` is true: the connection layer's, `400` for a bad parameter, and
 /// from the policy layer `401` (bad or missing token), `403` (role, purpose, case...), `429`
-/// (refusal or person budget spent) and `503` (`AUDIT_LOG_READ_ONLY`: a refusal or an audited
-/// read that cannot be logged); `428` where a purpose or case reference is demanded.
+/// (refusal or person budget spent), `503` (`AUDIT_LOG_READ_ONLY`: a refusal or an audited
+/// read that cannot be logged) and `500` (any other failure to write that record, or of the
+/// handler's work on the blocking pool; the cause is logged, not sent); `428` where a purpose
+/// or case reference is demanded.
 pub fn error_statuses(class: Option<DataClass>, params: bool) -> Vec<u16> {
     let mut s = CONNECTION_STATUSES.to_vec();
     if params {
         s.push(400);
     }
     if let Some(class) = class {
-        s.extend([401, 403, 429]);
+        s.extend([401, 403, 429, 500]);
         if matches!(
             class,
             DataClass::PersonLevel | DataClass::AuditLog | DataClass::Equality
@@ -192,6 +194,7 @@ fn response_name(status: u16) -> &'static str {
         413 => "BodyTooLarge",
         428 => "PreconditionRequired",
         429 => "TooManyRequests",
+        500 => "InternalError",
         _ => "ServiceUnavailable",
     }
 }
@@ -252,6 +255,8 @@ fn components_responses() -> Value {
         "TooManyRequests": {"description": "this address made too many refused requests, or the caller's budget of people per hour or break-glass reads per day is spent (logged, with an alert)",
                             "headers": retry_after(true),
                             "content": error_content(&deny_codes(429))},
+        "InternalError": {"description": "the server failed; the cause is logged, never sent",
+                          "content": error_content(&["INTERNAL"])},
         "ServiceUnavailable": {"description": "the server is at its connection cap (TOO_MANY_CONNECTIONS, with Retry-After), or runs on a read-only data directory and cannot write the audit record this request needs (AUDIT_LOG_READ_ONLY)",
                                "headers": retry_after(false),
                                "content": error_content(&["TOO_MANY_CONNECTIONS", "AUDIT_LOG_READ_ONLY"])}
