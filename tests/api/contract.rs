@@ -243,7 +243,8 @@ fn a_tilejson_refuses_the_parameters_its_tiles_would_refuse() {
 }
 
 /// The served document names this server in `servers` (schemathesis and other clients send
-/// their requests there) and the store's own boundary schemes.
+/// their requests there) and the store's own boundary schemes, and is otherwise the one
+/// `saferplaces openapi` writes.
 #[test]
 fn the_served_document_names_this_server_and_its_schemes() {
     let app = spawn_app();
@@ -253,4 +254,18 @@ fn the_served_document_names_this_server_and_its_schemes() {
     let schemes = &doc["paths"]["/api/v1/boundaries"]["get"]["parameters"][0]["schema"]["enum"];
     let meta = app.get("/api/v1/meta").json();
     assert_eq!(schemes, &meta["schemes"]);
+    // `saferplaces openapi` (which `make test` lints) writes the same document, naming the
+    // default address: on the demo data nothing else differs.
+    let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut written: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(written["servers"][0]["url"], "http://127.0.0.1:8080");
+    written["servers"] = doc["servers"].clone();
+    assert!(
+        written == doc,
+        "saferplaces openapi differs from the served document"
+    );
 }
