@@ -6,7 +6,7 @@ CARGO ?= cargo
 SAFERPLACES_ADDR ?= 127.0.0.1:8080
 export SAFERPLACES_ADDR
 
-.PHONY: demo build web web-deps test test-rust test-web deps-browser venv lint fmt clippy bench bench-build ci clean-demo
+.PHONY: demo build web web-deps test test-rust test-contract-lint contract-deps test-web deps-browser venv lint fmt clippy bench bench-build ci clean-demo
 
 # The audit signing key and the witness are created beside, not inside, the data directory:
 # ./data.audit-key (mode 0600, public key ./data.audit-key.pub) and ./data.audit-witness/.
@@ -22,19 +22,31 @@ web-deps:
 web: web-deps
 	cd web && npm run build
 
-# Every test: Rust unit, integration (real binary on port 0), then the headless-Chromium map test.
-test: test-rust test-web
+# Every test: Rust unit, integration (real binary on port 0, schemathesis among them), the
+# OpenAPI lint, then the headless-Chromium map test.
+test: test-rust test-contract-lint test-web
 
 test-rust: venv
 	SAFERPLACES_PYTHON=$(CURDIR)/.venv/bin/python $(CARGO) test --locked
 
-# Reference implementations the tests compare against (maps.md §7, analytics.md §10), pinned.
-PY_REQUIREMENTS := $(wildcard tests/reference/requirements.txt tests/reference/*/requirements.txt)
+# Reference implementations the tests compare against (maps.md §7, analytics.md §10), and
+# schemathesis for the API contract test (tests/api/contract.rs), pinned.
+PY_REQUIREMENTS := $(wildcard tests/reference/requirements.txt tests/reference/*/requirements.txt tests/contract/requirements.txt)
 venv: .venv/.installed
 .venv/.installed: $(PY_REQUIREMENTS)
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet --disable-pip-version-check $(addprefix -r ,$(PY_REQUIREMENTS))
 	touch $@
+
+# Redocly CLI (pinned in tests/contract/package-lock.json) lints the document that
+# `saferplaces openapi` writes, the same one the server serves: 0 errors, or the target fails.
+contract-deps:
+	cd tests/contract && npm ci --no-audit --no-fund
+
+test-contract-lint: contract-deps
+	$(CARGO) build --locked
+	./target/debug/saferplaces openapi > tests/contract/openapi.json
+	cd tests/contract && npm run --silent lint
 
 test-web: deps-browser web
 	$(CARGO) build --locked

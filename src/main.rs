@@ -137,6 +137,10 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// Print the OpenAPI 3.1 document of the HTTP API, as a server serves it at
+    /// /api/v1/openapi.json, naming the default address 127.0.0.1:8080 and the demo's
+    /// boundary schemes.
+    Openapi,
     /// Print the number of stored records per kind.
     Stats {
         #[command(flatten)]
@@ -1030,6 +1034,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "counts only: an individual linked to many incidents is counted once per area",
                 )?;
             }
+        }
+        Command::Openapi => {
+            out(&serde_json::to_string_pretty(
+                &saferplaces::api::openapi::document(),
+            )?)?;
         }
         Command::Stats { dir, json } => {
             let s = settings(None, dir.data_dir)?;

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -164,6 +164,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The policy middleware; installed with `route_layer` so the matched route is known.
 pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Every route is read-only (GET, and HEAD with it): another method is answered `405`
+    // before authentication, so it is neither refused as a read (401, 403, 428) nor audited.
+    // A route with another method would have to be let through here: fail closed until then.
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return method_not_allowed();
+    }
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -284,6 +290,20 @@ pub async fn policy_layer(State(state): State<AppState>, mut req: Request, next:
     }
     req.extensions_mut().insert(auth);
     next.run(req).await
+}
+
+/// `405 Method Not Allowed` with `Allow: GET, HEAD` and the error body.
+fn method_not_allowed() -> Response {
+    let mut response = (
+        StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(json!({"error": "METHOD_NOT_ALLOWED",
+                          "message": "this API is read-only: use GET (or HEAD)"})),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
 }
 
 /// Reads `X-Legal-Basis` and `X-Break-Glass` into `auth` (issue 12, points 1 and 3): a

@@ -18,7 +18,7 @@ mod health;
 mod hexagons;
 mod hotspots;
 mod meta;
-mod openapi;
+pub mod openapi;
 pub mod params;
 mod people;
 mod risk;

@@ -174,6 +174,7 @@ async fn get_tile(
     params: Params,
 ) -> ApiResult<Response> {
     params.only(allowed_params(spec))?;
+    cache_buster(&params)?;
     let tile = parse_coord(&z, &x, &y)?;
     tracing::Span::current().record("tile", tracing::field::display(tile));
     let snap = state.snapshot();
@@ -447,7 +448,7 @@ async fn tile_analyses(
 
 /// `scheme://host` of the request, for absolute tile URLs: `https` behind a proxy that says so
 /// in `X-Forwarded-Proto`, else `http`.
-fn origin(headers: &HeaderMap) -> String {
+pub(crate) fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -516,7 +517,41 @@ async fn get_tilejson(
     params: Params,
 ) -> ApiResult<axum::Json<Value>> {
     let snap = state.snapshot();
+    check_tile_query(spec, &params, &snap)?;
     tilejson(spec, &origin(&headers), snap.data_version, &params).map(axum::Json)
+}
+
+/// `v`, the data version tile URLs carry so a new version is fetched anew: ignored, but a
+/// whole number (anything else is refused, as the OpenAPI document declares).
+fn cache_buster(params: &Params) -> ApiResult<()> {
+    params
+        .int_in("v", 0..=i64::MAX.unsigned_abs(), 0)
+        .map(|_| ())
+}
+
+/// Validates the query a TileJSON passes on to its tile URLs as the tiles themselves would,
+/// so a TileJSON never names tiles that would be refused.
+fn check_tile_query(
+    spec: &LayerSpec,
+    params: &Params,
+    snap: &crate::index::Snapshot,
+) -> ApiResult<()> {
+    params.only(allowed_params(spec))?;
+    cache_buster(params)?;
+    if spec.temporal {
+        params.window(TimeWindow::all())?;
+        params.category()?;
+    }
+    if let Some(s) = params.get("scheme")
+        && !snap.boundaries.has_scheme(s)
+    {
+        let known: Vec<&str> = snap.boundaries.schemes().collect();
+        return Err(ApiError::invalid(
+            "scheme",
+            format!("unknown scheme; known: {}", known.join(", ")),
+        ));
+    }
+    Ok(())
 }
 
 /// `GET /api/v1/layers`: the tile layers the caller's role may see, with their TileJSON URLs.

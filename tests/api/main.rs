@@ -12,6 +12,7 @@ mod analyse;
 mod analytics;
 mod audit_trail;
 mod connections;
+mod contract;
 mod differencing;
 mod endpoints;
 mod equality;
