@@ -51,6 +51,11 @@ pub fn document() -> Value {
 /// (`TOO_MANY_CONNECTIONS`, issue 14 point 2).
 const CONNECTION_STATUSES: &[u16] = &[408, 413, 503];
 
+/// Error statuses of an operation whose work runs through the admission layer
+/// (`api::admission`, issue 14 point 1): `422` (`TOO_EXPENSIVE`) and `503` (`BUSY`, with
+/// `Retry-After`).
+const ADMISSION_STATUSES: &[u16] = &[422, 503];
+
 /// The error statuses of an operation on a route of `class` whose handler parses query
 /// parameters when `params` is true: the connection layer's, `400` for a bad parameter, and
 /// from the policy layer `401` (bad or missing token), `403` (role, purpose, case...), `429`
@@ -123,6 +128,9 @@ struct Op {
     takes_params: bool,
     /// True when a token is required (no anonymous access).
     auth_required: bool,
+    /// True when the handler runs through the admission layer (`api::admission`): `422`
+    /// `TOO_EXPENSIVE` and `503` `BUSY`.
+    admitted: bool,
 }
 
 impl Op {
@@ -135,7 +143,13 @@ impl Op {
             success,
             takes_params: true,
             auth_required: false,
+            admitted: false,
         }
+    }
+
+    fn admitted(mut self) -> Self {
+        self.admitted = true;
+        self
     }
 
     fn params(mut self, params: Vec<Value>) -> Self {
@@ -160,7 +174,11 @@ impl Op {
             .find(|(p, _)| *p == self.path)
             .and_then(|(_, c)| *c);
         let mut responses = self.success;
-        for status in error_statuses(class, self.takes_params) {
+        let mut statuses = error_statuses(class, self.takes_params);
+        if self.admitted {
+            statuses.extend(ADMISSION_STATUSES);
+        }
+        for status in statuses {
             responses.insert(
                 status.to_string(),
                 json!({"$ref": format!("#/components/responses/{}", response_name(status))}),
@@ -194,6 +212,7 @@ fn response_name(status: u16) -> &'static str {
         413 => "BodyTooLarge",
         428 => "PreconditionRequired",
         429 => "TooManyRequests",
+        422 => "TooExpensive",
         500 => "InternalError",
         _ => "ServiceUnavailable",
     }
@@ -257,9 +276,11 @@ fn components_responses() -> Value {
                             "content": error_content(&deny_codes(429))},
         "InternalError": {"description": "the server failed; the cause is logged, never sent",
                           "content": error_content(&["INTERNAL"])},
-        "ServiceUnavailable": {"description": "the server is at its connection cap (TOO_MANY_CONNECTIONS, with Retry-After), or runs on a read-only data directory and cannot write the audit record this request needs (AUDIT_LOG_READ_ONLY)",
+        "TooExpensive": {"description": "the analysis asked for would need more memory than one computation may use; the message says what to ask for instead (a shorter window, a coarser resolution, monthly steps)",
+                         "content": error_content(&["TOO_EXPENSIVE"])},
+        "ServiceUnavailable": {"description": "the server is at its connection cap (TOO_MANY_CONNECTIONS, with Retry-After), every worker of the caller's class is busy and its queue is full (BUSY, with Retry-After; analyses only), or it runs on a read-only data directory and cannot write the audit record this request needs (AUDIT_LOG_READ_ONLY)",
                                "headers": retry_after(false),
-                               "content": error_content(&["TOO_MANY_CONNECTIONS", "AUDIT_LOG_READ_ONLY"])}
+                               "content": error_content(&["TOO_MANY_CONNECTIONS", "BUSY", "AUDIT_LOG_READ_ONLY"])}
     })
 }
 
@@ -434,20 +455,23 @@ fn data_ops(schemes: &[&str]) -> Vec<Op> {
             .params(vec![res_param(5, 10, 8), bbox.clone(), from.clone(), to.clone(), category.clone()]),
         Op::new("/api/v1/hotspots", "getHotspots", "Getis-Ord Gi* hot and cold spots per H3 cell over the four authorities (binary weights, k = 1 ring, ArcGIS FDR bins)",
             ok_json(&schema_ref("Hotspots"), "settings echoed; cells with bin != 0: h3, bin, count (aggregate roles: protected count and suppressed), z and p (analysts)"))
-            .params(vec![res_param(6, 9, 8), bbox.clone(), from.clone(), to.clone(), category.clone()]),
+            .params(vec![res_param(6, 9, 8), bbox.clone(), from.clone(), to.clone(), category.clone()])
+            .admitted(),
         Op::new("/api/v1/emerging", "getEmerging", "emerging hot spot categories per H3 cell (space-time Gi* with FDR across the cube, Mann-Kendall, the 17 categories)",
             ok_json(&schema_ref("Emerging"), "settings, steps, summary, warnings; cells with a pattern"))
             .params(vec![
                 res_param(6, 9, 8),
                 query("step", false, &json!({"type": "string", "enum": ["month", "week"], "default": "month"}), "cube step (aggregate roles: month only; week is refused with 400)"),
                 bbox.clone(), from.clone(), to.clone(), category.clone(),
-            ]),
+            ])
+            .admitted(),
         Op::new("/api/v1/risk-windows", "getRiskWindows", "near-repeat risk windows: H3 cells and days of elevated risk after recent incidents, from Knox-significant space-time bands",
             ok_json(&schema_ref("RiskWindows"), "settings, as_of, bands, warnings; windows: h3, from, to, knox_ratio, incidents (analysts, res 9) or h3, from, to (whole calendar months), knox_ratio (aggregate roles, res 7, as_of snapped to the 1st, no counts)"))
             .params(vec![
                 query("as_of", false, &date_schema(), "the day the layer is for (default: the last day with an incident known to the day); public and planner: snapped to the first day of its month"),
                 category.clone(),
-            ]),
+            ])
+            .admitted(),
         Op::new("/api/v1/areas/compare", "compareAreas", "two areas of one scheme side by side: incidents, rate per 1,000 young people, monthly trend",
             ok_json(&schema_ref("AreaComparison"), "areas with incidents {count, suppressed}, rate_per_1000_youth, monthly, trend_per_month; months; total; disclosure (aggregate roles: protected table, whole months)"))
             .params(vec![
@@ -455,7 +479,8 @@ fn data_ops(schemes: &[&str]) -> Vec<Op> {
                 query("a", true, &json!({"type": "string", "minLength": 1, "examples": ["E06000023"]}), "first area code (400 when the scheme has no such area)"),
                 query("b", true, &json!({"type": "string", "minLength": 1, "examples": ["E06000024"]}), "second area code"),
                 from.clone(), to.clone(), category.clone(),
-            ]),
+            ])
+            .admitted(),
         Op::new("/api/v1/incidents", "getIncidents", "incident points (never incidents involving a child)",
             ok_geojson("Point features with properties id, category, date; members truncated and withheld_child_incidents: {rule, res: 7, from, to (whole months), category, min_count, cells: [{h3, count, suppressed}]}, one entry per res-7 cell that may touch bbox, counted over the whole cell, below min_count (zero included) suppressed; a request whose cells hold such an incident is audited"))
             .params(vec![
@@ -567,6 +592,9 @@ fn tile_ops(schemes: &[&str]) -> Vec<Op> {
         .params(tile_params);
         if matches!(spec.name, "incidents" | "places") {
             op = op.auth();
+        }
+        if matches!(spec.name, "hotspots" | "emerging" | "risk") {
+            op = op.admitted();
         }
         ops.push(op);
     }
