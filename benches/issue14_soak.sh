@@ -17,13 +17,14 @@ SHARED=${SHARED:-$ROOT/../shared}
 STREET=$SHARED/realdata/police_street_avon-and-somerset_2023-01.csv
 PORT=${PORT:-18555}
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; kill "$(cat "$WORK/pid" 2>/dev/null)" 2>/dev/null; rm -rf "$WORK"' EXIT
+if curl -sf http://127.0.0.1:$PORT/health >/dev/null; then echo "port $PORT is in use"; exit 1; fi
 cp -a "$STORE" "$WORK/data"
 export SAFERPLACES_GEODATA_DIR=${SAFERPLACES_GEODATA_DIR:-$ROOT/geodata} SAFERPLACES_WEB_DIR=/tmp \
   SAFERPLACES_EQUALITY_MONTHLY=off RUST_LOG=warn
 
 start() {
-  "$BIN" serve --data-dir "$WORK/data" --addr 127.0.0.1:$PORT > "$WORK/serve.$1.log" 2>&1 &
+  taskset -c 0 "$BIN" serve --data-dir "$WORK/data" --addr 127.0.0.1:$PORT > "$WORK/serve.$1.log" 2>&1 &
   echo $! > "$WORK/pid"
   for _ in $(seq 1 120); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && return 0; sleep 0.25; done
   echo "server did not start"; return 1
@@ -40,16 +41,19 @@ python3 "$ROOT/benches/load_urls.py" http://127.0.0.1:$PORT 20000 > "$WORK/urls.
 sampler=$!
 
 run_load() { # $1 = phase name, $2 = seconds
-  "$OHA" --no-tui -q "$RATE" -c "$CONNS" -z "${2}s" --urls-from-file "$WORK/urls.txt" \
-    --output-format json > "$WORK/load.$1.json" 2>"$WORK/load.$1.err"
+  taskset -c 1 "$OHA" --no-tui -q "$RATE" -c "$CONNS" -z "${2}s" --latency-correction \
+    --urls-from-file "$WORK/urls.txt" --output-format json > "$WORK/load.$1.json" 2>"$WORK/load.$1.err"
   python3 - "$WORK/load.$1.json" "$1" <<'PY'
 import json, sys
 v = json.load(open(sys.argv[1]))
 s, p = v["summary"], v["latencyPercentiles"]
 codes = v.get("statusCodeDistribution", {})
-errors = sum(v.get("errorDistribution", {}).values()) + sum(n for c, n in codes.items() if not c.startswith(("2", "3")))
+dist = v.get("errorDistribution", {})
+cut = sum(n for e, n in dist.items() if "deadline" in e)
+other = {e: n for e, n in dist.items() if "deadline" not in e}
+errors = sum(other.values()) + sum(n for c, n in codes.items() if not c.startswith(("2", "3")))
 print(f"{sys.argv[2]:<10} requests/s {s['requestsPerSec']:.0f}  errors {errors}  "
-      f"p50 {p['p50']*1000:.1f} ms  p99 {p['p99']*1000:.1f} ms  status {codes}")
+      f"p50 {p['p50']*1000:.1f} ms  p99 {p['p99']*1000:.1f} ms  status {codes}  other {other}  cut {cut}")
 PY
 }
 
@@ -59,7 +63,8 @@ run_load warm "$phase"
 run_load import "$phase"
 ( sleep 2; "$BIN" retention sweep --data-dir "$WORK/data" > "$WORK/sweep.log" 2>&1 ) &
 run_load sweep "$phase"
-( sleep 2; kill -TERM "$(cat "$WORK/pid")"; wait "$(cat "$WORK/pid")" 2>/dev/null; start 2 ) &
+( sleep 2; old=$(cat "$WORK/pid"); kill -TERM "$old"
+  while kill -0 "$old" 2>/dev/null; do sleep 0.05; done; start 2 ) &
 run_load restart "$phase"
 kill $sampler
 echo "import: $(tail -1 "$WORK/import.log")"

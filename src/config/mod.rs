@@ -108,7 +108,7 @@ impl Default for AdmissionSettings {
     fn default() -> Self {
         Self {
             workers_per_class: 2,
-            queue_per_class: 16,
+            queue_per_class: 64,
             memory_total_mib: 1024,
             memory_per_computation_mib: 512,
         }
@@ -172,7 +172,7 @@ pub struct Settings {
     pub connections: ConnectionSettings,
     /// Workers, queue and memory budget of expensive computations
     /// (`SAFERPLACES_ANALYSIS_WORKERS` per disclosure class, default 2;
-    /// `SAFERPLACES_ANALYSIS_QUEUE` per class, default 16; `SAFERPLACES_ANALYSIS_MEMORY_MB` for
+    /// `SAFERPLACES_ANALYSIS_QUEUE` per class, default 64; `SAFERPLACES_ANALYSIS_MEMORY_MB` for
     /// all of them together, default 1024, one computation at most half of it).
     pub admission: AdmissionSettings,
 }
