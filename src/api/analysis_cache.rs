@@ -206,6 +206,9 @@ mod tests {
         })
         .join();
         assert!(panicked.is_err());
-        assert_eq!(cache.get_or_compute(6, || Ok::<_, ()>(36)).map(|v| *v), Ok(36));
+        assert_eq!(
+            cache.get_or_compute(6, || Ok::<_, ()>(36)).map(|v| *v),
+            Ok(36)
+        );
     }
 }
