@@ -62,6 +62,34 @@ fn truth(
     out
 }
 
+/// The monthly release of `month` for `category`, with the area figures of `areas`, from the
+/// index's cell counts, as `api::hexagons` builds it.
+fn month_release(
+    snap: &Snapshot,
+    month: TimeWindow,
+    category: Option<Category>,
+    areas: &[releases::AreaCells],
+    policy: &DisclosurePolicy,
+) -> Release {
+    releases::month_release(
+        category,
+        |c, res| {
+            snap.incidents
+                .cell_counts(&CountQuery {
+                    bbox: world(),
+                    res: H3Res::new(u8::from(res)).expect("indexed"),
+                    window: month,
+                    category: Some(c),
+                })
+                .iter()
+                .map(|cc| (cc.cell, cc.count))
+                .collect()
+        },
+        areas,
+        policy,
+    )
+}
+
 /// Mean absolute error of `shown` (value, partial) against `exact` over the cells of either.
 fn mae(
     exact: &HashMap<CellIndex, u32>,
@@ -149,25 +177,9 @@ fn main() {
             let keys: Vec<(TimeWindow, Option<Category>)> =
                 chosen.iter().map(|&m| (m, category)).collect();
             for &(m, atom) in &keys {
-                cache.entry((m, atom)).or_insert_with(|| {
-                    releases::month_release(
-                        atom,
-                        |c, res| {
-                            snap.incidents
-                                .cell_counts(&CountQuery {
-                                    bbox: world(),
-                                    res: H3Res::new(u8::from(res)).expect("indexed"),
-                                    window: m,
-                                    category: Some(c),
-                                })
-                                .iter()
-                                .map(|cc| (cc.cell, cc.count))
-                                .collect()
-                        },
-                        &areas,
-                        &policy,
-                    )
-                });
+                cache
+                    .entry((m, atom))
+                    .or_insert_with(|| month_release(&snap, m, atom, &areas, &policy));
             }
             let parts: Vec<&MonthRelease> =
                 keys.iter().map(|k| cache[k].cells.as_slice()).collect();
@@ -250,25 +262,9 @@ fn main() {
                         .iter()
                         .filter_map(|c| cells.get(c))
                         .sum();
-                    let release = cache.entry((m, category)).or_insert_with(|| {
-                        releases::month_release(
-                            category,
-                            |c, res| {
-                                snap.incidents
-                                    .cell_counts(&CountQuery {
-                                        bbox: world(),
-                                        res: H3Res::new(u8::from(res)).expect("indexed"),
-                                        window: m,
-                                        category: Some(c),
-                                    })
-                                    .iter()
-                                    .map(|cc| (cc.cell, cc.count))
-                                    .collect()
-                            },
-                            &areas,
-                            &policy,
-                        )
-                    });
+                    let release = cache
+                        .entry((m, category))
+                        .or_insert_with(|| month_release(&snap, m, category, &areas, &policy));
                     let shown = releases::shown(release.areas[k], category);
                     n += 1;
                     sum_exact += f64::from(exact);
