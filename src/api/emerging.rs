@@ -87,6 +87,10 @@ pub fn compute(
     let per_step: Vec<Vec<(CellIndex, f64)>> = steps
         .iter()
         .map(|s| {
+            // A cancelled request stops here too (one index query per step).
+            if crate::analysis::cancel::is_cancelled() {
+                return Vec::new();
+            }
             // A partial step counts only its days inside the window.
             let from = s.from.max(window.from());
             let to = s.to.min(window.to());
@@ -112,6 +116,7 @@ pub fn compute(
                 .collect()
         })
         .collect();
+    crate::analysis::cancel::checkpoint()?;
     let cube = SpaceTimeCube::from_step_counts(
         &universe,
         steps,

@@ -28,14 +28,17 @@ fn within(limit: Duration, f: impl Fn() -> bool) -> bool {
     f()
 }
 
-/// An emerging hot spot analysis in weekly steps over the whole span at res 9 (about 13,000
-/// cells × 157 weeks on the demo data): about 0.3 s in a release build and seconds in the
-/// debug build the tests run, within the memory budget.
-const SLOW: &str = "/api/v1/emerging?step=week&res=9";
+/// An emerging hot spot analysis in weekly steps at res 9 over almost fifteen years (about
+/// 15,500 cells × 775 weeks, most of them empty): seconds of work in any build, estimated at
+/// about 830 MB, so the tests that send it raise the memory budget ([`BUDGET`]).
+const SLOW: &str = "/api/v1/emerging?step=week&res=9&from=2012-01-01&to=2026-10-31";
+
+/// A memory budget that admits [`SLOW`] (one computation may use half of it).
+const BUDGET: (&str, &str) = ("SAFERPLACES_ANALYSIS_MEMORY_MB", "4096");
 
 #[test]
 fn a_request_that_times_out_stops_its_computation() {
-    let app = spawn_app_with(&[("SAFERPLACES_REQUEST_TIMEOUT_SECS", "1")]);
+    let app = spawn_app_with(&[("SAFERPLACES_REQUEST_TIMEOUT_SECS", "1"), BUDGET]);
     let reply = app.get_as("vru_analyst", SLOW, &[]);
     assert_eq!(reply.status, 408, "{}", reply.body);
     // The computation was cancelled with its request: it stops at its next checkpoint, where
@@ -75,7 +78,8 @@ fn a_full_queue_is_refused_with_retry_after_and_other_classes_and_layers_still_a
     let app = std::sync::Arc::new(spawn_app_with(&[
         ("SAFERPLACES_ANALYSIS_WORKERS", "1"),
         ("SAFERPLACES_ANALYSIS_QUEUE", "0"),
-        ("SAFERPLACES_REQUEST_TIMEOUT_SECS", "60"),
+        ("SAFERPLACES_REQUEST_TIMEOUT_SECS", "120"),
+        BUDGET,
     ]));
     // One analyst computation holds the exact class's only worker.
     let busy = {
@@ -107,7 +111,8 @@ fn identical_requests_at_once_share_one_computation() {
     let app = std::sync::Arc::new(spawn_app_with(&[
         ("SAFERPLACES_ANALYSIS_WORKERS", "1"),
         ("SAFERPLACES_ANALYSIS_QUEUE", "0"),
-        ("SAFERPLACES_REQUEST_TIMEOUT_SECS", "60"),
+        ("SAFERPLACES_REQUEST_TIMEOUT_SECS", "120"),
+        BUDGET,
     ]));
     // Eight identical requests with one worker and no queue: had each its own computation,
     // seven would be refused with 503; sharing the first one's, all get its answer.
