@@ -773,7 +773,7 @@ fn protected_counts(r: &Value) -> usize {
             let n = c["count"].as_u64().unwrap();
             let zero_allowed = k.ends_with("baseline");
             assert!(
-                (n == 0 && zero_allowed) || (n >= 10 && n % 5 == 0),
+                (n == 0 && zero_allowed) || (n >= 10 && n.is_multiple_of(5)),
                 "{k} {n} is not protected: {r}"
             );
         }
