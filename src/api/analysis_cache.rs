@@ -121,6 +121,14 @@ impl<K: PartialEq + Clone, V> AnalysisCache<K, V> {
         self.done.notify_all();
         Ok(value)
     }
+
+    /// [`Self::get_or_compute`] for a computation that cannot fail.
+    pub fn get_or_insert_with(&self, key: K, compute: impl FnOnce() -> V) -> Arc<V> {
+        match self.get_or_compute(key, || Ok::<_, std::convert::Infallible>(compute())) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
 }
 
 #[cfg(test)]

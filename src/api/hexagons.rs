@@ -70,16 +70,10 @@ pub(crate) fn release_areas(
     cache: &ProtectedCache,
     snap: &crate::index::Snapshot,
 ) -> std::sync::Arc<Areas> {
-    let areas = cache.areas.get_or_compute(snap.data_version, || {
+    cache.areas.get_or_insert_with(snap.data_version, || {
         let schemes: Vec<String> = snap.boundaries.schemes().map(str::to_owned).collect();
-        Ok::<_, std::convert::Infallible>(releases::area_cells(
-            schemes.iter().flat_map(|s| snap.boundaries.of_scheme(s)),
-        ))
-    });
-    match areas {
-        Ok(areas) => areas,
-        Err(never) => match never {},
-    }
+        releases::area_cells(schemes.iter().flat_map(|s| snap.boundaries.of_scheme(s)))
+    })
 }
 
 /// The layers of `month` released together with `category`'s: for a child category that
@@ -108,22 +102,18 @@ fn month_bundle(
             .map(|c| (c.cell, c.count))
             .collect()
     };
-    let areas = release_areas(cache, snap);
-    let bundle = cache
+    cache
         .months
-        .get_or_compute((snap.data_version, month, child), || {
-            Ok::<_, std::convert::Infallible>(match child {
+        .get_or_insert_with((snap.data_version, month, child), || {
+            let areas = release_areas(cache, snap);
+            match child {
                 Some(_) => vec![(
                     child,
                     releases::month_release(child, counts_of, &areas, policy),
                 )],
                 None => releases::general_month_releases(counts_of, &areas, policy),
-            })
-        });
-    match bundle {
-        Ok(bundle) => bundle,
-        Err(never) => match never {},
-    }
+            }
+        })
 }
 
 /// The published cells of `window` (whole months) and `category` for aggregate roles, at every
@@ -138,9 +128,9 @@ pub(crate) fn protected_cells(
     window: TimeWindow,
     category: Option<Category>,
 ) -> std::sync::Arc<Protected> {
-    let assembled = cache
+    cache
         .windows
-        .get_or_compute((snap.data_version, window, category), || {
+        .get_or_insert_with((snap.data_version, window, category), || {
             let span = snap
                 .incidents
                 .day_range()
@@ -157,12 +147,8 @@ pub(crate) fn protected_cells(
                 .filter_map(|b| b.iter().find(|(layer, _)| *layer == category))
                 .map(|(_, layer)| layer.cells.as_slice())
                 .collect();
-            Ok::<_, std::convert::Infallible>(releases::window_release(&parts, category))
-        });
-    match assembled {
-        Ok(assembled) => assembled,
-        Err(never) => match never {},
-    }
+            releases::window_release(&parts, category)
+        })
 }
 
 /// The published figures of the areas `areas` (indexes into [`release_areas`]) in the months

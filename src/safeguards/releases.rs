@@ -260,9 +260,13 @@ fn audit_month(
     let mut position: Vec<std::collections::HashMap<CellIndex, usize>> = Vec::new();
     let mut area_items: Vec<Vec<usize>> = Vec::new();
     let mut all_area_truth: Option<Vec<u64>> = None;
-    let mut sensitivity = Sensitivity::General;
+    // The layers of one audit are all general or one child category.
+    let sensitivity = layers
+        .first()
+        .map_or(Sensitivity::General, |(layer, _, _)| {
+            Sensitivity::for_category(*layer)
+        });
     for (layer, cells, finest) in &layers {
-        sensitivity = Sensitivity::for_category(*layer);
         let base = items.len();
         let may_hide = suppressed_may_be_zero(*layer);
         // A child layer's listed cells hold at least one incident (its zeros are absent), so the
