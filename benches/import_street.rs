@@ -135,6 +135,7 @@ fn inputs(data: &saferplaces::domain::Dataset) -> Vec<IncidentInput> {
             day: i.time.day,
             category: i.category,
             involves_child: i.involves_child,
+            day_known: i.time.precision != saferplaces::domain::TimePrecision::Month,
         })
         .collect()
 }

@@ -63,6 +63,7 @@ fn incidents(n: usize) -> Vec<IncidentInput> {
                 day: Day::from_days_since_epoch(first_day + (r.next() % 1096) as u16),
                 category: Category::from_code(cat).unwrap_or(Category::OtherCrime),
                 involves_child: r.next().is_multiple_of(8),
+                day_known: true,
             }
         })
         .collect()

@@ -10,7 +10,7 @@
 use geo::{BoundingRect, Contains, Point};
 
 use crate::domain::{Bbox, Boundary, Category, Day, TimeWindow};
-use crate::index::IncidentIndex;
+use crate::index::IncidentLayer;
 
 /// What was counted in one area.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub fn months_of(window: TimeWindow) -> Vec<Day> {
 /// figures of roles that see exact counts; aggregate roles get the monthly release's area
 /// figures, `safeguards::releases::area_table`).
 pub fn count_in_area(
-    index: &IncidentIndex,
+    index: &IncidentLayer,
     area: &Boundary,
     window: TimeWindow,
     category: Option<Category>,
@@ -137,6 +137,7 @@ mod tests {
                         Category::Robbery
                     },
                     involves_child: false,
+                    day_known: true,
                 });
             }
         }
@@ -146,8 +147,9 @@ mod tests {
             day: day("2024-01-05"),
             category: Category::Drugs,
             involves_child: false,
+            day_known: true,
         });
-        let index = IncidentIndex::build(&inputs);
+        let index = IncidentLayer::from(crate::index::IncidentIndex::build(&inputs));
         let area = square(-2.5955, 51.4525, 0.0071);
         let window = TimeWindow::new(day("2024-01-10"), day("2024-03-20")).unwrap();
         for category in [None, Some(Category::Drugs)] {

@@ -9,14 +9,14 @@ use super::auth::Authorised;
 use super::params::Params;
 use super::{ApiResult, AppState, STUDY_AREA};
 use crate::domain::Category;
-use crate::index::{H3Res, IncidentIndex};
+use crate::index::{H3Res, IncidentLayer};
 use crate::safeguards::policy::{DataClass, disclosure_class, role_may_read};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/meta", get(get_meta))
 }
 
-fn data_span(index: &IncidentIndex) -> (Value, Value) {
+fn data_span(index: &IncidentLayer) -> (Value, Value) {
     index
         .day_range()
         .map_or((Value::Null, Value::Null), |(a, b)| (json!(a), json!(b)))

@@ -26,7 +26,7 @@ use crate::analysis::risk::{
     Calibration, CoarseRiskCell, RiskLayer, RiskSettings, calibrate, coarsen, current_windows,
     project,
 };
-use crate::domain::{Category, Day};
+use crate::domain::{Category, Day, DayEvent};
 use crate::index::Snapshot;
 use crate::safeguards::disclosure::{DisclosurePolicy, Sensitivity};
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
@@ -111,7 +111,13 @@ impl RiskCache {
             .name("risk-calibration".to_owned())
             .spawn(move || {
                 let (_, category, as_of) = key;
-                match calibrate(&snap.day_events, category, as_of, &RiskSettings::default()) {
+                let settings = RiskSettings::default();
+                match calibrate(
+                    &study_events(&snap, as_of, &settings),
+                    category,
+                    as_of,
+                    &settings,
+                ) {
                     Ok(c) => cache.store(key, Arc::new(c)),
                     Err(e) => tracing::error!(error = %e, "risk calibration failed"),
                 }
@@ -147,7 +153,16 @@ pub(crate) fn warm(cache: &Arc<RiskCache>, snap: &Arc<Snapshot>) {
 
 /// The default as-of day: the last day with an incident known to the day (the data's "today").
 pub(crate) fn default_as_of(snap: &Snapshot) -> Option<Day> {
-    snap.day_events.last().map(|e| e.day)
+    snap.incidents.last_known_day()
+}
+
+/// The near-repeat events a calibration for `as_of` reads: its `study_days` up to `as_of`
+/// (the projection's recent days are among them), read from the incident index.
+fn study_events(snap: &Snapshot, as_of: Day, settings: &RiskSettings) -> Vec<DayEvent> {
+    snap.incidents.day_events(
+        as_of.minus_days(settings.study_days.saturating_sub(1)),
+        as_of,
+    )
 }
 
 /// The risk layer for `category` and `as_of` on `snap`: projected from the current
@@ -171,7 +186,13 @@ pub(crate) fn risk_result(
         found
     } else {
         let c = Arc::new(
-            calibrate(&snap.day_events, category, as_of, &settings).map_err(ApiError::internal)?,
+            calibrate(
+                &study_events(snap, as_of, &settings),
+                category,
+                as_of,
+                &settings,
+            )
+            .map_err(ApiError::internal)?,
         );
         cache.store(key, Arc::clone(&c));
         (key, c)
@@ -179,7 +200,11 @@ pub(crate) fn risk_result(
     let layer = cache
         .layers
         .get_or_compute((calibration_key, snap.data_version, as_of), || {
-            project(&snap.day_events, as_of, &settings, &calibration).map_err(ApiError::internal)
+            let recent = snap.incidents.day_events(
+                as_of.minus_days(settings.recent_days.saturating_sub(1)),
+                as_of,
+            );
+            project(&recent, as_of, &settings, &calibration).map_err(ApiError::internal)
         })?;
     Ok((layer, calibration_key == key))
 }
@@ -220,7 +245,13 @@ pub(crate) fn coarse_windows(
     policy: &DisclosurePolicy,
 ) -> ApiResult<Vec<CoarseRiskCell>> {
     let base = Sensitivity::for_category(layer.category);
-    let weeks = coarsen(layer, &snap.day_events, COARSE_RES, |child| {
+    let recent = snap.incidents.day_events(
+        layer
+            .as_of
+            .minus_days(layer.settings.recent_days.saturating_sub(1)),
+        layer.as_of,
+    );
+    let weeks = coarsen(layer, &recent, COARSE_RES, |child| {
         let sensitivity = if child { Sensitivity::Children } else { base };
         policy.threshold(sensitivity)
     })
@@ -338,7 +369,7 @@ async fn get_risk_windows(
         class: disclosure_class(auth.role),
         // Per incident known to the day: its planar position and day, and the close pairs
         // the calibration keeps (a few hundred bytes each on dense data).
-        estimate_bytes: (snap.day_events.len() as u64).saturating_mul(512),
+        estimate_bytes: (snap.incidents.len() as u64).saturating_mul(512),
     };
     let body = state.admission.run(work, move || {
         let (layer, current) = risk_result(&cache, &snap, category, as_of)?;

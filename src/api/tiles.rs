@@ -431,7 +431,7 @@ async fn tile_analyses(
             let work = Work {
                 key: format!("risk-layer|{version}|{category:?}|{as_of}"),
                 class: key.class,
-                estimate_bytes: (snap.day_events.len() as u64).saturating_mul(512),
+                estimate_bytes: (snap.incidents.len() as u64).saturating_mul(512),
             };
             let layer = state
                 .admission

@@ -36,7 +36,7 @@ use h3o::{CellIndex, LatLng, Resolution};
 use rstar::{AABB, RTree, primitives::GeomWithData};
 
 use crate::domain::{
-    Bbox, Category, Day, DomainError, DomainResult, IncidentId, LonLat, TimeWindow,
+    Bbox, Category, Day, DayEvent, DomainError, DomainResult, IncidentId, LonLat, TimeWindow,
 };
 
 /// Coarsest indexed H3 resolution.
@@ -45,6 +45,11 @@ pub const MIN_RES: u8 = 5;
 pub const MAX_RES: u8 = 10;
 const LEVELS: usize = (MAX_RES - MIN_RES + 1) as usize;
 const CHILD_FLAG: u8 = 0x80;
+/// Set on incidents known only to the month (their day is the 1st): counted in every layer,
+/// never a near-repeat event.
+const MONTH_FLAG: u8 = 0x40;
+/// The category code's bits of `cat_flags` (codes are below 64).
+const CODE_MASK: u8 = 0x3F;
 
 /// An H3 resolution the index holds (5..=10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -102,6 +107,9 @@ pub struct IncidentInput {
     pub category: Category,
     /// True when a child is involved.
     pub involves_child: bool,
+    /// False when only the month is known (`day` is its first): such incidents are counted
+    /// but are never near-repeat events ([`IncidentIndex::day_events`]).
+    pub day_known: bool,
 }
 
 /// A hexagon-count query.
@@ -312,13 +320,78 @@ pub struct IncidentIndex {
     ids: IdColumn,
     lon: Vec<f32>,
     lat: Vec<f32>,
-    /// Category code in the low 7 bits, [`CHILD_FLAG`] when a child is involved.
+    /// Category code in the low 6 bits ([`CODE_MASK`]), [`MONTH_FLAG`] when only the month
+    /// is known, [`CHILD_FLAG`] when a child is involved.
     cat_flags: Vec<u8>,
     levels: Vec<Level>,
     /// Largest offset, per axis in degrees, of an incident from its res-8 cell's centre.
     point_margin_deg: [f64; 2],
     unlocated: usize,
     day_range: Option<(Day, Day)>,
+    /// The last day of a located incident known to the day.
+    last_known_day: Option<Day>,
+}
+
+/// The columns of an index in sorted order, before its levels are built.
+struct Columns {
+    ids: IdColumn,
+    lon: Vec<f32>,
+    lat: Vec<f32>,
+    cat_flags: Vec<u8>,
+    cells10: Vec<u64>,
+    catday: Vec<u32>,
+}
+
+impl Columns {
+    fn with_capacity(n: usize, narrow_ids: bool) -> Self {
+        Self {
+            ids: if narrow_ids {
+                IdColumn::Narrow(Vec::with_capacity(n))
+            } else {
+                IdColumn::Wide(Vec::with_capacity(n))
+            },
+            lon: Vec::with_capacity(n),
+            lat: Vec::with_capacity(n),
+            cat_flags: Vec::with_capacity(n),
+            cells10: Vec::with_capacity(n),
+            catday: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, id: u64, [lon, lat]: [f32; 2], flags: u8, cell10: u64, catday: u32) {
+        match &mut self.ids {
+            // Narrow only when every id fits (checked by the caller).
+            IdColumn::Narrow(v) => v.push(u32::try_from(id).unwrap_or(u32::MAX)),
+            IdColumn::Wide(v) => v.push(id),
+        }
+        self.lon.push(lon);
+        self.lat.push(lat);
+        self.cat_flags.push(flags);
+        self.cells10.push(cell10);
+        self.catday.push(catday);
+    }
+}
+
+/// One indexed incident during a merge.
+struct Position {
+    at: usize,
+    id: u64,
+    cell10: u64,
+    catday: u32,
+}
+
+impl Position {
+    /// The sort order of the index: cell, category, day, then id.
+    fn key(&self) -> (u64, u32, u64) {
+        (self.cell10, self.catday, self.id)
+    }
+}
+
+/// The `cat_flags` byte of an incident.
+fn flags_of(category: Category, involves_child: bool, day_known: bool) -> u8 {
+    (category.code() & CODE_MASK)
+        | if involves_child { CHILD_FLAG } else { 0 }
+        | if day_known { 0 } else { MONTH_FLAG }
 }
 
 impl IncidentIndex {
@@ -354,34 +427,112 @@ impl IncidentIndex {
             keys.push(key);
         }
         keys.sort_unstable();
+        // Equal cell, category and day: by id, as a merge orders them (inputs usually come
+        // in id order already, and these runs are short).
+        for run in keys.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
+            if run.len() > 1 {
+                run.sort_unstable_by_key(|k| inputs[(k & 0xFFFF_FFFF) as usize].id.get());
+            }
+        }
 
-        let n = keys.len();
         let narrow = inputs.iter().all(|i| u32::try_from(i.id.get()).is_ok());
-        let mut ids = if narrow {
-            IdColumn::Narrow(Vec::with_capacity(n))
-        } else {
-            IdColumn::Wide(Vec::with_capacity(n))
-        };
-        let mut lon = Vec::with_capacity(n);
-        let mut lat = Vec::with_capacity(n);
-        let mut cat_flags = Vec::with_capacity(n);
-        let mut cells10 = Vec::with_capacity(n);
-        let mut catday = Vec::with_capacity(n);
+        let mut cols = Columns::with_capacity(keys.len(), narrow);
         for &k in &keys {
             let inc = &inputs[(k & 0xFFFF_FFFF) as usize];
             let p = inc.location.map_or([0.0, 0.0], |p| [p.lon(), p.lat()]);
-            match &mut ids {
-                IdColumn::Narrow(v) => v.push(inc.id.get() as u32),
-                IdColumn::Wide(v) => v.push(inc.id.get()),
-            }
-            lon.push(p[0] as f32);
-            lat.push(p[1] as f32);
-            cat_flags.push(inc.category.code() | if inc.involves_child { CHILD_FLAG } else { 0 });
-            cells10.push((k >> 64) as u64);
-            catday.push(((k >> 32) & 0xFF_FFFF) as u32);
+            cols.push(
+                inc.id.get(),
+                [p[0] as f32, p[1] as f32],
+                flags_of(inc.category, inc.involves_child, inc.day_known),
+                (k >> 64) as u64,
+                ((k >> 32) & 0xFF_FFFF) as u32,
+            );
         }
         drop(keys);
+        Self::from_columns(
+            cols,
+            unlocated,
+            (day_min <= day_max).then_some((day_min, day_max)),
+        )
+    }
 
+    /// The index of the incidents of `self` and `other` together: the same index
+    /// [`Self::build`] makes from both inputs (ordered by id, as the store loads them), built
+    /// by one merge pass over the two sorted columns, without recomputing a cell. Ids must not
+    /// repeat across the two (the store keeps each id once).
+    #[must_use]
+    pub fn merge(&self, other: &Self) -> Self {
+        let narrow = matches!(
+            (&self.ids, &other.ids),
+            (IdColumn::Narrow(_), IdColumn::Narrow(_))
+        );
+        let mut cols = Columns::with_capacity(self.len() + other.len(), narrow);
+        let (mut a, mut b) = (self.positions(), other.positions());
+        let (mut next_a, mut next_b) = (a.next(), b.next());
+        loop {
+            let take_a = match (&next_a, &next_b) {
+                (Some(x), Some(y)) => x.key() <= y.key(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let (from, p) = if take_a {
+                (self, next_a.take())
+            } else {
+                (other, next_b.take())
+            };
+            if let Some(p) = p {
+                cols.push(
+                    p.id,
+                    [from.lon[p.at], from.lat[p.at]],
+                    from.cat_flags[p.at],
+                    p.cell10,
+                    p.catday,
+                );
+            }
+            if take_a {
+                next_a = a.next();
+            } else {
+                next_b = b.next();
+            }
+        }
+        let raw =
+            |r: Option<(Day, Day)>| r.map(|(a, b)| (a.days_since_epoch(), b.days_since_epoch()));
+        let day_range = match (raw(self.day_range), raw(other.day_range)) {
+            (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+            (one, None) | (None, one) => one,
+        };
+        Self::from_columns(cols, self.unlocated + other.unlocated, day_range)
+    }
+
+    /// The indexed incidents in sorted order with their res-10 cell and `(category, day)`.
+    fn positions(&self) -> impl Iterator<Item = Position> + '_ {
+        let level = &self.levels[LEVELS - 1];
+        let mut slot = 0usize;
+        (0..self.len()).map(move |at| {
+            while level.point_start[slot + 1] as usize <= at {
+                slot += 1;
+            }
+            Position {
+                at,
+                id: self.ids.get(at).get(),
+                cell10: u64::from(level.cells[slot]),
+                catday: (u32::from(self.cat_flags[at] & CODE_MASK) << 16)
+                    | u32::from(level.days[at]),
+            }
+        })
+    }
+
+    /// The rest of [`Self::build`] once the columns are in `(cell, category, day, id)` order.
+    fn from_columns(cols: Columns, unlocated: usize, day_range: Option<(u16, u16)>) -> Self {
+        let Columns {
+            ids,
+            lon,
+            lat,
+            cat_flags,
+            cells10,
+            catday,
+        } = cols;
         let mut levels: Vec<Level> = (MIN_RES..=MAX_RES)
             .map(|r| {
                 build_level(
@@ -424,12 +575,17 @@ impl IncidentIndex {
             fine.centre_margin_deg = margin;
         }
 
-        let day_range = (day_min <= day_max).then(|| {
+        let day_range = day_range.map(|(lo, hi)| {
             (
-                Day::from_days_since_epoch(day_min),
-                Day::from_days_since_epoch(day_max),
+                Day::from_days_since_epoch(lo),
+                Day::from_days_since_epoch(hi),
             )
         });
+        let last_known_day = (0..lon.len())
+            .filter(|&i| cat_flags[i] & MONTH_FLAG == 0)
+            .map(|i| levels[LEVELS - 1].days[i])
+            .max()
+            .map(Day::from_days_since_epoch);
         Self {
             ids,
             lon,
@@ -439,6 +595,7 @@ impl IncidentIndex {
             point_margin_deg,
             unlocated,
             day_range,
+            last_known_day,
         }
     }
 
@@ -460,6 +617,38 @@ impl IncidentIndex {
     /// First and last day over all incidents, located or not.
     pub fn day_range(&self) -> Option<(Day, Day)> {
         self.day_range
+    }
+
+    /// The last day of a located incident known to the day (the data's "today" for
+    /// near-repeat risk).
+    pub fn last_known_day(&self) -> Option<Day> {
+        self.last_known_day
+    }
+
+    /// Appends to `out` the located incidents known to the day with a day in `[from, to]`,
+    /// in index order, as near-repeat analysis reads them (positions from the index's `f32`
+    /// columns). One pass over the day column.
+    pub fn day_events(&self, from: Day, to: Day, out: &mut Vec<DayEvent>) {
+        let (lo, hi) = (from.days_since_epoch(), to.days_since_epoch());
+        let days = &self.levels[LEVELS - 1].days;
+        for (i, &d) in days.iter().enumerate() {
+            let flags = self.cat_flags[i];
+            if d < lo || d > hi || flags & MONTH_FLAG != 0 {
+                continue;
+            }
+            let (Ok(at), Some(category)) = (
+                LonLat::new(f64::from(self.lon[i]), f64::from(self.lat[i])),
+                Category::from_code(flags & CODE_MASK),
+            ) else {
+                continue;
+            };
+            out.push(DayEvent {
+                at,
+                day: Day::from_days_since_epoch(d),
+                category,
+                involves_child: flags & CHILD_FLAG != 0,
+            });
+        }
     }
 
     fn coarse(&self) -> &Level {
@@ -522,7 +711,7 @@ impl IncidentIndex {
                     continue;
                 }
                 let day = Day::from_days_since_epoch(raw_day);
-                let code = self.cat_flags[i] & !CHILD_FLAG;
+                let code = self.cat_flags[i] & CODE_MASK;
                 let Some(cat) = Category::from_code(code) else {
                     continue;
                 };

@@ -34,6 +34,7 @@ fn random_incidents(n: usize, seed: u64) -> Vec<IncidentInput> {
                 day: Day::from_days_since_epoch(19_300 + (r.next() % 1100) as u16),
                 category: Category::ALL[(r.next() % CATEGORY_COUNT as u64) as usize],
                 involves_child: r.next().is_multiple_of(5),
+                day_known: true,
             }
         })
         .collect()

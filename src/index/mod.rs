@@ -13,12 +13,14 @@
 
 mod borders;
 mod boundaries;
+mod incident_layer;
 mod incidents;
 mod layers;
 mod snapshot;
 
 pub use borders::{BorderEdge, BorderIndex, BorderLine, to_local_m};
 pub use boundaries::BoundaryIndex;
+pub use incident_layer::{IncidentLayer, MAX_RUNS};
 pub use incidents::{CellCount, CountQuery, H3Res, IncidentHit, IncidentIndex, IncidentInput};
 pub use layers::{LineLayer, PointLayer};
 pub use snapshot::Snapshot;

@@ -2,20 +2,21 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::{Dataset, DayEvent, PlaceOfConcern, Route, School, Stop, User, YouthService};
+use crate::domain::{Dataset, PlaceOfConcern, Route, School, Stop, User, YouthService};
 use crate::safeguards::scope::PeopleData;
 
-use super::{BorderIndex, BoundaryIndex, IncidentIndex, IncidentInput, LineLayer, PointLayer};
+use super::{
+    BorderIndex, BoundaryIndex, IncidentIndex, IncidentInput, IncidentLayer, LineLayer, PointLayer,
+};
 
 /// Every index for one version of the data. Shared behind an `Arc` and replaced whole.
 #[derive(Debug)]
 pub struct Snapshot {
     /// Monotonic data version (bumped on every rebuild).
     pub data_version: u64,
-    /// Incidents.
-    pub incidents: IncidentIndex,
-    /// Located incidents known to the day, sorted by day (near-repeat risk windows).
-    pub day_events: Vec<DayEvent>,
+    /// Incidents: a base index and the runs imported since (near-repeat events are read
+    /// from it too, `IncidentLayer::day_events`).
+    pub incidents: IncidentLayer,
     /// Places of concern.
     pub places: PointLayer<PlaceOfConcern>,
     /// Schools.
@@ -48,15 +49,12 @@ impl Snapshot {
                 day: i.time.day,
                 category: i.category,
                 involves_child: i.involves_child,
+                day_known: i.time.precision != crate::domain::TimePrecision::Month,
             })
             .collect();
-        let mut day_events: Vec<DayEvent> =
-            data.incidents.iter().filter_map(DayEvent::of).collect();
-        day_events.sort_by_key(|e| e.day);
         Self {
             data_version,
-            incidents: IncidentIndex::build(&inputs),
-            day_events,
+            incidents: IncidentLayer::from(IncidentIndex::build(&inputs)),
             places: PointLayer::new(data.places, |p| p.location),
             schools: PointLayer::new(data.schools, |s| s.location),
             stops: PointLayer::new(data.stops, |s| s.location),
