@@ -79,30 +79,33 @@ impl IncidentLayer {
                     .max((self.base.len() + self.base.unlocated()) / MERGE_SHARE_DIVISOR)
     }
 
-    /// The base merged with every current run, and how many runs it took in (for
+    /// The base merged with every current run, and the runs it took in (for
     /// [`Self::rebased`]); `None` without runs. Runs for seconds on a large base: call it off
     /// the async runtime.
-    pub fn merged(&self) -> Option<(IncidentIndex, usize)> {
+    pub fn merged(&self) -> Option<(IncidentIndex, Vec<Arc<IncidentIndex>>)> {
         let runs = match self.runs.as_slice() {
             [] => return None,
-            [only] => return Some((self.base.merge(only), 1)),
+            [only] => return Some((self.base.merge(only), self.runs.clone())),
             // Runs are small: fold them together first, then one pass over the base.
             [first, second, rest @ ..] => {
                 rest.iter().fold(first.merge(second), |acc, r| acc.merge(r))
             }
         };
-        Some((self.base.merge(&runs), self.runs.len()))
+        Some((self.base.merge(&runs), self.runs.clone()))
     }
 
-    /// This layer with `base` (the result of [`Self::merged`] on a layer whose first
-    /// `taken` runs are this one's first `taken`) replacing the base and those runs; runs
-    /// added since are kept.
+    /// This layer with `base` (the result of [`Self::merged`]) replacing the base and the
+    /// `taken` runs; runs added since are kept. `None` when this layer's runs no longer begin
+    /// with `taken` (the newest runs were folded together meanwhile, so one of them holds
+    /// incidents the merge did not see): the caller merges again.
     #[must_use]
-    pub fn rebased(&self, base: IncidentIndex, taken: usize) -> Self {
-        Self {
+    pub fn rebased(&self, base: IncidentIndex, taken: &[Arc<IncidentIndex>]) -> Option<Self> {
+        let kept = self.runs.get(taken.len()..)?;
+        let same = self.runs.iter().zip(taken).all(|(a, b)| Arc::ptr_eq(a, b));
+        same.then(|| Self {
             base: Arc::new(base),
-            runs: self.runs.get(taken..).unwrap_or_default().to_vec(),
-        }
+            runs: kept.to_vec(),
+        })
     }
 
     /// Runs served beside the base.
