@@ -1,6 +1,8 @@
-//! Background work of a running server: reload the indexes when the store changes (imports,
-//! users, erasures made by other processes show within about a second) and sweep expired
-//! person-level entries (safeguards.md S18). Also used by the CLI.
+//! Background work of a running server: apply what changed in the store (imports, users,
+//! erasures made by other processes show within a second: only the changed kind is
+//! reloaded, and imported incidents are added as a run), merge incident runs in the
+//! background, and sweep expired person-level entries (safeguards.md S18). Also used by the
+//! CLI.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,11 +10,13 @@ use std::time::{Duration, Instant};
 use crate::api::AppState;
 use crate::domain::Day;
 use crate::domain::PersonRef;
+use crate::domain::{Dataset, Incident, User};
 use crate::index::Snapshot;
 use crate::safeguards::audit::{AuditError, AuditEvent, AuditLog};
 use crate::safeguards::policy::POLICY_VERSION;
 use crate::safeguards::retention::expired;
 use crate::safeguards::reviews::review_ref;
+use crate::store::changes::ChangeSet;
 use crate::store::{Store, StoreError};
 
 /// A background job failed.
@@ -36,11 +40,98 @@ pub struct SweepReport {
     pub links: u64,
 }
 
-/// Loads the store and builds every index.
-pub fn load_snapshot(store: &dyn Store, data_version: u64) -> Result<Snapshot, StoreError> {
-    let data = store.load()?;
+/// Where in the store's history a served snapshot stands: the change feed's sequence number
+/// (`None` for a store without the feed), the store's change marker (for such a store), and
+/// the newest incident segment in the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedPosition {
+    /// The newest change applied.
+    pub seq: Option<u64>,
+    /// [`Store::change_marker`] when it was read.
+    pub marker: u64,
+    /// The largest incident segment id the snapshot holds.
+    pub segment_cursor: u64,
+}
+
+/// Loads the store and builds every index; returns them with the feed position they stand at.
+/// The sequence number is read before the load, so a change committed during it is applied
+/// again afterwards rather than missed (reloading a kind is idempotent, and the segment
+/// cursor is read in the load's own transaction, so no incident is added twice).
+pub fn load_snapshot(
+    store: &dyn Store,
+    data_version: u64,
+) -> Result<(Snapshot, FeedPosition), StoreError> {
+    let seq = store.latest_change()?;
+    let marker = store.change_marker()?;
+    let (data, segment_cursor) = store.load_kinds(&ChangeSet::everything(0))?;
     let users = store.users()?;
-    Ok(Snapshot::build(data, users, data_version))
+    Ok((
+        Snapshot::build(data, users, data_version),
+        FeedPosition {
+            seq,
+            marker,
+            segment_cursor,
+        },
+    ))
+}
+
+/// What changed in the store since a feed position, read from it.
+#[derive(Debug)]
+pub struct Update {
+    /// The kinds that changed.
+    pub changed: ChangeSet,
+    /// Those kinds' records (the rest empty).
+    pub data: Dataset,
+    /// Incidents of the segments imported since (when the incidents are not reloaded whole).
+    pub run: Vec<Incident>,
+    /// The users, when they changed.
+    pub users: Option<Vec<(String, User)>>,
+    /// The position after this update.
+    pub position: FeedPosition,
+}
+
+/// Reads what changed after `at`: `None` when nothing did. Reads the feed (or, for a store
+/// without one, compares the change marker and then reloads everything), then only the
+/// changed kinds, and of imported incidents only the segments after the cursor.
+pub fn fetch_update(store: &dyn Store, at: FeedPosition) -> Result<Option<Update>, StoreError> {
+    let (changed, seq, marker) = match store.latest_change()? {
+        Some(latest) if Some(latest) == at.seq => return Ok(None),
+        Some(_) => {
+            let changed = store.changes_since(at.seq.unwrap_or(0))?;
+            (changed, Some(changed.latest), at.marker)
+        }
+        None => {
+            let marker = store.change_marker()?;
+            if marker == at.marker {
+                return Ok(None);
+            }
+            (ChangeSet::everything(0), None, marker)
+        }
+    };
+    let users = if changed.access {
+        Some(store.users()?)
+    } else {
+        None
+    };
+    let (data, cursor_then) = store.load_kinds(&changed)?;
+    let (run, segment_cursor) = if changed.incidents {
+        (Vec::new(), cursor_then)
+    } else if changed.incident_segments {
+        store.incidents_after_segment(at.segment_cursor)?
+    } else {
+        (Vec::new(), at.segment_cursor)
+    };
+    Ok(Some(Update {
+        changed,
+        data,
+        run,
+        users,
+        position: FeedPosition {
+            seq,
+            marker,
+            segment_cursor,
+        },
+    }))
 }
 
 /// Erases every person and link whose hard expiry (`review_due + grace_days`) is before
@@ -106,25 +197,26 @@ pub fn erase_and_record(
     })
 }
 
-/// How often the store is checked for changes (`PRAGMA data_version`: one cheap read), so new
-/// data reach tiles and layers well within a second plus the rebuild.
+/// How often the store is checked for changes (the change feed's newest sequence number: one
+/// indexed read), so new data reach tiles and layers well within a second.
 pub const RELOAD_POLL: Duration = Duration::from_millis(200);
 /// How often the retention sweep runs in a server.
 pub const SWEEP_EVERY: Duration = Duration::from_hours(1);
 
-/// Runs forever: polls the store for changes every [`RELOAD_POLL`] and rebuilds the snapshot
-/// when it changed; runs the retention sweep at start and every [`SWEEP_EVERY`].
-/// `loaded_marker` is the store's [`Store::change_marker`] read before the served snapshot
-/// was loaded, so a change committed between that load and the first poll (a revocation
-/// right after start) is not mistaken for the baseline.
-pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, loaded_marker: u64) {
+/// Runs forever: every [`RELOAD_POLL`] applies what changed in the store since `position`
+/// ([`fetch_update`], then [`Snapshot::with_changes`]: one kind reloaded, or the new incident
+/// segments added as a run), merges the incident runs into a new base in the background when
+/// they grow ([`crate::index::IncidentLayer::needs_merge`]), and runs the retention sweep at
+/// start and every [`SWEEP_EVERY`]. `position` is where the served snapshot stands
+/// ([`load_snapshot`]), so a change committed during start-up is not lost.
+pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, position: FeedPosition) {
     // A read-only store cannot erase: the sweep is off (the server refuses person-level reads
     // in read-only mode, so expired entries are not served either).
     let sweeps = !store.is_read_only();
     let store = Arc::new(Mutex::new(store));
-    let mut marker = Some(loaded_marker);
+    let mut position = position;
     let mut last_sweep: Option<Instant> = None;
-    let mut version = state.snapshot().data_version;
+    let mut merging: Option<tokio::task::JoinHandle<Option<Merged>>> = None;
     loop {
         let sweep_due = sweeps && last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY);
         let (st, audit, today) = (
@@ -133,7 +225,7 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, loaded
             state.clock.today(),
         );
         let outcome = tokio::task::spawn_blocking(
-            move || -> Result<(Option<u64>, Option<SweepReport>), JobError> {
+            move || -> Result<(Option<Update>, Option<SweepReport>), JobError> {
                 // An idle log is signed within the checkpoint interval of its last record.
                 if let Err(e) = audit.checkpoint_if_due() {
                     tracing::error!(error = %e, "cannot write an audit checkpoint");
@@ -144,63 +236,101 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, loaded
                 } else {
                     None
                 };
-                Ok((Some(guard.change_marker()?), report))
+                // The sweep's own erasures are in the feed too, so this update includes them.
+                Ok((fetch_update(guard.as_ref(), position)?, report))
             },
         )
         .await;
         match outcome {
-            Ok(Ok((now, report))) => {
-                // This connection's own commits do not move its marker, so an erasure made
-                // here forces the reload itself.
-                let erased = report.is_some_and(|r| r.people + r.links > 0);
+            Ok(Ok((update, report))) => {
                 if let Some(r) = report {
                     last_sweep = Some(Instant::now());
                     if r.people + r.links > 0 {
                         tracing::info!(people = r.people, links = r.links, %today, "retention sweep erased expired entries");
                     }
                 }
-                if erased || (marker.is_some() && now != marker) {
-                    // Users first (one small query), so a revocation or a new user takes
-                    // effect within a poll, not after the seconds a full rebuild takes.
-                    let st = Arc::clone(&store);
-                    let users = tokio::task::spawn_blocking(move || {
-                        let guard = st.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                        guard.users()
-                    })
-                    .await;
-                    match users {
-                        Ok(Ok(users)) => state.replace_users(users.into_iter().collect()),
-                        Ok(Err(e)) => tracing::error!(error = %e, "reloading users failed"),
-                        Err(e) => tracing::error!(error = %e, "user reload task failed"),
-                    }
-                    version += 1;
-                    let st = Arc::clone(&store);
-                    let built = tokio::task::spawn_blocking(move || {
-                        let guard = st.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                        load_snapshot(guard.as_ref(), version)
-                    })
-                    .await;
-                    match built {
-                        Ok(Ok(snapshot)) => {
-                            state.replace(snapshot);
-                            tracing::info!(
-                                data_version = version,
-                                "store changed; indexes rebuilt"
-                            );
-                        }
-                        Ok(Err(e)) => {
-                            tracing::error!(error = %e, "reloading after a store change failed");
-                        }
-                        Err(e) => tracing::error!(error = %e, "reload task failed"),
-                    }
+                if let Some(update) = update {
+                    position = update.position;
+                    apply(&state, update);
                 }
-                marker = now;
             }
             Ok(Err(e)) => tracing::error!(error = ?e, "background job failed"),
             Err(e) => tracing::error!(error = %e, "background task failed"),
         }
+        merging = tend_merge(&state, merging).await;
         tokio::time::sleep(RELOAD_POLL).await;
     }
+}
+
+/// Serves the snapshot `update` makes of the current one. Users are replaced first (a
+/// revocation takes effect with the same poll).
+fn apply(state: &AppState, update: Update) {
+    let Update {
+        changed,
+        data,
+        run,
+        users,
+        ..
+    } = update;
+    if let Some(users) = &users {
+        state.replace_users(users.iter().cloned().collect());
+    }
+    let started = Instant::now();
+    let next = state.snapshot().with_changes(&changed, data, &run, users);
+    tracing::info!(
+        data_version = next.data_version,
+        incidents_reloaded = changed.incidents,
+        incidents_added = run.len(),
+        reference = changed.reference,
+        people = changed.people,
+        users = changed.access,
+        runs = next.incidents.runs(),
+        build_ms = started.elapsed().as_millis() as u64,
+        "store changed; applied"
+    );
+    state.replace(next);
+}
+
+/// A new incident base and the runs it took in.
+type Merged = (
+    crate::index::IncidentIndex,
+    Vec<Arc<crate::index::IncidentIndex>>,
+);
+
+/// Swaps in a finished background merge, or starts one when the served runs have grown and
+/// none is running. Queries go on against the old base while a merge runs.
+async fn tend_merge(
+    state: &AppState,
+    merging: Option<tokio::task::JoinHandle<Option<Merged>>>,
+) -> Option<tokio::task::JoinHandle<Option<Merged>>> {
+    if let Some(handle) = merging {
+        if !handle.is_finished() {
+            return Some(handle);
+        }
+        match handle.await {
+            Ok(Some((base, taken))) => {
+                let current = state.snapshot();
+                if let Some(incidents) = current.incidents.rebased(base, &taken) {
+                    let mut next = (*current).clone();
+                    next.incidents = incidents;
+                    tracing::info!(
+                        runs_merged = taken.len(),
+                        runs_left = next.incidents.runs(),
+                        "incident runs merged into a new base"
+                    );
+                    state.replace(next);
+                } else {
+                    tracing::info!("incident runs changed during the merge; merging again");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "incident merge task failed"),
+        }
+    }
+    let layer = state.snapshot().incidents.clone();
+    layer
+        .needs_merge()
+        .then(|| tokio::task::spawn_blocking(move || layer.merged()))
 }
 
 /// How often the monthly equality job looks for a month without a result.
@@ -239,3 +369,7 @@ pub async fn equality_monthly(state: AppState) {
         tokio::time::sleep(EQUALITY_CHECK_EVERY).await;
     }
 }
+
+#[cfg(test)]
+#[path = "jobs_tests.rs"]
+mod tests;

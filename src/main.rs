@@ -629,7 +629,7 @@ async fn serve(
     snapshot: Snapshot,
     store: SqliteStore,
     audit: AuditLog,
-    loaded_marker: u64,
+    position: saferplaces::jobs::FeedPosition,
 ) -> anyhow::Result<()> {
     if !settings.web_dir.join("index.html").exists() {
         tracing::warn!(web_dir = %settings.web_dir.display(), "web app not built; run `make web` (the API still works)");
@@ -670,7 +670,7 @@ async fn serve(
         state,
         Box::new(store),
         settings.retention_grace_days,
-        loaded_marker,
+        position,
     ));
     tracing::info!(%addr, data_dir = %settings.data_dir.display(), "serving");
     out(&format!("saferplaces listening on http://{addr}"))?;
@@ -717,10 +717,7 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
     store
         .quick_check_if_small()
         .with_context(|| format!("checking the store {} at start", store.file().display()))?;
-    let loaded_marker = store
-        .change_marker()
-        .context("reading the store's change marker")?;
-    let snapshot = load_snapshot(&store, 1)
+    let (snapshot, position) = load_snapshot(&store, 1)
         .with_context(|| format!("loading the store {}", store.file().display()))?;
     tracing::info!(
         incidents = snapshot.incidents.len(),
@@ -734,7 +731,7 @@ fn run_server(settings: Settings, demo: Option<usize>, no_serve: bool) -> anyhow
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(settings, snapshot, store, audit, loaded_marker))
+    runtime.block_on(serve(settings, snapshot, store, audit, position))
 }
 
 /// The LSOA code sets a police street import classifies its rows with.

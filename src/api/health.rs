@@ -22,6 +22,9 @@ async fn get_health(State(state): State<AppState>) -> impl IntoResponse {
             "version": env!("CARGO_PKG_VERSION"),
             "data_version": snap.data_version,
             "computations_running": state.admission.running(),
+            // Runs of imported incidents served beside the base index (issue 15): 0 after a
+            // merge; an import into a running server adds one.
+            "incident_runs": snap.incidents.runs(),
         })),
     )
 }

@@ -152,7 +152,7 @@ impl AppState {
         clock: Clock,
         disclosure: DisclosurePolicy,
     ) -> Self {
-        let users = Arc::new(RwLock::new(Arc::new(snapshot.users.clone())));
+        let users = Arc::new(RwLock::new(Arc::clone(&snapshot.users)));
         Self {
             users,
             snapshot: Arc::new(RwLock::new(Arc::new(snapshot))),
@@ -255,7 +255,7 @@ impl AppState {
 
     /// Replaces the snapshot (after an import or erasure), and the users with its users.
     pub fn replace(&self, snapshot: Snapshot) {
-        self.replace_users(snapshot.users.clone());
+        self.replace_users((*snapshot.users).clone());
         let new = Arc::new(snapshot);
         risk::warm(&self.risk, &new);
         match self.snapshot.write() {

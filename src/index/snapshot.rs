@@ -1,75 +1,193 @@
 //! One consistent, immutable view of all indexes for a data version.
+//!
+//! A snapshot is made of parts by kind of data (issue 15, point 1): incidents, the reference
+//! layers, people and links, users. Each part is shared (`Arc`), so a change to one kind makes
+//! a new snapshot that shares every other part with the old one: a new user, case assignment
+//! or review touches only its kind, and an import adds a run to the incident layer
+//! ([`IncidentLayer::with_run`]) instead of rebuilding the index.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use crate::domain::{Dataset, PlaceOfConcern, Route, School, Stop, User, YouthService};
+use crate::domain::{
+    Dataset, Incident, PlaceOfConcern, Route, School, Stop, TimePrecision, User, YouthService,
+};
 use crate::safeguards::scope::PeopleData;
+use crate::store::changes::ChangeSet;
 
 use super::{
     BorderIndex, BoundaryIndex, IncidentIndex, IncidentInput, IncidentLayer, LineLayer, PointLayer,
 };
 
-/// Every index for one version of the data. Shared behind an `Arc` and replaced whole.
-#[derive(Debug)]
+/// Every index for one version of the data. Shared behind an `Arc` and replaced whole; its
+/// parts are shared between versions.
+#[derive(Debug, Clone)]
 pub struct Snapshot {
-    /// Monotonic data version (bumped on every rebuild).
+    /// Monotonic version of what tiles and analyses read (incidents and reference layers);
+    /// caches key on it. A change of people or users alone keeps it.
     pub data_version: u64,
     /// Incidents: a base index and the runs imported since (near-repeat events are read
     /// from it too, `IncidentLayer::day_events`).
     pub incidents: IncidentLayer,
     /// Places of concern.
-    pub places: PointLayer<PlaceOfConcern>,
+    pub places: Arc<PointLayer<PlaceOfConcern>>,
     /// Schools.
-    pub schools: PointLayer<School>,
+    pub schools: Arc<PointLayer<School>>,
     /// Transport stops.
-    pub stops: PointLayer<Stop>,
+    pub stops: Arc<PointLayer<Stop>>,
     /// Transport routes.
-    pub routes: LineLayer<Route>,
+    pub routes: Arc<LineLayer<Route>>,
     /// Youth services.
-    pub services: PointLayer<YouthService>,
+    pub services: Arc<PointLayer<YouthService>>,
     /// Boundaries of every scheme.
-    pub boundaries: BoundaryIndex,
+    pub boundaries: Arc<BoundaryIndex>,
     /// Borders shared by the local authorities (scheme `lad`).
-    pub borders: BorderIndex,
+    pub borders: Arc<BorderIndex>,
     /// People, links, cases and meetings, served only through the safeguards scope.
-    pub people: PeopleData,
+    pub people: Arc<PeopleData>,
     /// Users by the SHA-256 hash of their token.
-    pub users: BTreeMap<String, User>,
+    pub users: Arc<BTreeMap<String, User>>,
+}
+
+/// The index inputs of `incidents` (in the order given).
+pub fn incident_inputs(incidents: &[Incident]) -> Vec<IncidentInput> {
+    incidents
+        .iter()
+        .map(|i| IncidentInput {
+            id: i.id,
+            location: i.location.map(|l| l.point),
+            day: i.time.day,
+            category: i.category,
+            involves_child: i.involves_child,
+            day_known: i.time.precision != TimePrecision::Month,
+        })
+        .collect()
 }
 
 impl Snapshot {
     /// Builds every index from `data` and the users (keyed by token hash).
     pub fn build(data: Dataset, users: Vec<(String, User)>, data_version: u64) -> Self {
-        let inputs: Vec<IncidentInput> = data
-            .incidents
-            .iter()
-            .map(|i| IncidentInput {
-                id: i.id,
-                location: i.location.map(|l| l.point),
-                day: i.time.day,
-                category: i.category,
-                involves_child: i.involves_child,
-                day_known: i.time.precision != crate::domain::TimePrecision::Month,
-            })
-            .collect();
+        let incidents =
+            IncidentLayer::from(IncidentIndex::build(&incident_inputs(&data.incidents)));
+        let Dataset {
+            places,
+            schools,
+            stops,
+            routes,
+            services,
+            boundaries,
+            people,
+            links,
+            cases,
+            meetings,
+            ..
+        } = data;
+        let r = Reference::build(places, schools, stops, routes, services, boundaries);
         Self {
             data_version,
-            incidents: IncidentLayer::from(IncidentIndex::build(&inputs)),
-            places: PointLayer::new(data.places, |p| p.location),
-            schools: PointLayer::new(data.schools, |s| s.location),
-            stops: PointLayer::new(data.stops, |s| s.location),
-            routes: LineLayer::new(data.routes, |r| r.line.as_slice()),
-            services: PointLayer::new(data.services, |s| s.location),
-            borders: BorderIndex::build(
-                &data
-                    .boundaries
+            incidents,
+            places: r.places,
+            schools: r.schools,
+            stops: r.stops,
+            routes: r.routes,
+            services: r.services,
+            boundaries: r.boundaries,
+            borders: r.borders,
+            people: Arc::new(PeopleData::new(people, links, cases, meetings)),
+            users: Arc::new(users.into_iter().collect()),
+        }
+    }
+
+    /// This snapshot with the kinds `changed` names replaced from `data` (loaded for those
+    /// kinds only, `Store::load_kinds`), `run` (incidents of newly imported segments, by id)
+    /// added to the incident layer, and `users` when given. The data version moves only when
+    /// incidents or reference layers changed.
+    #[must_use]
+    pub fn with_changes(
+        &self,
+        changed: &ChangeSet,
+        data: Dataset,
+        run: &[Incident],
+        users: Option<Vec<(String, User)>>,
+    ) -> Self {
+        let mut next = self.clone();
+        if changed.incidents {
+            next.incidents =
+                IncidentLayer::from(IncidentIndex::build(&incident_inputs(&data.incidents)));
+        } else if !run.is_empty() {
+            next.incidents = next
+                .incidents
+                .with_run(IncidentIndex::build(&incident_inputs(run)));
+        }
+        let Dataset {
+            places,
+            schools,
+            stops,
+            routes,
+            services,
+            boundaries,
+            people,
+            links,
+            cases,
+            meetings,
+            ..
+        } = data;
+        if changed.reference {
+            let r = Reference::build(places, schools, stops, routes, services, boundaries);
+            next.places = r.places;
+            next.schools = r.schools;
+            next.stops = r.stops;
+            next.routes = r.routes;
+            next.services = r.services;
+            next.boundaries = r.boundaries;
+            next.borders = r.borders;
+        }
+        if changed.people {
+            next.people = Arc::new(PeopleData::new(people, links, cases, meetings));
+        }
+        if let Some(users) = users {
+            next.users = Arc::new(users.into_iter().collect());
+        }
+        if changed.incidents || !run.is_empty() || changed.reference {
+            next.data_version += 1;
+        }
+        next
+    }
+}
+
+/// The reference layers, built together.
+struct Reference {
+    places: Arc<PointLayer<PlaceOfConcern>>,
+    schools: Arc<PointLayer<School>>,
+    stops: Arc<PointLayer<Stop>>,
+    routes: Arc<LineLayer<Route>>,
+    services: Arc<PointLayer<YouthService>>,
+    boundaries: Arc<BoundaryIndex>,
+    borders: Arc<BorderIndex>,
+}
+
+impl Reference {
+    fn build(
+        places: Vec<PlaceOfConcern>,
+        schools: Vec<School>,
+        stops: Vec<Stop>,
+        routes: Vec<Route>,
+        services: Vec<YouthService>,
+        boundaries: Vec<crate::domain::Boundary>,
+    ) -> Self {
+        Self {
+            places: Arc::new(PointLayer::new(places, |p| p.location)),
+            schools: Arc::new(PointLayer::new(schools, |s| s.location)),
+            stops: Arc::new(PointLayer::new(stops, |s| s.location)),
+            routes: Arc::new(LineLayer::new(routes, |r| r.line.as_slice())),
+            services: Arc::new(PointLayer::new(services, |s| s.location)),
+            borders: Arc::new(BorderIndex::build(
+                &boundaries
                     .iter()
                     .filter(|b| b.scheme.as_str() == "lad")
                     .collect::<Vec<_>>(),
-            ),
-            boundaries: BoundaryIndex::new(data.boundaries),
-            people: PeopleData::new(data.people, data.links, data.cases, data.meetings),
-            users: users.into_iter().collect(),
+            )),
+            boundaries: Arc::new(BoundaryIndex::new(boundaries)),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! all. Records are keyed by their ids, so writing the same record twice stores it once.
 
 pub mod cause;
+pub mod changes;
 pub mod segment;
 mod sqlite;
 
@@ -366,6 +367,26 @@ pub trait Store: Send {
     /// A number that changes whenever another connection commits to the store, so a server
     /// can notice imports, user changes and erasures made by other processes.
     fn change_marker(&self) -> StoreResult<u64>;
+
+    /// The newest sequence number of the change feed (`changes`), 0 while it is empty; `None`
+    /// for a store without the feed (an older schema opened read-only), whose changes only
+    /// [`Self::change_marker`] notices.
+    fn latest_change(&self) -> StoreResult<Option<u64>>;
+
+    /// The kinds of served data changed after sequence number `after`.
+    fn changes_since(&self, after: u64) -> StoreResult<changes::ChangeSet>;
+
+    /// Reads the kinds `kinds` names (the rest of the dataset is left empty), in one read, and
+    /// the largest incident segment id stored then (0 when none): the cursor from which
+    /// [`Self::incidents_after_segment`] reads the segments imported later.
+    fn load_kinds(&self, kinds: &changes::ChangeSet) -> StoreResult<(Dataset, u64)>;
+
+    /// The incidents of the segments with an id above `after`, by id, and the largest segment
+    /// id stored (the next cursor), in one read.
+    fn incidents_after_segment(
+        &self,
+        after: u64,
+    ) -> StoreResult<(Vec<crate::domain::Incident>, u64)>;
 
     /// The user holding the token whose hash is `token_hash`.
     fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;

@@ -30,6 +30,7 @@ use rusqlite::{Connection, Row, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::changes::{ChangeKind, ChangeSet};
 use super::{
     Amendment, Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser,
     PersonVersion, Store, StoreError, StoreResult, Written,
@@ -75,6 +76,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         10,
         include_str!("../../migrations/sqlite/0010_segment_checksums.sql"),
     ),
+    (12, include_str!("../../migrations/sqlite/0012_changes.sql")),
 ];
 
 /// The schema version whose migration adds segment checksums; its Rust step computes them for
@@ -114,6 +116,10 @@ mod readonly;
 mod integrity;
 
 pub use integrity::{CheckReport, QUICK_CHECK_MAX_BYTES};
+
+/// The change feed's table (issue 15, point 1).
+#[path = "sqlite_changes.rs"]
+mod changes;
 
 impl SqliteStore {
     /// File name of the database inside the data directory.
@@ -237,6 +243,15 @@ impl SqliteStore {
         })
     }
 
+    /// True when the schema has the change feed's table (a store of an older schema opened
+    /// read-only has not).
+    fn has_change_feed(&self) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'changes')")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+            .map_err(db("looking for the change feed"))
+    }
+
     /// Runs `read` inside one read transaction so it sees a single snapshot.
     fn read<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let tx = self
@@ -315,26 +330,62 @@ impl Store for SqliteStore {
             meetings: write_meetings(&tx, &data.meetings)?,
             stop_searches: 0,
         };
+        record_changes(&tx, &counts, !amended.is_empty())?;
         tx.commit().map_err(db("committing a write transaction"))?;
         Ok(Written { counts, amended })
     }
 
     fn load(&self) -> StoreResult<Dataset> {
+        self.load_kinds(&ChangeSet::everything(0))
+            .map(|(data, _)| data)
+    }
+
+    fn load_kinds(&self, kinds: &ChangeSet) -> StoreResult<(Dataset, u64)> {
+        // Each kind is read only when asked for; `Vec::new()` allocates nothing.
+        fn when<T>(yes: bool, load: impl FnOnce() -> StoreResult<Vec<T>>) -> StoreResult<Vec<T>> {
+            if yes { load() } else { Ok(Vec::new()) }
+        }
         self.read(|conn| {
-            Ok(Dataset {
-                incidents: load_incidents(conn)?,
-                places: load_places(conn)?,
-                schools: load_schools(conn)?,
-                stops: load_stops(conn)?,
-                routes: load_routes(conn)?,
-                services: load_services(conn)?,
-                boundaries: load_boundaries(conn)?,
-                people: load_people(conn)?,
-                links: load_links(conn)?,
-                cases: load_cases(conn)?,
-                meetings: load_meetings(conn)?,
-            })
+            let (r, p) = (kinds.reference, kinds.people);
+            let data = Dataset {
+                incidents: when(kinds.incidents, || load_incidents(conn))?,
+                places: when(r, || load_places(conn))?,
+                schools: when(r, || load_schools(conn))?,
+                stops: when(r, || load_stops(conn))?,
+                routes: when(r, || load_routes(conn))?,
+                services: when(r, || load_services(conn))?,
+                boundaries: when(r, || load_boundaries(conn))?,
+                people: when(p, || load_people(conn))?,
+                links: when(p, || load_links(conn))?,
+                cases: when(p, || load_cases(conn))?,
+                meetings: when(p, || load_meetings(conn))?,
+            };
+            Ok((data, max_segment_id(conn)?))
         })
+    }
+
+    fn incidents_after_segment(&self, after: u64) -> StoreResult<(Vec<Incident>, u64)> {
+        self.read(|conn| {
+            let mut incidents = load_segments(conn, after)?;
+            incidents.sort_unstable_by_key(|i| i.id.get());
+            Ok((incidents, max_segment_id(conn)?))
+        })
+    }
+
+    fn latest_change(&self) -> StoreResult<Option<u64>> {
+        if self.has_change_feed()? {
+            changes::latest(&self.conn).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn changes_since(&self, after: u64) -> StoreResult<ChangeSet> {
+        if self.has_change_feed()? {
+            self.read(|conn| changes::since(conn, after))
+        } else {
+            Ok(ChangeSet::everything(after))
+        }
     }
 
     fn counts(&self) -> StoreResult<KindCounts> {
@@ -411,6 +462,20 @@ impl Store for SqliteStore {
         written.stored += write_routes(&tx, &batch.routes)?;
         written.stored += write_places(&tx, &batch.places)?;
         written.stored += write_services(&tx, &batch.services)?;
+        if let Some(range) = segment_range(&tx, file_id)? {
+            changes::record(&tx, ChangeKind::IncidentSegments, Some(range))?;
+        }
+        let reference = [
+            batch.boundaries.len(),
+            batch.schools.len(),
+            batch.stops.len(),
+            batch.routes.len(),
+            batch.places.len(),
+            batch.services.len(),
+        ];
+        if reference.iter().any(|&n| n > 0) {
+            changes::record(&tx, ChangeKind::Reference, None)?;
+        }
         if commit {
             tx.commit().map_err(db("committing an import"))?;
         } else {
@@ -495,6 +560,7 @@ impl Store for SqliteStore {
         )
         .map_err(db("storing a user"))?;
         let id = tx.last_insert_rowid();
+        changes::record(&tx, ChangeKind::Access, None)?;
         tx.commit().map_err(db("committing a user"))?;
         Ok(u64::try_from(id).unwrap_or_default())
     }
@@ -506,14 +572,21 @@ impl Store for SqliteStore {
         token_expires_at: u64,
     ) -> StoreResult<bool> {
         self.writable("replace a user's token")?;
-        let n = self
+        let tx = self
             .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting to replace a user's token"))?;
+        let n = tx
             .execute(
                 "UPDATE users SET token_hash = ?2, token_expires_at = ?3, token_revoked_at = NULL \
                  WHERE name = ?1",
                 params![name, token_hash, unix_s(token_expires_at)],
             )
             .map_err(db("replacing a user's token"))?;
+        if n > 0 {
+            changes::record(&tx, ChangeKind::Access, None)?;
+        }
+        tx.commit().map_err(db("committing a user's token"))?;
         Ok(n > 0)
     }
 
@@ -547,6 +620,9 @@ impl Store for SqliteStore {
                 None => None,
             }
         };
+        if user.is_some() {
+            changes::record(&tx, ChangeKind::Access, None)?;
+        }
         tx.commit().map_err(db("committing a revocation"))?;
         Ok(user)
     }
@@ -590,7 +666,16 @@ impl Store for SqliteStore {
         at: &str,
     ) -> StoreResult<Option<bool>> {
         self.writable("assign a case")?;
-        assign_case(&self.conn, case_ref, user, by, at)
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting to assign a case"))?;
+        let assigned = assign_case(&tx, case_ref, user, by, at)?;
+        if assigned == Some(true) {
+            changes::record(&tx, ChangeKind::People, None)?;
+        }
+        tx.commit().map_err(db("committing a case assignment"))?;
+        Ok(assigned)
     }
 
     fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<Erased> {
@@ -714,6 +799,9 @@ impl Store for SqliteStore {
              DELETE FROM link_versions WHERE id NOT IN (SELECT id FROM links);",
         )
         .map_err(db("erasing earlier versions"))?;
+        if !erased.people.is_empty() || !erased.links.is_empty() {
+            changes::record(&tx, ChangeKind::People, None)?;
+        }
         tx.commit().map_err(db("committing an erasure"))?;
         if !erased.people.is_empty() || !erased.links.is_empty() {
             self.scrub_journal()?;
@@ -758,6 +846,7 @@ impl Store for SqliteStore {
         )
         .map_err(db("recording a review"))?;
         let id = tx.last_insert_rowid();
+        changes::record(&tx, ChangeKind::People, None)?;
         tx.commit().map_err(db("committing a review"))?;
         Ok(u64::try_from(id).unwrap_or_default())
     }
@@ -1587,6 +1676,36 @@ fn write_meetings(conn: &Connection, meetings: &[MaceMeeting]) -> StoreResult<u6
 }
 
 /// A 64-bit unsigned id as an `SQLite` integer key. Ids above `i64::MAX` cannot be stored.
+/// Records in the change feed the kinds a `write_records` batch changed.
+fn record_changes(conn: &Connection, counts: &KindCounts, amended: bool) -> StoreResult<()> {
+    if counts.incidents > 0 {
+        changes::record(conn, ChangeKind::Incidents, None)?;
+    }
+    let reference = counts.places
+        + counts.schools
+        + counts.stops
+        + counts.routes
+        + counts.services
+        + counts.boundaries;
+    if reference > 0 {
+        changes::record(conn, ChangeKind::Reference, None)?;
+    }
+    if amended || counts.people + counts.links + counts.cases + counts.meetings > 0 {
+        changes::record(conn, ChangeKind::People, None)?;
+    }
+    Ok(())
+}
+
+/// The first and last segment id of imported file `file_id`, when it wrote any.
+fn segment_range(conn: &Connection, file_id: i64) -> StoreResult<Option<(i64, i64)>> {
+    conn.query_row(
+        "SELECT MIN(id), MAX(id) FROM incident_segments WHERE file_id = ?1",
+        [file_id],
+        |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+    )
+    .map_err(db("reading the segments of an import"))
+}
+
 fn sql_id(id: u64, context: &'static str) -> StoreResult<i64> {
     i64::try_from(id).map_err(|e| encode_error(context, e))
 }
@@ -1672,15 +1791,37 @@ fn load_matching<T>(
 /// Incidents stored as rows and in segments, ascending by id.
 fn load_incidents(conn: &Connection) -> StoreResult<Vec<Incident>> {
     let mut incidents = load_incident_rows(conn)?;
+    let from_segments = load_segments(conn, 0)?;
+    let any = !from_segments.is_empty();
+    incidents.extend(from_segments);
+    if any && !incidents.is_sorted_by_key(|i| i.id.get()) {
+        incidents.sort_unstable_by_key(|i| i.id.get());
+    }
+    Ok(incidents)
+}
+
+/// The largest incident segment id stored, 0 when none.
+fn max_segment_id(conn: &Connection) -> StoreResult<u64> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT MAX(id) FROM incident_segments")
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+        .map_err(db("reading the newest incident segment"))?;
+    Ok(id.map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+}
+
+/// The incidents of the segments with an id above `after`, each segment verified first.
+fn load_segments(conn: &Connection, after: u64) -> StoreResult<Vec<Incident>> {
+    let mut incidents = Vec::new();
     let context = "loading incident segments";
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {} FROM incident_segments ORDER BY id",
+            "SELECT {} FROM incident_segments WHERE id > ?1 ORDER BY id",
             integrity::SEGMENT_COLUMNS
         ))
         .map_err(db(context))?;
-    let mut rows = stmt.query([]).map_err(db(context))?;
-    let mut any = false;
+    let mut rows = stmt
+        .query([i64::try_from(after).unwrap_or(i64::MAX)])
+        .map_err(db(context))?;
     while let Some(row) = rows.next().map_err(db(context))? {
         // No byte is decoded before the checksum matches (issue 14, point 4).
         let segment = integrity::SegmentRow::read(row)?;
@@ -1690,10 +1831,6 @@ fn load_incidents(conn: &Connection) -> StoreResult<Vec<Incident>> {
             segment.ids,
             segment.data,
         )?);
-        any = true;
-    }
-    if any && !incidents.is_sorted_by_key(|i| i.id.get()) {
-        incidents.sort_unstable_by_key(|i| i.id.get());
     }
     Ok(incidents)
 }

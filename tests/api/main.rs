@@ -18,6 +18,7 @@ mod endpoints;
 mod equality;
 mod erasure;
 mod import;
+mod incremental;
 mod integrity;
 mod oracles;
 mod reviews;

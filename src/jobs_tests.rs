@@ -1,0 +1,164 @@
+//! The change feed as a running server reads it (issue 15, point 1): each write names the kind
+//! it changed, and [`fetch_update`] reads back only that kind, and of an import only its rows.
+
+use super::*;
+use crate::domain::{
+    Agency, Category, IncidentId, IncidentLocation, IncidentTime, LocationPrecision, LonLat,
+    Provenance, Role, TimePrecision,
+};
+use crate::store::{
+    ImportBatch, ImportFile, ImportedIncident, NewUser, SourceAttributes, SqliteStore,
+};
+
+fn incident(id: u64, k: u64) -> Incident {
+    Incident {
+        id: IncidentId::new(id),
+        category: Category::Drugs,
+        time: IncidentTime {
+            day: Day::from_days_since_epoch(19_700 + (k % 30) as u16),
+            minute_of_day: None,
+            precision: TimePrecision::Day,
+        },
+        location: Some(IncidentLocation {
+            point: LonLat::new(-2.6 + 0.001 * k as f64, 51.45).unwrap(),
+            precision: LocationPrecision::SnapPoint,
+        }),
+        involves_child: false,
+        provenance: Provenance {
+            agency: Agency::new("avon-and-somerset-police").unwrap(),
+            isa_ref: None,
+            grade: None,
+        },
+    }
+}
+
+/// Imports `n` incidents with ids from `first` (in steps of 2) as file `name`.
+fn import(store: &mut SqliteStore, name: &str, first: u64, n: u64) {
+    let batch = ImportBatch {
+        incidents: (0..n)
+            .map(|k| ImportedIncident {
+                incident: incident(first + 2 * k, k),
+                line: k + 2,
+                attributes: SourceAttributes::default(),
+                outside_area: false,
+            })
+            .collect(),
+        ..ImportBatch::default()
+    };
+    let file = ImportFile {
+        name: name.to_owned(),
+        sha256: format!("{first:064x}"),
+        imported_at: "2026-12-07T10:00:00.000Z".to_owned(),
+        kind: "police-street".to_owned(),
+    };
+    store
+        .write_import(&batch, &file, &serde_json::json!({}), true)
+        .unwrap();
+}
+
+fn user(name: &str) -> NewUser {
+    NewUser {
+        name: name.to_owned(),
+        role: Role::VruAnalyst,
+        org: None,
+        panels: Vec::new(),
+        token_hash: format!("{:064x}", name.len()),
+        token_expires_at: 4_000_000_000,
+    }
+}
+
+/// A store with 50 demo-style incidents written as rows, and where a server stands on it.
+fn store_and_position() -> (SqliteStore, FeedPosition) {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let data = Dataset {
+        incidents: (1..=50).map(|k| incident(k, k)).collect(),
+        ..Dataset::default()
+    };
+    store.write_unchecked(&data).unwrap();
+    let (snapshot, position) = load_snapshot(&store, 1).unwrap();
+    assert_eq!(snapshot.incidents.len(), 50);
+    (store, position)
+}
+
+#[test]
+fn nothing_changed_reads_nothing() {
+    let (store, position) = store_and_position();
+    assert!(fetch_update(&store, position).unwrap().is_none());
+}
+
+#[test]
+fn an_import_is_read_back_as_its_own_rows_only() {
+    let (mut store, position) = store_and_position();
+    import(&mut store, "a.csv", 1_001, 30);
+    let update = fetch_update(&store, position).unwrap().unwrap();
+    assert!(update.changed.incident_segments);
+    assert!(!(update.changed.incidents || update.changed.people || update.changed.access));
+    // Only the new rows, not the 50 already served; nothing else loaded.
+    assert_eq!(update.run.len(), 30);
+    assert!(update.run.iter().all(|i| i.id.get() >= 1_001));
+    assert!(update.data.incidents.is_empty() && update.data.people.is_empty());
+    assert!(update.users.is_none());
+    // Applied once: the next poll finds nothing, and a second import reads only its own.
+    let at = update.position;
+    assert!(fetch_update(&store, at).unwrap().is_none());
+    import(&mut store, "b.csv", 5_001, 10);
+    let second = fetch_update(&store, at).unwrap().unwrap();
+    assert_eq!(second.run.len(), 10);
+    assert!(second.run.iter().all(|i| i.id.get() >= 5_001));
+    // A re-import stores nothing new and changes nothing.
+    import(&mut store, "a-again.csv", 1_001, 30);
+    assert!(fetch_update(&store, second.position).unwrap().is_none());
+}
+
+#[test]
+fn a_new_user_reloads_the_users_only() {
+    let (mut store, position) = store_and_position();
+    store.add_user(&user("late")).unwrap();
+    let update = fetch_update(&store, position).unwrap().unwrap();
+    assert!(update.changed.access);
+    assert!(!(update.changed.incidents || update.changed.incident_segments));
+    assert!(!(update.changed.reference || update.changed.people));
+    assert!(update.data.incidents.is_empty());
+    assert_eq!(update.users.unwrap().len(), 1);
+    // A revocation is a change of the same kind; revoking nobody is none.
+    let at = update.position;
+    assert!(store.revoke_user("nobody", 1).unwrap().is_none());
+    assert!(fetch_update(&store, at).unwrap().is_none());
+    store.revoke_user("late", 1).unwrap();
+    assert!(fetch_update(&store, at).unwrap().unwrap().changed.access);
+}
+
+#[test]
+fn applying_an_import_adds_a_run_and_moves_the_data_version_while_a_user_keeps_it() {
+    let (mut store, position) = store_and_position();
+    let (snapshot, _) = load_snapshot(&store, 7).unwrap();
+    import(&mut store, "a.csv", 1_001, 30);
+    let update = fetch_update(&store, position).unwrap().unwrap();
+    let next = snapshot.with_changes(&update.changed, update.data, &update.run, update.users);
+    assert_eq!(next.incidents.len(), 80);
+    assert_eq!(next.incidents.runs(), 1);
+    assert_eq!(next.data_version, 8);
+    // The reference layers and people are the very same, not rebuilt.
+    assert!(Arc::ptr_eq(&next.people, &snapshot.people));
+    assert!(Arc::ptr_eq(&next.boundaries, &snapshot.boundaries));
+    store.add_user(&user("late")).unwrap();
+    let users = fetch_update(&store, update.position).unwrap().unwrap();
+    let after = next.with_changes(&users.changed, users.data, &users.run, users.users);
+    assert_eq!(after.data_version, 8);
+    assert_eq!(after.users.len(), 1);
+    assert_eq!(after.incidents.runs(), 1);
+}
+
+#[test]
+fn incidents_written_as_rows_reload_the_incidents_whole() {
+    let (mut store, position) = store_and_position();
+    let more = Dataset {
+        incidents: (51..=60).map(|k| incident(k, k)).collect(),
+        ..Dataset::default()
+    };
+    store.write_unchecked(&more).unwrap();
+    let update = fetch_update(&store, position).unwrap().unwrap();
+    assert!(update.changed.incidents);
+    assert_eq!(update.data.incidents.len(), 60);
+    assert!(update.run.is_empty());
+}
