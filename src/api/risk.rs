@@ -62,7 +62,7 @@ const STALE_DAYS: u16 = 14;
 #[derive(Debug, Default)]
 pub struct RiskCache {
     calibrations: Mutex<VecDeque<(CalibrationKey, Arc<Calibration>)>>,
-    in_flight: Mutex<Vec<CalibrationKey>>,
+    in_flight: Mutex<CalibrationQueue>,
     layers: AnalysisCache<LayerKey, RiskLayer>,
 }
 
@@ -94,47 +94,89 @@ impl RiskCache {
         all.push_back((key, calibration));
     }
 
-    /// Computes the calibration of `key` on its own thread unless one is already running.
+    /// Queues the calibration of `key` on `snap` for the one background calibration thread,
+    /// starting it when none runs. A queued calibration of the same category and as-of day for
+    /// an older data version is replaced (the newer data supersede it), and at most
+    /// [`PENDING_KEPT`] wait, so a stream of imports runs one calibration at a time, never one
+    /// per data version at once (at 10M incidents each holds a year of events and its pairs).
     fn calibrate_in_background(self: &Arc<Self>, snap: &Arc<Snapshot>, key: CalibrationKey) {
-        {
-            let mut running = self
+        let start = {
+            let mut queue = self
                 .in_flight
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if running.contains(&key) {
+            if queue.running == Some(key) || queue.pending.iter().any(|(k, _)| *k == key) {
                 return;
             }
-            running.push(key);
+            let (_, category, as_of) = key;
+            queue
+                .pending
+                .retain(|((_, c, day), _)| !(*c == category && *day == as_of));
+            if queue.pending.len() >= PENDING_KEPT {
+                queue.pending.pop_front();
+            }
+            queue.pending.push_back((key, Arc::clone(snap)));
+            let idle = queue.running.is_none();
+            if idle {
+                queue.running = queue.pending.front().map(|(k, _)| *k);
+            }
+            idle
+        };
+        if !start {
+            return;
         }
-        let (cache, snap) = (Arc::clone(self), Arc::clone(snap));
+        let cache = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name("risk-calibration".to_owned())
-            .spawn(move || {
-                let (_, category, as_of) = key;
-                let settings = RiskSettings::default();
-                match calibrate(
-                    &study_events(&snap, as_of, &settings),
-                    category,
-                    as_of,
-                    &settings,
-                ) {
-                    Ok(c) => cache.store(key, Arc::new(c)),
-                    Err(e) => tracing::error!(error = %e, "risk calibration failed"),
-                }
-                cache
-                    .in_flight
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .retain(|k| *k != key);
-            });
+            .spawn(move || cache.calibrate_pending());
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start a risk calibration thread");
-            self.in_flight
+            let mut queue = self
+                .in_flight
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .retain(|k| *k != key);
+                .unwrap_or_else(PoisonError::into_inner);
+            queue.running = None;
+            queue.pending.clear();
         }
     }
+
+    /// The background thread: calibrates queued keys one after another until none is left.
+    fn calibrate_pending(&self) {
+        loop {
+            let next = {
+                let mut queue = self
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let next = queue.pending.pop_front();
+                queue.running = next.as_ref().map(|(k, _)| *k);
+                next
+            };
+            let Some((key, snap)) = next else { return };
+            let (_, category, as_of) = key;
+            let settings = RiskSettings::default();
+            match calibrate(
+                &study_events(&snap, as_of, &settings),
+                category,
+                as_of,
+                &settings,
+            ) {
+                Ok(c) => self.store(key, Arc::new(c)),
+                Err(e) => tracing::error!(error = %e, "risk calibration failed"),
+            }
+        }
+    }
+}
+
+/// Background calibrations waiting for the calibration thread.
+const PENDING_KEPT: usize = 8;
+
+/// The background calibration thread's work: the key it calibrates and those waiting, each
+/// with the snapshot to read.
+#[derive(Debug, Default)]
+struct CalibrationQueue {
+    running: Option<CalibrationKey>,
+    pending: VecDeque<(CalibrationKey, Arc<Snapshot>)>,
 }
 
 /// Starts the default calibrations of a new snapshot (all categories, the default as-of day
