@@ -8,12 +8,12 @@
 //!
 //! The grid keeps the event indexes sorted by bucket (4 bytes per event) and, per occupied
 //! bucket, its key and where it starts (8 bytes, at most one bucket per event): at most
-//! 12 bytes per event, besides the coordinates it borrows. A [`PairChunk`] holds
+//! 12 bytes per event, besides the coordinates it borrows. A `PairChunk` holds
 //! [`PAIR_BYTES`] per pair and never more pairs than its limit.
 
 use super::knox::{DistanceMetric, distance};
 
-/// Bytes of one close pair in a [`PairChunk`]: two `u32` event indexes and a `u8` row.
+/// Bytes of one close pair in a `PairChunk`: two `u32` event indexes and a `u8` row.
 pub const PAIR_BYTES: usize = 9;
 
 /// Buckets per axis at most: the bucket side is at least the extent / 4096.

@@ -920,9 +920,9 @@ pub struct GlobalKnox {
     pub nst: u64,
     /// `[[NST, NS − NST], [NT − NST, rest]]`.
     pub observed: [[u64; 2]; 2],
-    /// The same under independence: E[NST] = NS·NT / pairs.
+    /// The same under independence: E\[NST\] = NS·NT / pairs.
     pub expected: [[f64; 2]; 2],
-    /// P(X > NST) for X ~ Poisson(E[NST]).
+    /// P(X > NST) for X ~ Poisson(E\[NST\]).
     pub p_poisson: f64,
     /// `(#{NST_r ≥ NST} + 1) / (R + 1)`; `None` when R = 0.
     pub p_sim: Option<f64>,
