@@ -32,10 +32,28 @@
 //! # Speed
 //!
 //! Distance bands never change under permutation, so the pairs closer than K·b are found
-//! once (a bucket grid of side K·b) and kept with their row. Column totals over all pairs do
-//! not change either (permuting dates keeps the multiset of pairwise gaps), so the "more than"
-//! row is column total minus the close rows. Each permutation then visits only the close
-//! pairs: O(n + close pairs) instead of O(n²).
+//! through a bucket grid of side K·b ([`super::close_pairs`]) and kept with their row. Column
+//! totals over all pairs do not change either (permuting dates keeps the multiset of pairwise
+//! gaps), so the "more than" row is column total minus the close rows. Each permutation then
+//! visits only the close pairs: O(n + close pairs) instead of O(n²).
+//!
+//! # Memory
+//!
+//! The close pairs are kept compactly ([`PAIR_BYTES`] = 9 bytes each: two `u32` event
+//! indexes and a `u8` row) up to a budget, [`PAIR_BUDGET_BYTES`] (64 MiB, about 7.4 million
+//! pairs; [`knox_with_pair_budget`] takes another). When there are more, they are listed a
+//! budget's worth at a time, resuming the grid where the last chunk stopped, and each chunk
+//! replays the R permutations from the seed and adds its counts to every table: the tables
+//! are sums over pairs, and permutation r shuffles the days the same way in every pass, so
+//! the result is identical to a run that held every pair — only the time grows (R shuffles of
+//! n days per extra pass). [`KnoxResult::pair_passes`] and a warning say when it streamed.
+//!
+//! One run holds, besides its input: at most the pair budget, at most 40 bytes per event
+//! (coordinates 16, days and permuted days 4, the grid at most 12, the sorted days of the
+//! column totals 2 while they are counted), R × (K + 2) × (L + 1) × 8 bytes of permuted
+//! tables (12 KiB for the risk layer's 99 permutations of 5 × 3 cells), and a gap lookup of
+//! at most 64 KiB. [`knox_global`] holds the same with one `u64` per permutation instead of
+//! the tables.
 //!
 //! # Risk windows
 //!
@@ -47,10 +65,16 @@ use foldhash::{HashMap, HashMapExt};
 use h3o::{CellIndex, Resolution};
 use serde::Serialize;
 
+pub use super::close_pairs::PAIR_BYTES;
+use super::close_pairs::{Cursor, PairChunk, PairGrid};
 use super::gistar::{cell_centre, cell_of};
 use super::kde::to_bng;
 use super::{AnalysisError, AnalysisResult, SOFTWARE_VERSION, serialize_cell};
 use crate::domain::{Day, LonLat};
+
+/// Bytes of close pairs one Knox run keeps in memory before it lists them in chunks (module
+/// docs, "Memory"): 64 MiB, about 7.4 million pairs of [`PAIR_BYTES`].
+pub const PAIR_BUDGET_BYTES: usize = 64 << 20;
 
 /// How the distance between two events is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -184,6 +208,9 @@ pub struct KnoxResult {
     pub pairs: u64,
     /// Pairs within K·b (visited by every permutation).
     pub close_pairs: u64,
+    /// Passes over the close pairs: 1 when they fitted the pair budget, more when they were
+    /// listed in chunks, each replaying the permutations (same result, more time).
+    pub pair_passes: u32,
     /// Conditions the analyst should know about.
     pub warnings: Vec<String>,
 }
@@ -400,70 +427,12 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-fn distance(metric: DistanceMetric, a: [f64; 2], b: [f64; 2]) -> f64 {
+/// The distance between two planar points under `metric`.
+pub(super) fn distance(metric: DistanceMetric, a: [f64; 2], b: [f64; 2]) -> f64 {
     let (dx, dy) = ((a[0] - b[0]).abs(), (a[1] - b[1]).abs());
     match metric {
         DistanceMetric::Euclidean => dx.hypot(dy),
         DistanceMetric::Manhattan => dx + dy,
-    }
-}
-
-/// Every unordered pair `(i, j)` with distance ≤ `max_d`, with its distance, found through a
-/// bucket grid of side `max_d` (Manhattan ≥ Euclidean, so the grid serves both metrics).
-fn close_pairs(
-    xy: &[[f64; 2]],
-    max_d: f64,
-    metric: DistanceMetric,
-    mut f: impl FnMut(u32, u32, f64),
-) {
-    if xy.is_empty() {
-        return;
-    }
-    let (mut lo_x, mut lo_y) = (f64::INFINITY, f64::INFINITY);
-    let (mut hi_x, mut hi_y) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-    for p in xy {
-        lo_x = lo_x.min(p[0]);
-        lo_y = lo_y.min(p[1]);
-        hi_x = hi_x.max(p[0]);
-        hi_y = hi_y.max(p[1]);
-    }
-    // Buckets no smaller than the extent / 4096 so the key never overflows.
-    let size = max_d
-        .max((hi_x - lo_x).max(hi_y - lo_y) / 4096.0)
-        .max(f64::MIN_POSITIVE);
-    let key = |p: &[f64; 2]| {
-        (
-            ((p[0] - lo_x) / size).floor() as i64,
-            ((p[1] - lo_y) / size).floor() as i64,
-        )
-    };
-    let mut grid: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
-    for (i, p) in xy.iter().enumerate() {
-        grid.entry(key(p)).or_default().push(i as u32);
-    }
-    for (i, p) in xy.iter().enumerate() {
-        // A cancelled computation stops here; its caller checks the token before using the
-        // pairs found (`knox`).
-        if i % 1024 == 0 && super::cancel::is_cancelled() {
-            return;
-        }
-        let (bx, by) = key(p);
-        for dx in -1..=1 {
-            for dy in -1..=1 {
-                let Some(list) = grid.get(&(bx + dx, by + dy)) else {
-                    continue;
-                };
-                for &j in list {
-                    if (j as usize) <= i {
-                        continue;
-                    }
-                    let d = distance(metric, *p, xy[j as usize]);
-                    if d <= max_d {
-                        f(i as u32, j, d);
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -507,22 +476,21 @@ fn validate(settings: &KnoxSettings) -> AnalysisResult<()> {
 
 /// Coordinates as the mode sees them: rounded to `f32` in NRC mode.
 fn mode_coordinates(points: &[SpaceTimePoint], mode: KnoxMode) -> AnalysisResult<Vec<[f64; 2]>> {
-    points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            if !(p.x_m.is_finite() && p.y_m.is_finite()) {
-                return Err(AnalysisError::invalid(
-                    "points",
-                    format!("point {i} has a non-finite coordinate"),
-                ));
-            }
-            Ok(match mode {
-                KnoxMode::Correct => [p.x_m, p.y_m],
-                KnoxMode::NrcCompatible => [f64::from(p.x_m as f32), f64::from(p.y_m as f32)],
-            })
-        })
-        .collect()
+    // Sized once: a collected `Result` would grow by doubling (module docs, "Memory").
+    let mut out = Vec::with_capacity(points.len());
+    for (i, p) in points.iter().enumerate() {
+        if !(p.x_m.is_finite() && p.y_m.is_finite()) {
+            return Err(AnalysisError::invalid(
+                "points",
+                format!("point {i} has a non-finite coordinate"),
+            ));
+        }
+        out.push(match mode {
+            KnoxMode::Correct => [p.x_m, p.y_m],
+            KnoxMode::NrcCompatible => [f64::from(p.x_m as f32), f64::from(p.y_m as f32)],
+        });
+    }
+    Ok(out)
 }
 
 /// The multi-band Knox test with Monte Carlo date permutation (see the module docs) — the
@@ -538,28 +506,31 @@ fn mode_coordinates(points: &[SpaceTimePoint], mode: KnoxMode) -> AnalysisResult
 ///
 /// [`AnalysisError::InvalidSetting`] for a non-positive band, zero or more than 100 bands,
 /// more than 100,000 permutations, or a non-finite coordinate.
-#[expect(
-    clippy::many_single_char_names,
-    reason = "the variables follow the notation of the formulas in analytics.md"
-)]
 pub fn knox(points: &[SpaceTimePoint], settings: &KnoxSettings) -> AnalysisResult<KnoxResult> {
+    knox_with_pair_budget(points, settings, PAIR_BUDGET_BYTES)
+}
+
+/// [`knox`] with at most `pair_budget_bytes` of close pairs in memory ([`PAIR_BYTES`] each,
+/// at least one pair): beyond it the pairs are listed in chunks and every chunk replays the
+/// permutations (module docs, "Memory"). The result is the same for every budget; only
+/// [`KnoxResult::pair_passes`] and a warning say that the run streamed.
+///
+/// # Errors
+///
+/// As [`knox`].
+pub fn knox_with_pair_budget(
+    points: &[SpaceTimePoint],
+    settings: &KnoxSettings,
+    pair_budget_bytes: usize,
+) -> AnalysisResult<KnoxResult> {
     validate(settings)?;
     let bands = Bands::from(settings);
     let xy = mode_coordinates(points, settings.mode)?;
     let n = points.len();
     let (rows, cols) = (bands.k + 2, bands.l + 1);
+    let cells = rows * cols;
     let max_d = bands.k as f64 * bands.b;
-    let mut pair_i = Vec::new();
-    let mut pair_j = Vec::new();
-    let mut pair_row = Vec::new();
-    close_pairs(&xy, max_d, settings.metric, |i, j, d| {
-        let r = bands.row(d);
-        if r <= bands.k {
-            pair_i.push(i);
-            pair_j.push(j);
-            pair_row.push(r as u8);
-        }
-    });
+    let grid = PairGrid::new(&xy, max_d, settings.metric);
     super::cancel::checkpoint()?;
     let day0 = points.iter().map(|p| p.day).min().unwrap_or(Day::MIN);
     let days: Vec<u16> = points
@@ -570,12 +541,12 @@ pub fn knox(points: &[SpaceTimePoint], settings: &KnoxSettings) -> AnalysisResul
     let col_of_gap: Vec<u8> = (0..=u32::from(max_gap))
         .map(|g| bands.col(g) as u8)
         .collect();
-    // Column totals over all pairs (invariant under permutation).
-    let mut sorted = days.clone();
-    sorted.sort_unstable();
     let pairs = (n as u64) * (n as u64).saturating_sub(1) / 2;
+    // Column totals over all pairs (invariant under permutation).
     let mut col_total = vec![0u64; cols];
     {
+        let mut sorted = days.clone();
+        sorted.sort_unstable();
         // Cumulative "pairs with gap <= g" at each column's upper edge.
         let bt = bands.bt;
         let upto = |c: usize| -> u64 {
@@ -594,29 +565,55 @@ pub fn knox(points: &[SpaceTimePoint], settings: &KnoxSettings) -> AnalysisResul
         }
         col_total[bands.l] = pairs - prev;
     }
-    let table = |d: &[u16]| -> Vec<u64> {
-        let mut t = vec![0u64; rows * cols];
-        for ((&i, &j), &r) in pair_i.iter().zip(&pair_j).zip(&pair_row) {
+    // Adds the close pairs of `chunk` under the days `d` to the table `t`.
+    let add = |chunk: &PairChunk, d: &[u16], t: &mut [u64]| {
+        for (i, j, r) in chunk.iter() {
             let (a, b) = (d[i as usize], d[j as usize]);
             let c = col_of_gap[usize::from(a.abs_diff(b))];
             t[usize::from(r) * cols + usize::from(c)] += 1;
         }
-        // The beyond row is what the close rows leave of each column.
-        for c in 0..cols {
-            let close: u64 = (0..=bands.k).map(|r| t[r * cols + c]).sum();
-            t[(bands.k + 1) * cols + c] = col_total[c] - close;
-        }
-        t
     };
-    let observed = table(&days);
+    let accept = |d: f64| {
+        let r = bands.row(d);
+        (r <= bands.k).then_some(r as u8)
+    };
     let r_count = settings.permutations as usize;
-    let mut perm_tables: Vec<Vec<u64>> = Vec::with_capacity(r_count);
-    let mut rng = Xoshiro256::seeded(settings.seed);
+    let mut observed = vec![0u64; cells];
+    // The permuted tables, one after another.
+    let mut perm_tables = vec![0u64; r_count * cells];
     let mut shuffled = days.clone();
-    for _ in 0..r_count {
+    let chunk_limit = (pair_budget_bytes / PAIR_BYTES).max(1);
+    let mut chunk = PairChunk::with_limit(chunk_limit);
+    let mut close = 0u64;
+    let mut pair_passes = 0u32;
+    let mut from = Some(Cursor::START);
+    while let Some(start) = from {
+        chunk.clear();
+        from = grid.fill(start, accept, &mut chunk);
         super::cancel::checkpoint()?;
-        rng.shuffle(&mut shuffled);
-        perm_tables.push(table(&shuffled));
+        if chunk.len() == 0 {
+            break;
+        }
+        pair_passes += 1;
+        close += chunk.len() as u64;
+        add(&chunk, &days, &mut observed);
+        // Every pass replays the same permutations from the seed: a pair is counted under
+        // the same permuted days whichever pass holds it.
+        let mut rng = Xoshiro256::seeded(settings.seed);
+        shuffled.copy_from_slice(&days);
+        for t in perm_tables.chunks_exact_mut(cells) {
+            super::cancel::checkpoint()?;
+            rng.shuffle(&mut shuffled);
+            add(&chunk, &shuffled, t);
+        }
+    }
+    drop(chunk);
+    // The beyond row is what the close rows leave of each column.
+    for t in std::iter::once(&mut observed[..]).chain(perm_tables.chunks_exact_mut(cells)) {
+        for c in 0..cols {
+            let close_c: u64 = (0..=bands.k).map(|r| t[r * cols + c]).sum();
+            t[(bands.k + 1) * cols + c] = col_total[c] - close_c;
+        }
     }
     // Analytic expectation: row total × column total / pairs.
     let row_total: Vec<u64> = (0..rows)
@@ -646,7 +643,7 @@ pub fn knox(points: &[SpaceTimePoint], settings: &KnoxSettings) -> AnalysisResul
                 (analytic(r, c), analytic(r, c))
             } else {
                 column.clear();
-                column.extend(perm_tables.iter().map(|t| t[r * cols + c]));
+                column.extend(perm_tables.chunks_exact(cells).map(|t| t[r * cols + c]));
                 let mean = column.iter().sum::<u64>() as f64 / r_count as f64;
                 column.sort_unstable();
                 let median = if r_count % 2 == 1 {
@@ -676,7 +673,13 @@ pub fn knox(points: &[SpaceTimePoint], settings: &KnoxSettings) -> AnalysisResul
             1.0 / (r_count as f64 + 1.0)
         ));
     }
-    if pair_i.len() as u64 > pairs / 2 && n > 1000 {
+    if pair_passes > 1 {
+        warnings.push(format!(
+            "{close} close pairs did not fit the pair budget of {:.1} MiB ({chunk_limit} pairs): they were listed in {pair_passes} passes, each replaying the permutations (same result, more time)",
+            pair_budget_bytes as f64 / f64::from(1u32 << 20)
+        ));
+    }
+    if close > pairs / 2 && n > 1000 {
         warnings
             .push("the spatial bands cover most pairs; permutations cost O(n^2) each".to_owned());
     }
@@ -704,7 +707,8 @@ pub fn knox(points: &[SpaceTimePoint], settings: &KnoxSettings) -> AnalysisResul
         ratio_median,
         p,
         pairs,
-        close_pairs: pair_i.len() as u64,
+        close_pairs: close,
+        pair_passes: pair_passes.max(1),
         warnings,
     })
 }
@@ -916,9 +920,9 @@ pub struct GlobalKnox {
     pub nst: u64,
     /// `[[NST, NS − NST], [NT − NST, rest]]`.
     pub observed: [[u64; 2]; 2],
-    /// The same under independence: E[NST] = NS·NT / pairs.
+    /// The same under independence: E\[NST\] = NS·NT / pairs.
     pub expected: [[f64; 2]; 2],
-    /// P(X > NST) for X ~ Poisson(E[NST]).
+    /// P(X > NST) for X ~ Poisson(E\[NST\]).
     pub p_poisson: f64,
     /// `(#{NST_r ≥ NST} + 1) / (R + 1)`; `None` when R = 0.
     pub p_sim: Option<f64>,
@@ -977,6 +981,25 @@ pub fn knox_global(
     permutations: u32,
     seed: u64,
 ) -> AnalysisResult<GlobalKnox> {
+    knox_global_budgeted(
+        points,
+        delta_m,
+        tau_days,
+        metric,
+        (permutations, seed),
+        PAIR_BUDGET_BYTES,
+    )
+}
+
+/// [`knox_global`] with at most `pair_budget_bytes` of close pairs in memory.
+fn knox_global_budgeted(
+    points: &[SpaceTimePoint],
+    delta_m: f64,
+    tau_days: u32,
+    metric: DistanceMetric,
+    (permutations, seed): (u32, u64),
+    pair_budget_bytes: usize,
+) -> AnalysisResult<GlobalKnox> {
     if !(delta_m.is_finite() && delta_m >= 0.0) {
         return Err(AnalysisError::invalid("delta_m", "must be a distance >= 0"));
     }
@@ -985,41 +1008,52 @@ pub fn knox_global(
     }
     let xy = mode_coordinates(points, KnoxMode::Correct)?;
     let n = points.len();
-    let mut pi = Vec::new();
-    let mut pj = Vec::new();
-    close_pairs(&xy, delta_m, metric, |i, j, _| {
-        pi.push(i);
-        pj.push(j);
-    });
+    let grid = PairGrid::new(&xy, delta_m, metric);
     super::cancel::checkpoint()?;
     let days: Vec<u16> = points.iter().map(|p| p.day.days_since_epoch()).collect();
-    let mut sorted = days.clone();
-    sorted.sort_unstable();
     let pairs = (n as u64) * (n as u64).saturating_sub(1) / 2;
-    let ns = pi.len() as u64;
-    let nt = pairs_within(&sorted, tau_days);
-    let count = |d: &[u16]| -> u64 {
-        pi.iter()
-            .zip(&pj)
-            .filter(|(i, j)| u32::from(d[**i as usize].abs_diff(d[**j as usize])) <= tau_days)
+    let nt = {
+        let mut sorted = days.clone();
+        sorted.sort_unstable();
+        pairs_within(&sorted, tau_days)
+    };
+    let count = |chunk: &PairChunk, d: &[u16]| -> u64 {
+        chunk
+            .iter()
+            .filter(|&(i, j, _)| u32::from(d[i as usize].abs_diff(d[j as usize])) <= tau_days)
             .count() as u64
     };
-    let nst = count(&days);
+    // The close pairs a budget's worth at a time, as in `knox_with_pair_budget`: every pass
+    // replays the permutations, and the per-permutation counts add up over the passes.
+    let mut chunk = PairChunk::with_limit(pair_budget_bytes / PAIR_BYTES);
+    let mut ns = 0u64;
+    let mut nst = 0u64;
+    let mut perm_nst = vec![0u64; permutations as usize];
+    let mut shuffled = days.clone();
+    let mut from = Some(Cursor::START);
+    while let Some(start) = from {
+        chunk.clear();
+        from = grid.fill(start, |_| Some(0), &mut chunk);
+        super::cancel::checkpoint()?;
+        if chunk.len() == 0 {
+            break;
+        }
+        ns += chunk.len() as u64;
+        nst += count(&chunk, &days);
+        let mut rng = Xoshiro256::seeded(seed);
+        shuffled.copy_from_slice(&days);
+        for slot in &mut perm_nst {
+            super::cancel::checkpoint()?;
+            rng.shuffle(&mut shuffled);
+            *slot += count(&chunk, &shuffled);
+        }
+    }
+    let ge = perm_nst.iter().filter(|&&c| c >= nst).count() as u64;
     let e = if pairs == 0 {
         0.0
     } else {
         ns as f64 * nt as f64 / pairs as f64
     };
-    let mut rng = Xoshiro256::seeded(seed);
-    let mut shuffled = days.clone();
-    let mut ge = 0u64;
-    for _ in 0..permutations {
-        super::cancel::checkpoint()?;
-        rng.shuffle(&mut shuffled);
-        if count(&shuffled) >= nst {
-            ge += 1;
-        }
-    }
     Ok(GlobalKnox {
         n,
         pairs,

@@ -453,3 +453,87 @@ fn elevated_bands_come_from_significant_cells_above_chance() {
     );
     assert!(bands.iter().all(|b| b.knox_ratio > 1.0 && b.p <= 0.05));
 }
+
+/// Many events in a small area: every pair is close, most in the first bands.
+fn crowded(n: usize, seed: u64) -> Vec<SpaceTimePoint> {
+    let mut rng = Xoshiro256::seeded(seed);
+    let mut unit = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    (0..n)
+        .map(|i| {
+            // A few exact repeats of a location feed the same-location row.
+            let (x, y) = if i % 10 == 0 {
+                (250.0, 250.0)
+            } else {
+                (unit() * 500.0, unit() * 500.0)
+            };
+            pt(x, y, (unit() * 60.0) as u16)
+        })
+        .collect()
+}
+
+#[test]
+fn knox_streamed_in_chunks_gives_the_in_memory_result_exactly() {
+    let pts = crowded(700, 4);
+    for (metric, mode) in [
+        (DistanceMetric::Euclidean, KnoxMode::Correct),
+        (DistanceMetric::Manhattan, KnoxMode::NrcCompatible),
+    ] {
+        let s = KnoxSettings {
+            metric,
+            mode,
+            permutations: 39,
+            seed: 11,
+            ..KnoxSettings::default()
+        };
+        let whole = knox(&pts, &s).unwrap();
+        assert_eq!(whole.pair_passes, 1);
+        assert!(whole.close_pairs > 200_000, "{}", whole.close_pairs);
+        // 2,000 pairs per chunk: over a hundred passes.
+        let streamed = knox_with_pair_budget(&pts, &s, 2_000 * PAIR_BYTES).unwrap();
+        assert!(
+            u64::from(streamed.pair_passes) >= whole.close_pairs / 2_000,
+            "{}",
+            streamed.pair_passes
+        );
+        assert!(
+            streamed.warnings.iter().any(|w| w.contains("passes")),
+            "{:?}",
+            streamed.warnings
+        );
+        assert_eq!(streamed.observed, whole.observed);
+        assert_eq!(streamed.observed, brute(&pts, &s));
+        assert_eq!(streamed.p, whole.p);
+        assert_eq!(streamed.expected, whole.expected);
+        assert_eq!(streamed.expected_median, whole.expected_median);
+        assert_eq!(streamed.ratio, whole.ratio);
+        assert_eq!(streamed.close_pairs, whole.close_pairs);
+        // Everything but the pass count and its warning.
+        let same = KnoxResult {
+            pair_passes: whole.pair_passes,
+            warnings: whole.warnings.clone(),
+            ..streamed
+        };
+        assert_eq!(same, whole);
+        // A budget below one pair still makes progress, one pair at a time.
+        let tiny = knox_with_pair_budget(&pts[..40], &s, 0).unwrap();
+        assert_eq!(tiny.observed, knox(&pts[..40], &s).unwrap().observed);
+        assert_eq!(u64::from(tiny.pair_passes), tiny.close_pairs.max(1));
+    }
+}
+
+#[test]
+fn global_knox_streamed_in_chunks_gives_the_in_memory_result_exactly() {
+    let pts = crowded(500, 8);
+    let whole = knox_global(&pts, 150.0, 3, DistanceMetric::Euclidean, 49, 5).unwrap();
+    let streamed = knox_global_budgeted(
+        &pts,
+        150.0,
+        3,
+        DistanceMetric::Euclidean,
+        (49, 5),
+        1_000 * PAIR_BYTES,
+    )
+    .unwrap();
+    assert!(whole.ns > 20_000, "{}", whole.ns);
+    assert_eq!(streamed, whole);
+}

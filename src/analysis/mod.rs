@@ -21,6 +21,7 @@
 pub mod areas;
 pub mod cancel;
 pub mod cli;
+pub mod close_pairs;
 pub mod ehsa;
 pub mod fdr;
 pub mod gistar;

@@ -335,3 +335,52 @@ fn weak_bands_are_not_projected_and_a_calibration_can_serve_a_later_day() {
             .any(|w| w.h3 == own && w.from == as_of.plus_days(2))
     );
 }
+
+#[test]
+fn a_calibration_with_more_close_pairs_than_the_budget_says_it_streamed_and_keeps_its_bands() {
+    // 4,000 incidents of a year within about 300 m: 8 million close pairs, more than the
+    // 64 MiB pair budget holds, with near repeats (every fifth incident follows the one
+    // before it the next day at the same place).
+    let as_of = day(2024, 6, 30);
+    let mut g = Gen(15);
+    let mut events: Vec<DayEvent> = Vec::with_capacity(4_000);
+    while events.len() < 4_000 {
+        let e = match events.last() {
+            Some(prev) if events.len().is_multiple_of(5) && prev.day < as_of => {
+                event(prev.at.lon(), prev.at.lat(), prev.day.plus_days(1), false)
+            }
+            _ => event(
+                -2.59 + g.unit() * 0.004,
+                51.45 + g.unit() * 0.0027,
+                as_of.minus_days((g.unit() * 364.0) as u16),
+                false,
+            ),
+        };
+        events.push(e);
+    }
+    let settings = RiskSettings::default();
+    let c = calibrate(&events, None, as_of, &settings).expect("calibration");
+    assert!(
+        c.warnings.iter().any(|w| w.contains("passes")),
+        "{:?}",
+        c.warnings
+    );
+    // The same bands as a run that holds every pair.
+    let xy = to_bng(events.iter().map(|e| e.at)).expect("on the grid");
+    let points: Vec<SpaceTimePoint> = xy
+        .iter()
+        .zip(&events)
+        .map(|(p, e)| SpaceTimePoint {
+            x_m: p[0],
+            y_m: p[1],
+            day: e.day,
+        })
+        .collect();
+    let whole = super::super::knox::knox_with_pair_budget(&points, &settings.knox, usize::MAX)
+        .expect("knox");
+    assert_eq!(whole.pair_passes, 1);
+    let mut bands = whole.elevated_bands(settings.alpha);
+    bands.retain(|b| b.knox_ratio >= settings.min_ratio);
+    assert!(!bands.is_empty());
+    assert_eq!(c.bands, bands);
+}
