@@ -75,11 +75,19 @@ const MIGRATIONS: &[(u32, &str)] = &[
         10,
         include_str!("../../migrations/sqlite/0010_segment_checksums.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_row_checksums.sql"),
+    ),
 ];
 
 /// The schema version whose migration adds segment checksums; its Rust step computes them for
 /// the segments already stored ([`integrity::fill_segment_checksums`]).
 const SEGMENT_CHECKSUM_SCHEMA_VERSION: u32 = 10;
+
+/// The schema version whose migration adds row checksums; its Rust step computes them for the
+/// rows already stored ([`row_checksum::fill`]).
+const ROW_CHECKSUM_SCHEMA_VERSION: u32 = 11;
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
 const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -114,6 +122,10 @@ mod readonly;
 mod integrity;
 
 pub use integrity::{CheckReport, QUICK_CHECK_MAX_BYTES};
+
+/// Row checksums on every record table (issue 14, point 4).
+#[path = "row_checksum.rs"]
+mod row_checksum;
 
 impl SqliteStore {
     /// File name of the database inside the data directory.
@@ -208,6 +220,25 @@ impl SqliteStore {
         }
     }
 
+    /// Runs the write `operation` ([`SqliteStore::writable`] first): a database error it
+    /// returns becomes [`StoreError::Write`], naming the operation and the database file
+    /// (issue 14, point 5); refusals by the rules or of a duplicate pass through unchanged.
+    pub(crate) fn writing<T>(
+        &mut self,
+        operation: &'static str,
+        write: impl FnOnce(&mut Self) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.writable(operation)?;
+        write(self).map_err(|e| match e {
+            StoreError::Database { .. } | StoreError::DataDir { .. } => StoreError::Write {
+                operation,
+                file: self.file.clone(),
+                source: Box::new(e),
+            },
+            other => other,
+        })
+    }
+
     fn from_connection(mut conn: Connection, file: std::path::PathBuf) -> StoreResult<Self> {
         // Refuse a newer schema before touching the file in any way (journal mode included).
         ensure_known_version(user_version(&conn)?)?;
@@ -229,7 +260,9 @@ impl SqliteStore {
         // Returns the resulting mode: `wal` for a file, `memory` for an in-memory database.
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
             .map_err(db("setting PRAGMA journal_mode"))?;
+        row_checksum::register(&conn)?;
         migrate(&mut conn)?;
+        row_checksum::install(&conn)?;
         Ok(Self {
             conn,
             file,
@@ -321,6 +354,7 @@ impl Store for SqliteStore {
 
     fn load(&self) -> StoreResult<Dataset> {
         self.read(|conn| {
+            row_checksum::verify(conn)?;
             Ok(Dataset {
                 incidents: load_incidents(conn)?,
                 places: load_places(conn)?,
@@ -903,6 +937,9 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             .map_err(db("applying a schema migration"))?;
         if version == SEGMENT_CHECKSUM_SCHEMA_VERSION {
             integrity::fill_segment_checksums(&tx)?;
+        }
+        if version == ROW_CHECKSUM_SCHEMA_VERSION {
+            row_checksum::fill(&tx)?;
         }
         tx.pragma_update(None, "user_version", version)
             .map_err(db("recording the schema version"))?;
