@@ -220,9 +220,11 @@ impl SqliteStore {
         }
     }
 
-    /// Runs the write `operation` ([`SqliteStore::writable`] first): a database error it
-    /// returns becomes [`StoreError::Write`], naming the operation and the database file
-    /// (issue 14, point 5); refusals by the rules or of a duplicate pass through unchanged.
+    /// Runs the write `operation` ([`SqliteStore::writable`] first): a storage failure it
+    /// returns (a database error about the file or the disk: full, read-only, permission,
+    /// corrupt, I/O, locked; [`super::cause::sqlite_cause`]) becomes [`StoreError::Write`],
+    /// naming the operation and the database file (issue 14, point 5). Refusals of the data
+    /// (a constraint, the rules, a duplicate) pass through unchanged: their own text says why.
     pub(crate) fn writing<T>(
         &mut self,
         operation: &'static str,
@@ -230,11 +232,15 @@ impl SqliteStore {
     ) -> StoreResult<T> {
         self.writable(operation)?;
         write(self).map_err(|e| match e {
-            StoreError::Database { .. } | StoreError::DataDir { .. } => StoreError::Write {
-                operation,
-                file: self.file.clone(),
-                source: Box::new(e),
-            },
+            StoreError::Database { ref source, .. }
+                if super::cause::sqlite_cause(source).is_some() =>
+            {
+                StoreError::Write {
+                    operation,
+                    file: self.file.clone(),
+                    source: Box::new(e),
+                }
+            }
             other => other,
         })
     }
