@@ -637,7 +637,7 @@ fn key_and_witness_failures_name_the_operation_the_file_and_the_cause() {
     use crate::safeguards::audit_checkpoint::{read_witness, write_witness};
     let root = TempDir::new().unwrap();
     let blocker = root.path().join("a-file");
-    std::fs::write(&blocker, b"x").unwrap();
+    fs::write(&blocker, b"x").unwrap();
     let chain = |e: &dyn std::error::Error| {
         let mut text = e.to_string();
         let mut source = e.source();
@@ -665,7 +665,7 @@ fn key_and_witness_failures_name_the_operation_the_file_and_the_cause() {
     assert!(text.contains(&blocker.display().to_string()), "{text}");
     // A witness file that is a directory.
     let dir = root.path().join("w");
-    std::fs::create_dir_all(dir.join(WITNESS_FILE_NAME)).unwrap();
+    fs::create_dir_all(dir.join(WITNESS_FILE_NAME)).unwrap();
     let text = chain(&read_witness(&dir).unwrap_err());
     assert!(text.starts_with("cannot read the audit witness"), "{text}");
     assert!(text.contains("Is a directory"), "{text}");

@@ -36,6 +36,8 @@
 //! Like the segment checksums this guards against faults, not against someone who can write
 //! the file (they can recompute the checksum).
 
+use std::fmt::Write as _;
+
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
@@ -213,13 +215,14 @@ pub(super) fn install(conn: &Connection) -> StoreResult<()> {
             shape.new_row_sql()
         );
         let name = |what: &str| quote_ident(&format!("{TRIGGER_PREFIX}{what}_{}", shape.table));
-        sql.push_str(&format!(
+        let _ = write!(
+            sql,
             "CREATE TEMP TRIGGER IF NOT EXISTS {} AFTER INSERT ON main.{table} BEGIN {set} END;\n\
              CREATE TEMP TRIGGER IF NOT EXISTS {} AFTER UPDATE OF {} ON main.{table} BEGIN {set} END;\n",
             name("insert"),
             name("update"),
             shape.columns.join(", "),
-        ));
+        );
     }
     conn.execute_batch(&sql)
         .map_err(db("creating the row checksum triggers"))
