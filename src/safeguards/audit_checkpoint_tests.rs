@@ -651,10 +651,7 @@ fn key_and_witness_failures_name_the_operation_the_file_and_the_cause() {
     // A key file under a file.
     let key_path = blocker.join("audit.key");
     let text = chain(&load_or_create_key(&key_path).unwrap_err());
-    assert!(
-        text.starts_with("cannot read the audit key file"),
-        "{text}"
-    );
+    assert!(text.starts_with("cannot read the audit key file"), "{text}");
     assert!(text.contains(&blocker.display().to_string()), "{text}");
     assert!(text.contains("Not a directory"), "{text}");
     // A witness directory that is a file.
