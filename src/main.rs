@@ -959,6 +959,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "--distance-m must be a positive number"
             );
             let mut store = SqliteStore::open(&s.data_dir)?;
+            store.writable("link likely duplicates")?;
             let data = store.load()?;
             let params = ReconcileParams {
                 distance_m,
@@ -1150,6 +1151,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 decided_at: audit::rfc3339_millis(std::time::SystemTime::now()),
             };
             let mut store = SqliteStore::open(&s.data_dir)?;
+            store.writable("record a review")?;
             let Some(stored) = store.person(&person)? else {
                 anyhow::bail!("--person {person}: no such person is stored");
             };
@@ -1220,6 +1222,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = settings(None, dir.data_dir)?;
             let case_ref: saferplaces::domain::CaseRef = case_ref.parse()?;
             let mut store = SqliteStore::open(&s.data_dir)?;
+            store.writable("assign a case")?;
             let audit = open_audit(&s)?;
             let new = access_cli::assign_case(&mut store, &audit, &case_ref, &user)?;
             out(&if new {
@@ -1272,6 +1275,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => clock(&s).today(),
             };
             let mut store = SqliteStore::open(&s.data_dir)?;
+            store.writable("run the retention sweep")?;
             let audit = open_audit(&s)?;
             let report = retention_sweep(&mut store, &audit, today, s.retention_grace_days)?;
             audit.checkpoint().context("signing the audit log's head")?;
@@ -1370,6 +1374,7 @@ fn equality_command(command: EqualityCommand) -> anyhow::Result<()> {
             let s = settings(None, dir.data_dir)?;
             let month: Month = month.parse()?;
             let mut store = SqliteStore::open(&s.data_dir)?;
+            store.writable("run the equality monitor")?;
             let log = open_audit(&s)?;
             let report = cli::run_month(&mut store, &log, month, &access_cli::cli_actor())?;
             log.checkpoint().context("signing the audit log's head")?;

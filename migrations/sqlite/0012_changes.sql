@@ -11,5 +11,7 @@ CREATE TABLE changes (
     first_id INTEGER,
     last_id INTEGER,
     -- Unix seconds.
-    at INTEGER NOT NULL
+    at INTEGER NOT NULL,
+    -- CRC-32 of the row's values, kept by the row checksum triggers (migration 0011).
+    row_crc INTEGER
 ) STRICT;

@@ -60,8 +60,10 @@ pub const WITNESS_FILE_NAME: &str = "audit-head.json";
 #[non_exhaustive]
 pub enum CheckpointError {
     /// The key file (or its `.pub`) could not be read, created or written.
-    #[error("audit key file {path}")]
+    #[error("cannot {operation} the audit key file {path}")]
     KeyIo {
+        /// What was being done (`read`, `create`, `write`), issue 14 point 5.
+        operation: &'static str,
         /// The file.
         path: PathBuf,
         /// The cause.
@@ -85,8 +87,10 @@ pub enum CheckpointError {
         reason: String,
     },
     /// The witness could not be read or written.
-    #[error("audit witness {path}")]
+    #[error("cannot {operation} the audit witness {path}")]
     WitnessIo {
+        /// What was being done (`read`, `write`), issue 14 point 5.
+        operation: &'static str,
         /// The witness file or directory.
         path: PathBuf,
         /// The cause.
@@ -257,6 +261,7 @@ pub fn public_key_path(key_file: &Path) -> PathBuf {
 /// group or others) or [`CheckpointError::Random`].
 pub fn load_or_create_key(path: &Path) -> Result<SigningKey, CheckpointError> {
     let io_err = |source| CheckpointError::KeyIo {
+        operation: "read",
         path: path.to_path_buf(),
         source,
     };
@@ -290,6 +295,7 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, CheckpointError> {
 /// Creates the key file atomically; losing a race to another process is fine.
 fn create_key(path: &Path) -> Result<(), CheckpointError> {
     let io_err = |p: &Path, source| CheckpointError::KeyIo {
+        operation: "create",
         path: p.to_path_buf(),
         source,
     };
@@ -340,6 +346,7 @@ fn write_public_key(key_file: &Path, key: &VerifyingKey) -> Result<(), Checkpoin
         return Ok(());
     }
     replace_file(&path, text.as_bytes(), 0o644).map_err(|source| CheckpointError::KeyIo {
+        operation: "write",
         path: path.clone(),
         source,
     })
@@ -366,6 +373,7 @@ pub fn trusted_public_key(key_file: &Path) -> Result<Option<VerifyingKey>, Check
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(source) => {
             return Err(CheckpointError::KeyIo {
+                operation: "read",
                 path: pub_path,
                 source,
             });
@@ -387,7 +395,13 @@ pub fn read_witness(dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(CheckpointError::WitnessIo { path, source }),
+        Err(source) => {
+            return Err(CheckpointError::WitnessIo {
+                operation: "read",
+                path,
+                source,
+            });
+        }
     };
     serde_json::from_slice(&bytes)
         .map(Some)
@@ -404,6 +418,7 @@ pub fn read_witness(dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
 /// [`CheckpointError::WitnessIo`].
 pub fn write_witness(dir: &Path, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
     let io_err = |path: &Path, source| CheckpointError::WitnessIo {
+        operation: "write",
         path: path.to_path_buf(),
         source,
     };

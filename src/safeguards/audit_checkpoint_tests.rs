@@ -629,3 +629,41 @@ fn the_key_is_created_once_with_mode_0600_and_a_public_key_beside_it() {
     fs::set_permissions(&garbage, fs::Permissions::from_mode(0o600)).unwrap();
     assert!(load_or_create_key(&garbage).is_err());
 }
+
+/// Issue 14, point 5: a failure on the key file or the witness names what was being done, the
+/// file and the operating system's cause.
+#[test]
+fn key_and_witness_failures_name_the_operation_the_file_and_the_cause() {
+    use crate::safeguards::audit_checkpoint::{read_witness, write_witness};
+    let root = TempDir::new().unwrap();
+    let blocker = root.path().join("a-file");
+    fs::write(&blocker, b"x").unwrap();
+    let chain = |e: &dyn std::error::Error| {
+        let mut text = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    };
+    // A key file under a file.
+    let key_path = blocker.join("audit.key");
+    let text = chain(&load_or_create_key(&key_path).unwrap_err());
+    assert!(text.starts_with("cannot read the audit key file"), "{text}");
+    assert!(text.contains(&blocker.display().to_string()), "{text}");
+    assert!(text.contains("Not a directory"), "{text}");
+    // A witness directory that is a file.
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let checkpoint = Checkpoint::sign(&key, 2, &"0".repeat(64), "2026-01-01T00:00:00.000Z");
+    let text = chain(&write_witness(&blocker, &checkpoint).unwrap_err());
+    assert!(text.starts_with("cannot write the audit witness"), "{text}");
+    assert!(text.contains(&blocker.display().to_string()), "{text}");
+    // A witness file that is a directory.
+    let dir = root.path().join("w");
+    fs::create_dir_all(dir.join(WITNESS_FILE_NAME)).unwrap();
+    let text = chain(&read_witness(&dir).unwrap_err());
+    assert!(text.starts_with("cannot read the audit witness"), "{text}");
+    assert!(text.contains("Is a directory"), "{text}");
+}

@@ -41,47 +41,49 @@ impl SqliteStore {
     /// [`StoreError::NotFound`] naming the first person who is not stored (`what`:
     /// `person`), [`StoreError::Database`] when the write fails.
     pub fn write_person_equality(&mut self, rows: &[PersonEquality]) -> StoreResult<u64> {
-        self.writable("store equality attributes")?;
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(db("starting an equality write"))?;
-        {
-            let mut exists = tx
-                .prepare("SELECT EXISTS (SELECT 1 FROM people WHERE id = ?1)")
-                .map_err(db("checking people for equality attributes"))?;
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO person_equality \
-                     (person_ref, ethnicity, sex, deprivation_decile, authority, msoa) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (person_ref) DO UPDATE SET \
-                     ethnicity = ?2, sex = ?3, deprivation_decile = ?4, authority = ?5, msoa = ?6",
-                )
-                .map_err(db("writing equality attributes"))?;
-            for r in rows {
-                let stored: bool = exists
-                    .query_row([r.person.as_str()], |row| row.get(0))
+        self.writing("store equality attributes", |store| {
+            let tx = store
+                .conn
+                .transaction()
+                .map_err(db("starting an equality write"))?;
+            {
+                let mut exists = tx
+                    .prepare("SELECT EXISTS (SELECT 1 FROM people WHERE id = ?1)")
                     .map_err(db("checking people for equality attributes"))?;
-                if !stored {
-                    // Dropping the transaction rolls it back: nothing of the batch is kept.
-                    return Err(StoreError::NotFound {
-                        what: "person",
-                        key: r.person.as_str().to_owned(),
-                    });
+                let mut stmt = tx
+                    .prepare(
+                        "INSERT INTO person_equality \
+                         (person_ref, ethnicity, sex, deprivation_decile, authority, msoa) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (person_ref) DO UPDATE SET \
+                         ethnicity = ?2, sex = ?3, deprivation_decile = ?4, authority = ?5, msoa = ?6",
+                    )
+                    .map_err(db("writing equality attributes"))?;
+                for r in rows {
+                    let stored: bool = exists
+                        .query_row([r.person.as_str()], |row| row.get(0))
+                        .map_err(db("checking people for equality attributes"))?;
+                    if !stored {
+                        // Dropping the transaction rolls it back: nothing of the batch is kept.
+                        return Err(StoreError::NotFound {
+                            what: "person",
+                            key: r.person.as_str().to_owned(),
+                        });
+                    }
+                    stmt.execute(params![
+                        r.person.as_str(),
+                        r.ethnicity.code(),
+                        r.sex.code(),
+                        r.deprivation_decile,
+                        r.authority,
+                        r.msoa
+                    ])
+                    .map_err(db("writing equality attributes"))?;
                 }
-                stmt.execute(params![
-                    r.person.as_str(),
-                    r.ethnicity.code(),
-                    r.sex.code(),
-                    r.deprivation_decile,
-                    r.authority,
-                    r.msoa
-                ])
-                .map_err(db("writing equality attributes"))?;
             }
-        }
-        tx.commit().map_err(db("committing equality attributes"))?;
-        Ok(rows.len() as u64)
+            tx.commit().map_err(db("committing equality attributes"))?;
+            Ok(rows.len() as u64)
+
+        })
     }
 
     /// Every person's equality attributes (read only by the equality monitor).
@@ -138,35 +140,36 @@ impl SqliteStore {
         rows: &[BaselineRow],
         source: &str,
     ) -> StoreResult<u64> {
-        self.writable("store equality baselines")?;
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(db("starting a baseline write"))?;
-        tx.execute("DELETE FROM equality_baselines", [])
-            .map_err(db("replacing baselines"))?;
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO equality_baselines \
-                     (authority, msoa, dimension, grp, residents, source) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(db("writing baselines"))?;
-            for r in rows {
-                stmt.execute(params![
-                    r.authority,
-                    r.msoa,
-                    r.dimension.code(),
-                    r.group,
-                    sql_id(r.residents, "a baseline count")?,
-                    source
-                ])
-                .map_err(db("writing baselines"))?;
+        self.writing("store equality baselines", |store| {
+            let tx = store
+                .conn
+                .transaction()
+                .map_err(db("starting a baseline write"))?;
+            tx.execute("DELETE FROM equality_baselines", [])
+                .map_err(db("replacing baselines"))?;
+            {
+                let mut stmt = tx
+                    .prepare(
+                        "INSERT INTO equality_baselines \
+                         (authority, msoa, dimension, grp, residents, source) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )
+                    .map_err(db("writing baselines"))?;
+                for r in rows {
+                    stmt.execute(params![
+                        r.authority,
+                        r.msoa,
+                        r.dimension.code(),
+                        r.group,
+                        sql_id(r.residents, "a baseline count")?,
+                        source
+                    ])
+                    .map_err(db("writing baselines"))?;
+                }
             }
-        }
-        tx.commit().map_err(db("committing baselines"))?;
-        Ok(rows.len() as u64)
+            tx.commit().map_err(db("committing baselines"))?;
+            Ok(rows.len() as u64)
+        })
     }
 
     /// The resident baseline rows.
@@ -245,55 +248,57 @@ impl SqliteStore {
         results: &[Comparison],
         computed_at: &str,
     ) -> StoreResult<()> {
-        self.writable("store equality results")?;
-        let month = month.to_string();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(db("starting an equality results write"))?;
-        tx.execute("DELETE FROM equality_results WHERE month = ?1", [&month])
-            .map_err(db("replacing equality results"))?;
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO equality_results (month, population, dimension, grp, reference, \
-                     a_g, n_g, a_r, n_r, rri, ci_low, ci_high, no_estimate, flagged, computed_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                )
-                .map_err(db("writing equality results"))?;
-            for c in results {
-                let e = c.outcome.estimate();
-                let no_estimate = match c.outcome {
-                    RriOutcome::Estimate(_) => None,
-                    RriOutcome::NoEstimate { reason } => {
-                        Some(serde_json::to_value(reason).map_or_else(
-                            |_| String::new(),
-                            |v| v.as_str().unwrap_or_default().to_owned(),
-                        ))
-                    }
-                };
-                stmt.execute(params![
-                    month,
-                    c.population,
-                    c.dimension.code(),
-                    c.group,
-                    c.reference,
-                    sql_id(c.counts.a_g, "a_g")?,
-                    sql_id(c.counts.n_g, "n_g")?,
-                    sql_id(c.counts.a_r, "a_r")?,
-                    sql_id(c.counts.n_r, "n_r")?,
-                    e.map(|e| e.rri),
-                    e.map(|e| e.ci_low),
-                    e.map(|e| e.ci_high),
-                    no_estimate,
-                    c.flagged(),
-                    computed_at
-                ])
-                .map_err(db("writing equality results"))?;
+        self.writing("store equality results", |store| {
+            let month = month.to_string();
+            let tx = store
+                .conn
+                .transaction()
+                .map_err(db("starting an equality results write"))?;
+            tx.execute("DELETE FROM equality_results WHERE month = ?1", [&month])
+                .map_err(db("replacing equality results"))?;
+            {
+                let mut stmt = tx
+                    .prepare(
+                        "INSERT INTO equality_results (month, population, dimension, grp, reference, \
+                         a_g, n_g, a_r, n_r, rri, ci_low, ci_high, no_estimate, flagged, computed_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    )
+                    .map_err(db("writing equality results"))?;
+                for c in results {
+                    let e = c.outcome.estimate();
+                    let no_estimate = match c.outcome {
+                        RriOutcome::Estimate(_) => None,
+                        RriOutcome::NoEstimate { reason } => {
+                            Some(serde_json::to_value(reason).map_or_else(
+                                |_| String::new(),
+                                |v| v.as_str().unwrap_or_default().to_owned(),
+                            ))
+                        }
+                    };
+                    stmt.execute(params![
+                        month,
+                        c.population,
+                        c.dimension.code(),
+                        c.group,
+                        c.reference,
+                        sql_id(c.counts.a_g, "a_g")?,
+                        sql_id(c.counts.n_g, "n_g")?,
+                        sql_id(c.counts.a_r, "a_r")?,
+                        sql_id(c.counts.n_r, "n_r")?,
+                        e.map(|e| e.rri),
+                        e.map(|e| e.ci_low),
+                        e.map(|e| e.ci_high),
+                        no_estimate,
+                        c.flagged(),
+                        computed_at
+                    ])
+                    .map_err(db("writing equality results"))?;
+                }
             }
-        }
-        tx.commit().map_err(db("committing equality results"))?;
-        Ok(())
+            tx.commit().map_err(db("committing equality results"))?;
+            Ok(())
+
+        })
     }
 
     /// The stored results of `month`, or `None` when the month was never run. The outcome is
@@ -371,15 +376,17 @@ impl SqliteStore {
     ///
     /// [`StoreError::Database`] when the write fails.
     pub fn record_equality_run(&mut self, month: Month, computed_at: &str) -> StoreResult<()> {
-        self.writable("record an equality run")?;
-        self.conn
-            .execute(
-                "INSERT INTO equality_runs (month, computed_at) VALUES (?1, ?2) \
-                 ON CONFLICT (month) DO UPDATE SET computed_at = ?2",
-                params![month.to_string(), computed_at],
-            )
-            .map_err(db("recording an equality run"))?;
-        Ok(())
+        self.writing("record an equality run", |store| {
+            store
+                .conn
+                .execute(
+                    "INSERT INTO equality_runs (month, computed_at) VALUES (?1, ?2) \
+                     ON CONFLICT (month) DO UPDATE SET computed_at = ?2",
+                    params![month.to_string(), computed_at],
+                )
+                .map_err(db("recording an equality run"))?;
+            Ok(())
+        })
     }
 
     /// The latest month that was run, if any.
@@ -407,33 +414,35 @@ impl SqliteStore {
         c: &Comparison,
         opened_at: &str,
     ) -> StoreResult<Option<u64>> {
-        self.writable("open an equality alert")?;
-        let Some(e) = c.outcome.estimate() else {
-            return Ok(None);
-        };
-        let id: Option<i64> = self
-            .conn
-            .query_row(
-                "INSERT INTO equality_alerts (month, population, dimension, grp, reference, rri, \
-                 ci_low, ci_high, status, opened_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9) \
-                 ON CONFLICT (month, population, dimension, grp) DO NOTHING RETURNING id",
-                params![
-                    month.to_string(),
-                    c.population,
-                    c.dimension.code(),
-                    c.group,
-                    c.reference,
-                    e.rri,
-                    e.ci_low,
-                    e.ci_high,
-                    opened_at
-                ],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db("opening an equality alert"))?;
-        Ok(id.map(|i| u64::try_from(i).unwrap_or_default()))
+        self.writing("open an equality alert", |store| {
+            let Some(e) = c.outcome.estimate() else {
+                return Ok(None);
+            };
+            let id: Option<i64> = store
+                .conn
+                .query_row(
+                    "INSERT INTO equality_alerts (month, population, dimension, grp, reference, rri, \
+                     ci_low, ci_high, status, opened_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9) \
+                     ON CONFLICT (month, population, dimension, grp) DO NOTHING RETURNING id",
+                    params![
+                        month.to_string(),
+                        c.population,
+                        c.dimension.code(),
+                        c.group,
+                        c.reference,
+                        e.rri,
+                        e.ci_low,
+                        e.ci_high,
+                        opened_at
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db("opening an equality alert"))?;
+            Ok(id.map(|i| u64::try_from(i).unwrap_or_default()))
+
+        })
     }
 
     /// Every alert, oldest first.
@@ -509,22 +518,23 @@ impl SqliteStore {
         closed_by: &str,
         closed_at: &str,
     ) -> StoreResult<bool> {
-        self.writable("close an equality alert")?;
-        let n = self
-            .conn
-            .execute(
-                "UPDATE equality_alerts SET status = 'closed', outcome = ?2, record = ?3, \
-                 closed_by = ?4, closed_at = ?5 WHERE id = ?1 AND status = 'open'",
-                params![
-                    sql_id(id, "an alert id")?,
-                    outcome.code(),
-                    record,
-                    closed_by,
-                    closed_at
-                ],
-            )
-            .map_err(db("closing an equality alert"))?;
-        Ok(n == 1)
+        self.writing("close an equality alert", |store| {
+            let n = store
+                .conn
+                .execute(
+                    "UPDATE equality_alerts SET status = 'closed', outcome = ?2, record = ?3, \
+                     closed_by = ?4, closed_at = ?5 WHERE id = ?1 AND status = 'open'",
+                    params![
+                        sql_id(id, "an alert id")?,
+                        outcome.code(),
+                        record,
+                        closed_by,
+                        closed_at
+                    ],
+                )
+                .map_err(db("closing an equality alert"))?;
+            Ok(n == 1)
+        })
     }
 }
 

@@ -111,6 +111,40 @@ pub enum StoreError {
         /// What is wrong (checksum mismatch, missing checksum, a column of the wrong type).
         reason: String,
     },
+    /// A stored record row does not match its checksum (`row_crc`) or has none: a value was
+    /// changed on disk, not by the store (issue 14, point 4). Names the table, the row's key
+    /// and its rowid (`None` for a `WITHOUT ROWID` table).
+    #[error(
+        "the store is damaged: table {table}, row {key}{}: {reason}. Restore the database file \
+         from a backup; `saferplaces check` lists every damaged row",
+        rowid.map_or_else(String::new, |r| format!(" (rowid {r})"))
+    )]
+    RowDamaged {
+        /// Table.
+        table: String,
+        /// The row's primary key, as text (several columns joined with ", ").
+        key: String,
+        /// The row's rowid.
+        rowid: Option<i64>,
+        /// What is wrong (values that do not match, a missing checksum).
+        reason: String,
+    },
+    /// A write failed in the database: names what was being done, the database file, and (in
+    /// its source) the cause in words (issue 14, point 5). A write runs in one transaction, so
+    /// a failure before its commit keeps nothing of it.
+    #[error(
+        "cannot {operation}: writing the store {} failed",
+        file.display()
+    )]
+    Write {
+        /// What was being done (`add a user`).
+        operation: &'static str,
+        /// The database file.
+        file: std::path::PathBuf,
+        /// The database error, with the cause in words.
+        #[source]
+        source: Box<StoreError>,
+    },
     /// `SQLite`'s own structure check (`PRAGMA quick_check` or `integrity_check`) found damage;
     /// its messages are quoted as `SQLite` wrote them.
     #[error(

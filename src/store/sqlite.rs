@@ -76,12 +76,20 @@ const MIGRATIONS: &[(u32, &str)] = &[
         10,
         include_str!("../../migrations/sqlite/0010_segment_checksums.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_row_checksums.sql"),
+    ),
     (12, include_str!("../../migrations/sqlite/0012_changes.sql")),
 ];
 
 /// The schema version whose migration adds segment checksums; its Rust step computes them for
 /// the segments already stored ([`integrity::fill_segment_checksums`]).
 const SEGMENT_CHECKSUM_SCHEMA_VERSION: u32 = 10;
+
+/// The schema version whose migration adds row checksums; its Rust step computes them for the
+/// rows already stored ([`row_checksum::fill`]).
+const ROW_CHECKSUM_SCHEMA_VERSION: u32 = 11;
 
 /// The newest schema version this build knows (the last entry of [`MIGRATIONS`]).
 const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -120,6 +128,10 @@ pub use integrity::{CheckReport, QUICK_CHECK_MAX_BYTES};
 /// The change feed's table (issue 15, point 1).
 #[path = "sqlite_changes.rs"]
 mod changes;
+
+/// Row checksums on every record table (issue 14, point 4).
+#[path = "row_checksum.rs"]
+mod row_checksum;
 
 impl SqliteStore {
     /// File name of the database inside the data directory.
@@ -214,6 +226,31 @@ impl SqliteStore {
         }
     }
 
+    /// Runs the write `operation` ([`SqliteStore::writable`] first): a storage failure it
+    /// returns (a database error about the file or the disk: full, read-only, permission,
+    /// corrupt, I/O, locked; [`super::cause::sqlite_cause`]) becomes [`StoreError::Write`],
+    /// naming the operation and the database file (issue 14, point 5). Refusals of the data
+    /// (a constraint, the rules, a duplicate) pass through unchanged: their own text says why.
+    pub(crate) fn writing<T>(
+        &mut self,
+        operation: &'static str,
+        write: impl FnOnce(&mut Self) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.writable(operation)?;
+        write(self).map_err(|e| match e {
+            StoreError::Database { ref source, .. }
+                if super::cause::sqlite_cause(source).is_some() =>
+            {
+                StoreError::Write {
+                    operation,
+                    file: self.file.clone(),
+                    source: Box::new(e),
+                }
+            }
+            other => other,
+        })
+    }
+
     fn from_connection(mut conn: Connection, file: std::path::PathBuf) -> StoreResult<Self> {
         // Refuse a newer schema before touching the file in any way (journal mode included).
         ensure_known_version(user_version(&conn)?)?;
@@ -235,7 +272,9 @@ impl SqliteStore {
         // Returns the resulting mode: `wal` for a file, `memory` for an in-memory database.
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
             .map_err(db("setting PRAGMA journal_mode"))?;
+        row_checksum::register(&conn)?;
         migrate(&mut conn)?;
+        row_checksum::install(&conn)?;
         Ok(Self {
             conn,
             file,
@@ -307,32 +346,33 @@ impl Store for SqliteStore {
     }
 
     fn write_records(&mut self, data: &Dataset) -> StoreResult<Written> {
-        self.writable("store records")?;
-        // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy timeout)
-        // instead of failing halfway through the batch. Dropping `tx` on error rolls back.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("starting a write transaction"))?;
-        let now = crate::safeguards::audit::rfc3339_millis(std::time::SystemTime::now());
-        let mut amended = Vec::new();
-        let counts = KindCounts {
-            incidents: write_incidents(&tx, &data.incidents)?,
-            places: write_places(&tx, &data.places)?,
-            schools: write_schools(&tx, &data.schools)?,
-            stops: write_stops(&tx, &data.stops)?,
-            routes: write_routes(&tx, &data.routes)?,
-            services: write_services(&tx, &data.services)?,
-            boundaries: write_boundaries(&tx, &data.boundaries)?,
-            people: write_people(&tx, &data.people, &now, &mut amended)?,
-            links: write_links(&tx, &data.links, &now, &mut amended)?,
-            cases: write_cases(&tx, &data.cases)?,
-            meetings: write_meetings(&tx, &data.meetings)?,
-            stop_searches: 0,
-        };
-        record_changes(&tx, &counts, !amended.is_empty())?;
-        tx.commit().map_err(db("committing a write transaction"))?;
-        Ok(Written { counts, amended })
+        self.writing("store records", |store| {
+            // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy timeout)
+            // instead of failing halfway through the batch. Dropping `tx` on error rolls back.
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("starting a write transaction"))?;
+            let now = crate::safeguards::audit::rfc3339_millis(std::time::SystemTime::now());
+            let mut amended = Vec::new();
+            let counts = KindCounts {
+                incidents: write_incidents(&tx, &data.incidents)?,
+                places: write_places(&tx, &data.places)?,
+                schools: write_schools(&tx, &data.schools)?,
+                stops: write_stops(&tx, &data.stops)?,
+                routes: write_routes(&tx, &data.routes)?,
+                services: write_services(&tx, &data.services)?,
+                boundaries: write_boundaries(&tx, &data.boundaries)?,
+                people: write_people(&tx, &data.people, &now, &mut amended)?,
+                links: write_links(&tx, &data.links, &now, &mut amended)?,
+                cases: write_cases(&tx, &data.cases)?,
+                meetings: write_meetings(&tx, &data.meetings)?,
+                stop_searches: 0,
+            };
+            record_changes(&tx, &counts, !amended.is_empty())?;
+            tx.commit().map_err(db("committing a write transaction"))?;
+            Ok(Written { counts, amended })
+        })
     }
 
     fn load(&self) -> StoreResult<Dataset> {
@@ -346,6 +386,20 @@ impl Store for SqliteStore {
             if yes { load() } else { Ok(Vec::new()) }
         }
         self.read(|conn| {
+            // Rows are verified before they are read (issue 14, point 4): every table at a
+            // whole load, only the loaded kinds' tables at a partial one.
+            if kinds.incidents && kinds.reference && kinds.people {
+                row_checksum::verify(conn)?;
+            } else {
+                row_checksum::verify_tables(conn, |table| {
+                    kind_of_table(table).is_some_and(|k| match k {
+                        ChangeKind::Incidents => kinds.incidents,
+                        ChangeKind::Reference => kinds.reference,
+                        ChangeKind::People => kinds.people,
+                        ChangeKind::IncidentSegments | ChangeKind::Access => false,
+                    })
+                })?;
+            }
             let (r, p) = (kinds.reference, kinds.people);
             let data = Dataset {
                 incidents: when(kinds.incidents, || load_incidents(conn))?,
@@ -490,36 +544,38 @@ impl Store for SqliteStore {
         params: &serde_json::Value,
         found_at: &str,
     ) -> StoreResult<u64> {
-        self.writable("link likely duplicates")?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("starting to link duplicates"))?;
-        let mut new = 0u64;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO incident_matches (a, b, kind, category, distance_m, days_apart, params, found_at) \
-                     VALUES (?1, ?2, 'likely_duplicate', ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-                )
-                .map_err(db("linking duplicates"))?;
-            let params = params.to_string();
-            for m in matches {
-                new += stmt
-                    .execute(params![
-                        sql_id(m.a.get(), "linking duplicates")?,
-                        sql_id(m.b.get(), "linking duplicates")?,
-                        m.category.slug(),
-                        m.distance_m,
-                        m.days_apart,
-                        params,
-                        found_at,
-                    ])
-                    .map_err(db("linking duplicates"))? as u64;
+        self.writing("link likely duplicates", |store| {
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("starting to link duplicates"))?;
+            let mut new = 0u64;
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO incident_matches (a, b, kind, category, distance_m, days_apart, params, found_at) \
+                         VALUES (?1, ?2, 'likely_duplicate', ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    )
+                    .map_err(db("linking duplicates"))?;
+                let params = params.to_string();
+                for m in matches {
+                    new += stmt
+                        .execute(params![
+                            sql_id(m.a.get(), "linking duplicates")?,
+                            sql_id(m.b.get(), "linking duplicates")?,
+                            m.category.slug(),
+                            m.distance_m,
+                            m.days_apart,
+                            params,
+                            found_at,
+                        ])
+                        .map_err(db("linking duplicates"))? as u64;
+                }
             }
-        }
-        tx.commit().map_err(db("committing duplicate links"))?;
-        Ok(new)
+            tx.commit().map_err(db("committing duplicate links"))?;
+            Ok(new)
+
+        })
     }
 
     fn stored_state(&self, data: &Dataset) -> StoreResult<StoredState> {
@@ -527,42 +583,43 @@ impl Store for SqliteStore {
     }
 
     fn add_user(&mut self, user: &NewUser) -> StoreResult<u64> {
-        self.writable("add a user")?;
-        let panels = to_json(&user.panels, "encoding a user's panels as JSON")?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("starting a write transaction"))?;
-        let exists: i64 = tx
-            .query_row(
-                "SELECT COUNT(*) FROM users WHERE name = ?1",
-                [&user.name],
-                |r| r.get(0),
+        self.writing("add a user", |store| {
+            let panels = to_json(&user.panels, "encoding a user's panels as JSON")?;
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("starting a write transaction"))?;
+            let exists: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM users WHERE name = ?1",
+                    [&user.name],
+                    |r| r.get(0),
+                )
+                .map_err(db("looking up a user"))?;
+            if exists > 0 {
+                return Err(StoreError::Duplicate {
+                    what: "user",
+                    key: user.name.clone(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO users (name, role, org, panels, token_hash, token_expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    user.name,
+                    user.role.code(),
+                    user.org,
+                    panels,
+                    user.token_hash,
+                    unix_s(user.token_expires_at),
+                ],
             )
-            .map_err(db("looking up a user"))?;
-        if exists > 0 {
-            return Err(StoreError::Duplicate {
-                what: "user",
-                key: user.name.clone(),
-            });
-        }
-        tx.execute(
-            "INSERT INTO users (name, role, org, panels, token_hash, token_expires_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                user.name,
-                user.role.code(),
-                user.org,
-                panels,
-                user.token_hash,
-                unix_s(user.token_expires_at),
-            ],
-        )
-        .map_err(db("storing a user"))?;
-        let id = tx.last_insert_rowid();
-        changes::record(&tx, ChangeKind::Access, None)?;
-        tx.commit().map_err(db("committing a user"))?;
-        Ok(u64::try_from(id).unwrap_or_default())
+            .map_err(db("storing a user"))?;
+            let id = tx.last_insert_rowid();
+            changes::record(&tx, ChangeKind::Access, None)?;
+            tx.commit().map_err(db("committing a user"))?;
+            Ok(u64::try_from(id).unwrap_or_default())
+        })
     }
 
     fn set_user_token(
@@ -571,60 +628,64 @@ impl Store for SqliteStore {
         token_hash: &str,
         token_expires_at: u64,
     ) -> StoreResult<bool> {
-        self.writable("replace a user's token")?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("starting to replace a user's token"))?;
-        let n = tx
-            .execute(
-                "UPDATE users SET token_hash = ?2, token_expires_at = ?3, token_revoked_at = NULL \
-                 WHERE name = ?1",
-                params![name, token_hash, unix_s(token_expires_at)],
-            )
-            .map_err(db("replacing a user's token"))?;
-        if n > 0 {
-            changes::record(&tx, ChangeKind::Access, None)?;
-        }
-        tx.commit().map_err(db("committing a user's token"))?;
-        Ok(n > 0)
+        self.writing("replace a user's token", |store| {
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("starting to replace a user's token"))?;
+            let n = tx
+                .execute(
+                    "UPDATE users SET token_hash = ?2, token_expires_at = ?3, token_revoked_at = NULL \
+                     WHERE name = ?1",
+                    params![name, token_hash, unix_s(token_expires_at)],
+                )
+                .map_err(db("replacing a user's token"))?;
+            if n > 0 {
+                changes::record(&tx, ChangeKind::Access, None)?;
+            }
+            tx.commit().map_err(db("committing a user's token"))?;
+            Ok(n > 0)
+
+        })
     }
 
     fn revoke_user(&mut self, name: &str, revoked_at: u64) -> StoreResult<Option<User>> {
-        self.writable("revoke a token")?;
-        let at = unix_s(revoked_at);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("starting to revoke a token"))?;
-        tx.execute(
-            "UPDATE users SET token_revoked_at = COALESCE(token_revoked_at, ?2) WHERE name = ?1",
-            params![name, at],
-        )
-        .map_err(db("revoking a token"))?;
-        let user = {
-            let context = "reading a revoked user";
-            let mut stmt = tx
-                .prepare(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"))
-                .map_err(db(context))?;
-            let mut rows = stmt.query([name]).map_err(db(context))?;
-            match rows.next().map_err(db(context))? {
-                Some(row) => Some(
-                    user_row(&Cells {
-                        row,
-                        table: "users",
-                        key: row_key(row, 1),
-                    })?
-                    .1,
-                ),
-                None => None,
+        self.writing("revoke a token", |store| {
+            let at = unix_s(revoked_at);
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("starting to revoke a token"))?;
+            tx.execute(
+                "UPDATE users SET token_revoked_at = COALESCE(token_revoked_at, ?2) WHERE name = ?1",
+                params![name, at],
+            )
+            .map_err(db("revoking a token"))?;
+            let user = {
+                let context = "reading a revoked user";
+                let mut stmt = tx
+                    .prepare(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"))
+                    .map_err(db(context))?;
+                let mut rows = stmt.query([name]).map_err(db(context))?;
+                match rows.next().map_err(db(context))? {
+                    Some(row) => Some(
+                        user_row(&Cells {
+                            row,
+                            table: "users",
+                            key: row_key(row, 1),
+                        })?
+                        .1,
+                    ),
+                    None => None,
+                }
+            };
+            if user.is_some() {
+                changes::record(&tx, ChangeKind::Access, None)?;
             }
-        };
-        if user.is_some() {
-            changes::record(&tx, ChangeKind::Access, None)?;
-        }
-        tx.commit().map_err(db("committing a revocation"))?;
-        Ok(user)
+            tx.commit().map_err(db("committing a revocation"))?;
+            Ok(user)
+
+        })
     }
 
     fn users(&self) -> StoreResult<Vec<(String, User)>> {
@@ -665,148 +726,151 @@ impl Store for SqliteStore {
         by: &str,
         at: &str,
     ) -> StoreResult<Option<bool>> {
-        self.writable("assign a case")?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("starting to assign a case"))?;
-        let assigned = assign_case(&tx, case_ref, user, by, at)?;
-        if assigned == Some(true) {
-            changes::record(&tx, ChangeKind::People, None)?;
-        }
-        tx.commit().map_err(db("committing a case assignment"))?;
-        Ok(assigned)
+        self.writing("assign a case", |store| {
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("starting to assign a case"))?;
+            let assigned = assign_case(&tx, case_ref, user, by, at)?;
+            if assigned == Some(true) {
+                changes::record(&tx, ChangeKind::People, None)?;
+            }
+            tx.commit().map_err(db("committing a case assignment"))?;
+            Ok(assigned)
+        })
     }
 
     fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<Erased> {
-        self.writable("erase people and links")?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("starting an erasure"))?;
-        let gone: std::collections::BTreeSet<&str> = people.iter().map(PersonRef::as_str).collect();
-        let expired: std::collections::BTreeSet<u64> = links.iter().copied().collect();
-        let mut erased = Erased::default();
-        // Every link from or to an erased person goes with them (nothing may point at them),
-        // and each is reported, so each gets its own erasure record.
-        let stored: Vec<(i64, String, String)> = {
-            let mut stmt = tx
-                .prepare("SELECT id, from_person, target FROM links ORDER BY id")
-                .map_err(db("scanning links"))?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .map_err(db("scanning links"))?;
-            rows.collect::<Result<_, _>>()
-                .map_err(db("scanning links"))?
-        };
-        {
-            let mut del_link = tx
-                .prepare_cached("DELETE FROM links WHERE id = ?1")
-                .map_err(db("erasing links"))?;
-            for (id, from, target) in stored {
-                let target_person = match serde_json::from_str::<LinkTarget>(&target) {
-                    Ok(LinkTarget::Person(p)) => Some(p),
-                    Ok(_) => None,
-                    Err(e) => {
-                        return Err(StoreError::Corrupt {
+        self.writing("erase people and links", |store| {
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("starting an erasure"))?;
+            let gone: std::collections::BTreeSet<&str> =
+                people.iter().map(PersonRef::as_str).collect();
+            let expired: std::collections::BTreeSet<u64> = links.iter().copied().collect();
+            let mut erased = Erased::default();
+            // Every link from or to an erased person goes with them (nothing may point at them),
+            // and each is reported, so each gets its own erasure record.
+            let stored: Vec<(i64, String, String)> = {
+                let mut stmt = tx
+                    .prepare("SELECT id, from_person, target FROM links ORDER BY id")
+                    .map_err(db("scanning links"))?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(db("scanning links"))?;
+                rows.collect::<Result<_, _>>()
+                    .map_err(db("scanning links"))?
+            };
+            {
+                let mut del_link = tx
+                    .prepare_cached("DELETE FROM links WHERE id = ?1")
+                    .map_err(db("erasing links"))?;
+                for (id, from, target) in stored {
+                    let target_person = match serde_json::from_str::<LinkTarget>(&target) {
+                        Ok(LinkTarget::Person(p)) => Some(p),
+                        Ok(_) => None,
+                        Err(e) => {
+                            return Err(StoreError::Corrupt {
+                                table: "links",
+                                row: id.to_string(),
+                                reason: format!("target: {e}"),
+                            });
+                        }
+                    };
+                    let with_person = if gone.contains(from.as_str()) {
+                        Some(PersonRef::from_str(&from).map_err(|e| StoreError::Corrupt {
                             table: "links",
                             row: id.to_string(),
-                            reason: format!("target: {e}"),
-                        });
+                            reason: format!("from_person: {e}"),
+                        })?)
+                    } else {
+                        target_person.filter(|p| gone.contains(p.as_str()))
+                    };
+                    let link_id = u64::try_from(id).unwrap_or_default();
+                    if with_person.is_none() && !expired.contains(&link_id) {
+                        continue;
                     }
-                };
-                let with_person = if gone.contains(from.as_str()) {
-                    Some(PersonRef::from_str(&from).map_err(|e| StoreError::Corrupt {
-                        table: "links",
-                        row: id.to_string(),
-                        reason: format!("from_person: {e}"),
-                    })?)
-                } else {
-                    target_person.filter(|p| gone.contains(p.as_str()))
-                };
-                let link_id = u64::try_from(id).unwrap_or_default();
-                if with_person.is_none() && !expired.contains(&link_id) {
-                    continue;
+                    del_link.execute([id]).map_err(db("erasing links"))?;
+                    erased.links.push(ErasedLink {
+                        id: link_id,
+                        with_person,
+                    });
                 }
-                del_link.execute([id]).map_err(db("erasing links"))?;
-                erased.links.push(ErasedLink {
-                    id: link_id,
-                    with_person,
-                });
-            }
-            let mut del_person = tx
-                .prepare_cached("DELETE FROM people WHERE id = ?1")
-                .map_err(db("erasing people"))?;
-            let mut del_reviews = tx
-                .prepare_cached("DELETE FROM reviews WHERE person = ?1")
-                .map_err(db("erasing people's reviews"))?;
-            // Their equality attributes (S22) go first: the row refers to the person.
-            let mut del_equality = tx
-                .prepare_cached("DELETE FROM person_equality WHERE person_ref = ?1")
-                .map_err(db("erasing people's equality attributes"))?;
-            for p in people {
-                del_equality
-                    .execute([p.as_str()])
-                    .map_err(db("erasing people's equality attributes"))?;
-                if del_person
-                    .execute([p.as_str()])
-                    .map_err(db("erasing people"))?
-                    > 0
-                {
-                    erased.people.push(p.clone());
-                }
-                del_reviews
-                    .execute([p.as_str()])
+                let mut del_person = tx
+                    .prepare_cached("DELETE FROM people WHERE id = ?1")
+                    .map_err(db("erasing people"))?;
+                let mut del_reviews = tx
+                    .prepare_cached("DELETE FROM reviews WHERE person = ?1")
                     .map_err(db("erasing people's reviews"))?;
+                // Their equality attributes (S22) go first: the row refers to the person.
+                let mut del_equality = tx
+                    .prepare_cached("DELETE FROM person_equality WHERE person_ref = ?1")
+                    .map_err(db("erasing people's equality attributes"))?;
+                for p in people {
+                    del_equality
+                        .execute([p.as_str()])
+                        .map_err(db("erasing people's equality attributes"))?;
+                    if del_person
+                        .execute([p.as_str()])
+                        .map_err(db("erasing people"))?
+                        > 0
+                    {
+                        erased.people.push(p.clone());
+                    }
+                    del_reviews
+                        .execute([p.as_str()])
+                        .map_err(db("erasing people's reviews"))?;
+                }
             }
-        }
-        if !people.is_empty() {
-            // The erased person's place in case subject lists and meeting agendas goes too.
-            for table in ["cases", "meetings"] {
-                let rows: Vec<(String, String)> = {
-                    let mut stmt = tx
-                        .prepare(&format!("SELECT reference, subjects FROM {table}"))
-                        .map_err(db("scanning subject lists"))?;
-                    let rows = stmt
-                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .map_err(db("scanning subject lists"))?;
-                    rows.collect::<Result<_, _>>()
-                        .map_err(db("scanning subject lists"))?
-                };
-                for (reference, subjects) in rows {
-                    let list: Vec<String> =
-                        serde_json::from_str(&subjects).map_err(|e| StoreError::Corrupt {
-                            table,
-                            row: reference.clone(),
-                            reason: format!("subjects: {e}"),
-                        })?;
-                    let kept: Vec<&String> =
-                        list.iter().filter(|s| !gone.contains(s.as_str())).collect();
-                    if kept.len() != list.len() {
-                        let json = to_json(&kept, "encoding a subject list")?;
-                        tx.execute(
-                            &format!("UPDATE {table} SET subjects = ?2 WHERE reference = ?1"),
-                            params![reference, json],
-                        )
-                        .map_err(db("removing erased subjects"))?;
+            if !people.is_empty() {
+                // The erased person's place in case subject lists and meeting agendas goes too.
+                for table in ["cases", "meetings"] {
+                    let rows: Vec<(String, String)> = {
+                        let mut stmt = tx
+                            .prepare(&format!("SELECT reference, subjects FROM {table}"))
+                            .map_err(db("scanning subject lists"))?;
+                        let rows = stmt
+                            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .map_err(db("scanning subject lists"))?;
+                        rows.collect::<Result<_, _>>()
+                            .map_err(db("scanning subject lists"))?
+                    };
+                    for (reference, subjects) in rows {
+                        let list: Vec<String> =
+                            serde_json::from_str(&subjects).map_err(|e| StoreError::Corrupt {
+                                table,
+                                row: reference.clone(),
+                                reason: format!("subjects: {e}"),
+                            })?;
+                        let kept: Vec<&String> =
+                            list.iter().filter(|s| !gone.contains(s.as_str())).collect();
+                        if kept.len() != list.len() {
+                            let json = to_json(&kept, "encoding a subject list")?;
+                            tx.execute(
+                                &format!("UPDATE {table} SET subjects = ?2 WHERE reference = ?1"),
+                                params![reference, json],
+                            )
+                            .map_err(db("removing erased subjects"))?;
+                        }
                     }
                 }
             }
-        }
-        // Earlier versions of erased people and links (kept for audit) go with them.
-        tx.execute_batch(
-            "DELETE FROM person_versions WHERE id NOT IN (SELECT id FROM people); \
-             DELETE FROM link_versions WHERE id NOT IN (SELECT id FROM links);",
-        )
-        .map_err(db("erasing earlier versions"))?;
-        if !erased.people.is_empty() || !erased.links.is_empty() {
-            changes::record(&tx, ChangeKind::People, None)?;
-        }
-        tx.commit().map_err(db("committing an erasure"))?;
-        if !erased.people.is_empty() || !erased.links.is_empty() {
-            self.scrub_journal()?;
-        }
-        Ok(erased)
+            // Earlier versions of erased people and links (kept for audit) go with them.
+            tx.execute_batch(
+                "DELETE FROM person_versions WHERE id NOT IN (SELECT id FROM people); \
+                 DELETE FROM link_versions WHERE id NOT IN (SELECT id FROM links);",
+            )
+            .map_err(db("erasing earlier versions"))?;
+            if !erased.people.is_empty() || !erased.links.is_empty() {
+                changes::record(&tx, ChangeKind::People, None)?;
+            }
+            tx.commit().map_err(db("committing an erasure"))?;
+            if !erased.people.is_empty() || !erased.links.is_empty() {
+                store.scrub_journal()?;
+            }
+            Ok(erased)
+        })
     }
 
     fn person(&self, id: &PersonRef) -> StoreResult<Option<Person>> {
@@ -814,41 +878,43 @@ impl Store for SqliteStore {
     }
 
     fn record_review(&mut self, review: &Review) -> StoreResult<u64> {
-        self.writable("record a review")?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("starting to record a review"))?;
-        let due = review.review_due.map(Day::days_since_epoch);
-        let updated = tx
-            .execute(
-                "UPDATE people SET review_due = COALESCE(?2, review_due) WHERE id = ?1",
-                params![review.person.as_str(), due],
+        self.writing("record a review", |store| {
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("starting to record a review"))?;
+            let due = review.review_due.map(Day::days_since_epoch);
+            let updated = tx
+                .execute(
+                    "UPDATE people SET review_due = COALESCE(?2, review_due) WHERE id = ?1",
+                    params![review.person.as_str(), due],
+                )
+                .map_err(db("setting a person's review date"))?;
+            if updated == 0 {
+                return Err(StoreError::NotFound {
+                    what: "person",
+                    key: review.person.to_string(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO reviews (person, review_due, rationale, outcome, decided_by, decided_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    review.person.as_str(),
+                    due,
+                    review.rationale.trim(),
+                    review.outcome.code(),
+                    review.decided_by.trim(),
+                    review.decided_at,
+                ],
             )
-            .map_err(db("setting a person's review date"))?;
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: "person",
-                key: review.person.to_string(),
-            });
-        }
-        tx.execute(
-            "INSERT INTO reviews (person, review_due, rationale, outcome, decided_by, decided_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                review.person.as_str(),
-                due,
-                review.rationale.trim(),
-                review.outcome.code(),
-                review.decided_by.trim(),
-                review.decided_at,
-            ],
-        )
-        .map_err(db("recording a review"))?;
-        let id = tx.last_insert_rowid();
-        changes::record(&tx, ChangeKind::People, None)?;
-        tx.commit().map_err(db("committing a review"))?;
-        Ok(u64::try_from(id).unwrap_or_default())
+            .map_err(db("recording a review"))?;
+            let id = tx.last_insert_rowid();
+            changes::record(&tx, ChangeKind::People, None)?;
+            tx.commit().map_err(db("committing a review"))?;
+            Ok(u64::try_from(id).unwrap_or_default())
+
+        })
     }
 
     fn latest_reviews(
@@ -992,6 +1058,9 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             .map_err(db("applying a schema migration"))?;
         if version == SEGMENT_CHECKSUM_SCHEMA_VERSION {
             integrity::fill_segment_checksums(&tx)?;
+        }
+        if version == ROW_CHECKSUM_SCHEMA_VERSION {
+            row_checksum::fill(&tx)?;
         }
         tx.pragma_update(None, "user_version", version)
             .map_err(db("recording the schema version"))?;
@@ -1676,6 +1745,18 @@ fn write_meetings(conn: &Connection, meetings: &[MaceMeeting]) -> StoreResult<u6
 }
 
 /// A 64-bit unsigned id as an `SQLite` integer key. Ids above `i64::MAX` cannot be stored.
+/// The kind of served data a record table holds, for the tables a partial load reads.
+fn kind_of_table(table: &str) -> Option<ChangeKind> {
+    match table {
+        "incidents" => Some(ChangeKind::Incidents),
+        "places" | "schools" | "stops" | "routes" | "services" | "boundaries" => {
+            Some(ChangeKind::Reference)
+        }
+        "people" | "links" | "cases" | "case_assignments" | "meetings" => Some(ChangeKind::People),
+        _ => None,
+    }
+}
+
 /// Records in the change feed the kinds a `write_records` batch changed.
 fn record_changes(conn: &Connection, counts: &KindCounts, amended: bool) -> StoreResult<()> {
     if counts.incidents > 0 {

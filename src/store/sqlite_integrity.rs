@@ -254,6 +254,8 @@ pub struct CheckReport {
     pub segment_rows: u64,
     /// Record tables read back and converted whole.
     pub decoded: Vec<&'static str>,
+    /// Rows whose checksum was verified, over every table that carries one.
+    pub rows_verified: u64,
     /// Every problem found, one sentence each (a damaged segment, a row that does not
     /// convert, a table that cannot be read).
     pub problems: Vec<String>,
@@ -299,6 +301,10 @@ impl CheckReport {
                 .map(|(table, rows)| format!("{table}: {rows} rows")),
         );
         out.push(format!("records decoded: {}", self.decoded.join(", ")));
+        out.push(format!(
+            "row checksums: {} rows verified in every table but {SEGMENTS}",
+            self.rows_verified
+        ));
         for problem in &self.problems {
             out.push(format!("DAMAGED: {problem}"));
         }
@@ -417,7 +423,7 @@ impl SqliteStore {
     pub fn verify_at_start(&self) -> StoreResult<()> {
         self.quick_check_if_small()?;
         self.verify_segments()?;
-        Ok(())
+        self.read(super::row_checksum::verify)
     }
 
     /// Runs `visit` on every segment in id order inside one read transaction. The outer
@@ -467,6 +473,7 @@ impl SqliteStore {
             segments: 0,
             segment_rows: 0,
             decoded: Vec::new(),
+            rows_verified: 0,
             problems: Vec::new(),
         };
         let context = "reading incident segments";
@@ -509,6 +516,21 @@ impl SqliteStore {
         match self.read(table_counts) {
             Ok(tables) => report.tables = tables,
             Err(e) => report.problems.push(e.to_string()),
+        }
+        // Every damaged row, not only the first (issue 14, point 4).
+        match self.read(|conn| super::row_checksum::damaged_rows(conn, usize::MAX)) {
+            Ok(damaged) => {
+                report.rows_verified = report
+                    .tables
+                    .iter()
+                    .filter(|(table, _)| table != SEGMENTS)
+                    .map(|(_, rows)| rows)
+                    .sum();
+                report
+                    .problems
+                    .extend(damaged.iter().map(ToString::to_string));
+            }
+            Err(e) => report.problems.push(format!("row checksums: {e}")),
         }
         for (table, load) in LOADERS {
             match self.read(load) {

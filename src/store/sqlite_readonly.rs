@@ -78,6 +78,7 @@ impl SqliteStore {
             Err(e) => return Err(open_err(e)),
         };
         ensure_known_version(version).map_err(open_err)?;
+        super::row_checksum::register(&conn).map_err(open_err)?;
         if version != LATEST_SCHEMA_VERSION {
             return Err(open_err(StoreError::ReadOnly {
                 operation: "bring the schema up to date",

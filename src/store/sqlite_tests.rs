@@ -55,7 +55,7 @@ fn provenance(n: usize) -> Provenance {
 
 /// A small dataset with every kind and every enum variant the store encodes, each kind in
 /// key order (the order `load` returns).
-fn sample() -> Dataset {
+pub(in crate::store) fn sample() -> Dataset {
     use SubjectCategory as S;
 
     let mut incidents: Vec<Incident> = Category::ALL

@@ -184,3 +184,89 @@ fn an_immutable_uri_escapes_characters_that_would_change_its_meaning() {
         "file:/d%20a/x%3Fy%23z%25.sqlite3?immutable=1"
     );
 }
+
+/// Issue 14, point 5: every write of the store, not only an import, names the operation, the
+/// database file and the cause when the database cannot grow; nothing already stored is lost.
+#[test]
+fn every_store_write_into_a_full_database_names_operation_file_and_cause() {
+    use crate::safeguards::reviews::{Review, ReviewOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    let data = super::super::tests::sample();
+    store.write_unchecked(&data).unwrap();
+    store.add_user(&user("before")).unwrap();
+    let before = store.counts().unwrap();
+    let pages: i64 = store
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    let _: i64 = store
+        .conn
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    // Enough new rows that the database must grow by at least a page.
+    let many: Vec<NewUser> = (1..=200)
+        .map(|i| NewUser {
+            token_hash: format!("{i:064}"),
+            ..user(&format!("u{i:03}{}", "x".repeat(90)))
+        })
+        .collect();
+    let person = data.people[0].id.clone();
+    let review = Review {
+        person: person.clone(),
+        review_due: Some(crate::domain::Day::from_days_since_epoch(21_000)),
+        rationale: "r".repeat(4000),
+        outcome: ReviewOutcome::Retain,
+        decided_by: "Chair".to_owned(),
+        decided_at: "2026-01-01T00:00:00.000Z".to_owned(),
+    };
+    let mut failures: Vec<(&str, StoreError)> = Vec::new();
+    let mut record_failure = |what: &'static str, result: StoreResult<()>| {
+        if let Err(e) = result {
+            failures.push((what, e));
+        }
+    };
+    record_failure(
+        "add a user",
+        many.iter().try_for_each(|u| store.add_user(u).map(drop)),
+    );
+    record_failure(
+        "record a review",
+        (0..40).try_for_each(|_| store.record_review(&review).map(drop)),
+    );
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    for (operation, err) in &failures {
+        let text = chain(err);
+        assert!(matches!(err, StoreError::Write { .. }), "{err:?}");
+        assert!(text.contains(&format!("cannot {operation}")), "{text}");
+        assert!(
+            text.contains(&store.file().display().to_string()),
+            "names the database file: {text}"
+        );
+        assert!(text.contains("SQLITE_FULL"), "{text}");
+    }
+    // A refused constraint is not a storage failure and keeps its own error.
+    let _: i64 = store
+        .conn
+        .query_row("PRAGMA max_page_count = 1000000", [], |r| r.get(0))
+        .unwrap();
+    let bad = NewUser {
+        token_hash: "short".to_owned(),
+        ..user("bad")
+    };
+    assert!(matches!(
+        store.add_user(&bad),
+        Err(StoreError::Database { .. })
+    ));
+    let after = store.counts().unwrap();
+    assert_eq!(after, before, "nothing already stored was lost");
+    assert!(
+        store
+            .users()
+            .unwrap()
+            .iter()
+            .any(|(_, u)| u.name == "before")
+    );
+}

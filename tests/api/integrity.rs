@@ -225,3 +225,84 @@ fn check_on_a_directory_without_a_store_fails_and_creates_nothing() {
     assert!(stderr.contains("no store to check"), "{stderr}");
     assert!(!database(dir.path()).exists(), "no empty store was created");
 }
+
+/// Changes one value in the first row of people, links, places and users of `dir`'s store
+/// with rusqlite (as a disk fault or another program would: the store's checksum is not
+/// updated); returns what a message names for each: `table T, row KEY (rowid R)`.
+fn change_four_rows(dir: &Path) -> Vec<String> {
+    cli_ok(
+        dir,
+        &[
+            "user",
+            "add",
+            "--name",
+            "row-checksum-user",
+            "--role",
+            "planner",
+        ],
+    );
+    let conn = rusqlite::Connection::open(database(dir)).unwrap();
+    let mut named = Vec::new();
+    for (table, change) in [
+        ("people", "review_due = review_due + 1"),
+        ("links", "review_due = review_due + 1"),
+        ("places", "lat = lat + 0.0001"),
+        ("users", "role = 'police_analyst'"),
+    ] {
+        let (rowid, key): (i64, rusqlite::types::Value) = conn
+            .query_row(
+                &format!("SELECT rowid, id FROM {table} ORDER BY rowid LIMIT 1"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let changed = conn
+            .execute(
+                &format!("UPDATE {table} SET {change} WHERE rowid = ?1"),
+                [rowid],
+            )
+            .unwrap();
+        assert_eq!(changed, 1, "{table}");
+        let key = match key {
+            rusqlite::types::Value::Text(t) => format!("{t:?}"),
+            rusqlite::types::Value::Integer(i) => i.to_string(),
+            other => panic!("{table}: {other:?}"),
+        };
+        named.push(format!("table {table}, row {key} (rowid {rowid})"));
+    }
+    named
+}
+
+#[test]
+fn serve_and_stats_refuse_a_store_whose_record_row_was_changed_naming_table_and_row() {
+    let dir = private_demo();
+    let named = change_four_rows(dir.path());
+    let (status, stderr) = serve_expecting_refusal(dir.path());
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        named.iter().any(|n| stderr.contains(n.as_str())),
+        "names a damaged table and row: {stderr}"
+    );
+    let out = cli(dir.path(), &["stats"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "stats succeeded: {stderr}");
+    assert!(
+        named.iter().any(|n| stderr.contains(n.as_str())) && stderr.contains("damaged"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_lists_every_record_row_that_was_changed() {
+    let dir = private_demo();
+    let named = change_four_rows(dir.path());
+    let out = cli(dir.path(), &["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "check passed a damaged store: {stdout}"
+    );
+    for n in &named {
+        assert!(stdout.contains(n.as_str()), "lists {n}: {stdout}");
+    }
+}

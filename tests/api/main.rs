@@ -29,3 +29,4 @@ mod storage_errors;
 mod support;
 mod tiles;
 mod tokens;
+mod write_errors;

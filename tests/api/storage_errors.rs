@@ -27,7 +27,7 @@ fn geodata() -> PathBuf {
 }
 
 /// Makes `dir` and everything under it read-only: 555 on directories, 444 on files.
-fn make_read_only(dir: &Path) {
+pub(crate) fn make_read_only(dir: &Path) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
@@ -42,7 +42,7 @@ fn make_read_only(dir: &Path) {
 /// The prefix that runs a program as a user for whom `read_only_dir` cannot be written: none
 /// when this process already cannot write it, `setpriv` to `nobody` when it can (root).
 /// `None`, after printing why, when no such user is available: the test then skips.
-fn unprivileged(read_only_dir: &Path) -> Option<Vec<String>> {
+pub(crate) fn unprivileged(read_only_dir: &Path) -> Option<Vec<String>> {
     let probe = read_only_dir.join("write-probe");
     if std::fs::write(&probe, b"x").is_err() {
         return Some(Vec::new());
@@ -82,7 +82,7 @@ fn unprivileged(read_only_dir: &Path) -> Option<Vec<String>> {
 }
 
 /// `saferplaces ARGS --data-dir DIR` through `prefix`.
-fn command(prefix: &[String], dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn command(prefix: &[String], dir: &Path, args: &[&str]) -> Command {
     let mut cmd = match prefix.split_first() {
         Some((program, rest)) => {
             let mut c = Command::new(program);
