@@ -135,6 +135,50 @@ pub struct RiskLayer {
 /// Fewest incidents a Knox calibration is run on.
 pub const MIN_STUDY_INCIDENTS: usize = 20;
 
+/// Most incidents one calibration tests. Close pairs grow with the square of the incidents in
+/// an area: a year of the 10M-incident demo (3.0M incidents known to the day) holds about 85
+/// billion pairs within the bands, so its Knox test would run for days. Above this many, the
+/// study period's incidents are sampled uniformly (a seeded hash of each incident's day,
+/// position and category, so the sample does not depend on the order they come in) and the
+/// warnings say so. Sampling a share q of the events keeps q² of the pairs in every cell of
+/// the table, observed and expected alike, so the Knox ratios are estimated without bias; the
+/// p-values lose power, which at 30,000 incidents is still ample for a year of data.
+pub const MAX_STUDY_SAMPLE: usize = 30_000;
+
+/// At most `max` of `study`, chosen by a seeded hash of each event (so the same events give
+/// the same sample in any order), in one canonical order (day, position, category).
+fn sample_study<'a>(study: Vec<&'a DayEvent>, max: usize, seed: u64) -> Vec<&'a DayEvent> {
+    if study.len() <= max {
+        return study;
+    }
+    let key = |e: &DayEvent| {
+        let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
+        for word in [
+            u64::from(e.day.days_since_epoch()),
+            e.at.lon().to_bits(),
+            e.at.lat().to_bits(),
+            u64::from(e.category.code()) << 1 | u64::from(e.involves_child),
+        ] {
+            h = crate::synthetic::rng::splitmix64(&mut (h ^ word));
+        }
+        h
+    };
+    let mut keyed: Vec<(u64, &DayEvent)> = study.into_iter().map(|e| (key(e), e)).collect();
+    keyed.select_nth_unstable_by_key(max - 1, |k| k.0);
+    keyed.truncate(max);
+    let mut sample: Vec<&DayEvent> = keyed.into_iter().map(|(_, e)| e).collect();
+    sample.sort_unstable_by_key(|e| {
+        (
+            e.day,
+            e.at.lon().to_bits(),
+            e.at.lat().to_bits(),
+            e.category.code(),
+            e.involves_child,
+        )
+    });
+    sample
+}
+
 /// The Knox calibration of a risk layer: the elevated bands of the study period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Calibration {
@@ -193,6 +237,15 @@ pub fn calibrate(
         as_of,
     );
     let mut warnings = Vec::new();
+    let study_incidents = study.len();
+    let study = sample_study(study, MAX_STUDY_SAMPLE, settings.knox.seed);
+    if study.len() < study_incidents {
+        warnings.push(format!(
+            "calibrated on a uniform sample of {} of the {study_incidents} incidents with a known day in the {} days to {as_of} (at most {MAX_STUDY_SAMPLE} are tested): the Knox ratios are estimated from the sample",
+            study.len(),
+            settings.study_days
+        ));
+    }
     let bands = if study.len() < MIN_STUDY_INCIDENTS {
         warnings.push(format!(
             "{} incidents with a known day in the {} days to {as_of}: at least {MIN_STUDY_INCIDENTS} are needed to test for near repeats, so no window is drawn",
@@ -233,7 +286,7 @@ pub fn calibrate(
     Ok(Calibration {
         as_of,
         category,
-        study_incidents: study.len(),
+        study_incidents,
         bands,
         warnings,
     })

@@ -384,3 +384,53 @@ fn a_calibration_with_more_close_pairs_than_the_budget_says_it_streamed_and_keep
     assert!(!bands.is_empty());
     assert_eq!(c.bands, bands);
 }
+
+#[test]
+fn a_study_period_over_the_sample_cap_is_sampled_the_same_in_any_order_and_says_so() {
+    // A year of 40,000 incidents over a Bristol square, with a strong near-repeat pattern
+    // (every other incident repeats at the same place the next day).
+    let as_of = day(2024, 6, 30);
+    let mut g = Gen(21);
+    let mut events: Vec<DayEvent> = Vec::with_capacity(40_000);
+    while events.len() < 40_000 {
+        let e = match events.last() {
+            Some(prev) if events.len() % 2 == 1 && prev.day < as_of => {
+                event(prev.at.lon(), prev.at.lat(), prev.day.plus_days(1), false)
+            }
+            _ => event(
+                -2.66 + g.unit() * 0.14,
+                51.41 + g.unit() * 0.09,
+                as_of.minus_days((g.unit() * 364.0) as u16),
+                false,
+            ),
+        };
+        events.push(e);
+    }
+    let settings = RiskSettings {
+        knox: KnoxSettings {
+            permutations: 19,
+            ..RiskSettings::default().knox
+        },
+        ..RiskSettings::default()
+    };
+    let c = calibrate(&events, None, as_of, &settings).expect("calibration");
+    assert_eq!(c.study_incidents, 40_000);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains(&format!("sample of {MAX_STUDY_SAMPLE} of the 40000"))),
+        "{:?}",
+        c.warnings
+    );
+    // The pattern survives sampling, and the sample does not depend on the input order.
+    assert!(!c.bands.is_empty(), "{:?}", c.warnings);
+    let mut reversed = events.clone();
+    reversed.reverse();
+    assert_eq!(
+        calibrate(&reversed, None, as_of, &settings).expect("calibration"),
+        c
+    );
+    // Under the cap nothing is sampled.
+    let small = calibrate(&events[..20_000], None, as_of, &settings).expect("calibration");
+    assert!(!small.warnings.iter().any(|w| w.contains("sample")));
+}
