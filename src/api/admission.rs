@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::{ApiError, ApiResult};
-use crate::analysis::cancel::{self, CancelToken};
+use crate::analysis::cancel::{self, Budget, CancelToken, OverBudget};
 pub use crate::config::AdmissionSettings;
 use crate::safeguards::policy::DisclosureClass;
 
@@ -191,8 +191,8 @@ impl Admission {
         T: Send + Sync + 'static,
         F: FnOnce() -> ApiResult<T> + Send + 'static,
     {
-        let per_computation = u64::from(self.settings.memory_per_computation_mib) << 20;
-        if work.estimate_bytes > per_computation {
+        let per_computation_bytes = u64::from(self.settings.memory_per_computation_mib) << 20;
+        if work.estimate_bytes > per_computation_bytes {
             return Err(ApiError::TooExpensive(format!(
                 "this request would need about {} MiB, more than the {} MiB one computation may \
                  use: ask for a shorter window, a coarser resolution or monthly steps",
@@ -231,18 +231,69 @@ impl Admission {
         let running = Arc::clone(&self.running);
         running.fetch_add(1, Ordering::SeqCst);
         let span = tracing::Span::current();
+        let limits = Budget {
+            per_computation: per_computation_bytes,
+            total: u64::from(self.settings.memory_total_mib.max(1)) << 20,
+        };
+        let key = work.key.clone();
+        let stopped = token.clone();
         let handle = tokio::task::spawn_blocking(move || {
             // The worker and the memory are released when the computation has stopped.
             let _held = (worker, memory, Decrement(&running));
-            span.in_scope(|| cancel::run_with(&token, compute))
+            span.in_scope(|| {
+                let (result, peak) = cancel::run_budgeted(&token, limits, compute);
+                // Measured, not estimated: what the computation held at most at once.
+                tracing::info!(
+                    key = %key,
+                    alloc_peak_bytes = peak,
+                    over_budget = ?token.over_budget(),
+                    "computation ended"
+                );
+                result
+            })
         });
         let outcome = handle.await;
         guard.0 = None;
+        if let Some(why) = stopped.over_budget() {
+            return Err(over_budget_error(why));
+        }
         match outcome {
             Ok(result) => result.map(Arc::new),
             Err(join) => Err(ApiError::internal(join)),
         }
     }
+}
+
+/// The answer to a computation stopped on its measured memory: `422` over its own budget (the
+/// same request would fail again), `503` with `Retry-After` over the total (it fitted its own
+/// budget; it may run once the others have finished).
+fn over_budget_error(why: OverBudget) -> ApiError {
+    match why {
+        OverBudget::Own { used, limit } => ApiError::TooExpensive(format!(
+            "this request used more than {} MiB (measured), more than the {} MiB one \
+             computation may use, and was stopped: ask for a shorter window, a coarser \
+             resolution or monthly steps",
+            used >> 20,
+            limit >> 20
+        )),
+        OverBudget::Total { used, limit, own } => {
+            tracing::warn!(
+                used,
+                limit,
+                own,
+                "the computations together passed their memory budget; the largest was stopped"
+            );
+            ApiError::Busy {
+                retry_after_secs: RETRY_AFTER_SECS,
+            }
+        }
+    }
+}
+
+/// Bytes held now by running computations, measured (zero where the tracking allocator is not
+/// installed).
+pub fn measured_in_use() -> u64 {
+    crate::analysis::budget::in_use()
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ async fn get_health(State(state): State<AppState>) -> impl IntoResponse {
             "version": env!("CARGO_PKG_VERSION"),
             "data_version": snap.data_version,
             "computations_running": state.admission.running(),
+            // Measured: what the running computations hold now (analysis::budget).
+            "computations_bytes": super::admission::measured_in_use(),
         })),
     )
 }
