@@ -235,7 +235,7 @@ impl Admission {
             per_computation: per_computation_bytes,
             total: u64::from(self.settings.memory_total_mib.max(1)) << 20,
         };
-        let key = work.key.clone();
+        let (key, estimate) = (work.key.clone(), work.estimate_bytes);
         let stopped = token.clone();
         let handle = tokio::task::spawn_blocking(move || {
             // The worker and the memory are released when the computation has stopped.
@@ -246,6 +246,7 @@ impl Admission {
                 tracing::info!(
                     key = %key,
                     alloc_peak_bytes = peak,
+                    estimate_bytes = estimate,
                     over_budget = ?token.over_budget(),
                     "computation ended"
                 );
@@ -442,5 +443,90 @@ mod tests {
             .run(w, || -> ApiResult<u32> { panic!("must not run") })
             .await;
         assert!(matches!(out, Err(ApiError::TooExpensive(_))), "{out:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_total_the_heaviest_computation_is_stopped_with_busy_and_the_other_goes_on()
+    {
+        crate::analysis::budget::install();
+        // 16 MiB for all together, 12 MiB for one: each below its own budget, together over
+        // (with room for the few MiB of other tests measured at the same time).
+        let admission = Arc::new(Admission::new(AdmissionSettings {
+            workers_per_class: 2,
+            queue_per_class: 2,
+            memory_total_mib: 16,
+            memory_per_computation_mib: 12,
+        }));
+        let both_hold = Arc::new(std::sync::Barrier::new(2));
+        let heavy_stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spawn = |key: &'static str, mib: usize| {
+            let (admission, both_hold, heavy_stopped) = (
+                Arc::clone(&admission),
+                Arc::clone(&both_hold),
+                Arc::clone(&heavy_stopped),
+            );
+            tokio::spawn(async move {
+                admission
+                    .run(work(key, DisclosureClass::Controlled), move || {
+                        let held = vec![1_u8; mib << 20];
+                        both_hold.wait();
+                        if mib > 8 {
+                            // The heavy one: stopped at its next checkpoint.
+                            for _ in 0..500 {
+                                if cancel::checkpoint().is_err() {
+                                    heavy_stopped.store(true, Ordering::SeqCst);
+                                    return Err(ApiError::internal(std::io::Error::other(
+                                        "stopped",
+                                    )));
+                                }
+                                std::thread::sleep(Duration::from_millis(10));
+                            }
+                            return Ok(held.len());
+                        }
+                        // The light one waits for the heavy one to stop, then fits.
+                        for _ in 0..500 {
+                            if heavy_stopped.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                        cancel::checkpoint().map_err(ApiError::internal)?;
+                        Ok(held.len())
+                    })
+                    .await
+            })
+        };
+        let heavy = spawn("heavy", 10);
+        let light = spawn("light", 7);
+        let heavy = heavy.await.unwrap();
+        assert!(
+            matches!(heavy, Err(ApiError::Busy { retry_after_secs }) if retry_after_secs > 0),
+            "{heavy:?}"
+        );
+        assert_eq!(*light.await.unwrap().unwrap(), 7 << 20);
+        assert!(eventually(|| admission.running() == 0).await);
+    }
+
+    #[tokio::test]
+    async fn past_its_own_budget_a_computation_is_stopped_with_too_expensive() {
+        crate::analysis::budget::install();
+        let admission = Admission::new(AdmissionSettings {
+            memory_total_mib: 64,
+            memory_per_computation_mib: 2,
+            ..AdmissionSettings::default()
+        });
+        // Estimated at 1 MiB, so admitted; it allocates 3.
+        let out = admission
+            .run(work("underestimated", DisclosureClass::Exact), || {
+                let held = vec![1_u8; 3 << 20];
+                cancel::checkpoint().map_err(ApiError::internal)?;
+                Ok(held.len())
+            })
+            .await;
+        assert!(
+            matches!(&out, Err(ApiError::TooExpensive(m)) if m.contains("measured")),
+            "{out:?}"
+        );
     }
 }
