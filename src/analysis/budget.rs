@@ -155,7 +155,7 @@ impl std::fmt::Debug for Meter {
             .field("group", &self.group)
             .field("live", &self.live())
             .field("peak", &self.peak())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

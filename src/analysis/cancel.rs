@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn a_budgeted_run_stops_at_a_checkpoint_past_its_own_budget_and_says_why() {
-        crate::analysis::budget::install();
+        budget::install();
         let token = CancelToken::new();
         let limits = Budget {
             per_computation: 1 << 20,
@@ -235,7 +235,10 @@ mod tests {
             drop((small, large));
             stopped
         });
-        assert!(matches!(outcome, Err(AnalysisError::Cancelled)), "{outcome:?}");
+        assert!(
+            matches!(outcome, Err(AnalysisError::Cancelled)),
+            "{outcome:?}"
+        );
         assert!(peak >= 4 << 20, "{peak}");
         assert!(
             matches!(token.over_budget(), Some(OverBudget::Own { used, limit })

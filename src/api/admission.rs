@@ -446,8 +446,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn past_the_total_the_heaviest_computation_is_stopped_with_busy_and_the_other_goes_on()
-    {
+    async fn past_the_total_the_heaviest_computation_is_stopped_with_busy_and_the_other_goes_on() {
         crate::analysis::budget::install();
         // 16 MiB for all together, 12 MiB for one: each below its own budget, together over
         // (with room for the few MiB of other tests measured at the same time).

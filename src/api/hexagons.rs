@@ -7,11 +7,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use h3o::LatLng;
 
+use super::admission::Work;
 use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
 use super::geojson_out::{FeatureWriter, push_ring_polygon};
 use super::params::Params;
-use super::admission::Work;
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
 use crate::domain::{Bbox, Category, TimeWindow};
 use crate::index::{CountQuery, H3Res};
@@ -115,14 +115,17 @@ fn month_bundle(
         })
 }
 
-/// Upper estimate of what computing the release areas allocates, per area of every scheme:
-/// its fixed cells at every served resolution (measured on the demo data, 120 areas: about
-/// 2.7 MB at most at once, debug build).
-const RELEASE_AREAS_BYTES_PER_AREA: u64 = 64 << 10;
+/// Upper estimate of what computing the release areas allocates, per area of every scheme
+/// (measured on the demo data, 120 areas: 0.2 MB at most at once).
+const RELEASE_AREAS_BYTES_PER_AREA: u64 = 8 << 10;
 
 /// Upper estimate of what computing one month's bundle of releases allocates (measured on the
-/// demo data: at most about 0.6 MB at once for "all" and the general categories, debug build).
-const MONTH_RELEASE_BYTES: u64 = 2 << 20;
+/// demo data: at most 2.5 MB at once for "all" and the general categories).
+const MONTH_RELEASE_BYTES: u64 = 4 << 20;
+
+/// Upper estimate of what assembling a window from its months allocates, per month (measured
+/// on the demo data: 0.1 MB for 37 months).
+const WINDOW_BYTES_PER_MONTH: u64 = 64 << 10;
 
 /// The release areas and the monthly bundles of one request's window and category, computed
 /// through the admission layer ([`admit_months`]) and held for the length of the request, so
@@ -145,22 +148,19 @@ impl Months {
     /// The bundle of `month`: held, or (a month outside the window admitted, which no caller
     /// asks for) from the cache or computed here, inside the caller's admitted computation.
     fn bundle(&self, month: TimeWindow) -> std::sync::Arc<MonthBundle> {
-        self.held
-            .iter()
-            .find(|(m, _)| *m == month)
-            .map_or_else(
-                || {
-                    month_bundle(
-                        &self.cache,
-                        &self.policy,
-                        &self.snap,
-                        month,
-                        self.category,
-                        &self.areas,
-                    )
-                },
-                |(_, b)| std::sync::Arc::clone(b),
-            )
+        self.held.iter().find(|(m, _)| *m == month).map_or_else(
+            || {
+                month_bundle(
+                    &self.cache,
+                    &self.policy,
+                    &self.snap,
+                    month,
+                    self.category,
+                    &self.areas,
+                )
+            },
+            |(_, b)| std::sync::Arc::clone(b),
+        )
     }
 
     /// The released months of `window` (whole months inside the data's span).
@@ -278,8 +278,7 @@ pub(crate) async fn admitted_protected(
     let work = Work {
         key: format!("protected-window|{key:?}"),
         class,
-        // The sum of its months' cells: at most what its months hold.
-        estimate_bytes: (months.held.len() as u64).saturating_mul(MONTH_RELEASE_BYTES / 4),
+        estimate_bytes: (months.held.len() as u64).saturating_mul(WINDOW_BYTES_PER_MONTH),
     };
     let protected = state
         .admission
@@ -295,9 +294,10 @@ pub(crate) async fn admitted_protected(
 /// resolution, tile or overlapping window never changes a month's figures.
 pub(crate) fn protected_cells(months: &Months, window: TimeWindow) -> std::sync::Arc<Protected> {
     let category = months.category;
-    months.cache.windows.get_or_insert_with(
-        (months.snap.data_version, window, category),
-        || {
+    months
+        .cache
+        .windows
+        .get_or_insert_with((months.snap.data_version, window, category), || {
             let bundles: Vec<_> = months
                 .released_months(window)
                 .into_iter()
@@ -309,8 +309,7 @@ pub(crate) fn protected_cells(months: &Months, window: TimeWindow) -> std::sync:
                 .map(|(_, layer)| layer.cells.as_slice())
                 .collect();
             releases::window_release(&parts, category)
-        },
-    )
+        })
 }
 
 /// The published figures of the areas `areas` (indexes into [`Months::areas`]) in the months
@@ -386,7 +385,10 @@ async fn get_hexagons(
     let policy = state.disclosure;
     // The monthly releases of the window, computed through the admission layer when cold.
     let protected = if controlled {
-        Some(admitted_protected(&state, &snap, window, category, DisclosureClass::Controlled).await?)
+        Some(
+            admitted_protected(&state, &snap, window, category, DisclosureClass::Controlled)
+                .await?,
+        )
     } else {
         None
     };

@@ -116,7 +116,10 @@ async fn get_hotspots(
     let cache = Arc::clone(&state.hotspots);
     // The monthly releases of the window, computed through the admission layer when cold.
     let protected = if controlled {
-        Some(admitted_protected(&state, &snap, window, category, DisclosureClass::Controlled).await?)
+        Some(
+            admitted_protected(&state, &snap, window, category, DisclosureClass::Controlled)
+                .await?,
+        )
     } else {
         None
     };

@@ -392,7 +392,10 @@ async fn tile_analyses(
             let cache = Arc::clone(&state.emerging);
             let steps = crate::analysis::areas::months_of(window).len() as u64;
             let months = if controlled {
-                Some(super::hexagons::admit_months(state, &snap, window, category, key.class).await?)
+                Some(
+                    super::hexagons::admit_months(state, &snap, window, category, key.class)
+                        .await?,
+                )
             } else {
                 None
             };

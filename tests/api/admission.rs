@@ -188,7 +188,11 @@ fn a_computation_that_allocates_past_its_budget_is_stopped_on_the_measured_figur
     let ended = computations_ended(&log);
     let stopped = ended
         .iter()
-        .find(|f| f["over_budget"].as_str().is_some_and(|o| o.starts_with("Some(Own")))
+        .find(|f| {
+            f["over_budget"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("Some(Own"))
+        })
         .expect("the stopped computation is logged");
     assert!(
         stopped["alloc_peak_bytes"].as_u64().unwrap() > 2 << 20,
@@ -246,7 +250,9 @@ fn cold_month_releases_are_computed_through_admission_busy_or_shared_never_unbou
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let app = std::sync::Arc::clone(&app);
-            std::thread::spawn(move || app.get("/api/v1/hexagons?res=7&from=2024-06-01&to=2024-06-30"))
+            std::thread::spawn(move || {
+                app.get("/api/v1/hexagons?res=7&from=2024-06-01&to=2024-06-30")
+            })
         })
         .collect();
     let replies: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
@@ -270,7 +276,9 @@ fn cold_month_releases_are_computed_through_admission_busy_or_shared_never_unbou
     assert_eq!(distinct.len(), 13, "{keys:?}");
     assert_eq!(months.len(), 13, "each month computed once: {keys:?}");
     assert_eq!(
-        keys.iter().filter(|k| k.starts_with("release-areas|")).count(),
+        keys.iter()
+            .filter(|k| k.starts_with("release-areas|"))
+            .count(),
         1,
         "{keys:?}"
     );
