@@ -1,5 +1,7 @@
 //! The admission layer for expensive computations (issue 14, point 1): area comparisons, hot
-//! spots, emerging hot spots and risk windows all run through [`Admission::run`].
+//! spots, emerging hot spots, risk windows, and the monthly releases behind aggregate roles'
+//! maps and tables (`api::hexagons::admit_months`: the release areas, each cold month and each
+//! window's assembly) all run through [`Admission::run`].
 //!
 //! In order, a request:
 //! 1. **shares** the computation of an identical request already running (same key: endpoint,
@@ -12,14 +14,23 @@
 //!    with `503 BUSY` and `Retry-After` when the queue is full;
 //! 4. **reserves** its estimated memory from the budget of all computations together, waiting
 //!    while others hold it;
-//! 5. runs on the blocking pool with a [`CancelToken`]: when the request is dropped (its
-//!    timeout fired or its client went away) the token is set, the computation stops at its next
-//!    checkpoint (`analysis::cancel`), and its worker and memory are released when it has
-//!    stopped, not before.
+//! 5. runs on the blocking pool with a [`CancelToken`] and a **measured** account
+//!    (`analysis::cancel::run_budgeted`, `analysis::budget`): every allocation it makes on that
+//!    thread is counted to it, and every free of that memory on any thread is counted back.
+//!    It stops at its next checkpoint (`analysis::cancel`) when its request is dropped (its
+//!    timeout fired or its client went away), when its live allocation passes the budget of
+//!    one computation (`422 TOO_EXPENSIVE`: the same request would fail again), or when all
+//!    running computations together pass the total and it holds most of it (`503 BUSY` with
+//!    `Retry-After`: it fitted its own budget and may run once the others are done). Its
+//!    worker and reservation are released when it has stopped, not before, and its memory is
+//!    freed as it returns.
 //!
 //! The estimates are deliberately rough upper bounds written next to each endpoint (bytes per
-//! cell and step); the budget is on what the computation may allocate, not the process's
-//! resident memory.
+//! cell and step), calibrated on measured peaks: each computation logs its measured peak
+//! (`alloc_peak_bytes`) next to its estimate, and `/health` reports the bytes running
+//! computations hold (`computations_bytes`). The budgets are on what computations allocate,
+//! not the process's resident memory; what a computation leaves in a cache is bounded by that
+//! cache.
 
 use std::any::Any;
 use std::collections::HashMap;
