@@ -60,6 +60,9 @@ impl Slot {
 
 static TABLE: [Slot; SLOTS] = [const { Slot::new() }; SLOTS];
 
+/// The group id of a slot being opened: never a real group (ids count up from 2).
+const CLAIMING: usize = usize::MAX;
+
 /// The longest probe an open account needed past its home slot, so lookups stop there.
 static MAX_PROBE: AtomicUsize = AtomicUsize::new(0);
 
@@ -221,19 +224,16 @@ impl Account {
         let home = group % SLOTS;
         let slot = (0..SLOTS).find_map(|i| {
             let slot = &TABLE[(home + i) % SLOTS];
-            if slot.group.load(Ordering::Relaxed) != 0 {
-                return None;
-            }
-            // Reset before claiming, so that the new account starts from zero.
+            // Claim the slot (no group has this id), reset it, then give it the group, so that
+            // the new account starts from zero and no other opening resets it after.
+            slot.group
+                .compare_exchange(0, CLAIMING, Ordering::AcqRel, Ordering::Relaxed)
+                .ok()?;
             slot.live.store(0, Ordering::Relaxed);
             slot.peak.store(0, Ordering::Relaxed);
-            slot.group
-                .compare_exchange(0, group, Ordering::AcqRel, Ordering::Relaxed)
-                .ok()
-                .map(|_| {
-                    MAX_PROBE.fetch_max(i, Ordering::Relaxed);
-                    slot
-                })
+            slot.group.store(group, Ordering::Release);
+            MAX_PROBE.fetch_max(i, Ordering::Relaxed);
+            Some(slot)
         });
         Self {
             token,
