@@ -1519,7 +1519,14 @@ fn unix_rfc3339(seconds: u64) -> String {
     audit::rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
 }
 
+/// Attributes each allocation of a running computation to it, so that the admission layer's
+/// memory budgets are enforced on measured figures (`analysis::budget`, issue 14 point 1).
+#[global_allocator]
+static ALLOCATOR: saferplaces::analysis::budget::Allocator =
+    saferplaces::analysis::budget::allocator();
+
 fn main() -> ExitCode {
+    saferplaces::analysis::budget::install();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {

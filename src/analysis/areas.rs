@@ -9,6 +9,7 @@
 
 use geo::{BoundingRect, Contains, Point};
 
+use super::AnalysisResult;
 use crate::domain::{Bbox, Boundary, Category, Day, TimeWindow};
 use crate::index::IncidentLayer;
 
@@ -48,6 +49,48 @@ pub fn count_in_area(
     window: TimeWindow,
     category: Option<Category>,
 ) -> AreaCounts {
+    count(index, area, window, category, false).unwrap_or_else(|_| unreachable_counts())
+}
+
+/// [`count_in_area`] for a computation run under the admission layer: it stops at a
+/// checkpoint (`analysis::cancel`) once its request is gone or it is past its memory budget,
+/// after the incidents of the area's box are gathered and every few thousand of them.
+///
+/// # Errors
+///
+/// [`AnalysisError::Cancelled`] at a checkpoint.
+pub fn count_in_area_checked(
+    index: &IncidentLayer,
+    area: &Boundary,
+    window: TimeWindow,
+    category: Option<Category>,
+) -> AnalysisResult<AreaCounts> {
+    count(index, area, window, category, true)
+}
+
+/// Never built: [`count`] without checkpoints cannot fail.
+fn unreachable_counts() -> AreaCounts {
+    AreaCounts {
+        total: 0,
+        months: Vec::new(),
+        monthly: Vec::new(),
+    }
+}
+
+fn count(
+    index: &IncidentLayer,
+    area: &Boundary,
+    window: TimeWindow,
+    category: Option<Category>,
+    checked: bool,
+) -> AnalysisResult<AreaCounts> {
+    let checkpoint = || {
+        if checked {
+            super::cancel::checkpoint()
+        } else {
+            Ok(())
+        }
+    };
     let months = months_of(window);
     let mut monthly = vec![0u32; months.len()];
     let mut total = 0u32;
@@ -57,7 +100,11 @@ pub fn count_in_area(
         .and_then(|r| Bbox::from_coords(r.min().x, r.min().y, r.max().x, r.max().y).ok());
     if let Some(bbox) = bbox {
         let (hits, _) = index.incidents_in_bbox(bbox, window, category, usize::MAX);
-        for hit in hits {
+        checkpoint()?;
+        for (i, hit) in hits.iter().enumerate() {
+            if i % 4096 == 4095 {
+                checkpoint()?;
+            }
             if !area.geometry.contains(&Point::new(hit.lon, hit.lat)) {
                 continue;
             }
@@ -68,11 +115,11 @@ pub fn count_in_area(
             }
         }
     }
-    AreaCounts {
+    Ok(AreaCounts {
         total,
         months,
         monthly,
-    }
+    })
 }
 
 /// Incidents per 1,000 young people, when the population is known and positive.

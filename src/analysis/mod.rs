@@ -19,6 +19,7 @@
 //! be traced back to how it was computed (`analytics.md` §11).
 
 pub mod areas;
+pub mod budget;
 pub mod cancel;
 pub mod cli;
 pub mod close_pairs;

@@ -147,7 +147,7 @@ pub const MAX_STUDY_SAMPLE: usize = 30_000;
 
 /// At most `max` of `study`, chosen by a seeded hash of each event (so the same events give
 /// the same sample in any order), in one canonical order (day, position, category).
-fn sample_study<'a>(study: Vec<&'a DayEvent>, max: usize, seed: u64) -> Vec<&'a DayEvent> {
+fn sample_study(study: Vec<&DayEvent>, max: usize, seed: u64) -> Vec<&DayEvent> {
     if study.len() <= max {
         return study;
     }

@@ -1,5 +1,7 @@
 //! The admission layer for expensive computations (issue 14, point 1): area comparisons, hot
-//! spots, emerging hot spots and risk windows all run through [`Admission::run`].
+//! spots, emerging hot spots, risk windows, and the monthly releases behind aggregate roles'
+//! maps and tables (`api::hexagons::admit_months`: the release areas, each cold month and each
+//! window's assembly) all run through [`Admission::run`].
 //!
 //! In order, a request:
 //! 1. **shares** the computation of an identical request already running (same key: endpoint,
@@ -12,14 +14,23 @@
 //!    with `503 BUSY` and `Retry-After` when the queue is full;
 //! 4. **reserves** its estimated memory from the budget of all computations together, waiting
 //!    while others hold it;
-//! 5. runs on the blocking pool with a [`CancelToken`]: when the request is dropped (its
-//!    timeout fired or its client went away) the token is set, the computation stops at its next
-//!    checkpoint (`analysis::cancel`), and its worker and memory are released when it has
-//!    stopped, not before.
+//! 5. runs on the blocking pool with a [`CancelToken`] and a **measured** account
+//!    (`analysis::cancel::run_budgeted`, `analysis::budget`): every allocation it makes on that
+//!    thread is counted to it, and every free of that memory on any thread is counted back.
+//!    It stops at its next checkpoint (`analysis::cancel`) when its request is dropped (its
+//!    timeout fired or its client went away), when its live allocation passes the budget of
+//!    one computation (`422 TOO_EXPENSIVE`: the same request would fail again), or when all
+//!    running computations together pass the total and it holds most of it (`503 BUSY` with
+//!    `Retry-After`: it fitted its own budget and may run once the others are done). Its
+//!    worker and reservation are released when it has stopped, not before, and its memory is
+//!    freed as it returns.
 //!
 //! The estimates are deliberately rough upper bounds written next to each endpoint (bytes per
-//! cell and step); the budget is on what the computation may allocate, not the process's
-//! resident memory.
+//! cell and step), calibrated on measured peaks: each computation logs its measured peak
+//! (`alloc_peak_bytes`) next to its estimate, and `/health` reports the bytes running
+//! computations hold (`computations_bytes`). The budgets are on what computations allocate,
+//! not the process's resident memory; what a computation leaves in a cache is bounded by that
+//! cache.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -29,7 +40,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::{ApiError, ApiResult};
-use crate::analysis::cancel::{self, CancelToken};
+use crate::analysis::cancel::{self, Budget, CancelToken, OverBudget};
 pub use crate::config::AdmissionSettings;
 use crate::safeguards::policy::DisclosureClass;
 
@@ -191,8 +202,8 @@ impl Admission {
         T: Send + Sync + 'static,
         F: FnOnce() -> ApiResult<T> + Send + 'static,
     {
-        let per_computation = u64::from(self.settings.memory_per_computation_mib) << 20;
-        if work.estimate_bytes > per_computation {
+        let per_computation_bytes = u64::from(self.settings.memory_per_computation_mib) << 20;
+        if work.estimate_bytes > per_computation_bytes {
             return Err(ApiError::TooExpensive(format!(
                 "this request would need about {} MiB, more than the {} MiB one computation may \
                  use: ask for a shorter window, a coarser resolution or monthly steps",
@@ -231,18 +242,70 @@ impl Admission {
         let running = Arc::clone(&self.running);
         running.fetch_add(1, Ordering::SeqCst);
         let span = tracing::Span::current();
+        let limits = Budget {
+            per_computation: per_computation_bytes,
+            total: u64::from(self.settings.memory_total_mib.max(1)) << 20,
+        };
+        let (key, estimate) = (work.key.clone(), work.estimate_bytes);
+        let stopped = token.clone();
         let handle = tokio::task::spawn_blocking(move || {
             // The worker and the memory are released when the computation has stopped.
             let _held = (worker, memory, Decrement(&running));
-            span.in_scope(|| cancel::run_with(&token, compute))
+            span.in_scope(|| {
+                let (result, peak) = cancel::run_budgeted(&token, limits, compute);
+                // Measured, not estimated: what the computation held at most at once.
+                tracing::info!(
+                    key = %key,
+                    alloc_peak_bytes = peak,
+                    estimate_bytes = estimate,
+                    over_budget = ?token.over_budget(),
+                    "computation ended"
+                );
+                result
+            })
         });
         let outcome = handle.await;
         guard.0 = None;
+        if let Some(why) = stopped.over_budget() {
+            return Err(over_budget_error(why));
+        }
         match outcome {
             Ok(result) => result.map(Arc::new),
             Err(join) => Err(ApiError::internal(join)),
         }
     }
+}
+
+/// The answer to a computation stopped on its measured memory: `422` over its own budget (the
+/// same request would fail again), `503` with `Retry-After` over the total (it fitted its own
+/// budget; it may run once the others have finished).
+fn over_budget_error(why: OverBudget) -> ApiError {
+    match why {
+        OverBudget::Own { used, limit } => ApiError::TooExpensive(format!(
+            "this request used more than {} MiB (measured), more than the {} MiB one \
+             computation may use, and was stopped: ask for a shorter window, a coarser \
+             resolution or monthly steps",
+            used >> 20,
+            limit >> 20
+        )),
+        OverBudget::Total { used, limit, own } => {
+            tracing::warn!(
+                used,
+                limit,
+                own,
+                "the computations together passed their memory budget; the largest was stopped"
+            );
+            ApiError::Busy {
+                retry_after_secs: RETRY_AFTER_SECS,
+            }
+        }
+    }
+}
+
+/// Bytes held now by running computations, measured (zero where the tracking allocator is not
+/// installed).
+pub fn measured_in_use() -> u64 {
+    crate::analysis::budget::in_use()
 }
 
 #[cfg(test)]
@@ -391,5 +454,89 @@ mod tests {
             .run(w, || -> ApiResult<u32> { panic!("must not run") })
             .await;
         assert!(matches!(out, Err(ApiError::TooExpensive(_))), "{out:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_total_the_heaviest_computation_is_stopped_with_busy_and_the_other_goes_on() {
+        crate::analysis::budget::install();
+        // 16 MiB for all together, 12 MiB for one: each below its own budget, together over
+        // (with room for the few MiB of other tests measured at the same time).
+        let admission = Arc::new(Admission::new(AdmissionSettings {
+            workers_per_class: 2,
+            queue_per_class: 2,
+            memory_total_mib: 16,
+            memory_per_computation_mib: 12,
+        }));
+        let both_hold = Arc::new(std::sync::Barrier::new(2));
+        let heavy_stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spawn = |key: &'static str, mib: usize| {
+            let (admission, both_hold, heavy_stopped) = (
+                Arc::clone(&admission),
+                Arc::clone(&both_hold),
+                Arc::clone(&heavy_stopped),
+            );
+            tokio::spawn(async move {
+                admission
+                    .run(work(key, DisclosureClass::Controlled), move || {
+                        let held = vec![1_u8; mib << 20];
+                        both_hold.wait();
+                        if mib > 8 {
+                            // The heavy one: stopped at its next checkpoint.
+                            for _ in 0..500 {
+                                if cancel::checkpoint().is_err() {
+                                    heavy_stopped.store(true, Ordering::SeqCst);
+                                    return Err(ApiError::internal(std::io::Error::other(
+                                        "stopped",
+                                    )));
+                                }
+                                std::thread::sleep(Duration::from_millis(10));
+                            }
+                            return Ok(held.len());
+                        }
+                        // The light one waits for the heavy one to stop, then fits.
+                        for _ in 0..500 {
+                            if heavy_stopped.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                        cancel::checkpoint().map_err(ApiError::internal)?;
+                        Ok(held.len())
+                    })
+                    .await
+            })
+        };
+        let heavy = spawn("heavy", 10);
+        let light = spawn("light", 7);
+        let heavy = heavy.await.unwrap();
+        assert!(
+            matches!(heavy, Err(ApiError::Busy { retry_after_secs }) if retry_after_secs > 0),
+            "{heavy:?}"
+        );
+        assert_eq!(*light.await.unwrap().unwrap(), 7 << 20);
+        assert!(eventually(|| admission.running() == 0).await);
+    }
+
+    #[tokio::test]
+    async fn past_its_own_budget_a_computation_is_stopped_with_too_expensive() {
+        crate::analysis::budget::install();
+        let admission = Admission::new(AdmissionSettings {
+            memory_total_mib: 64,
+            memory_per_computation_mib: 2,
+            ..AdmissionSettings::default()
+        });
+        // Estimated at 1 MiB, so admitted; it allocates 3.
+        let out = admission
+            .run(work("underestimated", DisclosureClass::Exact), || {
+                let held = vec![1_u8; 3 << 20];
+                cancel::checkpoint().map_err(ApiError::internal)?;
+                Ok(held.len())
+            })
+            .await;
+        assert!(
+            matches!(&out, Err(ApiError::TooExpensive(m)) if m.contains("measured")),
+            "{out:?}"
+        );
     }
 }

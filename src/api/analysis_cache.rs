@@ -70,6 +70,15 @@ impl<K: PartialEq, V> Drop for Computing<'_, K, V> {
 }
 
 impl<K: PartialEq + Clone, V> AnalysisCache<K, V> {
+    /// The layer for `key` when it is cached, without computing or waiting.
+    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+        self.lock()
+            .entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| Arc::clone(v))
+    }
+
     /// The layer for `key`, from the cache, from the computation of another caller in progress
     /// (waiting for it), or computed now by `compute` outside the lock.
     ///

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::admission::{Work, study_area_cells};
 use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
-use super::hexagons::protected_cells;
+use super::hexagons::{admit_months, protected_cells};
 use super::hotspots::study_area;
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState};
@@ -235,8 +235,12 @@ async fn get_emerging(
     let step = step_param(&params, controlled)?;
     let bbox = params.bbox()?;
     let cache = Arc::clone(&state.emerging);
-    let protected_cache = Arc::clone(&state.protected);
-    let policy = state.disclosure;
+    // The monthly releases of the window, computed through the admission layer when cold.
+    let months = if controlled {
+        Some(admit_months(&state, &snap, window, category, class).await?)
+    } else {
+        None
+    };
     let days = u64::from(window.to().days_since_epoch() - window.from().days_since_epoch()) + 1;
     let steps = match step {
         StepUnit::Week => days.div_ceil(7),
@@ -261,8 +265,9 @@ async fn get_emerging(
     let body = state
         .admission
         .run(work, move || {
-            let release =
-                |w: TimeWindow| protected_cells(&protected_cache, &policy, &snap, w, category);
+            let release = months
+                .as_ref()
+                .map(|m| move |w: TimeWindow| protected_cells(m, w));
             let result = emerging_result(
                 &cache,
                 &snap,
@@ -270,10 +275,9 @@ async fn get_emerging(
                 window,
                 category,
                 step,
-                controlled.then_some(&release as StepRelease<'_>),
+                release.as_ref().map(|r| r as StepRelease<'_>),
             )?;
-            let protected = controlled
-                .then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
+            let protected = months.as_ref().map(|m| protected_cells(m, window));
             let in_bbox = |cell: CellIndex| {
                 bbox.is_none_or(|b| {
                     let c = h3o::LatLng::from(cell);

@@ -25,6 +25,8 @@ async fn get_health(State(state): State<AppState>) -> impl IntoResponse {
             // Runs of imported incidents served beside the base index (issue 15): 0 after a
             // merge; an import into a running server adds one.
             "incident_runs": snap.incidents.runs(),
+            // Measured: what the running computations hold now (analysis::budget).
+            "computations_bytes": super::admission::measured_in_use(),
         })),
     )
 }

@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use h3o::LatLng;
 
+use super::admission::Work;
 use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
 use super::geojson_out::{FeatureWriter, push_ring_polygon};
@@ -85,6 +86,7 @@ fn month_bundle(
     snap: &crate::index::Snapshot,
     month: TimeWindow,
     category: Option<Category>,
+    areas: &Areas,
 ) -> std::sync::Arc<MonthBundle> {
     let child = category.filter(|c| c.concerns_children());
     let counts_of = |c: Category, res: h3o::Resolution| -> Vec<(h3o::CellIndex, u32)> {
@@ -104,43 +106,202 @@ fn month_bundle(
     };
     cache
         .months
-        .get_or_insert_with((snap.data_version, month, child), || {
-            let areas = release_areas(cache, snap);
-            match child {
-                Some(_) => vec![(
-                    child,
-                    releases::month_release(child, counts_of, &areas, policy),
-                )],
-                None => releases::general_month_releases(counts_of, &areas, policy),
-            }
+        .get_or_insert_with((snap.data_version, month, child), || match child {
+            Some(_) => vec![(
+                child,
+                releases::month_release(child, counts_of, areas, policy),
+            )],
+            None => releases::general_month_releases(counts_of, areas, policy),
         })
 }
 
-/// The published cells of `window` (whole months) and `category` for aggregate roles, at every
-/// resolution they may see: the sum of the monthly releases of its months
+/// Upper estimate of what computing the release areas allocates, per area of every scheme
+/// (measured on the demo data, 120 areas: 0.2 MB at most at once).
+const RELEASE_AREAS_BYTES_PER_AREA: u64 = 8 << 10;
+
+/// Upper estimate of what computing one month's bundle of releases allocates (measured on the
+/// demo data: at most 2.5 MB at once for "all" and the general categories).
+const MONTH_RELEASE_BYTES: u64 = 4 << 20;
+
+/// Upper estimate of what assembling a window from its months allocates, per month (measured
+/// on the demo data: 0.1 MB for 37 months).
+const WINDOW_BYTES_PER_MONTH: u64 = 64 << 10;
+
+/// The release areas and the monthly bundles of one request's window and category, computed
+/// through the admission layer ([`admit_months`]) and held for the length of the request, so
+/// that an eviction from the cache in between never makes the request compute a month itself.
+pub(crate) struct Months {
+    cache: std::sync::Arc<ProtectedCache>,
+    policy: crate::safeguards::disclosure::DisclosurePolicy,
+    snap: std::sync::Arc<crate::index::Snapshot>,
+    category: Option<Category>,
+    areas: std::sync::Arc<Areas>,
+    held: Vec<(TimeWindow, std::sync::Arc<MonthBundle>)>,
+}
+
+impl Months {
+    /// The areas of every scheme as fixed cells.
+    pub(crate) fn areas(&self) -> &Areas {
+        &self.areas
+    }
+
+    /// The bundle of `month`: held, or (a month outside the window admitted, which no caller
+    /// asks for) from the cache or computed here, inside the caller's admitted computation.
+    fn bundle(&self, month: TimeWindow) -> std::sync::Arc<MonthBundle> {
+        self.held.iter().find(|(m, _)| *m == month).map_or_else(
+            || {
+                month_bundle(
+                    &self.cache,
+                    &self.policy,
+                    &self.snap,
+                    month,
+                    self.category,
+                    &self.areas,
+                )
+            },
+            |(_, b)| std::sync::Arc::clone(b),
+        )
+    }
+
+    /// The released months of `window` (whole months inside the data's span).
+    fn released_months(&self, window: TimeWindow) -> Vec<TimeWindow> {
+        data_span(&self.snap).map_or_else(Vec::new, |span| {
+            crate::safeguards::disclosure::months_of(window, span)
+        })
+    }
+}
+
+/// The days the data covers, if any.
+fn data_span(snap: &crate::index::Snapshot) -> Option<TimeWindow> {
+    snap.incidents
+        .day_range()
+        .and_then(|(a, b)| TimeWindow::new(a, b).ok())
+}
+
+/// The release areas and every monthly bundle of `window` and `category`, each computed on
+/// first use through the admission layer (issue 14, point 1) as its own flight: identical
+/// concurrent requests share one computation per month, they queue for the class's workers
+/// (`503 BUSY` beyond the queue), their memory is reserved, measured and bounded, and a month
+/// stops at its checkpoints when every request waiting for it is gone. Months already cached
+/// cost a lookup.
+///
+/// # Errors
+///
+/// [`ApiError::Busy`] when the class's queue is full, [`ApiError::TooExpensive`] when a month
+/// passes its memory budget.
+pub(crate) async fn admit_months(
+    state: &AppState,
+    snap: &std::sync::Arc<crate::index::Snapshot>,
+    window: TimeWindow,
+    category: Option<Category>,
+    class: DisclosureClass,
+) -> ApiResult<Months> {
+    use std::sync::Arc;
+    let cache = Arc::clone(&state.protected);
+    let version = snap.data_version;
+    let areas = if let Some(areas) = cache.areas.get(&version) {
+        areas
+    } else {
+        let count: u64 = snap
+            .boundaries
+            .schemes()
+            .map(|s| snap.boundaries.of_scheme(s).count() as u64)
+            .sum();
+        let work = Work {
+            key: format!("release-areas|{version}"),
+            class,
+            estimate_bytes: count.saturating_mul(RELEASE_AREAS_BYTES_PER_AREA),
+        };
+        let (c, s) = (Arc::clone(&cache), Arc::clone(snap));
+        let areas = state
+            .admission
+            .run(work, move || Ok(release_areas(&c, &s)))
+            .await?;
+        Arc::clone(areas.as_ref())
+    };
+    let child = category.filter(|c| c.concerns_children());
+    let policy = state.disclosure;
+    let months = data_span(snap).map_or_else(Vec::new, |span| {
+        crate::safeguards::disclosure::months_of(window, span)
+    });
+    let mut held = Vec::with_capacity(months.len());
+    for month in months {
+        let bundle = if let Some(bundle) = cache.months.get(&(version, month, child)) {
+            bundle
+        } else {
+            let work = Work {
+                key: format!("month-release|{version}|{month:?}|{child:?}"),
+                class,
+                estimate_bytes: MONTH_RELEASE_BYTES,
+            };
+            let (c, s, a) = (Arc::clone(&cache), Arc::clone(snap), Arc::clone(&areas));
+            let bundle = state
+                .admission
+                .run(work, move || {
+                    Ok(month_bundle(&c, &policy, &s, month, category, &a))
+                })
+                .await?;
+            Arc::clone(bundle.as_ref())
+        };
+        held.push((month, bundle));
+    }
+    Ok(Months {
+        cache,
+        policy,
+        snap: Arc::clone(snap),
+        category,
+        areas,
+        held,
+    })
+}
+
+/// [`protected_cells`] of `window` through the admission layer: from the cache, or its months
+/// admitted ([`admit_months`]) and the window assembled from them in an admitted computation
+/// of its own.
+///
+/// # Errors
+///
+/// As [`admit_months`].
+pub(crate) async fn admitted_protected(
+    state: &AppState,
+    snap: &std::sync::Arc<crate::index::Snapshot>,
+    window: TimeWindow,
+    category: Option<Category>,
+    class: DisclosureClass,
+) -> ApiResult<std::sync::Arc<Protected>> {
+    use std::sync::Arc;
+    let key = (snap.data_version, window, category);
+    if let Some(hit) = state.protected.windows.get(&key) {
+        return Ok(hit);
+    }
+    let months = admit_months(state, snap, window, category, class).await?;
+    let work = Work {
+        key: format!("protected-window|{key:?}"),
+        class,
+        estimate_bytes: (months.held.len() as u64).saturating_mul(WINDOW_BYTES_PER_MONTH),
+    };
+    let protected = state
+        .admission
+        .run(work, move || Ok(protected_cells(&months, window)))
+        .await?;
+    Ok(Arc::clone(&protected))
+}
+
+/// The published cells of `window` (whole months) and the category of `months` for aggregate
+/// roles, at every resolution they may see: the sum of the monthly releases of its months
 /// (`safeguards::disclosure::WindowRelease`). Each month is protected once for the whole study
 /// area and cached by (data version, month); a request then only slices, so a bbox,
 /// resolution, tile or overlapping window never changes a month's figures.
-pub(crate) fn protected_cells(
-    cache: &ProtectedCache,
-    policy: &crate::safeguards::disclosure::DisclosurePolicy,
-    snap: &crate::index::Snapshot,
-    window: TimeWindow,
-    category: Option<Category>,
-) -> std::sync::Arc<Protected> {
-    cache
+pub(crate) fn protected_cells(months: &Months, window: TimeWindow) -> std::sync::Arc<Protected> {
+    let category = months.category;
+    months
+        .cache
         .windows
-        .get_or_insert_with((snap.data_version, window, category), || {
-            let span = snap
-                .incidents
-                .day_range()
-                .and_then(|(a, b)| TimeWindow::new(a, b).ok());
-            let months = span.map_or_else(Vec::new, |span| {
-                crate::safeguards::disclosure::months_of(window, span)
-            });
+        .get_or_insert_with((months.snap.data_version, window, category), || {
             let bundles: Vec<_> = months
-                .iter()
-                .map(|&m| month_bundle(cache, policy, snap, m, category))
+                .released_months(window)
+                .into_iter()
+                .map(|m| months.bundle(m))
                 .collect();
             let parts: Vec<&crate::safeguards::disclosure::MonthRelease> = bundles
                 .iter()
@@ -151,31 +312,25 @@ pub(crate) fn protected_cells(
         })
 }
 
-/// The published figures of the areas `areas` (indexes into [`release_areas`]) in the months
-/// of `window` (whole months) for `category`, for aggregate roles: `rows[area][month]`, one
-/// entry per month the window touches (`analysis::areas::months_of`), from the monthly
-/// releases, which protect the areas together with the map. A month outside the data holds no
-/// incident and is 0; one past the release cap is suppressed.
+/// The published figures of the areas `areas` (indexes into [`Months::areas`]) in the months
+/// of `window` (whole months) for the category of `months`, for aggregate roles:
+/// `rows[area][month]`, one entry per month the window touches
+/// (`analysis::areas::months_of`), from the monthly releases, which protect the areas together
+/// with the map. A month outside the data holds no incident and is 0; one past the release cap
+/// is suppressed.
 pub(crate) fn area_figures(
-    cache: &ProtectedCache,
-    policy: &crate::safeguards::disclosure::DisclosurePolicy,
-    snap: &crate::index::Snapshot,
+    months: &Months,
     window: TimeWindow,
-    category: Option<Category>,
     areas: &[usize],
 ) -> Vec<Vec<Published>> {
-    let span = snap
-        .incidents
-        .day_range()
-        .and_then(|(a, b)| TimeWindow::new(a, b).ok());
-    let released = span.map_or_else(Vec::new, |span| {
-        crate::safeguards::disclosure::months_of(window, span)
-    });
+    let category = months.category;
+    let span = data_span(&months.snap);
+    let released = months.released_months(window);
     let touched = crate::analysis::areas::months_of(window);
     let mut rows = vec![Vec::with_capacity(touched.len()); areas.len()];
     for first in touched {
         let month = released.iter().find(|m| m.from() == first);
-        let bundle = month.map(|&m| month_bundle(cache, policy, snap, m, category));
+        let bundle = month.map(|&m| months.bundle(m));
         let layer = bundle.as_ref().and_then(|b| {
             b.iter()
                 .find(|(layer, _)| *layer == category)
@@ -228,7 +383,15 @@ async fn get_hexagons(
     let (requested, window) = super::query_window(&params, &snap, disclosure_class(auth.role))?;
     tracing::Span::current().record("res", res.get());
     let policy = state.disclosure;
-    let cache = std::sync::Arc::clone(&state.protected);
+    // The monthly releases of the window, computed through the admission layer when cold.
+    let protected = if controlled {
+        Some(
+            admitted_protected(&state, &snap, window, category, DisclosureClass::Controlled)
+                .await?,
+        )
+    } else {
+        None
+    };
 
     let body = blocking(move || {
         let q = CountQuery { bbox, res, window, category };
@@ -251,7 +414,9 @@ async fn get_hexagons(
             // Protect the whole fixed geography at every served resolution in one network,
             // then slice: a bbox or a resolution change must not change what is suppressed
             // (safeguards::disclosure, "Limits").
-            let protected = protected_cells(&cache, &policy, &snap, window, category);
+            let Some(protected) = protected else {
+                return Err(ApiError::internal(std::io::Error::other("no release for an aggregate role")));
+            };
             // Publish the protected value of every cell of the requested resolution whose
             // centre is in the box (the same cells the exact path lists), in cell order. For
             // a child category every cell of the study area in the box is published whether

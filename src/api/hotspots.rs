@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::admission::{Work, study_area_cells};
 use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
-use super::hexagons::{Protected, protected_cells};
+use super::hexagons::{Protected, admitted_protected};
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState};
 use crate::domain::{Category, TimeWindow};
@@ -114,8 +114,15 @@ async fn get_hotspots(
             .map_err(|m| ApiError::invalid("res", m))?;
     }
     let cache = Arc::clone(&state.hotspots);
-    let protected_cache = Arc::clone(&state.protected);
-    let policy = state.disclosure;
+    // The monthly releases of the window, computed through the admission layer when cold.
+    let protected = if controlled {
+        Some(
+            admitted_protected(&state, &snap, window, category, DisclosureClass::Controlled)
+                .await?,
+        )
+    } else {
+        None
+    };
     let work = Work {
         key: format!(
             "hotspots|{}|{res_n}|{window:?}|{category:?}|{bbox:?}|{controlled}",
@@ -128,8 +135,6 @@ async fn get_hotspots(
     let body = state
         .admission
         .run(work, move || {
-            let protected = controlled
-                .then(|| protected_cells(&protected_cache, &policy, &snap, window, category));
             let layer = hotspot_layer(&cache, &snap, res, window, category, protected.as_deref())?;
             let mut cells: Vec<&CellIndex> = layer
                 .cells

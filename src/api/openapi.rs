@@ -630,7 +630,8 @@ fn component_schemas() -> Value {
             "properties": {"type": "object"}})),
         "Health": object(&["status", "version", "data_version"], json!({
             "status": {"const": "ok"}, "version": {"type": "string"}, "data_version": {"type": "integer"},
-            "computations_running": {"type": "integer", "minimum": 0}, "incident_runs": {"type": "integer", "minimum": 0}})),
+            "computations_running": {"type": "integer", "minimum": 0}, "computations_bytes": {"type": "integer", "minimum": 0},
+            "incident_runs": {"type": "integer", "minimum": 0}})),
         "Meta": object(&["bounds", "data_from", "data_to", "data_version", "categories", "schemes", "h3_resolutions", "counts", "caller", "attribution"], json!({
             "bounds": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
             "data_from": nullable("string"), "data_to": nullable("string"),

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use super::admission::{Work, study_area_cells};
 use super::auth::{Authorised, class_of};
-use super::hexagons::protected_cells;
+use super::hexagons::{admitted_protected, protected_cells};
 use super::params::Params;
 use super::tile_cache::{CachedTile, TileKey};
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
@@ -257,15 +257,19 @@ async fn get_tile(
         }
     }
     let analyses = tile_analyses(&state, &snap, spec.name, tile.z(), &key).await?;
-    let protected_cache = Arc::clone(&state.protected);
+    // The monthly releases of the window, computed through the admission layer when cold.
+    let protected = if spec.temporal && key.class == DisclosureClass::Controlled {
+        let window = key.window.unwrap_or_else(TimeWindow::all);
+        Some(admitted_protected(&state, &snap, window, key.category, key.class).await?)
+    } else {
+        None
+    };
     let policy = state.disclosure;
     let tile_cache = Arc::clone(&cache);
     let shapes = Arc::clone(&state.shapes);
     blocking(move || {
         let window = key.window.unwrap_or_else(TimeWindow::all);
         let controlled = key.class == DisclosureClass::Controlled;
-        let protected = (spec.temporal && key.class == DisclosureClass::Controlled)
-            .then(|| protected_cells(&protected_cache, &policy, &snap, window, key.category));
         let hotspots = analyses.hotspots.clone();
         let emerging = analyses.emerging.as_deref().map(|(result, res)| {
             super::emerging::tile_layer(result, *res, protected.as_deref(), key.category)
@@ -349,17 +353,18 @@ async fn tile_analyses(
             res
         })
     };
-    let (snap, protected_cache, policy) = (
-        Arc::clone(snap),
-        Arc::clone(&state.protected),
-        state.disclosure,
-    );
+    let snap = Arc::clone(snap);
     let version = snap.data_version;
     let mut out = TileAnalyses::default();
     match layer {
         "hotspots" => {
             let res = res()?;
             let cache = Arc::clone(&state.hotspots);
+            let protected = if controlled {
+                Some(admitted_protected(state, &snap, window, category, key.class).await?)
+            } else {
+                None
+            };
             let work = Work {
                 key: format!(
                     "hotspot-layer|{version}|{res:?}|{window:?}|{category:?}|{controlled}"
@@ -370,9 +375,6 @@ async fn tile_analyses(
             let layer = state
                 .admission
                 .run(work, move || {
-                    let protected = controlled.then(|| {
-                        protected_cells(&protected_cache, &policy, &snap, window, category)
-                    });
                     super::hotspots::hotspot_layer(
                         &cache,
                         &snap,
@@ -388,14 +390,22 @@ async fn tile_analyses(
         "emerging" => {
             let res = res()?;
             let cache = Arc::clone(&state.emerging);
-            let months = crate::analysis::areas::months_of(window).len() as u64;
+            let steps = crate::analysis::areas::months_of(window).len() as u64;
+            let months = if controlled {
+                Some(
+                    super::hexagons::admit_months(state, &snap, window, category, key.class)
+                        .await?,
+                )
+            } else {
+                None
+            };
             let work = Work {
                 key: format!(
                     "emerging-layer|{version}|{res:?}|{window:?}|{category:?}|{controlled}"
                 ),
                 class: key.class,
                 estimate_bytes: study_area_cells(res).saturating_mul(
-                    months
+                    steps
                         .saturating_mul(super::emerging::EMERGING_BYTES_PER_CELL_STEP)
                         .saturating_add(256),
                 ),
@@ -404,9 +414,9 @@ async fn tile_analyses(
                 state
                     .admission
                     .run(work, move || {
-                        let release = |w: TimeWindow| {
-                            protected_cells(&protected_cache, &policy, &snap, w, category)
-                        };
+                        let release = months
+                            .as_ref()
+                            .map(|m| move |w: TimeWindow| protected_cells(m, w));
                         let result = super::emerging::emerging_result(
                             &cache,
                             &snap,
@@ -414,7 +424,9 @@ async fn tile_analyses(
                             window,
                             category,
                             crate::analysis::ehsa::StepUnit::Month,
-                            controlled.then_some(&release as super::emerging::StepRelease<'_>),
+                            release
+                                .as_ref()
+                                .map(|r| r as super::emerging::StepRelease<'_>),
                         )?;
                         Ok((result, res))
                     })

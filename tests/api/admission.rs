@@ -134,3 +134,152 @@ fn identical_requests_at_once_share_one_computation() {
         "one computation, one answer"
     );
 }
+
+/// The server's log lines of computations that ended (`api::admission`), as their fields.
+fn computations_ended(log: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "computation ended")
+        .map(|v| v["fields"].clone())
+        .collect()
+}
+
+#[test]
+fn a_computation_that_allocates_past_its_budget_is_stopped_on_the_measured_figure() {
+    // 5 MiB for all computations together, 2 MiB for one. An analyst's area comparison is
+    // estimated at 32 bytes per incident of the store (about 1.9 MB on the demo data), so it
+    // is admitted; over the whole span it gathers every incident of both areas' boxes, which
+    // measures several times that. Before, only the estimate was checked and it ran to the
+    // end.
+    let app = spawn_app_with(&[
+        ("SAFERPLACES_ANALYSIS_MEMORY_MB", "5"),
+        ("SAFERPLACES_REQUEST_TIMEOUT_SECS", "60"),
+    ]);
+    let reply = app.get_as(
+        "vru_analyst",
+        "/api/v1/areas/compare?scheme=lad&a=E06000023&b=E06000025&from=2012-01-01&to=2026-10-31",
+        &[],
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let v = reply.json();
+    assert_eq!(v["error"], "TOO_EXPENSIVE");
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.contains("measured") && message.contains("shorter window"),
+        "{message}"
+    );
+    // Stopped and freed: nothing runs and nothing is held by computations any more.
+    assert!(
+        within(Duration::from_secs(10), || {
+            let health = app.get("/health").json();
+            health["computations_running"] == 0 && health["computations_bytes"] == 0
+        }),
+        "{}",
+        app.get("/health").body
+    );
+    // The same comparison over one month fits and is answered.
+    let reply = app.get_as(
+        "vru_analyst",
+        "/api/v1/areas/compare?scheme=lad&a=E06000023&b=E06000025&from=2026-01-01&to=2026-01-31",
+        &[],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (_, log) = app.stop();
+    let ended = computations_ended(&log);
+    let stopped = ended
+        .iter()
+        .find(|f| {
+            f["over_budget"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("Some(Own"))
+        })
+        .expect("the stopped computation is logged");
+    assert!(
+        stopped["alloc_peak_bytes"].as_u64().unwrap() > 2 << 20,
+        "its measured peak is recorded: {stopped}"
+    );
+}
+
+#[test]
+fn cold_month_releases_are_computed_through_admission_busy_or_shared_never_unbounded() {
+    // Before, the monthly releases that aggregate roles read (api::hexagons) were computed on
+    // first use on the blocking pool, outside the admission layer: any number of distinct cold
+    // months at once computed side by side, unbounded. Now each is a computation of the
+    // admission layer: one worker and a queue of one here.
+    let app = std::sync::Arc::new(spawn_app_with(&[
+        ("SAFERPLACES_ANALYSIS_WORKERS", "1"),
+        ("SAFERPLACES_ANALYSIS_QUEUE", "1"),
+        ("SAFERPLACES_REQUEST_TIMEOUT_SECS", "60"),
+    ]));
+    let last_day = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let url = |m: usize| {
+        format!(
+            "/api/v1/hexagons?res=7&from=2025-{m:02}-01&to=2025-{m:02}-{}",
+            last_day[m - 1]
+        )
+    };
+    // Twelve distinct cold months at once, anonymous.
+    let threads: Vec<_> = (1..=12)
+        .map(|m| {
+            let (app, url) = (std::sync::Arc::clone(&app), url(m));
+            std::thread::spawn(move || app.get(&url))
+        })
+        .collect();
+    let first: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for reply in &first {
+        match reply.status {
+            200 => {}
+            503 => {
+                assert_eq!(reply.json()["error"], "BUSY");
+                assert!(reply.retry_after.parse::<u64>().unwrap() >= 1);
+            }
+            other => panic!("{other}: {}", reply.body),
+        }
+    }
+    // Every month is answered when asked again, and a month answered at once is answered the
+    // same.
+    for (m, reply) in (1..=12).zip(&first) {
+        let again = app.get(&url(m));
+        assert_eq!(again.status, 200, "{}", again.body);
+        if reply.status == 200 {
+            assert_eq!(again.body, reply.body);
+        }
+    }
+    // Eight identical requests for another cold month share its computation: none is refused
+    // although only one can run and one wait.
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let app = std::sync::Arc::clone(&app);
+            std::thread::spawn(move || {
+                app.get("/api/v1/hexagons?res=7&from=2024-06-01&to=2024-06-30")
+            })
+        })
+        .collect();
+    let replies: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.body, replies[0].body);
+    }
+    assert!(within(Duration::from_secs(10), || running(&app) == 0));
+    let app = std::sync::Arc::into_inner(app).expect("the threads are done");
+    let (_, log) = app.stop();
+    // Each month's release was computed once, as a computation of the admission layer, and
+    // so were the release areas they share.
+    let ended = computations_ended(&log);
+    let keys: Vec<&str> = ended.iter().filter_map(|f| f["key"].as_str()).collect();
+    let months: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| k.starts_with("month-release|"))
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = months.iter().copied().collect();
+    assert_eq!(distinct.len(), 13, "{keys:?}");
+    assert_eq!(months.len(), 13, "each month computed once: {keys:?}");
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.starts_with("release-areas|"))
+            .count(),
+        1,
+        "{keys:?}"
+    );
+}
