@@ -23,6 +23,7 @@ Needs h3 (the reference virtual environment `make test` creates) and ../shared/r
 """
 
 import argparse
+import threading
 import json
 import os
 import shutil
@@ -117,6 +118,24 @@ def main():
               f"({idle * 1048576 / max(n0, 1):.0f} B per incident), peak during start-up {peak_start:.0f} MB")
         with open(f"/proc/{server.pid}/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM to the current resident size
+        # The peak resident memory of each phase, sampled every 20 ms.
+        phase = {"name": "idle"}
+        peaks = {}
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                try:
+                    now = rss_mb(server.pid)
+                except OSError:
+                    return
+                peaks[phase["name"]] = max(peaks.get(phase["name"], 0.0), now)
+                time.sleep(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        time.sleep(1)
+        phase["name"] = "imports"
 
         # 2. Police imports, each a month not in the store.
         rows = open(STREET).read().splitlines()
@@ -147,6 +166,7 @@ def main():
         summary("police import to hexagons", imports)
 
         # 3. New users.
+        phase["name"] = "users"
         users = []
         for k in range(args.runs):
             new = run([args.bin, "user", "add", "--name", f"bench-user-{k}", "--role", "vru_analyst",
@@ -158,6 +178,7 @@ def main():
         summary("new user's token accepted", users)
 
         # 4. Risk windows.
+        phase["name"] = "risk"
         first = get(base, "/api/v1/risk-windows", token, timeout=600)
         as_of = dt.date.fromisoformat(first["as_of"])
         risk = []
@@ -178,6 +199,11 @@ def main():
             risk.append(time.perf_counter() - done)
         summary("risk window for a new incident", risk)
 
+        phase["name"] = "after"
+        time.sleep(2)
+        stop.set()
+        print("peak resident memory by phase (MB): "
+              + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
         steady = rss_mb(server.pid)
         peak = rss_mb(server.pid, "VmHWM")
         n1 = get(base, "/api/v1/meta", token)["counts"]["incidents_indexed"]

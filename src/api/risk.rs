@@ -193,6 +193,19 @@ pub(crate) fn warm(cache: &Arc<RiskCache>, snap: &Arc<Snapshot>) {
     }
 }
 
+/// Upper estimate of a risk layer's memory: the study period's events read from the index
+/// (24 bytes each, at most every incident), and the calibration's sample (at most
+/// `MAX_STUDY_SAMPLE` incidents, a few hundred bytes each on dense data) with its bounded pair
+/// chunk (`analysis::knox::PAIR_BUDGET_BYTES`). Not per incident any more: the calibration
+/// samples, so its cost no longer grows with the store.
+pub(crate) fn estimate_bytes(snap: &Snapshot) -> u64 {
+    let events = (snap.incidents.len() as u64).saturating_mul(24);
+    let sample = (crate::analysis::risk::MAX_STUDY_SAMPLE as u64).saturating_mul(512);
+    events
+        .saturating_add(sample)
+        .saturating_add(crate::analysis::knox::PAIR_BUDGET_BYTES as u64)
+}
+
 /// The default as-of day: the last day with an incident known to the day (the data's "today").
 pub(crate) fn default_as_of(snap: &Snapshot) -> Option<Day> {
     snap.incidents.last_known_day()
@@ -411,7 +424,7 @@ async fn get_risk_windows(
         class: disclosure_class(auth.role),
         // Per incident known to the day: its planar position and day, and the close pairs
         // the calibration keeps (a few hundred bytes each on dense data).
-        estimate_bytes: (snap.incidents.len() as u64).saturating_mul(512),
+        estimate_bytes: estimate_bytes(&snap),
     };
     let body = state.admission.run(work, move || {
         let (layer, current) = risk_result(&cache, &snap, category, as_of)?;

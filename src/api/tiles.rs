@@ -443,7 +443,7 @@ async fn tile_analyses(
             let work = Work {
                 key: format!("risk-layer|{version}|{category:?}|{as_of}"),
                 class: key.class,
-                estimate_bytes: (snap.incidents.len() as u64).saturating_mul(512),
+                estimate_bytes: super::risk::estimate_bytes(&snap),
             };
             let layer = state
                 .admission
