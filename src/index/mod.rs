@@ -23,4 +23,4 @@ pub use boundaries::BoundaryIndex;
 pub use incident_layer::{IncidentLayer, MAX_RUNS};
 pub use incidents::{CellCount, CountQuery, H3Res, IncidentHit, IncidentIndex, IncidentInput};
 pub use layers::{LineLayer, PointLayer};
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, incident_inputs};

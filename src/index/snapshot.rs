@@ -67,8 +67,20 @@ pub fn incident_inputs(incidents: &[Incident]) -> Vec<IncidentInput> {
 impl Snapshot {
     /// Builds every index from `data` and the users (keyed by token hash).
     pub fn build(data: Dataset, users: Vec<(String, User)>, data_version: u64) -> Self {
-        let incidents =
-            IncidentLayer::from(IncidentIndex::build(&incident_inputs(&data.incidents)));
+        let inputs = incident_inputs(&data.incidents);
+        Self::build_with_inputs(data, &inputs, users, data_version)
+    }
+
+    /// As [`Self::build`], with the incidents given as index inputs (`data.incidents` is not
+    /// read): start-up streams the stored incidents into these, never holding every full
+    /// record at once.
+    pub fn build_with_inputs(
+        data: Dataset,
+        inputs: &[IncidentInput],
+        users: Vec<(String, User)>,
+        data_version: u64,
+    ) -> Self {
+        let incidents = IncidentLayer::from(IncidentIndex::build(inputs));
         let Dataset {
             places,
             schools,

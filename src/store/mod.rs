@@ -415,6 +415,15 @@ pub trait Store: Send {
     /// [`Self::incidents_after_segment`] reads the segments imported later.
     fn load_kinds(&self, kinds: &changes::ChangeSet) -> StoreResult<(Dataset, u64)>;
 
+    /// Every stored incident, in batches (the rows, then each segment) handed to `each` in one
+    /// read, so a caller that keeps only what it needs (the index's columns) never holds every
+    /// full record at once; returns the largest segment id stored then. The caller verifies
+    /// the rows' checksums through [`Self::load_kinds`] (segments are verified here).
+    fn for_each_incident_batch(
+        &self,
+        each: &mut dyn FnMut(Vec<crate::domain::Incident>),
+    ) -> StoreResult<u64>;
+
     /// The incidents of the segments with an id above `after`, by id, and the largest segment
     /// id stored (the next cursor), in one read.
     fn incidents_after_segment(

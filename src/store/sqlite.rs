@@ -387,8 +387,9 @@ impl Store for SqliteStore {
         }
         self.read(|conn| {
             // Rows are verified before they are read (issue 14, point 4): every table at a
-            // whole load, only the loaded kinds' tables at a partial one.
-            if kinds.incidents && kinds.reference && kinds.people {
+            // whole load (start-up reads the incidents apart, `for_each_incident_batch`),
+            // only the loaded kinds' tables at a partial one.
+            if kinds.reference && kinds.people {
                 row_checksum::verify(conn)?;
             } else {
                 row_checksum::verify_tables(conn, |table| {
@@ -415,6 +416,14 @@ impl Store for SqliteStore {
                 meetings: when(p, || load_meetings(conn))?,
             };
             Ok((data, max_segment_id(conn)?))
+        })
+    }
+
+    fn for_each_incident_batch(&self, each: &mut dyn FnMut(Vec<Incident>)) -> StoreResult<u64> {
+        self.read(|conn| {
+            each(load_incident_rows(conn)?);
+            for_each_segment(conn, 0, each)?;
+            max_segment_id(conn)
         })
     }
 
@@ -1893,6 +1902,17 @@ fn max_segment_id(conn: &Connection) -> StoreResult<u64> {
 /// The incidents of the segments with an id above `after`, each segment verified first.
 fn load_segments(conn: &Connection, after: u64) -> StoreResult<Vec<Incident>> {
     let mut incidents = Vec::new();
+    for_each_segment(conn, after, &mut |batch| incidents.extend(batch))?;
+    Ok(incidents)
+}
+
+/// Hands the incidents of each segment with an id above `after` to `each`, in id order of the
+/// segments, each verified before a byte of it is decoded (issue 14, point 4).
+fn for_each_segment(
+    conn: &Connection,
+    after: u64,
+    each: &mut dyn FnMut(Vec<Incident>),
+) -> StoreResult<()> {
     let context = "loading incident segments";
     let mut stmt = conn
         .prepare_cached(&format!(
@@ -1904,16 +1924,15 @@ fn load_segments(conn: &Connection, after: u64) -> StoreResult<Vec<Incident>> {
         .query([i64::try_from(after).unwrap_or(i64::MAX)])
         .map_err(db(context))?;
     while let Some(row) = rows.next().map_err(db(context))? {
-        // No byte is decoded before the checksum matches (issue 14, point 4).
         let segment = integrity::SegmentRow::read(row)?;
         segment.verify()?;
-        incidents.extend(super::segment::decode_incidents(
+        each(super::segment::decode_incidents(
             segment.id,
             segment.ids,
             segment.data,
         )?);
     }
-    Ok(incidents)
+    Ok(())
 }
 
 fn load_incident_rows(conn: &Connection) -> StoreResult<Vec<Incident>> {
