@@ -173,7 +173,10 @@ pub fn is_cancelled() -> bool {
         let Some((meter, limits)) = ambient.budget else {
             return false;
         };
-        let own = meter.live();
+        // Its own budget is on the most it has held at once (a transient peak between two
+        // checkpoints counts: a buffer copied while it grows held both copies); the total is
+        // on what all computations hold now.
+        let own = meter.peak();
         let over = if own > limits.per_computation {
             Some(OverBudget::Own {
                 used: own,

@@ -234,3 +234,17 @@ fn near_repeat_events_are_in_one_order_whatever_holds_them() {
     assert_eq!(events.len(), expected);
     assert!(events.is_sorted_by_key(|e| e.day));
 }
+
+#[test]
+fn a_build_split_over_threads_is_the_build_of_its_parts_merged() {
+    // Above the threshold the cells are located on several threads (on any machine with more
+    // than one core); below it on one. Both must give the very same index.
+    let all = incidents(1, 150_000, 31);
+    let parts = split(&all, 2, 12);
+    assert!(parts.iter().all(|p| p.len() < 100_000));
+    let serial = IncidentIndex::build(&parts[0]).merge(&IncidentIndex::build(&parts[1]));
+    assert_eq!(
+        format!("{:?}", IncidentIndex::build(&all)),
+        format!("{serial:?}")
+    );
+}

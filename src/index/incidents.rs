@@ -387,6 +387,48 @@ impl Position {
     }
 }
 
+/// Inputs above which [`IncidentIndex::build`] locates cells on several threads.
+const PARALLEL_KEYS_MIN: usize = 100_000;
+
+/// The key slot of an unlocated input (no H3 cell index has its top bit set, so no located
+/// key equals it).
+const UNLOCATED: u128 = u128::MAX;
+
+/// What one thread of [`IncidentIndex::build`] found besides the keys.
+#[derive(Debug)]
+struct KeyPart {
+    unlocated: usize,
+    day_min: u16,
+    day_max: u16,
+}
+
+/// Writes the sort keys of `inputs` (starting at input `offset`) into `out`: cell (64 bits) |
+/// category (8) | day (16) | input position (32), or [`UNLOCATED`].
+fn key_part(inputs: &[IncidentInput], offset: usize, out: &mut [u128]) -> KeyPart {
+    let mut part = KeyPart {
+        unlocated: 0,
+        day_min: u16::MAX,
+        day_max: 0,
+    };
+    for (i, (inc, slot)) in inputs.iter().zip(out.iter_mut()).enumerate() {
+        part.day_min = part.day_min.min(inc.day.days_since_epoch());
+        part.day_max = part.day_max.max(inc.day.days_since_epoch());
+        let Some(ll) = inc
+            .location
+            .and_then(|p| LatLng::new(p.lat(), p.lon()).ok())
+        else {
+            part.unlocated += 1;
+            continue;
+        };
+        let cell = u64::from(ll.to_cell(Resolution::Ten));
+        *slot = (u128::from(cell) << 64)
+            | (u128::from(inc.category.code()) << 48)
+            | (u128::from(inc.day.days_since_epoch()) << 32)
+            | (offset + i) as u128;
+    }
+    part
+}
+
 /// The `cat_flags` byte of an incident.
 fn flags_of(category: Category, involves_child: bool, day_known: bool) -> u8 {
     (category.code() & CODE_MASK)
@@ -403,30 +445,40 @@ impl IncidentIndex {
     /// One H3 cell computation per incident, one sort of `n` keys, and per resolution one pass
     /// with a sort of each cell's run.
     pub fn build(inputs: &[IncidentInput]) -> Self {
+        // Locating each incident's res-10 cell is most of the build (h3o's projection: about
+        // half of a 10M-incident start-up), so large inputs are split over the machine's
+        // cores. The keys are sorted afterwards, so the split changes nothing in the result.
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let chunk = if inputs.len() >= PARALLEL_KEYS_MIN {
+            inputs.len().div_ceil(threads.max(1))
+        } else {
+            inputs.len().max(1)
+        };
+        // One slot per input, filled in place by each thread (no second copy of the keys);
+        // an unlocated input's slot is `UNLOCATED`, which sorts last and is cut off.
+        let mut keys: Vec<u128> = vec![UNLOCATED; inputs.len()];
+        let parts: Vec<KeyPart> = std::thread::scope(|scope| {
+            let handles: Vec<_> = inputs
+                .chunks(chunk)
+                .zip(keys.chunks_mut(chunk))
+                .enumerate()
+                .map(|(k, (part, out))| scope.spawn(move || key_part(part, k * chunk, out)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
         let mut unlocated = 0usize;
         let mut day_min = u16::MAX;
         let mut day_max = 0u16;
-        // Sort key: cell (64 bits) | category (8) | day (16) | input position (32).
-        let mut keys: Vec<u128> = Vec::with_capacity(inputs.len());
-        for (i, inc) in inputs.iter().enumerate() {
-            day_min = day_min.min(inc.day.days_since_epoch());
-            day_max = day_max.max(inc.day.days_since_epoch());
-            let Some(p) = inc.location else {
-                unlocated += 1;
-                continue;
-            };
-            let Ok(ll) = LatLng::new(p.lat(), p.lon()) else {
-                unlocated += 1;
-                continue;
-            };
-            let cell = u64::from(ll.to_cell(Resolution::Ten));
-            let key = (u128::from(cell) << 64)
-                | (u128::from(inc.category.code()) << 48)
-                | (u128::from(inc.day.days_since_epoch()) << 32)
-                | i as u128;
-            keys.push(key);
+        for part in parts {
+            unlocated += part.unlocated;
+            day_min = day_min.min(part.day_min);
+            day_max = day_max.max(part.day_max);
         }
         keys.sort_unstable();
+        keys.truncate(keys.partition_point(|&k| k != UNLOCATED));
         // Equal cell, category and day: by id, as a merge orders them (inputs usually come
         // in id order already, and these runs are short).
         for run in keys.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
