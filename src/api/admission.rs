@@ -314,6 +314,18 @@ mod tests {
 
     use super::*;
 
+    /// Waits (on a computation's thread) until `flag` is set, at most ten seconds: a test that
+    /// fails before setting it then fails instead of hanging, as its runtime waits for every
+    /// blocking task when it shuts down.
+    fn wait_for(flag: &std::sync::atomic::AtomicBool) {
+        for _ in 0..1000 {
+            if flag.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn work(key: &str, class: DisclosureClass) -> Work {
         Work {
             key: key.to_owned(),
@@ -364,7 +376,9 @@ mod tests {
             queue_per_class: 1,
             ..AdmissionSettings::default()
         }));
-        let release = Arc::new(std::sync::Barrier::new(2));
+        // Not a barrier: a blocking task that never returns would keep the test's runtime from
+        // shutting down, so a failed assertion below would hang the test run instead of failing.
+        let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // One running, one queued.
         let mut held = Vec::new();
         for k in 0..2 {
@@ -375,7 +389,7 @@ mod tests {
                         work(&format!("slow{k}"), DisclosureClass::Controlled),
                         move || {
                             if k == 0 {
-                                release.wait();
+                                wait_for(&release);
                             }
                             Ok(k)
                         },
@@ -399,7 +413,7 @@ mod tests {
             .run(work("analyst", DisclosureClass::Exact), || Ok(4))
             .await;
         assert_eq!(*other.unwrap(), 4, "the exact class has its own workers");
-        release.wait();
+        release.store(true, Ordering::SeqCst);
         for t in held {
             t.await.unwrap().unwrap();
         }
@@ -467,7 +481,9 @@ mod tests {
             memory_total_mib: 16,
             memory_per_computation_mib: 12,
         }));
-        let both_hold = Arc::new(std::sync::Barrier::new(2));
+        // Both computations hold their memory at once (a count, not a barrier: see
+        // `wait_for`).
+        let both_hold = Arc::new(AtomicUsize::new(0));
         let heavy_stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let spawn = |key: &'static str, mib: usize| {
             let (admission, both_hold, heavy_stopped) = (
@@ -479,7 +495,13 @@ mod tests {
                 admission
                     .run(work(key, DisclosureClass::Controlled), move || {
                         let held = vec![1_u8; mib << 20];
-                        both_hold.wait();
+                        both_hold.fetch_add(1, Ordering::SeqCst);
+                        for _ in 0..1000 {
+                            if both_hold.load(Ordering::SeqCst) >= 2 {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
                         if mib > 8 {
                             // The heavy one: stopped at its next checkpoint.
                             for _ in 0..500 {
