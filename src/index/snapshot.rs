@@ -75,29 +75,15 @@ impl Snapshot {
     /// read): start-up streams the stored incidents into these, never holding every full
     /// record at once.
     pub fn build_with_inputs(
-        data: Dataset,
+        mut data: Dataset,
         inputs: &[IncidentInput],
         users: Vec<(String, User)>,
         data_version: u64,
     ) -> Self {
-        let incidents = IncidentLayer::from(IncidentIndex::build(inputs));
-        let Dataset {
-            places,
-            schools,
-            stops,
-            routes,
-            services,
-            boundaries,
-            people,
-            links,
-            cases,
-            meetings,
-            ..
-        } = data;
-        let r = Reference::build(places, schools, stops, routes, services, boundaries);
+        let (r, people) = (Reference::build(&mut data), people_of(&mut data));
         Self {
             data_version,
-            incidents,
+            incidents: IncidentLayer::from(IncidentIndex::build(inputs)),
             places: r.places,
             schools: r.schools,
             stops: r.stops,
@@ -105,7 +91,7 @@ impl Snapshot {
             services: r.services,
             boundaries: r.boundaries,
             borders: r.borders,
-            people: Arc::new(PeopleData::new(people, links, cases, meetings)),
+            people,
             users: Arc::new(users.into_iter().collect()),
         }
     }
@@ -118,7 +104,7 @@ impl Snapshot {
     pub fn with_changes(
         &self,
         changed: &ChangeSet,
-        data: Dataset,
+        mut data: Dataset,
         run: &[Incident],
         users: Option<Vec<(String, User)>>,
     ) -> Self {
@@ -131,21 +117,8 @@ impl Snapshot {
                 .incidents
                 .with_run(IncidentIndex::build(&incident_inputs(run)));
         }
-        let Dataset {
-            places,
-            schools,
-            stops,
-            routes,
-            services,
-            boundaries,
-            people,
-            links,
-            cases,
-            meetings,
-            ..
-        } = data;
         if changed.reference {
-            let r = Reference::build(places, schools, stops, routes, services, boundaries);
+            let r = Reference::build(&mut data);
             next.places = r.places;
             next.schools = r.schools;
             next.stops = r.stops;
@@ -155,7 +128,7 @@ impl Snapshot {
             next.borders = r.borders;
         }
         if changed.people {
-            next.people = Arc::new(PeopleData::new(people, links, cases, meetings));
+            next.people = people_of(&mut data);
         }
         if let Some(users) = users {
             next.users = Arc::new(users.into_iter().collect());
@@ -178,21 +151,36 @@ struct Reference {
     borders: Arc<BorderIndex>,
 }
 
+/// The people data of `data`, taken out of it.
+fn people_of(data: &mut Dataset) -> Arc<PeopleData> {
+    Arc::new(PeopleData::new(
+        std::mem::take(&mut data.people),
+        std::mem::take(&mut data.links),
+        std::mem::take(&mut data.cases),
+        std::mem::take(&mut data.meetings),
+    ))
+}
+
 impl Reference {
-    fn build(
-        places: Vec<PlaceOfConcern>,
-        schools: Vec<School>,
-        stops: Vec<Stop>,
-        routes: Vec<Route>,
-        services: Vec<YouthService>,
-        boundaries: Vec<crate::domain::Boundary>,
-    ) -> Self {
+    /// The reference layers of `data`, taken out of it.
+    fn build(data: &mut Dataset) -> Self {
+        let boundaries = std::mem::take(&mut data.boundaries);
         Self {
-            places: Arc::new(PointLayer::new(places, |p| p.location)),
-            schools: Arc::new(PointLayer::new(schools, |s| s.location)),
-            stops: Arc::new(PointLayer::new(stops, |s| s.location)),
-            routes: Arc::new(LineLayer::new(routes, |r| r.line.as_slice())),
-            services: Arc::new(PointLayer::new(services, |s| s.location)),
+            places: Arc::new(PointLayer::new(std::mem::take(&mut data.places), |p| {
+                p.location
+            })),
+            schools: Arc::new(PointLayer::new(std::mem::take(&mut data.schools), |s| {
+                s.location
+            })),
+            stops: Arc::new(PointLayer::new(std::mem::take(&mut data.stops), |s| {
+                s.location
+            })),
+            routes: Arc::new(LineLayer::new(std::mem::take(&mut data.routes), |r| {
+                r.line.as_slice()
+            })),
+            services: Arc::new(PointLayer::new(std::mem::take(&mut data.services), |s| {
+                s.location
+            })),
             borders: Arc::new(BorderIndex::build(
                 &boundaries
                     .iter()
