@@ -29,7 +29,7 @@ rows = open(sys.argv[1]).read().splitlines()
 first, chunk = int(sys.argv[2]), int(sys.argv[3])
 print(rows[0])
 for k in range(first, first + chunk):
-    month = f"{1950 + k // 12:04d}-{k % 12 + 1:02d}"
+    month = f"{1971 + k // 12:04d}-{k % 12 + 1:02d}"
     for line in rows[1:]:
         print(line.replace(",2023-01,", f",{month},", 1))
 PY
