@@ -127,17 +127,7 @@ fn options() -> ImportOptions {
 
 /// Index inputs from loaded incidents (what the server's snapshot build does).
 fn inputs(data: &saferplaces::domain::Dataset) -> Vec<IncidentInput> {
-    data.incidents
-        .iter()
-        .map(|i| IncidentInput {
-            id: i.id,
-            location: i.location.map(|l| l.point),
-            day: i.time.day,
-            category: i.category,
-            involves_child: i.involves_child,
-            day_known: i.time.precision != saferplaces::domain::TimePrecision::Month,
-        })
-        .collect()
+    saferplaces::index::incident_inputs(&data.incidents)
 }
 
 /// This process's CPU time (user + system), seconds, from `/proc/self/stat` (clock ticks of

@@ -6,18 +6,14 @@
 //! import 19.5 s. These tests check the structure (what is rebuilt), not the time.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{TestApp, cli_ok, private_demo, spawn_command};
+use crate::support::{TestApp, cli_ok, private_demo, spawn_serve};
 
 fn serve(dir: &Path) -> TestApp {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_saferplaces"));
-    cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir);
-    spawn_command(cmd)
+    spawn_serve(dir, |_| {})
 }
 
 fn add_user(dir: &Path, name: &str) -> Vec<(String, String)> {
