@@ -232,7 +232,7 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
     let store = Arc::new(Mutex::new(store));
     let mut position = position;
     let mut last_sweep: Option<Instant> = None;
-    let mut merging: Option<tokio::task::JoinHandle<Option<Merged>>> = None;
+    let mut merging: Option<MergeTask> = None;
     loop {
         let sweep_due = sweeps && last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY);
         let (st, audit, today) = (
@@ -313,18 +313,19 @@ type Merged = (
     Vec<Arc<crate::index::IncidentIndex>>,
 );
 
+/// A merge running on its background thread.
+type MergeTask = tokio::task::JoinHandle<std::io::Result<Option<Merged>>>;
+
 /// Swaps in a finished background merge, or starts one when the served runs have grown and
-/// none is running. Queries go on against the old base while a merge runs.
-async fn tend_merge(
-    state: &AppState,
-    merging: Option<tokio::task::JoinHandle<Option<Merged>>>,
-) -> Option<tokio::task::JoinHandle<Option<Merged>>> {
+/// none is running. Queries go on against the old base while a merge runs; the merge runs at
+/// the lowest priority ([`crate::background`]), so it takes the cores queries leave idle.
+async fn tend_merge(state: &AppState, merging: Option<MergeTask>) -> Option<MergeTask> {
     if let Some(handle) = merging {
         if !handle.is_finished() {
             return Some(handle);
         }
         match handle.await {
-            Ok(Some((base, taken))) => {
+            Ok(Ok(Some((base, taken)))) => {
                 let current = state.snapshot();
                 if let Some(incidents) = current.incidents.rebased(base, &taken) {
                     let mut next = (*current).clone();
@@ -339,14 +340,15 @@ async fn tend_merge(
                     tracing::info!("incident runs changed during the merge; merging again");
                 }
             }
-            Ok(None) => {}
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "incident merge failed"),
             Err(e) => tracing::error!(error = %e, "incident merge task failed"),
         }
     }
     let layer = state.snapshot().incidents.clone();
     layer
         .needs_merge()
-        .then(|| tokio::task::spawn_blocking(move || layer.merged()))
+        .then(|| tokio::spawn(crate::background::run("incident-merge", move || layer.merged())))
 }
 
 /// How often the monthly equality job looks for a month without a result.

@@ -126,9 +126,9 @@ impl RiskCache {
             return;
         }
         let cache = Arc::clone(self);
-        let spawned = std::thread::Builder::new()
-            .name("risk-calibration".to_owned())
-            .spawn(move || cache.calibrate_pending());
+        // At the lowest priority, so a calibration never slows the map's requests.
+        let spawned =
+            crate::background::spawn("risk-calibration", move || cache.calibrate_pending());
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start a risk calibration thread");
             let mut queue = self

@@ -108,6 +108,22 @@ impl IncidentLayer {
         })
     }
 
+    /// The indexes this layer serves, for saving (`index::persist`): the base's, then the
+    /// runs', each in order. [`Self::from_pieces`] rebuilds the same layer from them.
+    pub fn pieces(&self) -> (Vec<Arc<IncidentIndex>>, Vec<Arc<IncidentIndex>>) {
+        (vec![Arc::clone(&self.base)], self.runs.clone())
+    }
+
+    /// The layer [`Self::pieces`] was taken from. `None` when `base` is not what `pieces`
+    /// gives (here: exactly one index).
+    pub fn from_pieces(base: Vec<IncidentIndex>, runs: Vec<IncidentIndex>) -> Option<Self> {
+        let [base]: [IncidentIndex; 1] = base.try_into().ok()?;
+        Some(Self {
+            base: Arc::new(base),
+            runs: runs.into_iter().map(Arc::new).collect(),
+        })
+    }
+
     /// Runs served beside the base.
     pub fn runs(&self) -> usize {
         self.runs.len()
