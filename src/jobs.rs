@@ -11,7 +11,7 @@ use crate::api::AppState;
 use crate::domain::Day;
 use crate::domain::PersonRef;
 use crate::domain::{Dataset, Incident, User};
-use crate::index::Snapshot;
+use crate::index::{IncidentIndex, IncidentLayer, Snapshot, persist};
 use crate::safeguards::audit::{AuditError, AuditEvent, AuditLog};
 use crate::safeguards::policy::POLICY_VERSION;
 use crate::safeguards::retention::expired;
@@ -51,6 +51,9 @@ pub struct FeedPosition {
     pub marker: u64,
     /// The largest incident segment id the snapshot holds.
     pub segment_cursor: u64,
+    /// True when the served incident base is what the saved index file beside the store
+    /// holds (read from it at start, or saved since): no save is due.
+    pub base_saved: bool,
 }
 
 /// Loads the store and builds every index; returns them with the feed position they stand at.
@@ -67,23 +70,188 @@ pub fn load_snapshot(
         incidents: false,
         ..ChangeSet::everything(0)
     })?;
-    // Incidents stream in batches into the index's inputs (40 bytes each), so the full records
-    // (provenance, source fields: over 100 bytes each) are never all held at once.
-    // Reserved up front: growing by doubling would hold the old and the new buffer at once.
-    let stored = usize::try_from(store.counts()?.incidents).unwrap_or(0);
-    let mut inputs = Vec::with_capacity(stored);
-    let segment_cursor = store.for_each_incident_batch(&mut |batch| {
-        inputs.extend(crate::index::incident_inputs(&batch));
-    })?;
+    let (incidents, segment_cursor, base_saved) =
+        if let Some((layer, saved)) = saved_layer(store, seq)? {
+            // Segments imported after the index was saved are served as a run.
+            let (run, cursor) = store.incidents_after_segment(saved)?;
+            let layer = if run.is_empty() {
+                layer
+            } else {
+                layer.with_run(IncidentIndex::build(&crate::index::incident_inputs(&run)))
+            };
+            (layer, cursor, true)
+        } else {
+            // Incidents stream in batches into the index's inputs (40 bytes each), so the full
+            // records (provenance, source fields: over 100 bytes each) are never all held at
+            // once. Reserved up front: growing by doubling would hold the old and the new buffer
+            // at once.
+            let stored = usize::try_from(store.counts()?.incidents).unwrap_or(0);
+            let mut inputs = Vec::with_capacity(stored);
+            let cursor = store.for_each_incident_batch(&mut |batch| {
+                inputs.extend(crate::index::incident_inputs(&batch));
+            })?;
+            let layer = IncidentLayer::from(IncidentIndex::build(&inputs));
+            (layer, cursor, false)
+        };
     let users = store.users()?;
     Ok((
-        Snapshot::build_with_inputs(data, &inputs, users, data_version),
+        Snapshot::build_with_layer(data, incidents, users, data_version),
         FeedPosition {
             seq,
             marker,
             segment_cursor,
+            base_saved,
         },
     ))
+}
+
+/// The incident layer saved beside the store ([`persist`]) with the segment it stands at,
+/// when it still describes the store's incidents up to that segment: no rewrite of the
+/// incidents table in the change feed since, and the same fingerprint. `None` (with the
+/// reason logged) means a cold build.
+fn saved_layer(
+    store: &dyn Store,
+    seq: Option<u64>,
+) -> Result<Option<(IncidentLayer, u64)>, StoreError> {
+    let Some(path) = store.saved_index_path() else {
+        return Ok(None);
+    };
+    let cold = |reason: &str| {
+        tracing::info!(file = %path.display(), reason, "building the incident index from the store");
+    };
+    let Some(seq) = seq else {
+        cold("the store has no change feed");
+        return Ok(None);
+    };
+    let started = Instant::now();
+    let (at, layer) = match persist::load(&path) {
+        Ok(Some(saved)) => saved,
+        Ok(None) => {
+            cold("no saved index");
+            return Ok(None);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the saved incident index cannot be used");
+            cold("the saved index is damaged or of another format");
+            return Ok(None);
+        }
+    };
+    let held = (layer.len() + layer.unlocated()) as u64;
+    let reason = if at.seq > seq {
+        Some("the saved index is newer than the store's change feed")
+    } else if store.changes_since(at.seq)?.incidents {
+        Some("the stored incidents were rewritten after it was saved")
+    } else if store.incidents_fingerprint(at.segment_cursor)? != at.fingerprint {
+        Some("the store's incidents do not match the saved index")
+    } else if held != at.fingerprint.table_rows + at.fingerprint.segment_rows {
+        Some("the saved index does not hold the store's incidents")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        cold(reason);
+        return Ok(None);
+    }
+    tracing::info!(
+        file = %path.display(),
+        incidents = held,
+        segment = at.segment_cursor,
+        read_ms = started.elapsed().as_millis() as u64,
+        "incident index read from the saved file"
+    );
+    Ok(Some((layer, at.segment_cursor)))
+}
+
+/// The background save of the served incident layer beside the store ([`persist`]): started
+/// when the served base is not the saved one ([`FeedPosition::base_saved`]: a cold start, a
+/// whole reload, a merge), no merge is running and no save is; at the lowest priority.
+type SaveTask = tokio::task::JoinHandle<std::io::Result<Result<(), SaveError>>>;
+
+/// Saving the incident layer failed.
+#[derive(Debug, thiserror::Error)]
+enum SaveError {
+    /// The store's fingerprint could not be read.
+    #[error("store")]
+    Store(#[from] StoreError),
+    /// The file could not be written.
+    #[error(transparent)]
+    Persist(#[from] persist::PersistError),
+}
+
+/// Starts a save of `layer` (served at `position`) when one is due; returns the running save.
+/// A failed save is logged; the next base change tries again.
+fn tend_save(
+    store: &Arc<Mutex<Box<dyn Store>>>,
+    layer: &IncidentLayer,
+    position: &mut FeedPosition,
+    saving: Option<SaveTask>,
+) -> Option<SaveTask> {
+    if let Some(handle) = saving
+        && !handle.is_finished()
+    {
+        return Some(handle);
+    }
+    let seq = position.seq?;
+    if position.base_saved {
+        return None;
+    }
+    position.base_saved = true;
+    let (store, layer, cursor) = (Arc::clone(store), layer.clone(), position.segment_cursor);
+    Some(tokio::spawn(crate::background::run(
+        "index-save",
+        move || {
+            // The store is locked only for its fingerprint, not while the file is written (the
+            // change feed goes on being read meanwhile).
+            let target = {
+                let guard = store
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                save_target(guard.as_ref(), seq, cursor)?
+            };
+            let Some((path, at)) = target else {
+                return Ok(());
+            };
+            save_layer(&path, at, &layer)
+        },
+    )))
+}
+
+/// Where and as what to save a layer served at change `seq` with incident segments up to
+/// `cursor`: `None` for a store without a place for it or opened read-only.
+fn save_target(
+    store: &dyn Store,
+    seq: u64,
+    cursor: u64,
+) -> Result<Option<(std::path::PathBuf, persist::SavedAt)>, SaveError> {
+    let Some(path) = store.saved_index_path().filter(|_| !store.is_read_only()) else {
+        return Ok(None);
+    };
+    let at = persist::SavedAt {
+        seq,
+        segment_cursor: cursor,
+        fingerprint: store.incidents_fingerprint(cursor)?,
+    };
+    Ok(Some((path, at)))
+}
+
+/// Writes `layer` to `path`, logging the outcome.
+fn save_layer(
+    path: &std::path::Path,
+    at: persist::SavedAt,
+    layer: &IncidentLayer,
+) -> Result<(), SaveError> {
+    let started = Instant::now();
+    let outcome = persist::save(path, at, layer);
+    match &outcome {
+        Ok(()) => tracing::info!(
+            file = %path.display(),
+            incidents = layer.len() + layer.unlocated(),
+            write_ms = started.elapsed().as_millis() as u64,
+            "incident index saved"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot save the incident index"),
+    }
+    Ok(outcome?)
 }
 
 /// What changed in the store since a feed position, read from it.
@@ -141,6 +309,8 @@ pub fn fetch_update(store: &dyn Store, at: FeedPosition) -> Result<Option<Update
             seq,
             marker,
             segment_cursor,
+            // A whole reload of the incidents builds a new base.
+            base_saved: at.base_saved && !changed.incidents,
         },
     }))
 }
@@ -233,6 +403,7 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
     let mut position = position;
     let mut last_sweep: Option<Instant> = None;
     let mut merging: Option<MergeTask> = None;
+    let mut saving: Option<SaveTask> = None;
     loop {
         let sweep_due = sweeps && last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY);
         let (st, audit, today) = (
@@ -273,7 +444,15 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
             Ok(Err(e)) => tracing::error!(error = ?e, "background job failed"),
             Err(e) => tracing::error!(error = %e, "background task failed"),
         }
+        let base_before = state.snapshot().incidents.pieces().0;
         merging = tend_merge(&state, merging).await;
+        let served = state.snapshot().incidents.clone();
+        if !same_pieces(&served.pieces().0, &base_before) {
+            position.base_saved = false;
+        }
+        if merging.is_none() {
+            saving = tend_save(&store, &served, &mut position, saving);
+        }
         tokio::time::sleep(RELOAD_POLL).await;
     }
 }
@@ -308,10 +487,12 @@ fn apply(state: &AppState, update: Update) {
 }
 
 /// A new incident base and the runs it took in.
-type Merged = (
-    crate::index::IncidentIndex,
-    Vec<Arc<crate::index::IncidentIndex>>,
-);
+type Merged = (IncidentIndex, Vec<Arc<IncidentIndex>>);
+
+/// True when two lists hold the same indexes.
+fn same_pieces(a: &[Arc<IncidentIndex>], b: &[Arc<IncidentIndex>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
+}
 
 /// A merge running on its background thread.
 type MergeTask = tokio::task::JoinHandle<std::io::Result<Option<Merged>>>;
@@ -346,9 +527,11 @@ async fn tend_merge(state: &AppState, merging: Option<MergeTask>) -> Option<Merg
         }
     }
     let layer = state.snapshot().incidents.clone();
-    layer
-        .needs_merge()
-        .then(|| tokio::spawn(crate::background::run("incident-merge", move || layer.merged())))
+    layer.needs_merge().then(|| {
+        tokio::spawn(crate::background::run("incident-merge", move || {
+            layer.merged()
+        }))
+    })
 }
 
 /// How often the monthly equality job looks for a month without a result.

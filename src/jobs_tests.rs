@@ -162,3 +162,114 @@ fn incidents_written_as_rows_reload_the_incidents_whole() {
     assert_eq!(update.data.incidents.len(), 60);
     assert!(update.run.is_empty());
 }
+
+/// Saves the layer `snapshot` serves at `position`, as the server's background save does.
+fn save(store: &SqliteStore, snapshot: &Snapshot, position: FeedPosition) {
+    let (path, at) = save_target(store, position.seq.unwrap(), position.segment_cursor)
+        .unwrap()
+        .expect("a store on disk has a place for its index");
+    save_layer(&path, at, &snapshot.incidents).unwrap();
+}
+
+/// The incidents a snapshot serves, as `(len, unlocated, runs)`.
+fn served(snapshot: &Snapshot) -> (usize, usize, usize) {
+    let i = &snapshot.incidents;
+    (i.len(), i.unlocated(), i.runs())
+}
+
+#[test]
+fn a_restart_reads_the_saved_index_and_only_the_segments_imported_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    store
+        .write_unchecked(&Dataset {
+            incidents: (1..=50).map(|k| incident(k, k)).collect(),
+            ..Dataset::default()
+        })
+        .unwrap();
+    import(&mut store, "a.csv", 1_001, 30);
+    let (cold, position) = load_snapshot(&store, 1).unwrap();
+    assert!(!position.base_saved, "nothing saved yet: a cold build");
+    save(&store, &cold, position);
+
+    let (warm, at) = load_snapshot(&store, 1).unwrap();
+    assert!(at.base_saved, "read from the saved file");
+    assert_eq!(
+        (at.seq, at.segment_cursor),
+        (position.seq, position.segment_cursor)
+    );
+    assert_eq!(served(&warm), served(&cold));
+
+    // An import after the save: the saved base plus a run of the new segment's rows only.
+    import(&mut store, "b.csv", 5_001, 10);
+    let (warm, at) = load_snapshot(&store, 1).unwrap();
+    assert!(at.base_saved);
+    assert_eq!(served(&warm), (90, 0, 1));
+    let (rebuilt, _) = {
+        std::fs::remove_file(dir.path().join(persist::FILE_NAME)).unwrap();
+        load_snapshot(&store, 1).unwrap()
+    };
+    let q = crate::index::CountQuery {
+        bbox: crate::domain::Bbox::from_coords(-3.0, 51.0, -2.0, 52.0).unwrap(),
+        res: crate::index::H3Res::finest(),
+        window: crate::domain::TimeWindow::new(
+            Day::from_days_since_epoch(19_000),
+            Day::from_days_since_epoch(20_000),
+        )
+        .unwrap(),
+        category: None,
+    };
+    assert_eq!(
+        warm.incidents.cell_counts(&q),
+        rebuilt.incidents.cell_counts(&q)
+    );
+}
+
+#[test]
+fn a_saved_index_is_not_used_once_the_stored_incidents_are_rewritten_or_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    import(&mut store, "a.csv", 1_001, 30);
+    let (snapshot, position) = load_snapshot(&store, 1).unwrap();
+    save(&store, &snapshot, position);
+    assert!(load_snapshot(&store, 1).unwrap().1.base_saved);
+
+    // A write to the incidents table is in the change feed: the saved base is stale.
+    store
+        .write_unchecked(&Dataset {
+            incidents: vec![incident(1, 1)],
+            ..Dataset::default()
+        })
+        .unwrap();
+    let (fresh, at) = load_snapshot(&store, 1).unwrap();
+    assert!(!at.base_saved, "rewritten incidents: built from the store");
+    assert_eq!(served(&fresh), (31, 0, 0));
+
+    // Another store's file (same feed position, other incidents) is refused by fingerprint.
+    let other = tempfile::tempdir().unwrap();
+    let mut other_store = SqliteStore::open(other.path()).unwrap();
+    import(&mut other_store, "a.csv", 7_001, 30);
+    std::fs::copy(
+        dir.path().join(persist::FILE_NAME),
+        other.path().join(persist::FILE_NAME),
+    )
+    .unwrap();
+    let (theirs, at) = load_snapshot(&other_store, 1).unwrap();
+    assert!(
+        !at.base_saved,
+        "another store's index: built from the store"
+    );
+    assert_eq!(served(&theirs), (30, 0, 0));
+
+    // A damaged file is refused and the store's incidents served.
+    let path = dir.path().join(persist::FILE_NAME);
+    let (snapshot, position) = load_snapshot(&store, 1).unwrap();
+    save(&store, &snapshot, position);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let (served_now, at) = load_snapshot(&store, 1).unwrap();
+    assert!(!at.base_saved);
+    assert_eq!(served(&served_now), (31, 0, 0));
+}

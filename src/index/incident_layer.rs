@@ -256,4 +256,4 @@ fn add_counts(a: &[CellCount], b: &[CellCount]) -> Vec<CellCount> {
 
 #[cfg(test)]
 #[path = "incident_layer_tests.rs"]
-mod tests;
+pub(super) mod tests;

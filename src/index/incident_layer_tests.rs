@@ -18,7 +18,7 @@ impl Mix {
 
 /// `n` incidents with ids `first..first + n`, clustered and spread, some unlocated, some known
 /// only to the month, many sharing cell, category and day (so ties are ordered by id).
-fn incidents(first: u64, n: usize, seed: u64) -> Vec<IncidentInput> {
+pub(in crate::index) fn incidents(first: u64, n: usize, seed: u64) -> Vec<IncidentInput> {
     let mut r = Mix(seed);
     (0..n)
         .map(|i| {
@@ -114,7 +114,7 @@ fn ids_out_of_order_in_the_input_build_the_same_index() {
     );
 }
 
-fn assert_same(layer: &IncidentLayer, whole: &IncidentIndex) {
+pub(in crate::index) fn assert_same(layer: &IncidentLayer, whole: &IncidentIndex) {
     assert_eq!(layer.len(), whole.len());
     assert_eq!(layer.unlocated(), whole.unlocated());
     assert_eq!(layer.day_range(), whole.day_range());

@@ -159,7 +159,7 @@ const TREE_MAX_RES: u8 = 8;
 
 /// Store ids, narrow when every id fits 32 bits (the common case) to save 4 bytes each.
 #[derive(Debug)]
-enum IdColumn {
+pub(super) enum IdColumn {
     Narrow(Vec<u32>),
     Wide(Vec<u64>),
 }
@@ -333,13 +333,13 @@ pub struct IncidentIndex {
 }
 
 /// The columns of an index in sorted order, before its levels are built.
-struct Columns {
-    ids: IdColumn,
-    lon: Vec<f32>,
-    lat: Vec<f32>,
-    cat_flags: Vec<u8>,
-    cells10: Vec<u64>,
-    catday: Vec<u32>,
+pub(super) struct Columns {
+    pub(super) ids: IdColumn,
+    pub(super) lon: Vec<f32>,
+    pub(super) lat: Vec<f32>,
+    pub(super) cat_flags: Vec<u8>,
+    pub(super) cells10: Vec<u64>,
+    pub(super) catday: Vec<u32>,
 }
 
 impl Columns {
@@ -372,12 +372,12 @@ impl Columns {
     }
 }
 
-/// One indexed incident during a merge.
-struct Position {
+/// One indexed incident during a merge (and when saved, `persist`).
+pub(super) struct Position {
     at: usize,
-    id: u64,
-    cell10: u64,
-    catday: u32,
+    pub(super) id: u64,
+    pub(super) cell10: u64,
+    pub(super) catday: u32,
 }
 
 impl Position {
@@ -558,7 +558,7 @@ impl IncidentIndex {
     }
 
     /// The indexed incidents in sorted order with their res-10 cell and `(category, day)`.
-    fn positions(&self) -> impl Iterator<Item = Position> + '_ {
+    pub(super) fn positions(&self) -> impl Iterator<Item = Position> + '_ {
         let level = &self.levels[LEVELS - 1];
         let mut slot = 0usize;
         (0..self.len()).map(move |at| {
@@ -573,6 +573,62 @@ impl IncidentIndex {
                     | u32::from(level.days[at]),
             }
         })
+    }
+
+    /// The point columns in sorted order and whether ids are narrow, for saving (`persist`).
+    pub(super) fn point_columns(&self) -> (&[f32], &[f32], &[u8], bool) {
+        (
+            &self.lon,
+            &self.lat,
+            &self.cat_flags,
+            matches!(self.ids, IdColumn::Narrow(_)),
+        )
+    }
+
+    /// The index of saved columns (`persist`), checked first so that no query on it can go
+    /// out of bounds: equal lengths, valid res-10 cells, strictly increasing `(cell, category,
+    /// day, id)` keys, categories that agree with the flags, finite positions.
+    pub(super) fn from_saved(
+        cols: Columns,
+        unlocated: usize,
+        day_range: Option<(u16, u16)>,
+    ) -> Result<Self, String> {
+        let n = cols.ids.len();
+        if [cols.lon.len(), cols.lat.len(), cols.cat_flags.len()]
+            .iter()
+            .chain([cols.cells10.len(), cols.catday.len()].iter())
+            .any(|&len| len != n)
+        {
+            return Err("columns of different lengths".to_owned());
+        }
+        if u32::try_from(n).is_err() {
+            return Err(format!("{n} incidents in one index"));
+        }
+        let mut last: Option<(u64, u32, u64)> = None;
+        for i in 0..n {
+            let cell = cols.cells10[i];
+            if CellIndex::try_from(cell).map(CellIndex::resolution) != Ok(Resolution::Ten) {
+                return Err(format!("incident {i}: {cell:#x} is not a res-10 cell"));
+            }
+            let key = (cell, cols.catday[i], cols.ids.get(i).get());
+            if last.is_some_and(|l| l >= key) {
+                return Err(format!("incident {i} is out of order"));
+            }
+            last = Some(key);
+            if u32::from(cols.cat_flags[i] & CODE_MASK) != cols.catday[i] >> 16 {
+                return Err(format!("incident {i}: category disagrees with its flags"));
+            }
+            if Category::from_code(cols.cat_flags[i] & CODE_MASK).is_none()
+                || !cols.lon[i].is_finite()
+                || !cols.lat[i].is_finite()
+            {
+                return Err(format!("incident {i}: invalid category or position"));
+            }
+        }
+        if day_range.is_some_and(|(lo, hi)| lo > hi) || (n > 0 && day_range.is_none()) {
+            return Err("invalid day range".to_owned());
+        }
+        Ok(Self::from_columns(cols, unlocated, day_range))
     }
 
     /// The rest of [`Self::build`] once the columns are in `(cell, category, day, id)` order.

@@ -16,6 +16,7 @@ mod boundaries;
 mod incident_layer;
 mod incidents;
 mod layers;
+pub mod persist;
 mod snapshot;
 
 pub use borders::{BorderEdge, BorderIndex, BorderLine, to_local_m};

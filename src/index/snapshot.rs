@@ -75,15 +75,27 @@ impl Snapshot {
     /// read): start-up streams the stored incidents into these, never holding every full
     /// record at once.
     pub fn build_with_inputs(
-        mut data: Dataset,
+        data: Dataset,
         inputs: &[IncidentInput],
+        users: Vec<(String, User)>,
+        data_version: u64,
+    ) -> Self {
+        let incidents = IncidentLayer::from(IncidentIndex::build(inputs));
+        Self::build_with_layer(data, incidents, users, data_version)
+    }
+
+    /// As [`Self::build`], with the incident layer given (read from a saved index at start,
+    /// `jobs::load_snapshot`); `data.incidents` is not read.
+    pub fn build_with_layer(
+        mut data: Dataset,
+        incidents: IncidentLayer,
         users: Vec<(String, User)>,
         data_version: u64,
     ) -> Self {
         let (r, people) = (Reference::build(&mut data), people_of(&mut data));
         Self {
             data_version,
-            incidents: IncidentLayer::from(IncidentIndex::build(inputs)),
+            incidents,
             places: r.places,
             schools: r.schools,
             stops: r.stops,

@@ -176,6 +176,23 @@ pub enum StoreError {
 /// Result alias for store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Counts and id bounds of the incidents stored up to an incident segment
+/// ([`Store::incidents_fingerprint`]). Segments are never rewritten, and a change to the
+/// incidents table is in the change feed, so with the feed this identifies the incidents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IncidentsFingerprint {
+    /// Rows of the incidents table.
+    pub table_rows: u64,
+    /// Largest id in the incidents table (0 when empty).
+    pub table_max_id: u64,
+    /// Segments up to the cursor.
+    pub segments: u64,
+    /// Incidents in those segments.
+    pub segment_rows: u64,
+    /// Sum of those segments' smallest and largest ids (wrapping).
+    pub segment_id_sum: u64,
+}
+
 /// Number of stored records per kind (`saferplaces stats --json`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct KindCounts {
@@ -328,6 +345,12 @@ pub trait Store: Send {
         false
     }
 
+    /// Where a server keeps its saved incident index for this store (`index::persist`), if
+    /// anywhere: beside the store's file.
+    fn saved_index_path(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+
     /// The schema version the store is at.
     fn schema_version(&self) -> StoreResult<u32>;
 
@@ -423,6 +446,11 @@ pub trait Store: Send {
         &self,
         each: &mut dyn FnMut(Vec<crate::domain::Incident>),
     ) -> StoreResult<u64>;
+
+    /// What identifies the incidents stored up to segment `cursor` (the incidents table and
+    /// the segments with an id up to it) without decoding any: a saved index
+    /// (`index::persist`) is used only when this still matches.
+    fn incidents_fingerprint(&self, cursor: u64) -> StoreResult<IncidentsFingerprint>;
 
     /// The incidents of the segments with an id above `after`, by id, and the largest segment
     /// id stored (the next cursor), in one read.

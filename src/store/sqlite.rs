@@ -32,8 +32,8 @@ use serde::de::DeserializeOwned;
 
 use super::changes::{ChangeKind, ChangeSet};
 use super::{
-    Amendment, Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten, KindCounts, NewUser,
-    PersonVersion, Store, StoreError, StoreResult, Written,
+    Amendment, Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten, IncidentsFingerprint,
+    KindCounts, NewUser, PersonVersion, Store, StoreError, StoreResult, Written,
 };
 use crate::domain::{
     Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
@@ -341,6 +341,12 @@ impl Store for SqliteStore {
         self.read_only.is_some()
     }
 
+    fn saved_index_path(&self) -> Option<std::path::PathBuf> {
+        // An in-memory store has no directory to keep one in.
+        (self.file != Path::new(":memory:"))
+            .then(|| self.file.with_file_name(crate::index::persist::FILE_NAME))
+    }
+
     fn schema_version(&self) -> StoreResult<u32> {
         user_version(&self.conn)
     }
@@ -424,6 +430,36 @@ impl Store for SqliteStore {
             each(load_incident_rows(conn)?);
             for_each_segment(conn, 0, each)?;
             max_segment_id(conn)
+        })
+    }
+
+    fn incidents_fingerprint(&self, cursor: u64) -> StoreResult<IncidentsFingerprint> {
+        let context = "reading the stored incidents' fingerprint";
+        self.read(|conn| {
+            let (table_rows, table_max_id): (i64, i64) = conn
+                .prepare_cached("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM incidents")
+                .and_then(|mut stmt| stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+                .map_err(db(context))?;
+            let (segments, segment_rows, segment_id_sum): (i64, i64, i64) = conn
+                .prepare_cached(
+                    "SELECT COUNT(*), COALESCE(SUM(rows), 0), \
+                     COALESCE(SUM(min_id % 4294967296) + SUM(max_id % 4294967296), 0) \
+                     FROM incident_segments WHERE id <= ?1",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_row([i64::try_from(cursor).unwrap_or(i64::MAX)], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                })
+                .map_err(db(context))?;
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok(IncidentsFingerprint {
+                table_rows: n(table_rows),
+                table_max_id: n(table_max_id),
+                segments: n(segments),
+                segment_rows: n(segment_rows),
+                segment_id_sum: n(segment_id_sum),
+            })
         })
     }
 
