@@ -66,17 +66,14 @@ fn released_figures_come_from_the_monthly_releases() {
         assert!(f.monthly.iter().all(|m| matches!(m, Figure::Published(_))));
         assert!(matches!(f.total, Figure::SumOfPublished(_)));
         let values: Option<Vec<u32>> = f.monthly.iter().map(|m| m.value()).collect();
-        match values {
-            // A total is the sum of its published months; a trend needs every month.
-            Some(v) => {
-                assert_eq!(f.total.value(), Some(v.iter().sum()));
-                assert_eq!(f.trend_per_month, slope_per_month(&v));
-            }
-            None => {
-                assert_eq!(f.total.value(), None);
-                assert_eq!(f.trend_per_month, None);
-                assert_eq!(f.rate_per_1000_youth, None);
-            }
+        // A total is the sum of its published months; a trend needs every month.
+        if let Some(v) = values {
+            assert_eq!(f.total.value(), Some(v.iter().sum()));
+            assert_eq!(f.trend_per_month, slope_per_month(&v));
+        } else {
+            assert_eq!(f.total.value(), None);
+            assert_eq!(f.trend_per_month, None);
+            assert_eq!(f.rate_per_1000_youth, None);
         }
         if let Some(n) = f.total.value() {
             assert_eq!(f.rate_per_1000_youth, rate_per_1000(n, a.youth_population));
