@@ -8,7 +8,9 @@
 //! window, and totals are sums of the published months (suppressed when any month is), so
 //! neither overlapping windows nor the map recover a suppressed month (issue 13). Rates and
 //! trends are computed from the published figures only; a trend with any suppressed month is
-//! not given. Roles that see exact counts get point-in-polygon counts.
+//! not given. Roles that see exact counts get point-in-polygon counts. The figures are
+//! computed in [`crate::service::areas`]; this handler parses, authorises, admits that
+//! computation and encodes the comparison.
 
 use axum::Json;
 use axum::Router;

@@ -4,7 +4,9 @@
 //! Mann–Kendall per cell and the 17 categories.
 //!
 //! Aggregate roles get whole months, monthly steps, the category and a disclosure-controlled
-//! count over the window per cell; z, trends and per-step series are for analysts.
+//! count over the window per cell; z, trends and per-step series are for analysts. The
+//! analysis is computed and cached in [`crate::service::emerging`]; this handler parses,
+//! authorises, admits that computation and encodes its cells.
 
 use std::sync::Arc;
 

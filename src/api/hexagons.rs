@@ -1,4 +1,6 @@
-//! `GET /api/v1/hexagons`: incident counts per H3 cell as GeoJSON polygons.
+//! `GET /api/v1/hexagons`: incident counts per H3 cell as GeoJSON polygons, computed in
+//! [`crate::service::hexagons`]; this module also admits the monthly releases of aggregate roles
+//! (the areas, each month, each window) through the admission layer for every endpoint.
 
 use std::sync::Arc;
 

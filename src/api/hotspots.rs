@@ -3,9 +3,9 @@
 //! authorities, for a window and category.
 //!
 //! Aggregate roles get whole months, the bin and a disclosure-controlled count per cell (from
-//! the same protected network as the hexagon layer); z and p are for analysts. Results are
-//! cached by (data version, resolution, window, category), so tiles of one view share one
-//! Gi* run.
+//! the same protected network as the hexagon layer); z and p are for analysts. The layer is
+//! computed and cached in [`crate::service::hotspots`], so tiles of one view share one Gi*
+//! run; this handler parses, authorises, admits that computation and encodes its cells.
 
 use std::sync::Arc;
 

@@ -1,4 +1,5 @@
-//! `GET /api/v1/risk-windows` and the layer behind the `risk` tiles (issue 6, points 4 and 6):
+//! `GET /api/v1/risk-windows` and the layer behind the `risk` tiles (issue 6, points 4 and 6),
+//! computed and cached in [`crate::service::risk`]:
 //! the cells and days of elevated near-repeat risk after recent incidents
 //! ([`crate::analysis::risk`]). Computed per data version, so a new import shows as soon as
 //! the server has reloaded (a 200 ms poll) and the layer is recomputed on the next request.
