@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod api;
 pub mod background;
+pub mod cache;
 pub mod config;
 pub mod connections;
 pub mod domain;
@@ -13,6 +14,7 @@ pub mod index;
 pub mod ingest;
 pub mod jobs;
 pub mod safeguards;
+pub mod service;
 pub mod startup;
 pub mod store;
 pub mod synthetic;

@@ -52,7 +52,7 @@ use crate::domain::Day;
 pub const CATEGORY_ORDER: &str = "saferplaces-ehsa-order-1 (analytics.md §2.4)";
 
 /// Length of a cube step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepUnit {
     /// Seven days.

@@ -8,7 +8,9 @@
 //! window, and totals are sums of the published months (suppressed when any month is), so
 //! neither overlapping windows nor the map recover a suppressed month (issue 13). Rates and
 //! trends are computed from the published figures only; a trend with any suppressed month is
-//! not given. Roles that see exact counts get point-in-polygon counts.
+//! not given. Roles that see exact counts get point-in-polygon counts. The figures are
+//! computed in [`crate::service::areas`]; this handler parses, authorises, admits that
+//! computation and encodes the comparison.
 
 use axum::Json;
 use axum::Router;
@@ -20,55 +22,41 @@ use super::admission::Work;
 use super::auth::Authorised;
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState, hexagons};
-use crate::analysis::areas::{count_in_area_checked, rate_per_1000};
 use crate::domain::{Boundary, Category};
-use crate::safeguards::disclosure::{Published, Sensitivity};
+use crate::safeguards::disclosure::Sensitivity;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
-use crate::safeguards::releases;
+use crate::service::areas::{Comparison, Figure, compare, estimate_bytes};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/areas/compare", get(get_compare))
 }
 
-/// Least-squares slope of `values` against their position (incidents per month, per month).
-fn slope_per_month(values: &[u32]) -> Option<f64> {
-    let n = values.len();
-    if n < 2 {
-        return None;
+fn figure_json(f: Figure) -> Value {
+    match f {
+        Figure::Exact(n) => json!({"count": n, "suppressed": false}),
+        Figure::Published(p) => json!({"count": p.count_json(), "suppressed": p.is_suppressed()}),
+        Figure::SumOfPublished(p) => {
+            json!({"count": p.count_json(), "suppressed": p.is_suppressed(), "sum_of_published_months": true})
+        }
     }
-    let nf = n as f64;
-    let mean_x = (nf - 1.0) / 2.0;
-    let mean_y = values.iter().map(|&v| f64::from(v)).sum::<f64>() / nf;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (i, &v) in values.iter().enumerate() {
-        let dx = i as f64 - mean_x;
-        sxy += dx * (f64::from(v) - mean_y);
-        sxx += dx * dx;
-    }
-    Some(sxy / sxx)
 }
 
-/// Per area: monthly values and total as JSON and as numbers (`None` when suppressed), plus
-/// the grand total.
-type Figures = (
-    Vec<Vec<Value>>,
-    Vec<Vec<Option<u32>>>,
-    Vec<Value>,
-    Vec<Option<u32>>,
-    Value,
-);
-
-fn published_json(p: Published) -> Value {
-    json!({"count": p.count_json(), "suppressed": p.is_suppressed()})
-}
-
-/// A total summed from published months (suppressed when any month is).
-fn derived_json(p: Published) -> Value {
-    json!({"count": p.count_json(), "suppressed": p.is_suppressed(), "sum_of_published_months": true})
-}
-
-fn exact_json(n: u32) -> Value {
-    json!({"count": n, "suppressed": false})
+/// The areas of the comparison as JSON, in their order.
+fn areas_json(areas: &[Boundary], comparison: &Comparison) -> Vec<Value> {
+    areas
+        .iter()
+        .zip(&comparison.areas)
+        .map(|(a, f)| {
+            json!({
+                "scheme": a.scheme, "code": a.code, "name": a.name,
+                "youth_population": a.youth_population,
+                "incidents": figure_json(f.total),
+                "rate_per_1000_youth": f.rate_per_1000_youth,
+                "monthly": f.monthly.iter().map(|m| figure_json(*m)).collect::<Vec<_>>(),
+                "trend_per_month": f.trend_per_month,
+            })
+        })
+        .collect()
 }
 
 #[tracing::instrument(skip_all)]
@@ -117,18 +105,10 @@ async fn get_compare(
         // roles: the areas' rows of the window's monthly releases, which are computed (and
         // admitted) before, each month on its own (api::hexagons::admit_months). Measured on
         // the demo data: 0.8 MB for 180 months.
-        estimate_bytes: if controlled {
-            let span = snap
-                .incidents
-                .day_range()
-                .and_then(|(a, b)| crate::domain::TimeWindow::new(a, b).ok());
-            let months = span.map_or(0, |s| {
-                crate::safeguards::disclosure::months_of(window, s).len()
-            });
-            (months as u64).saturating_mul(16 << 10)
-        } else {
-            (snap.incidents.len() as u64).saturating_mul(32)
-        },
+        // Exact roles: the incidents of both areas' boxes; aggregate roles: the areas' rows
+        // of the window's monthly releases, which are computed (and admitted) before, each
+        // month on its own (api::hexagons::admit_months).
+        estimate_bytes: estimate_bytes(&snap, window, controlled),
     };
     // The monthly releases of the window, computed through the admission layer when cold.
     let releases = if controlled {
@@ -139,96 +119,28 @@ async fn get_compare(
     } else {
         None
     };
-    let body = state.admission.run(work, move || {
-        let months = crate::analysis::areas::months_of(window);
-        let sensitivity = Sensitivity::for_category(category);
-        let (monthly, published_monthly, totals, published_totals, grand): Figures = if let Some(released_months) = &releases {
-            // The monthly releases' area figures, protected together with the map
-            // (safeguards::releases::month_release): an area is the sum of its cells.
-            let released = released_months.areas();
-            let indexes: Vec<usize> = areas
-                .iter()
-                .filter_map(|a| {
-                    released.iter().position(|r| {
-                        r.scheme == a.scheme.as_str() && r.code == a.code.as_str()
-                    })
-                })
-                .collect();
-            if indexes.len() != areas.len() {
-                return Err(ApiError::internal(std::io::Error::other(
-                    "an area of the request is missing from the monthly release",
-                )));
-            }
-            let rows = hexagons::area_figures(released_months, window, &indexes);
-            let table = releases::area_table(rows, category);
-            (
-                table.cells.iter().map(|r| r.iter().map(|p| published_json(*p)).collect()).collect(),
-                table.cells.iter().map(|r| r.iter().map(|p| p.value()).collect()).collect(),
-                table.row_totals.iter().map(|p| derived_json(*p)).collect(),
-                table.row_totals.iter().map(|p| p.value()).collect(),
-                derived_json(table.grand_total),
-            )
-        } else {
-            // Checked: stops at its checkpoints when the request is gone or past its memory
-            // budget (the admission layer then answers why).
-            let counts = areas
-                .iter()
-                .map(|a| count_in_area_checked(&snap.incidents, a, window, category))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(ApiError::internal)?;
-            (
-                counts.iter().map(|c| c.monthly.iter().map(|&n| exact_json(n)).collect()).collect(),
-                counts.iter().map(|c| c.monthly.iter().map(|&n| Some(n)).collect()).collect(),
-                counts.iter().map(|c| exact_json(c.total)).collect(),
-                counts.iter().map(|c| Some(c.total)).collect(),
-                exact_json(counts.iter().map(|c| c.total).sum()),
-            )
-        };
-        let out_areas: Vec<Value> = areas
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                let series: Option<Vec<u32>> = published_monthly[i].iter().copied().collect();
-                json!({
-                    "scheme": a.scheme, "code": a.code, "name": a.name,
-                    "youth_population": a.youth_population,
-                    "incidents": totals[i],
-                    "rate_per_1000_youth": published_totals[i].and_then(|n| rate_per_1000(n, a.youth_population)),
-                    "monthly": monthly[i],
-                    "trend_per_month": series.as_deref().and_then(slope_per_month),
-                })
-            })
-            .collect();
-        let disclosure = if controlled {
-            json!({"controlled": true, "min_count": policy.threshold(sensitivity),
-                   "rounding": policy.effective_rounding_base(), "time": "whole months",
-                   "note": "each month is published on its own, the same in every window (small counts suppressed, others rounded); totals are sums of the published months, suppressed when any month is"})
-        } else {
-            json!({"controlled": false})
-        };
-        Ok(json!({
-            "query": {"scheme": scheme, "from": window.from(), "to": window.to(),
-                      "requested_from": requested.from(), "requested_to": requested.to(),
-                      "category": category.map(Category::slug)},
-            "months": months,
-            "areas": out_areas,
-            "total": grand,
-            "disclosure": disclosure,
-        }))
-    })
-    .await?;
+    let body = state
+        .admission
+        .run(work, move || {
+            let comparison = compare(&snap, &areas, window, category, releases.as_ref())?;
+            let sensitivity = Sensitivity::for_category(category);
+            let disclosure = if controlled {
+                json!({"controlled": true, "min_count": policy.threshold(sensitivity),
+                       "rounding": policy.effective_rounding_base(), "time": "whole months",
+                       "note": "each month is published on its own, the same in every window (small counts suppressed, others rounded); totals are sums of the published months, suppressed when any month is"})
+            } else {
+                json!({"controlled": false})
+            };
+            Ok(json!({
+                "query": {"scheme": scheme, "from": window.from(), "to": window.to(),
+                          "requested_from": requested.from(), "requested_to": requested.to(),
+                          "category": category.map(Category::slug)},
+                "months": comparison.months,
+                "areas": areas_json(&areas, &comparison),
+                "total": figure_json(comparison.total),
+                "disclosure": disclosure,
+            }))
+        })
+        .await?;
     Ok(Json(body.as_ref().clone()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_slope_is_the_least_squares_line() {
-        assert_eq!(slope_per_month(&[1, 2, 3, 4]), Some(1.0));
-        assert_eq!(slope_per_month(&[5, 5, 5]), Some(0.0));
-        assert_eq!(slope_per_month(&[4, 2]), Some(-2.0));
-        assert_eq!(slope_per_month(&[4]), None);
-    }
 }

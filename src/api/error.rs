@@ -80,6 +80,19 @@ impl From<DomainError> for ApiError {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiError {
+    /// A hexagon query over the cell limit is the caller's (400 on `res`); anything else
+    /// failed inside the server.
+    fn from(e: crate::service::ServiceError) -> Self {
+        match e {
+            crate::service::ServiceError::TooManyCells { .. } => {
+                Self::invalid("res", e.to_string())
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {

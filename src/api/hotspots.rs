@@ -3,20 +3,19 @@
 //! authorities, for a window and category.
 //!
 //! Aggregate roles get whole months, the bin and a disclosure-controlled count per cell (from
-//! the same protected network as the hexagon layer); z and p are for analysts. Results are
-//! cached by (data version, resolution, window, category), so tiles of one view share one
-//! Gi* run.
+//! the same protected network as the hexagon layer); z and p are for analysts. The layer is
+//! computed and cached in [`crate::service::hotspots`], so tiles of one view share one Gi*
+//! run; this handler parses, authorises, admits that computation and encodes its cells.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use h3o::{CellIndex, Resolution};
+use h3o::Resolution;
 use serde_json::{Value, json};
 
 use super::admission::{Work, study_area_cells};
-use super::analysis_cache::AnalysisCache;
 use super::auth::Authorised;
 use super::hexagons::{Protected, admitted_protected};
 use super::params::Params;
@@ -25,36 +24,11 @@ use crate::domain::{Category, TimeWindow};
 use crate::index::Snapshot;
 use crate::safeguards::disclosure::Published;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
+pub(crate) use crate::service::hotspots::HotspotCache;
+use crate::service::hotspots::{HOTSPOT_K, cells_in, estimate_bytes};
 use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, HotspotLayer};
 
-/// Rings of neighbours of the served layers.
-pub const HOTSPOT_K: u32 = 1;
-
-type HotspotKey = (
-    u64,
-    Resolution,
-    TimeWindow,
-    Option<Category>,
-    DisclosureClass,
-);
-
-/// Gi* layers by (data version, resolution, window, category, disclosure class): aggregate
-/// roles get Gi* computed from the protected counts (issue 13 point 3).
-pub type HotspotCache = AnalysisCache<HotspotKey, HotspotLayer>;
-
-/// The four authorities as one study area.
-pub(crate) fn study_area(snap: &Snapshot) -> geo::MultiPolygon<f64> {
-    geo::MultiPolygon(
-        snap.boundaries
-            .of_scheme("lad")
-            .flat_map(|b| b.geometry.0.iter().cloned())
-            .collect(),
-    )
-}
-
-/// The Gi* layer for `res`, `window` and `category`, from the cache or computed now. With
-/// `protected` (aggregate roles) the counts behind it are the published ones, so a bin says
-/// nothing a published count does not (issue 13 point 3).
+/// [`crate::service::hotspots::hotspot_layer`] with its error as the API's.
 pub(crate) fn hotspot_layer(
     cache: &HotspotCache,
     snap: &Snapshot,
@@ -63,27 +37,9 @@ pub(crate) fn hotspot_layer(
     category: Option<Category>,
     protected: Option<&Protected>,
 ) -> ApiResult<Arc<HotspotLayer>> {
-    let class = if protected.is_some() {
-        DisclosureClass::Controlled
-    } else {
-        DisclosureClass::Exact
-    };
-    cache.get_or_compute((snap.data_version, res, window, category, class), || {
-        let published = protected.map(|p| move |cell| p.get(&cell).and_then(|v| v.value()));
-        let lookup: Option<&dyn Fn(CellIndex) -> Option<u32>> = published
-            .as_ref()
-            .map(|f| f as &dyn Fn(CellIndex) -> Option<u32>);
-        HotspotLayer::compute(
-            snap,
-            &study_area(snap),
-            res,
-            window,
-            category,
-            HOTSPOT_K,
-            lookup,
-        )
-        .map_err(ApiError::internal)
-    })
+    Ok(crate::service::hotspots::hotspot_layer(
+        cache, snap, res, window, category, protected,
+    )?)
 }
 
 pub fn router() -> Router<AppState> {
@@ -129,40 +85,29 @@ async fn get_hotspots(
             snap.data_version
         ),
         class: disclosure_class(auth.role),
-        // Per cell: neighbour list, counts, z, p and bins (about 256 bytes at k = 1).
-        estimate_bytes: study_area_cells(res).saturating_mul(256),
+        estimate_bytes: estimate_bytes(study_area_cells(res)),
     };
     let body = state
         .admission
         .run(work, move || {
             let layer = hotspot_layer(&cache, &snap, res, window, category, protected.as_deref())?;
-            let mut cells: Vec<&CellIndex> = layer
-                .cells
-                .keys()
-                .filter(|c| {
-                    bbox.is_none_or(|b| {
-                        let centre = h3o::LatLng::from(**c);
-                        b.contains_raw(centre.lng(), centre.lat())
-                    })
-                })
-                .collect();
-            cells.sort_unstable();
-            let out: Vec<Value> = cells
+            let out: Vec<Value> = cells_in(&layer, bbox)
                 .into_iter()
-                .filter_map(|cell| layer.cells.get(cell).map(|v| (cell, *v)))
-                .map(|(cell, (bin, z, count))| match &protected {
+                .map(|c| match &protected {
                     // A cell with no incident is not in the protected network: its count is 0,
                     // shown as suppressed for a child category (safeguards::releases).
                     Some(p) => {
                         let published = crate::safeguards::releases::shown(
-                            p.get(cell).copied().unwrap_or(Published::Value(0)),
+                            p.get(&c.h3).copied().unwrap_or(Published::Value(0)),
                             category,
                         );
-                        json!({"h3": cell.to_string(), "bin": bin,
+                        json!({"h3": c.h3.to_string(), "bin": c.bin,
                         "count": published.count_json(), "suppressed": published.is_suppressed()})
                     }
-                    None => json!({"h3": cell.to_string(), "bin": bin, "count": count, "z": z,
-                               "p": z.map(crate::analysis::gistar::two_sided_p)}),
+                    None => {
+                        json!({"h3": c.h3.to_string(), "bin": c.bin, "count": c.count, "z": c.z,
+                               "p": c.z.map(crate::analysis::gistar::two_sided_p)})
+                    }
                 })
                 .collect();
             Ok(json!({

@@ -6,7 +6,6 @@
 //! person-level endpoint before the safeguards layer exists.
 
 pub mod admission;
-mod analysis_cache;
 mod areas;
 pub mod auth;
 mod emerging;

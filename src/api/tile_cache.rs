@@ -13,17 +13,19 @@
 //! than evicting exactly the changed cells' tiles, but it is exact (nothing stale survives) and
 //! costs nothing per change; the trade-off is a cold cache after each import.
 //!
-//! Memory is bounded: each of the 16 shards holds at most a sixteenth of the byte budget and
-//! empties itself when a new tile would exceed it (cheap, and fair under a trace of mostly
-//! repeated viewports). Empty tiles are cached too (as `204`).
+//! Memory is bounded: the cache is an instance of the server's one generic cache
+//! ([`crate::cache::BoundedCache`]) in 16 shards, each holding at most a sixteenth of the byte
+//! budget and evicting its oldest tiles to make room for a new one. Empty tiles are cached too
+//! (as `204`).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
+use crate::cache::{BoundedCache, CacheKey};
 use crate::domain::{Category, TimeWindow};
 use crate::safeguards::policy::DisclosureClass;
 
+/// Shards of the cache, each with its own lock: concurrent tile requests rarely contend.
 const SHARDS: usize = 16;
 
 /// Everything that fixes a tile's bytes.
@@ -70,6 +72,18 @@ impl TileKey {
     }
 }
 
+impl CacheKey for TileKey {
+    fn data_version(&self) -> Option<u64> {
+        Some(self.data_version)
+    }
+
+    /// The shard of a tile position: every version and variant of one tile share a shard, so
+    /// a newer version always meets (and clears) the older ones.
+    fn shard_hash<H: Hasher>(&self, state: &mut H) {
+        (self.layer, self.z, self.x, self.y).hash(state);
+    }
+}
+
 /// One cached tile: `None` bodies are empty tiles (204).
 #[derive(Debug, Clone)]
 pub struct CachedTile {
@@ -85,100 +99,40 @@ impl CachedTile {
     }
 }
 
-#[derive(Debug, Default)]
-struct Shard {
-    data_version: u64,
-    tiles: HashMap<TileKey, CachedTile>,
-    bytes: usize,
-}
-
-/// A sharded, size-bounded map from [`TileKey`] to [`CachedTile`].
+/// A sharded, byte-bounded map from [`TileKey`] to [`CachedTile`]: an instance of the generic
+/// [`BoundedCache`].
 #[derive(Debug)]
-pub struct TileCache {
-    shards: Vec<Mutex<Shard>>,
-    shard_budget_bytes: usize,
-    hasher: std::hash::RandomState,
-}
+pub struct TileCache(BoundedCache<TileKey, CachedTile>);
 
 impl TileCache {
     /// A cache of at most about `budget_bytes`; 0 disables caching.
     pub fn new(budget_bytes: usize) -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            shard_budget_bytes: budget_bytes / SHARDS,
-            hasher: std::hash::RandomState::new(),
-        }
-    }
-
-    /// The shard of a tile position: every version and variant of one tile share a shard, so
-    /// a newer version always meets (and clears) the older ones.
-    fn shard(&self, key: &TileKey) -> &Mutex<Shard> {
-        let i = (self.hasher.hash_one((key.layer, key.z, key.x, key.y)) as usize) % SHARDS;
-        &self.shards[i]
+        Self(BoundedCache::weighted(
+            budget_bytes,
+            SHARDS,
+            CachedTile::bytes,
+        ))
     }
 
     /// The cached tile for `key`, if any. A key of a newer data version than the shard's
     /// empties the shard first.
     pub fn get(&self, key: &TileKey) -> Option<CachedTile> {
-        if self.shard_budget_bytes == 0 {
-            return None;
-        }
-        let mut shard = self
-            .shard(key)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if key.data_version != shard.data_version {
-            if key.data_version > shard.data_version {
-                shard.tiles.clear();
-                shard.bytes = 0;
-                shard.data_version = key.data_version;
-            }
-            return None;
-        }
-        shard.tiles.get(key).cloned()
+        self.0.get(key).map(|t| CachedTile::clone(&t))
     }
 
     /// Stores `tile` under `key` (ignored for a version older than the shard's).
     pub fn put(&self, key: TileKey, tile: CachedTile) {
-        if self.shard_budget_bytes == 0 {
-            return;
-        }
-        let size = tile.bytes();
-        let mut shard = self
-            .shard(&key)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if key.data_version < shard.data_version {
-            return;
-        }
-        if key.data_version > shard.data_version {
-            shard.tiles.clear();
-            shard.bytes = 0;
-            shard.data_version = key.data_version;
-        }
-        if shard.bytes + size > self.shard_budget_bytes {
-            shard.tiles.clear();
-            shard.bytes = 0;
-        }
-        if size <= self.shard_budget_bytes {
-            shard.bytes += size;
-            if let Some(old) = shard.tiles.insert(key, tile) {
-                shard.bytes -= old.bytes();
-            }
-        }
+        self.0.insert(key, Arc::new(tile));
     }
 
     /// Tiles held (all shards).
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).tiles.len())
-            .sum()
+        self.0.len()
     }
 
     /// True when nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 }
 

@@ -4,9 +4,9 @@
 //! a system of bounded equations by interval propagation.
 //!
 //! The server calls [`releases::month_release`], [`releases::window_release`] and
-//! [`releases::shown_cell`] for the hexagon layers (as `api::hexagons::protected_cells` does),
+//! [`releases::shown_cell`] for the hexagon layers (as `service::hexagons::protected_cells` does),
 //! and reads the same monthly releases' area figures into [`releases::area_table`] for area
-//! tables (as `api::areas` does through `api::hexagons::area_figures`). Nothing of the
+//! tables (as `service::areas` does through `service::hexagons::area_figures`). Nothing of the
 //! protection is re-implemented here.
 //!
 //! The attacker's reading of a figure (docs/DISCLOSURE.md, "Attack harness"):
@@ -241,7 +241,7 @@ struct Server<'a> {
     policy: DisclosurePolicy,
     /// Monthly releases, cached as the API caches them.
     cache: HashMap<(TimeWindow, Option<Category>), MonthLayer>,
-    /// The areas of every scheme as fixed cells (`api::hexagons::release_areas`).
+    /// The areas of every scheme as fixed cells (`service::hexagons::release_areas`).
     areas: Vec<AreaCells>,
 }
 
@@ -303,7 +303,7 @@ impl<'a> Server<'a> {
         counts.into_iter().collect()
     }
 
-    /// The release of `month` for `category`, computed as `api::hexagons::month_bundle` does.
+    /// The release of `month` for `category`, computed as `service::hexagons::month_bundle` does.
     fn month(&mut self, m: TimeWindow, category: Option<Category>) -> &MonthLayer {
         if !self.cache.contains_key(&(m, category)) {
             let counts_of = |c, res| self.counts(m, c, res);
@@ -323,7 +323,7 @@ impl<'a> Server<'a> {
     }
 
     /// `GET /api/v1/hexagons?category=…&from=…&to=…&res=r` for every `r` the role may ask
-    /// for, as `api::hexagons` builds it.
+    /// for, as `service::hexagons` builds it.
     fn hexagons(&mut self, window: TimeWindow, category: Option<Category>) -> Layer {
         let months = self
             .span()
@@ -343,7 +343,7 @@ impl<'a> Server<'a> {
     }
 
     /// `GET /api/v1/areas/compare?scheme=…&a=…&b=…` for a window and category, as
-    /// `api::areas` builds it for aggregate roles (`api::hexagons::area_figures`).
+    /// `service::areas` builds it for aggregate roles (`service::hexagons::area_figures`).
     fn compare(
         &mut self,
         scheme: &Scheme,
@@ -1222,7 +1222,7 @@ fn the_category_layers_and_all_categories_together_pin_no_suppressed_count() {
 
 /// Review attack 1 at library level: the 78 month windows of one year of an area comparison
 /// (two areas × twelve months, each area-month published on its own and the table assembled by
-/// `releases::area_table` as `api::areas` does), solved with
+/// `releases::area_table` as `service::areas` does), solved with
 /// bounds on every cell and every total. No suppressed month is pinned, and the 78 windows give
 /// exactly the intervals of the twelve single months. End to end:
 /// `tests/api/differencing.rs`, `every_month_window_of_an_area_comparison_pins_no_suppressed_month`.

@@ -1,0 +1,68 @@
+//! The analysis layers as services (issue 15, point 4): hexagon counts and the monthly
+//! releases behind them ([`hexagons`]), Getis-Ord Gi* hot spots ([`hotspots`]), emerging hot
+//! spots ([`emerging`]), near-repeat risk windows ([`risk`]) and the area comparison
+//! ([`areas`]).
+//!
+//! Each service computes its layer from a [`Snapshot`] and typed parameters and returns typed
+//! results; the layers worth keeping are cached in instances of the one generic
+//! [`crate::cache::BoundedCache`], keyed by the data version they were computed from. The
+//! services are synchronous and know nothing of HTTP: the handlers in `api` parse the
+//! parameters, authorise the caller, run a service on the blocking pool through the admission
+//! layer (`api::admission`, which measures and bounds it with `analysis::cancel::run_budgeted`
+//! under the estimates the services give), and encode what it returns. The tile layers draw on
+//! the same services, so a map and its table share one computation.
+
+pub mod areas;
+pub mod emerging;
+pub mod hexagons;
+pub mod hotspots;
+pub mod risk;
+
+#[cfg(test)]
+mod test_support;
+
+use crate::analysis::AnalysisError;
+use crate::domain::TimeWindow;
+use crate::index::Snapshot;
+
+/// Why a service could not compute its layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The analysis failed, or was cancelled at a checkpoint (by the admission layer: the
+    /// request went away or passed its memory budget).
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
+    /// A hexagon query would list more cells than one response may hold.
+    #[error(
+        "{cells} cells exceed the limit of {}; use a smaller bbox or a coarser res",
+        hexagons::MAX_CELLS
+    )]
+    TooManyCells {
+        /// Cells the query matched.
+        cells: usize,
+    },
+    /// An area asked for is missing from the monthly releases it should be part of.
+    #[error("an area of the request is missing from the monthly release")]
+    AreaNotReleased,
+}
+
+/// Result alias for the services.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The four authorities (the `lad` outlines) as one study area.
+pub fn study_area(snap: &Snapshot) -> geo::MultiPolygon<f64> {
+    geo::MultiPolygon(
+        snap.boundaries
+            .of_scheme("lad")
+            .flat_map(|b| b.geometry.0.iter().cloned())
+            .collect(),
+    )
+}
+
+/// The days the data covers, if any.
+pub fn data_span(snap: &Snapshot) -> Option<TimeWindow> {
+    snap.incidents
+        .day_range()
+        .and_then(|(a, b)| TimeWindow::new(a, b).ok())
+}

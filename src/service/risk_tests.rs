@@ -1,0 +1,99 @@
+use super::*;
+use crate::service::test_support::snapshot;
+
+/// The layer calibrated and projected directly, without the service.
+fn direct(snap: &Snapshot, category: Option<Category>, as_of: Day) -> RiskLayer {
+    let settings = RiskSettings::default();
+    let calibration = calibrate(
+        &study_events(snap, as_of, &settings),
+        category,
+        as_of,
+        &settings,
+    )
+    .expect("calibrated");
+    let recent = snap.incidents.day_events(
+        as_of.minus_days(settings.recent_days.saturating_sub(1)),
+        as_of,
+    );
+    project(&recent, as_of, &settings, &calibration).expect("projected")
+}
+
+#[test]
+fn the_layer_is_the_projection_of_the_current_calibration_and_is_cached() {
+    let cache = Arc::new(RiskCache::default());
+    let snap = snapshot(1);
+    let as_of = default_as_of(&snap).expect("days known");
+    let (layer, current) = risk_result(&cache, &snap, None, as_of).expect("computed");
+    assert!(
+        current,
+        "no older calibration to stand in: the current one is computed"
+    );
+    assert_eq!(*layer, direct(&snap, None, as_of));
+    assert_eq!(calibration_version(&cache, &snap, None, as_of), 1);
+    let (again, _) = risk_result(&cache, &snap, None, as_of).expect("computed");
+    assert!(Arc::ptr_eq(&layer, &again), "a cache hit");
+}
+
+#[test]
+fn a_new_data_version_is_projected_at_once_from_the_previous_calibration() {
+    let cache = Arc::new(RiskCache::default());
+    let first = snapshot(1);
+    let as_of = default_as_of(&first).expect("days known");
+    let (layer, _) = risk_result(&cache, &first, None, as_of).expect("computed");
+    let next = snapshot(2);
+    // The calibration of version 1 stands in until version 2's is in (the background thread
+    // may already have finished it: then the current one is used).
+    let (fresh, current) = risk_result(&cache, &next, None, as_of).expect("computed");
+    assert!(!Arc::ptr_eq(&layer, &fresh), "a new data version misses");
+    assert_eq!(
+        current,
+        calibration_version(&cache, &next, None, as_of) == 2 && fresh.calibrated_as_of == as_of
+    );
+    assert_eq!(fresh.windows, layer.windows, "the same data and bands");
+    // Another category has no usable calibration: it is computed on the spot.
+    let (drugs, current) =
+        risk_result(&cache, &next, Some(Category::Drugs), as_of).expect("computed");
+    assert!(current);
+    assert_eq!(*drugs, direct(&next, Some(Category::Drugs), as_of));
+}
+
+#[test]
+fn a_calibration_older_than_the_stale_limit_is_not_used() {
+    let cache = Arc::new(RiskCache::default());
+    let snap = snapshot(1);
+    let as_of = default_as_of(&snap).expect("days known");
+    let old = as_of.minus_days(STALE_DAYS + 1);
+    risk_result(&cache, &snap, None, old).expect("computed");
+    assert!(usable((1, None, as_of.minus_days(STALE_DAYS)), None, as_of));
+    assert!(!usable((1, None, old), None, as_of));
+    assert!(!usable((1, Some(Category::Drugs), as_of), None, as_of));
+    let (_, current) = risk_result(&cache, &snap, None, as_of).expect("computed");
+    assert!(
+        current,
+        "computed on the spot, not projected from the stale one"
+    );
+}
+
+#[test]
+fn aggregate_roles_get_coarse_cells_and_a_month_start() {
+    let cache = Arc::new(RiskCache::default());
+    let snap = snapshot(1);
+    let as_of = served_as_of(
+        default_as_of(&snap).expect("days known"),
+        DisclosureClass::Controlled,
+    );
+    assert_eq!(as_of, releases::snap_as_of(as_of));
+    let (layer, _) = risk_result(&cache, &snap, None, as_of).expect("computed");
+    let coarse = coarse_windows(&layer, &snap, &DisclosurePolicy::default()).expect("coarsened");
+    for w in &coarse {
+        assert_eq!(w.h3.resolution(), COARSE_RES);
+    }
+    let tiles = tile_layer(&layer, Some(&coarse));
+    assert_eq!(tiles.res, COARSE_RES);
+    assert!(
+        tiles
+            .cells
+            .values()
+            .all(|v| v.count == HexCount::Suppressed)
+    );
+}
