@@ -17,7 +17,7 @@ use super::AppState;
 use super::auth::ENDPOINTS;
 use super::features::{INCIDENT_LIMIT_DEFAULT, INCIDENT_LIMIT_MAX};
 use super::hexagons::MAX_CELLS;
-use crate::domain::Role;
+use crate::domain::{Authority, Role};
 use crate::domain::{Category, LegalBasis, PurposeCode};
 use crate::safeguards::policy::role_may_read;
 use crate::safeguards::policy::{DataClass, DenyReason};
@@ -478,8 +478,8 @@ fn data_ops(schemes: &[&str]) -> Vec<Op> {
             ok_json(&schema_ref("AreaComparison"), "areas with incidents {count, suppressed}, rate_per_1000_youth, monthly, trend_per_month; months; total; disclosure (aggregate roles: protected table, whole months)"))
             .params(vec![
                 query("scheme", true, &scheme_schema(schemes), "boundary scheme"),
-                query("a", true, &json!({"type": "string", "minLength": 1, "examples": ["E06000023"]}), "first area code (400 when the scheme has no such area)"),
-                query("b", true, &json!({"type": "string", "minLength": 1, "examples": ["E06000024"]}), "second area code"),
+                query("a", true, &json!({"type": "string", "minLength": 1, "examples": [Authority::Bristol.code()]}), "first area code (400 when the scheme has no such area)"),
+                query("b", true, &json!({"type": "string", "minLength": 1, "examples": [Authority::NorthSomerset.code()]}), "second area code"),
                 from.clone(), to.clone(), category.clone(),
             ])
             .admitted(),

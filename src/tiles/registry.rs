@@ -18,15 +18,12 @@ use super::mvt::EncodedLayer;
 use super::sources::{self, RenderQuery, SharedShapes};
 use super::tilejson::{FieldType, TileJson, VectorLayer};
 use crate::domain::Bbox;
+use crate::domain::geography::MAP_CENTRE;
 use crate::index::Snapshot;
 use crate::safeguards::policy::DataClass;
 
 /// Attribution carried by every TileJSON document.
 pub const TILE_ATTRIBUTION: &str = "Contains OS data © Crown copyright and database right; contains National Statistics data © Crown copyright and database right; Open Government Licence v3.0. Incident data in the demo are synthetic.";
-
-/// `[lon, lat]` of the default view of every TileJSON document (central Bristol); its zoom is
-/// 11 brought into the layer's zoom range.
-pub const TILE_CENTRE: [f64; 2] = [-2.59, 51.45];
 
 /// The query parameters a layer's tiles take (the same for its TileJSON, which passes them on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,8 +182,9 @@ pub trait TileSource: Send + Sync + std::fmt::Debug {
     fn tilejson(&self, tile_url: String, bounds: Bbox) -> TilesResult<TileJson> {
         let spec = self.spec();
         let mut doc = TileJson::new(spec.name, tile_url, spec.minzoom, spec.maxzoom, bounds);
+        // The map's default view at zoom 11, brought into the layer's zoom range.
         let zoom = 11.min(spec.maxzoom).max(spec.minzoom);
-        doc.center = Some((TILE_CENTRE[0], TILE_CENTRE[1], zoom));
+        doc.center = Some((MAP_CENTRE[0], MAP_CENTRE[1], zoom));
         doc.attribution = Some(TILE_ATTRIBUTION.to_owned());
         doc.vector_layers.push(self.vector_layer());
         doc.validate()?;
