@@ -5,6 +5,7 @@
 //! refused: deny by default.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::LazyLock;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
@@ -19,10 +20,11 @@ use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
 use crate::safeguards::monitor::{Alert, RefusalKey, RefusalVerdict, now_ms};
 use crate::safeguards::policy::{DataClass, DenyReason, POLICY_VERSION, TokenProblem, authorise};
 use crate::safeguards::tokens::{self, bearer_token, token_hash, token_id};
+use crate::tiles::registry::tile_routes;
 
-/// Every route and the class of data it returns; `None` for infrastructure (health, the
-/// OpenAPI document) that carries no data.
-pub const ENDPOINTS: &[(&str, Option<DataClass>)] = &[
+/// The routes other than the tile layers' and the class of data each returns; `None` for
+/// infrastructure (health, the OpenAPI document) that carries no data.
+const API_ENDPOINTS: &[Endpoint] = &[
     ("/health", None),
     ("/api/v1/openapi.json", None),
     ("/api/v1/meta", Some(DataClass::Reference)),
@@ -35,32 +37,8 @@ pub const ENDPOINTS: &[(&str, Option<DataClass>)] = &[
     ("/api/v1/areas/compare", Some(DataClass::Aggregate)),
     ("/api/v1/layers", Some(DataClass::Reference)),
     ("/api/v1/hotspots", Some(DataClass::Aggregate)),
-    ("/tiles/hotspots.json", Some(DataClass::Aggregate)),
-    ("/tiles/hotspots/{z}/{x}/{y}", Some(DataClass::Aggregate)),
     ("/api/v1/emerging", Some(DataClass::Aggregate)),
-    ("/tiles/emerging.json", Some(DataClass::Aggregate)),
-    ("/tiles/emerging/{z}/{x}/{y}", Some(DataClass::Aggregate)),
     ("/api/v1/risk-windows", Some(DataClass::Aggregate)),
-    ("/tiles/risk.json", Some(DataClass::Aggregate)),
-    ("/tiles/risk/{z}/{x}/{y}", Some(DataClass::Aggregate)),
-    ("/tiles/hexagons.json", Some(DataClass::Aggregate)),
-    ("/tiles/hexagons/{z}/{x}/{y}", Some(DataClass::Aggregate)),
-    ("/tiles/crossborder.json", Some(DataClass::Aggregate)),
-    ("/tiles/crossborder/{z}/{x}/{y}", Some(DataClass::Aggregate)),
-    ("/tiles/incidents.json", Some(DataClass::PlaceLevel)),
-    ("/tiles/incidents/{z}/{x}/{y}", Some(DataClass::PlaceLevel)),
-    ("/tiles/places.json", Some(DataClass::PlaceLevel)),
-    ("/tiles/places/{z}/{x}/{y}", Some(DataClass::PlaceLevel)),
-    ("/tiles/schools.json", Some(DataClass::Reference)),
-    ("/tiles/schools/{z}/{x}/{y}", Some(DataClass::Reference)),
-    ("/tiles/routes.json", Some(DataClass::Reference)),
-    ("/tiles/routes/{z}/{x}/{y}", Some(DataClass::Reference)),
-    ("/tiles/stops.json", Some(DataClass::Reference)),
-    ("/tiles/stops/{z}/{x}/{y}", Some(DataClass::Reference)),
-    ("/tiles/services.json", Some(DataClass::Reference)),
-    ("/tiles/services/{z}/{x}/{y}", Some(DataClass::Reference)),
-    ("/tiles/boundaries.json", Some(DataClass::Reference)),
-    ("/tiles/boundaries/{z}/{x}/{y}", Some(DataClass::Reference)),
     ("/api/v1/places", Some(DataClass::PlaceLevel)),
     ("/api/v1/incidents", Some(DataClass::PlaceLevel)),
     ("/api/v1/people", Some(DataClass::PersonLevel)),
@@ -70,6 +48,44 @@ pub const ENDPOINTS: &[(&str, Option<DataClass>)] = &[
     ("/api/v1/audit/alerts", Some(DataClass::AuditLog)),
     ("/api/v1/equality/latest", Some(DataClass::Equality)),
 ];
+
+/// Every route and the class of data it returns: [`API_ENDPOINTS`], then the two routes of
+/// each registered tile source (`tiles::registry`) with the source's class.
+pub const ENDPOINTS: Endpoints = Endpoints;
+
+/// One row of the access table: a route and its class.
+pub type Endpoint = (&'static str, Option<DataClass>);
+
+/// The access table, built once from [`API_ENDPOINTS`] and the tile registry and read as a
+/// slice of [`Endpoint`]s (it derefs to one and iterates like one), as it was when written
+/// by hand as a constant.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoints;
+
+static TABLE: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
+    let tiles = tile_routes().iter().flat_map(|r| {
+        let class = Some(r.source.class());
+        [(r.tilejson.as_str(), class), (r.tiles.as_str(), class)]
+    });
+    API_ENDPOINTS.iter().copied().chain(tiles).collect()
+});
+
+impl std::ops::Deref for Endpoints {
+    type Target = [Endpoint];
+
+    fn deref(&self) -> &[Endpoint] {
+        &TABLE
+    }
+}
+
+impl IntoIterator for Endpoints {
+    type Item = &'static Endpoint;
+    type IntoIter = std::slice::Iter<'static, Endpoint>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        TABLE.iter()
+    }
+}
 
 /// The declared class of `route`: `None` when the route is not in [`ENDPOINTS`] (refused),
 /// `Some(None)` for infrastructure routes that carry no data.

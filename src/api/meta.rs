@@ -11,6 +11,7 @@ use super::{ApiResult, AppState, STUDY_AREA};
 use crate::domain::Category;
 use crate::index::{H3Res, IncidentLayer};
 use crate::safeguards::policy::{DataClass, disclosure_class, role_may_read};
+use crate::tiles::registry::REGISTRY;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/meta", get(get_meta))
@@ -20,6 +21,19 @@ fn data_span(index: &IncidentLayer) -> (Value, Value) {
     index
         .day_range()
         .map_or((Value::Null, Value::Null), |(a, b)| (json!(a), json!(b)))
+}
+
+/// The layers the map may request (`caller.layers`): the registered sources with a place in
+/// `/api/v1/meta` ([`crate::tiles::registry::LayerSpec::meta_order`]), in that order, whose
+/// class is among the caller's `classes`.
+fn map_layers(classes: &[DataClass]) -> Vec<&'static str> {
+    let mut listed: Vec<(u8, &'static str)> = REGISTRY
+        .iter()
+        .filter(|s| classes.contains(&s.class()))
+        .filter_map(|s| s.spec().meta_order.map(|rank| (rank, s.name())))
+        .collect();
+    listed.sort_unstable();
+    listed.into_iter().map(|(_, name)| name).collect()
 }
 
 async fn get_meta(
@@ -37,22 +51,7 @@ async fn get_meta(
     .into_iter()
     .filter(|c| role_may_read(auth.role, *c))
     .collect();
-    // Layers the map may request, by the class of their endpoint.
-    let layers: Vec<&str> = [
-        ("hexagons", DataClass::Aggregate),
-        ("crossborder", DataClass::Aggregate),
-        ("boundaries", DataClass::Reference),
-        ("schools", DataClass::Reference),
-        ("stops", DataClass::Reference),
-        ("routes", DataClass::Reference),
-        ("services", DataClass::Reference),
-        ("places", DataClass::PlaceLevel),
-        ("incidents", DataClass::PlaceLevel),
-    ]
-    .into_iter()
-    .filter(|(_, c)| classes.contains(c))
-    .map(|(l, _)| l)
-    .collect();
+    let layers = map_layers(&classes);
     let snap = state.snapshot();
     let (from, to) = data_span(&snap.incidents);
     let categories: Vec<Value> = Category::ALL
@@ -89,4 +88,46 @@ async fn get_meta(
         },
         "attribution": "Contains public sector information licensed under the Open Government Licence v3.0. Contains OS data © Crown copyright and database right. Synthetic demo data.",
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_map_layers_keep_their_order_and_follow_the_classes() {
+        let all = [
+            DataClass::Reference,
+            DataClass::Aggregate,
+            DataClass::PlaceLevel,
+            DataClass::PersonLevel,
+        ];
+        assert_eq!(
+            map_layers(&all),
+            [
+                "hexagons",
+                "crossborder",
+                "boundaries",
+                "schools",
+                "stops",
+                "routes",
+                "services",
+                "places",
+                "incidents"
+            ]
+        );
+        assert_eq!(
+            map_layers(&[DataClass::Reference, DataClass::Aggregate]),
+            [
+                "hexagons",
+                "crossborder",
+                "boundaries",
+                "schools",
+                "stops",
+                "routes",
+                "services"
+            ]
+        );
+        assert!(map_layers(&[DataClass::AuditLog]).is_empty());
+    }
 }

@@ -39,7 +39,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
 
-use crate::domain::{Bbox, Day};
+use crate::domain::Day;
 use crate::index::Snapshot;
 use crate::safeguards::audit::{AuditEntry, AuditEvent, AuditLog};
 use crate::safeguards::disclosure::DisclosurePolicy;
@@ -69,8 +69,9 @@ pub(crate) fn query_window(
 /// Bytes of encoded tiles kept in memory (both representations).
 pub const TILE_CACHE_BYTES: usize = 256 << 20;
 
-/// Study-area bounds for all layers (maps.md §1): the four authority outlines.
-pub const STUDY_AREA: [f64; 4] = [-3.12, 51.27, -2.25, 51.69];
+/// Study-area bounds for all layers (maps.md §1): the four authority outlines; the box, built
+/// once. Both live with the rest of the partnership's geography in `domain::geography`.
+pub use crate::domain::geography::{STUDY_AREA, study_area};
 
 /// Where "today" comes from: the system clock, or a fixed day (tests and demonstrations of
 /// review dates and MACE windows; logged at start-up).
@@ -281,12 +282,6 @@ impl AppState {
         })
         .await
     }
-}
-
-/// The study-area box.
-pub fn study_area() -> Bbox {
-    Bbox::from_coords(STUDY_AREA[0], STUDY_AREA[1], STUDY_AREA[2], STUDY_AREA[3])
-        .expect("STUDY_AREA is a valid constant box (checked by a unit test)")
 }
 
 /// Runs `f` on the blocking pool, carrying the current tracing span.

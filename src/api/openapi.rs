@@ -17,9 +17,11 @@ use super::AppState;
 use super::auth::ENDPOINTS;
 use super::features::{INCIDENT_LIMIT_DEFAULT, INCIDENT_LIMIT_MAX};
 use super::hexagons::MAX_CELLS;
+use crate::domain::{Authority, Role};
 use crate::domain::{Category, LegalBasis, PurposeCode};
+use crate::safeguards::policy::role_may_read;
 use crate::safeguards::policy::{DataClass, DenyReason};
-use crate::tiles::sources::LAYERS;
+use crate::tiles::registry::{TileQuery, tile_routes};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -476,8 +478,8 @@ fn data_ops(schemes: &[&str]) -> Vec<Op> {
             ok_json(&schema_ref("AreaComparison"), "areas with incidents {count, suppressed}, rate_per_1000_youth, monthly, trend_per_month; months; total; disclosure (aggregate roles: protected table, whole months)"))
             .params(vec![
                 query("scheme", true, &scheme_schema(schemes), "boundary scheme"),
-                query("a", true, &json!({"type": "string", "minLength": 1, "examples": ["E06000023"]}), "first area code (400 when the scheme has no such area)"),
-                query("b", true, &json!({"type": "string", "minLength": 1, "examples": ["E06000024"]}), "second area code"),
+                query("a", true, &json!({"type": "string", "minLength": 1, "examples": [Authority::Bristol.code()]}), "first area code (400 when the scheme has no such area)"),
+                query("b", true, &json!({"type": "string", "minLength": 1, "examples": [Authority::NorthSomerset.code()]}), "second area code"),
                 from.clone(), to.clone(), category.clone(),
             ])
             .admitted(),
@@ -521,17 +523,20 @@ fn data_ops(schemes: &[&str]) -> Vec<Op> {
     ]
 }
 
-/// Per tile layer, its TileJSON and tile operations.
+/// Per registered tile source, its TileJSON and tile operations: a token is required where
+/// the public role may not read the source's class, and sources drawing an analysis run
+/// through the admission layer.
 fn tile_ops(schemes: &[&str]) -> Vec<Op> {
     let mut ops = Vec::new();
-    for spec in LAYERS {
+    for routes in tile_routes() {
+        let spec = routes.source.spec();
         let mut params = vec![query(
             "v",
             false,
             &json!({"type": "integer", "minimum": 0, "maximum": i64::MAX}),
             "data version (a cache buster; any whole number)",
         )];
-        if spec.temporal {
+        if spec.temporal() {
             let day = "day, inclusive (YYYY-MM-DD; aggregate roles: widened to the month); from not after to";
             params.extend([
                 query("from", false, &date_schema(), day),
@@ -539,7 +544,7 @@ fn tile_ops(schemes: &[&str]) -> Vec<Op> {
                 category_param(),
             ]);
         }
-        if spec.name == "boundaries" {
+        if spec.query == TileQuery::Scheme {
             let mut s = scheme_schema(schemes);
             s["default"] = json!("lad");
             params.push(query("scheme", false, &s, "boundary scheme"));
@@ -559,7 +564,7 @@ fn tile_ops(schemes: &[&str]) -> Vec<Op> {
         let title = title_case(spec.name);
         ops.push(
             Op::new(
-                &format!("/tiles/{}.json", spec.name),
+                &routes.tilejson,
                 &format!("get{title}TileJson"),
                 &format!(
                     "TileJSON 3.0.0 of the {} layer: {}",
@@ -581,7 +586,7 @@ fn tile_ops(schemes: &[&str]) -> Vec<Op> {
             json!({"description": "not modified (If-None-Match)"}),
         );
         let mut op = Op::new(
-            &format!("/tiles/{}/{{z}}/{{x}}/{{y}}", spec.name),
+            &routes.tiles,
             &format!("get{title}Tile"),
             &format!(
                 "Mapbox Vector Tile of the {} layer (zoom {}-{})",
@@ -590,10 +595,10 @@ fn tile_ops(schemes: &[&str]) -> Vec<Op> {
             success,
         )
         .params(tile_params);
-        if matches!(spec.name, "incidents" | "places") {
+        if !role_may_read(Role::Public, spec.class) {
             op = op.auth();
         }
-        if matches!(spec.name, "hotspots" | "emerging" | "risk") {
+        if spec.analysis.is_some() {
             op = op.admitted();
         }
         ops.push(op);

@@ -1,8 +1,13 @@
 //! Vector tiles and TileJSON (issue 5; maps.md §1, §4, §5): `GET /tiles/{layer}.json`,
 //! `GET /tiles/{layer}/{z}/{x}/{y}` and `GET /api/v1/layers`.
 //!
-//! Each layer is its own route, declared with its data class in `auth::ENDPOINTS`, so the
+//! Each layer is one typed source in `tiles::registry::REGISTRY`; its two routes are generated
+//! from it here, and their rows of `auth::ENDPOINTS` carry the source's data class, so the
 //! policy layer refuses a layer the role may not see exactly as it refuses any endpoint.
+//! The tile handler is a row of small named steps, as in martin's `srv/tiles/content.rs`:
+//! check the query and coordinate, build the cache key (with the parts the source declares),
+//! answer `304` or from the cache, compute the analyses the source draws, then render and
+//! encode on the blocking pool.
 //! Aggregate layers get the same disclosure control as `/api/v1/hexagons` for public and
 //! planner callers (whole months; counts from the protected network of the whole study area).
 //!
@@ -29,50 +34,39 @@ use super::params::Params;
 use super::tile_cache::{CachedTile, TileKey};
 use super::{ApiError, ApiResult, AppState, blocking, study_area};
 use crate::domain::TimeWindow;
+use crate::index::Snapshot;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class, role_may_read};
 use crate::safeguards::releases;
 use crate::tiles::hexagons::res_for_zoom;
-use crate::tiles::sources::{
-    HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, LAYERS, LayerSpec, RenderQuery, render,
-};
-use crate::tiles::{TileCoord, TileJson, VectorLayer};
+use crate::tiles::registry::{TileAnalysis, TileSource, tile_routes};
+use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, ProtectedCells, RenderQuery};
+use crate::tiles::{EncodedLayer, TileCoord};
 
 /// The MVT media type (maps.md §5.1).
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
-
-/// Attribution carried by every TileJSON document.
-const ATTRIBUTION: &str = "Contains OS data © Crown copyright and database right; contains National Statistics data © Crown copyright and database right; Open Government Licence v3.0. Incident data in the demo are synthetic.";
 
 /// Default boundary scheme of the boundaries layer.
 const DEFAULT_SCHEME: &str = "lad";
 
 pub fn router() -> Router<AppState> {
     let mut r = Router::new().route("/api/v1/layers", get(get_layers));
-    for spec in LAYERS {
+    for routes in tile_routes() {
+        let source = routes.source;
         r = r
             .route(
-                &format!("/tiles/{}.json", spec.name),
+                &routes.tilejson,
                 get(move |state, auth, headers, params| {
-                    get_tilejson(spec, state, auth, headers, params)
+                    get_tilejson(source, state, auth, headers, params)
                 }),
             )
             .route(
-                &format!("/tiles/{}/{{z}}/{{x}}/{{y}}", spec.name),
+                &routes.tiles,
                 get(move |state, auth, path, headers, params| {
-                    get_tile(spec, state, auth, path, headers, params)
+                    get_tile(source, state, auth, path, headers, params)
                 }),
             );
     }
     r
-}
-
-/// Query parameters a layer's tiles take.
-fn allowed_params(spec: &LayerSpec) -> &'static [&'static str] {
-    match (spec.temporal, spec.name) {
-        (true, _) => &["from", "to", "category", "v"],
-        (false, "boundaries") => &["scheme", "v"],
-        (false, _) => &["v"],
-    }
 }
 
 /// Parses `y`, which may carry a `.pbf` or `.mvt` extension.
@@ -164,42 +158,94 @@ fn bytes_of(b: &Arc<[u8]>) -> axum::body::Bytes {
     axum::body::Bytes::copy_from_slice(b)
 }
 
-#[tracing::instrument(skip_all, fields(layer = spec.name, tile))]
+#[tracing::instrument(skip_all, fields(layer = source.name(), tile))]
 async fn get_tile(
-    spec: &'static LayerSpec,
+    source: &'static dyn TileSource,
     State(state): State<AppState>,
     auth: Authorised,
     Path((z, x, y)): Path<(String, String, String)>,
     headers: HeaderMap,
     params: Params,
 ) -> ApiResult<Response> {
-    params.only(allowed_params(spec))?;
+    params.only(source.params())?;
     cache_buster(&params)?;
     let tile = parse_coord(&z, &x, &y)?;
     tracing::Span::current().record("tile", tracing::field::display(tile));
     let snap = state.snapshot();
-    let class = disclosure_class(auth.role);
-    let (window, category) = if spec.temporal {
-        let (_, window) = super::query_window(&params, &snap, class)?;
+    let key = tile_key(
+        source,
+        &state,
+        &snap,
+        &params,
+        disclosure_class(auth.role),
+        tile,
+    )?;
+    let want_gzip = accepts_gzip(&headers);
+    let etag = key.etag(want_gzip);
+    if none_match(&headers, &etag) {
+        return Ok(tile_response(StatusCode::NOT_MODIFIED, &etag, false, None));
+    }
+    if let Some(hit) = cached_response(&state, &key, want_gzip, &etag)? {
+        return Ok(hit);
+    }
+    let analyses = tile_analyses(&state, &snap, source.spec().analysis, tile.z(), &key).await?;
+    // The monthly releases of the window, computed through the admission layer when cold.
+    let protected = if source.spec().temporal() && key.class == DisclosureClass::Controlled {
+        let window = key.window.unwrap_or_else(TimeWindow::all);
+        Some(admitted_protected(&state, &snap, window, key.category, key.class).await?)
+    } else {
+        None
+    };
+    let job = TileJob {
+        source,
+        snap,
+        tile,
+        key,
+        etag,
+        want_gzip,
+        analyses,
+        protected,
+    };
+    let state = state.clone();
+    blocking(move || job.render(&state)).await
+}
+
+/// The cache key of `tile` for a caller of `class`: the parts every tile has, and those the
+/// source declares ([`TileSource::key_parts`]): the quantised window and category, the
+/// boundary scheme (validated against the store's), the Knox calibration drawn from.
+fn tile_key(
+    source: &'static dyn TileSource,
+    state: &AppState,
+    snap: &Snapshot,
+    params: &Params,
+    class: DisclosureClass,
+    tile: TileCoord,
+) -> ApiResult<TileKey> {
+    let parts = source.key_parts();
+    let (window, category) = if parts.window_and_category {
+        let (_, window) = super::query_window(params, snap, class)?;
         (Some(window), params.category()?)
     } else {
         (None, None)
     };
-    let scheme = if spec.name == "boundaries" {
+    let scheme = if parts.scheme {
         let s = params.get("scheme").unwrap_or(DEFAULT_SCHEME).to_owned();
-        if !snap.boundaries.has_scheme(&s) {
-            let known: Vec<&str> = snap.boundaries.schemes().collect();
-            return Err(ApiError::invalid(
-                "scheme",
-                format!("unknown scheme; known: {}", known.join(", ")),
-            ));
-        }
+        check_scheme(&s, snap)?;
         Some(s)
     } else {
         None
     };
-    let key = TileKey {
-        layer: spec.name,
+    let derived = if parts.calibration {
+        super::risk::default_as_of(snap)
+            .map(|d| super::risk::served_as_of(d, class))
+            .map_or(0, |as_of| {
+                super::risk::calibration_version(&state.risk, snap, category, as_of)
+            })
+    } else {
+        0
+    };
+    Ok(TileKey {
+        layer: source.name(),
         data_version: snap.data_version,
         z: tile.z(),
         x: tile.x(),
@@ -208,124 +254,139 @@ async fn get_tile(
         category,
         scheme,
         class,
-        derived: if spec.name == "risk" {
-            super::risk::default_as_of(&snap)
-                .map(|d| super::risk::served_as_of(d, class))
-                .map_or(0, |as_of| {
-                    super::risk::calibration_version(&state.risk, &snap, category, as_of)
-                })
-        } else {
-            0
-        },
-    };
-    let want_gzip = accepts_gzip(&headers);
-    let etag = key.etag(want_gzip);
-    if none_match(&headers, &etag) {
-        return Ok(tile_response(StatusCode::NOT_MODIFIED, &etag, false, None));
+        derived,
+    })
+}
+
+/// `scheme` when the store holds it; else `400` on `scheme` listing the known ones.
+fn check_scheme(scheme: &str, snap: &Snapshot) -> ApiResult<()> {
+    if snap.boundaries.has_scheme(scheme) {
+        return Ok(());
     }
-    let cache = Arc::clone(&state.tiles);
-    if let Some(hit) = cache.get(&key) {
-        match (&hit.raw, want_gzip, &hit.gzip) {
-            (None, _, _) => return Ok(tile_response(StatusCode::NO_CONTENT, &etag, false, None)),
-            (Some(_), true, Some(gz)) => {
-                return Ok(tile_response(
-                    StatusCode::OK,
-                    &etag,
-                    true,
-                    Some(Arc::clone(gz)),
-                ));
-            }
-            (Some(raw), false, _) => {
-                return Ok(tile_response(
-                    StatusCode::OK,
-                    &etag,
-                    false,
-                    Some(Arc::clone(raw)),
-                ));
-            }
-            (Some(raw), true, None) => {
-                let gz = gzip(raw)?;
-                cache.put(
-                    key,
-                    CachedTile {
-                        raw: Some(Arc::clone(raw)),
-                        gzip: Some(Arc::clone(&gz)),
-                    },
-                );
-                return Ok(tile_response(StatusCode::OK, &etag, true, Some(gz)));
-            }
+    let known: Vec<&str> = snap.boundaries.schemes().collect();
+    Err(ApiError::invalid(
+        "scheme",
+        format!("unknown scheme; known: {}", known.join(", ")),
+    ))
+}
+
+/// The answer from the tile cache, if it holds the tile: `204` for an empty tile, else the
+/// representation asked for (gzipping the cached bytes once when only the raw ones are held).
+fn cached_response(
+    state: &AppState,
+    key: &TileKey,
+    want_gzip: bool,
+    etag: &str,
+) -> ApiResult<Option<Response>> {
+    let Some(hit) = state.tiles.get(key) else {
+        return Ok(None);
+    };
+    Ok(Some(match (&hit.raw, want_gzip, &hit.gzip) {
+        (None, _, _) => tile_response(StatusCode::NO_CONTENT, etag, false, None),
+        (Some(_), true, Some(gz)) => {
+            tile_response(StatusCode::OK, etag, true, Some(Arc::clone(gz)))
         }
-    }
-    let analyses = tile_analyses(&state, &snap, spec.name, tile.z(), &key).await?;
-    // The monthly releases of the window, computed through the admission layer when cold.
-    let protected = if spec.temporal && key.class == DisclosureClass::Controlled {
-        let window = key.window.unwrap_or_else(TimeWindow::all);
-        Some(admitted_protected(&state, &snap, window, key.category, key.class).await?)
-    } else {
-        None
-    };
-    let policy = state.disclosure;
-    let tile_cache = Arc::clone(&cache);
-    let shapes = Arc::clone(&state.shapes);
-    blocking(move || {
-        let window = key.window.unwrap_or_else(TimeWindow::all);
+        (Some(raw), false, _) => tile_response(StatusCode::OK, etag, false, Some(Arc::clone(raw))),
+        (Some(raw), true, None) => {
+            let gz = gzip(raw)?;
+            state.tiles.put(
+                key.clone(),
+                CachedTile {
+                    raw: Some(Arc::clone(raw)),
+                    gzip: Some(Arc::clone(&gz)),
+                },
+            );
+            tile_response(StatusCode::OK, etag, true, Some(gz))
+        }
+    }))
+}
+
+/// Everything one tile is rendered from, moved onto the blocking pool.
+struct TileJob {
+    source: &'static dyn TileSource,
+    snap: Arc<Snapshot>,
+    tile: TileCoord,
+    key: TileKey,
+    etag: String,
+    want_gzip: bool,
+    analyses: TileAnalyses,
+    protected: Option<Arc<ProtectedCells>>,
+}
+
+impl TileJob {
+    /// Renders the tile (blocking), caches it, and answers `204` or `200`.
+    fn render(self, state: &AppState) -> ApiResult<Response> {
+        let policy = state.disclosure;
+        let key = &self.key;
         let controlled = key.class == DisclosureClass::Controlled;
-        let hotspots = analyses.hotspots.clone();
-        let emerging = analyses.emerging.as_deref().map(|(result, res)| {
-            super::emerging::tile_layer(result, *res, protected.as_deref(), key.category)
+        let emerging = self.analyses.emerging.as_deref().map(|(result, res)| {
+            super::emerging::tile_layer(result, *res, self.protected.as_deref(), key.category)
         });
-        let risk = match analyses.risk.as_ref() {
+        let risk = match self.analyses.risk.as_ref() {
             Some(layer) => {
-                let coarse = (key.class == DisclosureClass::Controlled)
-                    .then(|| super::risk::coarse_windows(layer, &snap, &policy))
+                let coarse = controlled
+                    .then(|| super::risk::coarse_windows(layer, &self.snap, &policy))
                     .transpose()?;
                 Some(super::risk::tile_layer(layer, coarse.as_deref()))
             }
             None => None,
         };
         let q = RenderQuery {
-            window,
+            window: key.window.unwrap_or_else(TimeWindow::all),
             category: key.category,
             scheme: key.scheme.as_deref().unwrap_or(DEFAULT_SCHEME),
-            protected: protected.as_deref(),
+            protected: self.protected.as_deref(),
             policy,
-            hotspots: hotspots.as_deref(),
+            hotspots: self.analyses.hotspots.as_deref(),
             emerging: emerging.as_ref(),
             risk: risk.as_ref(),
             max_res: controlled.then(|| releases::max_res(key.category)),
             zero_hidden_in: (controlled && releases::hides_zero(key.category)).then(study_area),
         };
-        let layer = render(spec.name, &snap, tile, &q, &shapes).map_err(ApiError::internal)?;
+        let layer = self
+            .source
+            .render(&self.snap, self.tile, &q, &state.shapes)
+            .map_err(ApiError::internal)?;
+        self.encode(state, layer)
+    }
+
+    /// Caches the encoded layer (and its gzip when asked for) and answers with it; an empty
+    /// layer is cached and answered as `204`.
+    fn encode(self, state: &AppState, layer: EncodedLayer) -> ApiResult<Response> {
         if layer.is_empty() {
-            tile_cache.put(
-                key,
-                CachedTile {
-                    raw: None,
-                    gzip: None,
-                },
-            );
-            return Ok(tile_response(StatusCode::NO_CONTENT, &etag, false, None));
+            let empty = CachedTile {
+                raw: None,
+                gzip: None,
+            };
+            state.tiles.put(self.key, empty);
+            return Ok(tile_response(
+                StatusCode::NO_CONTENT,
+                &self.etag,
+                false,
+                None,
+            ));
         }
         let raw: Arc<[u8]> = Arc::from(layer.bytes);
-        let gz = if want_gzip { Some(gzip(&raw)?) } else { None };
-        tile_cache.put(
-            key,
-            CachedTile {
-                raw: Some(Arc::clone(&raw)),
-                gzip: gz.clone(),
-            },
-        );
+        let gz = if self.want_gzip {
+            Some(gzip(&raw)?)
+        } else {
+            None
+        };
+        let cached = CachedTile {
+            raw: Some(Arc::clone(&raw)),
+            gzip: gz.clone(),
+        };
+        state.tiles.put(self.key, cached);
         Ok(match gz {
-            Some(gz) => tile_response(StatusCode::OK, &etag, true, Some(gz)),
-            None => tile_response(StatusCode::OK, &etag, false, Some(raw)),
+            Some(gz) => tile_response(StatusCode::OK, &self.etag, true, Some(gz)),
+            None => tile_response(StatusCode::OK, &self.etag, false, Some(raw)),
         })
-    })
-    .await
+    }
 }
 
-/// The analyses a tile of `layer` draws (hot spots, emerging hot spots, risk windows), each
-/// computed through the admission layer (issue 14, point 1) under the key of the analysis, not
-/// the tile: the tiles of one view share one computation, and a new view's tiles wait for a
+/// The analyses a tile draws (hot spots, emerging hot spots, risk windows), each computed
+/// through the admission layer (issue 14, point 1) under the key of the analysis, not the
+/// tile: the tiles of one view share one computation, and a new view's tiles wait for a
 /// worker instead of computing side by side.
 #[derive(Default)]
 struct TileAnalyses {
@@ -334,128 +395,152 @@ struct TileAnalyses {
     risk: Option<Arc<crate::analysis::risk::RiskLayer>>,
 }
 
+/// The analysis `analysis` (the one the source declares, if any) for a tile at zoom `z`.
 async fn tile_analyses(
     state: &AppState,
-    snap: &Arc<crate::index::Snapshot>,
-    layer: &str,
+    snap: &Arc<Snapshot>,
+    analysis: Option<TileAnalysis>,
     z: u8,
     key: &TileKey,
 ) -> ApiResult<TileAnalyses> {
-    let window = key.window.unwrap_or_else(TimeWindow::all);
-    let controlled = key.class == DisclosureClass::Controlled;
-    let category = key.category;
-    // Analysis layers at the tile's resolution, no finer than the cap for aggregate roles.
-    let res = || -> ApiResult<h3o::Resolution> {
-        let res = res_for_zoom(z, HOTSPOT_RES_MIN, HOTSPOT_RES_MAX).map_err(ApiError::internal)?;
-        Ok(if controlled {
-            res.min(releases::max_res(category))
-        } else {
-            res
-        })
-    };
-    let snap = Arc::clone(snap);
-    let version = snap.data_version;
     let mut out = TileAnalyses::default();
-    match layer {
-        "hotspots" => {
-            let res = res()?;
-            let cache = Arc::clone(&state.hotspots);
-            let protected = if controlled {
-                Some(admitted_protected(state, &snap, window, category, key.class).await?)
-            } else {
-                None
-            };
-            let work = Work {
-                key: format!(
-                    "hotspot-layer|{version}|{res:?}|{window:?}|{category:?}|{controlled}"
-                ),
-                class: key.class,
-                estimate_bytes: study_area_cells(res).saturating_mul(256),
-            };
-            let layer = state
-                .admission
-                .run(work, move || {
-                    super::hotspots::hotspot_layer(
-                        &cache,
-                        &snap,
-                        res,
-                        window,
-                        category,
-                        protected.as_deref(),
-                    )
-                })
-                .await?;
-            out.hotspots = Some(Arc::clone(layer.as_ref()));
+    match analysis {
+        None => {}
+        Some(TileAnalysis::Hotspots) => {
+            out.hotspots = Some(hotspot_analysis(state, snap, analysis_res(z, key)?, key).await?);
         }
-        "emerging" => {
-            let res = res()?;
-            let cache = Arc::clone(&state.emerging);
-            let steps = crate::analysis::areas::months_of(window).len() as u64;
-            let months = if controlled {
-                Some(
-                    super::hexagons::admit_months(state, &snap, window, category, key.class)
-                        .await?,
-                )
-            } else {
-                None
-            };
-            let work = Work {
-                key: format!(
-                    "emerging-layer|{version}|{res:?}|{window:?}|{category:?}|{controlled}"
-                ),
-                class: key.class,
-                estimate_bytes: study_area_cells(res).saturating_mul(
-                    steps
-                        .saturating_mul(super::emerging::EMERGING_BYTES_PER_CELL_STEP)
-                        .saturating_add(256),
-                ),
-            };
-            out.emerging = Some(
-                state
-                    .admission
-                    .run(work, move || {
-                        let release = months
-                            .as_ref()
-                            .map(|m| move |w: TimeWindow| protected_cells(m, w));
-                        let result = super::emerging::emerging_result(
-                            &cache,
-                            &snap,
-                            res,
-                            window,
-                            category,
-                            crate::analysis::ehsa::StepUnit::Month,
-                            release
-                                .as_ref()
-                                .map(|r| r as super::emerging::StepRelease<'_>),
-                        )?;
-                        Ok((result, res))
-                    })
-                    .await?,
-            );
+        Some(TileAnalysis::Emerging) => {
+            out.emerging = Some(emerging_analysis(state, snap, analysis_res(z, key)?, key).await?);
         }
-        "risk" => {
-            let Some(as_of) =
-                super::risk::default_as_of(&snap).map(|d| super::risk::served_as_of(d, key.class))
-            else {
-                return Ok(out);
-            };
-            let cache = Arc::clone(&state.risk);
-            let work = Work {
-                key: format!("risk-layer|{version}|{category:?}|{as_of}"),
-                class: key.class,
-                estimate_bytes: super::risk::estimate_bytes(&snap),
-            };
-            let layer = state
-                .admission
-                .run(work, move || {
-                    super::risk::risk_result(&cache, &snap, category, as_of).map(|(layer, _)| layer)
-                })
-                .await?;
-            out.risk = Some(Arc::clone(layer.as_ref()));
-        }
-        _ => {}
+        Some(TileAnalysis::Risk) => out.risk = risk_analysis(state, snap, key).await?,
     }
     Ok(out)
+}
+
+/// The resolution of an analysis layer at zoom `z`, no finer than the cap for aggregate roles.
+fn analysis_res(z: u8, key: &TileKey) -> ApiResult<h3o::Resolution> {
+    let res = res_for_zoom(z, HOTSPOT_RES_MIN, HOTSPOT_RES_MAX).map_err(ApiError::internal)?;
+    Ok(if key.class == DisclosureClass::Controlled {
+        res.min(releases::max_res(key.category))
+    } else {
+        res
+    })
+}
+
+/// Gi* over the study area at `res` for the key's window and category.
+async fn hotspot_analysis(
+    state: &AppState,
+    snap: &Arc<Snapshot>,
+    res: h3o::Resolution,
+    key: &TileKey,
+) -> ApiResult<Arc<crate::tiles::sources::HotspotLayer>> {
+    let window = key.window.unwrap_or_else(TimeWindow::all);
+    let (category, controlled) = (key.category, key.class == DisclosureClass::Controlled);
+    let version = snap.data_version;
+    let cache = Arc::clone(&state.hotspots);
+    let protected = if controlled {
+        Some(admitted_protected(state, snap, window, category, key.class).await?)
+    } else {
+        None
+    };
+    let work = Work {
+        key: format!("hotspot-layer|{version}|{res:?}|{window:?}|{category:?}|{controlled}"),
+        class: key.class,
+        estimate_bytes: study_area_cells(res).saturating_mul(256),
+    };
+    let snap = Arc::clone(snap);
+    let layer = state
+        .admission
+        .run(work, move || {
+            super::hotspots::hotspot_layer(
+                &cache,
+                &snap,
+                res,
+                window,
+                category,
+                protected.as_deref(),
+            )
+        })
+        .await?;
+    Ok(Arc::clone(layer.as_ref()))
+}
+
+/// Emerging hot spot categories at `res` for the key's window (monthly steps) and category.
+async fn emerging_analysis(
+    state: &AppState,
+    snap: &Arc<Snapshot>,
+    res: h3o::Resolution,
+    key: &TileKey,
+) -> ApiResult<Arc<(Arc<crate::analysis::ehsa::EhsaResult>, h3o::Resolution)>> {
+    let window = key.window.unwrap_or_else(TimeWindow::all);
+    let (category, controlled) = (key.category, key.class == DisclosureClass::Controlled);
+    let version = snap.data_version;
+    let cache = Arc::clone(&state.emerging);
+    let steps = crate::analysis::areas::months_of(window).len() as u64;
+    let months = if controlled {
+        Some(super::hexagons::admit_months(state, snap, window, category, key.class).await?)
+    } else {
+        None
+    };
+    let work = Work {
+        key: format!("emerging-layer|{version}|{res:?}|{window:?}|{category:?}|{controlled}"),
+        class: key.class,
+        estimate_bytes: study_area_cells(res).saturating_mul(
+            steps
+                .saturating_mul(super::emerging::EMERGING_BYTES_PER_CELL_STEP)
+                .saturating_add(256),
+        ),
+    };
+    let snap = Arc::clone(snap);
+    state
+        .admission
+        .run(work, move || {
+            let release = months
+                .as_ref()
+                .map(|m| move |w: TimeWindow| protected_cells(m, w));
+            let result = super::emerging::emerging_result(
+                &cache,
+                &snap,
+                res,
+                window,
+                category,
+                crate::analysis::ehsa::StepUnit::Month,
+                release
+                    .as_ref()
+                    .map(|r| r as super::emerging::StepRelease<'_>),
+            )?;
+            Ok((result, res))
+        })
+        .await
+}
+
+/// The risk windows in force on the served `as_of` day; `None` when the store holds no
+/// incident day.
+async fn risk_analysis(
+    state: &AppState,
+    snap: &Arc<Snapshot>,
+    key: &TileKey,
+) -> ApiResult<Option<Arc<crate::analysis::risk::RiskLayer>>> {
+    let Some(as_of) =
+        super::risk::default_as_of(snap).map(|d| super::risk::served_as_of(d, key.class))
+    else {
+        return Ok(None);
+    };
+    let (version, category) = (snap.data_version, key.category);
+    let cache = Arc::clone(&state.risk);
+    let work = Work {
+        key: format!("risk-layer|{version}|{category:?}|{as_of}"),
+        class: key.class,
+        estimate_bytes: super::risk::estimate_bytes(snap),
+    };
+    let snap = Arc::clone(snap);
+    let layer = state
+        .admission
+        .run(work, move || {
+            super::risk::risk_result(&cache, &snap, category, as_of).map(|(layer, _)| layer)
+        })
+        .await?;
+    Ok(Some(Arc::clone(layer.as_ref())))
 }
 
 /// `scheme://host` of the request, for absolute tile URLs: `https` behind a proxy that says so
@@ -479,14 +564,15 @@ pub(crate) fn origin(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-/// The TileJSON document of `spec` for a caller (query parameters pass through to the tiles).
+/// The TileJSON document of `source` for a caller (query parameters pass through to the
+/// tiles).
 fn tilejson(
-    spec: &LayerSpec,
+    source: &dyn TileSource,
     origin: &str,
     data_version: u64,
     params: &Params,
 ) -> ApiResult<Value> {
-    params.only(allowed_params(spec))?;
+    params.only(source.params())?;
     let mut query = vec![format!("v={data_version}")];
     for k in ["from", "to", "category", "scheme"] {
         if let Some(v) = params.get(k) {
@@ -497,23 +583,10 @@ fn tilejson(
             query.push(format!("{k}={safe}"));
         }
     }
-    let url = format!(
-        "{origin}/tiles/{}/{{z}}/{{x}}/{{y}}?{}",
-        spec.name,
-        query.join("&")
-    );
-    let mut doc = TileJson::new(spec.name, url, spec.minzoom, spec.maxzoom, study_area());
-    doc.center = Some((-2.59, 51.45, 11.min(spec.maxzoom).max(spec.minzoom)));
-    doc.attribution = Some(ATTRIBUTION.to_owned());
-    let mut layer = VectorLayer::new(spec.name);
-    for (name, t) in spec.fields {
-        layer = layer.field(*name, *t);
-    }
-    layer.minzoom = Some(spec.minzoom);
-    layer.maxzoom = Some(spec.maxzoom);
-    layer.description = Some(spec.description.to_owned());
-    doc.vector_layers.push(layer);
-    doc.validate().map_err(ApiError::internal)?;
+    let url = format!("{origin}{}?{}", source.tile_route(), query.join("&"));
+    let doc = source
+        .tilejson(url, study_area())
+        .map_err(ApiError::internal)?;
     serde_json::to_value(&doc).map_err(ApiError::internal)
 }
 
@@ -522,15 +595,15 @@ fn tilejson(
     reason = "called from an axum handler closure, which must return a future"
 )]
 async fn get_tilejson(
-    spec: &'static LayerSpec,
+    source: &'static dyn TileSource,
     State(state): State<AppState>,
     _auth: Authorised,
     headers: HeaderMap,
     params: Params,
 ) -> ApiResult<axum::Json<Value>> {
     let snap = state.snapshot();
-    check_tile_query(spec, &params, &snap)?;
-    tilejson(spec, &origin(&headers), snap.data_version, &params).map(axum::Json)
+    check_tile_query(source, &params, &snap)?;
+    tilejson(source, &origin(&headers), snap.data_version, &params).map(axum::Json)
 }
 
 /// `v`, the data version tile URLs carry so a new version is fetched anew: ignored, but a
@@ -543,27 +616,17 @@ fn cache_buster(params: &Params) -> ApiResult<()> {
 
 /// Validates the query a TileJSON passes on to its tile URLs as the tiles themselves would,
 /// so a TileJSON never names tiles that would be refused.
-fn check_tile_query(
-    spec: &LayerSpec,
-    params: &Params,
-    snap: &crate::index::Snapshot,
-) -> ApiResult<()> {
-    params.only(allowed_params(spec))?;
+fn check_tile_query(source: &dyn TileSource, params: &Params, snap: &Snapshot) -> ApiResult<()> {
+    params.only(source.params())?;
     cache_buster(params)?;
-    if spec.temporal {
+    if source.spec().temporal() {
         params.window(TimeWindow::all())?;
         params.category()?;
     }
-    if let Some(s) = params.get("scheme")
-        && !snap.boundaries.has_scheme(s)
-    {
-        let known: Vec<&str> = snap.boundaries.schemes().collect();
-        return Err(ApiError::invalid(
-            "scheme",
-            format!("unknown scheme; known: {}", known.join(", ")),
-        ));
+    match params.get("scheme") {
+        Some(s) => check_scheme(s, snap),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `GET /api/v1/layers`: the tile layers the caller's role may see, with their TileJSON URLs.
@@ -574,21 +637,22 @@ async fn get_layers(
 ) -> ApiResult<axum::Json<Value>> {
     params.only(&[])?;
     let snap = state.snapshot();
-    let layers: Vec<Value> = LAYERS
+    let layers: Vec<Value> = tile_routes()
         .iter()
-        .filter(|spec| {
-            class_of(&format!("/tiles/{}/{{z}}/{{x}}/{{y}}", spec.name))
+        .filter(|routes| {
+            class_of(&routes.tiles)
                 .flatten()
                 .is_some_and(|c| role_may_read(auth.role, c))
         })
-        .map(|spec| {
+        .map(|routes| {
+            let spec = routes.source.spec();
             json!({
                 "id": spec.name,
-                "tilejson": format!("/tiles/{}.json", spec.name),
-                "tiles": format!("/tiles/{}/{{z}}/{{x}}/{{y}}", spec.name),
+                "tilejson": routes.tilejson,
+                "tiles": routes.tiles,
                 "minzoom": spec.minzoom, "maxzoom": spec.maxzoom,
                 "description": spec.description,
-                "temporal": spec.temporal,
+                "temporal": spec.temporal(),
                 "fields": spec.fields.iter().map(|(n, t)| (n.to_string(), json!(t.as_str()))).collect::<serde_json::Map<_, _>>(),
             })
         })
@@ -678,3 +742,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tiles_registry_tests.rs"]
+mod registry_tests;

@@ -81,6 +81,27 @@ impl Bbox {
         Ok(Self { min, max })
     }
 
+    /// A box from four numbers in `min_lon, min_lat, max_lon, max_lat` order that are known
+    /// to make a valid box: for the domain's constants only (`geography::STUDY_AREA_BBOX`),
+    /// each checked against [`Bbox::from_coords`] by a unit test.
+    pub(super) const fn from_valid_coords(
+        min_lon: f64,
+        min_lat: f64,
+        max_lon: f64,
+        max_lat: f64,
+    ) -> Self {
+        Self {
+            min: LonLat {
+                lon: min_lon,
+                lat: min_lat,
+            },
+            max: LonLat {
+                lon: max_lon,
+                lat: max_lat,
+            },
+        }
+    }
+
     /// Builds a box from four numbers in `min_lon, min_lat, max_lon, max_lat` order.
     pub fn from_coords(
         min_lon: f64,

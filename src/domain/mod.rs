@@ -10,6 +10,7 @@ mod bng;
 mod cases;
 mod category;
 mod error;
+pub mod geography;
 mod geom;
 mod ids;
 mod person;
@@ -22,6 +23,7 @@ pub use bng::*;
 pub use cases::{Case, CaseKind, CaseRef, MaceMeeting};
 pub use category::{CATEGORY_COUNT, Category};
 pub use error::{DomainError, DomainResult};
+pub use geography::{Authority, Membership};
 pub use geom::{Bbox, LonLat};
 pub use ids::{
     Agency, AtcoCode, BoundaryCode, IncidentId, IsaRef, PersonRef, PlaceId, RouteId, SchemeName,

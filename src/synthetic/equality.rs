@@ -20,7 +20,7 @@ use super::rng::{Rng, WeightedIndex};
 pub const EQUALITY_STREAM: u64 = 22;
 
 /// Bristol's ONS code.
-const BRISTOL: &str = "E06000023";
+const BRISTOL: &str = crate::domain::Authority::Bristol.code();
 
 /// Ethnic group shares (asian, black, mixed, white, other) of an authority's 10–24 residents.
 fn ethnicity_shares(authority: &str) -> [(Ethnicity, f64); 5] {

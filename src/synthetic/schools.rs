@@ -67,7 +67,7 @@ pub fn generate(
     let mut names = BTreeSet::new();
     let mut out = Vec::with_capacity(SCHOOL_COUNT);
     for (authority, primary, secondary, all_through, sixteen, ap) in PLAN {
-        let la_code = BoundaryCode::new(authority.gss())?;
+        let la_code = BoundaryCode::new(authority.code())?;
         let weights = index.wards.iter().zip(ward_youth).map(|(w, y)| {
             if w.authority == authority {
                 f64::from(*y)

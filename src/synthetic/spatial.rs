@@ -10,10 +10,7 @@
 use geo::{BoundingRect, InteriorPoint};
 
 use crate::domain::{Boundary, LonLat};
-use crate::ingest::west_of_england::{
-    AreaSet, BATH_NE_SOMERSET, BRISTOL, NORTH_SOMERSET, SCHEME_LAD, SCHEME_WARD,
-    SOUTH_GLOUCESTERSHIRE,
-};
+use crate::ingest::west_of_england::{AreaSet, SCHEME_LAD, SCHEME_WARD};
 
 use super::rng::Rng;
 use super::{SyntheticError, SyntheticResult};
@@ -138,70 +135,9 @@ impl StripPolygon {
     }
 }
 
-/// The three authorities the demo data covers (plus Bath and North East Somerset, which is
-/// loaded as a neighbour but gets no synthetic records).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Authority {
-    /// Bristol, `E06000023`.
-    Bristol,
-    /// North Somerset, `E06000024`.
-    NorthSomerset,
-    /// South Gloucestershire, `E06000025`.
-    SouthGloucestershire,
-    /// Bath and North East Somerset, `E06000022` (neighbour only).
-    BathNeSomerset,
-}
-
-impl Authority {
-    /// The authorities that receive synthetic records.
-    pub const COVERED: [Authority; 3] = [
-        Self::Bristol,
-        Self::NorthSomerset,
-        Self::SouthGloucestershire,
-    ];
-
-    /// The GSS code.
-    pub fn gss(self) -> &'static str {
-        match self {
-            Self::Bristol => BRISTOL,
-            Self::NorthSomerset => NORTH_SOMERSET,
-            Self::SouthGloucestershire => SOUTH_GLOUCESTERSHIRE,
-            Self::BathNeSomerset => BATH_NE_SOMERSET,
-        }
-    }
-
-    /// The authority with GSS code `code`.
-    pub fn from_gss(code: &str) -> Option<Self> {
-        [
-            Self::Bristol,
-            Self::NorthSomerset,
-            Self::SouthGloucestershire,
-            Self::BathNeSomerset,
-        ]
-        .into_iter()
-        .find(|a| a.gss() == code)
-    }
-
-    /// The council name used for guardians and providers.
-    pub fn council(self) -> &'static str {
-        match self {
-            Self::Bristol => "Bristol City Council",
-            Self::NorthSomerset => "North Somerset Council",
-            Self::SouthGloucestershire => "South Gloucestershire Council",
-            Self::BathNeSomerset => "Bath and North East Somerset Council",
-        }
-    }
-
-    /// The `NaPTAN` administrative-area prefix of ATCO codes in the authority.
-    pub fn atco_prefix(self) -> &'static str {
-        match self {
-            Self::Bristol => "0100",
-            Self::NorthSomerset => "0190",
-            Self::SouthGloucestershire => "0170",
-            Self::BathNeSomerset => "0180",
-        }
-    }
-}
+/// The authorities of the partnership's geography (`domain::geography`): the demo generates
+/// records in the partners ([`Authority::PARTNERS`]) only.
+pub use crate::domain::geography::Authority;
 
 /// A ward prepared for sampling.
 #[derive(Debug, Clone)]
@@ -240,18 +176,18 @@ impl AreaIndex {
     pub fn new(areas: &AreaSet) -> SyntheticResult<Self> {
         let mut lads = Vec::new();
         for b in areas.scheme(SCHEME_LAD) {
-            if let Some(auth) = Authority::from_gss(b.code.as_str())
+            if let Some(auth) = Authority::from_code(b.code.as_str())
                 && let Some(shape) = StripPolygon::new(&b.geometry, LAD_STRIP_H_M)
             {
                 lads.push((auth, shape));
             }
         }
         lads.sort_by_key(|(a, _)| *a);
-        for auth in Authority::COVERED {
+        for auth in Authority::PARTNERS {
             if !lads.iter().any(|(a, _)| *a == auth) {
                 return Err(SyntheticError::MissingBoundary {
                     scheme: SCHEME_LAD.to_owned(),
-                    code: auth.gss().to_owned(),
+                    code: auth.code().to_owned(),
                 });
             }
         }
@@ -270,7 +206,7 @@ impl AreaIndex {
             let Some(authority) = index.authority_at(interior.0, interior.1) else {
                 continue;
             };
-            if !Authority::COVERED.contains(&authority) {
+            if !Authority::PARTNERS.contains(&authority) {
                 continue;
             }
             let Some(shape) = StripPolygon::new(&b.geometry, WARD_STRIP_H_M) else {
@@ -285,11 +221,11 @@ impl AreaIndex {
                 shape,
             });
         }
-        for auth in Authority::COVERED {
+        for auth in Authority::PARTNERS {
             if !index.wards.iter().any(|w| w.authority == auth) {
                 return Err(SyntheticError::MissingBoundary {
                     scheme: SCHEME_WARD.to_owned(),
-                    code: format!("any ward of {}", auth.gss()),
+                    code: format!("any ward of {}", auth.code()),
                 });
             }
         }
@@ -308,7 +244,7 @@ impl AreaIndex {
     /// point, if any.
     pub fn covered_authority_at(&self, lon: f64, lat: f64) -> Option<Authority> {
         self.authority_at(lon, lat)
-            .filter(|a| Authority::COVERED.contains(a))
+            .filter(|a| Authority::PARTNERS.contains(a))
     }
 
     /// A uniform random point inside ward `w` that is also inside its authority. Rejection

@@ -745,7 +745,7 @@ fn schools_places_and_stops_lie_in_the_authorities_they_claim() {
         let a = idx
             .authority_at(s.location.lon(), s.location.lat())
             .unwrap();
-        assert_eq!(a.gss(), s.la_code.as_str(), "{}", s.name);
+        assert_eq!(a.code(), s.la_code.as_str(), "{}", s.name);
     }
     let na = ds
         .schools

@@ -35,7 +35,7 @@ pub enum TilesError {
     #[error("an MVT layer needs a non-empty name")]
     EmptyLayerName,
 
-    /// No layer of this name is served (`sources::LAYERS`).
+    /// No layer of this name is served (`registry::REGISTRY`).
     #[error("no tile layer named {name:?}")]
     UnknownLayer {
         /// The name asked for.

@@ -13,6 +13,9 @@
 //! - [`hexagons`]: [`res_for_zoom`], [`CellBoundaries`] (projected once), [`HexCellIndex`]
 //!   (cells near a tile) and [`encode_hexagon_layer`].
 //! - [`tilejson`]: [`TileJson`] 3.0.0.
+//! - [`registry`]: every tile layer as one typed [`registry::TileSource`], registered once in
+//!   [`registry::REGISTRY`]; routes, access rows, TileJSON and OpenAPI paths come from it.
+//! - [`sources`]: what each layer draws from a snapshot (the render functions).
 //!
 //! # Encoder: hand-written, checked against two independent decoders
 //!
@@ -50,6 +53,7 @@ pub mod geometry;
 pub mod hexagons;
 pub mod mvt;
 mod pbf;
+pub mod registry;
 pub mod sources;
 pub mod tilejson;
 

@@ -12,6 +12,7 @@ use geo::BoundingRect as _;
 use h3o::{CellIndex, Resolution};
 use serde::Serialize;
 
+use super::TilesResult;
 use super::coord::{MercatorPoint, TileCoord};
 use super::geometry::{MercatorPolygon, prepare_lines, prepare_points, prepare_polygons};
 use super::hexagons::{
@@ -19,8 +20,6 @@ use super::hexagons::{
     hex_search_bbox, res_for_zoom,
 };
 use super::mvt::{EncodedLayer, LayerEncoder, PropValue};
-use super::tilejson::FieldType;
-use super::{TilesError, TilesResult};
 use crate::domain::{Bbox, Boundary, Category, TimeWindow};
 use crate::index::{CountQuery, H3Res, Snapshot};
 use crate::safeguards::disclosure::Published;
@@ -99,190 +98,10 @@ pub const HEX_RES_MAX: Resolution = Resolution::Ten;
 /// Coarsest resolution the hexagon layers use.
 pub const HEX_RES_MIN: Resolution = Resolution::Five;
 
-/// One tile layer: its name, zoom range, description and the fields its features carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LayerSpec {
-    /// Layer (and MVT layer) name.
-    pub name: &'static str,
-    /// Lowest zoom served.
-    pub minzoom: u8,
-    /// Highest zoom with distinct content (clients overzoom beyond it).
-    pub maxzoom: u8,
-    /// What the layer shows.
-    pub description: &'static str,
-    /// Feature properties and their types.
-    pub fields: &'static [(&'static str, FieldType)],
-    /// True when the time window and category change the tile.
-    pub temporal: bool,
-}
-
-const HEX_FIELDS: &[(&str, FieldType)] = &[
-    ("h3", FieldType::String),
-    ("count", FieldType::Number),
-    ("suppressed", FieldType::Boolean),
-    ("partial", FieldType::Boolean),
-];
-
-/// Every layer served as tiles, in catalogue order.
-pub const LAYERS: &[LayerSpec] = &[
-    LayerSpec {
-        name: "hexagons",
-        minzoom: 5,
-        maxzoom: 12,
-        description: "incident counts per H3 cell for the window and category; resolution from zoom; aggregate roles get disclosure-controlled counts (a monthly release: the sum of the published months, `partial` when a month is suppressed), no cell finer than res 8 (res 7 for child categories, every study-area cell drawn with zero shown as suppressed)",
-        fields: HEX_FIELDS,
-        temporal: true,
-    },
-    LayerSpec {
-        name: "hotspots",
-        minzoom: 5,
-        maxzoom: 11,
-        description: "Getis-Ord Gi* hot and cold spots per H3 cell (k = 1 ring, ArcGIS FDR bins -3..3) over the four authorities for the window and category; cells with bin 0 are left out; aggregate roles get the bin and a disclosure-controlled count only",
-        fields: &[
-            ("h3", FieldType::String),
-            ("bin", FieldType::Number),
-            ("count", FieldType::Number),
-            ("suppressed", FieldType::Boolean),
-            ("z", FieldType::Number),
-        ],
-        temporal: true,
-    },
-    LayerSpec {
-        name: "emerging",
-        minzoom: 5,
-        maxzoom: 11,
-        description: "emerging hot spot categories per H3 cell (space-time Gi* with Mann-Kendall, the 17 ArcGIS categories; codes 1..8 hot, -1..-8 cold) over the four authorities for the window (monthly steps) and category; cells with no pattern are left out; aggregate roles get the category and a disclosure-controlled count only",
-        fields: &[
-            ("h3", FieldType::String),
-            ("code", FieldType::Number),
-            ("label", FieldType::String),
-            ("count", FieldType::Number),
-            ("suppressed", FieldType::Boolean),
-        ],
-        temporal: true,
-    },
-    LayerSpec {
-        name: "risk",
-        minzoom: 7,
-        maxzoom: 14,
-        description: "near-repeat risk windows: cells and days of elevated risk after recent incidents (Knox-calibrated bands), the window in force on the as_of day or the next; analysts get res-9 cells, days and incident counts, aggregate roles res-7 cells and whole calendar months for the month of as_of with no count, only where enough incidents stand behind them",
-        fields: &[
-            ("h3", FieldType::String),
-            ("from", FieldType::String),
-            ("to", FieldType::String),
-            ("knox_ratio", FieldType::Number),
-            ("count", FieldType::Number),
-            ("suppressed", FieldType::Boolean),
-        ],
-        temporal: true,
-    },
-    LayerSpec {
-        name: "incidents",
-        minzoom: 12,
-        maxzoom: 14,
-        description: "incident points (place-level roles only; never incidents involving a child)",
-        fields: &[
-            ("id", FieldType::String),
-            ("category", FieldType::String),
-            ("date", FieldType::String),
-            ("ts", FieldType::Number),
-        ],
-        temporal: true,
-    },
-    LayerSpec {
-        name: "places",
-        minzoom: 10,
-        maxzoom: 14,
-        description: "places of concern",
-        fields: &[
-            ("kind", FieldType::String),
-            ("name", FieldType::String),
-            ("review_due", FieldType::String),
-        ],
-        temporal: false,
-    },
-    LayerSpec {
-        name: "schools",
-        minzoom: 10,
-        maxzoom: 14,
-        description: "open schools",
-        fields: &[
-            ("name", FieldType::String),
-            ("phase", FieldType::String),
-            ("la_code", FieldType::String),
-        ],
-        temporal: false,
-    },
-    LayerSpec {
-        name: "routes",
-        minzoom: 8,
-        maxzoom: 14,
-        description: "transport routes as lines",
-        fields: &[
-            ("short_name", FieldType::String),
-            ("long_name", FieldType::String),
-            ("mode", FieldType::String),
-        ],
-        temporal: false,
-    },
-    LayerSpec {
-        name: "stops",
-        minzoom: 11,
-        maxzoom: 14,
-        description: "active transport stops",
-        fields: &[("atco", FieldType::String), ("name", FieldType::String)],
-        temporal: false,
-    },
-    LayerSpec {
-        name: "services",
-        minzoom: 10,
-        maxzoom: 14,
-        description: "youth services with their tier",
-        fields: &[
-            ("name", FieldType::String),
-            ("tier", FieldType::String),
-            ("kind", FieldType::String),
-            ("provider", FieldType::String),
-        ],
-        temporal: false,
-    },
-    LayerSpec {
-        name: "boundaries",
-        minzoom: 5,
-        maxzoom: 14,
-        description: "boundary outlines of one scheme (?scheme=, default lad)",
-        fields: &[
-            ("scheme", FieldType::String),
-            ("code", FieldType::String),
-            ("name", FieldType::String),
-            ("youth_population", FieldType::Number),
-        ],
-        temporal: false,
-    },
-    LayerSpec {
-        name: "crossborder",
-        minzoom: 5,
-        maxzoom: 12,
-        description: "shared authority borders (kind=border), incident cells within 1 km of one (kind=near_border) with each authority's part (`parts`: CODE:COUNT;... ; for aggregate roles each part meets the threshold on its own, CODE:suppressed otherwise, COUNT+ a lower bound), and routes crossing one (kind=crossing_route)",
-        fields: &[
-            ("kind", FieldType::String),
-            ("code", FieldType::String),
-            ("other", FieldType::String),
-            ("h3", FieldType::String),
-            ("count", FieldType::Number),
-            ("suppressed", FieldType::Boolean),
-            ("partial", FieldType::Boolean),
-            ("parts", FieldType::String),
-            ("name", FieldType::String),
-        ],
-        temporal: true,
-    },
-];
-
-/// The layer named `name`.
-pub fn layer(name: &str) -> Option<&'static LayerSpec> {
-    LAYERS.iter().find(|l| l.name == name)
-}
+pub use super::registry::{
+    KeyParts, LAYERS, LayerSpec, REGISTRY, TileAnalysis, TileQuery, TileSource, layer, source,
+    tile_routes,
+};
 
 /// What a tile is drawn for.
 #[derive(Debug, Clone, Copy)]
@@ -445,95 +264,84 @@ impl CellLayer<(i8, Option<f64>, u32)> {
     }
 }
 
-/// Renders `layer` for `tile`. Unknown layers are an error.
-///
-/// # Errors
-///
-/// [`TilesError`] from encoding (never for ordinary data).
-pub fn render(
-    layer: &str,
-    snap: &Snapshot,
-    tile: TileCoord,
-    q: &RenderQuery<'_>,
-    shapes: &SharedShapes,
-) -> TilesResult<EncodedLayer> {
-    match layer {
-        "hexagons" => render_hexagons(snap, tile, q, shapes),
-        "hotspots" => render_hotspots(tile, q, shapes),
-        "emerging" => render_emerging(tile, q, shapes),
-        "risk" => render_risk(tile, q, shapes),
-        "incidents" => render_incidents(snap, tile, q),
-        "places" => points(tile, "places", snap.places.in_bbox(tile_bbox(tile)), |p| {
+/// The open places of concern in `tile`.
+pub(super) fn render_places(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
+    points(tile, "places", snap.places.in_bbox(tile_bbox(tile)), |p| {
+        (
+            p.location,
+            vec![
+                ("kind", code_of(&p.kind)),
+                ("name", p.name.clone()),
+                ("review_due", p.review_due.to_string()),
+            ],
+            Some(u64::from(p.id.get())),
+        )
+    })
+}
+
+/// The open schools in `tile`.
+pub(super) fn render_schools(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
+    points(
+        tile,
+        "schools",
+        snap.schools
+            .in_bbox(tile_bbox(tile))
+            .into_iter()
+            .filter(|s| s.open)
+            .collect(),
+        |s| {
             (
-                p.location,
+                s.location,
                 vec![
-                    ("kind", code_of(&p.kind)),
-                    ("name", p.name.clone()),
-                    ("review_due", p.review_due.to_string()),
+                    ("name", s.name.clone()),
+                    ("phase", code_of(&s.phase)),
+                    ("la_code", s.la_code.as_str().to_owned()),
                 ],
-                Some(u64::from(p.id.get())),
+                Some(u64::from(s.urn.get())),
             )
-        }),
-        "schools" => points(
-            tile,
-            "schools",
-            snap.schools
-                .in_bbox(tile_bbox(tile))
-                .into_iter()
-                .filter(|s| s.open)
-                .collect(),
-            |s| {
-                (
-                    s.location,
-                    vec![
-                        ("name", s.name.clone()),
-                        ("phase", code_of(&s.phase)),
-                        ("la_code", s.la_code.as_str().to_owned()),
-                    ],
-                    Some(u64::from(s.urn.get())),
-                )
-            },
-        ),
-        "stops" => points(
-            tile,
-            "stops",
-            snap.stops
-                .in_bbox(tile_bbox(tile))
-                .into_iter()
-                .filter(|s| s.active)
-                .collect(),
-            |s| {
-                (
-                    s.location,
-                    vec![("atco", s.id.as_str().to_owned()), ("name", s.name.clone())],
-                    None,
-                )
-            },
-        ),
-        "services" => points(
-            tile,
-            "services",
-            snap.services.in_bbox(tile_bbox(tile)),
-            |s| {
-                (
-                    s.location,
-                    vec![
-                        ("name", s.name.clone()),
-                        ("tier", code_of(&s.tier)),
-                        ("kind", s.kind.clone()),
-                        ("provider", s.provider.clone()),
-                    ],
-                    Some(u64::from(s.id.get())),
-                )
-            },
-        ),
-        "routes" => render_routes(snap, tile),
-        "boundaries" => render_boundaries(snap, tile, q.scheme),
-        "crossborder" => render_crossborder(snap, tile, q, shapes),
-        other => Err(TilesError::UnknownLayer {
-            name: other.to_owned(),
-        }),
-    }
+        },
+    )
+}
+
+/// The active transport stops in `tile`.
+pub(super) fn render_stops(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
+    points(
+        tile,
+        "stops",
+        snap.stops
+            .in_bbox(tile_bbox(tile))
+            .into_iter()
+            .filter(|s| s.active)
+            .collect(),
+        |s| {
+            (
+                s.location,
+                vec![("atco", s.id.as_str().to_owned()), ("name", s.name.clone())],
+                None,
+            )
+        },
+    )
+}
+
+/// The youth services in `tile`.
+pub(super) fn render_services(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
+    points(
+        tile,
+        "services",
+        snap.services.in_bbox(tile_bbox(tile)),
+        |s| {
+            (
+                s.location,
+                vec![
+                    ("name", s.name.clone()),
+                    ("tier", code_of(&s.tier)),
+                    ("kind", s.kind.clone()),
+                    ("provider", s.provider.clone()),
+                ],
+                Some(u64::from(s.id.get())),
+            )
+        },
+    )
 }
 
 /// The lon/lat box of the tile plus its buffer, clamped to the globe.
@@ -589,7 +397,7 @@ fn points<T>(
     Ok(layer.finish())
 }
 
-fn render_hexagons(
+pub(super) fn render_hexagons(
     snap: &Snapshot,
     tile: TileCoord,
     q: &RenderQuery<'_>,
@@ -682,7 +490,7 @@ fn hex_cells(
         .collect()
 }
 
-fn render_hotspots(
+pub(super) fn render_hotspots(
     tile: TileCoord,
     q: &RenderQuery<'_>,
     shapes: &SharedShapes,
@@ -729,7 +537,7 @@ fn render_hotspots(
     encode_cells("hotspots", tile, &counts, &extras, shapes)
 }
 
-fn render_emerging(
+pub(super) fn render_emerging(
     tile: TileCoord,
     q: &RenderQuery<'_>,
     shapes: &SharedShapes,
@@ -751,7 +559,7 @@ fn render_emerging(
     encode_cells("emerging", tile, &counts, &extras, shapes)
 }
 
-fn render_risk(
+pub(super) fn render_risk(
     tile: TileCoord,
     q: &RenderQuery<'_>,
     shapes: &SharedShapes,
@@ -800,7 +608,7 @@ fn encode_cells<const N: usize>(
     shapes.with_cells(&cells, |b| encode_hexagon_layer(name, tile, &cells, b))
 }
 
-fn render_incidents(
+pub(super) fn render_incidents(
     snap: &Snapshot,
     tile: TileCoord,
     q: &RenderQuery<'_>,
@@ -840,7 +648,7 @@ fn render_incidents(
     Ok(layer.finish())
 }
 
-fn render_routes(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
+pub(super) fn render_routes(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
     let tf = tile.transform();
     let mut layer = LayerEncoder::new("routes")?;
     for r in snap.routes.in_bbox(tile_bbox(tile)) {
@@ -887,7 +695,11 @@ fn mercator_polygons(b: &Boundary) -> Vec<MercatorPolygon> {
         .collect()
 }
 
-fn render_boundaries(snap: &Snapshot, tile: TileCoord, scheme: &str) -> TilesResult<EncodedLayer> {
+pub(super) fn render_boundaries(
+    snap: &Snapshot,
+    tile: TileCoord,
+    scheme: &str,
+) -> TilesResult<EncodedLayer> {
     let tf = tile.transform();
     let mut layer = LayerEncoder::new("boundaries")?;
     for b in snap.boundaries.in_bbox(scheme, tile_bbox(tile)) {
@@ -908,7 +720,7 @@ fn render_boundaries(snap: &Snapshot, tile: TileCoord, scheme: &str) -> TilesRes
     Ok(layer.finish())
 }
 
-fn render_crossborder(
+pub(super) fn render_crossborder(
     snap: &Snapshot,
     tile: TileCoord,
     q: &RenderQuery<'_>,
