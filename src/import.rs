@@ -67,6 +67,48 @@ impl ImportKind {
             Self::Links => "links",
         }
     }
+
+    /// People and links: person-level, checked against the safeguards rules and the sharing
+    /// agreements, and their collection audited (S16).
+    pub fn is_person_level(self) -> bool {
+        matches!(self, Self::People | Self::Links)
+    }
+}
+
+/// What became of one file that was read and accounted for (a file that could not be read
+/// or stored is an [`ImportError`] instead).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportOutcome {
+    /// Its valid rows were stored (re-imported rows count as duplicates).
+    #[default]
+    Stored,
+    /// Rows were rejected without `--allow-partial`: nothing from it was stored.
+    Refused,
+    /// `--dry-run`: accounted for, nothing stored.
+    DryRun,
+}
+
+impl ImportOutcome {
+    /// The word the summaries print: `stored`, `refused` or `dry-run`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Stored => "stored",
+            Self::Refused => "refused",
+            Self::DryRun => "dry-run",
+        }
+    }
+
+    /// True when the file makes the import fail (exit status 1): it was refused.
+    pub fn is_failure(self) -> bool {
+        self == Self::Refused
+    }
+}
+
+impl std::fmt::Display for ImportOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
 }
 
 /// How to import.
@@ -98,6 +140,10 @@ pub struct ImportOptions {
     /// The sharing agreements that people and links imports are checked against (S20); `None`
     /// skips the check (benches and non-person kinds).
     pub sharing: Option<SharingCheck>,
+    /// "Today" for people and links: review periods (S18) are counted from it and sharing
+    /// agreements must be in force on it. The CLI takes it from the settings' clock
+    /// (`SAFERPLACES_TODAY`, else the system date), like every other command.
+    pub today: crate::domain::Day,
 }
 
 /// What a people or links import is checked against (S20; issue 12, point 7): data of a
@@ -110,17 +156,20 @@ pub struct SharingCheck {
     /// The deployment's own controller (`SAFERPLACES_CONTROLLER`), whose data needs no
     /// agreement.
     pub controller: Option<String>,
-    /// The day the agreement must be in force on.
-    pub today: crate::domain::Day,
 }
 
 impl SharingCheck {
-    /// Checks that `agency`'s people or links may be imported with `isa_ref`.
+    /// Checks that `agency`'s people or links may be imported with `isa_ref` on `today`.
     ///
     /// # Errors
     ///
     /// [`ImportError::NoSharingAgreement`] saying what is missing.
-    pub fn check(&self, agency: &Agency, isa_ref: Option<&IsaRef>) -> Result<(), ImportError> {
+    pub fn check(
+        &self,
+        agency: &Agency,
+        isa_ref: Option<&IsaRef>,
+        today: crate::domain::Day,
+    ) -> Result<(), ImportError> {
         if self.controller.as_deref() == Some(agency.as_str()) {
             return Ok(());
         }
@@ -131,7 +180,7 @@ impl SharingCheck {
             )));
         };
         self.agreements
-            .check_import(isa_ref, agency.as_str(), self.today)
+            .check_import(isa_ref, agency.as_str(), today)
             .map(|_| ())
             .map_err(ImportError::NoSharingAgreement)
     }
@@ -169,6 +218,18 @@ pub enum ImportError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The audit record of a people or links file could not be written (S16: the command
+    /// stops). `summary` is what the file came to when it was read and accounted for.
+    #[error("writing the audit record of importing {path}")]
+    Audit {
+        /// The file.
+        path: String,
+        /// What the file came to, when it got that far.
+        summary: Option<Box<FileSummary>>,
+        /// The cause.
+        #[source]
+        source: crate::safeguards::audit::AuditError,
+    },
 }
 
 /// What happened to one file. `read = stored + duplicates + rejected` always: when a file is
@@ -196,8 +257,8 @@ pub struct FileSummary {
     /// Stored police rows outside Bristol, North Somerset, South Gloucestershire and Bath and
     /// North East Somerset (by LSOA name; formats.md §7). They are kept, and reported.
     pub outside_area: u64,
-    /// `stored`, `refused` (rejections without `--allow-partial`: nothing stored) or `dry-run`.
-    pub outcome: &'static str,
+    /// Stored, refused (rejections without `--allow-partial`: nothing stored) or a dry run.
+    pub outcome: ImportOutcome,
     /// The LSOA vintage of a police street file (`2011`, `2021`, `mixed`, `unknown`...) and
     /// the row counts behind it; absent for other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -327,10 +388,10 @@ pub fn import_file(
             "--links goes with `import people` only".to_owned(),
         ));
     }
-    if matches!(kind, ImportKind::People | ImportKind::Links)
+    if kind.is_person_level()
         && let Some(sharing) = &opts.sharing
     {
-        sharing.check(&opts.agency, opts.isa_ref.as_ref())?;
+        sharing.check(&opts.agency, opts.isa_ref.as_ref(), opts.today)?;
     }
     let mut batch = ImportBatch::default();
     let parse_started = std::time::Instant::now();
@@ -465,7 +526,7 @@ pub fn import_file(
     summary.invalid = summary.rejections.len() as u64;
     let valid = summary.read - summary.invalid;
     if summary.invalid > 0 && !opts.allow_partial {
-        summary.outcome = "refused";
+        summary.outcome = ImportOutcome::Refused;
         summary.rejected = summary.read;
         return Ok(summary);
     }
@@ -498,10 +559,10 @@ pub fn import_file(
     summary.duplicates = valid - written.stored;
     summary.outside_area = written.outside_area;
     if opts.dry_run {
-        summary.outcome = "dry-run";
+        summary.outcome = ImportOutcome::DryRun;
         return Ok(summary);
     }
-    summary.outcome = "stored";
+    summary.outcome = ImportOutcome::Stored;
     Ok(summary)
 }
 
@@ -563,7 +624,7 @@ fn import_people_or_links(
             .refusal_codes
             .insert(format!("ROW_REJECTED:{}", r.field));
     }
-    let today = crate::api::Clock::System.today();
+    let today = opts.today;
     // Rules first, so violations are reported like any rejected row.
     let violations = store
         .check_rules(&data, today)
@@ -595,7 +656,7 @@ fn import_people_or_links(
     summary.invalid = summary.rejections.len() as u64;
     let valid = summary.read - summary.invalid.min(summary.read);
     if summary.invalid > 0 && !opts.allow_partial {
-        summary.outcome = "refused";
+        summary.outcome = ImportOutcome::Refused;
         summary.rejected = summary.read;
         summary.refused_subjects = subjects_of(&data, |_| true);
         return Ok(summary);
@@ -608,7 +669,7 @@ fn import_people_or_links(
     summary.subjects = subjects_of(&data, |_| true);
     summary.rejected = summary.invalid.min(summary.read);
     if opts.dry_run {
-        summary.outcome = "dry-run";
+        summary.outcome = ImportOutcome::DryRun;
         summary.stored = valid;
         return Ok(summary);
     }
@@ -625,7 +686,7 @@ fn import_people_or_links(
     summary.stored = written.counts.people + written.counts.links + written.amended.len() as u64;
     summary.duplicates = valid - summary.stored.min(valid);
     summary.amended = written.amended;
-    summary.outcome = "stored";
+    summary.outcome = ImportOutcome::Stored;
     Ok(summary)
 }
 
@@ -669,6 +730,71 @@ fn add_links(
     data.links.extend(parsed.records);
 }
 
+/// Imports files of one kind with one set of options, writing the audit records of people and
+/// links files (S16) as each file finishes: the collection (allowed, refused) and every
+/// amendment, or the denied collection of a file that failed outright. Every caller gets the
+/// same records; the CLI only prints.
+pub struct Importer<'a> {
+    store: &'a mut dyn Store,
+    kind: ImportKind,
+    opts: &'a ImportOptions,
+    audit: Option<&'a crate::safeguards::audit::AuditLog>,
+}
+
+impl<'a> Importer<'a> {
+    /// An importer of `kind` files into `store`; `audit` receives the records of people and
+    /// links files (`None` writes none: dry runs of tests and benches).
+    pub fn new(
+        store: &'a mut dyn Store,
+        kind: ImportKind,
+        opts: &'a ImportOptions,
+        audit: Option<&'a crate::safeguards::audit::AuditLog>,
+    ) -> Self {
+        Self {
+            store,
+            kind,
+            opts,
+            audit,
+        }
+    }
+
+    /// Imports one file ([`import_file`]) and writes its audit records.
+    ///
+    /// # Errors
+    ///
+    /// The [`ImportError`] of [`import_file`] (its denied collection audited first), or
+    /// [`ImportError::Audit`] when an audit record could not be written, carrying what the
+    /// file came to.
+    pub fn file(&mut self, path: &Path) -> Result<FileSummary, ImportError> {
+        let result = import_file(self.store, self.kind, path, self.opts);
+        let Some(log) = self.audit else {
+            return result;
+        };
+        let audit_error = |summary, source| ImportError::Audit {
+            path: path.display().to_string(),
+            summary,
+            source,
+        };
+        match result {
+            Ok(summary) => {
+                for event in audit_events(self.kind, &summary, self.opts) {
+                    if let Err(source) = log.append(event) {
+                        return Err(audit_error(Some(Box::new(summary)), source));
+                    }
+                }
+                Ok(summary)
+            }
+            Err(error) => {
+                if let Some(event) = failed_audit_event(self.kind, path, self.opts, &error) {
+                    log.append(event)
+                        .map_err(|source| audit_error(None, source))?;
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
 /// The audit records of one people or links file (S16; issue 12 points 3 and 6): a
 /// `collection`/`allow` record when records were stored, a `collection`/`deny` record when rows
 /// were refused (`deny_reason` the comma-separated refusal codes, `record_count` the rows
@@ -681,7 +807,7 @@ pub fn audit_events(
     opts: &ImportOptions,
 ) -> Vec<crate::safeguards::audit::AuditEvent> {
     use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
-    if !matches!(kind, ImportKind::People | ImportKind::Links) || f.outcome == "dry-run" {
+    if !kind.is_person_level() || f.outcome == ImportOutcome::DryRun {
         return Vec::new();
     }
     let mut query = json!({
@@ -702,7 +828,7 @@ pub fn audit_events(
         e
     };
     let mut out = Vec::new();
-    if f.outcome == "stored" && f.stored > 0 {
+    if f.outcome == ImportOutcome::Stored && f.stored > 0 {
         out.push(event(
             AuditEventType::Collection,
             Decision::Allow,
@@ -745,7 +871,7 @@ pub fn failed_audit_event(
     error: &ImportError,
 ) -> Option<crate::safeguards::audit::AuditEvent> {
     use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
-    if !matches!(kind, ImportKind::People | ImportKind::Links) || opts.dry_run {
+    if !kind.is_person_level() || opts.dry_run {
         return None;
     }
     let mut e = AuditEvent::new(AuditEventType::Collection, "importer", Decision::Deny);
@@ -761,3 +887,7 @@ pub fn failed_audit_event(
     crate::safeguards::policy::POLICY_VERSION.clone_into(&mut e.policy_version);
     Some(e)
 }
+
+#[cfg(test)]
+#[path = "import_tests.rs"]
+mod tests;
