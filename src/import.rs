@@ -12,6 +12,7 @@ use crate::domain::{Agency, IsaRef, SchemeName};
 use crate::ingest::agency::{
     format_for, parse_incidents, parse_links, parse_people, parse_places, parse_services,
 };
+use crate::ingest::batch::{ImportBatch, ImportFile, ImportedIncident, SourceAttributes};
 use crate::ingest::gias::parse_gias;
 use crate::ingest::gtfs::parse_gtfs;
 use crate::ingest::lsoa::{FileVintage, LsoaCodeSets, LsoaVintage};
@@ -19,9 +20,7 @@ use crate::ingest::naptan::parse_naptan;
 use crate::ingest::ons::{BoundaryFileOptions, parse_boundaries_all};
 use crate::ingest::police::{parse_stop_search, parse_street_into};
 use crate::ingest::report::{Progress, ProgressPoint, Rejection, SourceFile};
-use crate::store::{
-    ImportBatch, ImportFile, ImportedIncident, SourceAttributes, Store, StoreError,
-};
+use crate::store::{Store, StoreError};
 
 /// The kinds this version imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

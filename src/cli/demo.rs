@@ -66,19 +66,19 @@ pub(crate) fn ensure_demo_data(
     // stored or in the same batch.
     let mut segmented_stored = 0;
     if !segmented.is_empty() {
-        let batch = crate::store::ImportBatch {
+        let batch = crate::ingest::batch::ImportBatch {
             incidents: segmented
                 .into_iter()
-                .map(|incident| crate::store::ImportedIncident {
+                .map(|incident| crate::ingest::batch::ImportedIncident {
                     incident,
                     line: 1,
-                    attributes: crate::store::SourceAttributes::default(),
+                    attributes: crate::ingest::batch::SourceAttributes::default(),
                     outside_area: false,
                 })
                 .collect(),
-            ..crate::store::ImportBatch::default()
+            ..crate::ingest::batch::ImportBatch::default()
         };
-        let file = crate::store::ImportFile {
+        let file = crate::ingest::batch::ImportFile {
             name: format!("synthetic seed {:#x}", params.seed),
             sha256: "0".repeat(64),
             imported_at: audit::rfc3339_millis(std::time::SystemTime::now()),

@@ -63,10 +63,10 @@ pub struct ImportArgs {
 
 /// `saferplaces import`: imports every file, printing progress and a summary per file;
 /// fails when any file was refused or failed.
-pub(crate) fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let s = settings(None, args.dir.data_dir.clone())?;
     crate::telemetry::init(s.log_format);
-    let opts = options(&s, &args)?;
+    let opts = options(&s, args)?;
     let mut store = SqliteStore::open(&s.data_dir)?;
     // People and links are person-level: their collection is audited (S16).
     let audit = if args.kind.is_person_level() {

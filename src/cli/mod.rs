@@ -122,7 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
-        Command::Import(args) => import::run(args),
+        Command::Import(args) => import::run(&args),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Report { command } => report::run(command),
         Command::Openapi => openapi::run(),

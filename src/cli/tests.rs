@@ -8,6 +8,9 @@ use super::import::RunTotals;
 use super::{Cli, Command, run};
 use crate::import::{FileSummary, ImportKind, ImportOutcome};
 
+/// Arguments and what their parsed command must match.
+type Case = (&'static [&'static str], fn(&Command) -> bool);
+
 fn parse(args: &[&str]) -> Cli {
     Cli::try_parse_from(std::iter::once("saferplaces").chain(args.iter().copied())).unwrap()
 }
@@ -19,8 +22,7 @@ fn the_clap_definitions_are_consistent() {
 
 #[test]
 fn every_subcommand_parses_to_its_own_variant() {
-    let dir = ["--data-dir", "/nonexistent"];
-    let cases: [(&[&str], fn(&Command) -> bool); 6] = [
+    let cases: [Case; 6] = [
         (
             &["serve", "--addr", "127.0.0.1:0"],
             |c| matches!(c, Command::Serve(a) if a.addr.as_deref() == Some("127.0.0.1:0")),
@@ -30,7 +32,7 @@ fn every_subcommand_parses_to_its_own_variant() {
             |c| matches!(c, Command::Demo(a) if a.no_serve && a.incidents == 7),
         ),
         (
-            &["stats", "--json", dir[0], dir[1]],
+            &["stats", "--json", "--data-dir", "/nonexistent"],
             |c| matches!(c, Command::Stats(a) if a.json && a.dir.data_dir.is_some()),
         ),
         (
