@@ -392,135 +392,11 @@ pub fn import_file(
     {
         sharing.check(&opts.agency, opts.isa_ref.as_ref(), opts.today)?;
     }
-    let mut batch = ImportBatch::default();
-    let parse_started = std::time::Instant::now();
-    match kind {
-        ImportKind::PoliceStreet => {
-            let mut vintages = FileVintage::default();
-            // One shared string per vintage, indexed by discriminant.
-            let vintage_codes = LsoaVintage::ALL.map(|v| std::sync::Arc::<str>::from(v.code()));
-            // Each row becomes the store's record as it is parsed (no second list of rows).
-            let parsed = parse_street_into(
-                &bytes,
-                &src,
-                |r, line| {
-                    let vintage = opts
-                        .lsoa_codes
-                        .as_ref()
-                        .map_or(LsoaVintage::Unknown, |sets| {
-                            sets.classify(r.lsoa_code.as_deref(), r.lsoa_name.as_deref())
-                        });
-                    vintages.add(vintage);
-                    let inside = r
-                        .lsoa_name
-                        .as_deref()
-                        .is_some_and(|n| AREA_LSOA_PREFIXES.iter().any(|p| n.starts_with(p)));
-                    let outside_row = r.incident.location.is_some() && !inside;
-                    let attributes = SourceAttributes {
-                        source_ref: r.crime_id,
-                        area_code: r.lsoa_code,
-                        location: r.location_text,
-                        category_raw: Some(r.crime_type_raw),
-                        outcome_raw: r.last_outcome,
-                        area_vintage: Some(std::sync::Arc::clone(&vintage_codes[vintage as usize])),
-                    };
-                    ImportedIncident {
-                        incident: r.incident,
-                        line,
-                        attributes,
-                        outside_area: outside_row,
-                    }
-                },
-                |record, id| record.incident.id = id,
-            );
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.incidents = parsed.records;
-            summary.lsoa_vintage = Some(LsoaSummary {
-                vintage: vintages.decide(),
-                rows: vintages,
-            });
-        }
-        ImportKind::PoliceStopSearch => {
-            let parsed = parse_stop_search(&bytes, &src);
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.stop_searches = parsed.records.into_iter().zip(parsed.lines).collect();
-        }
-        ImportKind::Gias => {
-            let parsed = parse_gias(&bytes, &src);
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.schools = parsed.records.into_iter().map(|r| r.school).collect();
-        }
-        ImportKind::Naptan => {
-            let parsed = parse_naptan(&bytes, &src);
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.stops = parsed.records.into_iter().map(|r| r.stop).collect();
-        }
-        ImportKind::Gtfs => {
-            let feed =
-                parse_gtfs(path, &src).map_err(|e| ImportError::Usage(format!("{name}: {e}")))?;
-            // R counts stops.txt and routes.txt rows plus rejected rows of the supporting files;
-            // stations and other non-boarding rows are counted apart (`skipped`).
-            summary.read =
-                feed.stops.read + feed.routes.read + feed.support_rejections.len() as u64;
-            summary.skipped = feed.skipped_non_stops;
-            summary.rejections = feed.stops.rejections;
-            summary.rejections.extend(feed.routes.rejections);
-            summary.rejections.extend(feed.support_rejections);
-            batch.stops = feed.stops.records;
-            batch.routes = feed.routes.records;
-        }
-        ImportKind::Incidents => {
-            let parsed = parse_incidents(&bytes, &src, format_for(path));
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.incidents = parsed
-                .records
-                .into_iter()
-                .zip(parsed.lines)
-                .map(|(incident, line)| ImportedIncident {
-                    incident,
-                    line,
-                    attributes: SourceAttributes::default(),
-                    outside_area: false,
-                })
-                .collect();
-        }
-        ImportKind::Places => {
-            let parsed = parse_places(&bytes, &src, format_for(path));
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.places = parsed.records;
-        }
-        ImportKind::Services => {
-            let parsed = parse_services(&bytes, &src, format_for(path));
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.services = parsed.records;
-        }
-        ImportKind::People | ImportKind::Links => {
-            return import_people_or_links(store, kind, path, &bytes, &src, opts, summary);
-        }
-        ImportKind::Boundaries => {
-            let scheme = opts
-                .scheme
-                .clone()
-                .ok_or_else(|| ImportError::Usage("boundaries need --scheme NAME".to_owned()))?;
-            let text = String::from_utf8_lossy(&bytes);
-            let o = BoundaryFileOptions {
-                scheme,
-                code_field: opts.code_field.clone(),
-                name_field: opts.name_field.clone(),
-            };
-            let parsed = parse_boundaries_all(&text, &name, &o);
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.boundaries = parsed.records;
-        }
+    if kind.is_person_level() {
+        return import_people_or_links(store, kind, path, &bytes, &src, opts, summary);
     }
+    let parse_started = std::time::Instant::now();
+    let batch = parse_batch(kind, path, &bytes, &src, opts, &mut summary)?;
     let parse_ms = parse_started.elapsed().as_millis() as u64;
     summary.invalid = summary.rejections.len() as u64;
     let valid = summary.read - summary.invalid;
@@ -563,6 +439,157 @@ pub fn import_file(
     }
     summary.outcome = ImportOutcome::Stored;
     Ok(summary)
+}
+
+/// Parses one file of a kind that is written as an [`ImportBatch`] (every kind but people
+/// and links), recording what was read and rejected in `summary`.
+fn parse_batch(
+    kind: ImportKind,
+    path: &Path,
+    bytes: &[u8],
+    src: &SourceFile,
+    opts: &ImportOptions,
+    summary: &mut FileSummary,
+) -> Result<ImportBatch, ImportError> {
+    let name = &src.name;
+    let mut batch = ImportBatch::default();
+    match kind {
+        ImportKind::PoliceStreet => police_street(bytes, src, opts, summary, &mut batch),
+        ImportKind::PoliceStopSearch => {
+            let parsed = parse_stop_search(bytes, src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.stop_searches = parsed.records.into_iter().zip(parsed.lines).collect();
+        }
+        ImportKind::Gias => {
+            let parsed = parse_gias(bytes, src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.schools = parsed.records.into_iter().map(|r| r.school).collect();
+        }
+        ImportKind::Naptan => {
+            let parsed = parse_naptan(bytes, src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.stops = parsed.records.into_iter().map(|r| r.stop).collect();
+        }
+        ImportKind::Gtfs => {
+            let feed =
+                parse_gtfs(path, src).map_err(|e| ImportError::Usage(format!("{name}: {e}")))?;
+            // R counts stops.txt and routes.txt rows plus rejected rows of the supporting files;
+            // stations and other non-boarding rows are counted apart (`skipped`).
+            summary.read =
+                feed.stops.read + feed.routes.read + feed.support_rejections.len() as u64;
+            summary.skipped = feed.skipped_non_stops;
+            summary.rejections = feed.stops.rejections;
+            summary.rejections.extend(feed.routes.rejections);
+            summary.rejections.extend(feed.support_rejections);
+            batch.stops = feed.stops.records;
+            batch.routes = feed.routes.records;
+        }
+        ImportKind::Incidents => {
+            let parsed = parse_incidents(bytes, src, format_for(path));
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.incidents = parsed
+                .records
+                .into_iter()
+                .zip(parsed.lines)
+                .map(|(incident, line)| ImportedIncident {
+                    incident,
+                    line,
+                    attributes: SourceAttributes::default(),
+                    outside_area: false,
+                })
+                .collect();
+        }
+        ImportKind::Places => {
+            let parsed = parse_places(bytes, src, format_for(path));
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.places = parsed.records;
+        }
+        ImportKind::Services => {
+            let parsed = parse_services(bytes, src, format_for(path));
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.services = parsed.records;
+        }
+        // Checked against the rules instead: `import_people_or_links`.
+        ImportKind::People | ImportKind::Links => {}
+        ImportKind::Boundaries => {
+            let scheme = opts
+                .scheme
+                .clone()
+                .ok_or_else(|| ImportError::Usage("boundaries need --scheme NAME".to_owned()))?;
+            let text = String::from_utf8_lossy(bytes);
+            let o = BoundaryFileOptions {
+                scheme,
+                code_field: opts.code_field.clone(),
+                name_field: opts.name_field.clone(),
+            };
+            let parsed = parse_boundaries_all(&text, name, &o);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.boundaries = parsed.records;
+        }
+    }
+    Ok(batch)
+}
+
+/// A police street file: each row becomes the store's record as it is parsed, with its LSOA
+/// vintage and whether it lies outside the four authorities.
+fn police_street(
+    bytes: &[u8],
+    src: &SourceFile,
+    opts: &ImportOptions,
+    summary: &mut FileSummary,
+    batch: &mut ImportBatch,
+) {
+    let mut vintages = FileVintage::default();
+    // One shared string per vintage, indexed by discriminant.
+    let vintage_codes = LsoaVintage::ALL.map(|v| std::sync::Arc::<str>::from(v.code()));
+    // Each row becomes the store's record as it is parsed (no second list of rows).
+    let parsed = parse_street_into(
+        bytes,
+        src,
+        |r, line| {
+            let vintage = opts
+                .lsoa_codes
+                .as_ref()
+                .map_or(LsoaVintage::Unknown, |sets| {
+                    sets.classify(r.lsoa_code.as_deref(), r.lsoa_name.as_deref())
+                });
+            vintages.add(vintage);
+            let inside = r
+                .lsoa_name
+                .as_deref()
+                .is_some_and(|n| AREA_LSOA_PREFIXES.iter().any(|p| n.starts_with(p)));
+            let outside_row = r.incident.location.is_some() && !inside;
+            let attributes = SourceAttributes {
+                source_ref: r.crime_id,
+                area_code: r.lsoa_code,
+                location: r.location_text,
+                category_raw: Some(r.crime_type_raw),
+                outcome_raw: r.last_outcome,
+                area_vintage: Some(std::sync::Arc::clone(&vintage_codes[vintage as usize])),
+            };
+            ImportedIncident {
+                incident: r.incident,
+                line,
+                attributes,
+                outside_area: outside_row,
+            }
+        },
+        |record, id| record.incident.id = id,
+    );
+    summary.read = parsed.read;
+    summary.rejections = parsed.rejections;
+    batch.incidents = parsed.records;
+    summary.lsoa_vintage = Some(LsoaSummary {
+        vintage: vintages.decide(),
+        rows: vintages,
+    });
 }
 
 /// People and links go through [`Store::write_checked`], so the safeguards data rules (S1, S2,
