@@ -122,6 +122,7 @@ fn options() -> ImportOptions {
         )),
         links: None,
         sharing: None,
+        today: saferplaces::api::Clock::System.today(),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::domain::{Agency, IsaRef, SchemeName};
 use crate::ingest::agency::{
     format_for, parse_incidents, parse_links, parse_people, parse_places, parse_services,
 };
+use crate::ingest::batch::{ImportBatch, ImportFile, ImportedIncident, SourceAttributes};
 use crate::ingest::gias::parse_gias;
 use crate::ingest::gtfs::parse_gtfs;
 use crate::ingest::lsoa::{FileVintage, LsoaCodeSets, LsoaVintage};
@@ -19,9 +20,7 @@ use crate::ingest::naptan::parse_naptan;
 use crate::ingest::ons::{BoundaryFileOptions, parse_boundaries_all};
 use crate::ingest::police::{parse_stop_search, parse_street_into};
 use crate::ingest::report::{Progress, ProgressPoint, Rejection, SourceFile};
-use crate::store::{
-    ImportBatch, ImportFile, ImportedIncident, SourceAttributes, Store, StoreError,
-};
+use crate::store::{Store, StoreError};
 
 /// The kinds this version imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -67,6 +66,48 @@ impl ImportKind {
             Self::Links => "links",
         }
     }
+
+    /// People and links: person-level, checked against the safeguards rules and the sharing
+    /// agreements, and their collection audited (S16).
+    pub fn is_person_level(self) -> bool {
+        matches!(self, Self::People | Self::Links)
+    }
+}
+
+/// What became of one file that was read and accounted for (a file that could not be read
+/// or stored is an [`ImportError`] instead).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportOutcome {
+    /// Its valid rows were stored (re-imported rows count as duplicates).
+    #[default]
+    Stored,
+    /// Rows were rejected without `--allow-partial`: nothing from it was stored.
+    Refused,
+    /// `--dry-run`: accounted for, nothing stored.
+    DryRun,
+}
+
+impl ImportOutcome {
+    /// The word the summaries print: `stored`, `refused` or `dry-run`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Stored => "stored",
+            Self::Refused => "refused",
+            Self::DryRun => "dry-run",
+        }
+    }
+
+    /// True when the file makes the import fail (exit status 1): it was refused.
+    pub fn is_failure(self) -> bool {
+        self == Self::Refused
+    }
+}
+
+impl std::fmt::Display for ImportOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
 }
 
 /// How to import.
@@ -98,6 +139,10 @@ pub struct ImportOptions {
     /// The sharing agreements that people and links imports are checked against (S20); `None`
     /// skips the check (benches and non-person kinds).
     pub sharing: Option<SharingCheck>,
+    /// "Today" for people and links: review periods (S18) are counted from it and sharing
+    /// agreements must be in force on it. The CLI takes it from the settings' clock
+    /// (`SAFERPLACES_TODAY`, else the system date), like every other command.
+    pub today: crate::domain::Day,
 }
 
 /// What a people or links import is checked against (S20; issue 12, point 7): data of a
@@ -110,17 +155,20 @@ pub struct SharingCheck {
     /// The deployment's own controller (`SAFERPLACES_CONTROLLER`), whose data needs no
     /// agreement.
     pub controller: Option<String>,
-    /// The day the agreement must be in force on.
-    pub today: crate::domain::Day,
 }
 
 impl SharingCheck {
-    /// Checks that `agency`'s people or links may be imported with `isa_ref`.
+    /// Checks that `agency`'s people or links may be imported with `isa_ref` on `today`.
     ///
     /// # Errors
     ///
     /// [`ImportError::NoSharingAgreement`] saying what is missing.
-    pub fn check(&self, agency: &Agency, isa_ref: Option<&IsaRef>) -> Result<(), ImportError> {
+    pub fn check(
+        &self,
+        agency: &Agency,
+        isa_ref: Option<&IsaRef>,
+        today: crate::domain::Day,
+    ) -> Result<(), ImportError> {
         if self.controller.as_deref() == Some(agency.as_str()) {
             return Ok(());
         }
@@ -131,7 +179,7 @@ impl SharingCheck {
             )));
         };
         self.agreements
-            .check_import(isa_ref, agency.as_str(), self.today)
+            .check_import(isa_ref, agency.as_str(), today)
             .map(|_| ())
             .map_err(ImportError::NoSharingAgreement)
     }
@@ -169,6 +217,18 @@ pub enum ImportError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The audit record of a people or links file could not be written (S16: the command
+    /// stops). `summary` is what the file came to when it was read and accounted for.
+    #[error("writing the audit record of importing {path}")]
+    Audit {
+        /// The file.
+        path: String,
+        /// What the file came to, when it got that far.
+        summary: Option<Box<FileSummary>>,
+        /// The cause.
+        #[source]
+        source: crate::safeguards::audit::AuditError,
+    },
 }
 
 /// What happened to one file. `read = stored + duplicates + rejected` always: when a file is
@@ -196,8 +256,8 @@ pub struct FileSummary {
     /// Stored police rows outside Bristol, North Somerset, South Gloucestershire and Bath and
     /// North East Somerset (by LSOA name; formats.md §7). They are kept, and reported.
     pub outside_area: u64,
-    /// `stored`, `refused` (rejections without `--allow-partial`: nothing stored) or `dry-run`.
-    pub outcome: &'static str,
+    /// Stored, refused (rejections without `--allow-partial`: nothing stored) or a dry run.
+    pub outcome: ImportOutcome,
     /// The LSOA vintage of a police street file (`2011`, `2021`, `mixed`, `unknown`...) and
     /// the row counts behind it; absent for other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -327,145 +387,21 @@ pub fn import_file(
             "--links goes with `import people` only".to_owned(),
         ));
     }
-    if matches!(kind, ImportKind::People | ImportKind::Links)
+    if kind.is_person_level()
         && let Some(sharing) = &opts.sharing
     {
-        sharing.check(&opts.agency, opts.isa_ref.as_ref())?;
+        sharing.check(&opts.agency, opts.isa_ref.as_ref(), opts.today)?;
     }
-    let mut batch = ImportBatch::default();
+    if kind.is_person_level() {
+        return import_people_or_links(store, kind, path, &bytes, &src, opts, summary);
+    }
     let parse_started = std::time::Instant::now();
-    match kind {
-        ImportKind::PoliceStreet => {
-            let mut vintages = FileVintage::default();
-            // One shared string per vintage, indexed by discriminant.
-            let vintage_codes = LsoaVintage::ALL.map(|v| std::sync::Arc::<str>::from(v.code()));
-            // Each row becomes the store's record as it is parsed (no second list of rows).
-            let parsed = parse_street_into(
-                &bytes,
-                &src,
-                |r, line| {
-                    let vintage = opts
-                        .lsoa_codes
-                        .as_ref()
-                        .map_or(LsoaVintage::Unknown, |sets| {
-                            sets.classify(r.lsoa_code.as_deref(), r.lsoa_name.as_deref())
-                        });
-                    vintages.add(vintage);
-                    let inside = r
-                        .lsoa_name
-                        .as_deref()
-                        .is_some_and(|n| AREA_LSOA_PREFIXES.iter().any(|p| n.starts_with(p)));
-                    let outside_row = r.incident.location.is_some() && !inside;
-                    let attributes = SourceAttributes {
-                        source_ref: r.crime_id,
-                        area_code: r.lsoa_code,
-                        location: r.location_text,
-                        category_raw: Some(r.crime_type_raw),
-                        outcome_raw: r.last_outcome,
-                        area_vintage: Some(std::sync::Arc::clone(&vintage_codes[vintage as usize])),
-                    };
-                    ImportedIncident {
-                        incident: r.incident,
-                        line,
-                        attributes,
-                        outside_area: outside_row,
-                    }
-                },
-                |record, id| record.incident.id = id,
-            );
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.incidents = parsed.records;
-            summary.lsoa_vintage = Some(LsoaSummary {
-                vintage: vintages.decide(),
-                rows: vintages,
-            });
-        }
-        ImportKind::PoliceStopSearch => {
-            let parsed = parse_stop_search(&bytes, &src);
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.stop_searches = parsed.records.into_iter().zip(parsed.lines).collect();
-        }
-        ImportKind::Gias => {
-            let parsed = parse_gias(&bytes, &src);
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.schools = parsed.records.into_iter().map(|r| r.school).collect();
-        }
-        ImportKind::Naptan => {
-            let parsed = parse_naptan(&bytes, &src);
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.stops = parsed.records.into_iter().map(|r| r.stop).collect();
-        }
-        ImportKind::Gtfs => {
-            let feed =
-                parse_gtfs(path, &src).map_err(|e| ImportError::Usage(format!("{name}: {e}")))?;
-            // R counts stops.txt and routes.txt rows plus rejected rows of the supporting files;
-            // stations and other non-boarding rows are counted apart (`skipped`).
-            summary.read =
-                feed.stops.read + feed.routes.read + feed.support_rejections.len() as u64;
-            summary.skipped = feed.skipped_non_stops;
-            summary.rejections = feed.stops.rejections;
-            summary.rejections.extend(feed.routes.rejections);
-            summary.rejections.extend(feed.support_rejections);
-            batch.stops = feed.stops.records;
-            batch.routes = feed.routes.records;
-        }
-        ImportKind::Incidents => {
-            let parsed = parse_incidents(&bytes, &src, format_for(path));
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.incidents = parsed
-                .records
-                .into_iter()
-                .zip(parsed.lines)
-                .map(|(incident, line)| ImportedIncident {
-                    incident,
-                    line,
-                    attributes: SourceAttributes::default(),
-                    outside_area: false,
-                })
-                .collect();
-        }
-        ImportKind::Places => {
-            let parsed = parse_places(&bytes, &src, format_for(path));
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.places = parsed.records;
-        }
-        ImportKind::Services => {
-            let parsed = parse_services(&bytes, &src, format_for(path));
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.services = parsed.records;
-        }
-        ImportKind::People | ImportKind::Links => {
-            return import_people_or_links(store, kind, path, &bytes, &src, opts, summary);
-        }
-        ImportKind::Boundaries => {
-            let scheme = opts
-                .scheme
-                .clone()
-                .ok_or_else(|| ImportError::Usage("boundaries need --scheme NAME".to_owned()))?;
-            let text = String::from_utf8_lossy(&bytes);
-            let o = BoundaryFileOptions {
-                scheme,
-                code_field: opts.code_field.clone(),
-                name_field: opts.name_field.clone(),
-            };
-            let parsed = parse_boundaries_all(&text, &name, &o);
-            summary.read = parsed.read;
-            summary.rejections = parsed.rejections;
-            batch.boundaries = parsed.records;
-        }
-    }
+    let batch = parse_batch(kind, path, &bytes, &src, opts, &mut summary)?;
     let parse_ms = parse_started.elapsed().as_millis() as u64;
     summary.invalid = summary.rejections.len() as u64;
     let valid = summary.read - summary.invalid;
     if summary.invalid > 0 && !opts.allow_partial {
-        summary.outcome = "refused";
+        summary.outcome = ImportOutcome::Refused;
         summary.rejected = summary.read;
         return Ok(summary);
     }
@@ -498,11 +434,162 @@ pub fn import_file(
     summary.duplicates = valid - written.stored;
     summary.outside_area = written.outside_area;
     if opts.dry_run {
-        summary.outcome = "dry-run";
+        summary.outcome = ImportOutcome::DryRun;
         return Ok(summary);
     }
-    summary.outcome = "stored";
+    summary.outcome = ImportOutcome::Stored;
     Ok(summary)
+}
+
+/// Parses one file of a kind that is written as an [`ImportBatch`] (every kind but people
+/// and links), recording what was read and rejected in `summary`.
+fn parse_batch(
+    kind: ImportKind,
+    path: &Path,
+    bytes: &[u8],
+    src: &SourceFile,
+    opts: &ImportOptions,
+    summary: &mut FileSummary,
+) -> Result<ImportBatch, ImportError> {
+    let name = &src.name;
+    let mut batch = ImportBatch::default();
+    match kind {
+        ImportKind::PoliceStreet => police_street(bytes, src, opts, summary, &mut batch),
+        ImportKind::PoliceStopSearch => {
+            let parsed = parse_stop_search(bytes, src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.stop_searches = parsed.records.into_iter().zip(parsed.lines).collect();
+        }
+        ImportKind::Gias => {
+            let parsed = parse_gias(bytes, src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.schools = parsed.records.into_iter().map(|r| r.school).collect();
+        }
+        ImportKind::Naptan => {
+            let parsed = parse_naptan(bytes, src);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.stops = parsed.records.into_iter().map(|r| r.stop).collect();
+        }
+        ImportKind::Gtfs => {
+            let feed =
+                parse_gtfs(path, src).map_err(|e| ImportError::Usage(format!("{name}: {e}")))?;
+            // R counts stops.txt and routes.txt rows plus rejected rows of the supporting files;
+            // stations and other non-boarding rows are counted apart (`skipped`).
+            summary.read =
+                feed.stops.read + feed.routes.read + feed.support_rejections.len() as u64;
+            summary.skipped = feed.skipped_non_stops;
+            summary.rejections = feed.stops.rejections;
+            summary.rejections.extend(feed.routes.rejections);
+            summary.rejections.extend(feed.support_rejections);
+            batch.stops = feed.stops.records;
+            batch.routes = feed.routes.records;
+        }
+        ImportKind::Incidents => {
+            let parsed = parse_incidents(bytes, src, format_for(path));
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.incidents = parsed
+                .records
+                .into_iter()
+                .zip(parsed.lines)
+                .map(|(incident, line)| ImportedIncident {
+                    incident,
+                    line,
+                    attributes: SourceAttributes::default(),
+                    outside_area: false,
+                })
+                .collect();
+        }
+        ImportKind::Places => {
+            let parsed = parse_places(bytes, src, format_for(path));
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.places = parsed.records;
+        }
+        ImportKind::Services => {
+            let parsed = parse_services(bytes, src, format_for(path));
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.services = parsed.records;
+        }
+        // Checked against the rules instead: `import_people_or_links`.
+        ImportKind::People | ImportKind::Links => {}
+        ImportKind::Boundaries => {
+            let scheme = opts
+                .scheme
+                .clone()
+                .ok_or_else(|| ImportError::Usage("boundaries need --scheme NAME".to_owned()))?;
+            let text = String::from_utf8_lossy(bytes);
+            let o = BoundaryFileOptions {
+                scheme,
+                code_field: opts.code_field.clone(),
+                name_field: opts.name_field.clone(),
+            };
+            let parsed = parse_boundaries_all(&text, name, &o);
+            summary.read = parsed.read;
+            summary.rejections = parsed.rejections;
+            batch.boundaries = parsed.records;
+        }
+    }
+    Ok(batch)
+}
+
+/// A police street file: each row becomes the store's record as it is parsed, with its LSOA
+/// vintage and whether it lies outside the four authorities.
+fn police_street(
+    bytes: &[u8],
+    src: &SourceFile,
+    opts: &ImportOptions,
+    summary: &mut FileSummary,
+    batch: &mut ImportBatch,
+) {
+    let mut vintages = FileVintage::default();
+    // One shared string per vintage, indexed by discriminant.
+    let vintage_codes = LsoaVintage::ALL.map(|v| std::sync::Arc::<str>::from(v.code()));
+    // Each row becomes the store's record as it is parsed (no second list of rows).
+    let parsed = parse_street_into(
+        bytes,
+        src,
+        |r, line| {
+            let vintage = opts
+                .lsoa_codes
+                .as_ref()
+                .map_or(LsoaVintage::Unknown, |sets| {
+                    sets.classify(r.lsoa_code.as_deref(), r.lsoa_name.as_deref())
+                });
+            vintages.add(vintage);
+            let inside = r
+                .lsoa_name
+                .as_deref()
+                .is_some_and(|n| AREA_LSOA_PREFIXES.iter().any(|p| n.starts_with(p)));
+            let outside_row = r.incident.location.is_some() && !inside;
+            let attributes = SourceAttributes {
+                source_ref: r.crime_id,
+                area_code: r.lsoa_code,
+                location: r.location_text,
+                category_raw: Some(r.crime_type_raw),
+                outcome_raw: r.last_outcome,
+                area_vintage: Some(std::sync::Arc::clone(&vintage_codes[vintage as usize])),
+            };
+            ImportedIncident {
+                incident: r.incident,
+                line,
+                attributes,
+                outside_area: outside_row,
+            }
+        },
+        |record, id| record.incident.id = id,
+    );
+    summary.read = parsed.read;
+    summary.rejections = parsed.rejections;
+    batch.incidents = parsed.records;
+    summary.lsoa_vintage = Some(LsoaSummary {
+        vintage: vintages.decide(),
+        rows: vintages,
+    });
 }
 
 /// People and links go through [`Store::write_checked`], so the safeguards data rules (S1, S2,
@@ -563,7 +650,7 @@ fn import_people_or_links(
             .refusal_codes
             .insert(format!("ROW_REJECTED:{}", r.field));
     }
-    let today = crate::api::Clock::System.today();
+    let today = opts.today;
     // Rules first, so violations are reported like any rejected row.
     let violations = store
         .check_rules(&data, today)
@@ -595,7 +682,7 @@ fn import_people_or_links(
     summary.invalid = summary.rejections.len() as u64;
     let valid = summary.read - summary.invalid.min(summary.read);
     if summary.invalid > 0 && !opts.allow_partial {
-        summary.outcome = "refused";
+        summary.outcome = ImportOutcome::Refused;
         summary.rejected = summary.read;
         summary.refused_subjects = subjects_of(&data, |_| true);
         return Ok(summary);
@@ -608,7 +695,7 @@ fn import_people_or_links(
     summary.subjects = subjects_of(&data, |_| true);
     summary.rejected = summary.invalid.min(summary.read);
     if opts.dry_run {
-        summary.outcome = "dry-run";
+        summary.outcome = ImportOutcome::DryRun;
         summary.stored = valid;
         return Ok(summary);
     }
@@ -625,7 +712,7 @@ fn import_people_or_links(
     summary.stored = written.counts.people + written.counts.links + written.amended.len() as u64;
     summary.duplicates = valid - summary.stored.min(valid);
     summary.amended = written.amended;
-    summary.outcome = "stored";
+    summary.outcome = ImportOutcome::Stored;
     Ok(summary)
 }
 
@@ -669,6 +756,71 @@ fn add_links(
     data.links.extend(parsed.records);
 }
 
+/// Imports files of one kind with one set of options, writing the audit records of people and
+/// links files (S16) as each file finishes: the collection (allowed, refused) and every
+/// amendment, or the denied collection of a file that failed outright. Every caller gets the
+/// same records; the CLI only prints.
+pub struct Importer<'a> {
+    store: &'a mut dyn Store,
+    kind: ImportKind,
+    opts: &'a ImportOptions,
+    audit: Option<&'a crate::safeguards::audit::AuditLog>,
+}
+
+impl<'a> Importer<'a> {
+    /// An importer of `kind` files into `store`; `audit` receives the records of people and
+    /// links files (`None` writes none: dry runs of tests and benches).
+    pub fn new(
+        store: &'a mut dyn Store,
+        kind: ImportKind,
+        opts: &'a ImportOptions,
+        audit: Option<&'a crate::safeguards::audit::AuditLog>,
+    ) -> Self {
+        Self {
+            store,
+            kind,
+            opts,
+            audit,
+        }
+    }
+
+    /// Imports one file ([`import_file`]) and writes its audit records.
+    ///
+    /// # Errors
+    ///
+    /// The [`ImportError`] of [`import_file`] (its denied collection audited first), or
+    /// [`ImportError::Audit`] when an audit record could not be written, carrying what the
+    /// file came to.
+    pub fn file(&mut self, path: &Path) -> Result<FileSummary, ImportError> {
+        let result = import_file(self.store, self.kind, path, self.opts);
+        let Some(log) = self.audit else {
+            return result;
+        };
+        let audit_error = |summary, source| ImportError::Audit {
+            path: path.display().to_string(),
+            summary,
+            source,
+        };
+        match result {
+            Ok(summary) => {
+                for event in audit_events(self.kind, &summary, self.opts) {
+                    if let Err(source) = log.append(event) {
+                        return Err(audit_error(Some(Box::new(summary)), source));
+                    }
+                }
+                Ok(summary)
+            }
+            Err(error) => {
+                if let Some(event) = failed_audit_event(self.kind, path, self.opts, &error) {
+                    log.append(event)
+                        .map_err(|source| audit_error(None, source))?;
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
 /// The audit records of one people or links file (S16; issue 12 points 3 and 6): a
 /// `collection`/`allow` record when records were stored, a `collection`/`deny` record when rows
 /// were refused (`deny_reason` the comma-separated refusal codes, `record_count` the rows
@@ -681,7 +833,7 @@ pub fn audit_events(
     opts: &ImportOptions,
 ) -> Vec<crate::safeguards::audit::AuditEvent> {
     use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
-    if !matches!(kind, ImportKind::People | ImportKind::Links) || f.outcome == "dry-run" {
+    if !kind.is_person_level() || f.outcome == ImportOutcome::DryRun {
         return Vec::new();
     }
     let mut query = json!({
@@ -702,7 +854,7 @@ pub fn audit_events(
         e
     };
     let mut out = Vec::new();
-    if f.outcome == "stored" && f.stored > 0 {
+    if f.outcome == ImportOutcome::Stored && f.stored > 0 {
         out.push(event(
             AuditEventType::Collection,
             Decision::Allow,
@@ -745,7 +897,7 @@ pub fn failed_audit_event(
     error: &ImportError,
 ) -> Option<crate::safeguards::audit::AuditEvent> {
     use crate::safeguards::audit::{AuditEvent, AuditEventType, Decision};
-    if !matches!(kind, ImportKind::People | ImportKind::Links) || opts.dry_run {
+    if !kind.is_person_level() || opts.dry_run {
         return None;
     }
     let mut e = AuditEvent::new(AuditEventType::Collection, "importer", Decision::Deny);
@@ -761,3 +913,7 @@ pub fn failed_audit_event(
     crate::safeguards::policy::POLICY_VERSION.clone_into(&mut e.policy_version);
     Some(e)
 }
+
+#[cfg(test)]
+#[path = "import_tests.rs"]
+mod tests;

@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod api;
 pub mod background;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod domain;

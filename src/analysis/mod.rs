@@ -13,7 +13,6 @@
 //! | [`ehsa`] | space-time cube, space-time Gi\*, the 17 emerging hot spot categories, before/after | §2 |
 //! | [`rri`] | Relative Rate Index and its 95 % interval, the S22 trigger | safeguards.md S22 |
 //! | [`knox`] | multi-band Knox with Monte Carlo (correct and NRC modes), global Knox, risk windows | §5 |
-//! | [`cli`] | the `saferplaces analyse` subcommand: CSV in, JSON out | |
 //!
 //! Every result carries its settings (serde `Serialize` structs) so that a number can always
 //! be traced back to how it was computed (`analytics.md` §11).
@@ -21,7 +20,6 @@
 pub mod areas;
 pub mod budget;
 pub mod cancel;
-pub mod cli;
 pub mod close_pairs;
 pub mod ehsa;
 pub mod fdr;

@@ -197,6 +197,14 @@ fn parse_addr(name: &'static str, value: &str) -> ConfigResult<SocketAddr> {
 }
 
 impl Settings {
+    /// Where every command and the server take "today" from: the day fixed by
+    /// `SAFERPLACES_TODAY`, else the system's UTC date. Review dates (S18), sharing
+    /// agreements (S20) and the retention sweep are all checked against it.
+    pub fn clock(&self) -> crate::api::Clock {
+        self.today
+            .map_or(crate::api::Clock::System, crate::api::Clock::Fixed)
+    }
+
     /// Loads settings from `env` with `overrides` applied last.
     pub fn load(env: &dyn Env, overrides: &Overrides) -> ConfigResult<Self> {
         let addr = match (&overrides.addr, env.var("SAFERPLACES_ADDR")) {
@@ -498,6 +506,18 @@ mod tests {
                 .to_string(),
             "2026-11-22"
         );
+    }
+
+    #[test]
+    fn the_clock_is_the_fixed_today_when_set_and_the_system_date_otherwise() {
+        let env = HashMap::from([("SAFERPLACES_TODAY", "2090-01-01")]);
+        let fixed = Settings::load(&env, &Overrides::default()).unwrap().clock();
+        assert_eq!(
+            fixed,
+            crate::api::Clock::Fixed("2090-01-01".parse().unwrap())
+        );
+        let unset = Settings::load(&HashMap::new(), &Overrides::default()).unwrap();
+        assert_eq!(unset.clock(), crate::api::Clock::System);
     }
 
     #[test]

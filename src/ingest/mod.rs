@@ -5,6 +5,7 @@
 //! name the file, the record (line or feature number, 1-based) and the field.
 
 pub mod agency;
+pub mod batch;
 pub mod gias;
 pub mod gtfs;
 pub mod intern;

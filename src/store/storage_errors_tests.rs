@@ -56,6 +56,7 @@ fn options() -> ImportOptions {
         lsoa_codes: None,
         links: None,
         sharing: None,
+        today: crate::api::Clock::System.today(),
     }
 }
 

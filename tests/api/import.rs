@@ -619,3 +619,32 @@ fn agency_files_import_with_provenance_and_people_pass_the_safeguards_rules_firs
             .any(|s| s == "P1f2e3d4c")
     );
 }
+
+/// Issue 15 point 4: review periods of imported people are counted from the deployment's
+/// clock (`SAFERPLACES_TODAY`), like the sharing check and every other command, not from
+/// the machine's date. A review date a month after the fixed day is within the S18 limit
+/// there, and years beyond it as seen from the machine's date.
+#[test]
+fn people_review_dates_are_checked_against_the_configured_today() {
+    let dir = tempfile::tempdir().unwrap();
+    let people = dir.path().join("people.csv");
+    std::fs::write(
+        &people,
+        "ref,birth_year,categories,review_due\nP0a1b2c3e,1990,victim,2090-02-01\n",
+    )
+    .unwrap();
+    let env = [
+        ("SAFERPLACES_TODAY", "2090-01-01"),
+        ("SAFERPLACES_CONTROLLER", "bristol-city-council"),
+    ];
+    let args = [
+        "people",
+        "--agency",
+        "bristol-city-council",
+        people.to_str().unwrap(),
+    ];
+    let run = import_with(dir.path(), &args, &env);
+    assert!(run.ok, "{}", run.stdout);
+    assert_eq!(n(&run.summary, "stored"), 1, "{}", run.stdout);
+    assert_eq!(n(&stats(dir.path()), "people"), 1);
+}

@@ -1,6 +1,6 @@
 //! The `saferplaces analyse` subcommand: read events from a CSV file, run one analysis and
-//! return its output (JSON with `--json`, a short text summary otherwise). The binary only
-//! prints what [`run`] returns.
+//! return its output (JSON with `--json`, a short text summary otherwise). The command
+//! ([`run_command`]) only prints what [`run`] returns.
 //!
 //! # Input
 //!
@@ -27,15 +27,15 @@ use foldhash::{HashMap, HashMapExt};
 use geo::{MultiPolygon, Polygon};
 use h3o::{CellIndex, Resolution};
 
-use super::ehsa::{
+use crate::analysis::ehsa::{
     Alignment, CubeSettings, EhsaSettings, SpaceTimeCube, StepUnit, before_after, emerging_hotspots,
 };
-use super::gistar::{
+use crate::analysis::gistar::{
     CellUniverse, DEFAULT_MAX_CELLS, GiStarSettings, PopulationRates, cell_of, hotspots,
 };
-use super::kde::{KdeSettings, kde_cells, to_bng};
-use super::knox::{DistanceMetric, KnoxMode, KnoxSettings, SpaceTimePoint, knox};
-use super::{AnalysisError, AnalysisResult};
+use crate::analysis::kde::{KdeSettings, kde_cells, to_bng};
+use crate::analysis::knox::{DistanceMetric, KnoxMode, KnoxSettings, SpaceTimePoint, knox};
+use crate::analysis::{AnalysisError, AnalysisResult};
 use crate::domain::{BngPoint, Day, LonLat};
 
 /// The analyses.
@@ -564,6 +564,12 @@ pub fn run(command: &AnalyseCommand) -> AnalysisResult<String> {
         AnalyseCommand::Change(a) => run_change(a),
         AnalyseCommand::Knox(a) => run_knox(a),
     }
+}
+
+/// `saferplaces analyse ...`: runs the analysis and prints its output.
+pub(crate) fn run_command(command: &AnalyseCommand) -> anyhow::Result<std::process::ExitCode> {
+    super::common::out(&run(command)?)?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn run_gistar(a: &GistarArgs) -> AnalysisResult<String> {
