@@ -83,7 +83,7 @@ impl Snapshot {
         let (r, people) = (Reference::build(&mut data), people_of(&mut data));
         Self {
             data_version,
-            incidents: IncidentLayer::from(IncidentIndex::build(inputs)),
+            incidents: IncidentLayer::build(inputs),
             places: r.places,
             schools: r.schools,
             stops: r.stops,
@@ -110,8 +110,7 @@ impl Snapshot {
     ) -> Self {
         let mut next = self.clone();
         if changed.incidents {
-            next.incidents =
-                IncidentLayer::from(IncidentIndex::build(&incident_inputs(&data.incidents)));
+            next.incidents = IncidentLayer::build(&incident_inputs(&data.incidents));
         } else if !run.is_empty() {
             next.incidents = next
                 .incidents
