@@ -101,9 +101,13 @@ pub struct MergeStep {
 
 impl MergeStep {
     /// Bytes of heap memory held by the new chunks: what the step adds to the served layer
-    /// until it is swapped in.
+    /// until it is swapped in (nothing when the chunk had no taken incident and is kept).
     pub fn heap_bytes(&self) -> usize {
-        self.new.iter().map(|c| c.index.heap_bytes()).sum()
+        self.new
+            .iter()
+            .filter(|c| !Arc::ptr_eq(&c.index, &self.old))
+            .map(|c| c.index.heap_bytes())
+            .sum()
     }
 
     /// True when this step completes the merge.
@@ -234,8 +238,7 @@ impl IncidentLayer {
         let range = |index: &IncidentIndex| {
             index.position_of(merging.upto)..next_upto.map_or(index.len(), |k| index.position_of(k))
         };
-        let slices: Vec<_> = taken.iter().map(|r| range(r)).collect();
-        let rows = chunk.index.len() + slices.iter().map(ExactSizeIterator::len).sum::<usize>();
+        let rows = chunk.index.len() + taken.iter().map(|r| range(r).len()).sum::<usize>();
         // The unlocated incidents of the taken runs, and their days, go with the last chunk.
         let (unlocated, day_range) = if next_upto.is_none() {
             let runs = taken.iter().map(AsRef::as_ref);
@@ -256,6 +259,17 @@ impl IncidentLayer {
             parts.extend(taken.iter().map(|r| (r.as_ref(), cut(r))));
             Arc::new(IncidentIndex::merge_ranges(&parts, unlocated, day_range))
         };
+        if rows == chunk.index.len() && next_upto.is_some() {
+            // No taken incident falls in this chunk: it stays as it is, nothing is built.
+            return Some(MergeStep {
+                merging,
+                old: Arc::clone(&chunk.index),
+                at,
+                taken: taken.to_vec(),
+                new: vec![chunk.clone()],
+                next_upto,
+            });
+        }
         let split = (rows > 2 * target)
             .then(|| split_key(&chunk.index))
             .flatten();
@@ -298,7 +312,11 @@ impl IncidentLayer {
                 .get(step.at)
                 .is_some_and(|c| Arc::ptr_eq(&c.index, &step.old))
             && self.runs.len() >= step.taken.len()
-            && self.runs.iter().zip(&step.taken).all(|(a, b)| Arc::ptr_eq(a, b));
+            && self
+                .runs
+                .iter()
+                .zip(&step.taken)
+                .all(|(a, b)| Arc::ptr_eq(a, b));
         if !same {
             return None;
         }
@@ -334,10 +352,7 @@ impl IncidentLayer {
             .iter()
             .map(|c| (c.index.as_ref(), 0..c.index.len()))
             .collect();
-        parts.extend(
-            self.served_runs()
-                .map(|(r, skip)| (r, skip..r.len())),
-        );
+        parts.extend(self.served_runs().map(|(r, skip)| (r, skip..r.len())));
         let unlocated = self.unlocated();
         Some((
             IncidentIndex::merge_ranges(&parts, unlocated, self.day_range()),
@@ -442,9 +457,7 @@ impl IncidentLayer {
 
     /// The last day of a located incident known to the day.
     pub fn last_known_day(&self) -> Option<Day> {
-        self.parts()
-            .filter_map(|(p, _)| p.last_known_day())
-            .max()
+        self.parts().filter_map(|(p, _)| p.last_known_day()).max()
     }
 
     /// Bytes of heap memory held by the indexes.

@@ -2,8 +2,8 @@
 //! and a merge builds exactly that index.
 
 use super::*;
-use crate::index::incidents::res7_key;
 use crate::domain::{CATEGORY_COUNT, IncidentId, LonLat};
+use crate::index::incidents::res7_key;
 use crate::index::{H3Res, IncidentInput};
 
 /// `SplitMix64`, as the index tests use.
@@ -269,7 +269,9 @@ fn merge_in_steps(
 ) -> IncidentLayer {
     let mut steps = 0;
     while let Some(step) = layer.merge_step_with_target(target) {
-        layer = layer.with_step(step).expect("nothing changed under the step");
+        layer = layer
+            .with_step(step)
+            .expect("nothing changed under the step");
         steps += 1;
         if steps == 1 {
             assert_same(&layer, whole_before);
@@ -289,7 +291,11 @@ fn a_chunked_layer_with_runs_answers_as_one_index_at_every_step_of_a_chunk_wise_
         let all = incidents(1, 9_000, 40 + seed);
         let parts = split(&all, 4, 90 + seed);
         let mut layer = IncidentLayer::build_with_target(&parts[0], TARGET);
-        assert!(layer.chunks() >= 3, "seed {seed}: {} chunks", layer.chunks());
+        assert!(
+            layer.chunks() >= 3,
+            "seed {seed}: {} chunks",
+            layer.chunks()
+        );
         assert_same(&layer, &IncidentIndex::build(&parts[0]));
         layer = layer
             .with_run(IncidentIndex::build(&parts[1]))
@@ -408,4 +414,35 @@ fn a_chunk_wise_merge_holds_under_three_tenths_of_the_layer_beside_it() {
     }
     assert!(peak <= bound, "peak {peak} over {bound} (steady {steady})");
     assert_eq!(layer.len() + layer.unlocated(), N + N / 8);
+}
+
+#[test]
+fn a_chunk_without_taken_incidents_is_kept_as_it_is() {
+    const TARGET: usize = 250;
+    let all = incidents(1, 6_000, 19);
+    // The run holds only incidents of the dense cluster (a few res-7 cells).
+    let (run, base): (Vec<_>, Vec<_>) = all.iter().partition(|i| {
+        i.id.get() % 3 == 0
+            && i.location.is_some_and(|p| {
+                (p.lon() + 2.5813).abs() < 0.003 && (p.lat() - 51.4490).abs() < 0.002
+            })
+    });
+    let layer = IncidentLayer::build_with_target(&base, TARGET);
+    let (before, _) = layer.pieces();
+    let mut layer = layer
+        .with_run(IncidentIndex::build(&run))
+        .begin_merge()
+        .unwrap();
+    while let Some(step) = layer.merge_step_with_target(TARGET) {
+        layer = layer.with_step(step).unwrap();
+    }
+    let (after, _) = layer.pieces();
+    let kept = after
+        .iter()
+        .filter(|a| before.iter().any(|b| Arc::ptr_eq(a, b)))
+        .count();
+    // Only the chunk of the cluster (cut in two) and the last one are built again.
+    assert!(kept + 2 >= before.len(), "{kept} of {} kept", before.len());
+    assert!(kept < after.len());
+    assert_same(&layer, &IncidentIndex::build(&all));
 }
