@@ -90,7 +90,7 @@ pub fn load_snapshot(
             let cursor = store.for_each_incident_batch(&mut |batch| {
                 inputs.extend(crate::index::incident_inputs(&batch));
             })?;
-            let layer = IncidentLayer::from(IncidentIndex::build(&inputs));
+            let layer = IncidentLayer::build(&inputs);
             (layer, cursor, false)
         };
     let users = store.users()?;
@@ -450,7 +450,8 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
         if !same_pieces(&served.pieces().0, &base_before) {
             position.base_saved = false;
         }
-        if merging.is_none() {
+        // Saved only between merges: mid-merge the taken runs overlap the new chunks.
+        if merging.is_none() && !served.merging() {
             saving = tend_save(&store, &served, &mut position, saving);
         }
         tokio::time::sleep(RELOAD_POLL).await;
@@ -486,39 +487,43 @@ fn apply(state: &AppState, update: Update) {
     state.replace(next);
 }
 
-/// A new incident base and the runs it took in.
-type Merged = (IncidentIndex, Vec<Arc<IncidentIndex>>);
-
 /// True when two lists hold the same indexes.
 fn same_pieces(a: &[Arc<IncidentIndex>], b: &[Arc<IncidentIndex>]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
 }
 
-/// A merge running on its background thread.
-type MergeTask = tokio::task::JoinHandle<std::io::Result<Option<Merged>>>;
+/// One step of a chunk-wise merge running on its background thread.
+type MergeTask = tokio::task::JoinHandle<std::io::Result<Option<crate::index::MergeStep>>>;
 
-/// Swaps in a finished background merge, or starts one when the served runs have grown and
-/// none is running. Queries go on against the old base while a merge runs; the merge runs at
-/// the lowest priority ([`crate::background`]), so it takes the cores queries leave idle.
+/// Drives the chunk-wise merge of the incident runs
+/// ([`crate::index::IncidentLayer::merge_step`]): swaps in a finished step, begins a merge when
+/// the served runs have grown and none is under way, and starts the next step. One chunk is
+/// built per step, so a merge holds one new chunk beside the served layer, not a second base
+/// (issue 15, point 2). Queries go on against the served layer meanwhile and answer for every
+/// incident at every step; each step runs at the lowest priority ([`crate::background`]), so
+/// it takes the cores queries leave idle.
 async fn tend_merge(state: &AppState, merging: Option<MergeTask>) -> Option<MergeTask> {
     if let Some(handle) = merging {
         if !handle.is_finished() {
             return Some(handle);
         }
         match handle.await {
-            Ok(Ok(Some((base, taken)))) => {
+            Ok(Ok(Some(step))) => {
                 let current = state.snapshot();
-                if let Some(incidents) = current.incidents.rebased(base, &taken) {
+                let last = step.is_last();
+                if let Some(incidents) = current.incidents.with_step(step) {
                     let mut next = (*current).clone();
                     next.incidents = incidents;
-                    tracing::info!(
-                        runs_merged = taken.len(),
-                        runs_left = next.incidents.runs(),
-                        "incident runs merged into a new base"
-                    );
+                    if last {
+                        tracing::info!(
+                            chunks = next.incidents.chunks(),
+                            runs_left = next.incidents.runs(),
+                            "incident runs merged into the base"
+                        );
+                    }
                     state.replace(next);
                 } else {
-                    tracing::info!("incident runs changed during the merge; merging again");
+                    tracing::info!("incidents changed during a merge step; stepping again");
                 }
             }
             Ok(Ok(None)) => {}
@@ -526,10 +531,20 @@ async fn tend_merge(state: &AppState, merging: Option<MergeTask>) -> Option<Merg
             Err(e) => tracing::error!(error = %e, "incident merge task failed"),
         }
     }
-    let layer = state.snapshot().incidents.clone();
-    layer.needs_merge().then(|| {
+    let current = state.snapshot();
+    let mut layer = current.incidents.clone();
+    if layer.needs_merge()
+        && let Some(begun) = layer.begin_merge()
+    {
+        // Marks the runs served now as taken; answers every query as before.
+        let mut next = (*current).clone();
+        next.incidents = begun.clone();
+        state.replace(next);
+        layer = begun;
+    }
+    layer.merging().then(|| {
         tokio::spawn(crate::background::run("incident-merge", move || {
-            layer.merged()
+            layer.merge_step()
         }))
     })
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::domain::{CATEGORY_COUNT, IncidentId, LonLat};
+use crate::index::incidents::res7_key;
 use crate::index::{H3Res, IncidentInput};
 
 /// `SplitMix64`, as the index tests use.
@@ -247,4 +248,201 @@ fn a_build_split_over_threads_is_the_build_of_its_parts_merged() {
         format!("{:?}", IncidentIndex::build(&all)),
         format!("{serial:?}")
     );
+}
+
+/// `IncidentIndex::build` of the union of `parts`.
+fn whole_of(parts: &[&[IncidentInput]]) -> IncidentIndex {
+    let mut all: Vec<IncidentInput> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+    all.sort_by_key(|i| i.id.get());
+    IncidentIndex::build(&all)
+}
+
+/// Runs the merge under way on `layer` to its end one step at a time with chunks of about
+/// `target`, checking after each swap that the layer answers as `whole`; `mid` is added as
+/// a run after the first step (an import during the merge). Returns the merged layer.
+fn merge_in_steps(
+    mut layer: IncidentLayer,
+    target: usize,
+    mid: &[IncidentInput],
+    whole_before: &IncidentIndex,
+    whole_after: &IncidentIndex,
+) -> IncidentLayer {
+    let mut steps = 0;
+    while let Some(step) = layer.merge_step_with_target(target) {
+        layer = layer
+            .with_step(step)
+            .expect("nothing changed under the step");
+        steps += 1;
+        if steps == 1 {
+            assert_same(&layer, whole_before);
+            layer = layer.with_run(IncidentIndex::build(mid));
+        }
+        assert_same(&layer, whole_after);
+        assert!(steps < 1_000, "the merge must end");
+    }
+    assert!(!layer.merging());
+    layer
+}
+
+#[test]
+fn a_chunked_layer_with_runs_answers_as_one_index_at_every_step_of_a_chunk_wise_merge() {
+    const TARGET: usize = 250;
+    for seed in 0..4 {
+        let all = incidents(1, 9_000, 40 + seed);
+        let parts = split(&all, 4, 90 + seed);
+        let mut layer = IncidentLayer::build_with_target(&parts[0], TARGET);
+        assert!(
+            layer.chunks() >= 3,
+            "seed {seed}: {} chunks",
+            layer.chunks()
+        );
+        assert_same(&layer, &IncidentIndex::build(&parts[0]));
+        layer = layer
+            .with_run(IncidentIndex::build(&parts[1]))
+            .with_run(IncidentIndex::build(&parts[2]));
+        let before = whole_of(&[&parts[0], &parts[1], &parts[2]]);
+        assert_same(&layer, &before);
+        let begun = layer.begin_merge().unwrap();
+        assert!(begun.begin_merge().is_none() && !begun.needs_merge());
+        assert_same(&begun, &before);
+        let chunks_before = begun.chunks();
+        let whole = IncidentIndex::build(&all);
+        let merged = merge_in_steps(begun, TARGET, &parts[3], &before, &whole);
+        // The run added during the merge is kept whole; the taken ones are gone.
+        assert_eq!(merged.runs(), 1, "seed {seed}");
+        assert!(merged.chunks() >= chunks_before);
+        assert_same(&merged, &whole);
+        // Saved between merges and loaded again, it is the same layer.
+        let copy = |a: &Arc<IncidentIndex>| {
+            IncidentIndex::merge_ranges(&[(a.as_ref(), 0..a.len())], a.unlocated(), a.day_range())
+        };
+        let (base, runs) = merged.pieces();
+        let loaded = IncidentLayer::from_pieces(
+            base.iter().map(copy).collect(),
+            runs.iter().map(copy).collect(),
+        )
+        .unwrap();
+        assert_eq!(loaded.chunks(), merged.chunks());
+        assert_same(&loaded, &whole);
+        // Chunks out of order are refused.
+        let mut reversed: Vec<_> = base.iter().map(copy).collect();
+        reversed.reverse();
+        assert!(IncidentLayer::from_pieces(reversed, Vec::new()).is_none());
+    }
+}
+
+#[test]
+fn a_step_is_not_swapped_in_when_the_layer_changed_under_it() {
+    let all = incidents(1, 6_000, 13);
+    let parts = split(&all, 2, 3);
+    let layer = IncidentLayer::build_with_target(&parts[0], 500)
+        .with_run(IncidentIndex::build(&parts[1]))
+        .begin_merge()
+        .unwrap();
+    let step = layer.merge_step_with_target(500).unwrap();
+    // A reload replaced the incidents meanwhile.
+    let reloaded = IncidentLayer::build_with_target(&all, 500);
+    assert!(reloaded.with_step(step).is_none());
+    // Another step went in first.
+    let first = layer.merge_step_with_target(500).unwrap();
+    let second = layer.merge_step_with_target(500).unwrap();
+    let stepped = layer.with_step(first).unwrap();
+    assert!(stepped.with_step(second).is_none());
+}
+
+#[test]
+fn a_chunk_past_twice_the_target_is_cut_where_a_res7_cell_ends() {
+    const TARGET: usize = 2_000;
+    let all = incidents(1, 6_000, 27);
+    let parts = split(&all, 2, 8);
+    let layer = IncidentLayer::build_with_target(&parts[0], TARGET);
+    assert_eq!(layer.chunks(), 1);
+    let layer = layer
+        .with_run(IncidentIndex::build(&parts[1]))
+        .begin_merge()
+        .unwrap();
+    let step = layer.merge_step_with_target(TARGET).unwrap();
+    assert!(step.is_last());
+    let merged = layer.with_step(step).unwrap();
+    assert_eq!(merged.chunks(), 2);
+    assert_eq!(merged.runs(), 0);
+    let (chunks, _) = merged.pieces();
+    let last_of_first = chunks[0].cell10_at(chunks[0].len() - 1).unwrap();
+    let first_of_second = chunks[1].cell10_at(0).unwrap();
+    assert!(res7_key(last_of_first) < res7_key(first_of_second));
+    assert!(chunks.iter().all(|c| !c.is_empty()));
+    assert_same(&merged, &IncidentIndex::build(&all));
+}
+
+/// `n` incidents spread evenly over about 2,000 km² (hundreds of res-7 cells).
+fn spread(first: u64, n: usize, seed: u64) -> Vec<IncidentInput> {
+    let mut r = Mix(seed);
+    incidents(first, n, seed)
+        .into_iter()
+        .map(|i| IncidentInput {
+            location: i
+                .location
+                .map(|_| LonLat::new(-3.0 + r.unit() * 0.7, 51.3 + r.unit() * 0.35).unwrap()),
+            ..i
+        })
+        .collect()
+}
+
+#[test]
+fn a_chunk_wise_merge_holds_under_three_tenths_of_the_layer_beside_it() {
+    const N: usize = 48_000;
+    let target = N / 10;
+    let base = spread(1, N, 5);
+    let added = spread(1_000_000, N / 8, 6);
+    let layer = IncidentLayer::build_with_target(&base, target)
+        .with_run(IncidentIndex::build(&added[..N / 16]))
+        .with_run(IncidentIndex::build(&added[N / 16..]));
+    assert!(layer.chunks() >= 8, "{} chunks", layer.chunks());
+    let steady = layer.heap_bytes();
+    let bound = steady + steady * 3 / 10;
+    // Today's whole-base merge holds a second base beside the served one.
+    let (whole_base, _) = layer.merged().unwrap();
+    assert!(steady + whole_base.heap_bytes() > bound);
+    drop(whole_base);
+    // Chunk by chunk, what is alive at any step (the served layer and the new chunk) stays
+    // within the bound.
+    let mut layer = layer.begin_merge().unwrap();
+    let mut peak = 0;
+    while let Some(step) = layer.merge_step_with_target(target) {
+        peak = peak.max(layer.heap_bytes() + step.heap_bytes());
+        layer = layer.with_step(step).unwrap();
+    }
+    assert!(peak <= bound, "peak {peak} over {bound} (steady {steady})");
+    assert_eq!(layer.len() + layer.unlocated(), N + N / 8);
+}
+
+#[test]
+fn a_chunk_without_taken_incidents_is_kept_as_it_is() {
+    const TARGET: usize = 250;
+    let all = incidents(1, 6_000, 19);
+    // The run holds only incidents of the dense cluster (a few res-7 cells).
+    let (run, base): (Vec<_>, Vec<_>) = all.iter().partition(|i| {
+        i.id.get() % 3 == 0
+            && i.location.is_some_and(|p| {
+                (p.lon() + 2.5813).abs() < 0.003 && (p.lat() - 51.4490).abs() < 0.002
+            })
+    });
+    let layer = IncidentLayer::build_with_target(&base, TARGET);
+    let (before, _) = layer.pieces();
+    let mut layer = layer
+        .with_run(IncidentIndex::build(&run))
+        .begin_merge()
+        .unwrap();
+    while let Some(step) = layer.merge_step_with_target(TARGET) {
+        layer = layer.with_step(step).unwrap();
+    }
+    let (after, _) = layer.pieces();
+    let kept = after
+        .iter()
+        .filter(|a| before.iter().any(|b| Arc::ptr_eq(a, b)))
+        .count();
+    // Only the chunk of the cluster (cut in two) and the last one are built again.
+    assert!(kept + 2 >= before.len(), "{kept} of {} kept", before.len());
+    assert!(kept < after.len());
+    assert_same(&layer, &IncidentIndex::build(&all));
 }

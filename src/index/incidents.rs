@@ -32,6 +32,8 @@
 //! Days are days since 1970-01-01 (`u16`). Coordinates are WGS84 degrees, stored as `f32`
 //! (about 1 m at Bristol's latitude, finer than the police.uk snap points).
 
+use std::ops::Range;
+
 use h3o::{CellIndex, LatLng, Resolution};
 use rstar::{AABB, RTree, primitives::GeomWithData};
 
@@ -429,6 +431,50 @@ fn key_part(inputs: &[IncidentInput], offset: usize, out: &mut [u128]) -> KeyPar
     part
 }
 
+/// What [`IncidentIndex::sorted_keys`] gives.
+struct SortedKeys {
+    keys: Vec<u128>,
+    unlocated: usize,
+    day_range: Option<(u16, u16)>,
+}
+
+/// The resolution at whose cell boundaries the index may be cut into chunks
+/// ([`IncidentIndex::build_chunks`]) or filtered ([`IncidentIndex::cell_counts_from`]).
+pub const CUT_RES: u8 = 7;
+
+/// Bits of a res-10 cell index kept by its ancestor at `res`: the mode, resolution and base
+/// cell bits and the digits `1..=res` (digit `d` occupies bits `3·(15 − d)..3·(15 − d) + 3`).
+fn group_mask(res: u8) -> u64 {
+    !((1u64 << (3 * (15 - u32::from(res)))) - 1)
+}
+
+/// The smallest res-10 key of the res-7 cell holding res-10 cell `cell10`: the key at which
+/// that res-7 cell's incidents begin in index order. Keys of res-10 cells compare as the
+/// index orders them (ancestor first), so `cell10 >= res7_key(k)` holds exactly for the
+/// cells at or after res-7 cell of `k`.
+pub fn res7_key(cell10: u64) -> u64 {
+    cell10 & group_mask(CUT_RES)
+}
+
+/// The columns of the inputs whose sorted keys are `keys` (a range of
+/// [`IncidentIndex::sorted_keys`]), in that order.
+fn columns_of(inputs: &[IncidentInput], keys: &[u128]) -> Columns {
+    let narrow = inputs.iter().all(|i| u32::try_from(i.id.get()).is_ok());
+    let mut cols = Columns::with_capacity(keys.len(), narrow);
+    for &k in keys {
+        let inc = &inputs[(k & 0xFFFF_FFFF) as usize];
+        let p = inc.location.map_or([0.0, 0.0], |p| [p.lon(), p.lat()]);
+        cols.push(
+            inc.id.get(),
+            [p[0] as f32, p[1] as f32],
+            flags_of(inc.category, inc.involves_child, inc.day_known),
+            (k >> 64) as u64,
+            ((k >> 32) & 0xFF_FFFF) as u32,
+        );
+    }
+    cols
+}
+
 /// The `cat_flags` byte of an incident.
 fn flags_of(category: Category, involves_child: bool, day_known: bool) -> u8 {
     (category.code() & CODE_MASK)
@@ -445,6 +491,19 @@ impl IncidentIndex {
     /// One H3 cell computation per incident, one sort of `n` keys, and per resolution one pass
     /// with a sort of each cell's run.
     pub fn build(inputs: &[IncidentInput]) -> Self {
+        let SortedKeys {
+            keys,
+            unlocated,
+            day_range,
+        } = Self::sorted_keys(inputs);
+        let cols = columns_of(inputs, &keys);
+        drop(keys);
+        Self::from_columns(cols, unlocated, day_range)
+    }
+
+    /// The sort keys of the located inputs in index order, with the unlocated count and the
+    /// day range of all inputs.
+    fn sorted_keys(inputs: &[IncidentInput]) -> SortedKeys {
         // Locating each incident's res-10 cell is most of the build (h3o's projection: about
         // half of a 10M-incident start-up), so large inputs are split over the machine's
         // cores. The keys are sorted afterwards, so the split changes nothing in the result.
@@ -486,26 +545,50 @@ impl IncidentIndex {
                 run.sort_unstable_by_key(|k| inputs[(k & 0xFFFF_FFFF) as usize].id.get());
             }
         }
-
-        let narrow = inputs.iter().all(|i| u32::try_from(i.id.get()).is_ok());
-        let mut cols = Columns::with_capacity(keys.len(), narrow);
-        for &k in &keys {
-            let inc = &inputs[(k & 0xFFFF_FFFF) as usize];
-            let p = inc.location.map_or([0.0, 0.0], |p| [p.lon(), p.lat()]);
-            cols.push(
-                inc.id.get(),
-                [p[0] as f32, p[1] as f32],
-                flags_of(inc.category, inc.involves_child, inc.day_known),
-                (k >> 64) as u64,
-                ((k >> 32) & 0xFF_FFFF) as u32,
-            );
-        }
-        drop(keys);
-        Self::from_columns(
-            cols,
+        SortedKeys {
+            keys,
             unlocated,
-            (day_min <= day_max).then_some((day_min, day_max)),
-        )
+            day_range: (day_min <= day_max).then_some((day_min, day_max)),
+        }
+    }
+
+    /// The index of `inputs` as chunks over consecutive ranges of the index order, each of
+    /// about `target` located incidents and cut only where a res-7 cell ends
+    /// ([`res7_key`]), so no res-7 (or finer) cell spans two chunks. One chunk when there are
+    /// fewer than twice `target`. Each chunk carries the day range of its own incidents; the
+    /// last one also carries the unlocated incidents and the day range of all inputs, so the
+    /// chunks together answer what [`Self::build`] does (counts add up, day ranges unite).
+    /// Cells are located once, as in [`Self::build`]; only the columns are cut.
+    pub fn build_chunks(inputs: &[IncidentInput], target: usize) -> Vec<Self> {
+        let SortedKeys {
+            keys,
+            unlocated,
+            day_range,
+        } = Self::sorted_keys(inputs);
+        let target = target.max(1);
+        let group = |k: u128| res7_key((k >> 64) as u64);
+        let mut chunks = Vec::new();
+        let mut start = 0usize;
+        while keys.len() - start >= 2 * target {
+            let mut cut = start + target;
+            while cut < keys.len() && group(keys[cut]) == group(keys[cut - 1]) {
+                cut += 1;
+            }
+            if cut == keys.len() {
+                break;
+            }
+            let own = &keys[start..cut];
+            let days = own.iter().map(|k| ((k >> 32) & 0xFFFF) as u16);
+            let range = days.clone().min().zip(days.max());
+            chunks.push(Self::from_columns(columns_of(inputs, own), 0, range));
+            start = cut;
+        }
+        chunks.push(Self::from_columns(
+            columns_of(inputs, &keys[start..]),
+            unlocated,
+            day_range,
+        ));
+        chunks
     }
 
     /// The index of the incidents of `self` and `other` together: the same index
@@ -559,9 +642,18 @@ impl IncidentIndex {
 
     /// The indexed incidents in sorted order with their res-10 cell and `(category, day)`.
     pub(super) fn positions(&self) -> impl Iterator<Item = Position> + '_ {
+        self.positions_in(0..self.len())
+    }
+
+    /// As [`Self::positions`], for the positions in `range` only.
+    fn positions_in(&self, range: Range<usize>) -> impl Iterator<Item = Position> + '_ {
         let level = &self.levels[LEVELS - 1];
-        let mut slot = 0usize;
-        (0..self.len()).map(move |at| {
+        // The cell holding `range.start`: the last whose run starts at or before it.
+        let mut slot = level
+            .point_start
+            .partition_point(|&p| p as usize <= range.start)
+            .saturating_sub(1);
+        range.map(move |at| {
             while level.point_start[slot + 1] as usize <= at {
                 slot += 1;
             }
@@ -629,6 +721,77 @@ impl IncidentIndex {
             return Err("invalid day range".to_owned());
         }
         Ok(Self::from_columns(cols, unlocated, day_range))
+    }
+
+    /// The position (in index order) of the first incident whose res-10 cell index is at or
+    /// after `key`; [`Self::len`] when there is none. With `key` from [`res7_key`] this is
+    /// where a res-7 cell's incidents begin. One binary search.
+    pub fn position_of(&self, key: u64) -> usize {
+        let level = &self.levels[LEVELS - 1];
+        let slot = level.cells.partition_point(|&c| u64::from(c) < key);
+        level.point_start[slot] as usize
+    }
+
+    /// The res-10 cell index of the incident at `position`, `None` past the end.
+    pub fn cell10_at(&self, position: usize) -> Option<u64> {
+        let level = &self.levels[LEVELS - 1];
+        let slot = level
+            .point_start
+            .partition_point(|&p| p as usize <= position)
+            .checked_sub(1)?;
+        level.cells.get(slot).map(|&c| u64::from(c))
+    }
+
+    /// The index of the incidents at the given position ranges of the given indexes together,
+    /// in index order: one pass over the sorted columns (no cell located again), as
+    /// [`Self::merge`] does for two whole indexes. `unlocated` and `day_range` are carried
+    /// into the result (the located incidents' days widen the range). Ids must not repeat
+    /// across the parts. Extra memory: the result and its build's temporary columns.
+    pub fn merge_ranges(
+        parts: &[(&Self, Range<usize>)],
+        unlocated: usize,
+        day_range: Option<(Day, Day)>,
+    ) -> Self {
+        let narrow = parts
+            .iter()
+            .all(|(p, _)| matches!(p.ids, IdColumn::Narrow(_)));
+        let n = parts.iter().map(|(_, r)| r.len()).sum();
+        let mut cols = Columns::with_capacity(n, narrow);
+        let mut iters: Vec<_> = parts
+            .iter()
+            .map(|(p, r)| p.positions_in(r.start.min(p.len())..r.end.min(p.len())))
+            .collect();
+        let mut heads: Vec<Option<Position>> = iters.iter_mut().map(Iterator::next).collect();
+        let (mut lo, mut hi) = day_range.map_or((u16::MAX, 0), |(a, b)| {
+            (a.days_since_epoch(), b.days_since_epoch())
+        });
+        loop {
+            // Parts are few (a chunk and the runs), so the smallest head is found by a scan.
+            let mut best: Option<(usize, (u64, u32, u64))> = None;
+            for (k, head) in heads.iter().enumerate() {
+                if let Some(p) = head
+                    && best.is_none_or(|(_, key)| p.key() < key)
+                {
+                    best = Some((k, p.key()));
+                }
+            }
+            let Some((k, _)) = best else { break };
+            if let Some(p) = heads[k].take() {
+                let from = parts[k].0;
+                let day = (p.catday & 0xFFFF) as u16;
+                lo = lo.min(day);
+                hi = hi.max(day);
+                cols.push(
+                    p.id,
+                    [from.lon[p.at], from.lat[p.at]],
+                    from.cat_flags[p.at],
+                    p.cell10,
+                    p.catday,
+                );
+            }
+            heads[k] = iters[k].next();
+        }
+        Self::from_columns(cols, unlocated, (lo <= hi).then_some((lo, hi)))
     }
 
     /// The rest of [`Self::build`] once the columns are in `(cell, category, day, id)` order.
@@ -737,9 +900,15 @@ impl IncidentIndex {
     /// in index order, as near-repeat analysis reads them (positions from the index's `f32`
     /// columns). One pass over the day column.
     pub fn day_events(&self, from: Day, to: Day, out: &mut Vec<DayEvent>) {
+        self.day_events_after(0, from, to, out);
+    }
+
+    /// As [`Self::day_events`], for the incidents at positions `skip..` only (see
+    /// [`Self::position_of`]).
+    pub fn day_events_after(&self, skip: usize, from: Day, to: Day, out: &mut Vec<DayEvent>) {
         let (lo, hi) = (from.days_since_epoch(), to.days_since_epoch());
         let days = &self.levels[LEVELS - 1].days;
-        for (i, &d) in days.iter().enumerate() {
+        for (i, &d) in days.iter().enumerate().skip(skip) {
             let flags = self.cat_flags[i];
             if d < lo || d > hi || flags & MONTH_FLAG != 0 {
                 continue;
@@ -766,6 +935,14 @@ impl IncidentIndex {
     /// Counts per cell at `q.res` for cells whose centre lies in `q.bbox`, counting incidents
     /// in `q.window` and `q.category`. Cells with a zero count are omitted. Sorted by cell.
     pub fn cell_counts(&self, q: &CountQuery) -> Vec<CellCount> {
+        self.cell_counts_after(0, q)
+    }
+
+    /// As [`Self::cell_counts`], counting only the incidents at positions `skip..`, where
+    /// `skip` is where a res-7 cell begins ([`Self::position_of`] of a [`res7_key`]): cells
+    /// at res 7 and finer lie wholly on one side; a coarser cell across it is counted from
+    /// its res-7 children after it.
+    pub fn cell_counts_after(&self, skip: usize, q: &CountQuery) -> Vec<CellCount> {
         let level = &self.levels[q.res.level()];
         let (lo, hi) = (
             q.window.from().days_since_epoch(),
@@ -777,7 +954,13 @@ impl IncidentIndex {
         slots
             .into_iter()
             .filter_map(|c| {
-                let count = level.count_cell(c, q.category, lo, hi);
+                let count = if level.point_start[c] as usize >= skip {
+                    level.count_cell(c, q.category, lo, hi)
+                } else if level.point_start[c + 1] as usize <= skip {
+                    0
+                } else {
+                    self.count_cell_after(skip, q.res, c, q.category, (lo, hi))
+                };
                 (count > 0).then_some(CellCount {
                     cell: level.cells[c],
                     count,
@@ -786,10 +969,46 @@ impl IncidentIndex {
             .collect()
     }
 
+    /// The incidents of cell slot `slot` at `res` from position `skip` on (the cell spans
+    /// `skip`): the sum of its children after `skip` at [`CUT_RES`], or at res 10 for cells
+    /// at [`CUT_RES`] and finer (whose children are never cut).
+    fn count_cell_after(
+        &self,
+        skip: usize,
+        res: H3Res,
+        slot: usize,
+        category: Option<Category>,
+        (lo, hi): (u16, u16),
+    ) -> u32 {
+        let end = self.levels[res.level()].point_start[slot + 1];
+        let fine = if res.get() < CUT_RES {
+            &self.levels[usize::from(CUT_RES - MIN_RES)]
+        } else {
+            &self.levels[LEVELS - 1]
+        };
+        let first = fine.point_start.partition_point(|&p| (p as usize) < skip);
+        let last = fine.point_start.partition_point(|&p| p < end);
+        (first..last)
+            .map(|s| fine.count_cell(s, category, lo, hi))
+            .sum()
+    }
+
     /// The incidents inside `bbox`, in `window` and `category`, at most `limit` of them, in
     /// index order (by cell). Returns the hits and whether more matched than `limit`.
     pub fn incidents_in_bbox(
         &self,
+        bbox: Bbox,
+        window: TimeWindow,
+        category: Option<Category>,
+        limit: usize,
+    ) -> (Vec<IncidentHit>, bool) {
+        self.incidents_in_bbox_after(0, bbox, window, category, limit)
+    }
+
+    /// As [`Self::incidents_in_bbox`], for the incidents at positions `skip..` only.
+    pub fn incidents_in_bbox_after(
+        &self,
+        skip: usize,
         bbox: Bbox,
         window: TimeWindow,
         category: Option<Category>,
@@ -812,7 +1031,10 @@ impl IncidentIndex {
         slots.sort_unstable();
         let mut hits = Vec::new();
         for c in slots {
-            let run = level.point_start[c] as usize..level.point_start[c + 1] as usize;
+            let run = (level.point_start[c] as usize).max(skip)..level.point_start[c + 1] as usize;
+            if run.is_empty() {
+                continue;
+            }
             for (i, &raw_day) in run.clone().zip(&days[run]) {
                 let (x, y) = (f64::from(self.lon[i]), f64::from(self.lat[i]));
                 if !bbox.contains_raw(x, y) {

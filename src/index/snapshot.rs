@@ -80,8 +80,7 @@ impl Snapshot {
         users: Vec<(String, User)>,
         data_version: u64,
     ) -> Self {
-        let incidents = IncidentLayer::from(IncidentIndex::build(inputs));
-        Self::build_with_layer(data, incidents, users, data_version)
+        Self::build_with_layer(data, IncidentLayer::build(inputs), users, data_version)
     }
 
     /// As [`Self::build`], with the incident layer given (read from a saved index at start,
@@ -122,8 +121,7 @@ impl Snapshot {
     ) -> Self {
         let mut next = self.clone();
         if changed.incidents {
-            next.incidents =
-                IncidentLayer::from(IncidentIndex::build(&incident_inputs(&data.incidents)));
+            next.incidents = IncidentLayer::build(&incident_inputs(&data.incidents));
         } else if !run.is_empty() {
             next.incidents = next
                 .incidents
