@@ -76,6 +76,12 @@ for k in range(int(sys.argv[2])):
     for line in rows[1:]:
         print(line.replace(",2023-01,", f",{month},", 1))
 PY
+# Resident memory: steady now; the peak (VmHWM, reset here) covers the import, the merge and
+# the load during and after it.
+SPID=$(cat "$WORK/pid")
+rss() { awk "/$1/ {print int(\$2 / 1024)}" /proc/$SPID/status; }
+steady_rss=$(rss VmRSS)
+echo 5 > /proc/$SPID/clear_refs 2>/dev/null || echo "cannot reset the peak (VmHWM is since start)"
 before=$(curl -sf http://127.0.0.1:$PORT/health | python3 -c 'import json,sys; print(json.load(sys.stdin)["data_version"])')
 t0=$(date +%s.%N)
 "$BIN" import police-street --data-dir "$WORK/data" "$WORK/big.csv" > /dev/null 2>&1
@@ -90,4 +96,6 @@ watcher=$!
 load merging "$SECONDS_"
 wait $watcher
 load after "$SECONDS_"
+peak_rss=$(rss VmHWM)
+echo "resident memory: steady $steady_rss MB, peak during the import and merge $peak_rss MB ($(echo "scale=2; $peak_rss / $steady_rss" | bc) x), after $(rss VmRSS) MB"
 grep -a "incident runs merged" "$WORK/serve.log" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-200

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use crate::api::AppState;
 use crate::domain::Day;
 use crate::domain::PersonRef;
-use crate::domain::{Dataset, Incident, User};
-use crate::index::{IncidentIndex, IncidentLayer, Snapshot, persist};
+use crate::domain::{Dataset, User};
+use crate::index::{IncidentIndex, IncidentInput, IncidentLayer, Snapshot, persist};
 use crate::safeguards::audit::{AuditError, AuditEvent, AuditLog};
 use crate::safeguards::policy::POLICY_VERSION;
 use crate::safeguards::retention::expired;
@@ -73,11 +73,11 @@ pub fn load_snapshot(
     let (incidents, segment_cursor, base_saved) =
         if let Some((layer, saved)) = saved_layer(store, seq)? {
             // Segments imported after the index was saved are served as a run.
-            let (run, cursor) = store.incidents_after_segment(saved)?;
+            let (run, cursor) = run_after_segment(store, saved)?;
             let layer = if run.is_empty() {
                 layer
             } else {
-                layer.with_run(IncidentIndex::build(&crate::index::incident_inputs(&run)))
+                layer.with_run(IncidentIndex::build(&run))
             };
             (layer, cursor, true)
         } else {
@@ -254,6 +254,21 @@ fn save_layer(
     Ok(outcome?)
 }
 
+/// The index inputs of the incidents in the segments after `cursor`, by id, and the next
+/// cursor: the segments stream into inputs (40 bytes per incident), so an import of millions
+/// of rows is never held as full records.
+fn run_after_segment(
+    store: &dyn Store,
+    cursor: u64,
+) -> Result<(Vec<IncidentInput>, u64), StoreError> {
+    let mut run = Vec::new();
+    let next = store.for_each_incident_after_segment(cursor, &mut |batch| {
+        run.extend(crate::index::incident_inputs(&batch));
+    })?;
+    run.sort_unstable_by_key(|i| i.id.get());
+    Ok((run, next))
+}
+
 /// What changed in the store since a feed position, read from it.
 #[derive(Debug)]
 pub struct Update {
@@ -262,7 +277,7 @@ pub struct Update {
     /// Those kinds' records (the rest empty).
     pub data: Dataset,
     /// Incidents of the segments imported since (when the incidents are not reloaded whole).
-    pub run: Vec<Incident>,
+    pub run: Vec<IncidentInput>,
     /// The users, when they changed.
     pub users: Option<Vec<(String, User)>>,
     /// The position after this update.
@@ -296,7 +311,7 @@ pub fn fetch_update(store: &dyn Store, at: FeedPosition) -> Result<Option<Update
     let (run, segment_cursor) = if changed.incidents {
         (Vec::new(), cursor_then)
     } else if changed.incident_segments {
-        store.incidents_after_segment(at.segment_cursor)?
+        run_after_segment(store, at.segment_cursor)?
     } else {
         (Vec::new(), at.segment_cursor)
     };

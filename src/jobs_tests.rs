@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::domain::{
-    Agency, Category, IncidentId, IncidentLocation, IncidentTime, LocationPrecision, LonLat,
-    Provenance, Role, TimePrecision,
+    Agency, Category, Incident, IncidentId, IncidentLocation, IncidentTime, LocationPrecision,
+    LonLat, Provenance, Role, TimePrecision,
 };
 use crate::store::{
     ImportBatch, ImportFile, ImportedIncident, NewUser, SourceAttributes, SqliteStore,

@@ -116,16 +116,14 @@ impl Snapshot {
         &self,
         changed: &ChangeSet,
         mut data: Dataset,
-        run: &[Incident],
+        run: &[IncidentInput],
         users: Option<Vec<(String, User)>>,
     ) -> Self {
         let mut next = self.clone();
         if changed.incidents {
             next.incidents = IncidentLayer::build(&incident_inputs(&data.incidents));
         } else if !run.is_empty() {
-            next.incidents = next
-                .incidents
-                .with_run(IncidentIndex::build(&incident_inputs(run)));
+            next.incidents = next.incidents.with_run(IncidentIndex::build(run));
         }
         if changed.reference {
             let r = Reference::build(&mut data);

@@ -391,12 +391,14 @@ pub trait Store: Send {
     /// (`index::persist`) is used only when this still matches.
     fn incidents_fingerprint(&self, cursor: u64) -> StoreResult<IncidentsFingerprint>;
 
-    /// The incidents of the segments with an id above `after`, by id, and the largest segment
-    /// id stored (the next cursor), in one read.
-    fn incidents_after_segment(
+    /// Hands the incidents of the segments with an id above `after` to `each`, one segment at
+    /// a time (so a large import is never held as full records at once), and returns the
+    /// largest segment id stored (the next cursor), in one read.
+    fn for_each_incident_after_segment(
         &self,
         after: u64,
-    ) -> StoreResult<(Vec<crate::domain::Incident>, u64)>;
+        each: &mut dyn FnMut(Vec<crate::domain::Incident>),
+    ) -> StoreResult<u64>;
 
     /// The user holding the token whose hash is `token_hash`.
     fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;

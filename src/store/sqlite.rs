@@ -463,11 +463,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn incidents_after_segment(&self, after: u64) -> StoreResult<(Vec<Incident>, u64)> {
+    fn for_each_incident_after_segment(
+        &self,
+        after: u64,
+        each: &mut dyn FnMut(Vec<Incident>),
+    ) -> StoreResult<u64> {
         self.read(|conn| {
-            let mut incidents = load_segments(conn, after)?;
-            incidents.sort_unstable_by_key(|i| i.id.get());
-            Ok((incidents, max_segment_id(conn)?))
+            for_each_segment(conn, after, each)?;
+            max_segment_id(conn)
         })
     }
 

@@ -1,0 +1,83 @@
+#!/bin/bash
+# Tile throughput of two binaries side by side (issue 15, point 5: "the tile benchmark, ratio to
+# today's binary side by side in one run, within 5 %"), loopback only. On a private copy of a
+# store, ROUNDS rounds alternate A and B (A B B A ...), each serving the same analyst hexagon
+# tiles over Bristol at zooms 11-14 (last year of the data) under closed-loop oha load
+# (CONNS connections, SECONDS s after a warm-up), once with the tile cache off (every request
+# queries the incident layer) and once with it on (the default; most requests are cache hits).
+# Prints each run and the median requests/s, p50 and p99 per binary and phase, and B/A.
+#
+# Usage: A=/tmp/saferplaces-old B=target/release/saferplaces STORE=/tmp/b10m OHA=oha \
+#        [ROUNDS=4 CONNS=50 SECONDS=10] benches/issue15_tiles_ab.sh
+set -u
+: "${A:?set A to the baseline binary}" "${B:?set B to the binary under test}" "${STORE:?set STORE}"
+OHA=${OHA:-oha}; ROUNDS=${ROUNDS:-4}; CONNS=${CONNS:-50}; SECONDS_=${SECONDS:-10}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PORT=${PORT:-18558}
+WORK=$(mktemp -d)
+trap 'kill "$(cat "$WORK/pid" 2>/dev/null)" 2>/dev/null; rm -rf "$WORK"' EXIT
+cp -a "$STORE" "$WORK/data"
+export SAFERPLACES_GEODATA_DIR=${SAFERPLACES_GEODATA_DIR:-$ROOT/geodata} SAFERPLACES_WEB_DIR=/tmp \
+  SAFERPLACES_EQUALITY_MONTHLY=off RUST_LOG=warn SAFERPLACES_AUDIT_DIR=$WORK/audit
+TOKEN=$("$B" user add --name ab-bench --role vru_analyst --data-dir "$WORK/data" 2>/dev/null | tail -1)
+
+serve() { # $1 binary, $2 tile cache MB
+  SAFERPLACES_TILE_CACHE_MB=$2 "$1" serve --data-dir "$WORK/data" --addr 127.0.0.1:$PORT > "$WORK/serve.log" 2>&1 &
+  echo $! > "$WORK/pid"
+  until curl -sf http://127.0.0.1:$PORT/health >/dev/null; do sleep 0.05; done
+}
+stop() { kill "$(cat "$WORK/pid")"; wait "$(cat "$WORK/pid")" 2>/dev/null; }
+
+serve "$B" 0
+python3 - "$PORT" "$TOKEN" > "$WORK/urls.txt" <<'PY'
+import datetime as dt, json, math, sys, urllib.request
+port, token = sys.argv[1], sys.argv[2]
+req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/meta", headers={"Authorization": f"Bearer {token}"})
+to = dt.date.fromisoformat(json.load(urllib.request.urlopen(req))["data_to"])
+window = f"from={to - dt.timedelta(days=364)}&to={to}"
+def tile(lon, lat, z):
+    n = 2 ** z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+for z in (11, 12, 13, 14):
+    x0, y0 = tile(-2.70, 51.50, z)
+    x1, y1 = tile(-2.50, 51.40, z)
+    for x in range(x0, x1 + 1):
+        for y in range(y0, y1 + 1):
+            print(f"http://127.0.0.1:{port}/tiles/hexagons/{z}/{x}/{y}?{window}")
+PY
+stop
+
+run() { # $1 label, $2 binary, $3 cache MB
+  serve "$2" "$3"
+  "$OHA" --no-tui -c "$CONNS" -z 3s -H "Authorization: Bearer $TOKEN" --urls-from-file "$WORK/urls.txt" > /dev/null 2>&1
+  "$OHA" --no-tui -c "$CONNS" -z "${SECONDS_}s" -H "Authorization: Bearer $TOKEN" --urls-from-file "$WORK/urls.txt" \
+    --output-format json > "$WORK/r.json" 2>/dev/null
+  stop
+  python3 - "$WORK/r.json" "$1" >> "$WORK/results.txt" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1])); s, p = v["summary"], v["latencyPercentiles"]
+print(sys.argv[2], round(s["requestsPerSec"]), round(p["p50"] * 1000, 2), round(p["p99"] * 1000, 2))
+PY
+  tail -1 "$WORK/results.txt"
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+  for cache in 0 64; do
+    if [ $((r % 2)) -eq 1 ]; then order="A B"; else order="B A"; fi
+    for side in $order; do
+      if [ "$side" = A ]; then bin=$A; else bin=$B; fi
+      run "$side-cache$cache" "$bin" "$cache"
+    done
+  done
+done
+python3 - "$WORK/results.txt" <<'PY'
+import statistics as st, sys, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    k, rps, p50, p99 = line.split(); rows[k].append((float(rps), float(p50), float(p99)))
+for cache in ("cache0", "cache64"):
+    a, b = rows[f"A-{cache}"], rows[f"B-{cache}"]
+    med = lambda xs, i: st.median(x[i] for x in xs)
+    print(f"{cache}: A {med(a,0):.0f} rps p50 {med(a,1)} ms p99 {med(a,2)} ms | "
+          f"B {med(b,0):.0f} rps p50 {med(b,1)} ms p99 {med(b,2)} ms | B/A requests/s {med(b,0)/med(a,0):.3f}")
+PY
