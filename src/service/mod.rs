@@ -58,8 +58,7 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 pub fn study_area(snap: &Snapshot) -> Arc<geo::MultiPolygon<f64>> {
     /// The last boundary index asked for and its area. Holding the index keeps its address
     /// from being reused, so pointer equality is identity.
-    static LAST: Mutex<Option<(Arc<BoundaryIndex>, Arc<geo::MultiPolygon<f64>>)>> =
-        Mutex::new(None);
+    static LAST: Mutex<Option<AreaOf>> = Mutex::new(None);
     let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((boundaries, area)) = last.as_ref()
         && Arc::ptr_eq(boundaries, &snap.boundaries)
@@ -70,6 +69,9 @@ pub fn study_area(snap: &Snapshot) -> Arc<geo::MultiPolygon<f64>> {
     *last = Some((Arc::clone(&snap.boundaries), Arc::clone(&area)));
     area
 }
+
+/// A boundary index and its study area.
+type AreaOf = (Arc<BoundaryIndex>, Arc<geo::MultiPolygon<f64>>);
 
 /// The `lad` outlines of `boundaries` as one multipolygon.
 fn build_study_area(boundaries: &BoundaryIndex) -> geo::MultiPolygon<f64> {

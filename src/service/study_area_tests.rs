@@ -31,7 +31,7 @@ fn a_new_boundary_index_gets_its_own_study_area() {
     let mut kept: Vec<crate::domain::Boundary> =
         snap.boundaries.of_scheme("lad").cloned().collect();
     kept.truncate(1);
-    other.boundaries = Arc::new(crate::index::BoundaryIndex::new(kept));
+    other.boundaries = Arc::new(BoundaryIndex::new(kept));
     let narrower = study_area(&other);
     assert_eq!(*narrower, build_study_area(&other.boundaries));
     assert!(narrower.0.len() < area.0.len());
