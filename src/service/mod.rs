@@ -19,7 +19,7 @@ pub mod hotspots;
 pub mod risk;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use crate::analysis::AnalysisError;
 use crate::domain::TimeWindow;
