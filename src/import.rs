@@ -660,25 +660,7 @@ fn import_people_or_links(
             read: summary.read,
             source: Box::new(source),
         })?;
-    let mut bad: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for v in &violations {
-        let (file, line) = lines
-            .get(&v.record)
-            .cloned()
-            .unwrap_or_else(|| (summary.file.clone(), 0));
-        summary.rejections.push(Rejection {
-            file,
-            line,
-            field: v.field.unwrap_or(v.code).to_owned(),
-            reason: if v.field.is_some() {
-                format!("{}: {}", v.code, v.message)
-            } else {
-                v.message.clone()
-            },
-        });
-        summary.refusal_codes.insert(v.code.to_owned());
-        bad.insert(v.record.clone());
-    }
+    let bad = reject_violations(&mut summary, &lines, &violations);
     summary.invalid = summary.rejections.len() as u64;
     let valid = summary.read - summary.invalid.min(summary.read);
     if summary.invalid > 0 && !opts.allow_partial {
@@ -714,6 +696,35 @@ fn import_people_or_links(
     summary.amended = written.amended;
     summary.outcome = ImportOutcome::Stored;
     Ok(summary)
+}
+
+/// Each rule violation as a rejection on its record's line (the field named when the rule is
+/// about one, else the rule's code); returns the records refused.
+fn reject_violations(
+    summary: &mut FileSummary,
+    lines: &std::collections::BTreeMap<String, (String, u64)>,
+    violations: &[crate::safeguards::rules::RuleViolation],
+) -> std::collections::BTreeSet<String> {
+    let mut bad = std::collections::BTreeSet::new();
+    for v in violations {
+        let (file, line) = lines
+            .get(&v.record)
+            .cloned()
+            .unwrap_or_else(|| (summary.file.clone(), 0));
+        summary.rejections.push(Rejection {
+            file,
+            line,
+            field: v.field.unwrap_or(v.code).to_owned(),
+            reason: if v.field.is_some() {
+                format!("{}: {}", v.code, v.message)
+            } else {
+                v.message.clone()
+            },
+        });
+        summary.refusal_codes.insert(v.code.to_owned());
+        bad.insert(v.record.clone());
+    }
+    bad
 }
 
 /// The sorted pseudonymous refs of the people and of the links' `from` in `data` whose record

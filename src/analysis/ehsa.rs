@@ -660,6 +660,10 @@ pub struct EhsaResult {
 ///
 /// [`AnalysisError::InvalidSetting`] for `hot_level` outside 1..=3, `alpha_trend` outside
 /// (0, 1), or `k` > 50.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one analysis over per-cell arrays that every step reads; its steps run in the method's order and splitting would thread those arrays through each call"
+)]
 pub fn emerging_hotspots(
     cube: &SpaceTimeCube,
     settings: &EhsaSettings,

@@ -729,6 +729,10 @@ pub struct HotspotResult {
 /// [`AnalysisError::Mismatch`] for a count at another resolution;
 /// [`AnalysisError::InvalidSetting`] for `k` > 50 or a non-finite or negative count or rate
 /// setting.
+#[expect(
+    clippy::too_many_lines,
+    reason = "the Gi* computation in its commented order (counts, masked rates, neighbours, statistics) over per-cell arrays every step shares"
+)]
 pub fn hotspots(
     universe: &CellUniverse,
     counts: &[(CellIndex, f64)],

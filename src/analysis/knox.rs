@@ -518,6 +518,10 @@ pub fn knox(points: &[SpaceTimePoint], settings: &KnoxSettings) -> AnalysisResul
 /// # Errors
 ///
 /// As [`knox`].
+#[expect(
+    clippy::too_many_lines,
+    reason = "the Knox table and its permutation test under one pair budget: the commented passes share the column edges, the seed and the tables"
+)]
 pub fn knox_with_pair_budget(
     points: &[SpaceTimePoint],
     settings: &KnoxSettings,

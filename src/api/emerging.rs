@@ -21,31 +21,13 @@ use super::auth::Authorised;
 use super::hexagons::{admit_months, protected_cells};
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState};
-use crate::analysis::ehsa::{EhsaResult, StepUnit};
+use crate::analysis::ehsa::StepUnit;
 use crate::domain::{Category, TimeWindow};
-use crate::index::Snapshot;
 use crate::safeguards::disclosure::Published;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
-pub(crate) use crate::service::emerging::{
-    EMERGING_BYTES_PER_CELL_STEP, EmergingCache, StepRelease, tile_layer,
-};
-use crate::service::emerging::{estimate_bytes, step_count};
+pub(crate) use crate::service::emerging::EmergingCache;
+use crate::service::emerging::{StepRelease, emerging_result, estimate_bytes, step_count};
 use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN};
-
-/// [`crate::service::emerging::emerging_result`] with its error as the API's.
-pub(crate) fn emerging_result(
-    cache: &EmergingCache,
-    snap: &Snapshot,
-    res: Resolution,
-    window: TimeWindow,
-    category: Option<Category>,
-    step: StepUnit,
-    release: Option<StepRelease<'_>>,
-) -> ApiResult<Arc<EhsaResult>> {
-    Ok(crate::service::emerging::emerging_result(
-        cache, snap, res, window, category, step, release,
-    )?)
-}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/emerging", get(get_emerging))

@@ -17,30 +17,15 @@ use serde_json::{Value, json};
 
 use super::admission::{Work, study_area_cells};
 use super::auth::Authorised;
-use super::hexagons::{Protected, admitted_protected};
+use super::hexagons::admitted_protected;
 use super::params::Params;
 use super::{ApiError, ApiResult, AppState};
-use crate::domain::{Category, TimeWindow};
-use crate::index::Snapshot;
+use crate::domain::Category;
 use crate::safeguards::disclosure::Published;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
 pub(crate) use crate::service::hotspots::HotspotCache;
-use crate::service::hotspots::{HOTSPOT_K, cells_in, estimate_bytes};
-use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, HotspotLayer};
-
-/// [`crate::service::hotspots::hotspot_layer`] with its error as the API's.
-pub(crate) fn hotspot_layer(
-    cache: &HotspotCache,
-    snap: &Snapshot,
-    res: Resolution,
-    window: TimeWindow,
-    category: Option<Category>,
-    protected: Option<&Protected>,
-) -> ApiResult<Arc<HotspotLayer>> {
-    Ok(crate::service::hotspots::hotspot_layer(
-        cache, snap, res, window, category, protected,
-    )?)
-}
+use crate::service::hotspots::{HOTSPOT_K, cells_in, estimate_bytes, hotspot_layer};
+use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/hotspots", get(get_hotspots))

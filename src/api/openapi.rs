@@ -410,6 +410,10 @@ fn seq_limit() -> Vec<Value> {
 }
 
 /// The operations on data (not tiles).
+#[expect(
+    clippy::too_many_lines,
+    reason = "a table-like document builder: one entry per data operation"
+)]
 fn data_ops(schemes: &[&str]) -> Vec<Op> {
     let from = query(
         "from",

@@ -23,33 +23,11 @@ use super::{ApiError, ApiResult, AppState};
 use crate::analysis::risk::{RiskLayer, RiskSettings};
 use crate::domain::{Category, Day};
 use crate::index::Snapshot;
-use crate::safeguards::disclosure::DisclosurePolicy;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class};
-pub(crate) use crate::service::risk::{
-    COARSE_RES, RiskCache, calibration_version, default_as_of, estimate_bytes, served_as_of,
-    tile_layer, warm,
+use crate::service::risk::{
+    COARSE_RES, coarse_windows, default_as_of, estimate_bytes, risk_result, served_as_of,
 };
-
-/// [`crate::service::risk::risk_result`] with its error as the API's.
-pub(crate) fn risk_result(
-    cache: &Arc<RiskCache>,
-    snap: &Arc<Snapshot>,
-    category: Option<Category>,
-    as_of: Day,
-) -> ApiResult<(Arc<RiskLayer>, bool)> {
-    Ok(crate::service::risk::risk_result(
-        cache, snap, category, as_of,
-    )?)
-}
-
-/// [`crate::service::risk::coarse_windows`] with its error as the API's.
-pub(crate) fn coarse_windows(
-    layer: &RiskLayer,
-    snap: &Snapshot,
-    policy: &DisclosurePolicy,
-) -> ApiResult<Vec<crate::analysis::risk::CoarseRiskCell>> {
-    Ok(crate::service::risk::coarse_windows(layer, snap, policy)?)
-}
+pub(crate) use crate::service::risk::{RiskCache, warm};
 
 /// Which calibration a layer used, for the response.
 fn calibration_json(layer: &RiskLayer, current: bool) -> Value {

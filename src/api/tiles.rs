@@ -37,6 +37,7 @@ use crate::domain::TimeWindow;
 use crate::index::Snapshot;
 use crate::safeguards::policy::{DisclosureClass, disclosure_class, role_may_read};
 use crate::safeguards::releases;
+use crate::service;
 use crate::tiles::hexagons::res_for_zoom;
 use crate::tiles::registry::{TileAnalysis, TileSource, tile_routes};
 use crate::tiles::sources::{HOTSPOT_RES_MAX, HOTSPOT_RES_MIN, ProtectedCells, RenderQuery};
@@ -236,10 +237,10 @@ fn tile_key(
         None
     };
     let derived = if parts.calibration {
-        super::risk::default_as_of(snap)
-            .map(|d| super::risk::served_as_of(d, class))
+        service::risk::default_as_of(snap)
+            .map(|d| service::risk::served_as_of(d, class))
             .map_or(0, |as_of| {
-                super::risk::calibration_version(&state.risk, snap, category, as_of)
+                service::risk::calibration_version(&state.risk, snap, category, as_of)
             })
     } else {
         0
@@ -320,14 +321,14 @@ impl TileJob {
         let key = &self.key;
         let controlled = key.class == DisclosureClass::Controlled;
         let emerging = self.analyses.emerging.as_deref().map(|(result, res)| {
-            super::emerging::tile_layer(result, *res, self.protected.as_deref(), key.category)
+            service::emerging::tile_layer(result, *res, self.protected.as_deref(), key.category)
         });
         let risk = match self.analyses.risk.as_ref() {
             Some(layer) => {
                 let coarse = controlled
-                    .then(|| super::risk::coarse_windows(layer, &self.snap, &policy))
+                    .then(|| service::risk::coarse_windows(layer, &self.snap, &policy))
                     .transpose()?;
-                Some(super::risk::tile_layer(layer, coarse.as_deref()))
+                Some(service::risk::tile_layer(layer, coarse.as_deref()))
             }
             None => None,
         };
@@ -452,14 +453,14 @@ async fn hotspot_analysis(
     let layer = state
         .admission
         .run(work, move || {
-            super::hotspots::hotspot_layer(
+            Ok(service::hotspots::hotspot_layer(
                 &cache,
                 &snap,
                 res,
                 window,
                 category,
                 protected.as_deref(),
-            )
+            )?)
         })
         .await?;
     Ok(Arc::clone(layer.as_ref()))
@@ -487,7 +488,7 @@ async fn emerging_analysis(
         class: key.class,
         estimate_bytes: study_area_cells(res).saturating_mul(
             steps
-                .saturating_mul(super::emerging::EMERGING_BYTES_PER_CELL_STEP)
+                .saturating_mul(service::emerging::EMERGING_BYTES_PER_CELL_STEP)
                 .saturating_add(256),
         ),
     };
@@ -498,7 +499,7 @@ async fn emerging_analysis(
             let release = months
                 .as_ref()
                 .map(|m| move |w: TimeWindow| protected_cells(m, w));
-            let result = super::emerging::emerging_result(
+            let result = service::emerging::emerging_result(
                 &cache,
                 &snap,
                 res,
@@ -507,7 +508,7 @@ async fn emerging_analysis(
                 crate::analysis::ehsa::StepUnit::Month,
                 release
                     .as_ref()
-                    .map(|r| r as super::emerging::StepRelease<'_>),
+                    .map(|r| r as service::emerging::StepRelease<'_>),
             )?;
             Ok((result, res))
         })
@@ -522,7 +523,7 @@ async fn risk_analysis(
     key: &TileKey,
 ) -> ApiResult<Option<Arc<crate::analysis::risk::RiskLayer>>> {
     let Some(as_of) =
-        super::risk::default_as_of(snap).map(|d| super::risk::served_as_of(d, key.class))
+        service::risk::default_as_of(snap).map(|d| service::risk::served_as_of(d, key.class))
     else {
         return Ok(None);
     };
@@ -531,13 +532,14 @@ async fn risk_analysis(
     let work = Work {
         key: format!("risk-layer|{version}|{category:?}|{as_of}"),
         class: key.class,
-        estimate_bytes: super::risk::estimate_bytes(snap),
+        estimate_bytes: service::risk::estimate_bytes(snap),
     };
     let snap = Arc::clone(snap);
     let layer = state
         .admission
         .run(work, move || {
-            super::risk::risk_result(&cache, &snap, category, as_of).map(|(layer, _)| layer)
+            let (layer, _) = service::risk::risk_result(&cache, &snap, category, as_of)?;
+            Ok(layer)
         })
         .await?;
     Ok(Some(Arc::clone(layer.as_ref())))

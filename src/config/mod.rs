@@ -206,6 +206,10 @@ impl Settings {
     }
 
     /// Loads settings from `env` with `overrides` applied last.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "table-like: one block per setting (override, environment, default, check), in the order of the README's environment table"
+    )]
     pub fn load(env: &dyn Env, overrides: &Overrides) -> ConfigResult<Self> {
         let addr = match (&overrides.addr, env.var("SAFERPLACES_ADDR")) {
             (Some(a), _) => parse_addr("--addr", a)?,

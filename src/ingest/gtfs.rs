@@ -116,6 +116,10 @@ pub enum GtfsError {
 /// - **Route stops**: the ATCO codes of the route's trip in `stop_sequence` order, empty when
 ///   `stop_times.txt` is absent. A `stop_times.txt` row naming a stop that is not a stored
 ///   stop of this feed is rejected (in `support_rejections`) naming `stop_id`.
+#[expect(
+    clippy::too_many_lines,
+    reason = "reads the feed's files in dependency order, each step building the lookups the next one checks against"
+)]
 pub fn parse_gtfs(path: &Path, src: &SourceFile) -> Result<GtfsFeed, GtfsError> {
     let mut feed = FeedFiles::open(path, &src.name)?;
     let stops_bytes = feed.require("stops.txt", "required by GTFS")?;

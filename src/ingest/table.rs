@@ -117,6 +117,18 @@ impl<'r> Row<'r> {
     }
 }
 
+/// The header position of each of `names` (trimmed, ASCII case ignored), `None` when absent.
+fn resolve_columns(header: &ByteRecord, names: &[&'static str]) -> Vec<Option<usize>> {
+    names
+        .iter()
+        .map(|name| {
+            header
+                .iter()
+                .position(|h| h.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
+        })
+        .collect()
+}
+
 /// Reads the header, resolves `names` once, and hands each data row to `parse_row` with its
 /// line number. Handles BOM, row-width and missing-column rejections for every format here.
 pub(super) fn parse_table<T>(
@@ -152,14 +164,7 @@ pub(super) fn parse_table<T>(
             return parsed;
         }
     }
-    let columns: Vec<Option<usize>> = names
-        .iter()
-        .map(|name| {
-            header
-                .iter()
-                .position(|h| h.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
-        })
-        .collect();
+    let columns = resolve_columns(&header, names);
     let missing = required
         .iter()
         .find(|&&c| columns.get(c).copied().flatten().is_none())

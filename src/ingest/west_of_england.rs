@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::domain::{Boundary, BoundaryCode, SchemeName};
+use crate::domain::{Authority, Boundary, BoundaryCode, SchemeName};
 
 use super::ons::{BoundaryFileOptions, read_boundary_file};
 use super::{IngestError, IngestResult};
@@ -27,13 +27,13 @@ pub const SCHEME_LOCALITY_POLICE: &str = "locality_police";
 pub const SCHEME_LOCALITY_SOCIAL_CARE: &str = "locality_social_care";
 
 /// GSS code of Bristol.
-pub const BRISTOL: &str = "E06000023";
+pub const BRISTOL: &str = Authority::Bristol.code();
 /// GSS code of North Somerset.
-pub const NORTH_SOMERSET: &str = "E06000024";
+pub const NORTH_SOMERSET: &str = Authority::NorthSomerset.code();
 /// GSS code of South Gloucestershire.
-pub const SOUTH_GLOUCESTERSHIRE: &str = "E06000025";
+pub const SOUTH_GLOUCESTERSHIRE: &str = Authority::SouthGloucestershire.code();
 /// GSS code of Bath and North East Somerset.
-pub const BATH_NE_SOMERSET: &str = "E06000022";
+pub const BATH_NE_SOMERSET: &str = Authority::BathNeSomerset.code();
 
 const LAD_FILES: [&str; 4] = [
     "lad_bristol.geojson",
@@ -41,11 +41,10 @@ const LAD_FILES: [&str; 4] = [
     "lad_southgloucestershire.geojson",
     "lad_bathandnortheastsomerset.geojson",
 ];
-const WARD_FILES: [&str; 3] = [
-    "wards_E06000023.geojson",
-    "wards_E06000024.geojson",
-    "wards_E06000025.geojson",
-];
+/// The ward file of a partner (`wards_<GSS code>.geojson`); the neighbour has none.
+fn ward_file(authority: Authority) -> String {
+    format!("wards_{}.geojson", authority.code())
+}
 
 #[derive(Deserialize)]
 struct LocalitiesFile {
@@ -116,8 +115,8 @@ pub fn load_area_set(geodata_dir: &Path) -> IngestResult<AreaSet> {
     }
     let ward_opts = BoundaryFileOptions::for_scheme(scheme(SCHEME_WARD)?);
     let mut wards = Vec::new();
-    for f in WARD_FILES {
-        wards.extend(read_boundary_file(&ons.join(f), &ward_opts)?);
+    for a in Authority::PARTNERS {
+        wards.extend(read_boundary_file(&ons.join(ward_file(a)), &ward_opts)?);
     }
 
     let loc_path = geodata_dir.join("localities.json");
@@ -234,6 +233,17 @@ mod tests {
         assert_eq!(a.scheme(SCHEME_LOCALITY_SOCIAL_CARE).count(), 5);
         assert_eq!(a.bristol_ward_sub_area.len(), 35);
         assert_eq!(a.get(SCHEME_LAD, BRISTOL).unwrap().name, "City of Bristol");
+    }
+
+    /// The `lad` outlines loaded are the authorities of `domain::geography`, one each.
+    #[test]
+    fn the_lad_outlines_are_the_four_authorities() {
+        let a = load_area_set(&geodata()).unwrap();
+        let mut codes: Vec<&str> = a.scheme(SCHEME_LAD).map(|b| b.code.as_str()).collect();
+        codes.sort_unstable();
+        let mut known: Vec<&str> = Authority::ALL.iter().map(|a| a.code()).collect();
+        known.sort_unstable();
+        assert_eq!(codes, known);
     }
 
     #[test]

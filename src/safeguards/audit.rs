@@ -1466,30 +1466,7 @@ pub fn verify_with(path: &Path, options: &VerifyOptions) -> Result<VerifyReport,
             ));
         }
     };
-    for (who, cp) in &anchors {
-        if report.entries >= cp.seq {
-            continue;
-        }
-        let (kind, what) = if report.entries == 0 {
-            (FailureKind::Emptied, "the file is empty".to_owned())
-        } else {
-            (
-                FailureKind::Truncated,
-                format!(
-                    "the file holds {} lines (lines were removed from the end, or the log was rewritten shorter)",
-                    report.entries
-                ),
-            )
-        };
-        return Err(fail(
-            kind,
-            report.entries + 1,
-            format!(
-                "{what}, but {who} holds a signed checkpoint at line {} covering {} lines, made at {}",
-                cp.seq, cp.count, cp.ts_utc
-            ),
-        ));
-    }
+    check_anchors_covered(report.entries, &anchors)?;
     if let (Some(dir), None, true) = (&options.witness_dir, &witness, report.checkpoints > 0) {
         return Err(fail(
             FailureKind::Witness,
@@ -1505,6 +1482,39 @@ pub fn verify_with(path: &Path, options: &VerifyOptions) -> Result<VerifyReport,
     report.witness = witness;
     report.key_trusted = trusted.is_some();
     Ok(report)
+}
+
+/// Fails when the log holds fewer lines (`entries`) than a signed checkpoint of one of
+/// `anchors` (the witness, the kept head) covers: the log was emptied or truncated.
+fn check_anchors_covered(
+    entries: u64,
+    anchors: &[(&str, &Checkpoint)],
+) -> Result<(), VerifyFailure> {
+    for (who, cp) in anchors {
+        if entries >= cp.seq {
+            continue;
+        }
+        let (kind, what) = if entries == 0 {
+            (FailureKind::Emptied, "the file is empty".to_owned())
+        } else {
+            (
+                FailureKind::Truncated,
+                format!(
+                    "the file holds {entries} lines (lines were removed from the end, or the log was rewritten shorter)"
+                ),
+            )
+        };
+        return Err(VerifyFailure {
+            line: entries + 1,
+            seq: None,
+            kind,
+            reason: format!(
+                "{what}, but {who} holds a signed checkpoint at line {} covering {} lines, made at {}",
+                cp.seq, cp.count, cp.ts_utc
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The sources of an error, joined.
@@ -1574,38 +1584,7 @@ fn verify_reader<R: BufRead>(
                 "the last line has no line feed (incomplete write or truncation)".to_owned(),
             ));
         }
-        let checkpoint_fail = |reason: String| VerifyFailure {
-            line: line_no,
-            seq,
-            kind: FailureKind::Checkpoint,
-            reason,
-        };
-        let checkpoint = match Checkpoint::from_event(&entry.event) {
-            None => None,
-            Some(Err(reason)) => return Err(checkpoint_fail(reason)),
-            Some(Ok(cp)) => {
-                if cp.seq != entry.seq {
-                    return Err(checkpoint_fail(format!(
-                        "the checkpoint names seq {} on line {}",
-                        cp.seq, entry.seq
-                    )));
-                }
-                if cp.head_hash != entry.prev_hash {
-                    return Err(checkpoint_fail(
-                        "the signed head_hash does not match the chain before it: the lines before it were changed and the chain recomputed".to_owned(),
-                    ));
-                }
-                let key = match trusted {
-                    Some(k) => *k,
-                    None => *first_key.get_or_insert(
-                        crate::safeguards::audit_checkpoint::parse_public_key(&cp.public_key)
-                            .map_err(&checkpoint_fail)?,
-                    ),
-                };
-                cp.check(Some(&key)).map_err(checkpoint_fail)?;
-                Some(cp)
-            }
-        };
+        let checkpoint = read_checkpoint(&entry, line_no, trusted, &mut first_key)?;
         for (who, anchor) in anchors {
             if anchor.seq == line_no && checkpoint.as_ref() != Some(*anchor) {
                 return Err(VerifyFailure {
@@ -1728,6 +1707,49 @@ struct RawEntry {
     prev_hash: String,
     event: Value,
     hash: String,
+}
+
+/// The signed checkpoint `entry` (line `line_no`) holds, if any, checked: its seq, its head
+/// against the chain, and its signature against `trusted` or else the key the first
+/// checkpoint names (kept in `first_key`).
+fn read_checkpoint(
+    entry: &RawEntry,
+    line_no: u64,
+    trusted: Option<&VerifyingKey>,
+    first_key: &mut Option<VerifyingKey>,
+) -> Result<Option<Checkpoint>, VerifyFailure> {
+    let checkpoint_fail = |reason: String| VerifyFailure {
+        line: line_no,
+        seq: Some(entry.seq),
+        kind: FailureKind::Checkpoint,
+        reason,
+    };
+    match Checkpoint::from_event(&entry.event) {
+        None => Ok(None),
+        Some(Err(reason)) => Err(checkpoint_fail(reason)),
+        Some(Ok(cp)) => {
+            if cp.seq != entry.seq {
+                return Err(checkpoint_fail(format!(
+                    "the checkpoint names seq {} on line {}",
+                    cp.seq, entry.seq
+                )));
+            }
+            if cp.head_hash != entry.prev_hash {
+                return Err(checkpoint_fail(
+                    "the signed head_hash does not match the chain before it: the lines before it were changed and the chain recomputed".to_owned(),
+                ));
+            }
+            let key = match trusted {
+                Some(k) => *k,
+                None => *first_key.get_or_insert(
+                    crate::safeguards::audit_checkpoint::parse_public_key(&cp.public_key)
+                        .map_err(&checkpoint_fail)?,
+                ),
+            };
+            cp.check(Some(&key)).map_err(checkpoint_fail)?;
+            Ok(Some(cp))
+        }
+    }
 }
 
 /// Parses one line (without its line feed) into its four fields. On failure, returns the

@@ -613,15 +613,7 @@ pub fn widen(items: &mut [AuditItem], sums: &[AuditSum], threshold: u32) {
     const INF: i64 = 1 << 40;
     let threshold = i64::from(threshold);
     let clamp = |x: u64| i64::try_from(x).unwrap_or(INF).min(INF);
-    // The sums each figure is in.
-    let mut member: Vec<Vec<usize>> = vec![Vec::new(); items.len()];
-    for (k, sum) in sums.iter().enumerate() {
-        for &i in std::iter::once(&sum.total).chain(&sum.parts) {
-            if let Some(m) = member.get_mut(i) {
-                m.push(k);
-            }
-        }
-    }
+    let member = membership(items.len(), sums);
     for _ in 0..WIDEN_ROUNDS {
         let mut bounds: Vec<(i64, i64)> = items
             .iter()
@@ -715,6 +707,19 @@ pub fn widen(items: &mut [AuditItem], sums: &[AuditSum], threshold: u32) {
             items[fix].published = Published::Suppressed;
         }
     }
+}
+
+/// The sums each of `len` figures is in (as total or part), by index into `sums`.
+fn membership(len: usize, sums: &[AuditSum]) -> Vec<Vec<usize>> {
+    let mut member: Vec<Vec<usize>> = vec![Vec::new(); len];
+    for (k, sum) in sums.iter().enumerate() {
+        for &i in std::iter::once(&sum.total).chain(&sum.parts) {
+            if let Some(m) = member.get_mut(i) {
+                m.push(k);
+            }
+        }
+    }
+    member
 }
 
 /// The audit items and parent–children sums of one layer of H3 cells (the output of

@@ -249,6 +249,10 @@ pub fn general_month_releases(
 ///
 /// so that neither the levels, the areas nor the categories narrow a suppressed count below
 /// `threshold − 1` possible values.
+#[expect(
+    clippy::too_many_lines,
+    reason = "builds one month's disclosure audit (items per layer, area sums, the 'all' sums) from index maps every step shares"
+)]
 fn audit_month(
     layers: Vec<AuditedLayer<'_>>,
     areas: &[AreaCells],

@@ -174,8 +174,14 @@ fn record_for(batch: &Dataset, person: &PersonRef) -> String {
 pub fn check_batch(batch: &Dataset, as_of: Day, stored: &StoredState) -> Vec<RuleViolation> {
     let mut out = Vec::new();
     let after = Resulting::new(batch, stored);
+    check_links_exist(batch, &after, &mut out);
+    check_subjects(batch, as_of, stored, &after, &mut out);
+    check_review_periods(batch, as_of, &after, &mut out);
+    out
+}
 
-    // S1: every link of the batch joins records that exist.
+/// S1: every link of the batch joins records that exist.
+fn check_links_exist(batch: &Dataset, after: &Resulting<'_>, out: &mut Vec<RuleViolation>) {
     for l in &batch.links {
         if !after.people.contains_key(&l.from) {
             out.push(RuleViolation {
@@ -218,8 +224,16 @@ pub fn check_batch(batch: &Dataset, as_of: Day, stored: &StoredState) -> Vec<Rul
             });
         }
     }
+}
 
-    // S2 and S4 for everyone whose own record or links the batch changes.
+/// S2 and S4 for everyone whose own record or links the batch changes.
+fn check_subjects(
+    batch: &Dataset,
+    as_of: Day,
+    stored: &StoredState,
+    after: &Resulting<'_>,
+    out: &mut Vec<RuleViolation>,
+) {
     let mut subjects: BTreeSet<&PersonRef> = batch.people.iter().map(|p| &p.id).collect();
     subjects.extend(batch.links.iter().map(|l| &l.from));
     subjects.extend(
@@ -231,7 +245,7 @@ pub fn check_batch(batch: &Dataset, as_of: Day, stored: &StoredState) -> Vec<Rul
     );
     for id in subjects {
         let Some(person) = after.people.get(id) else {
-            continue; // reported above as LINK_FROM_NOT_FOUND
+            continue; // reported by check_links_exist as LINK_FROM_NOT_FOUND
         };
         let holds = |c: SubjectCategory| {
             person.categories.contains(&c)
@@ -269,8 +283,15 @@ pub fn check_batch(batch: &Dataset, as_of: Day, stored: &StoredState) -> Vec<Rul
             });
         }
     }
+}
 
-    // S18: review periods of the batch's records.
+/// S18: review periods of the batch's records.
+fn check_review_periods(
+    batch: &Dataset,
+    as_of: Day,
+    after: &Resulting<'_>,
+    out: &mut Vec<RuleViolation>,
+) {
     for p in &batch.people {
         let max = if p.may_be_child_on(as_of) {
             CHILD_REVIEW_MAX_DAYS
@@ -299,7 +320,6 @@ pub fn check_batch(batch: &Dataset, as_of: Day, stored: &StoredState) -> Vec<Rul
             out.push(too_far(format!("link:{}", l.id), l.review_due, max, as_of));
         }
     }
-    out
 }
 
 fn too_far(record: String, due: Day, max: u16, as_of: Day) -> RuleViolation {

@@ -388,6 +388,10 @@ fn code_of<T: Serialize>(value: &T) -> String {
 ///
 /// [`SarError::NoRecord`] when neither the store nor the log (earlier subject access requests
 /// aside) names the person; [`SarError::Store`] or [`SarError::Audit`] when either fails.
+#[expect(
+    clippy::too_many_lines,
+    reason = "assembles the report from the store and the log section by section, in the order the report presents them"
+)]
 pub fn build(
     store: &dyn Store,
     audit: &AuditLog,
@@ -618,6 +622,10 @@ pub struct AccessFindings {
 /// other than `controller`, grouped by organisation, purpose and legal basis, each with the
 /// agreement in `agreements` that covered it on its day. No user names are kept. An event
 /// standing for several identical refusals counts as many times as it stands for.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one grouping pass over the log entries with the agreement lookup per group"
+)]
 pub fn summarise_access(
     entries: &[AuditEntry],
     controller: Option<&str>,
@@ -892,6 +900,10 @@ fn opt(value: Option<&String>) -> String {
 
 /// The report as a standalone, accessible HTML page: headings and tables, no script, no
 /// external assets, every value escaped.
+#[expect(
+    clippy::too_many_lines,
+    reason = "a linear HTML template: one section after another in page order"
+)]
 pub fn render_html(r: &SubjectAccessReport) -> String {
     let mut h = String::new();
     let person = escape_html(&r.person);

@@ -37,6 +37,10 @@ fn read(seq: u64, ts: &str, user: &str, org: Option<&str>, role: &str) -> AuditE
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test that walks one scenario end to end"
+)]
 fn the_access_summary_counts_per_event_organisation_role_and_purpose_without_names() {
     let mut refused = read(
         3,

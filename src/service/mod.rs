@@ -19,11 +19,12 @@ pub mod hotspots;
 pub mod risk;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use crate::analysis::AnalysisError;
 use crate::domain::TimeWindow;
-use crate::index::Snapshot;
+use crate::index::{BoundaryIndex, Snapshot};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Why a service could not compute its layer.
 #[derive(Debug, thiserror::Error)]
@@ -50,11 +51,33 @@ pub enum ServiceError {
 /// Result alias for the services.
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
-/// The four authorities (the `lad` outlines) as one study area.
-pub fn study_area(snap: &Snapshot) -> geo::MultiPolygon<f64> {
+/// The four authorities (the `lad` outlines) as one study area, built once per boundary
+/// index: the area of the last index asked for is kept with it, so every computation on a
+/// snapshot, and on every later snapshot that shares its boundaries (a change of incidents,
+/// people or users), reuses it. Snapshots with another index get their own.
+pub fn study_area(snap: &Snapshot) -> Arc<geo::MultiPolygon<f64>> {
+    /// The last boundary index asked for and its area. Holding the index keeps its address
+    /// from being reused, so pointer equality is identity.
+    static LAST: Mutex<Option<AreaOf>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((boundaries, area)) = last.as_ref()
+        && Arc::ptr_eq(boundaries, &snap.boundaries)
+    {
+        return Arc::clone(area);
+    }
+    let area = Arc::new(build_study_area(&snap.boundaries));
+    *last = Some((Arc::clone(&snap.boundaries), Arc::clone(&area)));
+    area
+}
+
+/// A boundary index and its study area.
+type AreaOf = (Arc<BoundaryIndex>, Arc<geo::MultiPolygon<f64>>);
+
+/// The `lad` outlines of `boundaries` as one multipolygon.
+fn build_study_area(boundaries: &BoundaryIndex) -> geo::MultiPolygon<f64> {
     geo::MultiPolygon(
-        snap.boundaries
-            .of_scheme("lad")
+        boundaries
+            .of_scheme(crate::ingest::west_of_england::SCHEME_LAD)
             .flat_map(|b| b.geometry.0.iter().cloned())
             .collect(),
     )
@@ -66,3 +89,7 @@ pub fn data_span(snap: &Snapshot) -> Option<TimeWindow> {
         .day_range()
         .and_then(|(a, b)| TimeWindow::new(a, b).ok())
 }
+
+#[cfg(test)]
+#[path = "study_area_tests.rs"]
+mod study_area_tests;

@@ -781,6 +781,10 @@ fn hex_refs(r: &mut Reader<'_>, rows: usize, attributes: bool) -> StoreResult<Co
     Ok((values, indexes))
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "decodes one segment's columns in file order from one reader; the format reads top to bottom"
+)]
 fn decode(segment: i64, ids: &[u8], data: &[u8], attributes: bool) -> StoreResult<Vec<DecodedRow>> {
     let ids = decode_ids(segment, ids)?;
     let mut r = Reader {

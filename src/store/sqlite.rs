@@ -788,6 +788,10 @@ impl Store for SqliteStore {
         })
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one transaction: the person's links, equality attributes, case and agenda references and earlier versions go together"
+    )]
     fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<Erased> {
         self.writing("erase people and links", |store| {
             let tx = store

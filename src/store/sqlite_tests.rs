@@ -55,6 +55,10 @@ fn provenance(n: usize) -> Provenance {
 
 /// A small dataset with every kind and every enum variant the store encodes, each kind in
 /// key order (the order `load` returns).
+#[expect(
+    clippy::too_many_lines,
+    reason = "a table-like fixture: one record per kind and enum variant the store encodes"
+)]
 pub(in crate::store) fn sample() -> Dataset {
     use SubjectCategory as S;
 
@@ -685,6 +689,10 @@ fn a_row_with_an_unknown_category_is_reported_as_corrupt_not_a_panic() {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a table of damage cases, one per row kind"
+)]
 fn rows_that_no_longer_make_domain_values_are_reported_as_corrupt() {
     // Each case damages one row by hand (CHECK constraints switched off where they would stop
     // the damage) and names the table the load must blame.

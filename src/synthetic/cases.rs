@@ -74,6 +74,10 @@ fn second_tuesday(day: Day) -> Day {
 }
 
 /// Generates cases and meetings for the people and links already generated.
+#[expect(
+    clippy::too_many_lines,
+    reason = "the random draws happen in one fixed order that other tests pin to demo values; splitting risks reordering them"
+)]
 pub fn generate(
     cal: &Calendar,
     people: &[Person],

@@ -283,7 +283,7 @@ impl TileSource for HexagonSource {
         q: &RenderQuery<'_>,
         shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_hexagons(snap, tile, q, shapes)
+        sources::render_hexagons(self.name(), snap, tile, q, shapes)
     }
 }
 
@@ -319,7 +319,7 @@ impl TileSource for HotspotSource {
         q: &RenderQuery<'_>,
         shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_hotspots(tile, q, shapes)
+        sources::render_hotspots(self.name(), tile, q, shapes)
     }
 }
 
@@ -355,7 +355,7 @@ impl TileSource for EmergingSource {
         q: &RenderQuery<'_>,
         shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_emerging(tile, q, shapes)
+        sources::render_emerging(self.name(), tile, q, shapes)
     }
 }
 
@@ -392,7 +392,7 @@ impl TileSource for RiskSource {
         q: &RenderQuery<'_>,
         shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_risk(tile, q, shapes)
+        sources::render_risk(self.name(), tile, q, shapes)
     }
 }
 
@@ -427,7 +427,7 @@ impl TileSource for IncidentSource {
         q: &RenderQuery<'_>,
         _shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_incidents(snap, tile, q)
+        sources::render_incidents(self.name(), snap, tile, q)
     }
 }
 
@@ -461,7 +461,7 @@ impl TileSource for PlaceSource {
         _q: &RenderQuery<'_>,
         _shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_places(snap, tile)
+        sources::render_places(self.name(), snap, tile)
     }
 }
 
@@ -495,7 +495,7 @@ impl TileSource for SchoolSource {
         _q: &RenderQuery<'_>,
         _shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_schools(snap, tile)
+        sources::render_schools(self.name(), snap, tile)
     }
 }
 
@@ -529,7 +529,7 @@ impl TileSource for RouteSource {
         _q: &RenderQuery<'_>,
         _shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_routes(snap, tile)
+        sources::render_routes(self.name(), snap, tile)
     }
 }
 
@@ -559,7 +559,7 @@ impl TileSource for StopSource {
         _q: &RenderQuery<'_>,
         _shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_stops(snap, tile)
+        sources::render_stops(self.name(), snap, tile)
     }
 }
 
@@ -594,7 +594,7 @@ impl TileSource for ServiceSource {
         _q: &RenderQuery<'_>,
         _shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_services(snap, tile)
+        sources::render_services(self.name(), snap, tile)
     }
 }
 
@@ -629,7 +629,7 @@ impl TileSource for BoundarySource {
         q: &RenderQuery<'_>,
         _shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_boundaries(snap, tile, q.scheme)
+        sources::render_boundaries(self.name(), snap, tile, q.scheme)
     }
 }
 
@@ -669,7 +669,7 @@ impl TileSource for CrossborderSource {
         q: &RenderQuery<'_>,
         shapes: &SharedShapes,
     ) -> TilesResult<EncodedLayer> {
-        sources::render_crossborder(snap, tile, q, shapes)
+        sources::render_crossborder(self.name(), snap, tile, q, shapes)
     }
 }
 

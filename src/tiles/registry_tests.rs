@@ -97,3 +97,53 @@ fn the_meta_positions_are_distinct() {
     ranks.dedup();
     assert_eq!(ranks.len(), n);
 }
+
+/// Every source's tiles carry one MVT layer named as the source (the name its routes and
+/// TileJSON use): rendered on a tile of central Bristol from a synthetic snapshot, the
+/// analysis layers both without their analysis and, for hot spots, with it.
+#[test]
+fn every_rendered_tile_names_its_mvt_layer_as_its_source() {
+    use crate::service::test_support::{last_months, snapshot};
+    use crate::tiles::decode_test_support::decode;
+
+    let snap = snapshot(1);
+    let window = last_months(&snap, 6);
+    let tile = TileCoord::new(10, 504, 340).unwrap();
+    let shapes = SharedShapes::default();
+    let hot = crate::service::hotspots::hotspot_layer(
+        &crate::service::hotspots::HotspotCache::default(),
+        &snap,
+        h3o::Resolution::Seven,
+        window,
+        None,
+        None,
+    )
+    .unwrap();
+    let query = |hotspots| RenderQuery {
+        window,
+        category: None,
+        scheme: "lad",
+        protected: None,
+        policy: crate::safeguards::disclosure::DisclosurePolicy::default(),
+        hotspots,
+        emerging: None,
+        risk: None,
+        max_res: None,
+        zero_hidden_in: None,
+    };
+    let mut drawn = 0;
+    for s in REGISTRY {
+        for q in [query(None), query(Some(hot.as_ref()))] {
+            let layer = s
+                .render(&snap, tile, &q, &shapes)
+                .unwrap_or_else(|e| panic!("{}: {e}", s.name()));
+            drawn += usize::from(!layer.is_empty());
+            let names: Vec<String> = decode(&layer.bytes).into_iter().map(|l| l.name).collect();
+            assert_eq!(names, [s.name()], "{}", s.name());
+        }
+    }
+    assert!(
+        drawn > REGISTRY.len(),
+        "most layers draw features on this tile"
+    );
+}

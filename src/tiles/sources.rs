@@ -265,8 +265,12 @@ impl CellLayer<(i8, Option<f64>, u32)> {
 }
 
 /// The open places of concern in `tile`.
-pub(super) fn render_places(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
-    points(tile, "places", snap.places.in_bbox(tile_bbox(tile)), |p| {
+pub(super) fn render_places(
+    name: &str,
+    snap: &Snapshot,
+    tile: TileCoord,
+) -> TilesResult<EncodedLayer> {
+    points(tile, name, snap.places.in_bbox(tile_bbox(tile)), |p| {
         (
             p.location,
             vec![
@@ -280,10 +284,14 @@ pub(super) fn render_places(snap: &Snapshot, tile: TileCoord) -> TilesResult<Enc
 }
 
 /// The open schools in `tile`.
-pub(super) fn render_schools(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
+pub(super) fn render_schools(
+    name: &str,
+    snap: &Snapshot,
+    tile: TileCoord,
+) -> TilesResult<EncodedLayer> {
     points(
         tile,
-        "schools",
+        name,
         snap.schools
             .in_bbox(tile_bbox(tile))
             .into_iter()
@@ -304,10 +312,14 @@ pub(super) fn render_schools(snap: &Snapshot, tile: TileCoord) -> TilesResult<En
 }
 
 /// The active transport stops in `tile`.
-pub(super) fn render_stops(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
+pub(super) fn render_stops(
+    name: &str,
+    snap: &Snapshot,
+    tile: TileCoord,
+) -> TilesResult<EncodedLayer> {
     points(
         tile,
-        "stops",
+        name,
         snap.stops
             .in_bbox(tile_bbox(tile))
             .into_iter()
@@ -324,24 +336,23 @@ pub(super) fn render_stops(snap: &Snapshot, tile: TileCoord) -> TilesResult<Enco
 }
 
 /// The youth services in `tile`.
-pub(super) fn render_services(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
-    points(
-        tile,
-        "services",
-        snap.services.in_bbox(tile_bbox(tile)),
-        |s| {
-            (
-                s.location,
-                vec![
-                    ("name", s.name.clone()),
-                    ("tier", code_of(&s.tier)),
-                    ("kind", s.kind.clone()),
-                    ("provider", s.provider.clone()),
-                ],
-                Some(u64::from(s.id.get())),
-            )
-        },
-    )
+pub(super) fn render_services(
+    name: &str,
+    snap: &Snapshot,
+    tile: TileCoord,
+) -> TilesResult<EncodedLayer> {
+    points(tile, name, snap.services.in_bbox(tile_bbox(tile)), |s| {
+        (
+            s.location,
+            vec![
+                ("name", s.name.clone()),
+                ("tier", code_of(&s.tier)),
+                ("kind", s.kind.clone()),
+                ("provider", s.provider.clone()),
+            ],
+            Some(u64::from(s.id.get())),
+        )
+    })
 }
 
 /// The lon/lat box of the tile plus its buffer, clamped to the globe.
@@ -398,6 +409,7 @@ fn points<T>(
 }
 
 pub(super) fn render_hexagons(
+    name: &str,
     snap: &Snapshot,
     tile: TileCoord,
     q: &RenderQuery<'_>,
@@ -405,9 +417,7 @@ pub(super) fn render_hexagons(
 ) -> TilesResult<EncodedLayer> {
     let res = q.capped(res_for_zoom(tile.z(), HEX_RES_MIN, HEX_RES_MAX)?);
     let cells = hex_cells(snap, tile, res, q, |_| true);
-    shapes.with_cells(&cells, |b| {
-        encode_hexagon_layer("hexagons", tile, &cells, b)
-    })
+    shapes.with_cells(&cells, |b| encode_hexagon_layer(name, tile, &cells, b))
 }
 
 /// The cells of `res` near `tile` with their published counts, filtered by `keep`.
@@ -491,12 +501,13 @@ fn hex_cells(
 }
 
 pub(super) fn render_hotspots(
+    name: &str,
     tile: TileCoord,
     q: &RenderQuery<'_>,
     shapes: &SharedShapes,
 ) -> TilesResult<EncodedLayer> {
     let Some(layer) = q.hotspots else {
-        return LayerEncoder::new("hotspots").map(LayerEncoder::finish);
+        return LayerEncoder::new(name).map(LayerEncoder::finish);
     };
     let near = layer.in_tile(tile);
     // Per cell: the bin (and z for exact roles) as extra properties, the count published as
@@ -534,16 +545,17 @@ pub(super) fn render_hotspots(
         ]);
         counts.push((cell, published));
     }
-    encode_cells("hotspots", tile, &counts, &extras, shapes)
+    encode_cells(name, tile, &counts, &extras, shapes)
 }
 
 pub(super) fn render_emerging(
+    name: &str,
     tile: TileCoord,
     q: &RenderQuery<'_>,
     shapes: &SharedShapes,
 ) -> TilesResult<EncodedLayer> {
     let Some(layer) = q.emerging else {
-        return LayerEncoder::new("emerging").map(LayerEncoder::finish);
+        return LayerEncoder::new(name).map(LayerEncoder::finish);
     };
     let found = layer.in_tile(tile);
     let extras: Vec<[super::mvt::Property<'_>; 2]> = found
@@ -556,16 +568,17 @@ pub(super) fn render_emerging(
         })
         .collect();
     let counts: Vec<(CellIndex, HexCount)> = found.iter().map(|(c, v)| (*c, v.count)).collect();
-    encode_cells("emerging", tile, &counts, &extras, shapes)
+    encode_cells(name, tile, &counts, &extras, shapes)
 }
 
 pub(super) fn render_risk(
+    name: &str,
     tile: TileCoord,
     q: &RenderQuery<'_>,
     shapes: &SharedShapes,
 ) -> TilesResult<EncodedLayer> {
     let Some(layer) = q.risk else {
-        return LayerEncoder::new("risk").map(LayerEncoder::finish);
+        return LayerEncoder::new(name).map(LayerEncoder::finish);
     };
     let found = layer.in_tile(tile);
     let days: Vec<(String, String)> = found
@@ -584,7 +597,7 @@ pub(super) fn render_risk(
         })
         .collect();
     let counts: Vec<(CellIndex, HexCount)> = found.iter().map(|(c, v)| (*c, v.count)).collect();
-    encode_cells("risk", tile, &counts, &extras, shapes)
+    encode_cells(name, tile, &counts, &extras, shapes)
 }
 
 /// Encodes cells with their published counts and per-cell extra properties (`extras[i]`
@@ -609,6 +622,7 @@ fn encode_cells<const N: usize>(
 }
 
 pub(super) fn render_incidents(
+    name: &str,
     snap: &Snapshot,
     tile: TileCoord,
     q: &RenderQuery<'_>,
@@ -623,7 +637,7 @@ pub(super) fn render_incidents(
         tracing::warn!(%tile, cap = MAX_INCIDENT_POINTS, "incident tile cut at its feature cap");
     }
     let tf = tile.transform();
-    let mut layer = LayerEncoder::new("incidents")?;
+    let mut layer = LayerEncoder::new(name)?;
     for h in hits.iter().filter(|h| !h.involves_child) {
         let Ok(at) = crate::domain::LonLat::new(h.lon, h.lat) else {
             continue;
@@ -648,9 +662,13 @@ pub(super) fn render_incidents(
     Ok(layer.finish())
 }
 
-pub(super) fn render_routes(snap: &Snapshot, tile: TileCoord) -> TilesResult<EncodedLayer> {
+pub(super) fn render_routes(
+    name: &str,
+    snap: &Snapshot,
+    tile: TileCoord,
+) -> TilesResult<EncodedLayer> {
     let tf = tile.transform();
-    let mut layer = LayerEncoder::new("routes")?;
+    let mut layer = LayerEncoder::new(name)?;
     for r in snap.routes.in_bbox(tile_bbox(tile)) {
         let line: Vec<MercatorPoint> = r.line.iter().map(|p| MercatorPoint::from(*p)).collect();
         let Some(geom) = prepare_lines(tf, [line.as_slice()]) else {
@@ -696,12 +714,13 @@ fn mercator_polygons(b: &Boundary) -> Vec<MercatorPolygon> {
 }
 
 pub(super) fn render_boundaries(
+    name: &str,
     snap: &Snapshot,
     tile: TileCoord,
     scheme: &str,
 ) -> TilesResult<EncodedLayer> {
     let tf = tile.transform();
-    let mut layer = LayerEncoder::new("boundaries")?;
+    let mut layer = LayerEncoder::new(name)?;
     for b in snap.boundaries.in_bbox(scheme, tile_bbox(tile)) {
         let polys = mercator_polygons(b);
         let Some(geom) = prepare_polygons(tf, polys.iter()) else {
@@ -721,13 +740,14 @@ pub(super) fn render_boundaries(
 }
 
 pub(super) fn render_crossborder(
+    name: &str,
     snap: &Snapshot,
     tile: TileCoord,
     q: &RenderQuery<'_>,
     shapes: &SharedShapes,
 ) -> TilesResult<EncodedLayer> {
     let tf = tile.transform();
-    let mut layer = LayerEncoder::new("crossborder")?;
+    let mut layer = LayerEncoder::new(name)?;
     // Incident cells whose centre lies within NEAR_BORDER_M of a shared border, no finer
     // than res 9, with the same published counts as the hexagon layer.
     let res = q.capped(res_for_zoom(tile.z(), HEX_RES_MIN, Resolution::Nine)?);

@@ -461,6 +461,10 @@ fn hexagon_figures(layer: &Value) -> std::collections::BTreeMap<String, (Option<
 /// the single months, and the same attacker (who, knowing the method, reads a window as that
 /// sum) pins nothing.
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test that walks one scenario end to end, checking each window figure by figure"
+)]
 fn every_month_window_of_the_hexagon_layer_is_the_sum_of_its_published_months() {
     let app = spawn_app();
     let months = last_twelve_months(&app);

@@ -36,6 +36,10 @@ fn alerts(dir: &Path) -> Vec<Value> {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test that walks one scenario end to end"
+)]
 fn the_demo_runs_the_monitor_and_an_alert_closes_only_with_an_explain_or_reform_record() {
     let demo = private_demo();
     let dir = demo.path();
@@ -329,6 +333,10 @@ fn stored_attributes(
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test that walks one scenario end to end"
+)]
 fn equality_attributes_import_from_a_file_whole_or_not_at_all_and_audited_without_values() {
     use saferplaces::safeguards::equality::{Ethnicity, Sex};
     let demo = private_demo();

@@ -61,6 +61,10 @@ fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test that walks one scenario end to end"
+)]
 fn aggregate_roles_are_refused_fine_hexagons_and_child_cells_never_tell_zero_from_suppressed() {
     let app = spawn_app();
     // The review's request, anonymously and as a planner: refused, naming `res`.

@@ -52,6 +52,10 @@ fn recorded_ref(out: &Output) -> String {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test that walks one scenario end to end"
+)]
 fn a_review_keeps_to_s18_is_audited_and_a_later_erasure_refers_to_it() {
     let dir = private_demo();
     let d = load(dir.path());

@@ -158,6 +158,10 @@ fn an_amended_link_cannot_take_away_a_child_suspects_only_safeguarding_link() {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test that walks one scenario end to end"
+)]
 fn an_exploiter_needs_a_conduct_link_to_an_incident_that_exists_not_a_victim_link() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

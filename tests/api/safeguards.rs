@@ -627,6 +627,10 @@ fn audit_verify_names_the_first_bad_record_after_a_change_a_deletion_or_a_reorde
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test that walks one scenario end to end"
+)]
 fn people_past_review_are_hidden_and_expired_people_are_erased_everywhere() {
     // A private copy of the demo data: the sweep erases from it.
     let dir = crate::support::private_demo();

@@ -33,6 +33,10 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a test that walks one subject access request end to end, section by section"
+)]
 fn a_subject_access_request_gives_the_child_their_records_access_summary_and_recipients() {
     // A private demo store: the test erases from it at the end.
     let dir = tempfile::tempdir().unwrap();

@@ -355,6 +355,10 @@ mod month {
 
     /// A small month by hand: which people and searches land in which population and group.
     #[test]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "a test that walks one hand-built month end to end"
+    )]
     fn a_month_counts_the_right_people_in_each_population() {
         use SubjectCategory::{Suspect, Victim};
         let oct = Day::from_ymd(2026, 10, 15).unwrap();
