@@ -118,7 +118,14 @@ impl RiskCache {
                 .in_flight
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if queue.running == Some(key) || queue.pending.iter().any(|(k, _)| *k == key) {
+            if queue.running == Some(key) {
+                return;
+            }
+            // Queued already: wait with the newer snapshot (same data version, same answers),
+            // so the queue never keeps a replaced one alive (after a merge step, the old one
+            // holds the chunks it replaced).
+            if let Some(waiting) = queue.pending.iter_mut().find(|(k, _)| *k == key) {
+                waiting.1 = Arc::clone(snap);
                 return;
             }
             let (_, category, as_of) = key;
@@ -168,12 +175,11 @@ impl RiskCache {
             let Some((key, snap)) = next else { return };
             let (_, category, as_of) = key;
             let settings = RiskSettings::default();
-            match calibrate(
-                &study_events(&snap, as_of, &settings),
-                category,
-                as_of,
-                &settings,
-            ) {
+            // The snapshot is let go once its events are read: a calibration at the lowest
+            // priority may take long under load, and must not keep replaced indexes alive.
+            let events = study_events(&snap, as_of, &settings);
+            drop(snap);
+            match calibrate(&events, category, as_of, &settings) {
                 Ok(c) => self.store(key, Arc::new(c)),
                 Err(e) => tracing::error!(error = %e, "risk calibration failed"),
             }
