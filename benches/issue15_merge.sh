@@ -36,22 +36,7 @@ echo $! > "$WORK/pid"
 for _ in $(seq 1 240); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.25; done
 
 # Hexagon tiles over Bristol at zooms 11-14 for the last year of the data.
-python3 - "$PORT" "$TOKEN" > "$WORK/urls.txt" <<'PY'
-import datetime as dt, json, math, sys, urllib.request
-port, token = sys.argv[1], sys.argv[2]
-req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/meta", headers={"Authorization": f"Bearer {token}"})
-to = dt.date.fromisoformat(json.load(urllib.request.urlopen(req))["data_to"])
-window = f"from={to - dt.timedelta(days=364)}&to={to}"
-def tile(lon, lat, z):
-    n = 2 ** z
-    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-for z in (11, 12, 13, 14):
-    x0, y0 = tile(-2.70, 51.50, z)
-    x1, y1 = tile(-2.50, 51.40, z)
-    for x in range(x0, x1 + 1):
-        for y in range(y0, y1 + 1):
-            print(f"http://127.0.0.1:{port}/tiles/hexagons/{z}/{x}/{y}?{window}")
-PY
+python3 "$ROOT/benches/hexagon_tile_urls.py" "$PORT" "$TOKEN" > "$WORK/urls.txt"
 
 load() { # $1 = phase, $2 = seconds
   "$OHA" --no-tui -c "$CONNS" -z "${2}s" -H "Authorization: Bearer $TOKEN" --urls-from-file "$WORK/urls.txt" --output-format json \

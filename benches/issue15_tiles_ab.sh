@@ -29,22 +29,7 @@ serve() { # $1 binary, $2 tile cache MB
 stop() { kill "$(cat "$WORK/pid")"; wait "$(cat "$WORK/pid")" 2>/dev/null; }
 
 serve "$B" 0
-python3 - "$PORT" "$TOKEN" > "$WORK/urls.txt" <<'PY'
-import datetime as dt, json, math, sys, urllib.request
-port, token = sys.argv[1], sys.argv[2]
-req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/meta", headers={"Authorization": f"Bearer {token}"})
-to = dt.date.fromisoformat(json.load(urllib.request.urlopen(req))["data_to"])
-window = f"from={to - dt.timedelta(days=364)}&to={to}"
-def tile(lon, lat, z):
-    n = 2 ** z
-    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-for z in (11, 12, 13, 14):
-    x0, y0 = tile(-2.70, 51.50, z)
-    x1, y1 = tile(-2.50, 51.40, z)
-    for x in range(x0, x1 + 1):
-        for y in range(y0, y1 + 1):
-            print(f"http://127.0.0.1:{port}/tiles/hexagons/{z}/{x}/{y}?{window}")
-PY
+python3 "$ROOT/benches/hexagon_tile_urls.py" "$PORT" "$TOKEN" > "$WORK/urls.txt"
 stop
 
 run() { # $1 label, $2 binary, $3 cache MB
