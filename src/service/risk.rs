@@ -118,29 +118,7 @@ impl RiskCache {
                 .in_flight
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if queue.running == Some(key) {
-                return;
-            }
-            // Queued already: wait with the newer snapshot (same data version, same answers),
-            // so the queue never keeps a replaced one alive (after a merge step, the old one
-            // holds the chunks it replaced).
-            if let Some(waiting) = queue.pending.iter_mut().find(|(k, _)| *k == key) {
-                waiting.1 = Arc::clone(snap);
-                return;
-            }
-            let (_, category, as_of) = key;
-            queue
-                .pending
-                .retain(|((_, c, day), _)| !(*c == category && *day == as_of));
-            if queue.pending.len() >= PENDING_KEPT {
-                queue.pending.pop_front();
-            }
-            queue.pending.push_back((key, Arc::clone(snap)));
-            let idle = queue.running.is_none();
-            if idle {
-                queue.running = queue.pending.front().map(|(k, _)| *k);
-            }
-            idle
+            queue.enqueue(key, snap)
         };
         if !start {
             return;
@@ -196,6 +174,35 @@ const PENDING_KEPT: usize = 8;
 struct CalibrationQueue {
     running: Option<CalibrationKey>,
     pending: VecDeque<(CalibrationKey, Arc<Snapshot>)>,
+}
+
+impl CalibrationQueue {
+    /// Queues `key` on `snap`; true when the calibration thread must be started (none runs,
+    /// and `key`'s turn is next).
+    fn enqueue(&mut self, key: CalibrationKey, snap: &Arc<Snapshot>) -> bool {
+        if self.running == Some(key) {
+            return false;
+        }
+        // Queued already: wait with the newer snapshot (same data version, same answers), so
+        // the queue never keeps a replaced one alive (after a merge step, the old one holds the
+        // chunks it replaced).
+        if let Some(waiting) = self.pending.iter_mut().find(|(k, _)| *k == key) {
+            waiting.1 = Arc::clone(snap);
+            return false;
+        }
+        let (_, category, as_of) = key;
+        self.pending
+            .retain(|((_, c, day), _)| !(*c == category && *day == as_of));
+        if self.pending.len() >= PENDING_KEPT {
+            self.pending.pop_front();
+        }
+        self.pending.push_back((key, Arc::clone(snap)));
+        let idle = self.running.is_none();
+        if idle {
+            self.running = self.pending.front().map(|(k, _)| *k);
+        }
+        idle
+    }
 }
 
 /// Starts the default calibrations of a new snapshot (all categories, the default as-of day

@@ -97,3 +97,36 @@ fn aggregate_roles_get_coarse_cells_and_a_month_start() {
             .all(|v| v.count == HexCount::Suppressed)
     );
 }
+
+#[test]
+fn a_queued_calibration_waits_with_the_newest_snapshot_and_lets_the_replaced_one_go() {
+    // A merge step replaces the served snapshot without a new data version; a calibration
+    // queued behind a running one must not keep the replaced snapshot (and the chunks it holds)
+    // alive while it waits.
+    let mut queue = CalibrationQueue::default();
+    let day = Day::from_days_since_epoch(20_000);
+    let running = snapshot(2);
+    assert!(
+        queue.enqueue((2, None, day), &running),
+        "idle: the thread starts"
+    );
+    queue.pending.pop_front(); // the thread took it and runs it
+    let (before_step, after_step) = (snapshot(3), snapshot(3));
+    let key = (3, None, day);
+    assert!(
+        !queue.enqueue(key, &before_step),
+        "waits behind the running one"
+    );
+    assert_eq!(Arc::strong_count(&before_step), 2);
+    assert!(!queue.enqueue(key, &after_step));
+    assert_eq!(
+        Arc::strong_count(&before_step),
+        1,
+        "the replaced snapshot is let go"
+    );
+    assert_eq!(queue.pending.len(), 1);
+    assert!(Arc::ptr_eq(&queue.pending[0].1, &after_step));
+    // The running key is not queued twice.
+    assert!(!queue.enqueue((2, None, day), &after_step));
+    assert_eq!(queue.pending.len(), 1);
+}
