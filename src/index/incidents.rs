@@ -597,47 +597,15 @@ impl IncidentIndex {
     /// repeat across the two (the store keeps each id once).
     #[must_use]
     pub fn merge(&self, other: &Self) -> Self {
-        let narrow = matches!(
-            (&self.ids, &other.ids),
-            (IdColumn::Narrow(_), IdColumn::Narrow(_))
-        );
-        let mut cols = Columns::with_capacity(self.len() + other.len(), narrow);
-        let (mut a, mut b) = (self.positions(), other.positions());
-        let (mut next_a, mut next_b) = (a.next(), b.next());
-        loop {
-            let take_a = match (&next_a, &next_b) {
-                (Some(x), Some(y)) => x.key() <= y.key(),
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            let (from, p) = if take_a {
-                (self, next_a.take())
-            } else {
-                (other, next_b.take())
-            };
-            if let Some(p) = p {
-                cols.push(
-                    p.id,
-                    [from.lon[p.at], from.lat[p.at]],
-                    from.cat_flags[p.at],
-                    p.cell10,
-                    p.catday,
-                );
-            }
-            if take_a {
-                next_a = a.next();
-            } else {
-                next_b = b.next();
-            }
-        }
-        let raw =
-            |r: Option<(Day, Day)>| r.map(|(a, b)| (a.days_since_epoch(), b.days_since_epoch()));
-        let day_range = match (raw(self.day_range), raw(other.day_range)) {
+        let day_range = match (self.day_range, other.day_range) {
             (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
             (one, None) | (None, one) => one,
         };
-        Self::from_columns(cols, self.unlocated + other.unlocated, day_range)
+        Self::merge_ranges(
+            &[(self, 0..self.len()), (other, 0..other.len())],
+            self.unlocated + other.unlocated,
+            day_range,
+        )
     }
 
     /// The indexed incidents in sorted order with their res-10 cell and `(category, day)`.

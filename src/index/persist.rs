@@ -302,9 +302,7 @@ fn read_index(input: &mut Input<'_>) -> Result<IncidentIndex, PersistError> {
         ));
     }
     let ids = match width[0] {
-        4 => IdColumn::Narrow(
-            input.column(n, "ids", |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))?,
-        ),
+        4 => IdColumn::Narrow(input.column(n, "ids", le_u32)?),
         8 => IdColumn::Wide(input.column(n, "ids", le_u64)?),
         w => return Err(input.format("id width", format!("{w}"))),
     };
