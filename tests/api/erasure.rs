@@ -63,7 +63,7 @@ fn store_files(dir: &Path) -> Vec<PathBuf> {
         let path = entry.unwrap().path();
         if path.is_file() {
             out.push(path);
-        } else if path.file_name().unwrap() != "audit" {
+        } else if path.is_dir() && path.file_name().unwrap() != "audit" {
             out.extend(store_files(&path));
         }
     }
@@ -80,7 +80,13 @@ pub fn found_in_store_files(dir: &Path, patterns: &[(String, Vec<u8>)]) -> Vec<(
     }
     let mut found = Vec::new();
     for file in store_files(dir) {
-        let bytes = std::fs::read(&file).unwrap();
+        // The server renames its saved index's temporary file into place at any time, so a
+        // file listed a moment ago may be gone; that file holds incident columns only.
+        let bytes = match std::fs::read(&file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("reading {}: {e}", file.display()),
+        };
         let mut seen = BTreeSet::new();
         for (i, window) in bytes.windows(KEY).enumerate() {
             let Some(candidates) = by_prefix.get(window) else {
