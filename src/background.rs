@@ -10,12 +10,23 @@
 //! the meantime, so freshness does not depend on it). Dedicated threads rather than the tokio
 //! blocking pool: a pooled thread would keep the lowered priority for the requests it runs
 //! next, and an unprivileged process cannot raise it again.
+//!
+//! They also take turns: one background job works at a time ([`LANE`]), the others wait on
+//! their threads. Each job's working memory is bounded on its own (a merge step holds one new
+//! chunk, a calibration its events, sample and pair budget, a save a write buffer); taking
+//! turns keeps the server's peak during an update at the largest of them rather than their
+//! sum (issue 15, point 2). Nothing waits for a background job while holding the lane.
+
+use std::sync::{Mutex, PoisonError};
 
 use std::io;
 use std::thread::JoinHandle;
 
 /// The nice value of background threads: the lowest priority.
 pub const BACKGROUND_NICE: i32 = 19;
+
+/// Held by the background job working now.
+static LANE: Mutex<()> = Mutex::new(());
 
 /// Starts `work` on a new thread named `name` at [`BACKGROUND_NICE`]. A failure to lower the
 /// priority is logged and the work runs anyway (it is still correct, only less polite).
@@ -32,6 +43,8 @@ where
         .name(name.to_owned())
         .spawn(move || {
             lower_priority(&thread_name);
+            // A job that panicked left nothing behind the lock guards.
+            let _turn = LANE.lock().unwrap_or_else(PoisonError::into_inner);
             work()
         })
 }
@@ -88,6 +101,41 @@ mod tests {
             before,
             "the spawning thread keeps its priority"
         );
+    }
+
+    #[test]
+    fn background_jobs_take_turns() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (working, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs: Vec<_> = (0..3)
+            .map(|i| {
+                let (working, most) = (Arc::clone(&working), Arc::clone(&most));
+                spawn(&format!("test-turns-{i}"), move || {
+                    let now = working.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    working.fetch_sub(1, Ordering::SeqCst);
+                })
+                .expect("spawn")
+            })
+            .collect();
+        for job in jobs {
+            job.join().expect("join");
+        }
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            1,
+            "no two background jobs work at once"
+        );
+    }
+
+    #[test]
+    fn a_panicking_job_does_not_stop_the_next() {
+        let failed = spawn("test-turns-panic", || -> u8 { panic!("boom") }).expect("spawn");
+        assert!(failed.join().is_err());
+        let next = spawn("test-turns-after", || 7_u8).expect("spawn");
+        assert_eq!(next.join().expect("join"), 7);
     }
 
     #[tokio::test]
