@@ -145,38 +145,63 @@ pub const MIN_STUDY_INCIDENTS: usize = 20;
 /// p-values lose power, which at 30,000 incidents is still ample for a year of data.
 pub const MAX_STUDY_SAMPLE: usize = 30_000;
 
-/// At most `max` of `study`, chosen by a seeded hash of each event (so the same events give
-/// the same sample in any order), in one canonical order (day, position, category).
-fn sample_study(study: Vec<&DayEvent>, max: usize, seed: u64) -> Vec<&DayEvent> {
-    if study.len() <= max {
-        return study;
+/// At most `max` of the events `study` selects (all of them, in order, when there are no more),
+/// chosen by a seeded hash of each event (so the same events give the same sample in any
+/// order), in one canonical order (day, position, category); with how many `study` selects.
+///
+/// Streams: it keeps the `max` smallest hashes seen in a heap, so a year of millions of events
+/// costs the sample's memory, not a copy of the study period (issue 15, point 2).
+fn sample_study(
+    events: &[DayEvent],
+    study: impl Fn(&DayEvent) -> bool,
+    max: usize,
+    seed: u64,
+) -> (Vec<&DayEvent>, usize) {
+    let total = events.iter().filter(|e| study(e)).count();
+    if total <= max {
+        return (events.iter().filter(|e| study(e)).collect(), total);
     }
-    let key = |e: &DayEvent| {
-        let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
-        for word in [
-            u64::from(e.day.days_since_epoch()),
-            e.at.lon().to_bits(),
-            e.at.lat().to_bits(),
-            u64::from(e.category.code()) << 1 | u64::from(e.involves_child),
-        ] {
-            h = crate::synthetic::rng::splitmix64(&mut (h ^ word));
+    // The largest kept hash on top; equal hashes come from equal events (or a 64-bit
+    // collision), so which of them is kept does not change the sample's values.
+    let mut kept: std::collections::BinaryHeap<(u64, usize)> =
+        std::collections::BinaryHeap::with_capacity(max + 1);
+    for (i, e) in events.iter().enumerate().filter(|(_, e)| study(e)) {
+        let k = sample_key(e, seed);
+        if kept.len() < max {
+            kept.push((k, i));
+        } else if kept.peek().is_some_and(|&(top, _)| k < top) {
+            kept.pop();
+            kept.push((k, i));
         }
-        h
-    };
-    let mut keyed: Vec<(u64, &DayEvent)> = study.into_iter().map(|e| (key(e), e)).collect();
-    keyed.select_nth_unstable_by_key(max - 1, |k| k.0);
-    keyed.truncate(max);
-    let mut sample: Vec<&DayEvent> = keyed.into_iter().map(|(_, e)| e).collect();
-    sample.sort_unstable_by_key(|e| {
-        (
-            e.day,
-            e.at.lon().to_bits(),
-            e.at.lat().to_bits(),
-            e.category.code(),
-            e.involves_child,
-        )
-    });
-    sample
+    }
+    let mut sample: Vec<&DayEvent> = kept.into_iter().map(|(_, i)| &events[i]).collect();
+    sample.sort_unstable_by_key(|e| canonical(e));
+    (sample, total)
+}
+
+/// The seeded hash that decides whether an event is in the sample.
+fn sample_key(e: &DayEvent, seed: u64) -> u64 {
+    let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
+    for word in [
+        u64::from(e.day.days_since_epoch()),
+        e.at.lon().to_bits(),
+        e.at.lat().to_bits(),
+        u64::from(e.category.code()) << 1 | u64::from(e.involves_child),
+    ] {
+        h = crate::synthetic::rng::splitmix64(&mut (h ^ word));
+    }
+    h
+}
+
+/// The sample's order: day, position, category.
+fn canonical(e: &DayEvent) -> (Day, u64, u64, u8, bool) {
+    (
+        e.day,
+        e.at.lon().to_bits(),
+        e.at.lat().to_bits(),
+        e.category.code(),
+        e.involves_child,
+    )
 }
 
 /// The Knox calibration of a risk layer: the elevated bands of the study period.
@@ -230,15 +255,14 @@ pub fn calibrate(
     settings: &RiskSettings,
 ) -> AnalysisResult<Calibration> {
     check(settings)?;
-    let study = selected(
+    let from = as_of.minus_days(settings.study_days - 1);
+    let (study, study_incidents) = sample_study(
         events,
-        category,
-        as_of.minus_days(settings.study_days - 1),
-        as_of,
+        |e| e.day >= from && e.day <= as_of && category.is_none_or(|c| e.category == c),
+        MAX_STUDY_SAMPLE,
+        settings.knox.seed,
     );
     let mut warnings = Vec::new();
-    let study_incidents = study.len();
-    let study = sample_study(study, MAX_STUDY_SAMPLE, settings.knox.seed);
     if study.len() < study_incidents {
         warnings.push(format!(
             "calibrated on a uniform sample of {} of the {study_incidents} incidents with a known day in the {} days to {as_of} (at most {MAX_STUDY_SAMPLE} are tested): the Knox ratios are estimated from the sample",

@@ -434,3 +434,38 @@ fn a_study_period_over_the_sample_cap_is_sampled_the_same_in_any_order_and_says_
     let small = calibrate(&events[..20_000], None, as_of, &settings).expect("calibration");
     assert!(!small.warnings.iter().any(|w| w.contains("sample")));
 }
+
+#[test]
+fn the_streamed_sample_is_the_events_with_the_smallest_hashes() {
+    // The sample is kept in a bounded heap while streaming; it must be exactly the `max`
+    // events of smallest hash (as sorting them all would give), duplicates included.
+    let mut g = Gen(11);
+    let as_of = day(2026, 6, 30);
+    let mut events: Vec<DayEvent> = (0..5_000)
+        .map(|_| {
+            event(
+                -2.6 + g.unit() * 0.01,
+                51.45 + g.unit() * 0.01,
+                as_of.minus_days((g.unit() * 30.0) as u16),
+                g.unit() < 0.5,
+            )
+        })
+        .collect();
+    // Repeated events (the same place and day) hash alike.
+    let repeats: Vec<DayEvent> = events[..500].to_vec();
+    events.extend(repeats);
+    let keep = |e: &DayEvent| e.involves_child;
+    for (max, seed) in [(100, 1), (1_000, 7), (2_000, 42)] {
+        let (sample, total) = sample_study(&events, keep, max, seed);
+        let mut all: Vec<&DayEvent> = events.iter().filter(|e| keep(e)).collect();
+        assert_eq!(total, all.len());
+        all.sort_by_key(|e| sample_key(e, seed));
+        all.truncate(max);
+        all.sort_unstable_by_key(|e| canonical(e));
+        assert_eq!(sample, all, "max {max}, seed {seed}");
+    }
+    // At or under the cap, every selected event in its order.
+    let (sample, total) = sample_study(&events[..300], keep, 1_000, 1);
+    let all: Vec<&DayEvent> = events[..300].iter().filter(|e| keep(e)).collect();
+    assert_eq!((sample, total), (all.clone(), all.len()));
+}

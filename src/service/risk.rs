@@ -155,10 +155,16 @@ impl RiskCache {
             let settings = RiskSettings::default();
             // The snapshot is let go once its events are read: a calibration at the lowest
             // priority may take long under load, and must not keep replaced indexes alive.
-            let events = study_events(&snap, as_of, &settings);
-            drop(snap);
-            match calibrate(&events, category, as_of, &settings) {
-                Ok(c) => self.store(key, Arc::new(c)),
+            let (calibrated, account) = crate::analysis::budget::measure(|_| {
+                let events = study_events(&snap, as_of, &settings);
+                drop(snap);
+                calibrate(&events, category, as_of, &settings)
+            });
+            match calibrated {
+                Ok(c) => {
+                    tracing::info!(peak_bytes = account.peak(), %as_of, "risk calibrated");
+                    self.store(key, Arc::new(c));
+                }
                 Err(e) => tracing::error!(error = %e, "risk calibration failed"),
             }
         }
