@@ -31,7 +31,7 @@ export SAFERPLACES_GEODATA_DIR=${SAFERPLACES_GEODATA_DIR:-$ROOT/geodata} SAFERPL
   SAFERPLACES_TILE_CACHE_MB=0
 TOKEN=$("$BIN" user add --name merge-bench --role vru_analyst --data-dir "$WORK/data" 2>/dev/null | tail -1)
 
-"$BIN" serve --data-dir "$WORK/data" --addr 127.0.0.1:$PORT > "$WORK/serve.log" 2>&1 &
+${WRAP:-} "$BIN" serve --data-dir "$WORK/data" --addr 127.0.0.1:$PORT > "$WORK/serve.log" 2>&1 &
 echo $! > "$WORK/pid"
 for _ in $(seq 1 240); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.25; done
 
@@ -46,6 +46,8 @@ import json, sys
 v = json.load(open(sys.argv[1]))
 s, p = v["summary"], v["latencyPercentiles"]
 codes = v.get("statusCodeDistribution", {})
+if p.get("p50") is None:
+    sys.exit(f"{sys.argv[2]}: no request succeeded: {v.get('errorDistribution')}")
 print(f"{sys.argv[2]:<8} requests/s {s['requestsPerSec']:.0f}  p50 {p['p50']*1000:.2f} ms  p99 {p['p99']*1000:.2f} ms  status {codes}")
 PY
 }
@@ -83,4 +85,4 @@ wait $watcher
 load after "$SECONDS_"
 peak_rss=$(rss VmHWM)
 echo "resident memory: steady $steady_rss MB, peak during the import and merge $peak_rss MB ($(echo "scale=2; $peak_rss / $steady_rss" | bc) x), after $(rss VmRSS) MB"
-grep -a "incident runs merged" "$WORK/serve.log" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-200
+grep -a "incident runs merged\|memory\|calibrated" "$WORK/serve.log" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-200

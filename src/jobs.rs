@@ -261,7 +261,10 @@ fn run_after_segment(
     store: &dyn Store,
     cursor: u64,
 ) -> Result<(Vec<IncidentInput>, u64), StoreError> {
-    let mut run = Vec::new();
+    // Sized from the segments' row counts up front: growing by doubling would hold up to three
+    // times the run at the last copy (a segment imported meanwhile only grows it).
+    let expected = store.incident_rows_after_segment(cursor)?;
+    let mut run = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     let next = store.for_each_incident_after_segment(cursor, &mut |batch| {
         run.extend(crate::index::incident_inputs(&batch));
     })?;
@@ -421,13 +424,14 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
     let mut saving: Option<SaveTask> = None;
     loop {
         let sweep_due = sweeps && last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY);
-        let (st, audit, today) = (
+        let (st, audit, today, served) = (
             Arc::clone(&store),
             Arc::clone(state.audit()),
             state.clock.today(),
+            state.clone(),
         );
         let outcome = tokio::task::spawn_blocking(
-            move || -> Result<(Option<Update>, Option<SweepReport>), JobError> {
+            move || -> Result<(Option<FeedPosition>, Option<SweepReport>), JobError> {
                 // An idle log is signed within the checkpoint interval of its last record.
                 if let Err(e) = audit.checkpoint_if_due() {
                     tracing::error!(error = %e, "cannot write an audit checkpoint");
@@ -439,7 +443,22 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
                     None
                 };
                 // The sweep's own erasures are in the feed too, so this update includes them.
-                Ok((fetch_update(guard.as_ref(), position)?, report))
+                let (update, account) =
+                    crate::analysis::budget::measure(|_| fetch_update(guard.as_ref(), position));
+                drop(guard);
+                let Some(update) = update? else {
+                    return Ok((None, report));
+                };
+                let read_peak = account.peak();
+                let next = update.position;
+                // Built here, off the runtime's workers: a large import's run takes a while.
+                let ((), account) = crate::analysis::budget::measure(|_| apply(&served, update));
+                tracing::info!(
+                    read_peak_bytes = read_peak,
+                    build_peak_bytes = account.peak(),
+                    "memory of the update"
+                );
+                Ok((Some(next), report))
             },
         )
         .await;
@@ -451,9 +470,8 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
                         tracing::info!(people = r.people, links = r.links, %today, "retention sweep erased expired entries");
                     }
                 }
-                if let Some(update) = update {
-                    position = update.position;
-                    apply(&state, update);
+                if let Some(next) = update {
+                    position = next;
                 }
             }
             Ok(Err(e)) => tracing::error!(error = ?e, "background job failed"),
@@ -559,7 +577,9 @@ async fn tend_merge(state: &AppState, merging: Option<MergeTask>) -> Option<Merg
     }
     layer.merging().then(|| {
         tokio::spawn(crate::background::run("incident-merge", move || {
-            layer.merge_step()
+            let (step, account) = crate::analysis::budget::measure(|_| layer.merge_step());
+            tracing::info!(peak_bytes = account.peak(), "merge step memory");
+            step
         }))
     })
 }

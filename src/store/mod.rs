@@ -400,6 +400,10 @@ pub trait Store: Send {
         each: &mut dyn FnMut(Vec<crate::domain::Incident>),
     ) -> StoreResult<u64>;
 
+    /// How many incidents the segments with an id above `after` hold (from the segment table,
+    /// without decoding any): what [`Self::for_each_incident_after_segment`] would hand over.
+    fn incident_rows_after_segment(&self, after: u64) -> StoreResult<u64>;
+
     /// The user holding the token whose hash is `token_hash`.
     fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;
 

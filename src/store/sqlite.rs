@@ -98,6 +98,12 @@ const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 #[path = "equality.rs"]
 mod equality;
 
+/// The page cache of a connection: `PRAGMA cache_size`, negative for KiB (16 MiB).
+const READ_CACHE_KIB: i64 = -16_384;
+
+/// The page cache during a bulk write (256 MiB, allocated only as pages are used).
+const BULK_CACHE_KIB: i64 = -262_144;
+
 /// How many prepared statements the connection keeps (nine inserts, nine loads, nine counts).
 const STATEMENT_CACHE_CAPACITY: usize = 32;
 
@@ -251,6 +257,23 @@ impl SqliteStore {
         })
     }
 
+    /// Runs a bulk write `write` with a large page cache ([`BULK_CACHE_KIB`]), which keeps a
+    /// big import's transaction in memory instead of spilling pages to the WAL mid-transaction,
+    /// then returns to [`READ_CACHE_KIB`], freeing the pages beyond it.
+    fn bulk<T>(&mut self, write: impl FnOnce(&mut Self) -> StoreResult<T>) -> StoreResult<T> {
+        self.conn
+            .pragma_update(None, "cache_size", BULK_CACHE_KIB)
+            .map_err(db("setting PRAGMA cache_size"))?;
+        let out = write(self);
+        let reset = self
+            .conn
+            .pragma_update(None, "cache_size", READ_CACHE_KIB)
+            .map_err(db("setting PRAGMA cache_size"));
+        let out = out?;
+        reset?;
+        Ok(out)
+    }
+
     fn from_connection(mut conn: Connection, file: std::path::PathBuf) -> StoreResult<Self> {
         // Refuse a newer schema before touching the file in any way (journal mode included).
         ensure_known_version(user_version(&conn)?)?;
@@ -263,9 +286,10 @@ impl SqliteStore {
             .map_err(db("setting PRAGMA secure_delete"))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db("setting PRAGMA synchronous"))?;
-        // A large page cache keeps a big import's transaction in memory instead of spilling
-        // pages to the WAL mid-transaction (negative = KiB; 256 MiB, allocated only as used).
-        conn.pragma_update(None, "cache_size", -262_144)
+        // A modest page cache: a server reads each new segment once (into the index), so a large
+        // cache would only keep an import's pages resident for nothing (issue 15, point 2).
+        // Bulk writes raise it for their transaction ([`Self::bulk`]).
+        conn.pragma_update(None, "cache_size", READ_CACHE_KIB)
             .map_err(db("setting PRAGMA cache_size"))?;
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(db("setting PRAGMA temp_store"))?;
@@ -352,32 +376,34 @@ impl Store for SqliteStore {
     }
 
     fn write_records(&mut self, data: &Dataset) -> StoreResult<Written> {
-        self.writing("store records", |store| {
-            // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy timeout)
-            // instead of failing halfway through the batch. Dropping `tx` on error rolls back.
-            let tx = store
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db("starting a write transaction"))?;
-            let now = crate::safeguards::audit::rfc3339_millis(std::time::SystemTime::now());
-            let mut amended = Vec::new();
-            let counts = KindCounts {
-                incidents: write_incidents(&tx, &data.incidents)?,
-                places: write_places(&tx, &data.places)?,
-                schools: write_schools(&tx, &data.schools)?,
-                stops: write_stops(&tx, &data.stops)?,
-                routes: write_routes(&tx, &data.routes)?,
-                services: write_services(&tx, &data.services)?,
-                boundaries: write_boundaries(&tx, &data.boundaries)?,
-                people: write_people(&tx, &data.people, &now, &mut amended)?,
-                links: write_links(&tx, &data.links, &now, &mut amended)?,
-                cases: write_cases(&tx, &data.cases)?,
-                meetings: write_meetings(&tx, &data.meetings)?,
-                stop_searches: 0,
-            };
-            record_changes(&tx, &counts, !amended.is_empty())?;
-            tx.commit().map_err(db("committing a write transaction"))?;
-            Ok(Written { counts, amended })
+        self.bulk(|store| {
+            store.writing("store records", |store| {
+                // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy timeout)
+                // instead of failing halfway through the batch. Dropping `tx` on error rolls back.
+                let tx = store
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(db("starting a write transaction"))?;
+                let now = crate::safeguards::audit::rfc3339_millis(std::time::SystemTime::now());
+                let mut amended = Vec::new();
+                let counts = KindCounts {
+                    incidents: write_incidents(&tx, &data.incidents)?,
+                    places: write_places(&tx, &data.places)?,
+                    schools: write_schools(&tx, &data.schools)?,
+                    stops: write_stops(&tx, &data.stops)?,
+                    routes: write_routes(&tx, &data.routes)?,
+                    services: write_services(&tx, &data.services)?,
+                    boundaries: write_boundaries(&tx, &data.boundaries)?,
+                    people: write_people(&tx, &data.people, &now, &mut amended)?,
+                    links: write_links(&tx, &data.links, &now, &mut amended)?,
+                    cases: write_cases(&tx, &data.cases)?,
+                    meetings: write_meetings(&tx, &data.meetings)?,
+                    stop_searches: 0,
+                };
+                record_changes(&tx, &counts, !amended.is_empty())?;
+                tx.commit().map_err(db("committing a write transaction"))?;
+                Ok(Written { counts, amended })
+            })
         })
     }
 
@@ -463,6 +489,21 @@ impl Store for SqliteStore {
         })
     }
 
+    fn incident_rows_after_segment(&self, after: u64) -> StoreResult<u64> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT COALESCE(SUM(rows), 0) FROM incident_segments WHERE id > ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([i64::try_from(after).unwrap_or(i64::MAX)], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(db("counting the incidents of new segments"))
+        })
+    }
+
     fn for_each_incident_after_segment(
         &self,
         after: u64,
@@ -526,7 +567,8 @@ impl Store for SqliteStore {
         commit: bool,
     ) -> StoreResult<ImportWritten> {
         self.writable("store an import")?;
-        let tx = self
+        self.bulk(|store| {
+        let tx = store
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("starting an import"))?;
@@ -584,6 +626,7 @@ impl Store for SqliteStore {
             tx.rollback().map_err(db("rolling back a dry run"))?;
         }
         Ok(written)
+        })
     }
 
     fn write_matches(
