@@ -161,7 +161,7 @@ fn a_base_with_runs_answers_as_one_index_before_and_after_its_merge() {
     assert_eq!(layer.runs(), MAX_RUNS);
     assert_same(&layer, &whole);
     let (merged, taken) = layer.merged().unwrap();
-    assert_eq!(taken.len(), MAX_RUNS);
+    assert_eq!(taken.runs(), MAX_RUNS);
     assert_eq!(format!("{merged:?}"), format!("{whole:?}"));
     let rebased = layer.rebased(merged, &taken).unwrap();
     assert_eq!(rebased.runs(), 0);
