@@ -405,8 +405,8 @@ impl IncidentLayer {
         let in_runs: usize = self.runs.iter().map(|r| r.len() + r.unlocated()).sum();
         self.merging.is_none()
             && (self.tombs.is_some()
-                || !self.runs.is_empty()
-                    && in_runs >= MERGE_MIN_ROWS.max(self.base_rows() / MERGE_SHARE_DIVISOR))
+                || (!self.runs.is_empty()
+                    && in_runs >= MERGE_MIN_ROWS.max(self.base_rows() / MERGE_SHARE_DIVISOR)))
     }
 
     /// True while a chunk-wise merge is under way.
@@ -461,7 +461,8 @@ impl IncidentLayer {
             new,
             next_upto,
         };
-        if taken_here == 0 && dead_here == 0 && (!last || taken.is_empty() && dead_unlocated == 0) {
+        if taken_here == 0 && dead_here == 0 && (!last || (taken.is_empty() && dead_unlocated == 0))
+        {
             // Nothing of the merge falls in this chunk: it stays as it is, nothing is built.
             return Some(step(vec![chunk.clone()]));
         }

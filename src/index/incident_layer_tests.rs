@@ -790,8 +790,16 @@ fn a_step_is_not_swapped_in_when_the_merge_it_was_built_for_has_ended() {
     // Two merges of tombstones alone (no run): both begin with no run taken and at key 0.
     let all = spread(1, 4_000, 12);
     let layer = IncidentLayer::build_with_target(&all, 400);
+    // Withdrawals after the first chunk, which both merges keep as it is.
+    let (chunks, _) = layer.pieces();
+    let after_first = res7_key(chunks[1].cell10_at(0).unwrap());
+    let later: Vec<_> = all
+        .iter()
+        .filter(|r| cell_of(r).is_some_and(|c| c >= after_first))
+        .copied()
+        .collect();
     let first = layer
-        .with_tombstones(&pick(&all, 20, 1))
+        .with_tombstones(&pick(&later, 20, 1))
         .begin_merge()
         .unwrap();
     let stale = first.merge_step_with_target(400).unwrap();
@@ -799,11 +807,18 @@ fn a_step_is_not_swapped_in_when_the_merge_it_was_built_for_has_ended() {
     while let Some(step) = done.merge_step_with_target(400) {
         done = done.with_step(step).unwrap();
     }
+    assert!(Arc::ptr_eq(&done.pieces().0[0], &chunks[0]));
     let second = done
-        .with_tombstones(&pick(&all, 20, 2))
+        .with_tombstones(&pick(&later, 20, 2))
         .begin_merge()
         .unwrap();
     assert!(second.with_step(stale).is_none());
+    // Stepped from the layer it serves, the second merge ends with no tombstone left.
+    let mut second = second;
+    while let Some(step) = second.merge_step_with_target(400) {
+        second = second.with_step(step).unwrap();
+    }
+    assert_eq!(second.tombstones(), 0);
 }
 
 #[test]
