@@ -22,8 +22,18 @@
 //! concatenate, and near-repeat events come in one canonical order so that a Knox permutation
 //! test gives the same result before and after a merge.
 //!
-//! Incidents are only ever added today (imports and demo writes); a correction or an erasure
-//! of incidents would reload the kind whole (`jobs`), so no tombstones are kept.
+//! # Tombstones
+//!
+//! A withdrawn incident leaves the layer at once as a tombstone
+//! ([`IncidentLayer::with_tombstones`]); an amendment is a tombstone for the old row plus the
+//! new row in a run. The tombstoned rows are kept as a small index of their own (a "negative
+//! run") and a sorted id set: cell counts are the pieces' counts minus the negative run's,
+//! point queries over-fetch by the negative run's hits and drop tombstoned ids, near-repeat
+//! events are a multiset difference, so every query answers as a layer built without those
+//! rows. A layer without tombstones pays one `Option` check per query. The next chunk-wise
+//! merge drops the rows from every chunk and run it rebuilds (also rebuilding a chunk that no
+//! run touches but that holds a tombstoned row), and each step retires the tombstones of its
+//! key range; tombstones added during a merge stay pending for the next one.
 
 use std::sync::Arc;
 
@@ -72,14 +82,87 @@ struct Merging {
     upto: u64,
 }
 
-/// A base of chunks and the runs added since. Cheap to clone (shared indexes).
+/// Incidents withdrawn from a layer and not yet merged away: each one a row the layer holds.
+#[derive(Debug)]
+struct Tombstones {
+    /// The located ones, indexed exactly as the layer indexed them (a "negative run"); its
+    /// [`IncidentIndex::unlocated`] is the number of unlocated ones.
+    index: IncidentIndex,
+    /// Ids of `index`'s incidents, sorted.
+    located: Vec<u64>,
+    /// Ids of the unlocated ones, sorted.
+    unlocated: Vec<u64>,
+}
+
+impl Tombstones {
+    fn len(&self) -> usize {
+        self.located.len() + self.unlocated.len()
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.located.binary_search(&id).is_ok() || self.unlocated.binary_search(&id).is_ok()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.index.heap_bytes() + (self.located.capacity() + self.unlocated.capacity()) * 8
+    }
+
+    /// These tombstones without the ids in `gone` (sorted); `None` when none is left.
+    fn without(this: &Arc<Self>, gone: &[u64]) -> Option<Arc<Self>> {
+        if gone.is_empty() {
+            return Some(Arc::clone(this));
+        }
+        let keep = |ids: &[u64]| -> Vec<u64> {
+            ids.iter()
+                .copied()
+                .filter(|id| gone.binary_search(id).is_err())
+                .collect()
+        };
+        let (located, unlocated) = (keep(&this.located), keep(&this.unlocated));
+        if located.is_empty() && unlocated.is_empty() {
+            return None;
+        }
+        let index = IncidentIndex::merge_ranges_without(
+            &[(&this.index, 0..this.index.len())],
+            gone,
+            unlocated.len(),
+            None,
+        );
+        Some(Arc::new(Self {
+            index,
+            located,
+            unlocated,
+        }))
+    }
+
+    /// The ids a merge step over the keys `from..to` (to the end when `None`) drops: the
+    /// located tombstones in that range, and the unlocated ones with the last step.
+    fn dropped_by_step(&self, from: u64, to: Option<u64>) -> Vec<u64> {
+        let range = key_range(&self.index, from, to);
+        let mut ids: Vec<u64> = self.index.ids_in(range).collect();
+        if to.is_none() {
+            ids.extend_from_slice(&self.unlocated);
+        }
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// A base of chunks, the runs added since and the tombstones not yet merged away. Cheap to
+/// clone (shared indexes).
 #[derive(Debug, Clone)]
 pub struct IncidentLayer {
-    /// In index order, never empty.
+    /// In index order, never empty. A chunk is empty only when it is the first, or when it is
+    /// the last and carries unlocated incidents (its located rows were all withdrawn).
     chunks: Vec<Chunk>,
     /// Oldest first.
     runs: Vec<Arc<IncidentIndex>>,
     merging: Option<Merging>,
+    /// Pending tombstones, applied to every query; `None` when there are none.
+    tombs: Option<Arc<Tombstones>>,
+    /// The tombstones the merge under way drops (those pending when it began); the ones of
+    /// the keys before `merging.upto` have left `tombs` already.
+    merge_tombs: Option<Arc<Tombstones>>,
 }
 
 /// One step of a chunk-wise merge, built off the served layer by
@@ -93,6 +176,8 @@ pub struct MergeStep {
     at: usize,
     /// The taken runs, as the step read them.
     taken: Vec<Arc<IncidentIndex>>,
+    /// The tombstones the merge drops, as the step read them.
+    tombs: Option<Arc<Tombstones>>,
     /// The chunks replacing `old` (two when it was cut).
     new: Vec<Chunk>,
     /// Where the taken runs are merged up to after this step; `None` after the last chunk.
@@ -119,18 +204,28 @@ impl MergeStep {
 impl From<IncidentIndex> for IncidentLayer {
     /// One chunk holding `base`.
     fn from(base: IncidentIndex) -> Self {
-        Self {
-            chunks: vec![Chunk {
+        Self::with_chunks(
+            vec![Chunk {
                 start: 0,
                 index: Arc::new(base),
             }],
-            runs: Vec::new(),
-            merging: None,
-        }
+            Vec::new(),
+        )
     }
 }
 
 impl IncidentLayer {
+    /// The layer of `chunks` and `runs`, no merge, no tombstone.
+    fn with_chunks(chunks: Vec<Chunk>, runs: Vec<Arc<IncidentIndex>>) -> Self {
+        Self {
+            chunks,
+            runs,
+            merging: None,
+            tombs: None,
+            merge_tombs: None,
+        }
+    }
+
     /// The layer of `inputs`: a base of chunks of about [`chunk_target`] incidents, no runs.
     pub fn build(inputs: &[IncidentInput]) -> Self {
         Self::build_with_target(inputs, chunk_target(inputs.len()))
@@ -143,17 +238,33 @@ impl IncidentLayer {
     }
 
     /// Chunks in index order, each starting at the res-7 key of its first incident: `None`
-    /// when two overlap at res 7 or a chunk other than a lone one is empty.
+    /// when two overlap at res 7 or there is no chunk. A chunk after the first without
+    /// located incidents (all withdrawn by a merge) is left out, or, when it carries
+    /// unlocated incidents, starts where the last located one before it ends (folded into
+    /// the first chunk when there is none).
     fn from_chunks(base: Vec<Arc<IncidentIndex>>, runs: Vec<Arc<IncidentIndex>>) -> Option<Self> {
         let mut chunks: Vec<Chunk> = Vec::with_capacity(base.len());
         let mut end = 0u64;
         for index in base {
-            let start = if chunks.is_empty() {
-                0
-            } else {
-                res7_key(index.cell10_at(0)?)
+            let prev_start = chunks.last().map(|c| c.start);
+            let start = match (prev_start, index.cell10_at(0)) {
+                (None, _) => 0,
+                (Some(_), None) if index.unlocated() == 0 => continue,
+                (Some(_), None) if end == 0 => {
+                    // Nothing located before it: only the first chunk is kept, and it is empty.
+                    let first = chunks.first_mut()?;
+                    let day_range = [first.index.day_range(), index.day_range()]
+                        .into_iter()
+                        .flatten()
+                        .reduce(unite);
+                    let unlocated = first.index.unlocated() + index.unlocated();
+                    first.index = Arc::new(IncidentIndex::merge_ranges(&[], unlocated, day_range));
+                    continue;
+                }
+                (Some(_), None) => end,
+                (Some(_), Some(first)) => res7_key(first),
             };
-            if !chunks.is_empty() && start < end {
+            if prev_start.is_some_and(|p| start < end || start <= p) {
                 return None;
             }
             if let Some(last) = index.len().checked_sub(1).and_then(|p| index.cell10_at(p)) {
@@ -161,11 +272,7 @@ impl IncidentLayer {
             }
             chunks.push(Chunk { start, index });
         }
-        (!chunks.is_empty()).then_some(Self {
-            chunks,
-            runs,
-            merging: None,
-        })
+        (!chunks.is_empty()).then(|| Self::with_chunks(chunks, runs))
     }
 
     /// This layer with `added` served too. The runs not taken by a merge stay at most
@@ -182,10 +289,107 @@ impl IncidentLayer {
         }
         runs.push(Arc::new(added));
         Self {
-            chunks: self.chunks.clone(),
             runs,
-            merging: self.merging,
+            ..self.clone()
         }
+    }
+
+    /// The layer without the incidents `removed` (withdrawn, or amended: the amended row then
+    /// comes as a run under its new id): each is a row the layer holds, given as the same
+    /// [`IncidentInput`] it was indexed from. From now on every query answers as a layer
+    /// built without them, except [`Self::day_range`] and [`Self::last_known_day`], which may
+    /// stay wider (see there). The rows leave the indexes with the next merge
+    /// ([`Self::needs_merge`] is true while tombstones are pending).
+    ///
+    /// Idempotent: an incident already tombstoned, or one the layer does not hold (no located
+    /// row with the same id, cell, category, day, flags and position), is ignored. The layer
+    /// keeps no ids of unlocated rows, only their number, so an unlocated incident is taken
+    /// on trust as long as tombstones do not outnumber the unlocated rows; a repeat of it is
+    /// ignored while its tombstone is pending, but one repeated after the merge that dropped
+    /// it would be counted again: give each withdrawal once (the store's change feed does).
+    ///
+    /// # Complexity
+    ///
+    /// One H3 cell per removed incident, a binary search and one res-10 cell scan per index
+    /// served, and a rebuild of the pending tombstones' own small index.
+    #[must_use]
+    pub fn with_tombstones(&self, removed: &[IncidentInput]) -> Self {
+        let pending = self.tombs.as_deref();
+        let mut fresh: Vec<IncidentInput> = removed
+            .iter()
+            .filter(|r| !pending.is_some_and(|t| t.contains(r.id.get())))
+            .copied()
+            .collect();
+        fresh.sort_by_key(|r| r.id.get());
+        fresh.dedup_by_key(|r| r.id.get());
+        if fresh.is_empty() {
+            return self.clone();
+        }
+        let found = IncidentIndex::build(&fresh);
+        let (mut held, mut refused) = (Vec::new(), Vec::new());
+        for at in 0..found.len() {
+            let id = found.ids_in(at..at + 1).next().unwrap_or(0);
+            if self.holds(&found, at) {
+                held.push(id);
+            } else {
+                refused.push(id);
+            }
+        }
+        held.sort_unstable();
+        refused.sort_unstable();
+        // The rest were not located by the index build, as the layer's own builds left them.
+        let room = self
+            .raw_unlocated()
+            .saturating_sub(pending.map_or(0, |t| t.unlocated.len()));
+        let unlocated: Vec<u64> = fresh
+            .iter()
+            .map(|r| r.id.get())
+            .filter(|id| held.binary_search(id).is_err() && refused.binary_search(id).is_err())
+            .take(room)
+            .collect();
+        if held.is_empty() && unlocated.is_empty() {
+            return self.clone();
+        }
+        let (old_index, old_located, old_unlocated) = pending
+            .map_or((None, &[][..], &[][..]), |t| {
+                (Some(&t.index), &t.located[..], &t.unlocated[..])
+            });
+        let mut parts = vec![(&found, 0..found.len())];
+        parts.extend(old_index.map(|i| (i, 0..i.len())));
+        let located = union_sorted(old_located, &held);
+        let unlocated = union_sorted(old_unlocated, &unlocated);
+        let index = IncidentIndex::merge_ranges_without(&parts, &refused, unlocated.len(), None);
+        Self {
+            tombs: Some(Arc::new(Tombstones {
+                index,
+                located,
+                unlocated,
+            })),
+            ..self.clone()
+        }
+    }
+
+    /// True when an index served holds the incident at `at` of `found` where it is served:
+    /// in the chunk of its key, or in a run past the merged key.
+    fn holds(&self, found: &IncidentIndex, at: usize) -> bool {
+        let Some(cell) = found.cell10_at(at) else {
+            return false;
+        };
+        let chunk = self
+            .chunks
+            .partition_point(|c| c.start <= cell)
+            .saturating_sub(1);
+        self.chunks
+            .get(chunk)
+            .is_some_and(|c| c.index.holds_incident_of(0, found, at))
+            || self
+                .served_runs()
+                .any(|(run, skip)| run.holds_incident_of(skip, found, at))
+    }
+
+    /// Tombstones not yet merged away (pending: applied to every query).
+    pub fn tombstones(&self) -> usize {
+        self.tombs.as_ref().map_or(0, |t| t.len())
     }
 
     fn base_rows(&self) -> usize {
@@ -195,12 +399,14 @@ impl IncidentLayer {
             .sum()
     }
 
-    /// True when the runs are large enough that a merge should begin (none is under way).
+    /// True when a merge should begin (none is under way): tombstones are pending, or the
+    /// runs are large enough.
     pub fn needs_merge(&self) -> bool {
         let in_runs: usize = self.runs.iter().map(|r| r.len() + r.unlocated()).sum();
         self.merging.is_none()
-            && !self.runs.is_empty()
-            && in_runs >= MERGE_MIN_ROWS.max(self.base_rows() / MERGE_SHARE_DIVISOR)
+            && (self.tombs.is_some()
+                || (!self.runs.is_empty()
+                    && in_runs >= MERGE_MIN_ROWS.max(self.base_rows() / MERGE_SHARE_DIVISOR)))
     }
 
     /// True while a chunk-wise merge is under way.
@@ -208,17 +414,18 @@ impl IncidentLayer {
         self.merging.is_some()
     }
 
-    /// This layer with a chunk-wise merge of its current runs begun (nothing merged yet: it
-    /// answers every query as `self`); `None` without runs or when one is under way.
+    /// This layer with a chunk-wise merge of its current runs and pending tombstones begun
+    /// (nothing merged yet: it answers every query as `self`); `None` without either or when
+    /// one is under way. Tombstones added from now on stay pending for the next merge.
     #[must_use]
     pub fn begin_merge(&self) -> Option<Self> {
-        (self.merging.is_none() && !self.runs.is_empty()).then(|| Self {
-            chunks: self.chunks.clone(),
-            runs: self.runs.clone(),
+        (self.merging.is_none() && (!self.runs.is_empty() || self.tombs.is_some())).then(|| Self {
             merging: Some(Merging {
                 taken: self.runs.len(),
                 upto: 0,
             }),
+            merge_tombs: self.tombs.clone(),
+            ..self.clone()
         })
     }
 
@@ -235,15 +442,38 @@ impl IncidentLayer {
         let chunk = &self.chunks[at];
         let next_upto = self.chunks.get(at + 1).map(|c| c.start);
         let taken = &self.runs[..merging.taken];
-        let range = |index: &IncidentIndex| {
-            index.position_of(merging.upto)..next_upto.map_or(index.len(), |k| index.position_of(k))
+        let dead = self.merge_tombs.as_deref();
+        let in_range = |index: &IncidentIndex| key_range(index, merging.upto, next_upto).len();
+        let taken_here: usize = taken.iter().map(|r| in_range(r)).sum();
+        let dead_here = dead.map_or(0, |t| in_range(&t.index));
+        let last = next_upto.is_none();
+        let dead_unlocated = if last {
+            dead.map_or(0, |t| t.unlocated.len())
+        } else {
+            0
         };
-        let rows = chunk.index.len() + taken.iter().map(|r| range(r).len()).sum::<usize>();
+        let step = |new| MergeStep {
+            merging,
+            old: Arc::clone(&chunk.index),
+            at,
+            taken: taken.to_vec(),
+            tombs: self.merge_tombs.clone(),
+            new,
+            next_upto,
+        };
+        if taken_here == 0 && dead_here == 0 && (!last || (taken.is_empty() && dead_unlocated == 0))
+        {
+            // Nothing of the merge falls in this chunk: it stays as it is, nothing is built.
+            return Some(step(vec![chunk.clone()]));
+        }
+        let rows = (chunk.index.len() + taken_here).saturating_sub(dead_here);
         // The unlocated incidents of the taken runs, and their days, go with the last chunk.
-        let (unlocated, day_range) = if next_upto.is_none() {
+        let (unlocated, day_range) = if last {
             let runs = taken.iter().map(AsRef::as_ref);
             (
-                chunk.index.unlocated() + runs.clone().map(IncidentIndex::unlocated).sum::<usize>(),
+                (chunk.index.unlocated()
+                    + runs.clone().map(IncidentIndex::unlocated).sum::<usize>())
+                .saturating_sub(dead_unlocated),
                 runs.filter_map(IncidentIndex::day_range)
                     .chain(chunk.index.day_range())
                     .reduce(unite),
@@ -251,25 +481,14 @@ impl IncidentLayer {
         } else {
             (chunk.index.unlocated(), chunk.index.day_range())
         };
+        let without = dead.map_or(&[][..], |t| t.located.as_slice());
         let build = |from: u64, to: Option<u64>, unlocated, day_range| {
-            let cut = |index: &IncidentIndex| {
-                index.position_of(from)..to.map_or(index.len(), |k| index.position_of(k))
-            };
-            let mut parts = vec![(chunk.index.as_ref(), cut(&chunk.index))];
-            parts.extend(taken.iter().map(|r| (r.as_ref(), cut(r))));
-            Arc::new(IncidentIndex::merge_ranges(&parts, unlocated, day_range))
+            let mut parts = vec![(chunk.index.as_ref(), key_range(&chunk.index, from, to))];
+            parts.extend(taken.iter().map(|r| (r.as_ref(), key_range(r, from, to))));
+            Arc::new(IncidentIndex::merge_ranges_without(
+                &parts, without, unlocated, day_range,
+            ))
         };
-        if rows == chunk.index.len() && next_upto.is_some() {
-            // No taken incident falls in this chunk: it stays as it is, nothing is built.
-            return Some(MergeStep {
-                merging,
-                old: Arc::clone(&chunk.index),
-                at,
-                taken: taken.to_vec(),
-                new: vec![chunk.clone()],
-                next_upto,
-            });
-        }
         let split = (rows > 2 * target)
             .then(|| split_key(&chunk.index))
             .flatten();
@@ -290,23 +509,19 @@ impl IncidentLayer {
                 index: build(chunk.start, next_upto, unlocated, day_range),
             }],
         };
-        Some(MergeStep {
-            merging,
-            old: Arc::clone(&chunk.index),
-            at,
-            taken: taken.to_vec(),
-            new,
-            next_upto,
-        })
+        Some(step(new))
     }
 
-    /// This layer with `step` swapped in: its chunk replaced, the taken runs merged up to the
-    /// next chunk (dropped after the last). `None` when the layer changed under the step (a
+    /// This layer with `step` swapped in: its chunk replaced (a new chunk left without any
+    /// incident is dropped, its keys going to the chunk before), the taken runs merged up to
+    /// the next chunk (dropped after the last), and the tombstones of the step's keys retired
+    /// (all the merge's with the last step). `None` when the layer changed under the step (a
     /// reload replaced the incidents, or another step went in): the caller steps again from
     /// the layer it serves.
     #[must_use]
     pub fn with_step(&self, step: MergeStep) -> Option<Self> {
         let same = self.merging == Some(step.merging)
+            && same_tombs(self.merge_tombs.as_ref(), step.tombs.as_ref())
             && self
                 .chunks
                 .get(step.at)
@@ -321,30 +536,45 @@ impl IncidentLayer {
             return None;
         }
         let mut chunks = self.chunks.clone();
-        chunks.splice(step.at..=step.at, step.new);
-        let (runs, merging) = match step.next_upto {
+        let new = step
+            .new
+            .into_iter()
+            .filter(|c| c.start == 0 || !c.index.is_empty() || c.index.unlocated() > 0);
+        chunks.splice(step.at..=step.at, new);
+        let gone = step.tombs.as_ref().map_or_else(Vec::new, |t| {
+            t.dropped_by_step(step.merging.upto, step.next_upto)
+        });
+        let tombs = self
+            .tombs
+            .as_ref()
+            .and_then(|t| Tombstones::without(t, &gone));
+        let (runs, merging, merge_tombs) = match step.next_upto {
             Some(upto) => (
                 self.runs.clone(),
                 Some(Merging {
                     taken: step.merging.taken,
                     upto,
                 }),
+                step.tombs,
             ),
-            None => (self.runs[step.merging.taken..].to_vec(), None),
+            None => (self.runs[step.merging.taken..].to_vec(), None, None),
         };
         Some(Self {
             chunks,
             runs,
             merging,
+            tombs,
+            merge_tombs,
         })
     }
 
-    /// Every chunk and current run merged into one index, and the runs it took in (for
-    /// [`Self::rebased`]); `None` without runs. Builds a whole base beside the served one (a
-    /// peak of twice the base): the server merges chunk by chunk instead
-    /// ([`Self::merge_step`]); this stays for small layers and tools.
-    pub fn merged(&self) -> Option<(IncidentIndex, Vec<Arc<IncidentIndex>>)> {
-        if self.runs.is_empty() {
+    /// Every chunk and current run merged into one index without the pending tombstones'
+    /// incidents, and what it took in (for [`Self::rebased`]); `None` without runs or
+    /// tombstones. Builds a whole base beside the served one (a peak of twice the base): the
+    /// server merges chunk by chunk instead ([`Self::merge_step`]); this stays for small
+    /// layers and tools.
+    pub fn merged(&self) -> Option<(IncidentIndex, Taken)> {
+        if self.runs.is_empty() && self.tombs.is_none() {
             return None;
         }
         let mut parts: Vec<_> = self
@@ -353,36 +583,64 @@ impl IncidentLayer {
             .map(|c| (c.index.as_ref(), 0..c.index.len()))
             .collect();
         parts.extend(self.served_runs().map(|(r, skip)| (r, skip..r.len())));
-        let unlocated = self.unlocated();
+        let without = self
+            .tombs
+            .as_ref()
+            .map_or(&[][..], |t| t.located.as_slice());
+        let base = IncidentIndex::merge_ranges_without(
+            &parts,
+            without,
+            self.unlocated(),
+            self.day_range(),
+        );
         Some((
-            IncidentIndex::merge_ranges(&parts, unlocated, self.day_range()),
-            self.runs.clone(),
+            base,
+            Taken {
+                runs: self.runs.clone(),
+                tombs: self.tombs.clone(),
+            },
         ))
     }
 
     /// This layer with `base` (the result of [`Self::merged`]) replacing the chunks and the
-    /// `taken` runs; runs added since are kept. `None` when this layer's runs no longer begin
-    /// with `taken` (the newest runs were folded together meanwhile, so one of them holds
+    /// `taken` runs; runs added since are kept, and so are tombstones added since (the ones
+    /// `base` left out are retired). `None` when this layer's runs no longer begin with
+    /// `taken`'s (the newest runs were folded together meanwhile, so one of them holds
     /// incidents the merge did not see): the caller merges again.
     #[must_use]
-    pub fn rebased(&self, base: IncidentIndex, taken: &[Arc<IncidentIndex>]) -> Option<Self> {
-        let kept = self.runs.get(taken.len()..)?;
-        let same = self.runs.iter().zip(taken).all(|(a, b)| Arc::ptr_eq(a, b));
+    pub fn rebased(&self, base: IncidentIndex, taken: &Taken) -> Option<Self> {
+        let kept = self.runs.get(taken.runs.len()..)?;
+        let same = self
+            .runs
+            .iter()
+            .zip(&taken.runs)
+            .all(|(a, b)| Arc::ptr_eq(a, b));
+        let gone = taken
+            .tombs
+            .as_ref()
+            .map_or_else(Vec::new, |t| union_sorted(&t.located, &t.unlocated));
         same.then(|| Self {
-            chunks: vec![Chunk {
-                start: 0,
-                index: Arc::new(base),
-            }],
-            runs: kept.to_vec(),
-            merging: None,
+            tombs: self
+                .tombs
+                .as_ref()
+                .and_then(|t| Tombstones::without(t, &gone)),
+            ..Self::with_chunks(
+                vec![Chunk {
+                    start: 0,
+                    index: Arc::new(base),
+                }],
+                kept.to_vec(),
+            )
         })
     }
 
     /// The indexes this layer serves, for saving (`index::persist`): the base's chunks in
     /// order, then the runs, oldest first. [`Self::from_pieces`] rebuilds the same layer from
-    /// them. Save between merges ([`Self::merging`] false): during one, the taken runs are
-    /// given whole although their incidents before the merge's key are in the chunks too, so
-    /// a layer rebuilt from them would count those twice.
+    /// them. Save between merges ([`Self::merging`] false) and without pending tombstones
+    /// ([`Self::tombstones`] 0): during a merge, the taken runs are given whole although
+    /// their incidents before the merge's key are in the chunks too, so a layer rebuilt from
+    /// them would count those twice; pending tombstones are not among the pieces (they are
+    /// ignored here), so a layer rebuilt from them would serve the withdrawn incidents again.
     pub fn pieces(&self) -> (Vec<Arc<IncidentIndex>>, Vec<Arc<IncidentIndex>>) {
         (
             self.chunks.iter().map(|c| Arc::clone(&c.index)).collect(),
@@ -390,8 +648,9 @@ impl IncidentLayer {
         )
     }
 
-    /// The layer [`Self::pieces`] was taken from. `None` when `base` is not what `pieces`
-    /// gives: no index, or chunks out of index order or sharing a res-7 cell.
+    /// The layer [`Self::pieces`] was taken from (without tombstones). `None` when `base` is
+    /// not what `pieces` gives: no index, or chunks out of index order or sharing a res-7
+    /// cell.
     pub fn from_pieces(base: Vec<IncidentIndex>, runs: Vec<IncidentIndex>) -> Option<Self> {
         Self::from_chunks(
             base.into_iter().map(Arc::new).collect(),
@@ -431,9 +690,10 @@ impl IncidentLayer {
             .chain(self.served_runs())
     }
 
-    /// Number of located (indexed) incidents.
+    /// Number of located (indexed) incidents, tombstoned ones left out.
     pub fn len(&self) -> usize {
-        self.parts().map(|(p, skip)| p.len() - skip).sum()
+        let all: usize = self.parts().map(|(p, skip)| p.len() - skip).sum();
+        all.saturating_sub(self.tombs.as_ref().map_or(0, |t| t.index.len()))
     }
 
     /// True when no incident is indexed.
@@ -441,32 +701,50 @@ impl IncidentLayer {
         self.len() == 0
     }
 
-    /// Incidents left out for want of a location (a taken run's go into the last chunk with
-    /// the merge's last step, when the run is dropped).
-    pub fn unlocated(&self) -> usize {
+    /// Unlocated incidents served, tombstoned ones included.
+    fn raw_unlocated(&self) -> usize {
         self.parts().map(|(p, _)| p.unlocated()).sum()
     }
 
+    /// Incidents left out for want of a location (a taken run's go into the last chunk with
+    /// the merge's last step, when the run is dropped), tombstoned ones left out.
+    pub fn unlocated(&self) -> usize {
+        self.raw_unlocated()
+            .saturating_sub(self.tombs.as_ref().map_or(0, |t| t.unlocated.len()))
+    }
+
     /// First and last day over all incidents, located or not (a union, so an incident seen
-    /// in a chunk and in a run during a merge changes nothing).
+    /// in a chunk and in a run during a merge changes nothing). Tombstones do not narrow it,
+    /// nor does a merge that drops their incidents (each chunk keeps the range it was built
+    /// with): it covers the days of every incident served, and may be wider than those of a
+    /// layer built without the withdrawn ones until the incidents are reloaded.
     pub fn day_range(&self) -> Option<(Day, Day)> {
         self.parts()
             .filter_map(|(p, _)| p.day_range())
             .reduce(unite)
     }
 
-    /// The last day of a located incident known to the day.
+    /// The last day of a located incident known to the day. With tombstones pending it may
+    /// be later than that of the incidents left (a withdrawn incident's day counts until the
+    /// merge rebuilds its chunk or run); it is never earlier.
     pub fn last_known_day(&self) -> Option<Day> {
         self.parts().filter_map(|(p, _)| p.last_known_day()).max()
     }
 
-    /// Bytes of heap memory held by the indexes.
+    /// Bytes of heap memory held by the indexes and the tombstones.
     pub fn heap_bytes(&self) -> usize {
+        let merging_tombs = match (&self.merge_tombs, &self.tombs) {
+            (Some(m), Some(t)) if Arc::ptr_eq(m, t) => 0,
+            (Some(m), _) => m.heap_bytes(),
+            (None, _) => 0,
+        };
         self.chunks
             .iter()
             .map(|c| c.index.heap_bytes())
             .chain(self.runs.iter().map(|r| r.heap_bytes()))
-            .sum()
+            .sum::<usize>()
+            + self.tombs.as_ref().map_or(0, |t| t.heap_bytes())
+            + merging_tombs
     }
 
     /// As [`IncidentIndex::cell_counts`] over all the incidents: sorted by cell, zero counts
@@ -492,12 +770,43 @@ impl IncidentLayer {
         for (run, skip) in self.served_runs() {
             counts = add_counts(&counts, &run.cell_counts_after(skip, q));
         }
-        counts
+        match &self.tombs {
+            None => counts,
+            Some(t) => subtract_counts(counts, &t.index.cell_counts(q)),
+        }
     }
 
     /// As [`IncidentIndex::incidents_in_bbox`] over all the incidents: the chunks' hits (by
-    /// cell), then each run's, at most `limit`.
+    /// cell), then each run's, at most `limit`. With tombstones, as many more as tombstoned
+    /// incidents match are read, and those are dropped, so none takes a place of the limit.
     pub fn incidents_in_bbox(
+        &self,
+        bbox: Bbox,
+        window: TimeWindow,
+        category: Option<Category>,
+        limit: usize,
+    ) -> (Vec<IncidentHit>, bool) {
+        let Some(t) = &self.tombs else {
+            return self.served_in_bbox(bbox, window, category, limit);
+        };
+        let (dead, _) = t
+            .index
+            .incidents_in_bbox(bbox, window, category, usize::MAX);
+        if dead.is_empty() {
+            return self.served_in_bbox(bbox, window, category, limit);
+        }
+        // Every tombstoned incident matching is among the hits unless more than
+        // `limit + dead` match, and then more than `limit` are left.
+        let (mut hits, more) =
+            self.served_in_bbox(bbox, window, category, limit.saturating_add(dead.len()));
+        hits.retain(|h| t.located.binary_search(&h.id.get()).is_err());
+        let more = more || hits.len() > limit;
+        hits.truncate(limit);
+        (hits, more)
+    }
+
+    /// [`Self::incidents_in_bbox`] over the indexes served, tombstoned incidents included.
+    fn served_in_bbox(
         &self,
         bbox: Bbox,
         window: TimeWindow,
@@ -519,30 +828,95 @@ impl IncidentLayer {
     /// The located incidents known to the day with a day in `[from, to]`, in one canonical
     /// order (day, position, category, child), whichever index holds them: near-repeat
     /// analysis permutes days over events in order, so the order must not depend on when the
-    /// base was last merged.
+    /// base was last merged. Tombstoned incidents are taken out (one event equal to each).
     pub fn day_events(&self, from: Day, to: Day) -> Vec<DayEvent> {
         let mut out = Vec::new();
         for (part, skip) in self.parts() {
             part.day_events_after(skip, from, to, &mut out);
         }
-        out.sort_unstable_by(|a, b| {
-            (
-                a.day,
-                a.at.lon().to_bits(),
-                a.at.lat().to_bits(),
-                a.category.code(),
-                a.involves_child,
-            )
-                .cmp(&(
-                    b.day,
-                    b.at.lon().to_bits(),
-                    b.at.lat().to_bits(),
-                    b.category.code(),
-                    b.involves_child,
-                ))
+        out.sort_unstable_by_key(event_key);
+        let Some(t) = &self.tombs else {
+            return out;
+        };
+        let mut dead = Vec::new();
+        t.index.day_events(from, to, &mut dead);
+        if dead.is_empty() {
+            return out;
+        }
+        dead.sort_unstable_by_key(event_key);
+        let mut dead = dead.iter().map(event_key).peekable();
+        out.retain(|e| {
+            let key = event_key(e);
+            while dead.next_if(|d| *d < key).is_some() {}
+            dead.next_if_eq(&key).is_none()
         });
         out
     }
+}
+
+/// What [`IncidentLayer::merged`] took in: the runs, and the tombstones it left out.
+#[derive(Debug, Clone)]
+pub struct Taken {
+    runs: Vec<Arc<IncidentIndex>>,
+    tombs: Option<Arc<Tombstones>>,
+}
+
+impl Taken {
+    /// The runs taken in.
+    pub fn runs(&self) -> usize {
+        self.runs.len()
+    }
+}
+
+/// The canonical order of near-repeat events: day, position, category, child.
+fn event_key(e: &DayEvent) -> (Day, u64, u64, u8, bool) {
+    (
+        e.day,
+        e.at.lon().to_bits(),
+        e.at.lat().to_bits(),
+        e.category.code(),
+        e.involves_child,
+    )
+}
+
+/// True when both are the same tombstones (or both none).
+fn same_tombs(a: Option<&Arc<Tombstones>>, b: Option<&Arc<Tombstones>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The positions of `index` whose res-10 cell is at or after `from` and before `to` (to the
+/// end when `None`).
+fn key_range(index: &IncidentIndex, from: u64, to: Option<u64>) -> std::ops::Range<usize> {
+    index.position_of(from)..to.map_or(index.len(), |k| index.position_of(k))
+}
+
+/// The union of two sorted, disjoint id lists, sorted.
+fn union_sorted(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out: Vec<u64> = a.iter().chain(b).copied().collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// `a` less `b`, both sorted by cell, where every cell of `b` counts at most its count in
+/// `a` (the tombstones are rows of the layer); cells left at zero are omitted.
+fn subtract_counts(mut a: Vec<CellCount>, b: &[CellCount]) -> Vec<CellCount> {
+    if b.is_empty() {
+        return a;
+    }
+    let mut b = b.iter().peekable();
+    a.retain_mut(|c| {
+        while b.next_if(|d| d.cell < c.cell).is_some() {}
+        if let Some(d) = b.next_if(|d| d.cell == c.cell) {
+            c.count = c.count.saturating_sub(d.count);
+        }
+        c.count > 0
+    });
+    a
 }
 
 /// The union of two day ranges.

@@ -700,6 +700,36 @@ impl IncidentIndex {
         level.point_start[slot] as usize
     }
 
+    /// The ids of the incidents at the positions in `range` (in index order, not id order).
+    pub(super) fn ids_in(&self, range: Range<usize>) -> impl Iterator<Item = u64> + '_ {
+        range
+            .filter(|&i| i < self.ids.len())
+            .map(|i| self.ids.get(i).get())
+    }
+
+    /// True when this index holds, at a position `from` or after, the incident at position
+    /// `at` of `other`: the same id in the same res-10 cell with the same category, day,
+    /// flags and (`f32`) position. One binary search and a scan of one res-10 cell.
+    pub(super) fn holds_incident_of(&self, from: usize, other: &Self, at: usize) -> bool {
+        let Some(cell) = other.cell10_at(at) else {
+            return false;
+        };
+        let (level, theirs) = (&self.levels[LEVELS - 1], &other.levels[LEVELS - 1]);
+        let Ok(slot) = level.cells.binary_search_by_key(&cell, |&c| u64::from(c)) else {
+            return false;
+        };
+        let run =
+            (level.point_start[slot] as usize).max(from)..level.point_start[slot + 1] as usize;
+        let id = other.ids.get(at);
+        run.into_iter().any(|i| {
+            self.ids.get(i) == id
+                && self.cat_flags[i] == other.cat_flags[at]
+                && level.days[i] == theirs.days[at]
+                && self.lon[i].to_bits() == other.lon[at].to_bits()
+                && self.lat[i].to_bits() == other.lat[at].to_bits()
+        })
+    }
+
     /// The res-10 cell index of the incident at `position`, `None` past the end.
     pub fn cell10_at(&self, position: usize) -> Option<u64> {
         let level = &self.levels[LEVELS - 1];
@@ -717,6 +747,18 @@ impl IncidentIndex {
     /// across the parts. Extra memory: the result and its build's temporary columns.
     pub fn merge_ranges(
         parts: &[(&Self, Range<usize>)],
+        unlocated: usize,
+        day_range: Option<(Day, Day)>,
+    ) -> Self {
+        Self::merge_ranges_without(parts, &[], unlocated, day_range)
+    }
+
+    /// As [`Self::merge_ranges`], leaving out the incidents whose id is in `without` (sorted):
+    /// how a merge drops tombstoned incidents. An empty `without` costs one length check per
+    /// incident.
+    pub(super) fn merge_ranges_without(
+        parts: &[(&Self, Range<usize>)],
+        without: &[u64],
         unlocated: usize,
         day_range: Option<(Day, Day)>,
     ) -> Self {
@@ -744,7 +786,9 @@ impl IncidentIndex {
                 }
             }
             let Some((k, _)) = best else { break };
-            if let Some(p) = heads[k].take() {
+            if let Some(p) = heads[k].take()
+                && (without.is_empty() || without.binary_search(&p.id).is_err())
+            {
                 let from = parts[k].0;
                 let day = (p.catday & 0xFFFF) as u16;
                 lo = lo.min(day);

@@ -21,7 +21,7 @@ mod snapshot;
 
 pub use borders::{BorderEdge, BorderIndex, BorderLine, to_local_m};
 pub use boundaries::BoundaryIndex;
-pub use incident_layer::{IncidentLayer, MAX_RUNS, MergeStep, chunk_target};
+pub use incident_layer::{IncidentLayer, MAX_RUNS, MergeStep, Taken, chunk_target};
 pub use incidents::{CellCount, CountQuery, H3Res, IncidentHit, IncidentIndex, IncidentInput};
 pub use layers::{LineLayer, PointLayer};
 pub use snapshot::{Snapshot, incident_inputs};
