@@ -603,3 +603,7 @@ pub(super) fn for_each_after(
         .map_err(db(context))?;
     Ok(newest.map_or(0, |s| s.max(0).unsigned_abs()))
 }
+
+#[cfg(test)]
+#[path = "withdrawals_tests.rs"]
+mod tests;
