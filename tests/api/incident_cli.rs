@@ -4,12 +4,13 @@
 
 use std::path::Path;
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use saferplaces::domain::{Category, Incident};
 use serde_json::Value;
 
 use crate::erasure::load;
-use crate::support::{cli, private_demo};
+use crate::support::{cli, private_demo, spawn_serve};
 
 const REASON: &str = "recorded twice in error by the source agency";
 
@@ -322,4 +323,67 @@ fn withdraw_and_amend_change_what_is_served_are_audited_and_refusals_write_nothi
     );
     // The store still passes its own check.
     ok(&cli(d, &["check", "--full"]));
+}
+
+/// Polls `done` every 50 ms until it holds; fails after 60 s (a bound, not a timing claim).
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_running_server_reads_past_withdrawals_in_the_change_feed() {
+    let dir = private_demo();
+    let d = dir.path();
+    let ids: Vec<String> = stored_incidents(d)
+        .iter()
+        .take(2)
+        .map(|i| i.id.to_string())
+        .collect();
+    let app = spawn_serve(d, |_| {});
+    ok(&cli(
+        d,
+        &[
+            "incident", "withdraw", "--id", &ids[0], "--reason", REASON, "--by", "x",
+        ],
+    ));
+    ok(&cli(
+        d,
+        &[
+            "incident",
+            "amend",
+            "--id",
+            &ids[1],
+            "--date",
+            "2024-02-29",
+            "--reason",
+            REASON,
+            "--by",
+            "x",
+        ],
+    ));
+    // A user added after them signs in only once the server has read the feed past the
+    // withdrawals: a kind it could not read would stop every later change.
+    let out = ok(&cli(
+        d,
+        &[
+            "user",
+            "add",
+            "--name",
+            "after-withdrawal",
+            "--role",
+            "vru_analyst",
+        ],
+    ));
+    let token = out.lines().last().unwrap().trim().to_owned();
+    let headers = [("Authorization".to_owned(), format!("Bearer {token}"))];
+    wait_until("the later user's sign-in", || {
+        app.get_headers("/api/v1/meta", &headers).status == 200
+    });
+    let (status, log) = app.stop();
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("background job failed"), "{log}");
 }
