@@ -284,9 +284,11 @@ pub struct IncidentCorrection {
     /// The corrected category.
     pub category: Option<crate::domain::Category>,
     /// The corrected location (its precision is kept; an incident without one gets
-    /// street-level precision).
+    /// [`crate::domain::LocationPrecision::Exact`]). The import's outside-the-area flag is
+    /// kept as the import set it.
     pub location: Option<crate::domain::LonLat>,
-    /// The corrected day (the time of day and its precision are kept).
+    /// The corrected day (the time of day is kept; a month-precision incident becomes
+    /// day-precision, since the day is now known).
     pub day: Option<Day>,
 }
 
