@@ -644,3 +644,57 @@ fn a_store_at_schema_12_keeps_its_change_feed_and_counter_when_migrated() {
     assert_eq!(store.latest_change().unwrap(), Some(at + 1));
     assert!(store.changes_since(at).unwrap().incident_withdrawals);
 }
+
+#[test]
+fn an_id_is_found_in_the_segment_that_holds_it_when_segment_ranges_overlap() {
+    let (mut store, data, imported) = store_with_rows_and_a_segment();
+    // A second import whose id range (4000..=6000) covers the first one's (5001..=5003).
+    let batch = ImportBatch {
+        incidents: [4000, 6000]
+            .iter()
+            .zip(1..)
+            .map(|(&n, line)| ImportedIncident {
+                incident: Incident {
+                    id: id(n),
+                    ..data.incidents[0].clone()
+                },
+                line,
+                attributes: SourceAttributes::default(),
+                outside_area: false,
+            })
+            .collect(),
+        ..ImportBatch::default()
+    };
+    let file = ImportFile {
+        name: "second.csv".to_owned(),
+        sha256: "cd".repeat(32),
+        imported_at: "2026-11-23T09:00:00.000Z".to_owned(),
+        kind: "police-street".to_owned(),
+    };
+    store
+        .write_import(&batch, &file, &serde_json::json!({}), true)
+        .unwrap();
+    let err = store
+        .withdraw_incidents(&[id(5500)], &note(REASON))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    store
+        .withdraw_incidents(&[id(6000), imported[1].id], &note(REASON))
+        .unwrap();
+    let placed: Vec<(i64, i64)> = store
+        .conn
+        .prepare("SELECT incident_id, segment FROM incident_withdrawals ORDER BY incident_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(placed, vec![(5002, 1), (6000, 2)]);
+    let mut after = Vec::new();
+    store
+        .for_each_incident_after_segment(0, &mut |b| {
+            after.extend(b.into_iter().map(|i| i.id.get()))
+        })
+        .unwrap();
+    assert_eq!(after, vec![5001, 5003, 4000]);
+}
