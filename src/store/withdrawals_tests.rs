@@ -693,7 +693,7 @@ fn an_id_is_found_in_the_segment_that_holds_it_when_segment_ranges_overlap() {
     let mut after = Vec::new();
     store
         .for_each_incident_after_segment(0, &mut |b| {
-            after.extend(b.into_iter().map(|i| i.id.get()))
+            after.extend(b.into_iter().map(|i| i.id.get()));
         })
         .unwrap();
     assert_eq!(after, vec![5001, 5003, 4000]);
