@@ -14,6 +14,7 @@ mod common;
 pub mod demo;
 pub mod equality;
 pub mod import;
+pub mod incident;
 pub mod openapi;
 pub mod reconcile;
 pub mod report;
@@ -54,6 +55,12 @@ pub enum Command {
     /// Import files of one kind. Every row is stored, a duplicate or rejected (file, line and
     /// field named); a file with a rejected row stores nothing unless --allow-partial.
     Import(import::ImportArgs),
+    /// Withdraw or amend incidents: the stored records are kept, a withdrawal beside them
+    /// stops them being served. Audited.
+    Incident {
+        #[command(subcommand)]
+        command: incident::IncidentCommand,
+    },
     /// Link likely duplicate incidents across sources (same category, different agencies,
     /// close in space and time) and report them; nothing is deleted.
     Reconcile(reconcile::ReconcileArgs),
@@ -123,6 +130,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Import(args) => import::run(&args),
+        Command::Incident { command } => incident::run(command),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Report { command } => report::run(command),
         Command::Openapi => openapi::run(),

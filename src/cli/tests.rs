@@ -111,3 +111,59 @@ fn an_import_run_fails_when_any_file_was_refused_and_counts_every_file() {
     );
     assert_eq!(json["ok"], serde_json::json!(false));
 }
+
+#[test]
+fn incident_options_parse_repeated_ids_and_negative_longitudes() {
+    use super::incident::IncidentCommand;
+    let Command::Incident {
+        command: IncidentCommand::Withdraw {
+            ids, reason, by, ..
+        },
+    } = parse(&[
+        "incident",
+        "withdraw",
+        "--id",
+        "7",
+        "--id",
+        "9",
+        "--reason",
+        "recorded in error",
+    ])
+    .command
+    else {
+        panic!("not a withdrawal");
+    };
+    assert_eq!(
+        (ids, reason.as_str(), by),
+        (vec![7, 9], "recorded in error", None)
+    );
+    let Command::Incident {
+        command: IncidentCommand::Amend { id, lon, lat, .. },
+    } = parse(&[
+        "incident", "amend", "--id", "7", "--lon", "-2.59", "--lat", "51.45", "--reason", "moved",
+    ])
+    .command
+    else {
+        panic!("not an amendment");
+    };
+    assert_eq!((id, lon, lat), (7, Some(-2.59), Some(51.45)));
+    for missing in [
+        &["incident", "withdraw", "--reason", "no ids given here"][..],
+        &[
+            "incident",
+            "amend",
+            "--id",
+            "7",
+            "--lat",
+            "51.45",
+            "--reason",
+            "no longitude",
+        ],
+    ] {
+        assert!(
+            Cli::try_parse_from(std::iter::once("saferplaces").chain(missing.iter().copied()))
+                .is_err(),
+            "{missing:?}"
+        );
+    }
+}

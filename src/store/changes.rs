@@ -19,6 +19,10 @@ pub enum ChangeKind {
     People,
     /// Users and their tokens.
     Access,
+    /// Incidents withdrawn (and the old ids of amended ones, whose corrected rows come as
+    /// [`Self::IncidentSegments`]): only the withdrawals after the last applied are read
+    /// (`Store::for_each_withdrawal_after`).
+    IncidentWithdrawals,
 }
 
 impl ChangeKind {
@@ -30,6 +34,7 @@ impl ChangeKind {
             Self::Reference => "reference",
             Self::People => "people",
             Self::Access => "access",
+            Self::IncidentWithdrawals => "incident_withdrawals",
         }
     }
 }
@@ -53,6 +58,9 @@ pub struct ChangeSet {
     pub people: bool,
     /// Users or tokens changed.
     pub access: bool,
+    /// Incidents were withdrawn or amended (the amended rows are also in
+    /// [`Self::incident_segments`]).
+    pub incident_withdrawals: bool,
 }
 
 impl ChangeSet {
@@ -65,11 +73,17 @@ impl ChangeSet {
             reference: true,
             people: true,
             access: true,
+            incident_withdrawals: true,
         }
     }
 
     /// True when nothing changed.
     pub fn is_empty(&self) -> bool {
-        !(self.incidents || self.incident_segments || self.reference || self.people || self.access)
+        !(self.incidents
+            || self.incident_segments
+            || self.reference
+            || self.people
+            || self.access
+            || self.incident_withdrawals)
     }
 }

@@ -161,6 +161,29 @@ pub enum StoreError {
         /// `SQLite`'s messages, one per problem (at most 100).
         messages: Vec<String>,
     },
+    /// An incident cannot be withdrawn or amended: it is withdrawn already (an amended one is
+    /// withdrawn with the id of its replacement). Nothing was written.
+    #[error(
+        "incident {id} is already withdrawn{}; nothing was written",
+        replaced_by.map_or_else(String::new, |r| format!(" (amended: replaced by incident {r})"))
+    )]
+    AlreadyWithdrawn {
+        /// The incident.
+        id: u64,
+        /// The incident that replaced it, for an amendment.
+        replaced_by: Option<u64>,
+    },
+    /// A withdrawal or amendment was refused before anything was written: `field` names what
+    /// is wrong (`reason`, `actor`, `ids`, `category`, `location`, `day`).
+    #[error("cannot {operation}: {field}: {problem}; nothing was written")]
+    Refused {
+        /// What was asked (`withdraw incidents`, `amend an incident`).
+        operation: &'static str,
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A stored row could not be turned back into a domain value.
     #[error("corrupt {table} row {row}: {reason}")]
     Corrupt {
@@ -179,15 +202,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Counts and id bounds of the incidents stored up to an incident segment
 /// ([`Store::incidents_fingerprint`]). Segments are never rewritten, and a change to the
 /// incidents table is in the change feed, so with the feed this identifies the incidents.
+/// Withdrawn incidents are not counted (a load skips them): withdrawals are never undone, so
+/// a withdrawal among the incidents it covers always lowers a count and changes it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IncidentsFingerprint {
-    /// Rows of the incidents table.
+    /// Rows of the incidents table, less the withdrawn ones.
     pub table_rows: u64,
     /// Largest id in the incidents table (0 when empty).
     pub table_max_id: u64,
     /// Segments up to the cursor.
     pub segments: u64,
-    /// Incidents in those segments.
+    /// Incidents in those segments, less the withdrawn ones.
     pub segment_rows: u64,
     /// Sum of those segments' smallest and largest ids (wrapping).
     pub segment_id_sum: u64,
@@ -235,6 +260,49 @@ pub struct ImportWritten {
     pub unlocated: u64,
     /// Newly stored incidents outside the partnership area.
     pub outside_area: u64,
+}
+
+/// Why and by whom incidents are withdrawn or amended (kept with each withdrawal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawalNote {
+    /// Why (at least [`WithdrawalNote::MIN_REASON_CHARS`] characters once trimmed).
+    pub reason: String,
+    /// Who decided (a named person or the agency's reference).
+    pub actor: String,
+    /// When, RFC 3339 UTC.
+    pub at: String,
+}
+
+impl WithdrawalNote {
+    /// The shortest reason accepted, in characters.
+    pub const MIN_REASON_CHARS: usize = 10;
+}
+
+/// The corrected fields of an amended incident; `None` keeps the stored value.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct IncidentCorrection {
+    /// The corrected category.
+    pub category: Option<crate::domain::Category>,
+    /// The corrected location (its precision is kept; an incident without one gets
+    /// [`crate::domain::LocationPrecision::Exact`]). The import's outside-the-area flag is
+    /// kept as the import set it.
+    pub location: Option<crate::domain::LonLat>,
+    /// The corrected day (the time of day is kept; a month-precision incident becomes
+    /// day-precision, since the day is now known).
+    pub day: Option<Day>,
+}
+
+/// What an amendment stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmendedIncident {
+    /// The corrected incident as stored, under its new id.
+    pub incident: crate::domain::Incident,
+    /// The withdrawn incident's id.
+    pub replaces: crate::domain::IncidentId,
+    /// The names of the fields that changed (`category`, `location`, `day`), in that order.
+    pub fields: Vec<&'static str>,
+    /// The withdrawal's sequence number.
+    pub seq: u64,
 }
 
 /// A user to create. The token itself is never stored, only its SHA-256 hash.
@@ -337,7 +405,7 @@ pub trait Store: Send {
     /// Reads every stored record.
     fn load(&self) -> StoreResult<Dataset>;
 
-    /// Counts stored records per kind.
+    /// Counts stored records per kind (withdrawn incidents not counted).
     fn counts(&self) -> StoreResult<KindCounts>;
 
     /// Creates a user; refuses a name that exists.
@@ -372,13 +440,14 @@ pub trait Store: Send {
     /// The kinds of served data changed after sequence number `after`.
     fn changes_since(&self, after: u64) -> StoreResult<changes::ChangeSet>;
 
-    /// Reads the kinds `kinds` names (the rest of the dataset is left empty), in one read, and
+    /// Reads the kinds `kinds` names (the rest of the dataset is left empty; withdrawn
+    /// incidents are skipped), in one read, and
     /// the largest incident segment id stored then (0 when none): the cursor from which
     /// [`Self::incidents_after_segment`] reads the segments imported later.
     fn load_kinds(&self, kinds: &changes::ChangeSet) -> StoreResult<(Dataset, u64)>;
 
-    /// Every stored incident, in batches (the rows, then each segment) handed to `each` in one
-    /// read, so a caller that keeps only what it needs (the index's columns) never holds every
+    /// Every stored incident but the withdrawn ones, in batches (the rows, then each segment)
+    /// handed to `each` in one read, so a caller that keeps only what it needs (the index's columns) never holds every
     /// full record at once; returns the largest segment id stored then. The caller verifies
     /// the rows' checksums through [`Self::load_kinds`] (segments are verified here).
     fn for_each_incident_batch(
@@ -387,12 +456,12 @@ pub trait Store: Send {
     ) -> StoreResult<u64>;
 
     /// What identifies the incidents stored up to segment `cursor` (the incidents table and
-    /// the segments with an id up to it) without decoding any: a saved index
+    /// the segments with an id up to it, less the withdrawn ones) without decoding any: a saved index
     /// (`index::persist`) is used only when this still matches.
     fn incidents_fingerprint(&self, cursor: u64) -> StoreResult<IncidentsFingerprint>;
 
-    /// Hands the incidents of the segments with an id above `after` to `each`, one segment at
-    /// a time (so a large import is never held as full records at once), and returns the
+    /// Hands the incidents of the segments with an id above `after` (withdrawn ones skipped)
+    /// to `each`, one segment at a time (so a large import is never held as full records at once), and returns the
     /// largest segment id stored (the next cursor), in one read.
     fn for_each_incident_after_segment(
         &self,
@@ -401,8 +470,52 @@ pub trait Store: Send {
     ) -> StoreResult<u64>;
 
     /// How many incidents the segments with an id above `after` hold (from the segment table,
-    /// without decoding any): what [`Self::for_each_incident_after_segment`] would hand over.
+    /// without decoding any): at most what [`Self::for_each_incident_after_segment`] hands
+    /// over (it skips withdrawn incidents).
     fn incident_rows_after_segment(&self, after: u64) -> StoreResult<u64>;
+
+    /// Withdraws the incidents `ids` (recorded in error, or withdrawn by their source agency)
+    /// in one transaction: each is recorded as withdrawn with `note` and a withdrawal sequence
+    /// number, the incident itself is kept as stored, and every read that serves or exports
+    /// incidents skips it from then on. An id given twice counts once. Returns the sequence
+    /// numbers, in the order of `ids`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an id that is not stored, [`StoreError::AlreadyWithdrawn`]
+    /// for one withdrawn before, [`StoreError::Refused`] for a reason that is too short or a
+    /// missing actor or id: each names the id or field, and nothing is written.
+    fn withdraw_incidents(
+        &mut self,
+        ids: &[crate::domain::IncidentId],
+        note: &WithdrawalNote,
+    ) -> StoreResult<Vec<u64>>;
+
+    /// Amends the incident `id` in one transaction: stores the incident with `correction`
+    /// applied under a new id (same provenance and source record, so a server's index sees
+    /// an ordinary added incident) and withdraws `id` with `note`, naming the new id as its
+    /// replacement.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::withdraw_incidents`], and [`StoreError::Refused`] for a correction that
+    /// changes nothing; nothing is written.
+    fn amend_incident(
+        &mut self,
+        id: crate::domain::IncidentId,
+        correction: &IncidentCorrection,
+        note: &WithdrawalNote,
+    ) -> StoreResult<AmendedIncident>;
+
+    /// Hands the incidents withdrawn with a sequence number above `after` to `each`, as they
+    /// were stored (so an index can compute what it indexed them from), in batches, and
+    /// returns the newest withdrawal sequence number (the next cursor; 0 when none), in one
+    /// read.
+    fn for_each_withdrawal_after(
+        &self,
+        after: u64,
+        each: &mut dyn FnMut(Vec<crate::domain::Incident>),
+    ) -> StoreResult<u64>;
 
     /// The user holding the token whose hash is `token_hash`.
     fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;

@@ -32,8 +32,9 @@ use serde::de::DeserializeOwned;
 
 use super::changes::{ChangeKind, ChangeSet};
 use super::{
-    Amendment, Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten, IncidentsFingerprint,
-    KindCounts, NewUser, PersonVersion, Store, StoreError, StoreResult, Written,
+    AmendedIncident, Amendment, Erased, ErasedLink, ImportBatch, ImportFile, ImportWritten,
+    IncidentCorrection, IncidentsFingerprint, KindCounts, NewUser, PersonVersion, Store,
+    StoreError, StoreResult, WithdrawalNote, Written,
 };
 use crate::domain::{
     Agency, AtcoCode, Boundary, BoundaryCode, Case, CaseRef, Category, Dataset, Day, DomainError,
@@ -81,6 +82,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../migrations/sqlite/0011_row_checksums.sql"),
     ),
     (12, include_str!("../../migrations/sqlite/0012_changes.sql")),
+    (
+        13,
+        include_str!("../../migrations/sqlite/0013_incident_withdrawals.sql"),
+    ),
 ];
 
 /// The schema version whose migration adds segment checksums; its Rust step computes them for
@@ -134,6 +139,10 @@ pub use integrity::{CheckReport, QUICK_CHECK_MAX_BYTES};
 /// The change feed's table (issue 15, point 1).
 #[path = "sqlite_changes.rs"]
 mod changes;
+
+/// Withdrawn and amended incidents (issue 15, point 1).
+#[path = "sqlite_withdrawals.rs"]
+mod withdrawals;
 
 /// Row checksums on every record table (issue 14, point 4).
 #[path = "row_checksum.rs"]
@@ -429,7 +438,9 @@ impl Store for SqliteStore {
                         ChangeKind::Incidents => kinds.incidents,
                         ChangeKind::Reference => kinds.reference,
                         ChangeKind::People => kinds.people,
-                        ChangeKind::IncidentSegments | ChangeKind::Access => false,
+                        ChangeKind::IncidentSegments
+                        | ChangeKind::Access
+                        | ChangeKind::IncidentWithdrawals => false,
                     })
                 })?;
             }
@@ -453,7 +464,8 @@ impl Store for SqliteStore {
 
     fn for_each_incident_batch(&self, each: &mut dyn FnMut(Vec<Incident>)) -> StoreResult<u64> {
         self.read(|conn| {
-            each(load_incident_rows(conn)?);
+            let withdrawn = withdrawals::Withdrawn::read(conn)?;
+            each(withdrawn.keep(load_incident_rows(conn)?));
             for_each_segment(conn, 0, each)?;
             max_segment_id(conn)
         })
@@ -479,11 +491,13 @@ impl Store for SqliteStore {
                 })
                 .map_err(db(context))?;
             let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            // Withdrawn incidents are not counted: a withdrawal changes the fingerprint.
+            let (withdrawn_rows, withdrawn_in_segments) = withdrawals::counts(conn, cursor)?;
             Ok(IncidentsFingerprint {
-                table_rows: n(table_rows),
+                table_rows: n(table_rows).saturating_sub(withdrawn_rows),
                 table_max_id: n(table_max_id),
                 segments: n(segments),
-                segment_rows: n(segment_rows),
+                segment_rows: n(segment_rows).saturating_sub(withdrawn_in_segments),
                 segment_id_sum: n(segment_id_sum),
             })
         })
@@ -515,6 +529,31 @@ impl Store for SqliteStore {
         })
     }
 
+    fn withdraw_incidents(
+        &mut self,
+        ids: &[IncidentId],
+        note: &WithdrawalNote,
+    ) -> StoreResult<Vec<u64>> {
+        self.withdraw(ids, note)
+    }
+
+    fn amend_incident(
+        &mut self,
+        id: IncidentId,
+        correction: &IncidentCorrection,
+        note: &WithdrawalNote,
+    ) -> StoreResult<AmendedIncident> {
+        self.amend(id, correction, note)
+    }
+
+    fn for_each_withdrawal_after(
+        &self,
+        after: u64,
+        each: &mut dyn FnMut(Vec<Incident>),
+    ) -> StoreResult<u64> {
+        self.read(|conn| withdrawals::for_each_after(conn, after, each))
+    }
+
     fn latest_change(&self) -> StoreResult<Option<u64>> {
         if self.has_change_feed()? {
             changes::latest(&self.conn).map(Some)
@@ -542,8 +581,10 @@ impl Store for SqliteStore {
                 Ok(n.max(0) as u64)
             };
             Ok(KindCounts {
-                incidents: count("SELECT COUNT(*) FROM incidents")?
-                    + count("SELECT COALESCE(SUM(rows), 0) FROM incident_segments")?,
+                // Withdrawn incidents are kept but no longer counted.
+                incidents: (count("SELECT COUNT(*) FROM incidents")?
+                    + count("SELECT COALESCE(SUM(rows), 0) FROM incident_segments")?)
+                .saturating_sub(withdrawals::total(conn)?),
                 places: count("SELECT COUNT(*) FROM places")?,
                 schools: count("SELECT COUNT(*) FROM schools")?,
                 stops: count("SELECT COUNT(*) FROM stops")?,
@@ -1843,7 +1884,8 @@ fn write_meetings(conn: &Connection, meetings: &[MaceMeeting]) -> StoreResult<u6
 /// The kind of served data a record table holds, for the tables a partial load reads.
 fn kind_of_table(table: &str) -> Option<ChangeKind> {
     match table {
-        "incidents" => Some(ChangeKind::Incidents),
+        // The withdrawals are verified whenever the incidents are read.
+        "incidents" | "incident_withdrawals" => Some(ChangeKind::Incidents),
         "places" | "schools" | "stops" | "routes" | "services" | "boundaries" => {
             Some(ChangeKind::Reference)
         }
@@ -1964,9 +2006,9 @@ fn load_matching<T>(
     Ok(out)
 }
 
-/// Incidents stored as rows and in segments, ascending by id.
+/// Incidents stored as rows and in segments, ascending by id, without the withdrawn ones.
 fn load_incidents(conn: &Connection) -> StoreResult<Vec<Incident>> {
-    let mut incidents = load_incident_rows(conn)?;
+    let mut incidents = withdrawals::Withdrawn::read(conn)?.keep(load_incident_rows(conn)?);
     let from_segments = load_segments(conn, 0)?;
     let any = !from_segments.is_empty();
     incidents.extend(from_segments);
@@ -1993,13 +2035,15 @@ fn load_segments(conn: &Connection, after: u64) -> StoreResult<Vec<Incident>> {
 }
 
 /// Hands the incidents of each segment with an id above `after` to `each`, in id order of the
-/// segments, each verified before a byte of it is decoded (issue 14, point 4).
+/// segments, each verified before a byte of it is decoded (issue 14, point 4), without the
+/// withdrawn ones.
 fn for_each_segment(
     conn: &Connection,
     after: u64,
     each: &mut dyn FnMut(Vec<Incident>),
 ) -> StoreResult<()> {
     let context = "loading incident segments";
+    let withdrawn = withdrawals::Withdrawn::read(conn)?;
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {} FROM incident_segments WHERE id > ?1 ORDER BY id",
@@ -2012,19 +2056,30 @@ fn for_each_segment(
     while let Some(row) = rows.next().map_err(db(context))? {
         let segment = integrity::SegmentRow::read(row)?;
         segment.verify()?;
-        each(super::segment::decode_incidents(
+        each(withdrawn.keep_segment(
             segment.id,
-            segment.ids,
-            segment.data,
-        )?);
+            super::segment::decode_incidents(segment.id, segment.ids, segment.data)?,
+        ));
     }
     Ok(())
 }
 
+/// The columns of an incident row, in the order [`incident_rows`] reads them.
+const SELECT_INCIDENT: &str = "SELECT id, category, day, minute, time_precision, lon, lat, \
+     location_precision, involves_child, agency, isa_ref, grade FROM incidents";
+
+/// Every row of the incidents table (withdrawn ones included), ascending by id.
 fn load_incident_rows(conn: &Connection) -> StoreResult<Vec<Incident>> {
-    let sql = "SELECT id, category, day, minute, time_precision, lon, lat, location_precision, \
-               involves_child, agency, isa_ref, grade FROM incidents ORDER BY id";
-    load_all(conn, "incidents", sql, 1, |c| {
+    incident_rows(conn, &format!("{SELECT_INCIDENT} ORDER BY id"), [])
+}
+
+/// The incident rows `sql` (a [`SELECT_INCIDENT`] query) selects.
+fn incident_rows(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<Incident>> {
+    load_matching(conn, "incidents", sql, params, 1, |c| {
         let minute_of_day: Option<u16> = c.get(3)?;
         if let Some(minute) = minute_of_day.filter(|m| *m >= MINUTES_PER_DAY) {
             return Err(c.corrupt(format!("minute {minute} is not below {MINUTES_PER_DAY}")));

@@ -66,6 +66,7 @@ pub(super) fn since(conn: &Connection, after: u64) -> StoreResult<ChangeSet> {
             "reference" => set.reference = true,
             "people" => set.people = true,
             "access" => set.access = true,
+            "incident_withdrawals" => set.incident_withdrawals = true,
             other => {
                 return Err(StoreError::Corrupt {
                     table: "changes",

@@ -76,7 +76,8 @@ pub(super) fn segment_checksum(
 pub(super) struct SegmentRow<'a> {
     /// The segment's id.
     pub id: i64,
-    file_id: i64,
+    /// The imported file the segment came from.
+    pub file_id: i64,
     rows: i64,
     min_id: i64,
     max_id: i64,

@@ -18,6 +18,7 @@ mod endpoints;
 mod equality;
 mod erasure;
 mod import;
+mod incident_cli;
 mod incremental;
 mod integrity;
 mod oracles;
