@@ -11,7 +11,7 @@ use crate::api::AppState;
 use crate::domain::Day;
 use crate::domain::PersonRef;
 use crate::domain::{Dataset, User};
-use crate::index::{IncidentIndex, IncidentInput, IncidentLayer, Snapshot, persist};
+use crate::index::{IncidentDelta, IncidentIndex, IncidentInput, IncidentLayer, Snapshot, persist};
 use crate::safeguards::audit::{AuditError, AuditEvent, AuditLog};
 use crate::safeguards::policy::POLICY_VERSION;
 use crate::safeguards::retention::expired;
@@ -51,6 +51,8 @@ pub struct FeedPosition {
     pub marker: u64,
     /// The largest incident segment id the snapshot holds.
     pub segment_cursor: u64,
+    /// The newest incident withdrawal the snapshot reflects (its sequence number, 0 for none).
+    pub withdrawal_cursor: u64,
     /// True when the served incident base is what the saved index file beside the store
     /// holds (read from it at start, or saved since): no save is due.
     pub base_saved: bool,
@@ -66,6 +68,9 @@ pub fn load_snapshot(
 ) -> Result<(Snapshot, FeedPosition), StoreError> {
     let seq = store.latest_change()?;
     let marker = store.change_marker()?;
+    // Before the load, like `seq`: a withdrawal committed during it is tombstoned afterwards
+    // (a tombstone of an incident the load already left out is ignored).
+    let withdrawal_cursor = latest_withdrawal(store)?;
     let (data, _) = store.load_kinds(&ChangeSet {
         incidents: false,
         ..ChangeSet::everything(0)
@@ -100,9 +105,27 @@ pub fn load_snapshot(
             seq,
             marker,
             segment_cursor,
+            withdrawal_cursor,
             base_saved,
         },
     ))
+}
+
+/// The newest incident withdrawal's sequence number (0 when none).
+fn latest_withdrawal(store: &dyn Store) -> Result<u64, StoreError> {
+    store.for_each_withdrawal_after(u64::MAX, &mut |_| {})
+}
+
+/// The index inputs of the incidents withdrawn after `cursor`, and the next cursor.
+fn withdrawn_after(
+    store: &dyn Store,
+    cursor: u64,
+) -> Result<(Vec<IncidentInput>, u64), StoreError> {
+    let mut withdrawn = Vec::new();
+    let next = store.for_each_withdrawal_after(cursor, &mut |batch| {
+        withdrawn.extend(crate::index::incident_inputs(&batch));
+    })?;
+    Ok((withdrawn, next))
 }
 
 /// The incident layer saved beside the store ([`persist`]) with the segment it stands at,
@@ -196,7 +219,12 @@ fn tend_save(
         return None;
     }
     position.base_saved = true;
-    let (store, layer, cursor) = (Arc::clone(store), layer.clone(), position.segment_cursor);
+    let (store, layer, cursor, withdrawal) = (
+        Arc::clone(store),
+        layer.clone(),
+        position.segment_cursor,
+        position.withdrawal_cursor,
+    );
     Some(tokio::spawn(crate::background::run(
         "index-save",
         move || {
@@ -206,8 +234,12 @@ fn tend_save(
                 let guard = store
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                save_target(guard.as_ref(), seq, cursor)?
+                save_target(guard.as_ref(), seq, cursor, withdrawal)
             };
+            // Logged here: the finished task's result is not read (save_layer logs its own).
+            let target = target.inspect_err(|e| {
+                tracing::warn!(error = ?e, "cannot save the incident index: the store's fingerprint cannot be read");
+            })?;
             let Some((path, at)) = target else {
                 return Ok(());
             };
@@ -217,19 +249,27 @@ fn tend_save(
 }
 
 /// Where and as what to save a layer served at change `seq` with incident segments up to
-/// `cursor`: `None` for a store without a place for it or opened read-only.
+/// `cursor` and withdrawals up to `withdrawal`: `None` for a store without a place for it or
+/// opened read-only, and when an incident was withdrawn since (the fingerprint leaves it out
+/// while the layer still holds it: the tombstone's merge saves again).
 fn save_target(
     store: &dyn Store,
     seq: u64,
     cursor: u64,
+    withdrawal: u64,
 ) -> Result<Option<(std::path::PathBuf, persist::SavedAt)>, SaveError> {
     let Some(path) = store.saved_index_path().filter(|_| !store.is_read_only()) else {
         return Ok(None);
     };
+    let fingerprint = store.incidents_fingerprint(cursor)?;
+    // After the fingerprint: a withdrawal between the two reads is seen here.
+    if latest_withdrawal(store)? != withdrawal {
+        return Ok(None);
+    }
     let at = persist::SavedAt {
         seq,
         segment_cursor: cursor,
-        fingerprint: store.incidents_fingerprint(cursor)?,
+        fingerprint,
     };
     Ok(Some((path, at)))
 }
@@ -279,8 +319,9 @@ pub struct Update {
     pub changed: ChangeSet,
     /// Those kinds' records (the rest empty).
     pub data: Dataset,
-    /// Incidents of the segments imported since (when the incidents are not reloaded whole).
-    pub run: Vec<IncidentInput>,
+    /// Incidents of the segments stored since and incidents withdrawn since (when the
+    /// incidents are not reloaded whole).
+    pub incidents: IncidentDelta,
     /// The users, when they changed.
     pub users: Option<Vec<(String, User)>>,
     /// The position after this update.
@@ -310,23 +351,33 @@ pub fn fetch_update(store: &dyn Store, at: FeedPosition) -> Result<Option<Update
     } else {
         None
     };
-    let (data, cursor_then) = store.load_kinds(&changed)?;
-    let (run, segment_cursor) = if changed.incidents {
-        (Vec::new(), cursor_then)
-    } else if changed.incident_segments {
-        run_after_segment(store, at.segment_cursor)?
+    // Read before a whole reload (which leaves them out): see `load_snapshot`.
+    let (withdrawn, withdrawal_cursor) = if changed.incident_withdrawals || changed.incidents {
+        withdrawn_after(store, at.withdrawal_cursor)?
     } else {
-        (Vec::new(), at.segment_cursor)
+        (Vec::new(), at.withdrawal_cursor)
+    };
+    let (data, cursor_then) = store.load_kinds(&changed)?;
+    let (incidents, segment_cursor) = if changed.incidents {
+        (IncidentDelta::default(), cursor_then)
+    } else {
+        let (added, cursor) = if changed.incident_segments {
+            run_after_segment(store, at.segment_cursor)?
+        } else {
+            (Vec::new(), at.segment_cursor)
+        };
+        (IncidentDelta { added, withdrawn }, cursor)
     };
     Ok(Some(Update {
         changed,
         data,
-        run,
+        incidents,
         users,
         position: FeedPosition {
             seq,
             marker,
             segment_cursor,
+            withdrawal_cursor,
             // A whole reload of the incidents builds a new base.
             base_saved: at.base_saved && !changed.incidents,
         },
@@ -483,8 +534,9 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
         if !same_pieces(&served.pieces().0, &base_before) {
             position.base_saved = false;
         }
-        // Saved only between merges: mid-merge the taken runs overlap the new chunks.
-        if merging.is_none() && !served.merging() {
+        // Saved only between merges (mid-merge the taken runs overlap the new chunks) and
+        // without tombstones (the saved pieces would hold the withdrawn incidents again).
+        if merging.is_none() && !served.merging() && served.tombstones() == 0 {
             saving = tend_save(&store, &served, &mut position, saving);
         }
         tokio::time::sleep(RELOAD_POLL).await;
@@ -497,7 +549,7 @@ fn apply(state: &AppState, update: Update) {
     let Update {
         changed,
         data,
-        run,
+        incidents,
         users,
         ..
     } = update;
@@ -505,11 +557,14 @@ fn apply(state: &AppState, update: Update) {
         state.replace_users(users.iter().cloned().collect());
     }
     let started = Instant::now();
-    let next = state.snapshot().with_changes(&changed, data, &run, users);
+    let next = state
+        .snapshot()
+        .with_changes(&changed, data, &incidents, users);
     tracing::info!(
         data_version = next.data_version,
         incidents_reloaded = changed.incidents,
-        incidents_added = run.len(),
+        incidents_added = incidents.added.len(),
+        incidents_withdrawn = incidents.withdrawn.len(),
         reference = changed.reference,
         people = changed.people,
         users = changed.access,

@@ -7,7 +7,8 @@ use crate::domain::{
     LonLat, Provenance, Role, TimePrecision,
 };
 use crate::store::{
-    ImportBatch, ImportFile, ImportedIncident, NewUser, SourceAttributes, SqliteStore,
+    ImportBatch, ImportFile, ImportedIncident, IncidentCorrection, NewUser, SourceAttributes,
+    SqliteStore, WithdrawalNote,
 };
 
 fn incident(id: u64, k: u64) -> Incident {
@@ -94,8 +95,8 @@ fn an_import_is_read_back_as_its_own_rows_only() {
     assert!(update.changed.incident_segments);
     assert!(!(update.changed.incidents || update.changed.people || update.changed.access));
     // Only the new rows, not the 50 already served; nothing else loaded.
-    assert_eq!(update.run.len(), 30);
-    assert!(update.run.iter().all(|i| i.id.get() >= 1_001));
+    assert_eq!(update.incidents.added.len(), 30);
+    assert!(update.incidents.added.iter().all(|i| i.id.get() >= 1_001));
     assert!(update.data.incidents.is_empty() && update.data.people.is_empty());
     assert!(update.users.is_none());
     // Applied once: the next poll finds nothing, and a second import reads only its own.
@@ -103,8 +104,8 @@ fn an_import_is_read_back_as_its_own_rows_only() {
     assert!(fetch_update(&store, at).unwrap().is_none());
     import(&mut store, "b.csv", 5_001, 10);
     let second = fetch_update(&store, at).unwrap().unwrap();
-    assert_eq!(second.run.len(), 10);
-    assert!(second.run.iter().all(|i| i.id.get() >= 5_001));
+    assert_eq!(second.incidents.added.len(), 10);
+    assert!(second.incidents.added.iter().all(|i| i.id.get() >= 5_001));
     // A re-import stores nothing new and changes nothing.
     import(&mut store, "a-again.csv", 1_001, 30);
     assert!(fetch_update(&store, second.position).unwrap().is_none());
@@ -134,7 +135,12 @@ fn applying_an_import_adds_a_run_and_moves_the_data_version_while_a_user_keeps_i
     let (snapshot, _) = load_snapshot(&store, 7).unwrap();
     import(&mut store, "a.csv", 1_001, 30);
     let update = fetch_update(&store, position).unwrap().unwrap();
-    let next = snapshot.with_changes(&update.changed, update.data, &update.run, update.users);
+    let next = snapshot.with_changes(
+        &update.changed,
+        update.data,
+        &update.incidents,
+        update.users,
+    );
     assert_eq!(next.incidents.len(), 80);
     assert_eq!(next.incidents.runs(), 1);
     assert_eq!(next.data_version, 8);
@@ -143,7 +149,7 @@ fn applying_an_import_adds_a_run_and_moves_the_data_version_while_a_user_keeps_i
     assert!(Arc::ptr_eq(&next.boundaries, &snapshot.boundaries));
     store.add_user(&user("late")).unwrap();
     let users = fetch_update(&store, update.position).unwrap().unwrap();
-    let after = next.with_changes(&users.changed, users.data, &users.run, users.users);
+    let after = next.with_changes(&users.changed, users.data, &users.incidents, users.users);
     assert_eq!(after.data_version, 8);
     assert_eq!(after.users.len(), 1);
     assert_eq!(after.incidents.runs(), 1);
@@ -160,14 +166,19 @@ fn incidents_written_as_rows_reload_the_incidents_whole() {
     let update = fetch_update(&store, position).unwrap().unwrap();
     assert!(update.changed.incidents);
     assert_eq!(update.data.incidents.len(), 60);
-    assert!(update.run.is_empty());
+    assert!(update.incidents.is_empty());
 }
 
 /// Saves the layer `snapshot` serves at `position`, as the server's background save does.
 fn save(store: &SqliteStore, snapshot: &Snapshot, position: FeedPosition) {
-    let (path, at) = save_target(store, position.seq.unwrap(), position.segment_cursor)
-        .unwrap()
-        .expect("a store on disk has a place for its index");
+    let (path, at) = save_target(
+        store,
+        position.seq.unwrap(),
+        position.segment_cursor,
+        position.withdrawal_cursor,
+    )
+    .unwrap()
+    .expect("a store on disk has a place for its index");
     save_layer(&path, at, &snapshot.incidents).unwrap();
 }
 
@@ -272,4 +283,142 @@ fn a_saved_index_is_not_used_once_the_stored_incidents_are_rewritten_or_differ()
     let (served_now, at) = load_snapshot(&store, 1).unwrap();
     assert!(!at.base_saved);
     assert_eq!(served(&served_now), (31, 0, 0));
+}
+
+fn note() -> WithdrawalNote {
+    WithdrawalNote {
+        reason: "recorded in error by the source agency".to_owned(),
+        actor: "analyst".to_owned(),
+        at: "2026-12-07T10:00:00.000Z".to_owned(),
+    }
+}
+
+/// The counts of every finest cell of `snapshot` over the whole test area and period.
+fn all_counts(snapshot: &Snapshot) -> Vec<crate::index::CellCount> {
+    snapshot.incidents.cell_counts(&crate::index::CountQuery {
+        bbox: crate::domain::Bbox::from_coords(-3.0, 51.0, -2.0, 52.0).unwrap(),
+        res: crate::index::H3Res::finest(),
+        window: crate::domain::TimeWindow::new(
+            Day::from_days_since_epoch(19_000),
+            Day::from_days_since_epoch(20_000),
+        )
+        .unwrap(),
+        category: None,
+    })
+}
+
+#[test]
+fn withdrawals_and_amendments_are_read_as_tombstones_and_runs_and_served_as_a_fresh_load() {
+    let (mut store, _) = store_and_position();
+    import(&mut store, "a.csv", 1_001, 30);
+    let (snapshot, position) = load_snapshot(&store, 1).unwrap();
+    assert_eq!(snapshot.incidents.len(), 80);
+    // A row of the table, a row of a segment, and an amendment (moved and recategorised).
+    store
+        .withdraw_incidents(&[IncidentId::new(7), IncidentId::new(1_003)], &note())
+        .unwrap();
+    let amended = store
+        .amend_incident(
+            IncidentId::new(1_011),
+            &IncidentCorrection {
+                category: Some(Category::Robbery),
+                location: Some(LonLat::new(-2.55, 51.46).unwrap()),
+                day: None,
+            },
+            &note(),
+        )
+        .unwrap();
+    let update = fetch_update(&store, position).unwrap().unwrap();
+    assert!(update.changed.incident_withdrawals && update.changed.incident_segments);
+    assert!(!update.changed.incidents, "no whole reload");
+    let mut withdrawn: Vec<u64> = update
+        .incidents
+        .withdrawn
+        .iter()
+        .map(|i| i.id.get())
+        .collect();
+    withdrawn.sort_unstable();
+    assert_eq!(withdrawn, [7, 1_003, 1_011]);
+    assert_eq!(
+        update
+            .incidents
+            .added
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+        [amended.incident.id]
+    );
+    let next = snapshot.with_changes(&update.changed, update.data, &update.incidents, None);
+    assert_eq!(next.data_version, snapshot.data_version + 1);
+    assert_eq!(next.incidents.tombstones(), 3);
+    // Served exactly as a server starting now would serve the store.
+    let (fresh, _) = load_snapshot(&store, 1).unwrap();
+    assert_eq!(next.incidents.len(), 78);
+    assert_eq!(fresh.incidents.len(), 78);
+    assert_eq!(all_counts(&next), all_counts(&fresh));
+    // Read once: the next poll finds nothing.
+    assert!(fetch_update(&store, update.position).unwrap().is_none());
+}
+
+#[test]
+fn a_withdrawal_during_a_whole_reload_is_not_lost() {
+    let (mut store, position) = store_and_position();
+    // Rows written and a row withdrawn: the reload leaves it out, and the cursor moves past
+    // the withdrawal so it is not tombstoned twice.
+    store
+        .write_unchecked(&Dataset {
+            incidents: (51..=60).map(|k| incident(k, k)).collect(),
+            ..Dataset::default()
+        })
+        .unwrap();
+    store
+        .withdraw_incidents(&[IncidentId::new(55)], &note())
+        .unwrap();
+    let update = fetch_update(&store, position).unwrap().unwrap();
+    assert!(update.changed.incidents);
+    assert!(update.incidents.is_empty());
+    assert_eq!(update.data.incidents.len(), 59);
+    assert!(update.position.withdrawal_cursor > position.withdrawal_cursor);
+    assert!(fetch_update(&store, update.position).unwrap().is_none());
+}
+
+#[test]
+fn a_saved_index_is_written_only_when_it_reflects_every_withdrawal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    import(&mut store, "a.csv", 1_001, 30);
+    let (_, position) = load_snapshot(&store, 1).unwrap();
+    store
+        .withdraw_incidents(&[IncidentId::new(1_005)], &note())
+        .unwrap();
+    // The layer served at `position` still holds 1005: saving it under the new fingerprint
+    // would serve the withdrawn incident again after a restart.
+    assert!(
+        save_target(
+            &store,
+            position.seq.unwrap(),
+            position.segment_cursor,
+            position.withdrawal_cursor
+        )
+        .unwrap()
+        .is_none()
+    );
+    // Once applied and merged, it is saved, and a restart serves 29 from the file.
+    let (snapshot, _) = load_snapshot(&store, 1).unwrap();
+    let update = fetch_update(&store, position).unwrap().unwrap();
+    let mut next = snapshot.with_changes(&update.changed, update.data, &update.incidents, None);
+    assert_eq!(next.incidents.len(), 29);
+    let mut layer = next
+        .incidents
+        .begin_merge()
+        .unwrap_or(next.incidents.clone());
+    while let Some(step) = layer.merge_step() {
+        layer = layer.with_step(step).unwrap();
+    }
+    assert_eq!(layer.tombstones(), 0);
+    next.incidents = layer;
+    save(&store, &next, update.position);
+    let (warm, at) = load_snapshot(&store, 1).unwrap();
+    assert!(at.base_saved);
+    assert_eq!(served(&warm), (29, 0, 0));
 }

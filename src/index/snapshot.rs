@@ -108,22 +108,29 @@ impl Snapshot {
     }
 
     /// This snapshot with the kinds `changed` names replaced from `data` (loaded for those
-    /// kinds only, `Store::load_kinds`), `run` (incidents of newly imported segments, by id)
-    /// added to the incident layer, and `users` when given. The data version moves only when
-    /// incidents or reference layers changed.
+    /// kinds only, `Store::load_kinds`), the incidents of `delta` added to the incident layer
+    /// and its withdrawn ones tombstoned, and `users` when given. The data version moves only
+    /// when incidents or reference layers changed.
     #[must_use]
     pub fn with_changes(
         &self,
         changed: &ChangeSet,
         mut data: Dataset,
-        run: &[IncidentInput],
+        delta: &IncidentDelta,
         users: Option<Vec<(String, User)>>,
     ) -> Self {
         let mut next = self.clone();
         if changed.incidents {
+            // The store's reads skip withdrawn incidents: a whole reload has none to tombstone.
             next.incidents = IncidentLayer::build(&incident_inputs(&data.incidents));
-        } else if !run.is_empty() {
-            next.incidents = next.incidents.with_run(IncidentIndex::build(run));
+        } else {
+            if !delta.added.is_empty() {
+                next.incidents = next.incidents.with_run(IncidentIndex::build(&delta.added));
+            }
+            // After the run: an amendment's old row may be in it.
+            if !delta.withdrawn.is_empty() {
+                next.incidents = next.incidents.with_tombstones(&delta.withdrawn);
+            }
         }
         if changed.reference {
             let r = Reference::build(&mut data);
@@ -141,10 +148,28 @@ impl Snapshot {
         if let Some(users) = users {
             next.users = Arc::new(users.into_iter().collect());
         }
-        if changed.incidents || !run.is_empty() || changed.reference {
+        if changed.incidents || !delta.is_empty() || changed.reference {
             next.data_version += 1;
         }
         next
+    }
+}
+
+/// Incident changes read from the change feed since a snapshot: added by imports (and
+/// amendments), and withdrawn (with what they were indexed from, so the layer can tombstone
+/// them until its next merge).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentDelta {
+    /// Incidents of newly stored segments, by id.
+    pub added: Vec<IncidentInput>,
+    /// Incidents withdrawn since (some may never have been indexed: ignored then).
+    pub withdrawn: Vec<IncidentInput>,
+}
+
+impl IncidentDelta {
+    /// True when nothing was added or withdrawn.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.withdrawn.is_empty()
     }
 }
 

@@ -443,7 +443,7 @@ pub trait Store: Send {
     /// Reads the kinds `kinds` names (the rest of the dataset is left empty; withdrawn
     /// incidents are skipped), in one read, and
     /// the largest incident segment id stored then (0 when none): the cursor from which
-    /// [`Self::incidents_after_segment`] reads the segments imported later.
+    /// [`Self::for_each_incident_after_segment`] reads the segments imported later.
     fn load_kinds(&self, kinds: &changes::ChangeSet) -> StoreResult<(Dataset, u64)>;
 
     /// Every stored incident but the withdrawn ones, in batches (the rows, then each segment)

@@ -387,3 +387,107 @@ fn a_running_server_reads_past_withdrawals_in_the_change_feed() {
     assert!(status.success(), "{log}");
     assert!(!log.contains("background job failed"), "{log}");
 }
+
+/// The incidents the map counts for one day, at res 5 over the world, as `headers` sees them.
+fn counted_on(app: &crate::support::TestApp, headers: &[(String, String)], day: &str) -> u64 {
+    let reply = app.get_headers(
+        &format!("/api/v1/hexagons?res=5&bbox=-180,-90,180,90&from={day}&to={day}"),
+        headers,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["count"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_running_server_stops_counting_a_withdrawn_incident_and_counts_an_amended_one_on_its_new_day() {
+    let dir = private_demo();
+    let d = dir.path();
+    let out = ok(&cli(
+        d,
+        &[
+            "user",
+            "add",
+            "--name",
+            "map-reader",
+            "--role",
+            "vru_analyst",
+        ],
+    ));
+    let token = out.lines().last().unwrap().trim().to_owned();
+    let headers = [("Authorization".to_owned(), format!("Bearer {token}"))];
+    // Two located incidents known to the day, on days other than the amendment's target.
+    let target_day = "2024-02-29";
+    let picked: Vec<Incident> = stored_incidents(d)
+        .into_iter()
+        .filter(|i| {
+            i.location.is_some()
+                && i.time.precision == saferplaces::domain::TimePrecision::Day
+                && i.time.day.to_string() != target_day
+        })
+        .take(2)
+        .collect();
+    let (gone, moved) = (&picked[0], &picked[1]);
+    let app = spawn_serve(d, |_| {});
+    let gone_day = gone.time.day.to_string();
+    let moved_day = moved.time.day.to_string();
+    let before =
+        [&gone_day, &moved_day, &target_day.to_owned()].map(|day| counted_on(&app, &headers, day));
+    assert!(before[0] >= 1 && before[1] >= 1);
+
+    ok(&cli(
+        d,
+        &[
+            "incident",
+            "withdraw",
+            "--id",
+            &gone.id.to_string(),
+            "--reason",
+            REASON,
+            "--by",
+            "x",
+        ],
+    ));
+    ok(&cli(
+        d,
+        &[
+            "incident",
+            "amend",
+            "--id",
+            &moved.id.to_string(),
+            "--date",
+            target_day,
+            "--reason",
+            REASON,
+            "--by",
+            "x",
+        ],
+    ));
+    let expected = |same_day: bool| {
+        if same_day {
+            // Both picked on one day: that day loses two.
+            [before[0] - 2, before[1] - 2, before[2] + 1]
+        } else {
+            [before[0] - 1, before[1] - 1, before[2] + 1]
+        }
+    };
+    let want = expected(gone_day == moved_day);
+    let now = |app: &crate::support::TestApp| {
+        [&gone_day, &moved_day, &target_day.to_owned()].map(|day| counted_on(app, &headers, day))
+    };
+    wait_until("the withdrawal and the amendment on the map", || {
+        now(&app) == want
+    });
+    // The tombstones are merged away in the background and the index saved; a restart
+    // serves the same counts (from the saved index or the store).
+    let (status, log) = app.stop();
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("background job failed"), "{log}");
+    let app = spawn_serve(d, |_| {});
+    assert_eq!(now(&app), want);
+    app.stop();
+}
