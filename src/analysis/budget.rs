@@ -30,11 +30,16 @@ use tracking_allocator::{
 
 /// The global allocator that attributes allocations to accounts: set it in a binary with
 /// `#[global_allocator] static ALLOCATOR: Allocator = allocator();`, then call [`install`].
-pub type Allocator = tracking_allocator::Allocator<std::alloc::System>;
+///
+/// Over jemalloc rather than glibc's malloc (issue 15, point 2): at 10M incidents glibc kept
+/// the memory freed by an import's merge steps in its per-thread arenas (a server at 429 MB
+/// steady peaked at 928 MB and stayed there), where jemalloc returns much of it (about 340 MB
+/// steady, 711 MB peak, 512 MB after; `docs/BENCHMARKS.md`).
+pub type Allocator = tracking_allocator::Allocator<tikv_jemallocator::Jemalloc>;
 
-/// The [`Allocator`] over the system allocator, for a `#[global_allocator]` static.
+/// The [`Allocator`] over jemalloc, for a `#[global_allocator]` static.
 pub const fn allocator() -> Allocator {
-    Allocator::system()
+    Allocator::from_allocator(tikv_jemallocator::Jemalloc)
 }
 
 /// Accounts open at once at most; [`Account::open`] beyond them returns an unmeasured account.

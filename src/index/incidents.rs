@@ -915,6 +915,18 @@ impl IncidentIndex {
         self.day_events_after(0, from, to, out);
     }
 
+    /// How many events [`Self::day_events_after`] hands over at most (incidents known to the
+    /// day in the window), so a caller can size its buffer once.
+    pub fn day_events_after_count(&self, skip: usize, from: Day, to: Day) -> usize {
+        let (lo, hi) = (from.days_since_epoch(), to.days_since_epoch());
+        let days = &self.levels[LEVELS - 1].days;
+        days.iter()
+            .zip(&self.cat_flags)
+            .skip(skip)
+            .filter(|&(&d, &flags)| d >= lo && d <= hi && flags & MONTH_FLAG == 0)
+            .count()
+    }
+
     /// As [`Self::day_events`], for the incidents at positions `skip..` only (see
     /// [`Self::position_of`]).
     pub fn day_events_after(&self, skip: usize, from: Day, to: Day, out: &mut Vec<DayEvent>) {

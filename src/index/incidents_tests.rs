@@ -254,3 +254,23 @@ proptest! {
         prop_assert_eq!(index.cell_counts(&q), brute_counts(&inputs, &q));
     }
 }
+
+#[test]
+fn the_day_event_count_is_what_day_events_hands_over() {
+    let inputs = random_incidents(3_000, 17);
+    let index = IncidentIndex::build(&inputs);
+    let (first, last) = index.day_range().expect("incidents");
+    let span = last.days_since_epoch() - first.days_since_epoch();
+    for (from, to) in [
+        (first, last),
+        (first, first.plus_days(span / 3)),
+        (last.minus_days(span / 4), last),
+        (last, first),
+    ] {
+        for skip in [0, 1, 1_000, 3_000] {
+            let mut out = Vec::new();
+            index.day_events_after(skip, from, to, &mut out);
+            assert_eq!(index.day_events_after_count(skip, from, to), out.len());
+        }
+    }
+}
