@@ -24,7 +24,10 @@ TOKEN=$("$B" user add --name ab-bench --role vru_analyst --data-dir "$WORK/data"
 serve() { # $1 binary, $2 tile cache MB
   SAFERPLACES_TILE_CACHE_MB=$2 "$1" serve --data-dir "$WORK/data" --addr 127.0.0.1:$PORT > "$WORK/serve.log" 2>&1 &
   echo $! > "$WORK/pid"
-  until curl -sf http://127.0.0.1:$PORT/health >/dev/null; do sleep 0.05; done
+  until curl -sf http://127.0.0.1:$PORT/health >/dev/null; do
+    kill -0 "$(cat "$WORK/pid")" 2>/dev/null || { echo "$1 did not start:"; tail -3 "$WORK/serve.log"; exit 1; }
+    sleep 0.05
+  done
 }
 stop() { kill "$(cat "$WORK/pid")"; wait "$(cat "$WORK/pid")" 2>/dev/null; }
 
