@@ -111,6 +111,28 @@ fn actor(by: Option<String>) -> anyhow::Result<String> {
         .context("--by: name who decided (no login name is set in USER or LOGNAME)")
 }
 
+/// The note of a withdrawal or amendment, the store opened for it and the audit log. The
+/// reason stays in the store with the withdrawal, which the audit record names by number:
+/// like a review's rationale, free text is kept out of the audit log. The log is opened
+/// before the write, so a log that cannot be written refuses it.
+fn open_for(
+    dir: DataDirArg,
+    reason: String,
+    by: Option<String>,
+    operation: &'static str,
+) -> anyhow::Result<(WithdrawalNote, SqliteStore, audit::AuditLog)> {
+    let s = data_dir_settings(dir)?;
+    let note = WithdrawalNote {
+        reason,
+        actor: actor(by)?,
+        at: audit::rfc3339_millis(std::time::SystemTime::now()),
+    };
+    let store = SqliteStore::open(&s.data_dir)?;
+    store.writable(operation)?;
+    let log = open_audit(&s)?;
+    Ok((note, store, log))
+}
+
 /// `saferplaces incident withdraw`.
 fn withdraw(
     dir: DataDirArg,
@@ -118,18 +140,7 @@ fn withdraw(
     reason: String,
     by: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let s = data_dir_settings(dir)?;
-    let note = WithdrawalNote {
-        reason,
-        actor: actor(by)?,
-        at: audit::rfc3339_millis(std::time::SystemTime::now()),
-    };
-    let mut store = SqliteStore::open(&s.data_dir)?;
-    store.writable("withdraw incidents")?;
-    // The reason stays in the store with the withdrawal, which the audit record names by
-    // number: like a review's rationale, free text is kept out of the audit log.
-    // Opened before the write, so a log that cannot be written refuses it.
-    let log = open_audit(&s)?;
+    let (note, mut store, log) = open_for(dir, reason, by, "withdraw incidents")?;
     let incident_ids: Vec<IncidentId> = ids.iter().copied().map(IncidentId::new).collect();
     let seqs = store.withdraw_incidents(&incident_ids, &note)?;
     let mut e = cli_event(audit::AuditEventType::Alteration, "admin");
@@ -157,15 +168,7 @@ fn amend(
     reason: String,
     by: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let s = data_dir_settings(dir)?;
-    let note = WithdrawalNote {
-        reason,
-        actor: actor(by)?,
-        at: audit::rfc3339_millis(std::time::SystemTime::now()),
-    };
-    let mut store = SqliteStore::open(&s.data_dir)?;
-    store.writable("amend an incident")?;
-    let log = open_audit(&s)?;
+    let (note, mut store, log) = open_for(dir, reason, by, "amend an incident")?;
     let amended = store.amend_incident(IncidentId::new(id), correction, &note)?;
     let new_id = amended.incident.id.get();
     let mut e = cli_event(audit::AuditEventType::Alteration, "admin");

@@ -1288,6 +1288,21 @@ fn write_incidents(conn: &Connection, incidents: &[Incident]) -> StoreResult<u64
     Ok(inserted)
 }
 
+/// The blob in column `at` of a row of `incident_segments` (id `segment`).
+pub(super) fn segment_blob<'r>(
+    row: &'r Row<'_>,
+    at: usize,
+    segment: i64,
+    context: &'static str,
+) -> StoreResult<&'r [u8]> {
+    let blob = row.get_ref(at).map_err(db(context))?;
+    blob.as_blob().map_err(|e| StoreError::Corrupt {
+        table: "incident_segments",
+        row: segment.to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// Every id held in `incident_segments`, ascending.
 fn segment_ids(conn: &Connection) -> StoreResult<Vec<u64>> {
     let context = "reading stored incident ids";
@@ -1298,12 +1313,7 @@ fn segment_ids(conn: &Connection) -> StoreResult<Vec<u64>> {
     let mut ids = Vec::new();
     while let Some(row) = rows.next().map_err(db(context))? {
         let segment: i64 = row.get(0).map_err(db(context))?;
-        let blob = row.get_ref(1).map_err(db(context))?;
-        let bytes = blob.as_blob().map_err(|e| StoreError::Corrupt {
-            table: "incident_segments",
-            row: segment.to_string(),
-            reason: e.to_string(),
-        })?;
+        let bytes = segment_blob(row, 1, segment, context)?;
         ids.extend(super::segment::decode_ids(segment, bytes)?);
     }
     ids.sort_unstable();

@@ -147,12 +147,7 @@ fn locate(conn: &Connection, id: u64) -> StoreResult<Option<Place>> {
     let mut rows = stmt.query([key]).map_err(db(context))?;
     while let Some(row) = rows.next().map_err(db(context))? {
         let segment: i64 = row.get(0).map_err(db(context))?;
-        let blob = row.get_ref(1).map_err(db(context))?;
-        let bytes = blob.as_blob().map_err(|e| StoreError::Corrupt {
-            table: "incident_segments",
-            row: segment.to_string(),
-            reason: e.to_string(),
-        })?;
+        let bytes = super::segment_blob(row, 1, segment, context)?;
         if holds_id(segment, bytes, id)? {
             return Ok(Some(Place::Segment(segment)));
         }
