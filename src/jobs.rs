@@ -351,8 +351,11 @@ pub fn fetch_update(store: &dyn Store, at: FeedPosition) -> Result<Option<Update
     } else {
         None
     };
-    // Read before a whole reload (which leaves them out): see `load_snapshot`.
-    let (withdrawn, withdrawal_cursor) = if changed.incident_withdrawals || changed.incidents {
+    // Before a whole reload, which leaves them out, only the cursor is read: see
+    // `load_snapshot`.
+    let (withdrawn, withdrawal_cursor) = if changed.incidents {
+        (Vec::new(), latest_withdrawal(store)?)
+    } else if changed.incident_withdrawals {
         withdrawn_after(store, at.withdrawal_cursor)?
     } else {
         (Vec::new(), at.withdrawal_cursor)

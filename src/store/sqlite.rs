@@ -1369,22 +1369,35 @@ fn write_segments(
     let order: Vec<usize> = keys.iter().map(|&(_, at)| at).collect();
     drop(keys);
     let encoder = super::segment::SegmentEncoder::new(incidents)?;
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO incident_segments (file_id, rows, min_id, max_id, ids, data, checksum) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(db(context))?;
     for positions in order.chunks(super::segment::SEGMENT_ROWS) {
         let seg = encoder.encode(positions)?;
-        let (rows, min_id, max_id) = (
-            seg.rows as i64,
-            sql_id(seg.min_id, context)?,
-            sql_id(seg.max_id, context)?,
-        );
-        // Written with the segment, in its transaction, and verified on every load.
-        let checksum =
-            integrity::segment_checksum(rows, file_id, min_id, max_id, &seg.ids, &seg.data);
+        insert_segment(conn, &seg, file_id, context)?;
+        written.stored += seg.rows as u64;
+        written.unlocated += seg.unlocated;
+        written.outside_area += seg.outside_area;
+    }
+    Ok(written)
+}
+
+/// Inserts the encoded segment `seg` of file `file_id` with its checksum (written with the
+/// segment, in its transaction, and verified on every load); returns the segment's id.
+pub(super) fn insert_segment(
+    conn: &Connection,
+    seg: &super::segment::EncodedSegment,
+    file_id: i64,
+    context: &'static str,
+) -> StoreResult<i64> {
+    let (rows, min_id, max_id) = (
+        i64::try_from(seg.rows).unwrap_or(i64::MAX),
+        sql_id(seg.min_id, context)?,
+        sql_id(seg.max_id, context)?,
+    );
+    let checksum = integrity::segment_checksum(rows, file_id, min_id, max_id, &seg.ids, &seg.data);
+    conn.prepare_cached(
+        "INSERT INTO incident_segments (file_id, rows, min_id, max_id, ids, data, checksum) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut stmt| {
         stmt.execute(params![
             file_id,
             rows,
@@ -1392,14 +1405,11 @@ fn write_segments(
             max_id,
             seg.ids,
             seg.data,
-            i64::from(checksum),
+            i64::from(checksum)
         ])
-        .map_err(db(context))?;
-        written.stored += seg.rows as u64;
-        written.unlocated += seg.unlocated;
-        written.outside_area += seg.outside_area;
-    }
-    Ok(written)
+    })
+    .map_err(db(context))?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// Inserts one incident with a prepared [`INSERT_INCIDENT`]; returns rows inserted (0 when the

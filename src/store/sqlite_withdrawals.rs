@@ -523,31 +523,8 @@ fn write_one_row_segment(
     row: &ImportedIncident,
     file_id: i64,
 ) -> StoreResult<i64> {
-    let context = "storing an amended incident";
     let seg = crate::store::segment::encode(&[row])?;
-    let (rows, min_id, max_id) = (
-        i64::try_from(seg.rows).unwrap_or(i64::MAX),
-        sql_id(seg.min_id, context)?,
-        sql_id(seg.max_id, context)?,
-    );
-    let checksum = integrity::segment_checksum(rows, file_id, min_id, max_id, &seg.ids, &seg.data);
-    conn.prepare_cached(
-        "INSERT INTO incident_segments (file_id, rows, min_id, max_id, ids, data, checksum) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            file_id,
-            rows,
-            min_id,
-            max_id,
-            seg.ids,
-            seg.data,
-            i64::from(checksum)
-        ])
-    })
-    .map_err(db(context))?;
-    Ok(conn.last_insert_rowid())
+    super::insert_segment(conn, &seg, file_id, "storing an amended incident")
 }
 
 /// [`crate::store::Store::for_each_withdrawal_after`], inside a read transaction: the table's

@@ -4,13 +4,12 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
 
 use saferplaces::domain::{Category, Incident};
 use serde_json::Value;
 
 use crate::erasure::load;
-use crate::support::{cli, private_demo, spawn_serve};
+use crate::support::{cli, private_demo, spawn_serve, wait_until};
 
 const REASON: &str = "recorded twice in error by the source agency";
 
@@ -323,15 +322,6 @@ fn withdraw_and_amend_change_what_is_served_are_audited_and_refusals_write_nothi
     );
     // The store still passes its own check.
     ok(&cli(d, &["check", "--full"]));
-}
-
-/// Polls `done` every 50 ms until it holds; fails after 60 s (a bound, not a timing claim).
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} never happened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -6,11 +6,10 @@
 //! import 19.5 s. These tests check the structure (what is rebuilt), not the time.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{TestApp, cli_ok, private_demo, spawn_serve};
+use crate::support::{TestApp, cli_ok, private_demo, spawn_serve, wait_until};
 
 fn serve(dir: &Path) -> TestApp {
     spawn_serve(dir, |_| {})
@@ -33,15 +32,6 @@ fn add_user(dir: &Path, name: &str) -> Vec<(String, String)> {
 
 fn health(app: &TestApp) -> Value {
     app.get("/health").json()
-}
-
-/// Polls `done` every 50 ms until it holds; fails after 60 s (a bound, not a timing claim).
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} never happened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -412,3 +412,12 @@ impl Drop for TestApp {
         let _ = self.child.wait();
     }
 }
+
+/// Polls `done` every 50 ms until it holds; fails after 60 s (a bound, not a timing claim).
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
