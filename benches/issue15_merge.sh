@@ -68,6 +68,11 @@ PY
 SPID=$(cat "$WORK/pid")
 rss() { awk "/$1/ {print int(\$2 / 1024)}" /proc/$SPID/status; }
 steady_rss=$(rss VmRSS)
+# Resident memory every 0.2 s from here on, for the timeline printed at the end.
+timeline_start=$(date -u +%H:%M:%S.%N)
+( start=$(date +%s.%N); while kill -0 "$SPID" 2>/dev/null; do
+    echo "$(echo "$(date +%s.%N) - $start" | bc) $(rss VmRSS) $(rss RssAnon)"; sleep 0.2; done ) > "$WORK/rss.txt" 2>/dev/null &
+sampler=$!
 echo 5 > /proc/$SPID/clear_refs 2>/dev/null || echo "cannot reset the peak (VmHWM is since start)"
 before=$(curl -sf http://127.0.0.1:$PORT/health | python3 -c 'import json,sys; print(json.load(sys.stdin)["data_version"])')
 t0=$(date +%s.%N)
@@ -85,4 +90,8 @@ wait $watcher
 load after "$SECONDS_"
 peak_rss=$(rss VmHWM)
 echo "resident memory: steady $steady_rss MB, peak during the import and merge $peak_rss MB ($(echo "scale=2; $peak_rss / $steady_rss" | bc) x), after $(rss VmRSS) MB"
+kill $sampler 2>/dev/null
+echo "resident memory over time (second since $timeline_start UTC: largest sample, MB, (anonymous)):"
+awk '{ s = int($1); if (!(s in m) || $2 > m[s]) { m[s] = $2; a[s] = $3 } if (s > last) last = s }
+     END { line = ""; for (i = 0; i <= last; i++) if (i in m) line = line sprintf(" %d:%d(%d)", i, m[i], a[i]); print line }' "$WORK/rss.txt" | fold -s -w 120
 grep -a "incident runs merged\|memory\|calibrated" "$WORK/serve.log" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-200

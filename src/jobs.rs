@@ -11,7 +11,9 @@ use crate::api::AppState;
 use crate::domain::Day;
 use crate::domain::PersonRef;
 use crate::domain::{Dataset, User};
-use crate::index::{IncidentDelta, IncidentIndex, IncidentInput, IncidentLayer, Snapshot, persist};
+use crate::index::{
+    IncidentDelta, IncidentIndex, IncidentInput, IncidentLayer, RunPieces, Snapshot, persist,
+};
 use crate::safeguards::audit::{AuditError, AuditEvent, AuditLog};
 use crate::safeguards::policy::POLICY_VERSION;
 use crate::safeguards::retention::expired;
@@ -78,12 +80,10 @@ pub fn load_snapshot(
     let (incidents, segment_cursor, base_saved) =
         if let Some((layer, saved)) = saved_layer(store, seq)? {
             // Segments imported after the index was saved are served as a run.
-            let (run, cursor) = run_after_segment(store, saved)?;
-            let layer = if run.is_empty() {
-                layer
-            } else {
-                layer.with_run(IncidentIndex::build(&run))
-            };
+            let (pieces, cursor) = run_after_segment(store, saved)?;
+            let layer = pieces
+                .into_iter()
+                .fold(layer, |layer, piece| layer.with_run(piece));
             (layer, cursor, true)
         } else {
             // Incidents stream in batches into the index's inputs (40 bytes each), so the full
@@ -300,16 +300,13 @@ fn save_layer(
 fn run_after_segment(
     store: &dyn Store,
     cursor: u64,
-) -> Result<(Vec<IncidentInput>, u64), StoreError> {
-    // Sized from the segments' row counts up front: growing by doubling would hold up to three
-    // times the run at the last copy (a segment imported meanwhile only grows it).
+) -> Result<(Vec<IncidentIndex>, u64), StoreError> {
+    // Indexed piece by piece while it is read, sized from the segments' row counts up front
+    // (a segment imported meanwhile only makes the last piece larger).
     let expected = store.incident_rows_after_segment(cursor)?;
-    let mut run = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-    let next = store.for_each_incident_after_segment(cursor, &mut |batch| {
-        run.extend(crate::index::incident_inputs(&batch));
-    })?;
-    run.sort_unstable_by_key(|i| i.id.get());
-    Ok((run, next))
+    let mut pieces = RunPieces::new(usize::try_from(expected).unwrap_or(usize::MAX));
+    let next = store.for_each_incident_after_segment(cursor, &mut |batch| pieces.push(&batch))?;
+    Ok((pieces.finish(), next))
 }
 
 /// What changed in the store since a feed position, read from it.
@@ -505,11 +502,12 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
                 };
                 let read_peak = account.peak();
                 let next = update.position;
-                // Built here, off the runtime's workers: a large import's run takes a while.
+                // Read, indexed and applied here, off the runtime's workers: a large import's
+                // run takes a while.
                 let ((), account) = crate::analysis::budget::measure(|_| apply(&served, update));
                 tracing::info!(
-                    read_peak_bytes = read_peak,
-                    build_peak_bytes = account.peak(),
+                    read_and_index_peak_bytes = read_peak,
+                    apply_peak_bytes = account.peak(),
                     "memory of the update"
                 );
                 Ok((Some(next), report))
@@ -560,14 +558,20 @@ fn apply(state: &AppState, update: Update) {
         state.replace_users(users.iter().cloned().collect());
     }
     let started = Instant::now();
+    let (added, pieces, withdrawn) = (
+        incidents.added_rows(),
+        incidents.added.len(),
+        incidents.withdrawn.len(),
+    );
     let next = state
         .snapshot()
-        .with_changes(&changed, data, &incidents, users);
+        .with_changes(&changed, data, incidents, users);
     tracing::info!(
         data_version = next.data_version,
         incidents_reloaded = changed.incidents,
-        incidents_added = incidents.added.len(),
-        incidents_withdrawn = incidents.withdrawn.len(),
+        incidents_added = added,
+        added_pieces = pieces,
+        incidents_withdrawn = withdrawn,
         reference = changed.reference,
         people = changed.people,
         users = changed.access,

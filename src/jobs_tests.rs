@@ -95,8 +95,14 @@ fn an_import_is_read_back_as_its_own_rows_only() {
     assert!(update.changed.incident_segments);
     assert!(!(update.changed.incidents || update.changed.people || update.changed.access));
     // Only the new rows, not the 50 already served; nothing else loaded.
-    assert_eq!(update.incidents.added.len(), 30);
-    assert!(update.incidents.added.iter().all(|i| i.id.get() >= 1_001));
+    assert_eq!(update.incidents.added_rows(), 30);
+    assert!(
+        update
+            .incidents
+            .added_ids()
+            .iter()
+            .all(|i| i.get() >= 1_001)
+    );
     assert!(update.data.incidents.is_empty() && update.data.people.is_empty());
     assert!(update.users.is_none());
     // Applied once: the next poll finds nothing, and a second import reads only its own.
@@ -104,8 +110,14 @@ fn an_import_is_read_back_as_its_own_rows_only() {
     assert!(fetch_update(&store, at).unwrap().is_none());
     import(&mut store, "b.csv", 5_001, 10);
     let second = fetch_update(&store, at).unwrap().unwrap();
-    assert_eq!(second.incidents.added.len(), 10);
-    assert!(second.incidents.added.iter().all(|i| i.id.get() >= 5_001));
+    assert_eq!(second.incidents.added_rows(), 10);
+    assert!(
+        second
+            .incidents
+            .added_ids()
+            .iter()
+            .all(|i| i.get() >= 5_001)
+    );
     // A re-import stores nothing new and changes nothing.
     import(&mut store, "a-again.csv", 1_001, 30);
     assert!(fetch_update(&store, second.position).unwrap().is_none());
@@ -135,12 +147,7 @@ fn applying_an_import_adds_a_run_and_moves_the_data_version_while_a_user_keeps_i
     let (snapshot, _) = load_snapshot(&store, 7).unwrap();
     import(&mut store, "a.csv", 1_001, 30);
     let update = fetch_update(&store, position).unwrap().unwrap();
-    let next = snapshot.with_changes(
-        &update.changed,
-        update.data,
-        &update.incidents,
-        update.users,
-    );
+    let next = snapshot.with_changes(&update.changed, update.data, update.incidents, update.users);
     assert_eq!(next.incidents.len(), 80);
     assert_eq!(next.incidents.runs(), 1);
     assert_eq!(next.data_version, 8);
@@ -149,7 +156,7 @@ fn applying_an_import_adds_a_run_and_moves_the_data_version_while_a_user_keeps_i
     assert!(Arc::ptr_eq(&next.boundaries, &snapshot.boundaries));
     store.add_user(&user("late")).unwrap();
     let users = fetch_update(&store, update.position).unwrap().unwrap();
-    let after = next.with_changes(&users.changed, users.data, &users.incidents, users.users);
+    let after = next.with_changes(&users.changed, users.data, users.incidents, users.users);
     assert_eq!(after.data_version, 8);
     assert_eq!(after.users.len(), 1);
     assert_eq!(after.incidents.runs(), 1);
@@ -326,16 +333,8 @@ fn withdrawals_and_amendments_are_read_as_tombstones_and_runs_and_served_as_a_fr
         .collect();
     withdrawn.sort_unstable();
     assert_eq!(withdrawn, [7, 1_003, 1_011]);
-    assert_eq!(
-        update
-            .incidents
-            .added
-            .iter()
-            .map(|i| i.id)
-            .collect::<Vec<_>>(),
-        [amended.incident.id]
-    );
-    let next = snapshot.with_changes(&update.changed, update.data, &update.incidents, None);
+    assert_eq!(update.incidents.added_ids(), [amended.incident.id]);
+    let next = snapshot.with_changes(&update.changed, update.data, update.incidents, None);
     assert_eq!(next.data_version, snapshot.data_version + 1);
     assert_eq!(next.incidents.tombstones(), 3);
     // Served exactly as a server starting now would serve the store.
@@ -393,7 +392,7 @@ fn a_saved_index_is_written_only_when_it_reflects_every_withdrawal() {
     // Once applied and merged, it is saved, and a restart serves 29 from the file.
     let (snapshot, _) = load_snapshot(&store, 1).unwrap();
     let update = fetch_update(&store, position).unwrap().unwrap();
-    let mut next = snapshot.with_changes(&update.changed, update.data, &update.incidents, None);
+    let mut next = snapshot.with_changes(&update.changed, update.data, update.incidents, None);
     assert_eq!(next.incidents.len(), 29);
     let mut layer = next
         .incidents

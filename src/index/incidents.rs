@@ -887,6 +887,11 @@ impl IncidentIndex {
         self.ids.len()
     }
 
+    /// Ids of the located incidents, in index order.
+    pub fn ids(&self) -> impl Iterator<Item = IncidentId> + '_ {
+        (0..self.ids.len()).map(|i| self.ids.get(i))
+    }
+
     /// True when no incident is indexed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -24,4 +24,4 @@ pub use boundaries::BoundaryIndex;
 pub use incident_layer::{IncidentLayer, MAX_RUNS, MergeStep, Taken, chunk_target};
 pub use incidents::{CellCount, CountQuery, H3Res, IncidentHit, IncidentIndex, IncidentInput};
 pub use layers::{LineLayer, PointLayer};
-pub use snapshot::{IncidentDelta, Snapshot, incident_inputs};
+pub use snapshot::{IncidentDelta, PIECE_MIN_ROWS, RunPieces, Snapshot, incident_inputs};

@@ -51,17 +51,19 @@ pub struct Snapshot {
 
 /// The index inputs of `incidents` (in the order given).
 pub fn incident_inputs(incidents: &[Incident]) -> Vec<IncidentInput> {
-    incidents
-        .iter()
-        .map(|i| IncidentInput {
-            id: i.id,
-            location: i.location.map(|l| l.point),
-            day: i.time.day,
-            category: i.category,
-            involves_child: i.involves_child,
-            day_known: i.time.precision != TimePrecision::Month,
-        })
-        .collect()
+    incidents.iter().map(input_of).collect()
+}
+
+/// What the incident index reads of one incident.
+fn input_of(i: &Incident) -> IncidentInput {
+    IncidentInput {
+        id: i.id,
+        location: i.location.map(|l| l.point),
+        day: i.time.day,
+        category: i.category,
+        involves_child: i.involves_child,
+        day_known: i.time.precision != TimePrecision::Month,
+    }
 }
 
 impl Snapshot {
@@ -116,16 +118,17 @@ impl Snapshot {
         &self,
         changed: &ChangeSet,
         mut data: Dataset,
-        delta: &IncidentDelta,
+        delta: IncidentDelta,
         users: Option<Vec<(String, User)>>,
     ) -> Self {
         let mut next = self.clone();
+        let moved = changed.incidents || !delta.is_empty() || changed.reference;
         if changed.incidents {
             // The store's reads skip withdrawn incidents: a whole reload has none to tombstone.
             next.incidents = IncidentLayer::build(&incident_inputs(&data.incidents));
         } else {
-            if !delta.added.is_empty() {
-                next.incidents = next.incidents.with_run(IncidentIndex::build(&delta.added));
+            for piece in delta.added {
+                next.incidents = next.incidents.with_run(piece);
             }
             // After the run: an amendment's old row may be in it.
             if !delta.withdrawn.is_empty() {
@@ -148,7 +151,7 @@ impl Snapshot {
         if let Some(users) = users {
             next.users = Arc::new(users.into_iter().collect());
         }
-        if changed.incidents || !delta.is_empty() || changed.reference {
+        if moved {
             next.data_version += 1;
         }
         next
@@ -158,10 +161,11 @@ impl Snapshot {
 /// Incident changes read from the change feed since a snapshot: added by imports (and
 /// amendments), and withdrawn (with what they were indexed from, so the layer can tombstone
 /// them until its next merge).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct IncidentDelta {
-    /// Incidents of newly stored segments, by id.
-    pub added: Vec<IncidentInput>,
+    /// Incidents of newly stored segments, indexed piece by piece as they were read
+    /// ([`RunPieces`]): each added incident in one piece, each piece a run of the layer.
+    pub added: Vec<IncidentIndex>,
     /// Incidents withdrawn since (some may never have been indexed: ignored then).
     pub withdrawn: Vec<IncidentInput>,
 }
@@ -169,7 +173,105 @@ pub struct IncidentDelta {
 impl IncidentDelta {
     /// True when nothing was added or withdrawn.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.withdrawn.is_empty()
+        self.added_rows() == 0 && self.withdrawn.is_empty()
+    }
+
+    /// Ids of the located incidents added, ascending.
+    pub fn added_ids(&self) -> Vec<crate::domain::IncidentId> {
+        let mut ids: Vec<_> = self.added.iter().flat_map(IncidentIndex::ids).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Incidents added, located or not.
+    pub fn added_rows(&self) -> usize {
+        self.added.iter().map(|p| p.len() + p.unlocated()).sum()
+    }
+}
+
+/// Fewest incidents in one piece of [`RunPieces`] (two store segments).
+pub const PIECE_MIN_ROWS: usize = 131_072;
+
+/// The incidents an update adds, indexed while they are read (issue 15, point 2: peak memory
+/// during an update): the store hands them over a segment at a time, and every
+/// [`Self::piece_rows`] of them become one index, so the update holds at most one piece's
+/// inputs (40 bytes each, and the build's sort keys and columns, about 100 bytes each at the
+/// build's peak) beside the pieces already built (about 25 bytes each). A whole import read
+/// into one list and built at once held about 100 bytes per incident together: 1.38M rows
+/// took 82 MB to read and 60 MB more to build.
+///
+/// At most [`super::incident_layer::MAX_RUNS`] pieces are made (more only when the store
+/// grew after its rows were counted), so the pieces go into the layer as runs without being
+/// folded together when it had none.
+#[derive(Debug)]
+pub struct RunPieces {
+    piece_rows: usize,
+    inputs: Vec<IncidentInput>,
+    pieces: Vec<IncidentIndex>,
+}
+
+impl RunPieces {
+    /// Pieces for about `expected_rows` incidents: one when they are at most twice
+    /// [`PIECE_MIN_ROWS`], else up to `MAX_RUNS` of at least `PIECE_MIN_ROWS` each.
+    pub fn new(expected_rows: usize) -> Self {
+        let piece_rows =
+            PIECE_MIN_ROWS.max(expected_rows.div_ceil(super::incident_layer::MAX_RUNS));
+        let piece_rows = if expected_rows <= 2 * PIECE_MIN_ROWS {
+            expected_rows.max(1)
+        } else {
+            piece_rows
+        };
+        Self {
+            piece_rows,
+            // Reserved once, but never more than a million rows on the store's word alone.
+            inputs: Vec::with_capacity(piece_rows.min(expected_rows).min(1 << 20)),
+            pieces: Vec::new(),
+        }
+    }
+
+    /// Pieces of `piece_rows` incidents each (tests: many pieces from few incidents).
+    #[cfg(test)]
+    pub(crate) fn with_piece_rows(piece_rows: usize) -> Self {
+        Self {
+            piece_rows: piece_rows.max(1),
+            inputs: Vec::new(),
+            pieces: Vec::new(),
+        }
+    }
+
+    /// The incidents of a piece (the last may hold fewer, or more when the store grew).
+    pub fn piece_rows(&self) -> usize {
+        self.piece_rows
+    }
+
+    /// Takes in the next incidents read, building a piece whenever one is full.
+    pub fn push(&mut self, incidents: &[Incident]) {
+        self.push_inputs(incidents.iter().map(input_of));
+    }
+
+    /// As [`Self::push`], for incidents already turned into the index's inputs.
+    pub fn push_inputs(&mut self, inputs: impl IntoIterator<Item = IncidentInput>) {
+        for input in inputs {
+            self.inputs.push(input);
+            if self.inputs.len() >= self.piece_rows {
+                self.build_piece();
+            }
+        }
+    }
+
+    fn build_piece(&mut self) {
+        if !self.inputs.is_empty() {
+            // By id, as a whole load reads them, whatever order the segments came in.
+            self.inputs.sort_unstable_by_key(|i| i.id.get());
+            self.pieces.push(IncidentIndex::build(&self.inputs));
+            self.inputs.clear();
+        }
+    }
+
+    /// The pieces, the last one built from what is left.
+    pub fn finish(mut self) -> Vec<IncidentIndex> {
+        self.build_piece();
+        self.pieces
     }
 }
 
@@ -224,3 +326,7 @@ impl Reference {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "run_pieces_tests.rs"]
+mod run_pieces_tests;
