@@ -8,7 +8,7 @@
 # Prints each run and the median requests/s, p50 and p99 per binary and phase, and B/A.
 #
 # Usage: A=/tmp/saferplaces-old B=target/release/saferplaces STORE=/tmp/b10m OHA=oha \
-#        [ROUNDS=4 CONNS=50 SECONDS=10] benches/issue15_tiles_ab.sh
+#        [ROUNDS=4 CONNS=50 SECONDS=10 INDEX_B=/tmp/other/incidents.index] benches/issue15_tiles_ab.sh
 set -u
 : "${A:?set A to the baseline binary}" "${B:?set B to the binary under test}" "${STORE:?set STORE}"
 OHA=${OHA:-oha}; ROUNDS=${ROUNDS:-4}; CONNS=${CONNS:-50}; SECONDS_=${SECONDS:-10}
@@ -21,8 +21,15 @@ export SAFERPLACES_GEODATA_DIR=${SAFERPLACES_GEODATA_DIR:-$ROOT/geodata} SAFERPL
   SAFERPLACES_EQUALITY_MONTHLY=off RUST_LOG=warn SAFERPLACES_AUDIT_DIR=$WORK/audit
 TOKEN=$("$B" user add --name ab-bench --role vru_analyst --data-dir "$WORK/data" 2>/dev/null | tail -1)
 
+# INDEX_B: another saved index (incidents.index) of the same store for B, e.g. one cut into
+# other chunks; B then serves a copy of the store with that file beside it.
+if [ -n "${INDEX_B:-}" ]; then
+  cp -a "$WORK/data" "$WORK/data_b" && cp "$INDEX_B" "$WORK/data_b/incidents.index"
+fi
 serve() { # $1 binary, $2 tile cache MB
-  SAFERPLACES_TILE_CACHE_MB=$2 "$1" serve --data-dir "$WORK/data" --addr 127.0.0.1:$PORT > "$WORK/serve.log" 2>&1 &
+  dir=$WORK/data
+  if [ "$1" = "$B" ] && [ -n "${INDEX_B:-}" ]; then dir=$WORK/data_b; fi
+  SAFERPLACES_TILE_CACHE_MB=$2 "$1" serve --data-dir "$dir" --addr 127.0.0.1:$PORT > "$WORK/serve.log" 2>&1 &
   echo $! > "$WORK/pid"
   until curl -sf http://127.0.0.1:$PORT/health >/dev/null; do
     kill -0 "$(cat "$WORK/pid")" 2>/dev/null || { echo "$1 did not start:"; tail -3 "$WORK/serve.log"; exit 1; }

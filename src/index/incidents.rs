@@ -1157,6 +1157,13 @@ fn build_level(cells10: &[u64], catday: &[u32], res: Resolution) -> Level {
         cell_seg.push(seg_cat.len() as u32);
         i = j;
     }
+    // Grown by doubling, so up to half of each would be slack for as long as the index is
+    // served (jemalloc shrinks a large allocation in place).
+    for v in [&mut point_start, &mut cell_seg, &mut seg_end] {
+        v.shrink_to_fit();
+    }
+    cells.shrink_to_fit();
+    seg_cat.shrink_to_fit();
 
     let centroids: Vec<[f64; 2]> = cells
         .iter()
