@@ -2,7 +2,8 @@
 //! throwaway cluster, what GIS tools see, and what the read-only GIS role may not read.
 //! Each test skips, saying why, when PostgreSQL or PostGIS is not installed.
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::pg_cluster::PgCluster;
 
@@ -315,13 +316,29 @@ fn serve_and_the_store_commands_refuse_while_the_database_url_is_set() {
         &["stats"],
         &["import", "police-street", "/nonexistent.csv"],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
             .args(args)
             .arg("--data-dir")
             .arg(dir.path())
             .env("SAFERPLACES_DATABASE_URL", "host=/nonexistent dbname=saferplaces")
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        // A server that starts anyway would run until stopped: stop it and fail, not hang.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "{args:?} ran on with SAFERPLACES_DATABASE_URL set: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(
