@@ -169,7 +169,10 @@ impl Drop for PgCluster {
     fn drop(&mut self) {
         let data = self.data();
         let _ = self
-            .tool("pg_ctl", &["-D", data.to_str().unwrap_or(""), "-m", "immediate", "stop"])
+            .tool(
+                "pg_ctl",
+                &["-D", data.to_str().unwrap_or(""), "-m", "immediate", "stop"],
+            )
             .output();
         // The directory itself goes with `self.dir`.
     }
@@ -196,7 +199,9 @@ fn server_bin() -> Option<PathBuf> {
 /// The share directory of the server whose binaries are in `bin` (extension control files
 /// are in its `extension/`): `pg_config --sharedir` when present, else Debian's layout.
 fn sharedir(bin: &Path) -> PathBuf {
-    if let Ok(out) = Command::new(bin.join("pg_config")).arg("--sharedir").output()
+    if let Ok(out) = Command::new(bin.join("pg_config"))
+        .arg("--sharedir")
+        .output()
         && out.status.success()
     {
         return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
@@ -217,7 +222,10 @@ fn sharedir(bin: &Path) -> PathBuf {
 
 /// The `postgres` user's uid (`-u`) or gid (`-g`).
 fn id_of(flag: &str) -> u32 {
-    let out = Command::new("id").args([flag, "postgres"]).output().unwrap();
+    let out = Command::new("id")
+        .args([flag, "postgres"])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "running as root needs the `postgres` system user (Debian's postgresql package creates it)"

@@ -109,7 +109,11 @@ fn a_changed_applied_migration_is_refused_naming_its_file_and_nothing_is_applied
         err.contains("migration migrations/postgres/0001_init.sql was applied with SHA-256 0000"),
         "{err}"
     );
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let applied: i64 = db
         .query_one("SELECT count(*) FROM schema_migrations", &[])
         .unwrap()
@@ -207,7 +211,10 @@ fn the_gis_role_reads_served_incidents_and_is_refused_every_person_level_table()
     assert_eq!(ids, [1, 4]);
     let (srid, month): (i32, String) = {
         let r = gis
-            .query_one("SELECT ST_SRID(geom), month::text FROM incidents WHERE id = 1", &[])
+            .query_one(
+                "SELECT ST_SRID(geom), month::text FROM incidents WHERE id = 1",
+                &[],
+            )
             .unwrap();
         (r.get(0), r.get(1))
     };
@@ -223,8 +230,18 @@ fn the_gis_role_reads_served_incidents_and_is_refused_every_person_level_table()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    for t in ["people", "links", "users", "cases", "person_equality", "stop_searches"] {
-        assert!(tables.iter().any(|x| x == t), "people.{t} missing: {tables:?}");
+    for t in [
+        "people",
+        "links",
+        "users",
+        "cases",
+        "person_equality",
+        "stop_searches",
+    ] {
+        assert!(
+            tables.iter().any(|x| x == t),
+            "people.{t} missing: {tables:?}"
+        );
     }
     let refused = |gis: &mut postgres::Client, sql: &str| {
         let err = gis.query(sql, &[]).expect_err(sql);
@@ -300,9 +317,15 @@ fn ogrinfo_lists_the_layers_with_their_geometry_types_and_reads_features() {
     let (ok, feature) = ogrinfo(&[&source, "incidents", "-fid", "1"]);
     assert!(ok, "{feature}");
     assert!(feature.contains("POINT (-2.5879 51.4545)"), "{feature}");
-    assert!(feature.contains("location (String) = On or near Park Street"), "{feature}");
+    assert!(
+        feature.contains("location (String) = On or near Park Street"),
+        "{feature}"
+    );
     let (_, route) = ogrinfo(&[&source, "routes", "-fid", "1"]);
-    assert!(route.contains("LINESTRING (-2.58 51.45,-2.55 51.5)"), "{route}");
+    assert!(
+        route.contains("LINESTRING (-2.58 51.45,-2.55 51.5)"),
+        "{route}"
+    );
     // The child's incident is not there for the GIS role.
     let (_, child) = ogrinfo(&[&source, "incidents", "-fid", "2"]);
     assert!(!child.contains("POINT"), "{child}");
@@ -320,7 +343,10 @@ fn serve_and_the_store_commands_refuse_while_the_database_url_is_set() {
             .args(args)
             .arg("--data-dir")
             .arg(dir.path())
-            .env("SAFERPLACES_DATABASE_URL", "host=/nonexistent dbname=saferplaces")
+            .env(
+                "SAFERPLACES_DATABASE_URL",
+                "host=/nonexistent dbname=saferplaces",
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
