@@ -71,7 +71,7 @@ pub enum Command {
         command: report::ReportCommand,
     },
     /// Apply the PostgreSQL migrations (migrations/postgres/) to the database named by
-    /// SAFERPLACES_DATABASE_URL and print what was applied. This release has PostgreSQL's
+    /// `SAFERPLACES_DATABASE_URL` and print what was applied. This release has PostgreSQL's
     /// schema only: no command serves or stores data there yet, and the embedded SQLite store
     /// migrates itself when opened.
     Migrate,

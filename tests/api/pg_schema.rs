@@ -352,7 +352,7 @@ fn serve_and_the_store_commands_refuse_while_the_database_url_is_set() {
             .spawn()
             .unwrap();
         // A server that starts anyway would run until stopped: stop it and fail, not hang.
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         while child.try_wait().unwrap().is_none() {
             if Instant::now() > deadline {
                 child.kill().unwrap();
