@@ -5,9 +5,12 @@
 -- read is enforced by the database, not by saferplaces' policy layer, which it bypasses.
 --
 -- * `saferplaces_gis` (NOLOGIN; grant it to the GIS team's login roles): USAGE on `public`,
---   SELECT on the reference layers, the imported files register and incidents; nothing in
---   `people` (not even USAGE, so a table added there later is refused too); not the change
---   feed, the duplicate links or the withdrawals' reasons and actors.
+--   SELECT on the reference layers and incidents; nothing in `people` (not even USAGE, so a
+--   table added there later is refused too); not the change feed, the duplicate links, the
+--   withdrawals' reasons and actors, or the imported files register, which also names the
+--   people and links files imported. Incidents are point-level data, as an analyst sees them:
+--   the role is for the partnership's analysts, never for publishing to the public, whose
+--   maps go through the disclosure control of the aggregate roles.
 -- * Incidents are filtered by row-level security for the GIS role exactly as the API filters
 --   them: an incident involving a child is never served as a point (only as coarsened counts,
 --   safeguards.md), and a withdrawn incident is not served at all. The policy reads the
@@ -34,8 +37,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA people FROM PUBLIC;
 
 -- The GIS role.
 GRANT USAGE ON SCHEMA public TO saferplaces_gis;
-GRANT SELECT ON incidents, places, schools, stops, routes, services, boundaries, imported_files
-    TO saferplaces_gis;
+GRANT SELECT ON incidents, places, schools, stops, routes, services, boundaries TO saferplaces_gis;
 GRANT SELECT (incident_id) ON incident_withdrawals TO saferplaces_gis;
 
 ALTER TABLE incidents ENABLE ROW LEVEL SECURITY;

@@ -254,8 +254,10 @@ fn the_gis_role_reads_served_incidents_and_is_refused_every_person_level_table()
     for t in &tables {
         refused(&mut gis, &format!("SELECT * FROM people.{t} LIMIT 1"));
     }
-    // Nor the feed, the withdrawals' reasons, or any write.
+    // Nor the feed, the import register (it names people files), the withdrawals' reasons, or
+    // any write.
     refused(&mut gis, "SELECT * FROM changes");
+    refused(&mut gis, "SELECT * FROM imported_files");
     refused(&mut gis, "SELECT reason, actor FROM incident_withdrawals");
     refused(&mut gis, "DELETE FROM incidents");
     // The application role sees every incident.
