@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use super::common::{DataDirArg, data_dir_settings, open_audit, out};
+use super::common::{DataDirArg, data_dir_settings, open_audit, open_store, out};
 use crate::safeguards::access_cli;
-use crate::store::SqliteStore;
 
 #[derive(clap::Subcommand)]
 pub enum CaseCommand {
@@ -30,7 +29,7 @@ pub(crate) fn run(command: CaseCommand) -> anyhow::Result<ExitCode> {
     } = command;
     let s = data_dir_settings(dir)?;
     let case_ref: crate::domain::CaseRef = case_ref.parse()?;
-    let mut store = SqliteStore::open(&s.data_dir)?;
+    let mut store = open_store(&s)?;
     store.writable("assign a case")?;
     let audit = open_audit(&s)?;
     let new = access_cli::assign_case(&mut store, &audit, &case_ref, &user)?;

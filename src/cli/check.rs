@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::common::{DataDirArg, data_dir_settings, out};
+use super::common::{DataDirArg, data_dir_settings, open_store, out, sqlite_only};
 use crate::store::SqliteStore;
 
 // No doc comment: the `check` variant's is the help text.
@@ -18,6 +18,7 @@ pub struct CheckArgs {
 /// `saferplaces check`.
 pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let s = data_dir_settings(args.dir)?;
+    sqlite_only(&s)?;
     // Checking must not create an empty store and call it sound.
     let file = s.data_dir.join(SqliteStore::FILE_NAME);
     anyhow::ensure!(
@@ -25,7 +26,7 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         "no store to check: {} does not exist",
         file.display()
     );
-    let report = SqliteStore::open(&s.data_dir)?.check(args.full)?;
+    let report = open_store(&s)?.check(args.full)?;
     for line in report.lines() {
         out(&line)?;
     }

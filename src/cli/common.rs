@@ -8,6 +8,7 @@ use anyhow::Context;
 use crate::config::{OsEnv, Overrides, Settings};
 use crate::safeguards::audit::{self, AuditLog};
 use crate::safeguards::audit_checkpoint;
+use crate::store::SqliteStore;
 
 /// The `--data-dir` option of every command that opens the store.
 #[derive(clap::Args, Clone, Default)]
@@ -71,4 +72,26 @@ pub(crate) fn cli_event(event_type: audit::AuditEventType, role: &str) -> audit:
 /// Unix seconds as RFC 3339 UTC.
 pub(crate) fn unix_rfc3339(seconds: u64) -> String {
     audit::rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
+/// Refuses to go on when `SAFERPLACES_DATABASE_URL` is set: this release has PostgreSQL's
+/// schema and migrations only, and a command that opened the SQLite store instead would let
+/// the operator believe the data went to PostgreSQL (issue 16).
+pub(crate) fn sqlite_only(settings: &Settings) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        settings.database_url.is_none(),
+        "SAFERPLACES_DATABASE_URL is set, but this release does not serve or store data in \
+         PostgreSQL yet: it has PostgreSQL's schema and migrations only (`saferplaces migrate`). \
+         Unset SAFERPLACES_DATABASE_URL to use the embedded SQLite store in {}; nothing was \
+         opened or changed",
+        settings.data_dir.display()
+    );
+    Ok(())
+}
+
+/// Opens the embedded SQLite store in the data directory, the only store this release serves
+/// from; refused while `SAFERPLACES_DATABASE_URL` is set ([`sqlite_only`]).
+pub(crate) fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
+    sqlite_only(settings)?;
+    Ok(SqliteStore::open(&settings.data_dir)?)
 }

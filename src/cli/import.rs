@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::common::{DataDirArg, open_audit, out, settings, sign_head};
+use super::common::{DataDirArg, open_audit, open_store, out, settings, sign_head};
 use crate::config::Settings;
 use crate::import::{
     FileSummary, ImportError, ImportKind, ImportOptions, ImportOutcome, Importer, SharingCheck,
@@ -18,7 +18,6 @@ use crate::import::{
 use crate::ingest::lsoa::LsoaCodeSets;
 use crate::ingest::report::{Progress, ProgressPoint};
 use crate::safeguards::sharing::Agreements;
-use crate::store::SqliteStore;
 
 // No doc comment: the `import` variant's is the help text.
 #[derive(clap::Args)]
@@ -67,7 +66,7 @@ pub(crate) fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let s = settings(None, args.dir.data_dir.clone())?;
     crate::telemetry::init(s.log_format);
     let opts = options(&s, args)?;
-    let mut store = SqliteStore::open(&s.data_dir)?;
+    let mut store = open_store(&s)?;
     // People and links are person-level: their collection is audited (S16).
     let audit = if args.kind.is_person_level() {
         // Refused before the audit log is opened, so the message says read-only.

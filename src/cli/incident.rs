@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::common::{DataDirArg, cli_event, data_dir_settings, open_audit, out};
+use super::common::{DataDirArg, cli_event, data_dir_settings, open_audit, open_store, out};
 use crate::domain::{Category, Day, IncidentId, LonLat};
 use crate::safeguards::audit;
 use crate::store::{IncidentCorrection, SqliteStore, Store, WithdrawalNote};
@@ -127,7 +127,7 @@ fn open_for(
         actor: actor(by)?,
         at: audit::rfc3339_millis(std::time::SystemTime::now()),
     };
-    let store = SqliteStore::open(&s.data_dir)?;
+    let store = open_store(&s)?;
     store.writable(operation)?;
     let log = open_audit(&s)?;
     Ok((note, store, log))

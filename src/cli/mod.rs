@@ -15,6 +15,7 @@ pub mod demo;
 pub mod equality;
 pub mod import;
 pub mod incident;
+pub mod migrate;
 pub mod openapi;
 pub mod reconcile;
 pub mod report;
@@ -69,6 +70,11 @@ pub enum Command {
         #[command(subcommand)]
         command: report::ReportCommand,
     },
+    /// Apply the PostgreSQL migrations (migrations/postgres/) to the database named by
+    /// `SAFERPLACES_DATABASE_URL` and print what was applied. This release has PostgreSQL's
+    /// schema only: no command serves or stores data there yet, and the embedded SQLite store
+    /// migrates itself when opened.
+    Migrate,
     /// Print the OpenAPI 3.1 document of the HTTP API, as a server serves it at
     /// /api/v1/openapi.json, naming the default address 127.0.0.1:8080 and the demo's
     /// boundary schemes.
@@ -133,6 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Incident { command } => incident::run(command),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Report { command } => report::run(command),
+        Command::Migrate => migrate::run(),
         Command::Openapi => openapi::run(),
         Command::Stats(args) => stats::run(args),
         Command::Check(args) => check::run(args),

@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use super::common::{DataDirArg, data_dir_settings, out};
+use super::common::{DataDirArg, data_dir_settings, open_store, out};
 use crate::ingest::reconcile::{ReconcileParams, likely_duplicates};
 use crate::safeguards::audit;
-use crate::store::{SqliteStore, Store};
+use crate::store::Store;
 
 // No doc comment: the `reconcile` variant's is the help text.
 #[derive(clap::Args)]
@@ -36,7 +36,7 @@ pub(crate) fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
         distance_m.is_finite() && distance_m > 0.0,
         "--distance-m must be a positive number"
     );
-    let mut store = SqliteStore::open(&s.data_dir)?;
+    let mut store = open_store(&s)?;
     store.writable("link likely duplicates")?;
     let data = store.load()?;
     let params = ReconcileParams {

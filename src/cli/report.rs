@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use super::common::{DataDirArg, data_dir_settings, out};
+use super::common::{DataDirArg, data_dir_settings, open_store, out};
 use crate::ingest::reconcile::incidents_against_individuals;
-use crate::store::{SqliteStore, Store};
+use crate::store::Store;
 
 #[derive(clap::Subcommand)]
 pub enum ReportCommand {
@@ -40,7 +40,7 @@ pub(crate) fn run(command: ReportCommand) -> anyhow::Result<ExitCode> {
         json,
     } = command;
     let s = data_dir_settings(dir)?;
-    let store = SqliteStore::open(&s.data_dir)?;
+    let store = open_store(&s)?;
     let data = store.load()?;
     let from = from.map_or(Ok(crate::domain::Day::MIN), |d| d.parse())?;
     let to = to.map_or(Ok(crate::domain::Day::MAX), |d| d.parse())?;

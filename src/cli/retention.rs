@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use super::common::{DataDirArg, data_dir_settings, open_audit, out, sign_head};
+use super::common::{DataDirArg, data_dir_settings, open_audit, open_store, out, sign_head};
 use crate::jobs::retention_sweep;
-use crate::store::SqliteStore;
 
 #[derive(clap::Subcommand)]
 pub enum RetentionCommand {
@@ -26,7 +25,7 @@ pub(crate) fn run(command: RetentionCommand) -> anyhow::Result<ExitCode> {
         Some(t) => t.parse()?,
         None => s.clock().today(),
     };
-    let mut store = SqliteStore::open(&s.data_dir)?;
+    let mut store = open_store(&s)?;
     store.writable("run the retention sweep")?;
     let audit = open_audit(&s)?;
     let report = retention_sweep(&mut store, &audit, today, s.retention_grace_days)?;

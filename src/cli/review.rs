@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::common::{DataDirArg, cli_event, data_dir_settings, open_audit, out};
+use super::common::{DataDirArg, cli_event, data_dir_settings, open_audit, open_store, out};
 use crate::domain::PersonRef;
 use crate::jobs::erase_and_record;
 use crate::safeguards::audit;
 use crate::safeguards::reviews::{Review, ReviewOutcome, check_review, review_ref};
-use crate::store::{SqliteStore, Store};
+use crate::store::Store;
 
 #[derive(clap::Subcommand)]
 pub enum ReviewCommand {
@@ -63,7 +63,7 @@ pub(crate) fn run(command: ReviewCommand) -> anyhow::Result<ExitCode> {
         decided_by,
         decided_at: audit::rfc3339_millis(std::time::SystemTime::now()),
     };
-    let mut store = SqliteStore::open(&s.data_dir)?;
+    let mut store = open_store(&s)?;
     store.writable("record a review")?;
     let Some(stored) = store.person(&person)? else {
         anyhow::bail!("--person {person}: no such person is stored");

@@ -7,12 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::common::{DataDirArg, data_dir_settings, open_audit, out, sign_head};
+use super::common::{DataDirArg, data_dir_settings, open_audit, open_store, out, sign_head};
 use crate::config::Settings;
 use crate::domain::PersonRef;
 use crate::safeguards::access_cli;
 use crate::safeguards::sharing::Agreements;
-use crate::store::SqliteStore;
 
 // No doc comment: the `sar` variant's is the help text.
 #[derive(clap::Args)]
@@ -48,8 +47,8 @@ fn subject_access(
     let person: PersonRef = raw_person
         .parse()
         .with_context(|| format!("--person {raw_person:?}"))?;
-    let store = SqliteStore::open(&s.data_dir)
-        .with_context(|| format!("opening the store in {}", s.data_dir.display()))?;
+    let store =
+        open_store(s).with_context(|| format!("opening the store in {}", s.data_dir.display()))?;
     let agreements = Agreements::load(&s.sharing_agreements)?;
     let log = open_audit(s)?;
     let produced_at = audit::rfc3339_millis(std::time::SystemTime::now());

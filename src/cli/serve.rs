@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::common::{open_audit, out, settings};
+use super::common::{open_audit, open_store, out, settings};
 use crate::api::AppState;
 use crate::config::Settings;
 use crate::index::Snapshot;
@@ -97,7 +97,7 @@ pub(crate) fn run_server(
     demo: Option<usize>,
     no_serve: bool,
 ) -> anyhow::Result<()> {
-    let mut store = SqliteStore::open(&settings.data_dir)
+    let mut store = open_store(&settings)
         .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
     if let Some(incidents) = demo {
         super::demo::ensure_demo_data(&settings, &mut store, incidents)?;

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::common::{DataDirArg, data_dir_settings, out};
-use crate::store::{SqliteStore, Store};
+use super::common::{DataDirArg, data_dir_settings, open_store, out};
+use crate::store::Store;
 
 // No doc comment: the `stats` variant's is the help text.
 #[derive(clap::Args)]
@@ -20,7 +20,7 @@ pub struct StatsArgs {
 /// `saferplaces stats`.
 pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
     let s = data_dir_settings(args.dir)?;
-    let store = SqliteStore::open(&s.data_dir)?;
+    let store = open_store(&s)?;
     // A damaged store is refused, not counted (issue 14, point 4).
     store
         .verify_at_start()

@@ -22,7 +22,7 @@ fn the_clap_definitions_are_consistent() {
 
 #[test]
 fn every_subcommand_parses_to_its_own_variant() {
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
         (
             &["serve", "--addr", "127.0.0.1:0"],
             |c| matches!(c, Command::Serve(a) if a.addr.as_deref() == Some("127.0.0.1:0")),
@@ -44,6 +44,7 @@ fn every_subcommand_parses_to_its_own_variant() {
             |c| matches!(c, Command::Sar(a) if a.person == "P0a1b2c3d" && a.json && a.html.is_none()),
         ),
         (&["openapi"], |c| matches!(c, Command::Openapi)),
+        (&["migrate"], |c| matches!(c, Command::Migrate)),
     ];
     for (args, expected) in cases {
         assert!(expected(&parse(args).command), "{args:?}");

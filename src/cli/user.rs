@@ -2,11 +2,13 @@
 
 use std::process::ExitCode;
 
-use super::common::{DataDirArg, cli_event, data_dir_settings, open_audit, out, unix_rfc3339};
+use super::common::{
+    DataDirArg, cli_event, data_dir_settings, open_audit, open_store, out, unix_rfc3339,
+};
 use crate::domain::Role;
 use crate::safeguards::audit;
 use crate::safeguards::tokens::{self, new_token, token_hash};
-use crate::store::{NewUser, SqliteStore, Store};
+use crate::store::{NewUser, Store};
 
 #[derive(clap::Subcommand)]
 pub enum UserCommand {
@@ -60,7 +62,7 @@ pub(crate) fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
             let s = data_dir_settings(dir)?;
             let role: Role = role.parse()?;
             anyhow::ensure!(role.assignable(), "role {role} cannot be given to a user");
-            let mut store = SqliteStore::open(&s.data_dir)?;
+            let mut store = open_store(&s)?;
             store.writable("add a user")?;
             let audit = open_audit(&s)?;
             let token = new_token()?;
@@ -84,7 +86,7 @@ pub(crate) fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::Revoke { dir, name } => {
             let s = data_dir_settings(dir)?;
-            let mut store = SqliteStore::open(&s.data_dir)?;
+            let mut store = open_store(&s)?;
             store.writable("revoke a token")?;
             let audit = open_audit(&s)?;
             let Some(user) = store.revoke_user(&name, tokens::unix_now_s())? else {

@@ -57,6 +57,24 @@ pub enum LogFormat {
     Json,
 }
 
+/// A PostgreSQL connection string (`SAFERPLACES_DATABASE_URL`), which may hold a password:
+/// its `Debug` form never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The connection string itself, for the driver only (never log it).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(<redacted>)")
+    }
+}
+
 /// Connection limits of the server (issue 14, point 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionSettings {
@@ -175,6 +193,9 @@ pub struct Settings {
     /// `SAFERPLACES_ANALYSIS_QUEUE` per class, default 64; `SAFERPLACES_ANALYSIS_MEMORY_MB` for
     /// all of them together, default 1024, one computation at most half of it).
     pub admission: AdmissionSettings,
+    /// `SAFERPLACES_DATABASE_URL`: a PostgreSQL database (issue 16). This release only
+    /// migrates it (`saferplaces migrate`); unset or empty, the embedded SQLite store is used.
+    pub database_url: Option<DatabaseUrl>,
 }
 
 /// Command-line overrides; `None` keeps the environment's or the default value.
@@ -380,6 +401,10 @@ impl Settings {
             PathBuf::from,
         );
         Ok(Self {
+            database_url: env
+                .var("SAFERPLACES_DATABASE_URL")
+                .filter(|u| !u.trim().is_empty())
+                .map(DatabaseUrl),
             admission,
             connections,
             sharing_agreements,
@@ -457,6 +482,25 @@ fn is_inside(path: &Path, dir: &Path) -> bool {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn the_database_url_is_read_and_never_shown_by_debug() {
+        let env = HashMap::from([(
+            "SAFERPLACES_DATABASE_URL",
+            "postgres://app:hunter22@db/saferplaces",
+        )]);
+        let s = Settings::load(&env, &Overrides::default()).unwrap();
+        let url = s.database_url.as_ref().unwrap();
+        assert_eq!(url.expose(), "postgres://app:hunter22@db/saferplaces");
+        assert!(!format!("{s:?}").contains("hunter22"));
+        let empty = HashMap::from([("SAFERPLACES_DATABASE_URL", " ")]);
+        assert!(
+            Settings::load(&empty, &Overrides::default())
+                .unwrap()
+                .database_url
+                .is_none()
+        );
+    }
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {

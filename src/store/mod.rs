@@ -1,4 +1,5 @@
-//! Storage behind one trait: the embedded SQLite store (default) now, PostgreSQL/PostGIS next.
+//! Storage behind one trait: the embedded SQLite store (default) now, PostgreSQL/PostGIS next
+//! (its schema and migrations are in [`postgres`]; it does not implement the trait yet).
 //!
 //! The trait is synchronous, like the rest of the core (style.md rule 2): the server calls it
 //! from `spawn_blocking`. Every write is one transaction: a batch is stored whole or not at
@@ -6,6 +7,7 @@
 
 pub mod cause;
 pub mod changes;
+pub mod postgres;
 pub mod segment;
 mod sqlite;
 

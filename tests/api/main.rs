@@ -22,6 +22,8 @@ mod incident_cli;
 mod incremental;
 mod integrity;
 mod oracles;
+mod pg_cluster;
+mod pg_schema;
 mod reviews;
 mod rules;
 mod safeguards;
