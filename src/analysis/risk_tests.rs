@@ -460,7 +460,7 @@ fn the_streamed_sample_is_the_events_with_the_smallest_hashes() {
         assert_eq!(total, all.len());
         all.sort_by_key(|e| sample_key(e, seed));
         all.truncate(max);
-        all.sort_unstable_by_key(|e| canonical(e));
+        all.sort_unstable_by_key(canonical);
         assert_eq!(sample, all, "max {max}, seed {seed}");
     }
     // At or under the cap, every selected event in its order.

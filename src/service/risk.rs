@@ -112,7 +112,8 @@ impl RiskCache {
     /// starting it when none runs. A queued calibration of the same category and as-of day for
     /// an older data version is replaced (the newer data supersede it), and at most
     /// [`PENDING_KEPT`] wait, so a stream of imports runs one calibration at a time, never one
-    /// per data version at once (at 10M incidents each holds a year of events and its pairs).
+    /// per data version at once (each holds up to `risk::calibration_bound_bytes`, about
+    /// 22 MiB, and takes seconds at 10M incidents).
     fn calibrate_in_background(self: &Arc<Self>, snap: &Arc<Snapshot>, key: CalibrationKey) {
         let start = {
             let mut queue = self
