@@ -146,21 +146,36 @@ fn a_queued_calibration_waits_with_the_newest_snapshot_and_lets_the_replaced_one
 /// about 2,000 km² (few close pairs, so the Knox run is quick): a base, two runs and a few
 /// hundred pending tombstones, as a server holds it between merges.
 fn year_layer(n: usize, as_of: Day, seed: u64) -> IncidentLayer {
+    year_layer_with(n, as_of, seed, false)
+}
+
+/// [`year_layer`], with near repeats when `repeats`: every fourth incident at the place of the
+/// one before it, a day later.
+fn year_layer_with(n: usize, as_of: Day, seed: u64, repeats: bool) -> IncidentLayer {
     use crate::domain::{CATEGORY_COUNT, IncidentId, LonLat};
     use crate::index::{IncidentIndex, IncidentInput};
     let mut state = seed;
     let mut next = move || crate::synthetic::rng::splitmix64(&mut state);
     let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
-    let rows: Vec<IncidentInput> = (0..n)
-        .map(|i| IncidentInput {
-            id: IncidentId::new(1 + i as u64),
-            location: LonLat::new(-3.0 + unit(next()) * 0.7, 51.3 + unit(next()) * 0.35).ok(),
-            day: as_of.minus_days((next() % 365) as u16),
-            category: Category::ALL[(next() % CATEGORY_COUNT as u64) as usize],
-            involves_child: next().is_multiple_of(5),
-            day_known: true,
-        })
-        .collect();
+    let mut rows: Vec<IncidentInput> = Vec::with_capacity(n);
+    for i in 0..n {
+        let row = match rows.last() {
+            Some(prev) if repeats && i % 4 == 3 && prev.day < as_of => IncidentInput {
+                id: IncidentId::new(1 + i as u64),
+                day: prev.day.plus_days(1),
+                ..*prev
+            },
+            _ => IncidentInput {
+                id: IncidentId::new(1 + i as u64),
+                location: LonLat::new(-3.0 + unit(next()) * 0.7, 51.3 + unit(next()) * 0.35).ok(),
+                day: as_of.minus_days((next() % 365) as u16),
+                category: Category::ALL[(next() % CATEGORY_COUNT as u64) as usize],
+                involves_child: next().is_multiple_of(5),
+                day_known: true,
+            },
+        };
+        rows.push(row);
+    }
     let (base, runs) = rows.split_at(n * 4 / 5);
     let (first, second) = runs.split_at(runs.len() / 2);
     let dead: Vec<IncidentInput> = rows.iter().step_by(997).copied().collect();
@@ -205,5 +220,35 @@ fn a_calibration_holds_the_same_memory_whatever_the_number_of_study_events() {
     assert!(
         small <= bound && large <= bound,
         "above the stated bound {bound}: {small}, {large}"
+    );
+}
+
+#[test]
+fn the_admission_estimate_covers_a_risk_layer_calibrated_and_projected_on_the_spot() {
+    // The estimate is the calibration's stated bound plus the projection's bytes per recent
+    // incident; measured with the tracking allocator on a year with near repeats (so bands
+    // are projected), what the layer held must be within it.
+    let as_of = Day::from_days_since_epoch(20_000);
+    let mut snap = (*snapshot(1)).clone();
+    snap.incidents = year_layer_with(300_000, as_of, 9, true);
+    let snap = Arc::new(snap);
+    let cache = Arc::new(RiskCache::default());
+    crate::analysis::budget::install();
+    let ((layer, current), account) = crate::analysis::budget::measure(|_| {
+        risk_result(&cache, &snap, None, as_of).expect("computed")
+    });
+    assert!(current);
+    assert!(!layer.bands.is_empty(), "{:?}", layer.warnings);
+    assert!(!layer.windows.is_empty());
+    let estimate = estimate_bytes(&snap, as_of);
+    eprintln!(
+        "risk layer peak {} bytes, estimate {estimate} ({} windows)",
+        account.peak(),
+        layer.windows.len()
+    );
+    assert!(
+        account.peak() <= estimate,
+        "peak {} above the estimate {estimate}",
+        account.peak()
     );
 }
