@@ -47,6 +47,10 @@
 //! are sums over pairs, and permutation r shuffles the days the same way in every pass, so
 //! the result is identical to a run that held every pair — only the time grows (R shuffles of
 //! n days per extra pass). [`KnoxResult::pair_passes`] and a warning say when it streamed.
+//! The risk layer's calibration passes a quarter of this budget
+//! (`risk::CALIBRATION_PAIR_BUDGET_BYTES`, 16 MiB), since it runs after every data update
+//! beside the server's steady memory; at its 30,000 sampled events that costs little time
+//! (figures there).
 //!
 //! One run holds, besides its input: at most the pair budget, at most 40 bytes per event
 //! (coordinates 16, days and permuted days 4, the grid at most 12, the sorted days of the

@@ -17,6 +17,18 @@
 //! the first of the month, which would fake same-day pairs. Places and days only: an event is
 //! a location and a day, never a person.
 //!
+//! # Memory
+//!
+//! A calibration holds at most [`calibration_bound_bytes`] (about 22 MiB with the default
+//! settings), whatever the number of incidents (issue 15, point 2): the study period streams
+//! past a [`StudySample`] (fed by `IncidentLayer::for_each_day_event`, which holds no event
+//! but the few tombstoned ones), the sample keeps at most [`MAX_STUDY_SAMPLE`] events, and the
+//! Knox run keeps at most [`CALIBRATION_PAIR_BUDGET_BYTES`] of close pairs, listing the rest in
+//! further passes with the same result. [`calibrate`] over a slice holds the same beside its
+//! input. Measured: 8.5 MB on 300,000 and on 600,000 study events spread over 2,000 km²
+//! (a unit test of `service::risk`), where reading them into a vector first held 15.7 and
+//! 22.9 MB.
+//!
 //! For aggregate roles, [`coarsen`] turns the windows into coarser cells and whole weeks and
 //! keeps a cell only when enough distinct incidents stand behind it (safeguards S21); the API
 //! then widens them to whole calendar months for an `as_of` snapped to the 1st
@@ -29,7 +41,8 @@ use serde::Serialize;
 
 use super::kde::to_bng;
 use super::knox::{
-    DistanceMetric, KnoxMode, KnoxSettings, RiskBand, SpaceTimePoint, knox, risk_windows,
+    DistanceMetric, KnoxMode, KnoxSettings, RiskBand, SpaceTimePoint, knox_with_pair_budget,
+    risk_windows,
 };
 use super::{AnalysisError, AnalysisResult, serialize_cell};
 use crate::domain::{Category, Day, DayEvent, LonLat};
@@ -145,38 +158,244 @@ pub const MIN_STUDY_INCIDENTS: usize = 20;
 /// p-values lose power, which at 30,000 incidents is still ample for a year of data.
 pub const MAX_STUDY_SAMPLE: usize = 30_000;
 
+/// Bytes of close pairs a calibration's Knox run keeps in memory before it lists them in
+/// passes ([`super::knox::knox_with_pair_budget`]; the result is the same for every budget):
+/// 16 MiB, about 1.9 million pairs. A year of the 10M-incident demo sampled to
+/// [`MAX_STUDY_SAMPLE`] holds about 8.5 million close pairs, so the calibration lists them in
+/// five passes instead of two under the 64 MiB of [`super::knox::PAIR_BUDGET_BYTES`]; the
+/// extra passes replay 99 shuffles of 30,000 days each, which cost little beside visiting the
+/// pairs: on 30,000 events with 9.6 million close pairs (release build, medians of five runs)
+/// 3.03 s in 6 passes against 3.05 s in 2, with a Knox peak of 17.5 MB against 67.8 MB
+/// (`ARCHITECTURE.md`, "Near-repeat calibration memory").
+pub const CALIBRATION_PAIR_BUDGET_BYTES: usize = 16 << 20;
+
+/// Heap bytes a calibration holds per sampled event at most, besides its pairs: the sample
+/// while it is drawn (a 64-bit key and the 24-byte event, 32 bytes, with room to grow to
+/// twice that), its planar positions (16) and points (24), and what the Knox run holds per
+/// event (40; `analysis::knox`, "Memory"), rounded up.
+const BYTES_PER_SAMPLED_EVENT: usize = 192;
+
+/// The most heap one calibration holds with `settings` (what [`calibrate`] and
+/// [`StudySample::calibrate`] allocate while they run, their input aside): the pair budget
+/// [`CALIBRATION_PAIR_BUDGET_BYTES`], [`BYTES_PER_SAMPLED_EVENT`] for each of at most
+/// [`MAX_STUDY_SAMPLE`] sampled events, the Knox run's permuted tables and gap lookup, and
+/// 64 KiB for the result. About 22 MiB with the default settings, whatever the number of
+/// incidents; a streamed read of the study period ([`StudySample::offer`] fed by
+/// `IncidentLayer::for_each_day_event`) adds only the pending tombstones of the period.
+pub fn calibration_bound_bytes(settings: &RiskSettings) -> usize {
+    let k = &settings.knox;
+    let tables = (k.permutations as usize)
+        .saturating_mul(k.space_bands as usize + 2)
+        .saturating_mul(k.time_bands as usize + 1)
+        .saturating_mul(8);
+    CALIBRATION_PAIR_BUDGET_BYTES
+        .saturating_add(MAX_STUDY_SAMPLE * BYTES_PER_SAMPLED_EVENT)
+        .saturating_add(tables)
+        .saturating_add(2 * (64 << 10))
+}
+
+/// An event kept by a [`StudySample`], with its sample key. Ordered by key, then by the
+/// event's canonical order, so the largest key kept is on top of the heap and equal keys
+/// (equal events, or a 64-bit collision) are broken by the event itself: which events are
+/// kept never depends on the order they come in.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    key: u64,
+    event: DayEvent,
+}
+
+impl Kept {
+    fn rank(&self) -> (u64, (Day, u64, u64, u8, bool)) {
+        (self.key, canonical(&self.event))
+    }
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank() == other.rank()
+    }
+}
+
+impl Eq for Kept {}
+
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+/// The kept events: in the order they came while there are at most `max`, then a heap of
+/// the `max` smallest keys.
+#[derive(Debug)]
+enum Sampled {
+    Arriving(Vec<Kept>),
+    Heap(std::collections::BinaryHeap<Kept>),
+}
+
+/// The study period's events of one calibration, drawn while they stream past: at most
+/// [`MAX_STUDY_SAMPLE`] of the events in the period and category (all of them when there are
+/// no more), chosen by a seeded hash of each event, so the same events give the same sample
+/// in any order. Holds the sample only (32 bytes an event, about 1 MB), never the period: at
+/// 10M incidents a year is 3.0M events, 72 MB as a vector (issue 15, point 2).
+///
+/// Feed it with [`Self::offer`] (events outside the period or category are skipped), then
+/// [`Self::calibrate`].
+#[derive(Debug)]
+pub struct StudySample {
+    settings: RiskSettings,
+    category: Option<Category>,
+    from: Day,
+    as_of: Day,
+    max: usize,
+    total: usize,
+    kept: Sampled,
+}
+
+impl StudySample {
+    /// An empty sample of the `study_days` up to `as_of` in `category` (all when `None`).
+    ///
+    /// # Errors
+    ///
+    /// As [`calibrate`].
+    pub fn new(
+        category: Option<Category>,
+        as_of: Day,
+        settings: &RiskSettings,
+    ) -> AnalysisResult<Self> {
+        check(settings)?;
+        Ok(Self::with_max(category, as_of, settings, MAX_STUDY_SAMPLE))
+    }
+
+    /// [`Self::new`] with at most `max` events kept, settings unchecked.
+    pub(crate) fn with_max(
+        category: Option<Category>,
+        as_of: Day,
+        settings: &RiskSettings,
+        max: usize,
+    ) -> Self {
+        Self {
+            settings: *settings,
+            category,
+            from: as_of.minus_days(settings.study_days.saturating_sub(1)),
+            as_of,
+            max,
+            total: 0,
+            kept: Sampled::Arriving(Vec::new()),
+        }
+    }
+
+    /// The first and last day of the study period: the days a reader streams.
+    pub fn period(&self) -> (Day, Day) {
+        (self.from, self.as_of)
+    }
+
+    /// Events of the period and category offered so far.
+    pub fn study_incidents(&self) -> usize {
+        self.total
+    }
+
+    /// Takes `e` into account: skipped when outside the period or category, else counted and
+    /// kept while its key is among the `max` smallest.
+    pub fn offer(&mut self, e: &DayEvent) {
+        if e.day < self.from || e.day > self.as_of || self.category.is_some_and(|c| e.category != c)
+        {
+            return;
+        }
+        self.total += 1;
+        let item = Kept {
+            key: sample_key(e, self.settings.knox.seed),
+            event: *e,
+        };
+        match &mut self.kept {
+            Sampled::Arriving(v) if v.len() < self.max => {
+                if v.len() == v.capacity() {
+                    // Doubling, but never past the cap.
+                    let room = v.len().max(1024).min(self.max - v.len());
+                    v.reserve_exact(room);
+                }
+                v.push(item);
+            }
+            Sampled::Arriving(v) => {
+                // One more than the cap: from now on only the smallest keys are kept (a heap
+                // built in place, no copy).
+                let mut heap = std::collections::BinaryHeap::from(std::mem::take(v));
+                push_smaller(&mut heap, item);
+                self.kept = Sampled::Heap(heap);
+            }
+            Sampled::Heap(heap) => push_smaller(heap, item),
+        }
+    }
+
+    /// The sample and the number of events offered in the period: in the order they came when
+    /// none was left out, else in the canonical order (day, position, category).
+    fn finish(self) -> (Vec<DayEvent>, usize) {
+        let sample = match self.kept {
+            Sampled::Arriving(v) => v.into_iter().map(|k| k.event).collect(),
+            Sampled::Heap(heap) => {
+                let mut v: Vec<DayEvent> = heap.into_iter().map(|k| k.event).collect();
+                v.sort_unstable_by_key(canonical);
+                v
+            }
+        };
+        (sample, self.total)
+    }
+
+    /// The calibration of the sample, with its events in the canonical order whatever order
+    /// they came in: the same as [`calibrate`] over the period's events in the canonical order
+    /// (as `IncidentLayer::day_events` gives them), bit for bit. Holds at most
+    /// [`calibration_bound_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As [`calibrate`].
+    pub fn calibrate(self) -> AnalysisResult<Calibration> {
+        let (category, as_of, settings) = (self.category, self.as_of, self.settings);
+        let (mut study, total) = self.finish();
+        // Equal keys are equal events, so an unstable sort gives one order.
+        study.sort_unstable_by_key(canonical);
+        calibrate_sample(&study, total, category, as_of, &settings)
+    }
+}
+
+/// Pushes `item` into `heap` (full) when its key is below the largest kept, dropping that.
+fn push_smaller(heap: &mut std::collections::BinaryHeap<Kept>, item: Kept) {
+    if let Some(mut top) = heap.peek_mut()
+        && item < *top
+    {
+        *top = item;
+    }
+}
+
 /// At most `max` of the events `study` selects (all of them, in order, when there are no more),
 /// chosen by a seeded hash of each event (so the same events give the same sample in any
 /// order), in one canonical order (day, position, category); with how many `study` selects.
-///
-/// Streams: it keeps the `max` smallest hashes seen in a heap, so a year of millions of events
-/// costs the sample's memory, not a copy of the study period (issue 15, point 2).
+/// A [`StudySample`] over a slice.
+#[cfg(test)]
 fn sample_study(
     events: &[DayEvent],
     study: impl Fn(&DayEvent) -> bool,
     max: usize,
     seed: u64,
-) -> (Vec<&DayEvent>, usize) {
-    let total = events.iter().filter(|e| study(e)).count();
-    if total <= max {
-        return (events.iter().filter(|e| study(e)).collect(), total);
+) -> (Vec<DayEvent>, usize) {
+    let settings = RiskSettings {
+        knox: KnoxSettings {
+            seed,
+            ..RiskSettings::default().knox
+        },
+        study_days: u16::MAX,
+        ..RiskSettings::default()
+    };
+    let mut sample = StudySample::with_max(None, Day::MAX, &settings, max);
+    for e in events.iter().filter(|e| study(e)) {
+        sample.offer(e);
     }
-    // The largest kept hash on top; equal hashes come from equal events (or a 64-bit
-    // collision), so which of them is kept does not change the sample's values.
-    let mut kept: std::collections::BinaryHeap<(u64, usize)> =
-        std::collections::BinaryHeap::with_capacity(max + 1);
-    for (i, e) in events.iter().enumerate().filter(|(_, e)| study(e)) {
-        let k = sample_key(e, seed);
-        if kept.len() < max {
-            kept.push((k, i));
-        } else if kept.peek().is_some_and(|&(top, _)| k < top) {
-            kept.pop();
-            kept.push((k, i));
-        }
-    }
-    let mut sample: Vec<&DayEvent> = kept.into_iter().map(|(_, i)| &events[i]).collect();
-    sample.sort_unstable_by_key(|e| canonical(e));
-    (sample, total)
+    sample.finish()
 }
 
 /// The seeded hash that decides whether an event is in the sample.
@@ -254,14 +473,34 @@ pub fn calibrate(
     as_of: Day,
     settings: &RiskSettings,
 ) -> AnalysisResult<Calibration> {
+    calibrate_capped(events, category, as_of, settings, MAX_STUDY_SAMPLE)
+}
+
+/// [`calibrate`] with at most `max` events tested.
+pub(crate) fn calibrate_capped(
+    events: &[DayEvent],
+    category: Option<Category>,
+    as_of: Day,
+    settings: &RiskSettings,
+    max: usize,
+) -> AnalysisResult<Calibration> {
     check(settings)?;
-    let from = as_of.minus_days(settings.study_days - 1);
-    let (study, study_incidents) = sample_study(
-        events,
-        |e| e.day >= from && e.day <= as_of && category.is_none_or(|c| e.category == c),
-        MAX_STUDY_SAMPLE,
-        settings.knox.seed,
-    );
+    let mut sample = StudySample::with_max(category, as_of, settings, max);
+    for e in events {
+        sample.offer(e);
+    }
+    let (study, total) = sample.finish();
+    calibrate_sample(&study, total, category, as_of, settings)
+}
+
+/// [`calibrate`] on the sample `study` of the `study_incidents` events of the period.
+fn calibrate_sample(
+    study: &[DayEvent],
+    study_incidents: usize,
+    category: Option<Category>,
+    as_of: Day,
+    settings: &RiskSettings,
+) -> AnalysisResult<Calibration> {
     let mut warnings = Vec::new();
     if study.len() < study_incidents {
         warnings.push(format!(
@@ -288,7 +527,7 @@ pub fn calibrate(
                 day: e.day,
             })
             .collect();
-        let result = knox(&points, &settings.knox)?;
+        let result = knox_with_pair_budget(&points, &settings.knox, CALIBRATION_PAIR_BUDGET_BYTES)?;
         warnings.extend(result.warnings.iter().cloned());
         let mut bands = result.elevated_bands(settings.alpha);
         let significant = bands.len();

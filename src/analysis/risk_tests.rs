@@ -376,8 +376,7 @@ fn a_calibration_with_more_close_pairs_than_the_budget_says_it_streamed_and_keep
             day: e.day,
         })
         .collect();
-    let whole = super::super::knox::knox_with_pair_budget(&points, &settings.knox, usize::MAX)
-        .expect("knox");
+    let whole = knox_with_pair_budget(&points, &settings.knox, usize::MAX).expect("knox");
     assert_eq!(whole.pair_passes, 1);
     let mut bands = whole.elevated_bands(settings.alpha);
     bands.retain(|b| b.knox_ratio >= settings.min_ratio);
@@ -457,15 +456,15 @@ fn the_streamed_sample_is_the_events_with_the_smallest_hashes() {
     let keep = |e: &DayEvent| e.involves_child;
     for (max, seed) in [(100, 1), (1_000, 7), (2_000, 42)] {
         let (sample, total) = sample_study(&events, keep, max, seed);
-        let mut all: Vec<&DayEvent> = events.iter().filter(|e| keep(e)).collect();
+        let mut all: Vec<DayEvent> = events.iter().filter(|e| keep(e)).copied().collect();
         assert_eq!(total, all.len());
         all.sort_by_key(|e| sample_key(e, seed));
         all.truncate(max);
-        all.sort_unstable_by_key(|e| canonical(e));
+        all.sort_unstable_by_key(canonical);
         assert_eq!(sample, all, "max {max}, seed {seed}");
     }
     // At or under the cap, every selected event in its order.
     let (sample, total) = sample_study(&events[..300], keep, 1_000, 1);
-    let all: Vec<&DayEvent> = events[..300].iter().filter(|e| keep(e)).collect();
+    let all: Vec<DayEvent> = events[..300].iter().filter(|e| keep(e)).copied().collect();
     assert_eq!((sample, total), (all.clone(), all.len()));
 }

@@ -78,9 +78,8 @@ async fn get_risk_windows(
             snap.data_version
         ),
         class: disclosure_class(auth.role),
-        // Per incident known to the day: its planar position and day, and the close pairs
-        // the calibration keeps (a few hundred bytes each on dense data).
-        estimate_bytes: estimate_bytes(&snap),
+        // A calibration's bounded memory and the projection's per recent incident.
+        estimate_bytes: estimate_bytes(&snap, as_of),
     };
     let body = state.admission.run(work, move || {
         let (layer, current) = risk_result(&cache, &snap, category, as_of)?;

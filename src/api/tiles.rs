@@ -532,7 +532,7 @@ async fn risk_analysis(
     let work = Work {
         key: format!("risk-layer|{version}|{category:?}|{as_of}"),
         class: key.class,
-        estimate_bytes: service::risk::estimate_bytes(snap),
+        estimate_bytes: service::risk::estimate_bytes(snap, as_of),
     };
     let snap = Arc::clone(snap);
     let layer = state

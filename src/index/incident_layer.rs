@@ -860,6 +860,64 @@ impl IncidentLayer {
         });
         out
     }
+
+    /// The events of [`Self::day_events`], handed to `f` one at a time in the order the
+    /// indexes hold them (the chunks in index order, then the runs), not in the canonical
+    /// order: a reader whose result must not depend on the layer's pieces sorts what it keeps
+    /// (the near-repeat calibration keeps a sample of at most
+    /// [`crate::analysis::risk::MAX_STUDY_SAMPLE`] and sorts that). Tombstoned incidents are
+    /// taken out as there, a multiset difference: for each tombstoned event one streamed event
+    /// equal to it is skipped. Holds nothing but the tombstoned events of the period (few:
+    /// they leave with the next merge), so a year of millions of events costs no memory.
+    pub fn for_each_day_event(&self, from: Day, to: Day, mut f: impl FnMut(&DayEvent)) {
+        let mut dead = self.dead_events(from, to);
+        for (part, skip) in self.parts() {
+            if dead.is_empty() {
+                part.for_each_day_event_after(skip, from, to, &mut f);
+                continue;
+            }
+            part.for_each_day_event_after(skip, from, to, &mut |e| {
+                let key = event_key(e);
+                if let Ok(k) = dead.binary_search_by(|d| d.0.cmp(&key))
+                    && dead[k].1 > 0
+                {
+                    dead[k].1 -= 1;
+                    return;
+                }
+                f(e);
+            });
+        }
+    }
+
+    /// The tombstoned events with a day in `[from, to]`, as (canonical key, how many), sorted
+    /// by key; empty without tombstones.
+    fn dead_events(&self, from: Day, to: Day) -> Vec<(EventKey, u32)> {
+        let Some(t) = &self.tombs else {
+            return Vec::new();
+        };
+        let mut events = Vec::new();
+        t.index.day_events(from, to, &mut events);
+        let mut keys: Vec<EventKey> = events.iter().map(event_key).collect();
+        keys.sort_unstable();
+        let mut out: Vec<(EventKey, u32)> = Vec::with_capacity(keys.len());
+        for key in keys {
+            match out.last_mut() {
+                Some(last) if last.0 == key => last.1 += 1,
+                _ => out.push((key, 1)),
+            }
+        }
+        out
+    }
+
+    /// At least as many as the events [`Self::day_events`] gives for `[from, to]` (every
+    /// located incident of those days, tombstoned ones and those only known to the month
+    /// included): a bound for memory estimates, in microseconds
+    /// ([`IncidentIndex::day_events_at_most`]).
+    pub fn day_events_at_most(&self, from: Day, to: Day) -> usize {
+        self.parts()
+            .map(|(part, _)| part.day_events_at_most(from, to))
+            .sum()
+    }
 }
 
 /// What [`IncidentLayer::merged`] took in: the runs, and the tombstones it left out.
@@ -876,8 +934,11 @@ impl Taken {
     }
 }
 
+/// A near-repeat event's place in the canonical order.
+type EventKey = (Day, u64, u64, u8, bool);
+
 /// The canonical order of near-repeat events: day, position, category, child.
-fn event_key(e: &DayEvent) -> (Day, u64, u64, u8, bool) {
+fn event_key(e: &DayEvent) -> EventKey {
     (
         e.day,
         e.at.lon().to_bits(),

@@ -133,7 +133,14 @@ fn assert_same_but_days(layer: &IncidentLayer, whole: &IncidentIndex) {
         Day::from_days_since_epoch(19_300),
         Day::from_days_since_epoch(19_330),
     );
-    assert_eq!(layer.day_events(from, to), single.day_events(from, to));
+    let events = layer.day_events(from, to);
+    assert_eq!(events, single.day_events(from, to));
+    // The stream hands over the same events, in the pieces' order.
+    let mut streamed = Vec::new();
+    layer.for_each_day_event(from, to, |e| streamed.push(*e));
+    streamed.sort_unstable_by_key(event_key);
+    assert_eq!(streamed, events);
+    assert!(layer.day_events_at_most(from, to) >= events.len());
     let bbox = Bbox::from_coords(-2.6, 51.44, -2.56, 51.46).unwrap();
     let window = TimeWindow::new(from, to).unwrap();
     let key = |h: &IncidentHit| h.id.get();
@@ -924,4 +931,95 @@ fn pieces_ignore_pending_tombstones() {
         withdrawn.len() + withdrawn.unlocated() + removed.len(),
         all.len()
     );
+}
+
+/// A calibration drawn from the layer's stream of events is the calibration of its events in
+/// the canonical order, bit for bit: sampled (a small cap) and not (a cap above the events),
+/// for all categories and one.
+fn assert_same_calibration(layer: &IncidentLayer, seed: u64) {
+    use crate::analysis::knox::KnoxSettings;
+    use crate::analysis::risk::{RiskSettings, StudySample, calibrate_capped};
+    let settings = RiskSettings {
+        knox: KnoxSettings {
+            permutations: 39,
+            seed,
+            ..RiskSettings::default().knox
+        },
+        ..RiskSettings::default()
+    };
+    let as_of = Day::from_days_since_epoch(19_350);
+    for (category, max) in [
+        (None, 1_500),
+        (None, 40),
+        (Some(Category::ALL[(seed % 3) as usize]), 100_000),
+    ] {
+        let mut sample = StudySample::with_max(category, as_of, &settings, max);
+        let (from, to) = sample.period();
+        layer.for_each_day_event(from, to, |e| sample.offer(e));
+        let streamed = sample.calibrate().unwrap();
+        let events = layer.day_events(from, to);
+        let whole = calibrate_capped(&events, category, as_of, &settings, max).unwrap();
+        assert_eq!(streamed, whole, "seed {seed}, {category:?}, cap {max}");
+        let sampled = streamed.warnings.iter().any(|w| w.contains("sample"));
+        assert_eq!(sampled, streamed.study_incidents > max, "seed {seed}");
+        // Bands to compare: the permuted tables, and so the ratios, depend on the order of
+        // the events tested.
+        if max > 1_000 {
+            assert!(
+                !streamed.bands.is_empty(),
+                "seed {seed}: {:?}",
+                streamed.warnings
+            );
+        }
+    }
+}
+
+/// [`incidents`] with near repeats: after one in four located incidents known to the day,
+/// another at the same place the next day (ids from `first + n`).
+fn with_repeats(first: u64, n: usize, seed: u64) -> Vec<IncidentInput> {
+    let mut all = incidents(first, n, seed);
+    let repeats: Vec<IncidentInput> = all
+        .iter()
+        .filter(|i| i.location.is_some() && i.day_known && i.id.get() % 4 == 0)
+        .enumerate()
+        .map(|(k, i)| IncidentInput {
+            id: IncidentId::new(first + (n + k) as u64),
+            day: i.day.plus_days(1),
+            ..*i
+        })
+        .collect();
+    all.extend(repeats);
+    all
+}
+
+#[test]
+fn a_calibration_from_the_stream_is_the_one_over_the_canonical_events_at_every_step() {
+    const TARGET: usize = 250;
+    for seed in 0..3 {
+        let all = with_repeats(1, 8_000, 120 + seed);
+        let parts = split(&all, 4, 130 + seed);
+        let layer = IncidentLayer::build_with_target(&parts[0], TARGET)
+            .with_run(IncidentIndex::build(&parts[1]))
+            .with_run(IncidentIndex::build(&parts[2]));
+        let served = [&parts[0][..], &parts[1], &parts[2]].concat();
+        let layer = layer.with_tombstones(&pick(&served, 9, seed));
+        assert!(layer.chunks() >= 3 && layer.runs() == 2 && layer.tombstones() > 0);
+        assert_same_calibration(&layer, seed);
+        let mut layer = layer.begin_merge().unwrap();
+        let mut steps = 0;
+        while let Some(step) = layer.merge_step_with_target(TARGET) {
+            layer = layer.with_step(step).unwrap();
+            steps += 1;
+            if steps == 2 {
+                // Mid-merge: an import and withdrawals anywhere.
+                layer = layer.with_run(IncidentIndex::build(&parts[3]));
+                layer = layer.with_tombstones(&pick(&all, 13, seed + 100));
+            }
+            if steps % 3 == 2 {
+                assert!(layer.merging() || layer.tombstones() > 0);
+                assert_same_calibration(&layer, seed);
+            }
+        }
+        assert_same_calibration(&layer, seed);
+    }
 }

@@ -935,6 +935,19 @@ impl IncidentIndex {
     /// As [`Self::day_events`], for the incidents at positions `skip..` only (see
     /// [`Self::position_of`]).
     pub fn day_events_after(&self, skip: usize, from: Day, to: Day, out: &mut Vec<DayEvent>) {
+        self.for_each_day_event_after(skip, from, to, &mut |e| out.push(*e));
+    }
+
+    /// Hands each event [`Self::day_events_after`] would append to `f`, in the same order,
+    /// without collecting them: a reader that keeps few of them (the near-repeat calibration's
+    /// sample) holds none of the rest.
+    pub fn for_each_day_event_after(
+        &self,
+        skip: usize,
+        from: Day,
+        to: Day,
+        f: &mut impl FnMut(&DayEvent),
+    ) {
         let (lo, hi) = (from.days_since_epoch(), to.days_since_epoch());
         let days = &self.levels[LEVELS - 1].days;
         for (i, &d) in days.iter().enumerate().skip(skip) {
@@ -948,13 +961,25 @@ impl IncidentIndex {
             ) else {
                 continue;
             };
-            out.push(DayEvent {
+            f(&DayEvent {
                 at,
                 day: Day::from_days_since_epoch(d),
                 category,
                 involves_child: flags & CHILD_FLAG != 0,
             });
         }
+    }
+
+    /// The located incidents with a day in `[from, to]`, known to the day or only to the
+    /// month: an upper bound on what [`Self::day_events`] hands over, read from the coarsest
+    /// level's per-cell sorted days (two binary searches per cell and category: microseconds,
+    /// where [`Self::day_events_after_count`] reads every incident).
+    pub fn day_events_at_most(&self, from: Day, to: Day) -> usize {
+        let (lo, hi) = (from.days_since_epoch(), to.days_since_epoch());
+        let level = &self.levels[0];
+        (0..level.cells.len())
+            .map(|slot| level.count_cell(slot, None, lo, hi) as usize)
+            .sum()
     }
 
     fn coarse(&self) -> &Level {

@@ -14,13 +14,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use h3o::Resolution;
 
 use super::ServiceResult;
+use crate::analysis::AnalysisResult;
 use crate::analysis::risk::{
-    Calibration, CoarseRiskCell, RiskLayer, RiskSettings, calibrate, coarsen, current_windows,
-    project,
+    Calibration, CoarseRiskCell, RiskLayer, RiskSettings, StudySample, calibration_bound_bytes,
+    coarsen, current_windows, project,
 };
 use crate::cache::{BoundedCache, CacheKey};
-use crate::domain::{Category, Day, DayEvent};
-use crate::index::Snapshot;
+use crate::domain::{Category, Day};
+use crate::index::{IncidentLayer, Snapshot};
 use crate::safeguards::disclosure::{DisclosurePolicy, Sensitivity};
 use crate::safeguards::policy::DisclosureClass;
 use crate::safeguards::releases;
@@ -111,7 +112,8 @@ impl RiskCache {
     /// starting it when none runs. A queued calibration of the same category and as-of day for
     /// an older data version is replaced (the newer data supersede it), and at most
     /// [`PENDING_KEPT`] wait, so a stream of imports runs one calibration at a time, never one
-    /// per data version at once (at 10M incidents each holds a year of events and its pairs).
+    /// per data version at once (each holds up to `risk::calibration_bound_bytes`, about
+    /// 22 MiB, and takes seconds at 10M incidents).
     fn calibrate_in_background(self: &Arc<Self>, snap: &Arc<Snapshot>, key: CalibrationKey) {
         let start = {
             let mut queue = self
@@ -153,12 +155,12 @@ impl RiskCache {
             let Some((key, snap)) = next else { return };
             let (_, category, as_of) = key;
             let settings = RiskSettings::default();
-            // The snapshot is let go once its events are read: a calibration at the lowest
+            // The snapshot is let go once its sample is drawn: a calibration at the lowest
             // priority may take long under load, and must not keep replaced indexes alive.
             let (calibrated, account) = crate::analysis::budget::measure(|_| {
-                let events = study_events(&snap, as_of, &settings);
+                let sample = study_sample(&snap.incidents, category, as_of, &settings);
                 drop(snap);
-                calibrate(&events, category, as_of, &settings)
+                sample?.calibrate()
             });
             match calibrated {
                 Ok(c) => {
@@ -225,17 +227,34 @@ pub fn warm(cache: &Arc<RiskCache>, snap: &Arc<Snapshot>) {
     }
 }
 
-/// Upper estimate of a risk layer's memory: the study period's events read from the index
-/// (24 bytes each, at most every incident), and the calibration's sample (at most
-/// `MAX_STUDY_SAMPLE` incidents, a few hundred bytes each on dense data) with its bounded pair
-/// chunk (`analysis::knox::PAIR_BUDGET_BYTES`). Not per incident any more: the calibration
-/// samples, so its cost no longer grows with the store.
-pub fn estimate_bytes(snap: &Snapshot) -> u64 {
-    let events = (snap.incidents.len() as u64).saturating_mul(24);
-    let sample = (crate::analysis::risk::MAX_STUDY_SAMPLE as u64).saturating_mul(512);
-    events
-        .saturating_add(sample)
-        .saturating_add(crate::analysis::knox::PAIR_BUDGET_BYTES as u64)
+/// Heap bytes the projection holds per recent incident at most: its events (24 bytes), the
+/// selected ones (8, twice while growing) and their points (24), planar positions (16), and
+/// the window hits of the bands (up to 2 time bands over the dozen res-9 cells within the
+/// 600 m of the default bands, 16 bytes each, twice while growing), the cell centres and the
+/// windows, rounded up.
+const PROJECTION_BYTES_PER_EVENT: u64 = 1_024;
+
+/// Heap bytes a calibration holds per pending tombstone of its study period: the tombstoned
+/// event, its key and its count (`IncidentLayer::for_each_day_event`), rounded up.
+const BYTES_PER_TOMBSTONE: u64 = 128;
+
+/// Upper estimate of the memory of a risk layer for `as_of` (for admission): a calibration
+/// computed on the spot, at most [`calibration_bound_bytes`] (about 22 MiB, whatever the
+/// number of incidents: it streams the study period into a sample of at most
+/// `MAX_STUDY_SAMPLE` events and keeps at most `CALIBRATION_PAIR_BUDGET_BYTES` of close pairs)
+/// plus the pending tombstones it sets aside, and the projection's
+/// [`PROJECTION_BYTES_PER_EVENT`] for each incident of the recent days (counted from above,
+/// `IncidentLayer::day_events_at_most`, in microseconds). At 10M incidents (3.0M a year known
+/// to the day) that is about 22 MiB plus 230,000 × 1 KiB.
+pub fn estimate_bytes(snap: &Snapshot, as_of: Day) -> u64 {
+    let settings = RiskSettings::default();
+    let recent = snap.incidents.day_events_at_most(
+        as_of.minus_days(settings.recent_days.saturating_sub(1)),
+        as_of,
+    ) as u64;
+    (calibration_bound_bytes(&settings) as u64)
+        .saturating_add((snap.incidents.tombstones() as u64).saturating_mul(BYTES_PER_TOMBSTONE))
+        .saturating_add(recent.saturating_mul(PROJECTION_BYTES_PER_EVENT))
 }
 
 /// The default as-of day: the last day with an incident known to the day (the data's "today").
@@ -243,13 +262,30 @@ pub fn default_as_of(snap: &Snapshot) -> Option<Day> {
     snap.incidents.last_known_day()
 }
 
-/// The near-repeat events a calibration for `as_of` reads: its `study_days` up to `as_of`
-/// (the projection's recent days are among them), read from the incident index.
-fn study_events(snap: &Snapshot, as_of: Day, settings: &RiskSettings) -> Vec<DayEvent> {
-    snap.incidents.day_events(
-        as_of.minus_days(settings.study_days.saturating_sub(1)),
-        as_of,
-    )
+/// The study sample of a calibration of `category` on `as_of`, drawn while the study period's
+/// events stream out of `layer`: the period is never held, only the sample (issue 15, point 2).
+fn study_sample(
+    layer: &IncidentLayer,
+    category: Option<Category>,
+    as_of: Day,
+    settings: &RiskSettings,
+) -> AnalysisResult<StudySample> {
+    let mut sample = StudySample::new(category, as_of, settings)?;
+    let (from, to) = sample.period();
+    layer.for_each_day_event(from, to, |e| sample.offer(e));
+    Ok(sample)
+}
+
+/// The calibration of `category` on `as_of` over the incidents of `layer`: the same as
+/// [`calibrate`] over `layer.day_events` of the study period, within
+/// [`calibration_bound_bytes`] whatever the number of incidents.
+fn calibration_of(
+    layer: &IncidentLayer,
+    category: Option<Category>,
+    as_of: Day,
+    settings: &RiskSettings,
+) -> AnalysisResult<Calibration> {
+    study_sample(layer, category, as_of, settings)?.calibrate()
 }
 
 /// The risk layer for `category` and `as_of` on `snap`: projected from the current
@@ -272,12 +308,7 @@ pub fn risk_result(
         cache.calibrate_in_background(snap, key);
         found
     } else {
-        let c = Arc::new(calibrate(
-            &study_events(snap, as_of, &settings),
-            category,
-            as_of,
-            &settings,
-        )?);
+        let c = Arc::new(calibration_of(&snap.incidents, category, as_of, &settings)?);
         cache.store(key, Arc::clone(&c));
         (key, c)
     };

@@ -1,5 +1,16 @@
 use super::*;
+use crate::analysis::risk::calibrate;
+use crate::domain::DayEvent;
 use crate::service::test_support::snapshot;
+
+/// The near-repeat events a calibration for `as_of` reads, as a vector: its `study_days` up to
+/// `as_of`.
+fn study_events(snap: &Snapshot, as_of: Day, settings: &RiskSettings) -> Vec<DayEvent> {
+    snap.incidents.day_events(
+        as_of.minus_days(settings.study_days.saturating_sub(1)),
+        as_of,
+    )
+}
 
 /// The layer calibrated and projected directly, without the service.
 fn direct(snap: &Snapshot, category: Option<Category>, as_of: Day) -> RiskLayer {
@@ -129,4 +140,115 @@ fn a_queued_calibration_waits_with_the_newest_snapshot_and_lets_the_replaced_one
     // The running key is not queued twice.
     assert!(!queue.enqueue((2, None, day), &after_step));
     assert_eq!(queue.pending.len(), 1);
+}
+
+/// A layer of `n` located incidents known to the day, spread over the year up to `as_of` and
+/// about 2,000 km² (few close pairs, so the Knox run is quick): a base, two runs and a few
+/// hundred pending tombstones, as a server holds it between merges.
+fn year_layer(n: usize, as_of: Day, seed: u64) -> IncidentLayer {
+    year_layer_with(n, as_of, seed, false)
+}
+
+/// [`year_layer`], with near repeats when `repeats`: every fourth incident at the place of the
+/// one before it, a day later.
+fn year_layer_with(n: usize, as_of: Day, seed: u64, repeats: bool) -> IncidentLayer {
+    use crate::domain::{CATEGORY_COUNT, IncidentId, LonLat};
+    use crate::index::{IncidentIndex, IncidentInput};
+    let mut state = seed;
+    let mut next = move || crate::synthetic::rng::splitmix64(&mut state);
+    let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
+    let mut rows: Vec<IncidentInput> = Vec::with_capacity(n);
+    for i in 0..n {
+        let row = match rows.last() {
+            Some(prev) if repeats && i % 4 == 3 && prev.day < as_of => IncidentInput {
+                id: IncidentId::new(1 + i as u64),
+                day: prev.day.plus_days(1),
+                ..*prev
+            },
+            _ => IncidentInput {
+                id: IncidentId::new(1 + i as u64),
+                location: LonLat::new(-3.0 + unit(next()) * 0.7, 51.3 + unit(next()) * 0.35).ok(),
+                day: as_of.minus_days((next() % 365) as u16),
+                category: Category::ALL[(next() % CATEGORY_COUNT as u64) as usize],
+                involves_child: next().is_multiple_of(5),
+                day_known: true,
+            },
+        };
+        rows.push(row);
+    }
+    let (base, runs) = rows.split_at(n * 4 / 5);
+    let (first, second) = runs.split_at(runs.len() / 2);
+    let dead: Vec<IncidentInput> = rows.iter().step_by(997).copied().collect();
+    IncidentLayer::build(base)
+        .with_run(IncidentIndex::build(first))
+        .with_run(IncidentIndex::build(second))
+        .with_tombstones(&dead)
+}
+
+/// The most heap a calibration of the default settings held on `layer`, measured with the
+/// tracking allocator on this thread only (other tests allocate in other accounts).
+fn calibration_peak(layer: &IncidentLayer, as_of: Day) -> u64 {
+    crate::analysis::budget::install();
+    let settings = RiskSettings::default();
+    let (calibrated, account) = crate::analysis::budget::measure(|_| {
+        calibration_of(layer, None, as_of, &settings).expect("calibrated")
+    });
+    assert!(
+        calibrated.study_incidents > 2 * crate::analysis::risk::MAX_STUDY_SAMPLE,
+        "sampled: {}",
+        calibrated.study_incidents
+    );
+    account.peak()
+}
+
+#[test]
+fn a_calibration_holds_the_same_memory_whatever_the_number_of_study_events() {
+    // Issue 15, point 2: the calibration streams the study period into its sample instead of
+    // reading the period's events into a vector (24 bytes each: 7.2 MB and 14.4 MB here, 72 MB
+    // at 10M incidents), so its peak does not grow with the incidents.
+    let as_of = Day::from_days_since_epoch(20_000);
+    let small = calibration_peak(&year_layer(300_000, as_of, 5), as_of);
+    let large = calibration_peak(&year_layer(600_000, as_of, 6), as_of);
+    let bound = calibration_bound_bytes(&RiskSettings::default()) as u64;
+    eprintln!(
+        "calibration peak: {small} bytes at 300,000 events, {large} at 600,000; bound {bound}"
+    );
+    assert!(
+        large <= small + (512 << 10),
+        "the peak grows with the study events: {small} bytes at 300,000, {large} at 600,000"
+    );
+    assert!(
+        small <= bound && large <= bound,
+        "above the stated bound {bound}: {small}, {large}"
+    );
+}
+
+#[test]
+fn the_admission_estimate_covers_a_risk_layer_calibrated_and_projected_on_the_spot() {
+    // The estimate is the calibration's stated bound plus the projection's bytes per recent
+    // incident; measured with the tracking allocator on a year with near repeats (so bands
+    // are projected), what the layer held must be within it.
+    let as_of = Day::from_days_since_epoch(20_000);
+    let mut snap = (*snapshot(1)).clone();
+    snap.incidents = year_layer_with(300_000, as_of, 9, true);
+    let snap = Arc::new(snap);
+    let cache = Arc::new(RiskCache::default());
+    crate::analysis::budget::install();
+    let ((layer, current), account) = crate::analysis::budget::measure(|_| {
+        risk_result(&cache, &snap, None, as_of).expect("computed")
+    });
+    assert!(current);
+    assert!(!layer.bands.is_empty(), "{:?}", layer.warnings);
+    assert!(!layer.windows.is_empty());
+    let estimate = estimate_bytes(&snap, as_of);
+    eprintln!(
+        "risk layer peak {} bytes, estimate {estimate} ({} windows)",
+        account.peak(),
+        layer.windows.len()
+    );
+    assert!(
+        account.peak() <= estimate,
+        "peak {} above the estimate {estimate}",
+        account.peak()
+    );
 }
