@@ -505,9 +505,12 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
                 // Read, indexed and applied here, off the runtime's workers: a large import's
                 // run takes a while.
                 let ((), account) = crate::analysis::budget::measure(|_| apply(&served, update));
+                let heap = crate::analysis::budget::allocator_stats();
                 tracing::info!(
                     read_and_index_peak_bytes = read_peak,
                     apply_peak_bytes = account.peak(),
+                    heap_allocated_bytes = heap.map(|h| h.allocated_bytes),
+                    heap_resident_bytes = heap.map(|h| h.resident_bytes),
                     "memory of the update"
                 );
                 Ok((Some(next), report))
@@ -610,9 +613,12 @@ async fn tend_merge(state: &AppState, merging: Option<MergeTask>) -> Option<Merg
                     let mut next = (*current).clone();
                     next.incidents = incidents;
                     if last {
+                        let heap = crate::analysis::budget::allocator_stats();
                         tracing::info!(
                             chunks = next.incidents.chunks(),
                             runs_left = next.incidents.runs(),
+                            heap_allocated_bytes = heap.map(|h| h.allocated_bytes),
+                            heap_resident_bytes = heap.map(|h| h.resident_bytes),
                             "incident runs merged into the base"
                         );
                     }
@@ -640,7 +646,13 @@ async fn tend_merge(state: &AppState, merging: Option<MergeTask>) -> Option<Merg
     layer.merging().then(|| {
         tokio::spawn(crate::background::run("incident-merge", move || {
             let (step, account) = crate::analysis::budget::measure(|_| layer.merge_step());
-            tracing::info!(peak_bytes = account.peak(), "merge step memory");
+            let heap = crate::analysis::budget::allocator_stats();
+            tracing::info!(
+                peak_bytes = account.peak(),
+                heap_allocated_bytes = heap.map(|h| h.allocated_bytes),
+                heap_resident_bytes = heap.map(|h| h.resident_bytes),
+                "merge step memory"
+            );
             step
         }))
     })
