@@ -294,9 +294,9 @@ fn save_layer(
     Ok(outcome?)
 }
 
-/// The index inputs of the incidents in the segments after `cursor`, by id, and the next
-/// cursor: the segments stream into inputs (40 bytes per incident), so an import of millions
-/// of rows is never held as full records.
+/// The incidents in the segments after `cursor`, indexed in pieces while they are read
+/// ([`RunPieces`]), and the next cursor: the segments stream in one at a time, so an import of
+/// millions of rows is never held as full records nor as one list of index inputs.
 fn run_after_segment(
     store: &dyn Store,
     cursor: u64,
