@@ -10,7 +10,7 @@
 # Prints requests/s, p50 and p99 of each phase and how long the merge took.
 #
 # Usage: BIN=target/release/saferplaces STORE=/tmp/b10m OHA=/work/tools/bin/oha \
-#        [REPEAT=110 CONNS=50 SECONDS=10] benches/issue15_merge.sh
+#        [REPEAT=110 CONNS=50 SECONDS=10 SLICES=15] benches/issue15_merge.sh
 set -u
 : "${BIN:?set BIN to a release binary}" "${STORE:?set STORE to a store directory}"
 OHA=${OHA:-oha}
@@ -85,7 +85,13 @@ echo "import of $(( REPEAT * 12566 )) rows: $(echo "$t1 - $t0" | bc) s; served $
 ( while [ "$(curl -sf http://127.0.0.1:$PORT/health | python3 -c 'import json,sys; print(json.load(sys.stdin)["incident_runs"])')" != 0 ]; do sleep 0.05; done
   echo "merge done $(echo "$(date +%s.%N) - $t2" | bc) s after the import was served" ) &
 watcher=$!
-load merging "$SECONDS_"
+if [ -n "${SLICES:-}" ]; then
+  # SLICES=N: the same load as N one-second loads in a row, to see which part of the window
+  # (update, calibrations, merge steps) costs throughput.
+  for k in $(seq 1 "$SLICES"); do load "second-$k" 1; done
+else
+  load merging "$SECONDS_"
+fi
 wait $watcher
 load after "$SECONDS_"
 peak_rss=$(rss VmHWM)
