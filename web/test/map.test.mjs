@@ -167,6 +167,24 @@ async function signInThroughForm(page, token) {
 async function checkLayer(page, layer, window_) {
   await check(`${layer.name}: features render at zoom ${layer.zoom} over Bristol (${layer.role})`, async () => {
     await goToFragment(page, fragment({ ...layer, layers: [layer.name], ...window_ }), `${layer.name} alone`);
+    // The app applies a fragment at once when it is built, or after its build when it is
+    // not (its `pending` view): on a loaded machine the map can settle on the previous view
+    // first (seen once in CI, "other layers visible: hotspots-fill"). Wait for the view the
+    // fragment names, then settle on it; a layer that never hides still fails below.
+    await page
+      .waitForFunction(
+        (ids, name) => {
+          const visible = window.__map.getStyle().layers
+            .filter((l) => l.id !== "background" && (l.layout?.visibility ?? "visible") !== "none")
+            .map((l) => l.id);
+          return visible.every((id) => ids.includes(id) || id.startsWith(`${name}-`));
+        },
+        { timeout: SETTLE_TIMEOUT_MS, polling: 100 },
+        layer.ids,
+        layer.name,
+      )
+      .catch(() => {});
+    await settle(page, `${layer.name} alone, its view applied`);
     const counts = await page.evaluate(renderedCounts, layer.ids);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     const style = await page.evaluate(styleSummary);
