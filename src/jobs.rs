@@ -81,9 +81,7 @@ pub fn load_snapshot(
         if let Some((layer, saved)) = saved_layer(store, seq)? {
             // Segments imported after the index was saved are served as a run.
             let (pieces, cursor) = run_after_segment(store, saved)?;
-            let layer = pieces
-                .into_iter()
-                .fold(layer, |layer, piece| layer.with_run(piece));
+            let layer = layer.with_runs(pieces);
             (layer, cursor, true)
         } else {
             // Incidents stream in batches into the index's inputs (40 bytes each), so the full

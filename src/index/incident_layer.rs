@@ -296,6 +296,15 @@ impl IncidentLayer {
         }
     }
 
+    /// This layer with each of `added` served as a run, in order ([`Self::with_run`]): the
+    /// pieces an update was indexed in (`RunPieces`).
+    #[must_use]
+    pub fn with_runs(&self, added: Vec<IncidentIndex>) -> Self {
+        added
+            .into_iter()
+            .fold(self.clone(), |layer, piece| layer.with_run(piece))
+    }
+
     /// The layer without the incidents `removed` (withdrawn, or amended: the amended row then
     /// comes as a run under its new id): each is a row the layer holds, given as the same
     /// [`IncidentInput`] it was indexed from. From now on every query answers as a layer

@@ -127,9 +127,7 @@ impl Snapshot {
             // The store's reads skip withdrawn incidents: a whole reload has none to tombstone.
             next.incidents = IncidentLayer::build(&incident_inputs(&data.incidents));
         } else {
-            for piece in delta.added {
-                next.incidents = next.incidents.with_run(piece);
-            }
+            next.incidents = next.incidents.with_runs(delta.added);
             // After the run: an amendment's old row may be in it.
             if !delta.withdrawn.is_empty() {
                 next.incidents = next.incidents.with_tombstones(&delta.withdrawn);
@@ -214,12 +212,10 @@ impl RunPieces {
     /// Pieces for about `expected_rows` incidents: one when they are at most twice
     /// [`PIECE_MIN_ROWS`], else up to `MAX_RUNS` of at least `PIECE_MIN_ROWS` each.
     pub fn new(expected_rows: usize) -> Self {
-        let piece_rows =
-            PIECE_MIN_ROWS.max(expected_rows.div_ceil(super::incident_layer::MAX_RUNS));
         let piece_rows = if expected_rows <= 2 * PIECE_MIN_ROWS {
             expected_rows.max(1)
         } else {
-            piece_rows
+            PIECE_MIN_ROWS.max(expected_rows.div_ceil(super::incident_layer::MAX_RUNS))
         };
         Self {
             piece_rows,
