@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod segment;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::{CheckReport, QUICK_CHECK_MAX_BYTES, SqliteStore};
 
 use crate::domain::{Dataset, Day, PersonRef, Role, User};
@@ -185,6 +186,18 @@ pub enum StoreError {
         field: &'static str,
         /// What is wrong with it.
         problem: String,
+    },
+    /// PostgreSQL reported an error (issue 16); the message quotes its SQLSTATE and message.
+    #[error(
+        "PostgreSQL error while {context}{}",
+        self::postgres::server_message(source)
+    )]
+    Postgres {
+        /// What the store was doing.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: ::postgres::Error,
     },
     /// A stored row could not be turned back into a domain value.
     #[error("corrupt {table} row {row}: {reason}")]

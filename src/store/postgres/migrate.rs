@@ -226,7 +226,7 @@ fn line_of(sql: &str, at: u32) -> usize {
 }
 
 /// Hosts, port and database of a connection, without user or password (for messages).
-fn target(config: &Config) -> String {
+pub(super) fn target(config: &Config) -> String {
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()

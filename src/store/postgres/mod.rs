@@ -1,13 +1,321 @@
-//! PostgreSQL/PostGIS: the production store's schema and its migrations (issue 16).
+//! PostgreSQL/PostGIS: the production store (issue 16).
 //!
-//! This release holds the groundwork only: [`migrate`] applies the versioned migrations of
-//! `migrations/postgres/` to the database named by `SAFERPLACES_DATABASE_URL`. The `Store`
-//! trait is not implemented for PostgreSQL yet, so no command serves from it (the CLI refuses
-//! to open the SQLite store while the variable is set, rather than let data go elsewhere).
+//! [`migrate`] applies the versioned migrations of `migrations/postgres/` to the database
+//! named by `SAFERPLACES_DATABASE_URL`; [`PgStore`] implements [`Store`] on it through the
+//! synchronous `postgres` client (the store's callers run on the blocking pool).
+//!
+//! The implementation is split by the data it touches, as the schema is:
+//! - [`data`]: the spatial tables in `public` (incidents, their withdrawals and duplicate
+//!   links, imported files, the reference layers) and the change feed;
+//! - [`people`]: the `people` schema (people, links, their versions, reviews, cases and
+//!   their assignments, meetings, users and tokens).
+//!
+//! A write that spans both (`write_records`) runs in one transaction that each side writes
+//! its part of. Every write transaction records what it changed in `changes` and sends
+//! `NOTIFY saferplaces_changes` in that transaction, delivered on commit, so the servers on
+//! the database apply the change at once (they poll the feed too, in case one is lost).
 
+mod data;
 mod migrate;
+mod people;
+
+use std::cell::RefCell;
 
 pub use migrate::{MIGRATIONS, Migration, MigrationReport, migrate};
+use postgres::{Client, Config, NoTls, Transaction};
+
+use super::changes::{ChangeKind, ChangeSet};
+use super::{
+    AmendedIncident, Erased, ImportBatch, ImportFile, ImportWritten, IncidentCorrection,
+    IncidentsFingerprint, KindCounts, NewUser, PersonVersion, Store, StoreError, StoreResult,
+    WithdrawalNote, Written,
+};
+use crate::domain::{Dataset, PersonRef, User};
+use crate::safeguards::rules::StoredState;
+
+/// The channel every write transaction notifies on commit.
+pub const CHANGES_CHANNEL: &str = "saferplaces_changes";
+
+/// The PostgreSQL store: one connection, migrated when opened.
+pub struct PgStore {
+    /// The connection. The [`Store`] trait reads through `&self` while the client needs
+    /// `&mut`; the store is used by one thread at a time (it is `Send`, not `Sync`).
+    client: RefCell<Client>,
+    /// Host(s) and database, without user or password, for messages.
+    target: String,
+}
+
+impl PgStore {
+    /// Connects to `url` (a libpq connection string or `postgres://` URL) and applies every
+    /// pending migration ([`migrate`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`migrate`], and a failed connection.
+    pub fn connect(url: &str) -> PgResult<Self> {
+        migrate(url)?;
+        let config: Config = url.parse().map_err(|source| PgError::Config { source })?;
+        let target = migrate::target(&config);
+        let client = config.connect(NoTls).map_err(|source| PgError::Connect {
+            target: target.clone(),
+            source,
+        })?;
+        Ok(Self {
+            client: RefCell::new(client),
+            target,
+        })
+    }
+}
+
+/// Maps a driver error to [`StoreError::Postgres`] with what the store was doing.
+pub(crate) fn pg(context: &'static str) -> impl Fn(postgres::Error) -> StoreError {
+    move |source| StoreError::Postgres { context, source }
+}
+
+/// Appends a change of `kind` (with the batch range for imports) to the feed in the caller's
+/// transaction, and notifies [`CHANGES_CHANNEL`] on its commit.
+pub(crate) fn record_change(
+    tx: &mut Transaction<'_>,
+    kind: ChangeKind,
+    range: Option<(i64, i64)>,
+) -> StoreResult<()> {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    tx.execute(
+        "INSERT INTO changes (kind, first_id, last_id, at) VALUES ($1, $2, $3, $4)",
+        &[&kind.code(), &range.map(|r| r.0), &range.map(|r| r.1), &at],
+    )
+    .map_err(pg("recording a change in the change feed"))?;
+    tx.batch_execute(&format!("NOTIFY {CHANGES_CHANNEL}"))
+        .map_err(pg("notifying the change"))?;
+    Ok(())
+}
+
+impl Store for PgStore {
+    fn location(&self) -> String {
+        format!("PostgreSQL {}", self.target)
+    }
+
+    fn schema_version(&self) -> StoreResult<u32> {
+        data::schema_version(&mut self.client.borrow_mut())
+    }
+
+    fn write_records(&mut self, data: &Dataset) -> StoreResult<Written> {
+        let client = self.client.get_mut();
+        let mut tx = client
+            .transaction()
+            .map_err(pg("starting a write transaction"))?;
+        let mut written = Written::default();
+        data::write_records(&mut tx, data, &mut written)?;
+        people::write_records(&mut tx, data, &mut written)?;
+        tx.commit().map_err(pg("committing a write transaction"))?;
+        Ok(written)
+    }
+
+    fn stored_state(&self, data: &Dataset) -> StoreResult<StoredState> {
+        people::stored_state(&mut self.client.borrow_mut(), data)
+    }
+
+    fn load(&self) -> StoreResult<Dataset> {
+        self.load_kinds(&ChangeSet::everything(0)).map(|(d, _)| d)
+    }
+
+    fn counts(&self) -> StoreResult<KindCounts> {
+        let mut client = self.client.borrow_mut();
+        let mut counts = KindCounts::default();
+        data::counts(&mut client, &mut counts)?;
+        people::counts(&mut client, &mut counts)?;
+        Ok(counts)
+    }
+
+    fn add_user(&mut self, user: &NewUser) -> StoreResult<u64> {
+        people::add_user(self.client.get_mut(), user)
+    }
+
+    fn set_user_token(
+        &mut self,
+        name: &str,
+        token_hash: &str,
+        token_expires_at: u64,
+    ) -> StoreResult<bool> {
+        people::set_user_token(self.client.get_mut(), name, token_hash, token_expires_at)
+    }
+
+    fn revoke_user(&mut self, name: &str, revoked_at: u64) -> StoreResult<Option<User>> {
+        people::revoke_user(self.client.get_mut(), name, revoked_at)
+    }
+
+    fn users(&self) -> StoreResult<Vec<(String, User)>> {
+        people::users(&mut self.client.borrow_mut())
+    }
+
+    fn change_marker(&self) -> StoreResult<u64> {
+        data::change_marker(&mut self.client.borrow_mut())
+    }
+
+    fn latest_change(&self) -> StoreResult<Option<u64>> {
+        data::latest_change(&mut self.client.borrow_mut()).map(Some)
+    }
+
+    fn changes_since(&self, after: u64) -> StoreResult<ChangeSet> {
+        data::changes_since(&mut self.client.borrow_mut(), after)
+    }
+
+    fn load_kinds(&self, kinds: &ChangeSet) -> StoreResult<(Dataset, u64)> {
+        let mut client = self.client.borrow_mut();
+        // One consistent snapshot for both sides.
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(pg("starting a read transaction"))?;
+        let mut dataset = Dataset::default();
+        let cursor = data::load_kinds(&mut tx, kinds, &mut dataset)?;
+        people::load_kinds(&mut tx, kinds, &mut dataset)?;
+        tx.commit().map_err(pg("ending a read transaction"))?;
+        Ok((dataset, cursor))
+    }
+
+    fn for_each_incident_batch(
+        &self,
+        each: &mut dyn FnMut(Vec<crate::domain::Incident>),
+    ) -> StoreResult<u64> {
+        data::for_each_incident_batch(&mut self.client.borrow_mut(), each)
+    }
+
+    fn incidents_fingerprint(&self, cursor: u64) -> StoreResult<IncidentsFingerprint> {
+        data::incidents_fingerprint(&mut self.client.borrow_mut(), cursor)
+    }
+
+    fn for_each_incident_after_segment(
+        &self,
+        after: u64,
+        each: &mut dyn FnMut(Vec<crate::domain::Incident>),
+    ) -> StoreResult<u64> {
+        data::for_each_incident_after_segment(&mut self.client.borrow_mut(), after, each)
+    }
+
+    fn incident_rows_after_segment(&self, after: u64) -> StoreResult<u64> {
+        data::incident_rows_after_segment(&mut self.client.borrow_mut(), after)
+    }
+
+    fn withdraw_incidents(
+        &mut self,
+        ids: &[crate::domain::IncidentId],
+        note: &WithdrawalNote,
+    ) -> StoreResult<Vec<u64>> {
+        data::withdraw_incidents(self.client.get_mut(), ids, note)
+    }
+
+    fn amend_incident(
+        &mut self,
+        id: crate::domain::IncidentId,
+        correction: &IncidentCorrection,
+        note: &WithdrawalNote,
+    ) -> StoreResult<AmendedIncident> {
+        data::amend_incident(self.client.get_mut(), id, correction, note)
+    }
+
+    fn for_each_withdrawal_after(
+        &self,
+        after: u64,
+        each: &mut dyn FnMut(Vec<crate::domain::Incident>),
+    ) -> StoreResult<u64> {
+        data::for_each_withdrawal_after(&mut self.client.borrow_mut(), after, each)
+    }
+
+    fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
+        people::user_by_token_hash(&mut self.client.borrow_mut(), token_hash)
+    }
+
+    fn write_import(
+        &mut self,
+        batch: &ImportBatch,
+        file: &ImportFile,
+        summary: &serde_json::Value,
+        commit: bool,
+    ) -> StoreResult<ImportWritten> {
+        let client = self.client.get_mut();
+        let mut tx = client
+            .transaction()
+            .map_err(pg("starting an import transaction"))?;
+        let mut written = data::write_import(&mut tx, batch, file, summary)?;
+        people::write_import(&mut tx, batch, &mut written)?;
+        if commit {
+            tx.commit().map_err(pg("committing an import"))?;
+        } else {
+            tx.rollback().map_err(pg("rolling back a dry run"))?;
+        }
+        Ok(written)
+    }
+
+    fn write_matches(
+        &mut self,
+        matches: &[crate::ingest::reconcile::LikelyDuplicate],
+        params: &serde_json::Value,
+        found_at: &str,
+    ) -> StoreResult<u64> {
+        data::write_matches(self.client.get_mut(), matches, params, found_at)
+    }
+
+    fn assign_case(
+        &mut self,
+        case_ref: &crate::domain::CaseRef,
+        user: &str,
+        by: &str,
+        at: &str,
+    ) -> StoreResult<Option<bool>> {
+        people::assign_case(self.client.get_mut(), case_ref, user, by, at)
+    }
+
+    fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<Erased> {
+        people::erase(self.client.get_mut(), people, links)
+    }
+
+    fn person(&self, id: &PersonRef) -> StoreResult<Option<crate::domain::Person>> {
+        people::person(&mut self.client.borrow_mut(), id)
+    }
+
+    fn record_review(&mut self, review: &crate::safeguards::reviews::Review) -> StoreResult<u64> {
+        people::record_review(self.client.get_mut(), review)
+    }
+
+    fn latest_reviews(
+        &self,
+        people: &[PersonRef],
+    ) -> StoreResult<std::collections::BTreeMap<PersonRef, u64>> {
+        people::latest_reviews(&mut self.client.borrow_mut(), people)
+    }
+
+    fn person_versions(&self, id: &PersonRef) -> StoreResult<Vec<PersonVersion>> {
+        people::person_versions(&mut self.client.borrow_mut(), id)
+    }
+
+    fn links_of_person(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::Link>> {
+        people::links_of_person(&mut self.client.borrow_mut(), id)
+    }
+
+    fn reviews_of(
+        &self,
+        id: &PersonRef,
+    ) -> StoreResult<Vec<(u64, crate::safeguards::reviews::Review)>> {
+        people::reviews_of(&mut self.client.borrow_mut(), id)
+    }
+
+    fn cases_of(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::Case>> {
+        people::cases_of(&mut self.client.borrow_mut(), id)
+    }
+
+    fn meetings_of(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::MaceMeeting>> {
+        people::meetings_of(&mut self.client.borrow_mut(), id)
+    }
+}
+
+#[cfg(test)]
+#[path = "../../../tests/api/pg_cluster.rs"]
+pub(crate) mod test_cluster;
 
 /// Errors from the PostgreSQL store.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +407,7 @@ pub enum PgError {
 pub type PgResult<T> = Result<T, PgError>;
 
 /// `: SQLSTATE message` of a server error, empty for a client-side one (its cause follows).
-fn server_message(e: &postgres::Error) -> String {
+pub(crate) fn server_message(e: &postgres::Error) -> String {
     e.as_db_error().map_or_else(String::new, |d| {
         format!(": {}: {}", d.code().code(), d.message())
     })
