@@ -462,7 +462,13 @@ pub const SWEEP_EVERY: Duration = Duration::from_hours(1);
 /// they grow ([`crate::index::IncidentLayer::needs_merge`]), and runs the retention sweep at
 /// start and every [`SWEEP_EVERY`]. `position` is where the served snapshot stands
 /// ([`load_snapshot`]), so a change committed during start-up is not lost.
-pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, position: FeedPosition) {
+pub async fn run(
+    state: AppState,
+    store: Box<dyn Store>,
+    grace_days: u16,
+    position: FeedPosition,
+    wake: Arc<tokio::sync::Notify>,
+) {
     // A read-only store cannot erase: the sweep is off (the server refuses person-level reads
     // in read-only mode, so expired entries are not served either).
     let sweeps = !store.is_read_only();
@@ -541,7 +547,12 @@ pub async fn run(state: AppState, store: Box<dyn Store>, grace_days: u16, positi
         if merging.is_none() && !served.merging() && served.tombstones() == 0 {
             saving = tend_save(&store, &served, &mut position, saving);
         }
-        tokio::time::sleep(RELOAD_POLL).await;
+        // A notification of a commit (PostgreSQL's LISTEN, [`crate::store::postgres::listen_for_changes`])
+        // cuts the wait short; the poll is the fallback when one is lost.
+        tokio::select! {
+            () = tokio::time::sleep(RELOAD_POLL) => {}
+            () = wake.notified() => {}
+        }
     }
 }
 

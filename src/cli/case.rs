@@ -32,7 +32,7 @@ pub(crate) fn run(command: CaseCommand) -> anyhow::Result<ExitCode> {
     let mut store = open_store(&s)?;
     store.writable("assign a case")?;
     let audit = open_audit(&s)?;
-    let new = access_cli::assign_case(&mut store, &audit, &case_ref, &user)?;
+    let new = access_cli::assign_case(&mut *store, &audit, &case_ref, &user)?;
     out(&if new {
         format!("assigned {user} to case {case_ref}")
     } else {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::common::{DataDirArg, data_dir_settings, open_store, out, sqlite_only};
+use super::common::{DataDirArg, data_dir_settings, open_sqlite_store, out, sqlite_only};
 use crate::store::SqliteStore;
 
 // No doc comment: the `check` variant's is the help text.
@@ -26,7 +26,7 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         "no store to check: {} does not exist",
         file.display()
     );
-    let report = open_store(&s)?.check(args.full)?;
+    let report = open_sqlite_store(&s)?.check(args.full)?;
     for line in report.lines() {
         out(&line)?;
     }

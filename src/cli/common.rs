@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::config::{OsEnv, Overrides, Settings};
 use crate::safeguards::audit::{self, AuditLog};
 use crate::safeguards::audit_checkpoint;
-use crate::store::SqliteStore;
+use crate::store::{PgStore, SqliteStore, Store, StoreError};
 
 /// The `--data-dir` option of every command that opens the store.
 #[derive(clap::Args, Clone, Default)]
@@ -74,24 +74,96 @@ pub(crate) fn unix_rfc3339(seconds: u64) -> String {
     audit::rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
 }
 
-/// Refuses to go on when `SAFERPLACES_DATABASE_URL` is set: this release has PostgreSQL's
-/// schema and migrations only, and a command that opened the SQLite store instead would let
-/// the operator believe the data went to PostgreSQL (issue 16).
+/// Refuses to go on when `SAFERPLACES_DATABASE_URL` is set, for the commands that work on the
+/// embedded SQLite store's file only (`check`, the equality monitor): rather than open the
+/// SQLite store and let the operator believe they worked on PostgreSQL.
 pub(crate) fn sqlite_only(settings: &Settings) -> anyhow::Result<()> {
     anyhow::ensure!(
         settings.database_url.is_none(),
-        "SAFERPLACES_DATABASE_URL is set, but this release does not serve or store data in \
-         PostgreSQL yet: it has PostgreSQL's schema and migrations only (`saferplaces migrate`). \
-         Unset SAFERPLACES_DATABASE_URL to use the embedded SQLite store in {}; nothing was \
-         opened or changed",
+        "SAFERPLACES_DATABASE_URL is set, but this command works on the embedded SQLite store \
+         only in this release. Unset SAFERPLACES_DATABASE_URL to use the embedded SQLite store \
+         in {}; nothing was opened or changed",
         settings.data_dir.display()
     );
     Ok(())
 }
 
-/// Opens the embedded SQLite store in the data directory, the only store this release serves
-/// from; refused while `SAFERPLACES_DATABASE_URL` is set ([`sqlite_only`]).
-pub(crate) fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
+/// The store a command works on: PostgreSQL when `SAFERPLACES_DATABASE_URL` is set (issue 16),
+/// else the embedded SQLite store in the data directory. Dereferences to the [`Store`] trait,
+/// which is all most commands need.
+pub(crate) enum AnyStore {
+    /// The embedded store.
+    Sqlite(SqliteStore),
+    /// PostgreSQL/PostGIS.
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// The embedded store, for what only it has (equality tables, structure checks).
+    pub(crate) fn sqlite(&mut self) -> Option<&mut SqliteStore> {
+        match self {
+            Self::Sqlite(s) => Some(s),
+            Self::Postgres(_) => None,
+        }
+    }
+
+    /// Why the store refuses writes, if it does (a read-only SQLite data directory).
+    pub(crate) fn read_only_reason(&self) -> Option<&str> {
+        match self {
+            Self::Sqlite(s) => s.read_only_reason(),
+            Self::Postgres(_) => None,
+        }
+    }
+
+    /// Refuses `operation` before any transaction when the store is read-only
+    /// ([`SqliteStore::writable`]); PostgreSQL's own permissions refuse writes there.
+    pub(crate) fn writable(&self, operation: &'static str) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.writable(operation),
+            Self::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// The store as a boxed trait object, for the server's background jobs.
+    pub(crate) fn into_box(self) -> Box<dyn Store> {
+        match self {
+            Self::Sqlite(s) => Box::new(s),
+            Self::Postgres(s) => Box::new(s),
+        }
+    }
+}
+
+impl std::ops::Deref for AnyStore {
+    type Target = dyn Store;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::Sqlite(s) => s,
+            Self::Postgres(s) => s,
+        }
+    }
+}
+
+impl std::ops::DerefMut for AnyStore {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Self::Sqlite(s) => s,
+            Self::Postgres(s) => s,
+        }
+    }
+}
+
+/// Opens the store the settings name ([`AnyStore`]): PostgreSQL, migrated first, when
+/// `SAFERPLACES_DATABASE_URL` is set; the embedded store in the data directory otherwise.
+pub(crate) fn open_store(settings: &Settings) -> anyhow::Result<AnyStore> {
+    Ok(match &settings.database_url {
+        Some(url) => AnyStore::Postgres(PgStore::connect(url.expose())?),
+        None => AnyStore::Sqlite(SqliteStore::open(&settings.data_dir)?),
+    })
+}
+
+/// Opens the embedded SQLite store in the data directory, for the commands that only work on
+/// it; refused while `SAFERPLACES_DATABASE_URL` is set ([`sqlite_only`]).
+pub(crate) fn open_sqlite_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
     sqlite_only(settings)?;
     Ok(SqliteStore::open(&settings.data_dir)?)
 }

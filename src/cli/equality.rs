@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::common::{
-    DataDirArg, cli_event, data_dir_settings, open_audit, open_store, out, sign_head,
+    DataDirArg, cli_event, data_dir_settings, open_audit, open_sqlite_store, out, sign_head,
 };
 use crate::safeguards::access_cli;
 use crate::safeguards::audit;
@@ -72,7 +72,7 @@ pub(crate) fn run(command: EqualityCommand) -> anyhow::Result<ExitCode> {
         EqualityCommand::Run { dir, month, json } => {
             let s = data_dir_settings(dir)?;
             let month: Month = month.parse()?;
-            let mut store = open_store(&s)?;
+            let mut store = open_sqlite_store(&s)?;
             store.writable("run the equality monitor")?;
             let log = open_audit(&s)?;
             let report = cli::run_month(&mut store, &log, month, &access_cli::cli_actor())?;
@@ -102,7 +102,7 @@ pub(crate) fn run(command: EqualityCommand) -> anyhow::Result<ExitCode> {
             record,
         } => {
             let s = data_dir_settings(dir)?;
-            let mut store = open_store(&s)?;
+            let mut store = open_sqlite_store(&s)?;
             let log = open_audit(&s)?;
             let result = cli::close_alert(
                 &mut store,
@@ -126,13 +126,13 @@ pub(crate) fn run(command: EqualityCommand) -> anyhow::Result<ExitCode> {
         }
         EqualityCommand::Alerts { dir } => {
             let s = data_dir_settings(dir)?;
-            let store = open_store(&s)?;
+            let store = open_sqlite_store(&s)?;
             out(&serde_json::to_string(&store.equality_alerts()?)?)?;
         }
         EqualityCommand::Baselines { dir, file } => {
             let s = data_dir_settings(dir)?;
             let rows = baselines::load(&file)?;
-            let mut store = open_store(&s)?;
+            let mut store = open_sqlite_store(&s)?;
             let log = open_audit(&s)?;
             let n = store.replace_equality_baselines(&rows, &file.display().to_string())?;
             let mut e = cli_event(audit::AuditEventType::Collection, "equality_monitor");
@@ -146,7 +146,7 @@ pub(crate) fn run(command: EqualityCommand) -> anyhow::Result<ExitCode> {
         }
         EqualityCommand::ImportAttributes { dir, file } => {
             let s = data_dir_settings(dir)?;
-            let mut store = open_store(&s)?;
+            let mut store = open_sqlite_store(&s)?;
             let log = open_audit(&s)?;
             let result = crate::safeguards::equality::attributes::import(
                 &mut store,

@@ -75,7 +75,7 @@ pub(crate) fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut importer = Importer::new(&mut store, args.kind, &opts, audit.as_ref());
+    let mut importer = Importer::new(&mut *store, args.kind, &opts, audit.as_ref());
     let mut run = RunTotals::default();
     for path in &args.paths {
         import_one(&mut importer, args.kind, path, &mut run)?;

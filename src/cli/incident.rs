@@ -7,10 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::common::{DataDirArg, cli_event, data_dir_settings, open_audit, open_store, out};
+use super::common::{
+    AnyStore, DataDirArg, cli_event, data_dir_settings, open_audit, open_store, out,
+};
 use crate::domain::{Category, Day, IncidentId, LonLat};
 use crate::safeguards::audit;
-use crate::store::{IncidentCorrection, SqliteStore, Store, WithdrawalNote};
+use crate::store::{IncidentCorrection, WithdrawalNote};
 
 #[derive(clap::Subcommand)]
 pub enum IncidentCommand {
@@ -120,7 +122,7 @@ fn open_for(
     reason: String,
     by: Option<String>,
     operation: &'static str,
-) -> anyhow::Result<(WithdrawalNote, SqliteStore, audit::AuditLog)> {
+) -> anyhow::Result<(WithdrawalNote, AnyStore, audit::AuditLog)> {
     let s = data_dir_settings(dir)?;
     let note = WithdrawalNote {
         reason,

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use super::common::{DataDirArg, data_dir_settings, open_store, out};
 use crate::ingest::reconcile::{ReconcileParams, likely_duplicates};
 use crate::safeguards::audit;
-use crate::store::Store;
 
 // No doc comment: the `reconcile` variant's is the help text.
 #[derive(clap::Args)]

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use super::common::{DataDirArg, data_dir_settings, open_store, out};
 use crate::ingest::reconcile::incidents_against_individuals;
-use crate::store::Store;
 
 #[derive(clap::Subcommand)]
 pub enum ReportCommand {

@@ -28,7 +28,7 @@ pub(crate) fn run(command: RetentionCommand) -> anyhow::Result<ExitCode> {
     let mut store = open_store(&s)?;
     store.writable("run the retention sweep")?;
     let audit = open_audit(&s)?;
-    let report = retention_sweep(&mut store, &audit, today, s.retention_grace_days)?;
+    let report = retention_sweep(&mut *store, &audit, today, s.retention_grace_days)?;
     sign_head(&audit)?;
     out(&format!(
         "retention sweep as of {today} (grace {} days): erased {} people and {} links",

@@ -10,7 +10,6 @@ use crate::domain::PersonRef;
 use crate::jobs::erase_and_record;
 use crate::safeguards::audit;
 use crate::safeguards::reviews::{Review, ReviewOutcome, check_review, review_ref};
-use crate::store::Store;
 
 #[derive(clap::Subcommand)]
 pub enum ReviewCommand {
@@ -84,7 +83,7 @@ pub(crate) fn run(command: ReviewCommand) -> anyhow::Result<ExitCode> {
     log.append(e)?;
     if review.outcome == ReviewOutcome::Remove {
         let report = erase_and_record(
-            &mut store,
+            &mut *store,
             &log,
             std::slice::from_ref(&person),
             &[],

@@ -57,7 +57,7 @@ fn subject_access(
         grace_days: s.retention_grace_days,
         produced_at: &produced_at,
     };
-    let report = match sar::build(&store, &log, &person, &ctx) {
+    let report = match sar::build(&*store, &log, &person, &ctx) {
         Ok(r) => r,
         Err(e @ sar::SarError::NoRecord(_)) => {
             log.append(sar::sar_no_record_event(&person, &access_cli::cli_actor()))

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::common::{open_audit, open_store, out, settings};
+use super::common::{AnyStore, open_audit, open_store, out, settings};
 use crate::api::AppState;
 use crate::config::Settings;
 use crate::index::Snapshot;
@@ -14,7 +14,6 @@ use crate::jobs::load_snapshot;
 use crate::safeguards::audit::AuditLog;
 use crate::safeguards::sharing::Agreements;
 use crate::startup::Application;
-use crate::store::SqliteStore;
 
 /// Where to serve from and on.
 #[derive(clap::Args, Clone, Default)]
@@ -40,7 +39,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn serve(
     settings: Settings,
     snapshot: Snapshot,
-    store: SqliteStore,
+    store: AnyStore,
     audit: AuditLog,
     position: crate::jobs::FeedPosition,
 ) -> anyhow::Result<()> {
@@ -51,6 +50,7 @@ async fn serve(
         tracing::info!(%day, "clock fixed by SAFERPLACES_TODAY");
     }
     let agreements = Agreements::load(&settings.sharing_agreements)?;
+    let embedded = matches!(store, AnyStore::Sqlite(_));
     let state = AppState::new(
         snapshot,
         Arc::new(audit),
@@ -63,13 +63,19 @@ async fn serve(
     .with_request_timeout(std::time::Duration::from_secs(
         settings.connections.request_timeout_secs.into(),
     ))
-    .with_agreements(agreements)
-    .with_equality_store(settings.data_dir.clone());
+    .with_agreements(agreements);
+    // The equality monitor's tables are the embedded store's only in this release.
+    let state = if embedded {
+        state.with_equality_store(settings.data_dir.clone())
+    } else {
+        state
+    };
     // The monthly S22 job (S22: the monitor runs itself). It runs the last full month only when
     // the store has no result for it, so once a month it writes and each server on the store
     // reloads. `SAFERPLACES_EQUALITY_MONTHLY=off` leaves it to a cron running
     // `saferplaces equality run`.
     if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").map_or(true, |v| v != "off")
+        && embedded
         && store.read_only_reason().is_none()
     {
         tokio::spawn(crate::jobs::equality_monthly(state.clone()));
@@ -79,13 +85,21 @@ async fn serve(
         .with_context(|| format!("binding {}", settings.addr))?
         .with_connections(&settings.connections);
     let addr = app.local_addr()?;
+    // With PostgreSQL, the other servers' and the CLI's commits are announced on the feed's
+    // channel: a listener wakes the feed job at once (it polls anyway, in case one is lost).
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if let Some(url) = &settings.database_url {
+        crate::store::postgres::listen_for_changes(url.expose(), Arc::clone(&wake));
+    }
+    let location = store.location();
     tokio::spawn(crate::jobs::run(
         state,
-        Box::new(store),
+        store.into_box(),
         settings.retention_grace_days,
         position,
+        wake,
     ));
-    tracing::info!(%addr, data_dir = %settings.data_dir.display(), "serving");
+    tracing::info!(%addr, store = %location, data_dir = %settings.data_dir.display(), "serving");
     out(&format!("saferplaces listening on http://{addr}"))?;
     app.run_until_stopped().await?;
     Ok(())
@@ -97,14 +111,16 @@ pub(crate) fn run_server(
     demo: Option<usize>,
     no_serve: bool,
 ) -> anyhow::Result<()> {
-    let mut store = open_store(&settings)
-        .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+    let mut store = open_store(&settings).with_context(|| match &settings.database_url {
+        Some(_) => "opening the PostgreSQL store named by SAFERPLACES_DATABASE_URL".to_owned(),
+        None => format!("opening the store in {}", settings.data_dir.display()),
+    })?;
     if let Some(incidents) = demo {
         super::demo::ensure_demo_data(&settings, &mut store, incidents)?;
         if no_serve {
             return Ok(());
         }
-        super::demo::issue_demo_tokens(&mut store)?;
+        super::demo::issue_demo_tokens(&mut *store)?;
     }
     // Read-only mode (issue 14, point 5): the data directory cannot be written, so the server
     // serves what needs no audit record and refuses the rest (fail closed: the audit log cannot
@@ -114,7 +130,7 @@ pub(crate) fn run_server(
         Some(reason) => {
             tracing::warn!(
                 data_dir = %settings.data_dir.display(),
-                file = %store.file().display(),
+                store = %store.location(),
                 reason,
                 "the data directory is read-only: serving read-only; imports, user changes, the \
                  retention sweep and the equality job are off, and audited requests (person-level \
@@ -132,11 +148,13 @@ pub(crate) fn run_server(
     let started = Instant::now();
     // Issue 14, point 4: SQLite's structure check on a small store; the load below verifies
     // every segment's checksum and refuses a damaged one.
-    store
-        .quick_check_if_small()
-        .with_context(|| format!("checking the store {} at start", store.file().display()))?;
-    let (snapshot, position) = load_snapshot(&store, 1)
-        .with_context(|| format!("loading the store {}", store.file().display()))?;
+    if let Some(sqlite) = store.sqlite() {
+        sqlite
+            .quick_check_if_small()
+            .with_context(|| format!("checking the store {} at start", sqlite.file().display()))?;
+    }
+    let (snapshot, position) = load_snapshot(&*store, 1)
+        .with_context(|| format!("loading the store {}", store.location()))?;
     tracing::info!(
         incidents = snapshot.incidents.len(),
         unlocated = snapshot.incidents.unlocated(),

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::common::{DataDirArg, data_dir_settings, open_store, out};
-use crate::store::Store;
 
 // No doc comment: the `stats` variant's is the help text.
 #[derive(clap::Args)]
@@ -20,11 +19,13 @@ pub struct StatsArgs {
 /// `saferplaces stats`.
 pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
     let s = data_dir_settings(args.dir)?;
-    let store = open_store(&s)?;
+    let mut store = open_store(&s)?;
     // A damaged store is refused, not counted (issue 14, point 4).
-    store
-        .verify_at_start()
-        .with_context(|| format!("checking the store {}", store.file().display()))?;
+    if let Some(sqlite) = store.sqlite() {
+        sqlite
+            .verify_at_start()
+            .with_context(|| format!("checking the store {}", sqlite.file().display()))?;
+    }
     let counts = store.counts()?;
     out(&if args.json {
         serde_json::to_string(&counts)?

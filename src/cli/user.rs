@@ -8,7 +8,7 @@ use super::common::{
 use crate::domain::Role;
 use crate::safeguards::audit;
 use crate::safeguards::tokens::{self, new_token, token_hash};
-use crate::store::{NewUser, Store};
+use crate::store::NewUser;
 
 #[derive(clap::Subcommand)]
 pub enum UserCommand {

@@ -23,6 +23,7 @@ mod incremental;
 mod integrity;
 mod oracles;
 mod pg_cluster;
+mod pg_replicas;
 mod pg_schema;
 mod reviews;
 mod rules;

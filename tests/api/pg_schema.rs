@@ -333,46 +333,68 @@ fn ogrinfo_lists_the_layers_with_their_geometry_types_and_reads_features() {
     assert!(!child.contains("POINT"), "{child}");
 }
 
+/// Runs `saferplaces ARGS --data-dir DIR` with `SAFERPLACES_DATABASE_URL` set to `url`,
+/// failing (not hanging) when it runs on for a minute.
+fn run_with_url(args: &[&str], dir: &std::path::Path, url: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("SAFERPLACES_DATABASE_URL", url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that starts anyway would run until stopped: stop it and fail, not hang.
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{args:?} ran on with an unreachable SAFERPLACES_DATABASE_URL: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[test]
-fn serve_and_the_store_commands_refuse_while_the_database_url_is_set() {
+fn with_the_database_url_set_the_store_commands_use_postgresql_and_never_the_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
+    let unreachable = "host=/nonexistent dbname=saferplaces";
+    // The commands that work on either store go to PostgreSQL: unreachable here, so they fail
+    // naming it, and none falls back to the SQLite store.
     for args in [
         &["serve", "--addr", "127.0.0.1:0"][..],
         &["stats"],
         &["import", "police-street", "/nonexistent.csv"],
+        &["user", "add", "--name", "x", "--role", "planner"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
-            .args(args)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env(
-                "SAFERPLACES_DATABASE_URL",
-                "host=/nonexistent dbname=saferplaces",
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A server that starts anyway would run until stopped: stop it and fail, not hang.
-        let deadline = Instant::now() + Duration::from_mins(1);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                child.kill().unwrap();
-                let out = child.wait_with_output().unwrap();
-                panic!(
-                    "{args:?} ran on with SAFERPLACES_DATABASE_URL set: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = run_with_url(args, dir.path(), unreachable);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            err.contains("cannot connect to PostgreSQL at host=/nonexistent"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !dir.path().join("saferplaces.sqlite3").exists(),
+            "{args:?} created the SQLite store"
+        );
+    }
+    // The commands that only the embedded store has refuse, rather than work on the SQLite
+    // file while the operator believes they worked on PostgreSQL.
+    for args in [&["check"][..], &["equality", "alerts"]] {
+        let out = run_with_url(args, dir.path(), unreachable);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(
             err.contains(
-                "SAFERPLACES_DATABASE_URL is set, but this release does not serve or store data \
-                 in PostgreSQL yet"
+                "SAFERPLACES_DATABASE_URL is set, but this command works on the embedded SQLite \
+                 store only"
             ),
             "{args:?}: {err}"
         );

@@ -16,11 +16,13 @@
 //! the database apply the change at once (they poll the feed too, in case one is lost).
 
 mod data;
+mod listen;
 mod migrate;
 mod people;
 
 use std::cell::RefCell;
 
+pub use listen::listen_for_changes;
 pub use migrate::{MIGRATIONS, Migration, MigrationReport, migrate};
 use postgres::{Client, Config, NoTls, Transaction};
 
