@@ -16,7 +16,7 @@ temporary directory, as the `postgres` user when run as root), then with a relea
    both servers; then RUNS `user revoke`, seconds until it is refused (401) on both;
 5. erasure: RUNS people on investigation cases read through `/api/v1/people/{id}` by an assigned
    analyst on both servers, each removed by `review record --outcome remove` through one CLI;
-   seconds until both servers answer 404;
+   seconds until both servers refuse them as an unknown id (403);
 6. tiles (with --oha): analyst hexagon tiles under open-loop oha load through one server, then
    split over both servers, requests/s and p50/p99 side by side.
 
@@ -215,7 +215,7 @@ def main():
             names.append((name, h))
         summary("new user's token accepted on both", added)
         for k, (name, h) in enumerate(names):
-            cli(1 - k % 2, "user", "revoke", "--name", name)
+            cli(1 - k % 2, "user", "revoke", name)
             revoked.extend(wait_both(bases, lambda b: status(b, "/api/v1/meta", h) == 401))
         summary("revoked token refused on both", revoked)
 
@@ -234,7 +234,8 @@ def main():
             cli(1 - k % 2, "review", "record", "--person", person, "--outcome", "remove",
                 "--rationale", "Benchmark: no longer proportionate to hold this record.",
                 "--decided-by", "A. Reviewer")
-            erased.extend(wait_both(bases, lambda b: status(b, f"/api/v1/people/{person}", h) == 404))
+            # Refused as an id never stored is (403: existence is not revealed).
+            erased.extend(wait_both(bases, lambda b: status(b, f"/api/v1/people/{person}", h) == 403))
         if erased:
             summary(f"erasure gone from both ({len(pairs)} people)", erased)
 
