@@ -164,6 +164,15 @@ fn an_import_and_a_revocation_through_either_servers_cli_reach_both_servers() {
     r.wait_on_both("the revocation", revoked, |app| {
         app.get_headers("/api/v1/meta", &headers).status == 401
     });
+
+    // Both stop cleanly on SIGTERM: the store's connection is closed off the runtime (it
+    // panicked "Cannot start a runtime from within a runtime" when dropped on a worker).
+    let Replicas { apps, .. } = r;
+    for app in apps {
+        let (status, log) = app.stop();
+        assert!(status.success(), "{status}: {log}");
+        assert!(!log.contains("panicked"), "{log}");
+    }
 }
 
 #[test]

@@ -41,8 +41,9 @@ pub const CHANGES_CHANNEL: &str = "saferplaces_changes";
 /// The PostgreSQL store: one connection, migrated when opened.
 pub struct PgStore {
     /// The connection. The [`Store`] trait reads through `&self` while the client needs
-    /// `&mut`; the store is used by one thread at a time (it is `Send`, not `Sync`).
-    client: RefCell<Client>,
+    /// `&mut`; the store is used by one thread at a time (it is `Send`, not `Sync`). `None`
+    /// only while the store is dropped.
+    client: RefCell<Option<Client>>,
     /// Host(s) and database, without user or password, for messages.
     target: String,
 }
@@ -63,9 +64,48 @@ impl PgStore {
             source,
         })?;
         Ok(Self {
-            client: RefCell::new(client),
+            client: RefCell::new(Some(client)),
             target,
         })
+    }
+
+    /// The connection, for a read through `&self`.
+    fn conn(&self) -> StoreResult<std::cell::RefMut<'_, Client>> {
+        std::cell::RefMut::filter_map(self.client.borrow_mut(), Option::as_mut)
+            .map_err(|_| closed())
+    }
+
+    /// The connection, for a write through `&mut self`.
+    fn conn_mut(&mut self) -> StoreResult<&mut Client> {
+        self.client.get_mut().as_mut().ok_or_else(closed)
+    }
+}
+
+/// The error of a store whose connection is gone (only while it is being dropped).
+fn closed() -> StoreError {
+    StoreError::Refused {
+        operation: "use the PostgreSQL store",
+        field: "connection",
+        problem: "the store is closed".to_owned(),
+    }
+}
+
+impl Drop for PgStore {
+    /// Closes the connection off the async runtime: the synchronous client closes through
+    /// its own runtime, which cannot be entered from a worker of the server's (a server's
+    /// feed job drops its store when the runtime shuts down).
+    fn drop(&mut self) {
+        let Some(client) = self.client.get_mut().take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let closing = std::thread::Builder::new()
+                .name("pg-close".to_owned())
+                .spawn(move || drop(client));
+            if let Err(e) = closing {
+                tracing::warn!(error = %e, "cannot close the PostgreSQL connection cleanly");
+            }
+        }
     }
 }
 
@@ -100,11 +140,11 @@ impl Store for PgStore {
     }
 
     fn schema_version(&self) -> StoreResult<u32> {
-        data::schema_version(&mut self.client.borrow_mut())
+        data::schema_version(&mut *self.conn()?)
     }
 
     fn write_records(&mut self, data: &Dataset) -> StoreResult<Written> {
-        let client = self.client.get_mut();
+        let client = self.conn_mut()?;
         let mut tx = client
             .transaction()
             .map_err(pg("starting a write transaction"))?;
@@ -116,7 +156,7 @@ impl Store for PgStore {
     }
 
     fn stored_state(&self, data: &Dataset) -> StoreResult<StoredState> {
-        people::stored_state(&mut self.client.borrow_mut(), data)
+        people::stored_state(&mut *self.conn()?, data)
     }
 
     fn load(&self) -> StoreResult<Dataset> {
@@ -124,7 +164,7 @@ impl Store for PgStore {
     }
 
     fn counts(&self) -> StoreResult<KindCounts> {
-        let mut client = self.client.borrow_mut();
+        let mut client = self.conn()?;
         let mut counts = KindCounts::default();
         data::counts(&mut client, &mut counts)?;
         people::counts(&mut client, &mut counts)?;
@@ -132,7 +172,7 @@ impl Store for PgStore {
     }
 
     fn add_user(&mut self, user: &NewUser) -> StoreResult<u64> {
-        people::add_user(self.client.get_mut(), user)
+        people::add_user(self.conn_mut()?, user)
     }
 
     fn set_user_token(
@@ -141,31 +181,31 @@ impl Store for PgStore {
         token_hash: &str,
         token_expires_at: u64,
     ) -> StoreResult<bool> {
-        people::set_user_token(self.client.get_mut(), name, token_hash, token_expires_at)
+        people::set_user_token(self.conn_mut()?, name, token_hash, token_expires_at)
     }
 
     fn revoke_user(&mut self, name: &str, revoked_at: u64) -> StoreResult<Option<User>> {
-        people::revoke_user(self.client.get_mut(), name, revoked_at)
+        people::revoke_user(self.conn_mut()?, name, revoked_at)
     }
 
     fn users(&self) -> StoreResult<Vec<(String, User)>> {
-        people::users(&mut self.client.borrow_mut())
+        people::users(&mut *self.conn()?)
     }
 
     fn change_marker(&self) -> StoreResult<u64> {
-        data::change_marker(&mut self.client.borrow_mut())
+        data::change_marker(&mut *self.conn()?)
     }
 
     fn latest_change(&self) -> StoreResult<Option<u64>> {
-        data::latest_change(&mut self.client.borrow_mut()).map(Some)
+        data::latest_change(&mut *self.conn()?).map(Some)
     }
 
     fn changes_since(&self, after: u64) -> StoreResult<ChangeSet> {
-        data::changes_since(&mut self.client.borrow_mut(), after)
+        data::changes_since(&mut *self.conn()?, after)
     }
 
     fn load_kinds(&self, kinds: &ChangeSet) -> StoreResult<(Dataset, u64)> {
-        let mut client = self.client.borrow_mut();
+        let mut client = self.conn()?;
         // One consistent snapshot for both sides.
         let mut tx = client
             .build_transaction()
@@ -184,11 +224,11 @@ impl Store for PgStore {
         &self,
         each: &mut dyn FnMut(Vec<crate::domain::Incident>),
     ) -> StoreResult<u64> {
-        data::for_each_incident_batch(&mut self.client.borrow_mut(), each)
+        data::for_each_incident_batch(&mut *self.conn()?, each)
     }
 
     fn incidents_fingerprint(&self, cursor: u64) -> StoreResult<IncidentsFingerprint> {
-        data::incidents_fingerprint(&mut self.client.borrow_mut(), cursor)
+        data::incidents_fingerprint(&mut *self.conn()?, cursor)
     }
 
     fn for_each_incident_after_segment(
@@ -196,11 +236,11 @@ impl Store for PgStore {
         after: u64,
         each: &mut dyn FnMut(Vec<crate::domain::Incident>),
     ) -> StoreResult<u64> {
-        data::for_each_incident_after_segment(&mut self.client.borrow_mut(), after, each)
+        data::for_each_incident_after_segment(&mut *self.conn()?, after, each)
     }
 
     fn incident_rows_after_segment(&self, after: u64) -> StoreResult<u64> {
-        data::incident_rows_after_segment(&mut self.client.borrow_mut(), after)
+        data::incident_rows_after_segment(&mut *self.conn()?, after)
     }
 
     fn withdraw_incidents(
@@ -208,7 +248,7 @@ impl Store for PgStore {
         ids: &[crate::domain::IncidentId],
         note: &WithdrawalNote,
     ) -> StoreResult<Vec<u64>> {
-        data::withdraw_incidents(self.client.get_mut(), ids, note)
+        data::withdraw_incidents(self.conn_mut()?, ids, note)
     }
 
     fn amend_incident(
@@ -217,7 +257,7 @@ impl Store for PgStore {
         correction: &IncidentCorrection,
         note: &WithdrawalNote,
     ) -> StoreResult<AmendedIncident> {
-        data::amend_incident(self.client.get_mut(), id, correction, note)
+        data::amend_incident(self.conn_mut()?, id, correction, note)
     }
 
     fn for_each_withdrawal_after(
@@ -225,11 +265,11 @@ impl Store for PgStore {
         after: u64,
         each: &mut dyn FnMut(Vec<crate::domain::Incident>),
     ) -> StoreResult<u64> {
-        data::for_each_withdrawal_after(&mut self.client.borrow_mut(), after, each)
+        data::for_each_withdrawal_after(&mut *self.conn()?, after, each)
     }
 
     fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
-        people::user_by_token_hash(&mut self.client.borrow_mut(), token_hash)
+        people::user_by_token_hash(&mut *self.conn()?, token_hash)
     }
 
     fn write_import(
@@ -239,7 +279,7 @@ impl Store for PgStore {
         summary: &serde_json::Value,
         commit: bool,
     ) -> StoreResult<ImportWritten> {
-        let client = self.client.get_mut();
+        let client = self.conn_mut()?;
         let mut tx = client
             .transaction()
             .map_err(pg("starting an import transaction"))?;
@@ -259,7 +299,7 @@ impl Store for PgStore {
         params: &serde_json::Value,
         found_at: &str,
     ) -> StoreResult<u64> {
-        data::write_matches(self.client.get_mut(), matches, params, found_at)
+        data::write_matches(self.conn_mut()?, matches, params, found_at)
     }
 
     fn assign_case(
@@ -269,49 +309,49 @@ impl Store for PgStore {
         by: &str,
         at: &str,
     ) -> StoreResult<Option<bool>> {
-        people::assign_case(self.client.get_mut(), case_ref, user, by, at)
+        people::assign_case(self.conn_mut()?, case_ref, user, by, at)
     }
 
     fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<Erased> {
-        people::erase(self.client.get_mut(), people, links)
+        people::erase(self.conn_mut()?, people, links)
     }
 
     fn person(&self, id: &PersonRef) -> StoreResult<Option<crate::domain::Person>> {
-        people::person(&mut self.client.borrow_mut(), id)
+        people::person(&mut *self.conn()?, id)
     }
 
     fn record_review(&mut self, review: &crate::safeguards::reviews::Review) -> StoreResult<u64> {
-        people::record_review(self.client.get_mut(), review)
+        people::record_review(self.conn_mut()?, review)
     }
 
     fn latest_reviews(
         &self,
         people: &[PersonRef],
     ) -> StoreResult<std::collections::BTreeMap<PersonRef, u64>> {
-        people::latest_reviews(&mut self.client.borrow_mut(), people)
+        people::latest_reviews(&mut *self.conn()?, people)
     }
 
     fn person_versions(&self, id: &PersonRef) -> StoreResult<Vec<PersonVersion>> {
-        people::person_versions(&mut self.client.borrow_mut(), id)
+        people::person_versions(&mut *self.conn()?, id)
     }
 
     fn links_of_person(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::Link>> {
-        people::links_of_person(&mut self.client.borrow_mut(), id)
+        people::links_of_person(&mut *self.conn()?, id)
     }
 
     fn reviews_of(
         &self,
         id: &PersonRef,
     ) -> StoreResult<Vec<(u64, crate::safeguards::reviews::Review)>> {
-        people::reviews_of(&mut self.client.borrow_mut(), id)
+        people::reviews_of(&mut *self.conn()?, id)
     }
 
     fn cases_of(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::Case>> {
-        people::cases_of(&mut self.client.borrow_mut(), id)
+        people::cases_of(&mut *self.conn()?, id)
     }
 
     fn meetings_of(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::MaceMeeting>> {
-        people::meetings_of(&mut self.client.borrow_mut(), id)
+        people::meetings_of(&mut *self.conn()?, id)
     }
 }
 
