@@ -28,15 +28,15 @@ use super::super::{IncidentsFingerprint, KindCounts, StoreError, StoreResult, Wr
 use super::{pg, record_change};
 use crate::domain::{
     AtcoCode, Boundary, BoundaryCode, Category, Dataset, Day, Guardian, Incident, IncidentId,
-    IncidentLocation, IncidentTime, LocationPrecision, LonLat, PlaceId, PlaceKind, PlaceOfConcern,
-    Provenance, Route, RouteId, SchemeName, School, ServiceId, Stop, TimePrecision, Urn,
-    YouthService,
+    IncidentLocation, IncidentTime, IsaRef, LocationPrecision, LonLat, PlaceId, PlaceKind,
+    PlaceOfConcern, Provenance, Route, RouteId, SchemeName, School, ServiceId, Stop, TimePrecision,
+    Urn, YouthService,
 };
 
 /// Rows fetched from a portal at a time, and the most handed to a callback at once.
 const BATCH_ROWS: i32 = 50_000;
 
-/// Key of the transaction-level advisory lock every numbered write takes ("sp_write").
+/// Key of the transaction-level advisory lock every numbered write takes (`sp_write`).
 const WRITE_LOCK: i64 = 0x7370_5f77_7269_7465;
 
 /// Serialises the writes that hand out batch ids, file ids and withdrawal numbers, until the
@@ -245,7 +245,7 @@ fn write_incidents(tx: &mut Transaction<'_>, incidents: &[Incident]) -> StoreRes
                 &location.map(|l| l.precision.code()),
                 &i.involves_child,
                 &i.provenance.agency.as_str(),
-                &i.provenance.isa_ref.as_ref().map(|r| r.as_str()),
+                &i.provenance.isa_ref.as_ref().map(IsaRef::as_str),
                 &i.provenance.grade.map(|g| g.to_string()),
             ])
         },
@@ -270,7 +270,7 @@ fn write_places(tx: &mut Transaction<'_>, places: &[PlaceOfConcern]) -> StoreRes
                 &guardians,
                 &day_param(p.review_due),
                 &p.provenance.agency.as_str(),
-                &p.provenance.isa_ref.as_ref().map(|r| r.as_str()),
+                &p.provenance.isa_ref.as_ref().map(IsaRef::as_str),
                 &p.provenance.grade.map(|g| g.to_string()),
             ])
         },

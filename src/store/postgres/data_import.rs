@@ -14,6 +14,7 @@ use super::{
     day_param, lock_writes, pg, point, record_change, sql_id, unsigned, write_boundaries,
     write_places, write_routes, write_schools, write_services, write_stops,
 };
+use crate::domain::IsaRef;
 use crate::store::changes::ChangeKind;
 use crate::store::sqlite::Code as _;
 
@@ -82,7 +83,7 @@ pub(super) fn insert_sourced(
             &location.map(|l| l.precision.code()),
             &i.involves_child,
             &i.provenance.agency.as_str(),
-            &i.provenance.isa_ref.as_ref().map(|r| r.as_str()),
+            &i.provenance.isa_ref.as_ref().map(IsaRef::as_str),
             &i.provenance.grade.map(|g| g.to_string()),
             &batch,
             &file_id,
@@ -143,24 +144,10 @@ pub(in super::super) fn write_import(
     Ok(written)
 }
 
-/// Copies `incidents` (a repeated id keeps its first row, as the `SQLite` store) into a
-/// staging table through binary COPY, then stores those not stored yet as batch `batch` of
-/// file `file_id`; counts what was stored.
-fn copy_incidents(
-    tx: &mut Transaction<'_>,
-    incidents: &[ImportedIncident],
-    file_id: i64,
-    batch: i64,
-) -> StoreResult<ImportWritten> {
+/// Creates the temporary staging table of an import's incidents (dropped at the latest when
+/// the transaction ends); returns its column types for binary COPY.
+fn create_staging(tx: &mut Transaction<'_>) -> StoreResult<[Type; 19]> {
     let context = "copying an import's incidents";
-    // Sort compact (id, position) keys, not the rows; the first row of an id is kept.
-    let mut keys: Vec<(u64, usize)> = incidents
-        .iter()
-        .enumerate()
-        .map(|(at, i)| (i.incident.id.get(), at))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup_by_key(|k| k.0);
     tx.batch_execute(
         "CREATE TEMP TABLE import_staging (id bigint, category text, day integer, \
          minute smallint, time_precision text, geom geometry, location_precision text, \
@@ -180,7 +167,7 @@ fn copy_incidents(
             row: String::new(),
             reason: "PostGIS's geometry type is not known to the server".to_owned(),
         })?;
-    let types = [
+    Ok([
         Type::INT8,
         Type::TEXT,
         Type::INT4,
@@ -200,7 +187,28 @@ fn copy_incidents(
         Type::TEXT,
         Type::TEXT,
         Type::BOOL,
-    ];
+    ])
+}
+
+/// Copies `incidents` (a repeated id keeps its first row, as the `SQLite` store) into a
+/// staging table through binary COPY, then stores those not stored yet as batch `batch` of
+/// file `file_id`; counts what was stored.
+fn copy_incidents(
+    tx: &mut Transaction<'_>,
+    incidents: &[ImportedIncident],
+    file_id: i64,
+    batch: i64,
+) -> StoreResult<ImportWritten> {
+    let context = "copying an import's incidents";
+    // Sort compact (id, position) keys, not the rows; the first row of an id is kept.
+    let mut keys: Vec<(u64, usize)> = incidents
+        .iter()
+        .enumerate()
+        .map(|(at, i)| (i.incident.id.get(), at))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup_by_key(|k| k.0);
+    let types = create_staging(tx)?;
     let sink = tx
         .copy_in("COPY import_staging FROM STDIN (FORMAT binary)")
         .map_err(pg(context))?;
@@ -222,7 +230,7 @@ fn copy_incidents(
             &location.map(|l| l.precision.code()),
             &i.involves_child,
             &i.provenance.agency.as_str(),
-            &i.provenance.isa_ref.as_ref().map(|r| r.as_str()),
+            &i.provenance.isa_ref.as_ref().map(IsaRef::as_str),
             &i.provenance.grade.map(|g| g.to_string()),
             &sql_id(row.line, OPERATION)?,
             &a.source_ref.as_deref(),

@@ -128,15 +128,21 @@ fn checked_note<'a>(
     Ok((reason, actor))
 }
 
-/// `Some(batch)` when the incident `id` is stored (`Some(None)`: written one by one).
-fn segment_of(tx: &mut Transaction<'_>, id: u64) -> StoreResult<Option<Option<i64>>> {
+/// Where a stored incident is.
+struct Stored {
+    /// The batch that stored it; `None` for a row written one by one.
+    batch: Option<i64>,
+}
+
+/// Where the incident `id` is stored, if it is.
+fn segment_of(tx: &mut Transaction<'_>, id: u64) -> StoreResult<Option<Stored>> {
     // An id beyond a bigint cannot be stored.
     let Ok(key) = i64::try_from(id) else {
         return Ok(None);
     };
     tx.query_opt("SELECT segment FROM incidents WHERE id = $1", &[&key])
         .map_err(pg("looking up an incident"))?
-        .map(|r| r.try_get(0))
+        .map(|r| r.try_get(0).map(|batch| Stored { batch }))
         .transpose()
         .map_err(pg("looking up an incident"))
 }
@@ -175,7 +181,7 @@ fn withdraw_one(
 ) -> StoreResult<u64> {
     let context = "recording an incident withdrawal";
     not_withdrawn(tx, id)?;
-    let Some(segment) = segment_of(tx, id)? else {
+    let Some(Stored { batch: segment }) = segment_of(tx, id)? else {
         return Err(StoreError::NotFound {
             what: "incident",
             key: id.to_string(),
