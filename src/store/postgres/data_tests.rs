@@ -1,0 +1,857 @@
+//! The PostgreSQL store's public-schema data agrees with the `SQLite` store: each test is
+//! written once against `&mut dyn Store` and run on `SqliteStore::open_in_memory()` and on a
+//! fresh database of a throwaway cluster (one cluster shared by the tests running at once),
+//! and the two results are compared.
+//!
+//! Until the people side (`people.rs`) is built, the four methods that write or read both sides
+//! in one transaction (`write_records`, `load_kinds`, `counts`, `write_import`) are run here
+//! through [`DataOnly`], which calls this side alone exactly as `PgStore` calls it; every other
+//! method is `PgStore`'s own.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use super::super::test_cluster::PgCluster;
+use super::super::{PgStore, pg};
+use crate::domain::{Agency, Boundary, Dataset, Incident, IncidentId, LonLat};
+use crate::import::{FileSummary, ImportKind, ImportOptions, import_file};
+use crate::ingest::report::Progress;
+use crate::store::changes::ChangeSet;
+use crate::store::{
+    AmendedIncident, Erased, ImportBatch, ImportFile, ImportWritten, IncidentCorrection,
+    IncidentsFingerprint, KindCounts, NewUser, PersonVersion, SqliteStore, Store, StoreError,
+    StoreResult, WithdrawalNote, Written,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures.
+
+static CLUSTER: Mutex<Weak<PgCluster>> = Mutex::new(Weak::new());
+/// Migrations create cluster-wide roles: databases are migrated one at a time.
+static CONNECT: Mutex<()> = Mutex::new(());
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, migrated database of the shared cluster (started when no test holds it).
+struct PgFixture {
+    store: DataOnly,
+    db: String,
+    cluster: Arc<PgCluster>,
+}
+
+fn pg_fixture() -> Option<PgFixture> {
+    let cluster = {
+        let mut shared = CLUSTER.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = shared.upgrade() {
+            c
+        } else {
+            let c = Arc::new(PgCluster::start()?);
+            *shared = Arc::downgrade(&c);
+            c
+        }
+    };
+    let db = format!(
+        "data_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::Relaxed)
+    );
+    let _one_at_a_time = CONNECT.lock().unwrap_or_else(PoisonError::into_inner);
+    postgres::Client::connect(&cluster.url(), postgres::NoTls)
+        .and_then(|mut c| c.batch_execute(&format!("CREATE DATABASE {db}")))
+        .unwrap();
+    let store = DataOnly(PgStore::connect(&cluster.url_as("postgres", &db)).unwrap());
+    Some(PgFixture { store, db, cluster })
+}
+
+/// Runs `check` on an in-memory `SQLite` store and on a PostgreSQL database (when PostgreSQL
+/// is installed) and asserts both give the same result.
+fn on_both<T: PartialEq + std::fmt::Debug>(check: impl Fn(&mut dyn Store) -> T) {
+    let mut sqlite = SqliteStore::open_in_memory().unwrap();
+    let expected = check(&mut sqlite);
+    let Some(mut pg) = pg_fixture() else { return };
+    let got = check(&mut pg.store);
+    assert_eq!(got, expected, "PostgreSQL and SQLite disagree");
+}
+
+/// A small synthetic dataset plus an incident with every column at its extreme.
+fn demo() -> Dataset {
+    let areas = crate::ingest::west_of_england::load_area_set(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
+    )
+    .unwrap();
+    let params = crate::synthetic::SyntheticParams {
+        incidents: 1_500,
+        people: 20,
+        ..crate::synthetic::SyntheticParams::default()
+    };
+    let mut data = crate::synthetic::generate(&params, &areas).unwrap();
+    let mut extreme = data.incidents[0].clone();
+    extreme.id = IncidentId::new(i64::MAX.cast_unsigned());
+    extreme.time.day = crate::domain::Day::MAX;
+    extreme.time.minute_of_day = Some(1439);
+    extreme.time.precision = crate::domain::TimePrecision::Exact;
+    extreme.location = Some(crate::domain::IncidentLocation {
+        point: LonLat::new(180.0, -90.0).unwrap(),
+        precision: crate::domain::LocationPrecision::Exact,
+    });
+    data.incidents.push(extreme);
+    // One incident without a location.
+    data.incidents[1].location = None;
+    data
+}
+
+/// The spatial kinds of `d`, each in key order (the order a load returns).
+#[derive(Debug, PartialEq)]
+struct Spatial {
+    incidents: Vec<Incident>,
+    places: Vec<crate::domain::PlaceOfConcern>,
+    schools: Vec<crate::domain::School>,
+    stops: Vec<crate::domain::Stop>,
+    routes: Vec<crate::domain::Route>,
+    services: Vec<crate::domain::YouthService>,
+    boundaries: Vec<Boundary>,
+}
+
+fn spatial(d: &Dataset) -> Spatial {
+    let mut s = Spatial {
+        incidents: d.incidents.clone(),
+        places: d.places.clone(),
+        schools: d.schools.clone(),
+        stops: d.stops.clone(),
+        routes: d.routes.clone(),
+        services: d.services.clone(),
+        boundaries: d.boundaries.clone(),
+    };
+    s.incidents.sort_by_key(|i| i.id.get());
+    s.places.sort_by_key(|p| p.id.get());
+    s.schools.sort_by_key(|p| p.urn.get());
+    s.stops.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    s.routes.sort_by_key(|p| p.id.get());
+    s.services.sort_by_key(|p| p.id.get());
+    s.boundaries.sort_by(|a, b| {
+        (a.scheme.as_str(), a.code.as_str()).cmp(&(b.scheme.as_str(), b.code.as_str()))
+    });
+    s
+}
+
+/// The spatial counts of `c`.
+fn spatial_counts(c: KindCounts) -> [u64; 7] {
+    [
+        c.incidents,
+        c.places,
+        c.schools,
+        c.stops,
+        c.routes,
+        c.services,
+        c.boundaries,
+    ]
+}
+
+/// The real police.uk street file of January 2023 (12,566 rows) when the shared data is
+/// beside the repository, else the repository's slice of it.
+fn street_sample() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let real = root.join("../shared/realdata/police_street_avon-and-somerset_2023-01.csv");
+    if real.is_file() {
+        real
+    } else {
+        root.join("tests/fixtures/police/street_slice_lf.csv")
+    }
+}
+
+fn options() -> ImportOptions {
+    ImportOptions {
+        dry_run: false,
+        allow_partial: true,
+        agency: Agency::new("data-police-uk").unwrap(),
+        isa_ref: None,
+        scheme: None,
+        code_field: None,
+        name_field: None,
+        progress: Progress::silent(),
+        lsoa_codes: None,
+        links: None,
+        sharing: None,
+        today: crate::api::Clock::System.today(),
+    }
+}
+
+/// What an import reports, without the file's name and timings.
+fn accounted(s: &FileSummary) -> [u64; 7] {
+    [
+        s.read,
+        s.stored,
+        s.duplicates,
+        s.rejected,
+        s.unlocated,
+        s.outside_area,
+        s.skipped,
+    ]
+}
+
+fn import(store: &mut dyn Store, path: &Path) -> FileSummary {
+    import_file(store, ImportKind::PoliceStreet, path, &options()).unwrap()
+}
+
+/// The ids of every incident a load returns.
+fn loaded_ids(store: &dyn Store) -> Vec<u64> {
+    store
+        .load()
+        .unwrap()
+        .incidents
+        .iter()
+        .map(|i| i.id.get())
+        .collect()
+}
+
+fn note(reason: &str, actor: &str) -> WithdrawalNote {
+    WithdrawalNote {
+        reason: reason.to_owned(),
+        actor: actor.to_owned(),
+        at: "2026-12-08T01:00:00.000Z".to_owned(),
+    }
+}
+
+const REASON: &str = "recorded in error by the source agency";
+
+/// The kinds `changes_since(after)` names, as words.
+fn kinds(store: &dyn Store, after: u64) -> Vec<&'static str> {
+    let set = store.changes_since(after).unwrap();
+    [
+        (set.incidents, "incidents"),
+        (set.incident_segments, "incident_segments"),
+        (set.reference, "reference"),
+        (set.people, "people"),
+        (set.access, "access"),
+        (set.incident_withdrawals, "incident_withdrawals"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
+}
+
+fn latest(store: &dyn Store) -> u64 {
+    store.latest_change().unwrap().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests.
+
+#[test]
+fn a_demo_dataset_written_is_loaded_back_equal_with_exact_geometry_and_the_same_counts() {
+    let data = demo();
+    let expected = spatial(&data);
+    assert!(!expected.boundaries.is_empty() && !expected.routes.is_empty());
+    on_both(|store| {
+        let written = store.write_records(&data).unwrap();
+        let loaded = spatial(&store.load().unwrap());
+        assert_eq!(loaded, expected, "{}", store.location());
+        let counts = spatial_counts(store.counts().unwrap());
+        // Written again: nothing new, and nothing for the change feed.
+        let before = latest(store);
+        let again = store.write_records(&data).unwrap();
+        assert_eq!(latest(store), before);
+        (
+            spatial_counts(written.counts),
+            counts,
+            spatial_counts(again.counts),
+            // The people side records its own kind.
+            kinds(store, 0)
+                .into_iter()
+                .filter(|k| *k != "people")
+                .collect::<Vec<_>>(),
+        )
+    });
+}
+
+#[test]
+fn a_police_uk_file_imports_with_the_same_accounting_and_again_stores_nothing() {
+    let path = street_sample();
+    on_both(|store| {
+        let first = import(store, &path);
+        assert!(first.stored > 0, "{first:?}");
+        let second = import(store, &path);
+        assert_eq!(second.stored, 0);
+        let mut batches = Vec::new();
+        let cursor = store
+            .for_each_incident_batch(&mut |b| batches.extend(b))
+            .unwrap();
+        assert!(cursor > 0);
+        batches.sort_by_key(|i| i.id.get());
+        let loaded = store.load().unwrap().incidents;
+        assert_eq!(batches, loaded);
+        (
+            accounted(&first),
+            accounted(&second),
+            spatial_counts(store.counts().unwrap()),
+            loaded,
+            kinds(store, 0),
+        )
+    });
+}
+
+#[test]
+fn streaming_after_a_batch_hands_over_exactly_the_incidents_imported_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(street_sample()).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let (a, b) = rows.split_at(rows.len() / 2);
+    let write = |name: &str, rows: &[&str]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+        path
+    };
+    let (first, second) = (write("a.csv", a), write("b.csv", b));
+    on_both(|store| {
+        import(store, &first);
+        let before = loaded_ids(store);
+        let (_, cursor) = store.load_kinds(&ChangeSet::everything(0)).unwrap();
+        let fingerprint = store.incidents_fingerprint(cursor).unwrap();
+        let seq = latest(store);
+        import(store, &second);
+        let mut expected = loaded_ids(store);
+        expected.retain(|id| before.binary_search(id).is_err());
+        let mut streamed = Vec::new();
+        let next = store
+            .for_each_incident_after_segment(cursor, &mut |batch| {
+                streamed.extend(batch.iter().map(|i| i.id.get()));
+            })
+            .unwrap();
+        streamed.sort_unstable();
+        assert_eq!(streamed, expected);
+        assert!(next > cursor);
+        assert_eq!(
+            store.incident_rows_after_segment(cursor).unwrap(),
+            expected.len() as u64
+        );
+        // Nothing after the newest batch; the older batches' fingerprint is unchanged.
+        let mut none = 0;
+        store
+            .for_each_incident_after_segment(next, &mut |b| none += b.len())
+            .unwrap();
+        assert_eq!(none, 0);
+        assert_eq!(store.incidents_fingerprint(cursor).unwrap(), fingerprint);
+        (expected.len(), fingerprint.segment_rows, kinds(store, seq))
+    });
+}
+
+#[test]
+fn withdrawals_and_amendments_refuse_as_sqlite_does_and_feed_their_kinds() {
+    let data = demo();
+    let (a, b) = (data.incidents[2].id, data.incidents[3].id);
+    let absent =
+        IncidentId::new(data.incidents.iter().map(|i| i.id.get()).max().unwrap_or(0) / 2 + 3);
+    assert!(data.incidents.iter().all(|i| i.id != absent));
+    on_both(|store| {
+        store.write_records(&data).unwrap();
+        let total = store.counts().unwrap().incidents;
+        let mut errors = Vec::new();
+        let mut refuse = |e: StoreError| errors.push(e.to_string());
+        refuse(
+            store
+                .withdraw_incidents(&[a], &note("too short", "x"))
+                .unwrap_err(),
+        );
+        refuse(
+            store
+                .withdraw_incidents(&[a], &note(REASON, "  "))
+                .unwrap_err(),
+        );
+        refuse(
+            store
+                .withdraw_incidents(&[], &note(REASON, "x"))
+                .unwrap_err(),
+        );
+        refuse(
+            store
+                .withdraw_incidents(&[a, absent], &note(REASON, "x"))
+                .unwrap_err(),
+        );
+        assert_eq!(
+            store.counts().unwrap().incidents,
+            total,
+            "a refusal wrote nothing"
+        );
+        let seq = latest(store);
+        let seqs = store
+            .withdraw_incidents(&[a, a], &note(REASON, "x"))
+            .unwrap();
+        let after_withdrawal = kinds(store, seq);
+        refuse(
+            store
+                .withdraw_incidents(&[a], &note(REASON, "x"))
+                .unwrap_err(),
+        );
+        let stored = data.incidents[3].clone();
+        refuse(
+            store
+                .amend_incident(
+                    b,
+                    &IncidentCorrection {
+                        category: Some(stored.category),
+                        ..IncidentCorrection::default()
+                    },
+                    &note(REASON, "x"),
+                )
+                .unwrap_err(),
+        );
+        let seq = latest(store);
+        let amended: AmendedIncident = store
+            .amend_incident(
+                b,
+                &IncidentCorrection {
+                    day: Some(stored.time.day.plus_days(1)),
+                    location: Some(LonLat::new(-2.5, 51.5).unwrap()),
+                    ..IncidentCorrection::default()
+                },
+                &note(REASON, "A. Analyst"),
+            )
+            .unwrap();
+        let after_amendment = kinds(store, seq);
+        refuse(
+            store
+                .amend_incident(b, &IncidentCorrection::default(), &note(REASON, "x"))
+                .unwrap_err(),
+        );
+        let ids = loaded_ids(store);
+        assert!(!ids.contains(&a.get()) && !ids.contains(&b.get()));
+        assert!(ids.contains(&amended.incident.id.get()));
+        let mut withdrawn = Vec::new();
+        let newest = store
+            .for_each_withdrawal_after(0, &mut |batch| withdrawn.extend(batch))
+            .unwrap();
+        withdrawn.sort_by_key(|i| i.id.get());
+        (
+            errors,
+            seqs,
+            after_withdrawal,
+            amended,
+            after_amendment,
+            store.counts().unwrap().incidents,
+            withdrawn,
+            newest,
+        )
+    });
+}
+
+#[test]
+fn a_failed_import_leaves_nothing_stored_and_nothing_in_the_feed() {
+    let data = demo();
+    let mut outline = data.boundaries[0].clone();
+    outline.code = "E99999999".parse().unwrap();
+    if let Some(polygon) = outline.geometry.0.first_mut() {
+        polygon.exterior_mut(|ring| ring.0[1].x = f64::NAN);
+    }
+    let batch = ImportBatch {
+        incidents: data
+            .incidents
+            .iter()
+            .enumerate()
+            .map(|(n, i)| crate::store::ImportedIncident {
+                incident: i.clone(),
+                line: n as u64 + 2,
+                attributes: crate::store::SourceAttributes::default(),
+                outside_area: false,
+            })
+            .collect(),
+        boundaries: vec![outline],
+        ..ImportBatch::default()
+    };
+    let file = ImportFile {
+        name: "broken.csv".to_owned(),
+        sha256: "0".repeat(64),
+        imported_at: "2026-12-08T01:00:00.000Z".to_owned(),
+        kind: "incidents".to_owned(),
+    };
+    on_both(|store| {
+        let error = store
+            .write_import(&batch, &file, &serde_json::json!({}), true)
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("non-finite") || format!("{error:?}").contains("non-finite"),
+            "{error:?}"
+        );
+        (spatial_counts(store.counts().unwrap()), latest(store))
+    });
+}
+
+#[test]
+fn a_check_violated_mid_batch_rolls_the_whole_import_back() {
+    let Some(mut pg) = pg_fixture() else { return };
+    let data = demo();
+    let mut incidents: Vec<_> = data
+        .incidents
+        .iter()
+        .enumerate()
+        .map(|(n, i)| crate::store::ImportedIncident {
+            incident: i.clone(),
+            line: n as u64 + 2,
+            attributes: crate::store::SourceAttributes::default(),
+            outside_area: false,
+        })
+        .collect();
+    // `line >= 1` holds in the schema: line 0 in the middle of the batch breaks it.
+    let middle = incidents.len() / 2;
+    incidents[middle].line = 0;
+    let batch = ImportBatch {
+        incidents,
+        ..ImportBatch::default()
+    };
+    let file = ImportFile {
+        name: "broken.csv".to_owned(),
+        sha256: "1".repeat(64),
+        imported_at: "2026-12-08T01:00:00.000Z".to_owned(),
+        kind: "incidents".to_owned(),
+    };
+    let error = pg
+        .store
+        .write_import(&batch, &file, &serde_json::json!({}), true)
+        .unwrap_err();
+    assert!(error.to_string().contains("23514"), "{error}");
+    assert_eq!(pg.store.counts().unwrap().incidents, 0);
+    let mut client = pg.cluster.client_as("postgres", &pg.db);
+    let files: i64 = client
+        .query_one("SELECT COUNT(*) FROM imported_files", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(files, 0);
+    assert_eq!(latest(&pg.store), 0);
+    // And the same batch with the line mended stores every row (the connection is usable).
+    let mut mended = batch.clone();
+    mended.incidents[middle].line = 5;
+    let written = pg
+        .store
+        .write_import(&mended, &file, &serde_json::json!({}), true)
+        .unwrap();
+    assert_eq!(written.stored, data.incidents.len() as u64);
+}
+
+#[test]
+fn the_gis_role_sees_incidents_without_children_and_not_withdrawn_ones() {
+    let Some(mut pg) = pg_fixture() else { return };
+    let data = demo();
+    let adult: Vec<_> = data
+        .incidents
+        .iter()
+        .filter(|i| !i.involves_child)
+        .take(2)
+        .collect();
+    let child = data.incidents.iter().find(|i| i.involves_child).unwrap();
+    let (shown, withdrawn) = (adult[0].id, adult[1].id);
+    pg.store.write_records(&data).unwrap();
+    pg.store
+        .withdraw_incidents(&[withdrawn], &note(REASON, "A. Analyst"))
+        .unwrap();
+    {
+        let _one_at_a_time = CONNECT.lock().unwrap_or_else(PoisonError::into_inner);
+        pg.cluster
+            .client()
+            .batch_execute(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gis_analyst') \
+                 THEN CREATE ROLE gis_analyst LOGIN IN ROLE saferplaces_gis; END IF; END $$",
+            )
+            .unwrap();
+    }
+    let mut gis = pg.cluster.client_as("gis_analyst", &pg.db);
+    let visible = |gis: &mut postgres::Client, id: IncidentId| -> bool {
+        gis.query_opt(
+            "SELECT 1 FROM incidents WHERE id = $1",
+            &[&i64::try_from(id.get()).unwrap()],
+        )
+        .unwrap()
+        .is_some()
+    };
+    assert!(visible(&mut gis, shown));
+    assert!(!visible(&mut gis, child.id));
+    assert!(!visible(&mut gis, withdrawn));
+    let seen: i64 = gis
+        .query_one("SELECT COUNT(*) FROM incidents", &[])
+        .unwrap()
+        .get(0);
+    let served = data.incidents.iter().filter(|i| !i.involves_child).count() - 1;
+    assert_eq!(seen, served as i64);
+    // Nothing of the people schema.
+    assert!(gis.query("SELECT 1 FROM people.people", &[]).is_err());
+}
+
+#[test]
+fn likely_duplicates_are_linked_once() {
+    let data = demo();
+    let m = crate::ingest::reconcile::LikelyDuplicate {
+        a: data.incidents[0].id.min(data.incidents[1].id),
+        b: data.incidents[0].id.max(data.incidents[1].id),
+        category: data.incidents[0].category,
+        distance_m: 12.5,
+        days_apart: 1,
+    };
+    on_both(|store| {
+        let params = serde_json::json!({"radius_m": 50});
+        let first = store.write_matches(&[m, m], &params, "now").unwrap();
+        let again = store.write_matches(&[m], &params, "now").unwrap();
+        (first, again)
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The data side alone behind the Store trait (see the module's doc).
+
+struct DataOnly(PgStore);
+
+impl Store for DataOnly {
+    fn location(&self) -> String {
+        self.0.location()
+    }
+    fn schema_version(&self) -> StoreResult<u32> {
+        self.0.schema_version()
+    }
+    fn write_records(&mut self, data: &Dataset) -> StoreResult<Written> {
+        let mut tx = self
+            .0
+            .client
+            .get_mut()
+            .transaction()
+            .map_err(pg("starting a write transaction"))?;
+        let mut written = Written::default();
+        super::write_records(&mut tx, data, &mut written)?;
+        tx.commit().map_err(pg("committing a write transaction"))?;
+        Ok(written)
+    }
+    fn stored_state(&self, data: &Dataset) -> StoreResult<crate::safeguards::rules::StoredState> {
+        self.0.stored_state(data)
+    }
+    fn load(&self) -> StoreResult<Dataset> {
+        self.load_kinds(&ChangeSet::everything(0)).map(|(d, _)| d)
+    }
+    fn counts(&self) -> StoreResult<KindCounts> {
+        let mut counts = KindCounts::default();
+        super::counts(&mut self.0.client.borrow_mut(), &mut counts)?;
+        Ok(counts)
+    }
+    fn add_user(&mut self, user: &NewUser) -> StoreResult<u64> {
+        self.0.add_user(user)
+    }
+    fn set_user_token(&mut self, name: &str, hash: &str, expires: u64) -> StoreResult<bool> {
+        self.0.set_user_token(name, hash, expires)
+    }
+    fn revoke_user(&mut self, name: &str, at: u64) -> StoreResult<Option<crate::domain::User>> {
+        self.0.revoke_user(name, at)
+    }
+    fn users(&self) -> StoreResult<Vec<(String, crate::domain::User)>> {
+        self.0.users()
+    }
+    fn change_marker(&self) -> StoreResult<u64> {
+        self.0.change_marker()
+    }
+    fn latest_change(&self) -> StoreResult<Option<u64>> {
+        self.0.latest_change()
+    }
+    fn changes_since(&self, after: u64) -> StoreResult<ChangeSet> {
+        self.0.changes_since(after)
+    }
+    fn load_kinds(&self, kinds: &ChangeSet) -> StoreResult<(Dataset, u64)> {
+        let mut client = self.0.client.borrow_mut();
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(pg("starting a read transaction"))?;
+        let mut dataset = Dataset::default();
+        let cursor = super::load_kinds(&mut tx, kinds, &mut dataset)?;
+        tx.commit().map_err(pg("ending a read transaction"))?;
+        Ok((dataset, cursor))
+    }
+    fn for_each_incident_batch(&self, each: &mut dyn FnMut(Vec<Incident>)) -> StoreResult<u64> {
+        self.0.for_each_incident_batch(each)
+    }
+    fn incidents_fingerprint(&self, cursor: u64) -> StoreResult<IncidentsFingerprint> {
+        self.0.incidents_fingerprint(cursor)
+    }
+    fn for_each_incident_after_segment(
+        &self,
+        after: u64,
+        each: &mut dyn FnMut(Vec<Incident>),
+    ) -> StoreResult<u64> {
+        self.0.for_each_incident_after_segment(after, each)
+    }
+    fn incident_rows_after_segment(&self, after: u64) -> StoreResult<u64> {
+        self.0.incident_rows_after_segment(after)
+    }
+    fn withdraw_incidents(
+        &mut self,
+        ids: &[IncidentId],
+        note: &WithdrawalNote,
+    ) -> StoreResult<Vec<u64>> {
+        self.0.withdraw_incidents(ids, note)
+    }
+    fn amend_incident(
+        &mut self,
+        id: IncidentId,
+        correction: &IncidentCorrection,
+        note: &WithdrawalNote,
+    ) -> StoreResult<AmendedIncident> {
+        self.0.amend_incident(id, correction, note)
+    }
+    fn for_each_withdrawal_after(
+        &self,
+        after: u64,
+        each: &mut dyn FnMut(Vec<Incident>),
+    ) -> StoreResult<u64> {
+        self.0.for_each_withdrawal_after(after, each)
+    }
+    fn user_by_token_hash(&self, hash: &str) -> StoreResult<Option<crate::domain::User>> {
+        self.0.user_by_token_hash(hash)
+    }
+    fn write_import(
+        &mut self,
+        batch: &ImportBatch,
+        file: &ImportFile,
+        summary: &serde_json::Value,
+        commit: bool,
+    ) -> StoreResult<ImportWritten> {
+        let mut tx = self
+            .0
+            .client
+            .get_mut()
+            .transaction()
+            .map_err(pg("starting an import transaction"))?;
+        let written = super::write_import(&mut tx, batch, file, summary)?;
+        if commit {
+            tx.commit().map_err(pg("committing an import"))?;
+        } else {
+            tx.rollback().map_err(pg("rolling back a dry run"))?;
+        }
+        Ok(written)
+    }
+    fn write_matches(
+        &mut self,
+        matches: &[crate::ingest::reconcile::LikelyDuplicate],
+        params: &serde_json::Value,
+        found_at: &str,
+    ) -> StoreResult<u64> {
+        self.0.write_matches(matches, params, found_at)
+    }
+    fn assign_case(
+        &mut self,
+        case_ref: &crate::domain::CaseRef,
+        user: &str,
+        by: &str,
+        at: &str,
+    ) -> StoreResult<Option<bool>> {
+        self.0.assign_case(case_ref, user, by, at)
+    }
+    fn erase(&mut self, people: &[crate::domain::PersonRef], links: &[u64]) -> StoreResult<Erased> {
+        self.0.erase(people, links)
+    }
+    fn person(&self, id: &crate::domain::PersonRef) -> StoreResult<Option<crate::domain::Person>> {
+        self.0.person(id)
+    }
+    fn record_review(&mut self, review: &crate::safeguards::reviews::Review) -> StoreResult<u64> {
+        self.0.record_review(review)
+    }
+    fn latest_reviews(
+        &self,
+        people: &[crate::domain::PersonRef],
+    ) -> StoreResult<std::collections::BTreeMap<crate::domain::PersonRef, u64>> {
+        self.0.latest_reviews(people)
+    }
+    fn person_versions(&self, id: &crate::domain::PersonRef) -> StoreResult<Vec<PersonVersion>> {
+        self.0.person_versions(id)
+    }
+    fn links_of_person(
+        &self,
+        id: &crate::domain::PersonRef,
+    ) -> StoreResult<Vec<crate::domain::Link>> {
+        self.0.links_of_person(id)
+    }
+    fn reviews_of(
+        &self,
+        id: &crate::domain::PersonRef,
+    ) -> StoreResult<Vec<(u64, crate::safeguards::reviews::Review)>> {
+        self.0.reviews_of(id)
+    }
+    fn cases_of(&self, id: &crate::domain::PersonRef) -> StoreResult<Vec<crate::domain::Case>> {
+        self.0.cases_of(id)
+    }
+    fn meetings_of(
+        &self,
+        id: &crate::domain::PersonRef,
+    ) -> StoreResult<Vec<crate::domain::MaceMeeting>> {
+        self.0.meetings_of(id)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The import rate (issue 16, point 3), measured, not asserted: benches/issue16_import.sh.
+
+/// `rows` police.uk street rows: the real sample's rows repeated, each repetition's crime ids
+/// made new (rows without one, anti-social behaviour, stay distinct through their occurrence
+/// count), so every row is a new incident.
+fn police_file(dir: &Path, rows: usize) -> PathBuf {
+    use std::fmt::Write as _;
+    let text = std::fs::read_to_string(street_sample()).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let sample: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+    let mut csv = String::with_capacity(rows * 250);
+    csv.push_str(header);
+    csv.push('\n');
+    for n in 0..rows {
+        let (copy, row) = (n / sample.len(), sample[n % sample.len()]);
+        let (crime_id, rest) = row.split_once(',').unwrap();
+        if copy == 0 || crime_id.is_empty() {
+            csv.push_str(row);
+        } else {
+            let _ = write!(csv, "{copy:08x}{}", &crime_id[8.min(crime_id.len())..]);
+            csv.push(',');
+            csv.push_str(rest);
+        }
+        csv.push('\n');
+    }
+    let path = dir.join("police_street_repeated.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+/// Imports `path` into `store` through the CLI's path (`import_file`); returns what it stored
+/// and the seconds it took end to end (read, hash, parse, store, commit).
+fn timed_import(store: &mut dyn Store, path: &Path) -> (FileSummary, f64) {
+    let started = std::time::Instant::now();
+    let summary = import(store, path);
+    (summary, started.elapsed().as_secs_f64())
+}
+
+#[test]
+#[ignore = "a measurement, run by benches/issue16_import.sh in release mode"]
+fn import_rate_into_sqlite_and_postgresql_side_by_side() {
+    let rows = std::env::var("IMPORT_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000_usize);
+    let dir = tempfile::tempdir().unwrap();
+    let path = police_file(dir.path(), rows);
+    let mut sqlite = SqliteStore::open(&dir.path().join("sqlite")).unwrap();
+    let (lite, lite_s) = timed_import(&mut sqlite, &path);
+    drop(sqlite);
+    let Some(mut pg) = pg_fixture() else { return };
+    let (post, post_s) = timed_import(&mut pg.store, &path);
+    assert_eq!(accounted(&post), accounted(&lite));
+    let (again, again_s) = timed_import(&mut pg.store, &path);
+    assert_eq!(again.stored, 0);
+    #[expect(clippy::cast_precision_loss, reason = "a rate for people to read")]
+    let rate = |s: f64| lite.read as f64 / s;
+    eprintln!(
+        "police.uk street rows: {} read, {} stored\n\
+         SQLite     {:>8.2} s  {:>10.0} rows/s\n\
+         PostgreSQL {:>8.2} s  {:>10.0} rows/s  (binary COPY; re-import storing 0: {:.2} s)",
+        lite.read,
+        lite.stored,
+        lite_s,
+        rate(lite_s),
+        post_s,
+        rate(post_s),
+        again_s,
+    );
+}
