@@ -11,8 +11,8 @@
 //! - text keys are ordered with `COLLATE "C"` (byte order, SQLite's `BINARY`), whatever the
 //!   database's collation, so lists come back in the same order from both stores.
 //!
-//! Erasure (S18) deletes in one transaction, then runs `VACUUM` on the tables it touched
-//! (outside the transaction) so the dead rows' space is reclaimed; what PostgreSQL still keeps
+//! Erasure (S18) deletes in one transaction, then runs `VACUUM FULL` on the tables it touched
+//! (outside the transaction) so no page keeps the dead rows' bytes; what PostgreSQL still keeps
 //! (WAL, backups, replicas) is in docs/SECURITY.md.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 use super::super::changes::{ChangeKind, ChangeSet};
 use super::super::sqlite::Code as _;
 use super::super::{
-    Amendment, Erased, ErasedLink, ImportBatch, ImportWritten, KindCounts, NewUser,
-    PersonVersion, StoreError, StoreResult, Written,
+    Amendment, Erased, ErasedLink, ImportBatch, ImportWritten, KindCounts, NewUser, PersonVersion,
+    StoreError, StoreResult, Written,
 };
 use super::{pg, record_change};
 use crate::domain::{
@@ -191,7 +191,10 @@ pub(super) fn stored_state(client: &mut Client, data: &Dataset) -> StoreResult<S
         .map_err(pg(context))?
     {
         let id: i64 = row.try_get(0).map_err(pg(context))?;
-        if let Some(i) = incidents.iter().find(|i| sql_id(i.get(), context).ok() == Some(id)) {
+        if let Some(i) = incidents
+            .iter()
+            .find(|i| sql_id(i.get(), context).ok() == Some(id))
+        {
             state.incidents.insert(*i);
         }
     }
@@ -452,8 +455,11 @@ pub(super) fn erase(
         {
             erased.people.push(p.clone());
         }
-        tx.execute("DELETE FROM people.reviews WHERE person = $1", &[&p.as_str()])
-            .map_err(pg("erasing people's reviews"))?;
+        tx.execute(
+            "DELETE FROM people.reviews WHERE person = $1",
+            &[&p.as_str()],
+        )
+        .map_err(pg("erasing people's reviews"))?;
     }
     if !people.is_empty() {
         for table in ["cases", "meetings"] {
@@ -547,11 +553,11 @@ fn remove_subjects(
     Ok(())
 }
 
-/// Vacuums the tables an erasure touched, so the space of the erased (dead) rows is reclaimed
-/// and later writes reuse it. Only the tables' owner (or a superuser) can vacuum them; the
-/// erasure is committed before this runs, so a vacuum that cannot run is logged, not returned:
-/// the caller must still write its erasure records. PostgreSQL's autovacuum would reclaim the
-/// space later on its own; what it keeps beyond the tables is in docs/SECURITY.md.
+/// Rewrites the tables an erasure touched (`VACUUM FULL`), so no page of them keeps a byte of
+/// the erased (dead) rows. Only the tables' owner (or a superuser) can vacuum them; the
+/// erasure is committed before this runs, so a rewrite that cannot run is logged, not returned:
+/// the caller must still write its erasure records. What PostgreSQL keeps beyond the tables
+/// (WAL, backups, replicas) is in docs/SECURITY.md.
 fn vacuum_erased(client: &mut Client) {
     let owner = client.query_one(
         "SELECT COALESCE(bool_and(pg_has_role(c.relowner, 'USAGE')), false) \
@@ -564,7 +570,7 @@ fn vacuum_erased(client: &mut Client) {
         Ok(Some(true)) => {}
         Ok(_) => {
             tracing::warn!(
-                "the database role is not the owner of the people schema's tables, so it cannot vacuum them after an erasure; the erased rows' space is reclaimed by autovacuum later. Run `saferplaces migrate` as the servers' role, or VACUUM the people schema as its owner"
+                "the database role is not the owner of the people schema's tables, so it cannot rewrite them (VACUUM FULL) after an erasure; the erased rows' bytes stay in the tables' pages until autovacuum and later writes reuse the space. Run `saferplaces migrate` as the servers' role, or VACUUM FULL the people schema as its owner"
             );
             return;
         }
@@ -573,9 +579,13 @@ fn vacuum_erased(client: &mut Client) {
             return;
         }
     }
-    // One statement: VACUUM cannot run inside a transaction block.
-    if let Err(e) = client.batch_execute(&format!("VACUUM {ERASED_TABLES}")) {
-        tracing::warn!(error = %e, "could not vacuum the people schema after an erasure; the erased rows' space is reclaimed by autovacuum later");
+    // One statement: VACUUM cannot run inside a transaction block. FULL: a plain VACUUM
+    // prunes the dead tuples without zeroing the space they held, so their bytes stay in the
+    // page until a later write reuses it; FULL writes each table and its indexes anew, holding
+    // an exclusive lock on each for the time (milliseconds for a partnership's people tables).
+    // Row versions a transaction still running may see are kept either way.
+    if let Err(e) = client.batch_execute(&format!("VACUUM FULL {ERASED_TABLES}")) {
+        tracing::warn!(error = %e, "could not rewrite the people schema's tables (VACUUM FULL) after an erasure; the erased rows' bytes stay in the tables' pages until autovacuum and later writes reuse the space");
     }
 }
 
@@ -1180,7 +1190,8 @@ impl<'a> Cells<'a> {
 
     /// A date column read as days since 1970-01-01 (`col - DATE '1970-01-01'`).
     fn day(&self, idx: usize) -> StoreResult<Day> {
-        self.checked::<i32, u16>(idx).map(Day::from_days_since_epoch)
+        self.checked::<i32, u16>(idx)
+            .map(Day::from_days_since_epoch)
     }
 
     /// A nullable date column read as days since 1970-01-01.
