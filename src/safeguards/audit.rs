@@ -134,6 +134,10 @@ mod tests;
 #[path = "audit_checkpoint_tests.rs"]
 mod checkpoint_tests;
 
+#[cfg(test)]
+#[path = "audit_pg_tests.rs"]
+mod pg_tests;
+
 /// The name of the log file inside the audit directory (S17).
 pub const AUDIT_FILE_NAME: &str = "audit.jsonl";
 
@@ -883,7 +887,9 @@ fn locked<T>(
         flush(&mut writer.chain)?;
         return Ok(value);
     }
-    let _flock = lock_file.map(|file| FileLock::acquire(file, path)).transpose()?;
+    let _flock = lock_file
+        .map(|file| FileLock::acquire(file, path))
+        .transpose()?;
     let result = f(writer);
     // The file's lines are durable once written, whatever `f` did after.
     let witness = flush(&mut writer.chain);
@@ -1439,7 +1445,12 @@ fn refresh_file(f: &mut FileSink, chain: &mut Chain, path: &Path) -> AuditResult
 }
 
 /// Appends `line` (with its line feed) to the file; a failed write is rolled back.
-fn write_file_line(f: &mut FileSink, chain: &mut Chain, path: &Path, line: &str) -> AuditResult<()> {
+fn write_file_line(
+    f: &mut FileSink,
+    chain: &mut Chain,
+    path: &Path,
+    line: &str,
+) -> AuditResult<()> {
     if let Err(source) = f.file.write_all(line.as_bytes()) {
         // Never leave a partial line for the next entry to chain onto.
         if let Err(e) = f.file.set_len(f.len) {

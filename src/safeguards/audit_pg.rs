@@ -154,8 +154,10 @@ impl DbSink {
             }));
         };
         let (seq, line): (i64, String) = (
-            row.try_get(0).map_err(db_error(path, "reading the last row"))?,
-            row.try_get(1).map_err(db_error(path, "reading the last row"))?,
+            row.try_get(0)
+                .map_err(db_error(path, "reading the last row"))?,
+            row.try_get(1)
+                .map_err(db_error(path, "reading the last row"))?,
         );
         Ok(tail_of_line(line.as_bytes())
             .and_then(|tail| {
@@ -388,5 +390,9 @@ pub(super) fn verify_rows(
         }
         return Ok(VerifyReport::empty());
     }
-    verify_lines(&mut RowLines::new(&mut client, 0, i64::MAX), trusted, anchors)
+    verify_lines(
+        &mut RowLines::new(&mut client, 0, i64::MAX),
+        trusted,
+        anchors,
+    )
 }
