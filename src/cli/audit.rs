@@ -15,8 +15,8 @@ use crate::safeguards::audit_checkpoint;
 pub enum AuditCommand {
     /// Verify the hash chain, every signed checkpoint, the witness and (with --head) a head
     /// kept elsewhere; exits 2 naming what is wrong: an edited, deleted or inserted record, a
-    /// recomputed chain, a truncated, emptied or deleted log. With SAFERPLACES_DATABASE_URL
-    /// set, verifies the log kept in that database (the table audit.log).
+    /// recomputed chain, a truncated, emptied or deleted log. With `SAFERPLACES_DATABASE_URL`
+    /// set, verifies the log kept in that database (the table `audit.log`).
     Verify {
         #[command(flatten)]
         dir: DataDirArg,

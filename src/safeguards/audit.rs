@@ -681,7 +681,7 @@ enum Sink {
     /// The file `<dir>/audit.jsonl`.
     File(FileSink),
     /// The table `audit.log` of a PostgreSQL database, one row per line.
-    Db(pg::DbSink),
+    Db(Box<pg::DbSink>),
 }
 
 /// The file of a file log.
@@ -961,7 +961,7 @@ impl AuditLog {
     /// otherwise as [`AuditLog::open_with`].
     pub fn open_database(url: &str, checkpoints: Option<CheckpointOptions>) -> AuditResult<Self> {
         let (sink, path) = pg::DbSink::connect(url)?;
-        Self::start(path, Sink::Db(sink), None, checkpoints)
+        Self::start(path, Sink::Db(Box::new(sink)), None, checkpoints)
     }
 
     /// Reads the last line under the lock, checks it against the witness and signs what is

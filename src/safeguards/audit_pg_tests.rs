@@ -195,10 +195,10 @@ fn two_servers_appending_at_once_make_one_chain_with_every_record_once() {
     let Some(db) = Db::new() else { return };
     let (a, b) = (Arc::new(db.open(1, 7)), Arc::new(db.open(2, 7)));
     let start = Arc::new(std::sync::Barrier::new(2));
-    let threads: Vec<_> = [(a.clone(), "a"), (b.clone(), "b")]
+    let threads: Vec<_> = [(Arc::clone(&a), "a"), (Arc::clone(&b), "b")]
         .into_iter()
         .map(|(log, user)| {
-            let start = start.clone();
+            let start = Arc::clone(&start);
             std::thread::spawn(move || {
                 start.wait();
                 (0..60)
