@@ -983,6 +983,7 @@ impl AuditLog {
             &mut writer,
             |w| {
                 let tail = w.read_tail(&path)?;
+                w.check_witness_row(&path, checkpoints.as_ref(), tail.seq)?;
                 if w.chain.start_from(&path, tail, checkpoints.as_ref())?
                     && let Some(options) = &checkpoints
                 {
@@ -1316,6 +1317,42 @@ impl Writer {
                 path: path.to_path_buf(),
                 reason,
             },
+        })
+    }
+
+    /// For the database log, when the witness lies behind the last row (as a server's witness
+    /// on a shared database usually does): the row at its `seq` must be its checkpoint, or
+    /// the log was rewritten and is refused, so this server never signs over the forgery. The
+    /// file log checks its last line only ([`Chain::start_from`]), where its witness is.
+    fn check_witness_row(
+        &mut self,
+        path: &Path,
+        checkpoints: Option<&CheckpointOptions>,
+        tail_seq: u64,
+    ) -> AuditResult<()> {
+        let (Sink::Db(db), Some(options)) = (&mut self.sink, checkpoints) else {
+            return Ok(());
+        };
+        let Some(witness) = read_witness(&options.witness_dir)? else {
+            return Ok(());
+        };
+        if witness.seq >= tail_seq {
+            return Ok(());
+        }
+        let line = db.line_at(path, witness.seq)?;
+        let found = line
+            .as_deref()
+            .and_then(|l| tail_of_line(l.as_bytes()).ok())
+            .and_then(|t| t.checkpoint);
+        if found.as_ref() == Some(&witness) {
+            return Ok(());
+        }
+        Err(AuditError::WitnessMismatch {
+            path: path.to_path_buf(),
+            witness: options
+                .witness_dir
+                .join(crate::safeguards::audit_checkpoint::WITNESS_FILE_NAME),
+            seq: witness.seq,
         })
     }
 

@@ -170,6 +170,15 @@ impl DbSink {
             .map_err(TailError::Invalid))
     }
 
+    /// The line of the row `seq`, if there is one.
+    pub(super) fn line_at(&mut self, path: &Path, seq: u64) -> AuditResult<Option<String>> {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        self.client
+            .query_opt("SELECT line FROM audit.log WHERE seq = $1", &[&seq])
+            .and_then(|row| row.map(|r| r.try_get(0)).transpose())
+            .map_err(db_error(path, "reading the witness's row"))
+    }
+
     /// [`Writer::refresh`] of the database log: checks that the last row this process saw is
     /// still there, unchanged, then takes the rows after it.
     pub(super) fn refresh(&mut self, chain: &mut Chain, path: &Path) -> AuditResult<()> {

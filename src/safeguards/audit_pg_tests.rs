@@ -374,6 +374,49 @@ fn a_superuser_who_disables_the_triggers_and_edits_or_rewrites_rows_is_caught() 
     assert_eq!(failure.kind, FailureKind::Checkpoint, "{failure}");
 }
 
+#[test]
+fn a_server_refuses_to_open_a_log_rewritten_under_its_witness_rather_than_sign_it() {
+    let Some(db) = Db::new() else { return };
+    // Server 1 signs rows 1-4 (its witness: row 4); server 2 appends and signs rows 5-9.
+    let one = db.open(1, 3);
+    for i in 0..3 {
+        one.append(event("alice", i)).unwrap();
+    }
+    drop(one);
+    let two = db.open(2, 100);
+    for i in 3..7 {
+        two.append(event(if i == 4 { "bob" } else { "alice" }, i))
+            .unwrap();
+    }
+    drop(two);
+    assert_eq!(db.lines().len(), 9);
+    // The records kept, bob's dropped, the checkpoints dropped and the chain recomputed.
+    let mut prev = GENESIS_HASH.to_owned();
+    let rewritten: Vec<String> = db
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .filter(|e| e["event_type"] != "checkpoint" && e["actor_user_id"] != "bob")
+        .zip(1_u64..)
+        .map(|(e, seq)| {
+            let canonical = canonical_json(&e);
+            let hash = entry_hash(&prev, seq, &canonical);
+            let line = render_line(seq, &prev, &canonical, &hash);
+            prev = hash;
+            line.trim_end().to_owned()
+        })
+        .collect();
+    restore(&db, &rewritten);
+    // Row 4 is no longer server 1's checkpoint: it refuses, and signs nothing.
+    let refused = AuditLog::open_database(&db.url(), Some(db.options(1, 3))).unwrap_err();
+    assert!(
+        matches!(refused, AuditError::WitnessMismatch { seq: 4, .. }),
+        "{refused}"
+    );
+    assert_eq!(db.lines(), rewritten);
+    assert_eq!(db.verify(1).unwrap_err().kind, FailureKind::Rewritten);
+}
+
 /// Replaces every row with `lines` (triggers disabled).
 fn restore(db: &Db, lines: &[String]) {
     db.tamper("DELETE FROM audit.log");
