@@ -97,6 +97,19 @@
 //! checks that those lines continue its chain, appends, syncs and releases the lock; so the
 //! chain never forks and sequence numbers stay continuous.
 //!
+//! # The log in PostgreSQL (issue 16)
+//!
+//! [`AuditLog::open_database`] keeps the same lines in the table `audit.log (seq, line)` of a
+//! PostgreSQL database (migration `0005_audit`): row `seq` holds line `seq` above, byte for
+//! byte, without its line feed, so every server on the database appends to one chain. An
+//! append is one transaction holding a transaction-level advisory lock (the database's
+//! `flock`): it checks that the last row this process saw is unchanged, takes the rows other
+//! servers appended since, inserts the next line and commits. Checkpoints and the witness
+//! work as for the file (the witness is written after the commit; at open, a witness behind
+//! the last row must still be the checkpoint at its row). [`verify_database_with`] runs the
+//! same line verifier as [`verify_with`] over the rows in `seq` order. The application role
+//! may only SELECT and INSERT; triggers refuse UPDATE, DELETE and TRUNCATE for everyone.
+//!
 //! # Reading the log
 //!
 //! Reading the log is itself a processing operation: callers of [`AuditLog::read`] (only the
