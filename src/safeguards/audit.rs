@@ -1203,7 +1203,9 @@ impl AuditLog {
     /// skipped. Page through the log by passing the last `seq` received as
     /// [`AuditFilter::since_seq`]. Scans the log from the start (the database log: from
     /// `since_seq`); does not check the chain (use [`AuditLog::verify`]). The caller must log
-    /// the read itself as an [`AuditEventType::AuditRead`] event (S17).
+    /// the read itself as an [`AuditEventType::AuditRead`] event (S17). The database log is
+    /// read on the writer's connection, in pages of 10,000 rows, so this process's appends wait
+    /// until the read ends.
     ///
     /// # Errors
     ///
