@@ -15,7 +15,8 @@ use crate::safeguards::audit_checkpoint;
 pub enum AuditCommand {
     /// Verify the hash chain, every signed checkpoint, the witness and (with --head) a head
     /// kept elsewhere; exits 2 naming what is wrong: an edited, deleted or inserted record, a
-    /// recomputed chain, a truncated, emptied or deleted log.
+    /// recomputed chain, a truncated, emptied or deleted log. With `SAFERPLACES_DATABASE_URL`
+    /// set, verifies the log kept in that database (the table `audit.log`).
     Verify {
         #[command(flatten)]
         dir: DataDirArg,
@@ -118,7 +119,11 @@ fn verify(
         witness_dir: Some(s.audit_witness_dir.clone()),
         head,
     };
-    match audit::verify_with(&path, &options) {
+    let result = match &s.database_url {
+        Some(url) => audit::verify_database_with(url.expose(), &options),
+        None => audit::verify_with(&path, &options),
+    };
+    match result {
         Ok(r) => {
             let signed = match &r.last_checkpoint {
                 Some(c) => format!(

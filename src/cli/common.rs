@@ -40,7 +40,10 @@ pub(crate) fn out(line: &str) -> anyhow::Result<()> {
 }
 
 /// Opens the audit log with signed checkpoints (the key is generated beside the data
-/// directory when absent). Any number of processes may hold it open at once.
+/// directory when absent). Any number of processes may hold it open at once. With
+/// `SAFERPLACES_DATABASE_URL` set, the log is the table `audit.log` of that database (migrated
+/// first), one trail for every server on it (issue 16); otherwise the file in the audit
+/// directory.
 pub(crate) fn open_audit(settings: &Settings) -> anyhow::Result<AuditLog> {
     let dir = &settings.audit_dir;
     let key = audit_checkpoint::load_or_create_key(&settings.audit_key_file)
@@ -51,6 +54,12 @@ pub(crate) fn open_audit(settings: &Settings) -> anyhow::Result<AuditLog> {
         every: u64::from(settings.audit_checkpoint_every),
         interval: std::time::Duration::from_secs(u64::from(settings.audit_checkpoint_secs)),
     };
+    if let Some(url) = &settings.database_url {
+        crate::store::postgres::migrate(url.expose())
+            .context("migrating the database named by SAFERPLACES_DATABASE_URL")?;
+        return AuditLog::open_database(url.expose(), Some(options))
+            .context("opening the audit log in the database named by SAFERPLACES_DATABASE_URL");
+    }
     AuditLog::open_with(dir, Some(options))
         .with_context(|| format!("opening the audit log in {}", dir.display()))
 }

@@ -97,6 +97,19 @@
 //! checks that those lines continue its chain, appends, syncs and releases the lock; so the
 //! chain never forks and sequence numbers stay continuous.
 //!
+//! # The log in PostgreSQL (issue 16)
+//!
+//! [`AuditLog::open_database`] keeps the same lines in the table `audit.log (seq, line)` of a
+//! PostgreSQL database (migration `0005_audit`): row `seq` holds line `seq` above, byte for
+//! byte, without its line feed, so every server on the database appends to one chain. An
+//! append is one transaction holding a transaction-level advisory lock (the database's
+//! `flock`): it checks that the last row this process saw is unchanged, takes the rows other
+//! servers appended since, inserts the next line and commits. Checkpoints and the witness
+//! work as for the file (the witness is written after the commit; at open, a witness behind
+//! the last row must still be the checkpoint at its row). [`verify_database_with`] runs the
+//! same line verifier as [`verify_with`] over the rows in `seq` order. The application role
+//! may only SELECT and INSERT; triggers refuse UPDATE, DELETE and TRUNCATE for everyone.
+//!
 //! # Reading the log
 //!
 //! Reading the log is itself a processing operation: callers of [`AuditLog::read`] (only the
@@ -123,6 +136,9 @@ use crate::safeguards::audit_checkpoint::{
     Checkpoint, CheckpointError, read_witness, write_witness,
 };
 
+#[path = "audit_pg.rs"]
+mod pg;
+
 #[cfg(test)]
 #[path = "audit_tests.rs"]
 mod tests;
@@ -130,6 +146,10 @@ mod tests;
 #[cfg(test)]
 #[path = "audit_checkpoint_tests.rs"]
 mod checkpoint_tests;
+
+#[cfg(test)]
+#[path = "audit_pg_tests.rs"]
+mod pg_tests;
 
 /// The name of the log file inside the audit directory (S17).
 pub const AUDIT_FILE_NAME: &str = "audit.jsonl";
@@ -283,6 +303,22 @@ pub enum AuditError {
         path: PathBuf,
         /// Why.
         reason: String,
+    },
+
+    /// The database log's database could not be reached, or refused a statement (issue 16).
+    /// Nothing was written by the failed operation (its transaction was rolled back).
+    #[error(
+        "audit log {path}: PostgreSQL error while {context}{}",
+        crate::store::postgres::server_message(source)
+    )]
+    Database {
+        /// The table, described with the database's host and name.
+        path: PathBuf,
+        /// What the log was doing.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: postgres::Error,
     },
 }
 
@@ -624,43 +660,197 @@ pub struct CheckpointOptions {
 }
 
 /// The append-only, hash-chained audit log (S17). Open one per process with
-/// [`AuditLog::open_with`] and share it in an `Arc`. Appends are serialised by an internal
-/// mutex within the process and by an advisory lock on the file, held only while an append
-/// re-reads the tail and writes, across processes: a server, an import and a retention sweep
-/// can append to one log at the same time without forking the chain.
+/// [`AuditLog::open_with`] (the file) or [`AuditLog::open_database`] (the table `audit.log` of
+/// a PostgreSQL database, issue 16) and share it in an `Arc`. Appends are serialised by an
+/// internal mutex within the process and, across processes, by an advisory lock held only
+/// while an append catches up with the others' lines and writes: on the file (`flock`), or in
+/// the database (`pg_advisory_xact_lock` in the append's transaction). A server, an import and
+/// a retention sweep (or several servers on one database) can append to one log at the same
+/// time without forking the chain.
 #[derive(Debug)]
 pub struct AuditLog {
+    /// The log file, or for the database log a description of the table (for messages).
     path: PathBuf,
     writer: Mutex<Writer>,
-    /// A second handle on the same open file description, used only for the advisory lock, so
-    /// the lock can be held while the writer state is changed.
-    lock_file: File,
+    /// For the file log, a second handle on the same open file description, used only for the
+    /// advisory lock, so the lock can be held while the writer state is changed. `None` for
+    /// the database log, whose lock lives in the append's transaction.
+    lock_file: Option<File>,
     checkpoints: Option<CheckpointOptions>,
     /// Why nothing can be appended, for a log opened with [`AuditLog::not_writable`].
     not_writable: Option<String>,
 }
 
-/// The mutable state behind the mutex.
+/// The mutable state behind the mutex: where the lines go and the chain as last seen.
 #[derive(Debug)]
 struct Writer {
+    sink: Sink,
+    chain: Chain,
+}
+
+/// Where the lines of the log are kept.
+#[derive(Debug)]
+enum Sink {
+    /// The file `<dir>/audit.jsonl`.
+    File(FileSink),
+    /// The table `audit.log` of a PostgreSQL database, one row per line.
+    Db(Box<pg::DbSink>),
+}
+
+/// The file of a file log.
+#[derive(Debug)]
+struct FileSink {
     /// The file, open for appending (and for reading its tail).
     file: File,
     /// Device and inode of the file, to notice it being replaced or deleted.
     id: (u64, u64),
+    /// Length of the file in bytes: always the end of a complete line.
+    len: u64,
+}
+
+/// The chain as this process last saw it.
+#[derive(Debug, Clone)]
+struct Chain {
     /// `seq` of the last line (0 for an empty log).
     seq: u64,
     /// `hash` of the last line ([`GENESIS_HASH`] for an empty log).
     hash: String,
-    /// Length of the file in bytes: always the end of a complete line.
-    len: u64,
-    /// Set after a failure that left the file in an unknown state.
+    /// Set after a failure that left the log in an unknown state.
     broken: Option<String>,
     /// Lines after the last checkpoint.
     since_checkpoint: u64,
     /// When this process first saw a line not yet covered by a checkpoint.
     unsigned_since: Option<Instant>,
-    /// The last checkpoint seen in or written to the file.
+    /// The last checkpoint seen in or written to the log.
     last_checkpoint: Option<Checkpoint>,
+    /// A checkpoint written but not yet copied to the witness: the copy follows once its line
+    /// is durable (synced to the file, or committed to the database).
+    pending_witness: Option<Checkpoint>,
+}
+
+impl Chain {
+    /// An empty chain (or one to be set from the log's last line).
+    fn new() -> Self {
+        Self {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+            broken: None,
+            since_checkpoint: 0,
+            unsigned_since: None,
+            last_checkpoint: None,
+            pending_witness: None,
+        }
+    }
+
+    /// Refuses when an earlier failure left the log in an unknown state.
+    fn usable(&self, path: &Path) -> AuditResult<()> {
+        match &self.broken {
+            Some(reason) => Err(AuditError::Unusable {
+                path: path.to_path_buf(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the writer unusable and returns the error to report.
+    fn break_with(&mut self, path: &Path, reason: String) -> AuditError {
+        self.broken = Some(reason.clone());
+        AuditError::Unusable {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+
+    /// Takes the line `buf` (without its line feed) that another writer appended: it must be a
+    /// valid entry continuing this chain (else the writer is unusable: an append then could
+    /// hide the tampering). Counts it towards the next checkpoint, or notes the checkpoint.
+    fn take_line(&mut self, path: &Path, buf: &[u8]) -> AuditResult<()> {
+        let invalid = |reason: &str| AuditError::LastLineInvalid {
+            path: path.to_path_buf(),
+            reason: reason.to_owned(),
+        };
+        let entry = match parse_line(buf) {
+            Ok(entry) => entry,
+            Err((_, reason)) => return Err(invalid(&reason)),
+        };
+        check_entry(&entry, buf).map_err(|reason| invalid(&reason))?;
+        if entry.seq != self.seq + 1 || entry.prev_hash != self.hash {
+            let reason = format!(
+                "line {} appended by another writer does not continue the chain at seq {}",
+                entry.seq,
+                self.seq + 1
+            );
+            return Err(self.break_with(path, reason));
+        }
+        match Checkpoint::from_event(&entry.event) {
+            Some(Ok(checkpoint)) => {
+                self.since_checkpoint = 0;
+                self.unsigned_since = None;
+                self.last_checkpoint = Some(checkpoint);
+            }
+            Some(Err(reason)) => return Err(invalid(&reason)),
+            None => {
+                self.since_checkpoint += 1;
+                self.unsigned_since.get_or_insert_with(Instant::now);
+            }
+        }
+        self.seq = entry.seq;
+        self.hash = entry.hash;
+        Ok(())
+    }
+
+    fn checkpoint_due(&self, options: &CheckpointOptions) -> bool {
+        self.since_checkpoint > 0
+            && (self.since_checkpoint >= options.every.max(1)
+                || self
+                    .unsigned_since
+                    .is_some_and(|t| t.elapsed() >= options.interval))
+    }
+
+    /// Starts the chain from the log's last line `tail` when the log is opened, and with
+    /// checkpoints checks it against the witness. Returns whether lines are not yet signed.
+    fn start_from(
+        &mut self,
+        path: &Path,
+        tail: Tail,
+        checkpoints: Option<&CheckpointOptions>,
+    ) -> AuditResult<bool> {
+        self.seq = tail.seq;
+        self.hash = tail.hash;
+        self.since_checkpoint = if tail.checkpoint.is_some() {
+            0
+        } else {
+            tail.seq
+        };
+        if let Some(options) = checkpoints
+            && let Some(witness) = read_witness(&options.witness_dir)?
+        {
+            let witness_path = options
+                .witness_dir
+                .join(crate::safeguards::audit_checkpoint::WITNESS_FILE_NAME);
+            if witness.seq > tail.seq {
+                return Err(AuditError::BehindWitness {
+                    path: path.to_path_buf(),
+                    witness: witness_path,
+                    witness_seq: witness.seq,
+                    file_lines: tail.seq,
+                });
+            }
+            if witness.seq == tail.seq && tail.checkpoint.as_ref() != Some(&witness) {
+                return Err(AuditError::WitnessMismatch {
+                    path: path.to_path_buf(),
+                    witness: witness_path,
+                    seq: tail.seq,
+                });
+            }
+            if tail.checkpoint.is_none() {
+                self.since_checkpoint = tail.seq - witness.seq;
+            }
+        }
+        self.last_checkpoint = tail.checkpoint;
+        Ok(checkpoints.is_some() && self.since_checkpoint > 0)
+    }
 }
 
 /// The advisory lock on the log file, released on drop. Filesystems without locks hold none
@@ -686,6 +876,39 @@ impl Drop for FileLock<'_> {
             let _ = file.unlock();
         }
     }
+}
+
+/// Runs `f` on the writer under the lock across processes: the file's advisory lock, or a
+/// database transaction holding the audit advisory lock (committed when `f` succeeds, rolled
+/// back with the chain state otherwise). A checkpoint `f` wrote is copied to the witness once
+/// its line is durable: under the file lock, or after the commit.
+fn locked<T>(
+    lock_file: Option<&File>,
+    path: &Path,
+    checkpoints: Option<&CheckpointOptions>,
+    writer: &mut Writer,
+    f: impl FnOnce(&mut Writer) -> AuditResult<T>,
+) -> AuditResult<T> {
+    let flush = |chain: &mut Chain| match (chain.pending_witness.take(), checkpoints) {
+        (Some(checkpoint), Some(options)) => {
+            write_witness(&options.witness_dir, &checkpoint).map_err(AuditError::from)
+        }
+        _ => Ok(()),
+    };
+    if matches!(writer.sink, Sink::Db(_)) {
+        let value = pg::in_transaction(path, writer, f)?;
+        flush(&mut writer.chain)?;
+        return Ok(value);
+    }
+    let _flock = lock_file
+        .map(|file| FileLock::acquire(file, path))
+        .transpose()?;
+    let result = f(writer);
+    // The file's lines are durable once written, whatever `f` did after.
+    let witness = flush(&mut writer.chain);
+    let value = result?;
+    witness?;
+    Ok(value)
 }
 
 impl AuditLog {
@@ -730,64 +953,58 @@ impl AuditLog {
             .open(&path)
             .map_err(open_err)?;
         let lock_file = file.try_clone().map_err(open_err)?;
-        let flock = FileLock::acquire(&lock_file, &path)?;
         let meta = file.metadata().map_err(open_err)?;
-        let len = meta.len();
-        let tail = match read_tail(&file, len) {
-            Ok(tail) => tail,
-            Err(TailError::Io(source)) => return Err(AuditError::Read { path, source }),
-            Err(TailError::Invalid(reason)) => {
-                return Err(AuditError::LastLineInvalid { path, reason });
-            }
-        };
-        let mut writer = Writer {
+        let sink = Sink::File(FileSink {
             file,
             id: (meta.dev(), meta.ino()),
-            seq: tail.seq,
-            hash: tail.hash,
-            len,
-            broken: None,
-            since_checkpoint: 0,
-            unsigned_since: None,
-            last_checkpoint: None,
+            len: 0,
+        });
+        Self::start(path, sink, Some(lock_file), checkpoints)
+    }
+
+    /// Opens the log kept in the table `audit.log` of the PostgreSQL database at `url` (a
+    /// libpq connection string or `postgres://` URL; migrated by `saferplaces migrate`), so
+    /// every server on the database writes to one trail (issue 16, point 5). Each row's `line`
+    /// is the line the file log would hold, without its line feed; the chain, the
+    /// checkpoints and the witness are those of [`AuditLog::open_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::Database`] when the database cannot be reached or the table is missing;
+    /// otherwise as [`AuditLog::open_with`].
+    pub fn open_database(url: &str, checkpoints: Option<CheckpointOptions>) -> AuditResult<Self> {
+        let (sink, path) = pg::DbSink::connect(url)?;
+        Self::start(path, Sink::Db(Box::new(sink)), None, checkpoints)
+    }
+
+    /// Reads the last line under the lock, checks it against the witness and signs what is
+    /// not yet signed.
+    fn start(
+        path: PathBuf,
+        sink: Sink,
+        lock_file: Option<File>,
+        checkpoints: Option<CheckpointOptions>,
+    ) -> AuditResult<Self> {
+        let mut writer = Writer {
+            sink,
+            chain: Chain::new(),
         };
-        writer.since_checkpoint = if tail.checkpoint.is_some() {
-            0
-        } else {
-            tail.seq
-        };
-        if let Some(options) = &checkpoints {
-            let witness_path = options
-                .witness_dir
-                .join(crate::safeguards::audit_checkpoint::WITNESS_FILE_NAME);
-            if let Some(witness) = read_witness(&options.witness_dir)? {
-                if witness.seq > tail.seq {
-                    return Err(AuditError::BehindWitness {
-                        path,
-                        witness: witness_path,
-                        witness_seq: witness.seq,
-                        file_lines: tail.seq,
-                    });
+        locked(
+            lock_file.as_ref(),
+            &path,
+            checkpoints.as_ref(),
+            &mut writer,
+            |w| {
+                let tail = w.read_tail(&path)?;
+                w.check_witness_row(&path, checkpoints.as_ref(), tail.seq)?;
+                if w.chain.start_from(&path, tail, checkpoints.as_ref())?
+                    && let Some(options) = &checkpoints
+                {
+                    w.write_checkpoint(&path, options)?;
                 }
-                if witness.seq == tail.seq && tail.checkpoint.as_ref() != Some(&witness) {
-                    return Err(AuditError::WitnessMismatch {
-                        path,
-                        witness: witness_path,
-                        seq: tail.seq,
-                    });
-                }
-                if tail.checkpoint.is_none() {
-                    writer.since_checkpoint = tail.seq - witness.seq;
-                }
-            }
-            writer.last_checkpoint.clone_from(&tail.checkpoint);
-            if writer.since_checkpoint > 0 {
-                writer.write_checkpoint(&path, options)?;
-            }
-        } else {
-            writer.last_checkpoint = tail.checkpoint;
-        }
-        drop(flock);
+                Ok(())
+            },
+        )?;
         Ok(Self {
             path,
             writer: Mutex::new(writer),
@@ -812,25 +1029,20 @@ impl AuditLog {
             path: path.clone(),
             source,
         })?;
-        let lock_file = idle.try_clone().map_err(|source| AuditError::Open {
-            path: path.clone(),
-            source,
-        })?;
+        let mut chain = Chain::new();
+        chain.broken = Some(reason.clone());
         let writer = Writer {
-            file: idle,
-            id: (0, 0),
-            seq: 0,
-            hash: GENESIS_HASH.to_owned(),
-            len: 0,
-            broken: Some(reason.clone()),
-            since_checkpoint: 0,
-            unsigned_since: None,
-            last_checkpoint: None,
+            sink: Sink::File(FileSink {
+                file: idle,
+                id: (0, 0),
+                len: 0,
+            }),
+            chain,
         };
         Ok(Self {
             path,
             writer: Mutex::new(writer),
-            lock_file,
+            lock_file: None,
             checkpoints: None,
             not_writable: Some(reason),
         })
@@ -851,29 +1063,50 @@ impl AuditLog {
         }
     }
 
-    /// The path of the log file.
+    /// The path of the log file; for the database log, a description of the table.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the log is kept in a database ([`AuditLog::open_database`]).
+    pub fn in_database(&self) -> bool {
+        matches!(self.lock().sink, Sink::Db(_))
     }
 
     /// The `seq` and `hash` of the last line this process has seen: `(0, GENESIS_HASH)` for an
     /// empty log. Lines appended by other processes show after this one's next append.
     pub fn head(&self) -> (u64, String) {
         let writer = self.lock();
-        (writer.seq, writer.hash.clone())
+        (writer.chain.seq, writer.chain.hash.clone())
     }
 
     /// The last checkpoint this process has seen or written.
     pub fn last_checkpoint(&self) -> Option<Checkpoint> {
-        self.lock().last_checkpoint.clone()
+        self.lock().chain.last_checkpoint.clone()
     }
 
-    /// Appends `event` as the next entry of the chain and flushes it to stable storage
-    /// (`sync_data`) before returning, so an acknowledged audit record survives a crash (S16,
-    /// S17). Under the file's advisory lock, first reads what other processes appended since
-    /// (a seek to this process's last known end, not a re-read of the file), then writes the
-    /// line with a single `write_all`. With checkpoints, writes one after the record when one
-    /// is due.
+    /// Runs `f` under the lock across processes ([`locked`]).
+    fn with_lock<T>(
+        &self,
+        writer: &mut Writer,
+        f: impl FnOnce(&mut Writer) -> AuditResult<T>,
+    ) -> AuditResult<T> {
+        locked(
+            self.lock_file.as_ref(),
+            &self.path,
+            self.checkpoints.as_ref(),
+            writer,
+            f,
+        )
+    }
+
+    /// Appends `event` as the next entry of the chain and makes it durable before returning,
+    /// so an acknowledged audit record survives a crash (S16, S17): the file is flushed to
+    /// stable storage (`sync_data`), the database row committed. Under the lock across
+    /// processes, first reads what other processes appended since (a seek to this process's
+    /// last known end, or the rows after its last known `seq`), then writes the line (a single
+    /// `write_all`, or one `INSERT` in the transaction holding the lock). With checkpoints,
+    /// writes one after the record when one is due.
     ///
     /// # Errors
     ///
@@ -882,7 +1115,8 @@ impl AuditLog {
     /// stays usable); [`AuditError::Sync`] when the flush fails, after which, like after a
     /// failed truncation or after the file was truncated, replaced or deleted under this
     /// process, every append returns [`AuditError::Unusable`] until the log is reopened;
-    /// [`AuditError::LastLineInvalid`] when another writer left an incomplete line. Callers
+    /// [`AuditError::LastLineInvalid`] when another writer left an incomplete line;
+    /// [`AuditError::Database`] when the database refuses (nothing was written). Callers
     /// must treat any error as "not logged" and refuse the operation.
     pub fn append(&self, event: AuditEvent) -> AuditResult<AuditEntry> {
         let value =
@@ -890,16 +1124,24 @@ impl AuditLog {
         let canonical = canonical_json(&value);
         self.refuse_if_not_writable()?;
         let mut writer = self.lock();
-        writer.usable(&self.path)?;
-        let _flock = FileLock::acquire(&self.lock_file, &self.path)?;
-        writer.refresh(&self.path)?;
-        let seq = writer.seq + 1;
-        let hash = writer.write_line(&self.path, seq, &canonical)?;
-        writer.since_checkpoint += 1;
-        writer.unsigned_since.get_or_insert_with(Instant::now);
+        writer.chain.usable(&self.path)?;
+        let (seq, hash) = self.with_lock(&mut writer, |w| {
+            w.refresh(&self.path)?;
+            let seq = w.chain.seq + 1;
+            let hash = w.write_line(&self.path, seq, &canonical)?;
+            w.chain.since_checkpoint += 1;
+            w.chain.unsigned_since.get_or_insert_with(Instant::now);
+            Ok((seq, hash))
+        })?;
         if let Some(options) = &self.checkpoints
-            && writer.checkpoint_due(options)
-            && let Err(e) = writer.write_checkpoint(&self.path, options)
+            && writer.chain.checkpoint_due(options)
+            && let Err(e) = self.with_lock(&mut writer, |w| {
+                w.refresh(&self.path)?;
+                if w.chain.checkpoint_due(options) {
+                    w.write_checkpoint(&self.path, options)?;
+                }
+                Ok(())
+            })
         {
             // The record itself is durable; the next append or checkpoint retries (or reports
             // the log unusable).
@@ -920,15 +1162,16 @@ impl AuditLog {
             return Ok(None);
         };
         let mut writer = self.lock();
-        if writer.broken.is_some() || !writer.checkpoint_due(options) {
+        if writer.chain.broken.is_some() || !writer.chain.checkpoint_due(options) {
             return Ok(None);
         }
-        let _flock = FileLock::acquire(&self.lock_file, &self.path)?;
-        writer.refresh(&self.path)?;
-        if !writer.checkpoint_due(options) {
-            return Ok(None);
-        }
-        writer.write_checkpoint(&self.path, options).map(Some)
+        self.with_lock(&mut writer, |w| {
+            w.refresh(&self.path)?;
+            if !w.chain.checkpoint_due(options) {
+                return Ok(None);
+            }
+            w.write_checkpoint(&self.path, options).map(Some)
+        })
     }
 
     /// Writes a checkpoint now if any line is not yet covered by one; `Ok(None)` when there is
@@ -937,79 +1180,51 @@ impl AuditLog {
     ///
     /// # Errors
     ///
-    /// [`AuditError::Unusable`], [`AuditError::Write`], [`AuditError::Sync`] or
-    /// [`AuditError::Checkpoint`] (the witness could not be written).
+    /// [`AuditError::Unusable`], [`AuditError::Write`], [`AuditError::Sync`],
+    /// [`AuditError::Database`] or [`AuditError::Checkpoint`] (the witness could not be
+    /// written).
     pub fn checkpoint(&self) -> AuditResult<Option<Checkpoint>> {
         let Some(options) = &self.checkpoints else {
             return Ok(None);
         };
         let mut writer = self.lock();
-        writer.usable(&self.path)?;
-        let _flock = FileLock::acquire(&self.lock_file, &self.path)?;
-        writer.refresh(&self.path)?;
-        if writer.since_checkpoint == 0 {
-            return Ok(None);
-        }
-        writer.write_checkpoint(&self.path, options).map(Some)
+        writer.chain.usable(&self.path)?;
+        self.with_lock(&mut writer, |w| {
+            w.refresh(&self.path)?;
+            if w.chain.since_checkpoint == 0 {
+                return Ok(None);
+            }
+            w.write_checkpoint(&self.path, options).map(Some)
+        })
     }
 
     /// Reads the entries matching `filter`, oldest first and newest last, stopping after
     /// `limit` matches (so `limit` 0 returns nothing). Checkpoint lines are not entries and are
     /// skipped. Page through the log by passing the last `seq` received as
-    /// [`AuditFilter::since_seq`]. Scans the file from the start; does not check the chain
-    /// (use [`AuditLog::verify`]). The caller must log the read itself as an
-    /// [`AuditEventType::AuditRead`] event (S17).
+    /// [`AuditFilter::since_seq`]. Scans the log from the start (the database log: from
+    /// `since_seq`); does not check the chain (use [`AuditLog::verify`]). The caller must log
+    /// the read itself as an [`AuditEventType::AuditRead`] event (S17). The database log is
+    /// read on the writer's connection, in pages of 10,000 rows, so this process's appends wait
+    /// until the read ends.
     ///
     /// # Errors
     ///
-    /// [`AuditError::Read`] on I/O failure, [`AuditError::Corrupt`] for a line that is not an
-    /// entry.
+    /// [`AuditError::Read`] on I/O failure, [`AuditError::Database`] when the database
+    /// refuses, [`AuditError::Corrupt`] for a line that is not an entry.
     pub fn read(&self, filter: &AuditFilter, limit: usize) -> AuditResult<Vec<AuditEntry>> {
-        let mut out = Vec::new();
         if limit == 0 {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        let mut reader = self.snapshot_reader()?;
-        let mut buf = Vec::new();
-        let mut line_no = 0_u64;
-        loop {
-            let read =
-                read_line_limited(&mut reader, &mut buf).map_err(|source| AuditError::Read {
-                    path: self.path.clone(),
-                    source,
-                })?;
-            let corrupt = |line: u64, reason: String| AuditError::Corrupt {
-                path: self.path.clone(),
-                line,
-                reason,
+        if let Some(mut writer) = self.db_snapshot() {
+            let upto = writer.chain.seq;
+            let Sink::Db(db) = &mut writer.sink else {
+                return Ok(Vec::new());
             };
-            match read {
-                LineRead::Eof => break,
-                LineRead::TooLong => {
-                    return Err(corrupt(line_no + 1, "line too long".to_owned()));
-                }
-                // The snapshot ends at a line boundary, so every line is terminated.
-                LineRead::Line { .. } => line_no += 1,
-            }
-            let stored: StoredEntry =
-                serde_json::from_slice(&buf).map_err(|e| corrupt(line_no, e.to_string()))?;
-            if Checkpoint::from_event(&stored.event).is_some() {
-                continue;
-            }
-            let event: AuditEvent = serde_json::from_value(stored.event)
-                .map_err(|e| corrupt(line_no, e.to_string()))?;
-            if filter.matches(stored.seq, &event) {
-                out.push(AuditEntry {
-                    seq: stored.seq,
-                    hash: stored.hash,
-                    event,
-                });
-                if out.len() >= limit {
-                    break;
-                }
-            }
+            let mut rows = db.lines(filter.since_seq, upto);
+            return read_lines(&mut rows, &self.path, filter, limit, filter.since_seq);
         }
-        Ok(out)
+        let mut lines = FileLines(self.snapshot_reader()?);
+        read_lines(&mut lines, &self.path, filter, limit, 0)
     }
 
     /// Verifies the chain and the checkpoints' own signatures as [`verify`] does, up to the
@@ -1019,6 +1234,13 @@ impl AuditLog {
     ///
     /// A [`VerifyFailure`] naming the first bad line.
     pub fn verify(&self) -> Result<VerifyReport, VerifyFailure> {
+        if let Some(mut writer) = self.db_snapshot() {
+            let upto = writer.chain.seq;
+            let Sink::Db(db) = &mut writer.sink else {
+                return Ok(VerifyReport::empty());
+            };
+            return verify_lines(&mut db.lines(0, upto), None, &[]);
+        }
         let reader = self.snapshot_reader().map_err(|e| VerifyFailure {
             line: 1,
             seq: None,
@@ -1028,18 +1250,33 @@ impl AuditLog {
         verify_reader(reader, None, &[])
     }
 
+    /// For the database log, the writer (held, so its connection can read) after catching up
+    /// with the rows other writers appended; `None` for the file log.
+    fn db_snapshot(&self) -> Option<MutexGuard<'_, Writer>> {
+        let mut writer = self.lock();
+        if !matches!(writer.sink, Sink::Db(_)) {
+            return None;
+        }
+        if writer.chain.broken.is_none() {
+            // A failure here marks the writer broken; the read still shows what was seen.
+            let _ = self.with_lock(&mut writer, |w| w.refresh(&self.path));
+        }
+        Some(writer)
+    }
+
     /// A reader over the file up to the end of the last complete line, including lines other
     /// processes appended.
     fn snapshot_reader(&self) -> AuditResult<BufReader<io::Take<File>>> {
         let len = {
             let mut writer = self.lock();
-            if writer.broken.is_none()
-                && let Ok(_flock) = FileLock::acquire(&self.lock_file, &self.path)
-            {
+            if writer.chain.broken.is_none() {
                 // A failure here marks the writer broken; the read still shows what was seen.
-                let _ = writer.refresh(&self.path);
+                let _ = self.with_lock(&mut writer, |w| w.refresh(&self.path));
             }
-            writer.len
+            match &writer.sink {
+                Sink::File(f) => f.len,
+                Sink::Db(_) => 0,
+            }
         };
         let file = File::open(&self.path).map_err(|source| AuditError::Read {
             path: self.path.clone(),
@@ -1049,7 +1286,7 @@ impl AuditLog {
     }
 
     /// The writer state. A poisoned mutex is recovered: the state is updated only after the
-    /// line is in the file, and no code under the lock panics.
+    /// line is in the log, and no code under the lock panics.
     fn lock(&self) -> MutexGuard<'_, Writer> {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -1066,145 +1303,108 @@ impl Drop for AuditLog {
 }
 
 impl Writer {
-    /// Refuses when an earlier failure left the file in an unknown state.
-    fn usable(&self, path: &Path) -> AuditResult<()> {
-        match &self.broken {
-            Some(reason) => Err(AuditError::Unusable {
+    /// The chain head at the end of the log, its last line checked on its own.
+    fn read_tail(&mut self, path: &Path) -> AuditResult<Tail> {
+        let tail = match &mut self.sink {
+            Sink::File(f) => {
+                let len = f
+                    .file
+                    .metadata()
+                    .map_err(|source| AuditError::Read {
+                        path: path.to_path_buf(),
+                        source,
+                    })?
+                    .len();
+                let tail = read_tail(&f.file, len);
+                if tail.is_ok() {
+                    f.len = len;
+                }
+                tail
+            }
+            Sink::Db(db) => db.read_tail(path)?,
+        };
+        tail.map_err(|e| match e {
+            TailError::Io(source) => AuditError::Read {
                 path: path.to_path_buf(),
-                reason: reason.clone(),
-            }),
-            None => Ok(()),
-        }
+                source,
+            },
+            TailError::Invalid(reason) => AuditError::LastLineInvalid {
+                path: path.to_path_buf(),
+                reason,
+            },
+        })
     }
 
-    /// Marks the writer unusable and returns the error to report.
-    fn break_with(&mut self, path: &Path, reason: String) -> AuditError {
-        self.broken = Some(reason.clone());
-        AuditError::Unusable {
-            path: path.to_path_buf(),
-            reason,
+    /// For the database log, when the witness lies behind the last row (as a server's witness
+    /// on a shared database usually does): the row at its `seq` must be its checkpoint, or
+    /// the log was rewritten and is refused, so this server never signs over the forgery. The
+    /// file log checks its last line only ([`Chain::start_from`]), where its witness is.
+    fn check_witness_row(
+        &mut self,
+        path: &Path,
+        checkpoints: Option<&CheckpointOptions>,
+        tail_seq: u64,
+    ) -> AuditResult<()> {
+        let (Sink::Db(db), Some(options)) = (&mut self.sink, checkpoints) else {
+            return Ok(());
+        };
+        let Some(witness) = read_witness(&options.witness_dir)? else {
+            return Ok(());
+        };
+        if witness.seq >= tail_seq {
+            return Ok(());
         }
+        let line = db.line_at(path, witness.seq)?;
+        let found = line
+            .as_deref()
+            .and_then(|l| tail_of_line(l.as_bytes()).ok())
+            .and_then(|t| t.checkpoint);
+        if found.as_ref() == Some(&witness) {
+            return Ok(());
+        }
+        Err(AuditError::WitnessMismatch {
+            path: path.to_path_buf(),
+            witness: options
+                .witness_dir
+                .join(crate::safeguards::audit_checkpoint::WITNESS_FILE_NAME),
+            seq: witness.seq,
+        })
     }
 
     /// Catches up with lines other processes appended since this one last wrote or read. Call
-    /// with the file lock held. The new lines must continue this process's chain; a file that
-    /// shrank, was replaced or deleted, or whose new lines do not continue the chain, makes the
-    /// writer unusable (an append then could hide the tampering).
+    /// with the lock held. The new lines must continue this process's chain; a file that
+    /// shrank, was replaced or deleted, rows deleted or changed, or new lines that do not
+    /// continue the chain, make the writer unusable (an append then could hide the tampering).
     fn refresh(&mut self, path: &Path) -> AuditResult<()> {
-        match fs::metadata(path) {
-            Ok(m) if (m.dev(), m.ino()) == self.id => {}
-            Ok(_) => {
-                return Err(self.break_with(
-                    path,
-                    "the log file was replaced while it was open".to_owned(),
-                ));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(self.break_with(
-                    path,
-                    "the log file was deleted while it was open".to_owned(),
-                ));
-            }
-            Err(source) => {
-                return Err(AuditError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        }
-        let read_err = |source| AuditError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let len = self.file.metadata().map_err(read_err)?.len();
-        if len == self.len {
-            return Ok(());
-        }
-        if len < self.len {
-            let reason = format!(
-                "the log file shrank from {} to {len} bytes while it was open (truncated)",
-                self.len
-            );
-            return Err(self.break_with(path, reason));
-        }
-        let mut file = &self.file;
-        file.seek(SeekFrom::Start(self.len)).map_err(read_err)?;
-        let mut reader = BufReader::new(file.take(len - self.len));
-        let mut buf = Vec::new();
-        loop {
-            let invalid = |reason: &str| AuditError::LastLineInvalid {
-                path: path.to_path_buf(),
-                reason: reason.to_owned(),
-            };
-            match read_line_limited(&mut reader, &mut buf).map_err(read_err)? {
-                LineRead::Eof => return Ok(()),
-                LineRead::TooLong => return Err(invalid("another writer left a line too long")),
-                LineRead::Line { terminated: false } => {
-                    return Err(invalid("another writer left an incomplete line"));
-                }
-                LineRead::Line { terminated: true } => {}
-            }
-            let entry = match parse_line(&buf) {
-                Ok(entry) => entry,
-                Err((_, reason)) => return Err(invalid(&reason)),
-            };
-            check_entry(&entry, &buf).map_err(|reason| invalid(&reason))?;
-            if entry.seq != self.seq + 1 || entry.prev_hash != self.hash {
-                let reason = format!(
-                    "line {} appended by another writer does not continue the chain at seq {}",
-                    entry.seq,
-                    self.seq + 1
-                );
-                return Err(self.break_with(path, reason));
-            }
-            match Checkpoint::from_event(&entry.event) {
-                Some(Ok(checkpoint)) => {
-                    self.since_checkpoint = 0;
-                    self.unsigned_since = None;
-                    self.last_checkpoint = Some(checkpoint);
-                }
-                Some(Err(reason)) => return Err(invalid(&reason)),
-                None => {
-                    self.since_checkpoint += 1;
-                    self.unsigned_since.get_or_insert_with(Instant::now);
-                }
-            }
-            self.seq = entry.seq;
-            self.hash = entry.hash;
-            self.len += buf.len() as u64 + 1;
+        match &mut self.sink {
+            Sink::File(f) => refresh_file(f, &mut self.chain, path),
+            Sink::Db(db) => db.refresh(&mut self.chain, path),
         }
     }
 
-    /// Writes the line `seq` with the event `canonical` and syncs it; returns its hash. Call
-    /// with the file lock held, after [`Writer::refresh`].
+    /// Writes the line `seq` with the event `canonical` and makes it durable (the file's sync;
+    /// the database's commit follows in [`locked`]); returns its hash. Call with the lock
+    /// held, after [`Writer::refresh`].
     fn write_line(&mut self, path: &Path, seq: u64, canonical: &str) -> AuditResult<String> {
-        self.usable(path)?;
-        let hash = entry_hash(&self.hash, seq, canonical);
-        let line = render_line(seq, &self.hash, canonical, &hash);
+        self.chain.usable(path)?;
+        let hash = entry_hash(&self.chain.hash, seq, canonical);
+        let line = render_line(seq, &self.chain.hash, canonical, &hash);
         if line.len() > MAX_LINE_BYTES + 1 {
             return Err(AuditError::TooLarge {
                 path: path.to_path_buf(),
                 bytes: line.len() - 1,
             });
         }
-        if let Err(source) = self.file.write_all(line.as_bytes()) {
-            // Never leave a partial line for the next entry to chain onto.
-            if let Err(e) = self.file.set_len(self.len) {
-                self.broken = Some(format!(
-                    "a failed write could not be rolled back ({e}); the file may end in a partial line"
-                ));
-            }
-            return Err(AuditError::Write {
-                path: path.to_path_buf(),
-                source,
-            });
+        match &mut self.sink {
+            Sink::File(f) => write_file_line(f, &mut self.chain, path, &line)?,
+            Sink::Db(db) => db.insert(path, seq, &line)?,
         }
-        // The line is in the file whatever happens next, so the chain state follows it.
-        self.len += line.len() as u64;
-        self.seq = seq;
-        self.hash.clone_from(&hash);
-        if let Err(source) = self.file.sync_data() {
-            self.broken = Some(format!("sync_data failed ({source})"));
+        self.chain.seq = seq;
+        self.chain.hash.clone_from(&hash);
+        if let Sink::File(f) = &self.sink
+            && let Err(source) = f.file.sync_data()
+        {
+            self.chain.broken = Some(format!("sync_data failed ({source})"));
             return Err(AuditError::Sync {
                 path: path.to_path_buf(),
                 source,
@@ -1213,35 +1413,111 @@ impl Writer {
         Ok(hash)
     }
 
-    fn checkpoint_due(&self, options: &CheckpointOptions) -> bool {
-        self.since_checkpoint > 0
-            && (self.since_checkpoint >= options.every.max(1)
-                || self
-                    .unsigned_since
-                    .is_some_and(|t| t.elapsed() >= options.interval))
-    }
-
-    /// Signs the chain head, appends the checkpoint line, then replaces the witness. Call with
-    /// the file lock held, after [`Writer::refresh`].
+    /// Signs the chain head and appends the checkpoint line; [`locked`] then replaces the
+    /// witness. Call with the lock held, after [`Writer::refresh`].
     fn write_checkpoint(
         &mut self,
         path: &Path,
         options: &CheckpointOptions,
     ) -> AuditResult<Checkpoint> {
-        let seq = self.seq + 1;
+        let seq = self.chain.seq + 1;
         let checkpoint = Checkpoint::sign(
             &options.key,
             seq,
-            &self.hash,
+            &self.chain.hash,
             &rfc3339_millis(SystemTime::now()),
         );
         self.write_line(path, seq, &canonical_json(&checkpoint.to_event()))?;
-        self.since_checkpoint = 0;
-        self.unsigned_since = None;
-        self.last_checkpoint = Some(checkpoint.clone());
-        write_witness(&options.witness_dir, &checkpoint)?;
+        self.chain.since_checkpoint = 0;
+        self.chain.unsigned_since = None;
+        self.chain.last_checkpoint = Some(checkpoint.clone());
+        self.chain.pending_witness = Some(checkpoint.clone());
         Ok(checkpoint)
     }
+}
+
+/// [`Writer::refresh`] of the file log: reads from the last known end (a seek).
+fn refresh_file(f: &mut FileSink, chain: &mut Chain, path: &Path) -> AuditResult<()> {
+    match fs::metadata(path) {
+        Ok(m) if (m.dev(), m.ino()) == f.id => {}
+        Ok(_) => {
+            return Err(chain.break_with(
+                path,
+                "the log file was replaced while it was open".to_owned(),
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(chain.break_with(
+                path,
+                "the log file was deleted while it was open".to_owned(),
+            ));
+        }
+        Err(source) => {
+            return Err(AuditError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    let read_err = |source| AuditError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let len = f.file.metadata().map_err(read_err)?.len();
+    if len == f.len {
+        return Ok(());
+    }
+    if len < f.len {
+        let reason = format!(
+            "the log file shrank from {} to {len} bytes while it was open (truncated)",
+            f.len
+        );
+        return Err(chain.break_with(path, reason));
+    }
+    let mut file = &f.file;
+    file.seek(SeekFrom::Start(f.len)).map_err(read_err)?;
+    let mut reader = BufReader::new(file.take(len - f.len));
+    let mut buf = Vec::new();
+    loop {
+        let invalid = |reason: &str| AuditError::LastLineInvalid {
+            path: path.to_path_buf(),
+            reason: reason.to_owned(),
+        };
+        match read_line_limited(&mut reader, &mut buf).map_err(read_err)? {
+            LineRead::Eof => return Ok(()),
+            LineRead::TooLong => return Err(invalid("another writer left a line too long")),
+            LineRead::Line { terminated: false } => {
+                return Err(invalid("another writer left an incomplete line"));
+            }
+            LineRead::Line { terminated: true } => {}
+        }
+        chain.take_line(path, &buf)?;
+        f.len += buf.len() as u64 + 1;
+    }
+}
+
+/// Appends `line` (with its line feed) to the file; a failed write is rolled back.
+fn write_file_line(
+    f: &mut FileSink,
+    chain: &mut Chain,
+    path: &Path,
+    line: &str,
+) -> AuditResult<()> {
+    if let Err(source) = f.file.write_all(line.as_bytes()) {
+        // Never leave a partial line for the next entry to chain onto.
+        if let Err(e) = f.file.set_len(f.len) {
+            chain.broken = Some(format!(
+                "a failed write could not be rolled back ({e}); the file may end in a partial line"
+            ));
+        }
+        return Err(AuditError::Write {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    // The line is in the file whatever happens next, so the chain state follows it.
+    f.len += line.len() as u64;
+    Ok(())
 }
 
 /// A line as stored (for [`AuditLog::read`]); the event is typed after checkpoint lines are
@@ -1251,6 +1527,74 @@ struct StoredEntry {
     seq: u64,
     hash: String,
     event: Value,
+}
+
+/// The lines of a log, in order: the file's ([`FileLines`]) or the database's rows.
+trait LineSource {
+    /// Reads the next line into `buf` (cleared first), without its line feed.
+    fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<LineRead>;
+}
+
+/// The lines of a file, each at most [`MAX_LINE_BYTES`] long.
+struct FileLines<R>(R);
+
+impl<R: BufRead> LineSource for FileLines<R> {
+    fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<LineRead> {
+        read_line_limited(&mut self.0, buf)
+    }
+}
+
+/// [`AuditLog::read`] over the lines of `source`, the first of which is line `first_line` + 1
+/// of the log (for messages).
+fn read_lines(
+    source: &mut dyn LineSource,
+    path: &Path,
+    filter: &AuditFilter,
+    limit: usize,
+    first_line: u64,
+) -> AuditResult<Vec<AuditEntry>> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    let mut line_no = first_line;
+    loop {
+        let read = source
+            .next_line(&mut buf)
+            .map_err(|source| AuditError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let corrupt = |line: u64, reason: String| AuditError::Corrupt {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        match read {
+            LineRead::Eof => break,
+            LineRead::TooLong => {
+                return Err(corrupt(line_no + 1, "line too long".to_owned()));
+            }
+            // A snapshot ends at a line boundary, so every line is terminated.
+            LineRead::Line { .. } => line_no += 1,
+        }
+        let stored: StoredEntry =
+            serde_json::from_slice(&buf).map_err(|e| corrupt(line_no, e.to_string()))?;
+        if Checkpoint::from_event(&stored.event).is_some() {
+            continue;
+        }
+        let event: AuditEvent =
+            serde_json::from_value(stored.event).map_err(|e| corrupt(line_no, e.to_string()))?;
+        if filter.matches(stored.seq, &event) {
+            out.push(AuditEntry {
+                seq: stored.seq,
+                hash: stored.hash,
+                event,
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A successful [`verify`].
@@ -1400,6 +1744,60 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyFailure> {
 ///
 /// A [`VerifyFailure`] naming the first problem found.
 pub fn verify_with(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, VerifyFailure> {
+    verify_log(options, |trusted, anchors| match File::open(path) {
+        Ok(file) => verify_reader(BufReader::new(file), trusted, anchors),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some((who, cp)) = anchors.first() {
+                return Err(VerifyFailure {
+                    line: 1,
+                    seq: None,
+                    kind: FailureKind::Deleted,
+                    reason: format!(
+                        "{} does not exist, but {who} holds a signed checkpoint covering {} lines",
+                        path.display(),
+                        cp.count
+                    ),
+                });
+            }
+            Ok(VerifyReport::empty())
+        }
+        Err(e) => Err(VerifyFailure {
+            line: 1,
+            seq: None,
+            kind: FailureKind::Chain,
+            reason: format!("cannot open the file: {e}"),
+        }),
+    })
+}
+
+/// [`verify_with`] of the log kept in the table `audit.log` of the PostgreSQL database at
+/// `url` ([`AuditLog::open_database`], issue 16): the same checks, by the same code, over the
+/// rows' lines in `seq` order, each row's `seq` also required to be its position. A missing
+/// table is [`FailureKind::Deleted`] while the witness or a kept head covers lines, like a
+/// missing file. Reads only: nothing is created or written.
+///
+/// # Errors
+///
+/// A [`VerifyFailure`] naming the first problem found; line 1 ([`FailureKind::Chain`]) when
+/// the database cannot be read.
+pub fn verify_database_with(
+    url: &str,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, VerifyFailure> {
+    verify_log(options, |trusted, anchors| {
+        pg::verify_rows(url, trusted, anchors)
+    })
+}
+
+/// The checks of [`verify_with`] around `lines`, which verifies the log's own lines against
+/// the trusted key and the anchors (the witness, the kept head) that fall within it.
+fn verify_log(
+    options: &VerifyOptions,
+    lines: impl FnOnce(
+        Option<&VerifyingKey>,
+        &[(&str, &Checkpoint)],
+    ) -> Result<VerifyReport, VerifyFailure>,
+) -> Result<VerifyReport, VerifyFailure> {
     let fail = |kind: FailureKind, line: u64, reason: String| VerifyFailure {
         line,
         seq: None,
@@ -1442,30 +1840,7 @@ pub fn verify_with(path: &Path, options: &VerifyOptions) -> Result<VerifyReport,
         })?;
         anchors.push(("the kept head", h));
     }
-    let mut report = match File::open(path) {
-        Ok(file) => verify_reader(BufReader::new(file), trusted, &anchors)?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some((who, cp)) = anchors.first() {
-                return Err(fail(
-                    FailureKind::Deleted,
-                    1,
-                    format!(
-                        "{} does not exist, but {who} holds a signed checkpoint covering {} lines",
-                        path.display(),
-                        cp.count
-                    ),
-                ));
-            }
-            VerifyReport::empty()
-        }
-        Err(e) => {
-            return Err(fail(
-                FailureKind::Chain,
-                1,
-                format!("cannot open the file: {e}"),
-            ));
-        }
-    };
+    let mut report = lines(trusted, &anchors)?;
     check_anchors_covered(report.entries, &anchors)?;
     if let (Some(dir), None, true) = (&options.witness_dir, &witness, report.checkpoints > 0) {
         return Err(fail(
@@ -1531,7 +1906,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// [`verify_with`] over any reader: the chain, the checkpoint lines (against `trusted`, or
 /// against the key the first one names) and the `anchors` that fall within the file.
 fn verify_reader<R: BufRead>(
-    mut reader: R,
+    reader: R,
+    trusted: Option<&VerifyingKey>,
+    anchors: &[(&str, &Checkpoint)],
+) -> Result<VerifyReport, VerifyFailure> {
+    verify_lines(&mut FileLines(reader), trusted, anchors)
+}
+
+/// [`verify_with`]'s checks of the lines themselves, over any [`LineSource`]: the file's
+/// lines, or the database log's rows in `seq` order.
+fn verify_lines(
+    source: &mut dyn LineSource,
     trusted: Option<&VerifyingKey>,
     anchors: &[(&str, &Checkpoint)],
 ) -> Result<VerifyReport, VerifyFailure> {
@@ -1547,7 +1932,7 @@ fn verify_reader<R: BufRead>(
             kind: FailureKind::Chain,
             reason,
         };
-        let terminated = match read_line_limited(&mut reader, &mut buf) {
+        let terminated = match source.next_line(&mut buf) {
             Err(e) => return Err(fail(line_no + 1, None, format!("read error: {e}"))),
             Ok(LineRead::Eof) => break,
             Ok(LineRead::TooLong) => {
@@ -1886,23 +2271,25 @@ fn read_tail(mut file: &File, len: u64) -> Result<Tail, TailError> {
                 continue;
             }
         };
-        let entry = parse_line(last).map_err(|(_, reason)| TailError::Invalid(reason))?;
-        check_entry(&entry, last).map_err(TailError::Invalid)?;
-        if entry.seq == 0 || entry.seq == u64::MAX {
-            return Err(TailError::Invalid(format!(
-                "seq {} is out of range",
-                entry.seq
-            )));
-        }
-        let checkpoint = Checkpoint::from_event(&entry.event)
-            .transpose()
-            .map_err(TailError::Invalid)?;
-        return Ok(Tail {
-            seq: entry.seq,
-            hash: entry.hash,
-            checkpoint,
-        });
+        return tail_of_line(last).map_err(TailError::Invalid);
     }
+}
+
+/// The chain head after the line `last` (without its line feed), checked to be a valid entry
+/// on its own (its hash and canonical form; its link to the line before is left to
+/// [`verify`]).
+fn tail_of_line(last: &[u8]) -> Result<Tail, String> {
+    let entry = parse_line(last).map_err(|(_, reason)| reason)?;
+    check_entry(&entry, last)?;
+    if entry.seq == 0 || entry.seq == u64::MAX {
+        return Err(format!("seq {} is out of range", entry.seq));
+    }
+    let checkpoint = Checkpoint::from_event(&entry.event).transpose()?;
+    Ok(Tail {
+        seq: entry.seq,
+        hash: entry.hash,
+        checkpoint,
+    })
 }
 
 /// Lower-case hex.

@@ -22,6 +22,7 @@ mod incident_cli;
 mod incremental;
 mod integrity;
 mod oracles;
+mod pg_audit;
 mod pg_cluster;
 mod pg_replicas;
 mod pg_schema;

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_roles",
         sql: include_str!("../../../migrations/postgres/0002_roles.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_audit",
+        sql: include_str!("../../../migrations/postgres/0005_audit.sql"),
+    },
 ];
 
 /// What a run did.
