@@ -450,6 +450,10 @@ pub fn erase_and_record(
     })
 }
 
+/// The store a server's feed job works on, shared with the server's start-up code (which
+/// releases it after the runtime, `cli::serve`).
+pub type SharedStore = Arc<Mutex<Box<dyn Store>>>;
+
 /// How often the store is checked for changes (the change feed's newest sequence number: one
 /// indexed read), so new data reach tiles and layers well within a second.
 pub const RELOAD_POLL: Duration = Duration::from_millis(200);
@@ -464,15 +468,17 @@ pub const SWEEP_EVERY: Duration = Duration::from_hours(1);
 /// ([`load_snapshot`]), so a change committed during start-up is not lost.
 pub async fn run(
     state: AppState,
-    store: Box<dyn Store>,
+    store: SharedStore,
     grace_days: u16,
     position: FeedPosition,
     wake: Arc<tokio::sync::Notify>,
 ) {
     // A read-only store cannot erase: the sweep is off (the server refuses person-level reads
     // in read-only mode, so expired entries are not served either).
-    let sweeps = !store.is_read_only();
-    let store = Arc::new(Mutex::new(store));
+    let sweeps = !store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .is_read_only();
     let mut position = position;
     let mut last_sweep: Option<Instant> = None;
     let mut merging: Option<MergeTask> = None;

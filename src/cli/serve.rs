@@ -1,7 +1,7 @@
 //! `saferplaces serve`: load the store, build the indexes and serve the API and the web app.
 
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -10,6 +10,7 @@ use super::common::{AnyStore, open_audit, open_store, out, settings};
 use crate::api::AppState;
 use crate::config::Settings;
 use crate::index::Snapshot;
+use crate::jobs::SharedStore;
 use crate::jobs::load_snapshot;
 use crate::safeguards::audit::AuditLog;
 use crate::safeguards::sharing::Agreements;
@@ -34,15 +35,32 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a server runs on: the store (shared with the feed job) and what is known of it.
+struct Opened {
+    store: SharedStore,
+    /// The embedded SQLite store (it has the equality monitor's tables).
+    embedded: bool,
+    /// The store refuses writes.
+    read_only: bool,
+    /// Where the store is, for the log.
+    location: String,
+}
+
 /// Serves `snapshot` until stopped, with the background jobs (change feed, retention sweep,
 /// monthly equality run).
 async fn serve(
     settings: Settings,
     snapshot: Snapshot,
-    store: AnyStore,
-    audit: AuditLog,
+    opened: Opened,
+    audit: Arc<AuditLog>,
     position: crate::jobs::FeedPosition,
 ) -> anyhow::Result<()> {
+    let Opened {
+        store,
+        embedded,
+        read_only,
+        location,
+    } = opened;
     if !settings.web_dir.join("index.html").exists() {
         tracing::warn!(web_dir = %settings.web_dir.display(), "web app not built; run `make web` (the API still works)");
     }
@@ -50,20 +68,14 @@ async fn serve(
         tracing::info!(%day, "clock fixed by SAFERPLACES_TODAY");
     }
     let agreements = Agreements::load(&settings.sharing_agreements)?;
-    let embedded = matches!(store, AnyStore::Sqlite(_));
-    let state = AppState::new(
-        snapshot,
-        Arc::new(audit),
-        settings.clock(),
-        settings.disclosure,
-    )
-    .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20))
-    .with_budgets(settings.budgets)
-    .with_admission(settings.admission)
-    .with_request_timeout(std::time::Duration::from_secs(
-        settings.connections.request_timeout_secs.into(),
-    ))
-    .with_agreements(agreements);
+    let state = AppState::new(snapshot, audit, settings.clock(), settings.disclosure)
+        .with_tile_cache_bytes(settings.tile_cache_mb as usize * (1 << 20))
+        .with_budgets(settings.budgets)
+        .with_admission(settings.admission)
+        .with_request_timeout(std::time::Duration::from_secs(
+            settings.connections.request_timeout_secs.into(),
+        ))
+        .with_agreements(agreements);
     // The equality monitor's tables are the embedded store's only in this release.
     let state = if embedded {
         state.with_equality_store(settings.data_dir.clone())
@@ -76,7 +88,7 @@ async fn serve(
     // `saferplaces equality run`.
     if std::env::var("SAFERPLACES_EQUALITY_MONTHLY").map_or(true, |v| v != "off")
         && embedded
-        && store.read_only_reason().is_none()
+        && !read_only
     {
         tokio::spawn(crate::jobs::equality_monthly(state.clone()));
     }
@@ -91,10 +103,9 @@ async fn serve(
     if let Some(url) = &settings.database_url {
         crate::store::postgres::listen_for_changes(url.expose(), Arc::clone(&wake));
     }
-    let location = store.location();
     tokio::spawn(crate::jobs::run(
         state,
-        store.into_box(),
+        store,
         settings.retention_grace_days,
         position,
         wake,
@@ -164,8 +175,29 @@ pub(crate) fn run_server(
         total_ms = started.elapsed().as_millis() as u64,
         "indexes built"
     );
+    let opened = Opened {
+        embedded: matches!(store, AnyStore::Sqlite(_)),
+        read_only: store.read_only_reason().is_some(),
+        location: store.location(),
+        store: Arc::new(Mutex::new(store.into_box())),
+    };
+    // The store and the audit log are held here too, and released only after the runtime:
+    // the runtime's tasks drop their clones when it shuts down, so the last ones go here, off
+    // the runtime, where PostgreSQL's synchronous client may block to close its connection
+    // and the log may sign its head (it panicked on a worker: "Cannot start a runtime from
+    // within a runtime").
+    let (held_store, audit) = (Arc::clone(&opened.store), Arc::new(audit));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(settings, snapshot, store, audit, position))
+    let served = runtime.block_on(serve(
+        settings,
+        snapshot,
+        opened,
+        Arc::clone(&audit),
+        position,
+    ));
+    drop(runtime);
+    drop((held_store, audit));
+    served
 }

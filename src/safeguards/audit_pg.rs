@@ -2,7 +2,7 @@
 //! database, hash-chained and checkpointed exactly as the file log (module docs of
 //! [`super`]).
 //!
-//! The table is `audit.log (seq bigint PRIMARY KEY, line text)` (migration `0005_audit`): row
+//! The table is `audit.log (seq bigint PRIMARY KEY, line text)` (migration `0003_audit`): row
 //! `seq` holds, byte for byte, line `seq` of the file the log would be, without its line
 //! feed, so `SELECT line FROM audit.log ORDER BY seq` is that file and the file's verifier
 //! runs over the rows unchanged. The application role may only SELECT and INSERT; triggers

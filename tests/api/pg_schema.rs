@@ -81,13 +81,13 @@ fn migrate_applies_every_migration_once_and_a_second_run_is_up_to_date() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(names, ["0001_init", "0002_roles"]);
+    assert_eq!(names, ["0001_init", "0002_roles", "0003_audit"]);
     for name in &names {
         assert!(first.contains(&format!("applied {name}\n")), "{first}");
     }
-    assert!(first.ends_with("now at version 2\n"), "{first}");
+    assert!(first.ends_with("now at version 3\n"), "{first}");
     let second = migrate_ok(&pg.url());
-    assert_eq!(second, "up to date at version 2\n");
+    assert_eq!(second, "up to date at version 3\n");
     // A second database of the same cluster migrates too: the roles already exist.
     pg.client().batch_execute("CREATE DATABASE second").unwrap();
     assert!(migrate_ok(&pg.url_as("postgres", "second")).contains("applied 0002_roles"));
@@ -99,7 +99,7 @@ fn a_changed_applied_migration_is_refused_naming_its_file_and_nothing_is_applied
     let mut db = pg.client();
     db.batch_execute(
         "UPDATE schema_migrations SET sha256 = repeat('0', 64) WHERE version = 1;
-         DELETE FROM schema_migrations WHERE version = 2;",
+         DELETE FROM schema_migrations WHERE version >= 2;",
     )
     .unwrap();
     let out = migrate(&pg.url());

@@ -101,12 +101,15 @@ pub(super) fn insert_sourced(
     Ok(())
 }
 
+/// The public part of `write_import`: the file registered, its incidents through binary COPY
+/// under a new batch, its reference records; what was stored, and the file's id (the people
+/// part stores stop-and-search records under it).
 pub(in super::super) fn write_import(
     tx: &mut Transaction<'_>,
     batch: &ImportBatch,
     file: &ImportFile,
     summary: &serde_json::Value,
-) -> StoreResult<ImportWritten> {
+) -> StoreResult<(ImportWritten, i64)> {
     lock_writes(tx)?;
     let file_id = register_file(
         tx,
@@ -141,7 +144,7 @@ pub(in super::super) fn write_import(
     if reference.iter().any(|&n| n > 0) {
         record_change(tx, ChangeKind::Reference, None)?;
     }
-    Ok(written)
+    Ok((written, file_id))
 }
 
 /// Creates the temporary staging table of an import's incidents (dropped at the latest when

@@ -2,26 +2,20 @@
 //! written once against `&mut dyn Store` and run on `SqliteStore::open_in_memory()` and on a
 //! fresh database of a throwaway cluster (one cluster shared by the tests running at once),
 //! and the two results are compared.
-//!
-//! Until the people side (`people.rs`) is built, the four methods that write or read both sides
-//! in one transaction (`write_records`, `load_kinds`, `counts`, `write_import`) are run here
-//! through [`DataOnly`], which calls this side alone exactly as `PgStore` calls it; every other
-//! method is `PgStore`'s own.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use super::super::PgStore;
 use super::super::test_cluster::PgCluster;
-use super::super::{PgStore, pg};
 use crate::domain::{Agency, Boundary, Dataset, Incident, IncidentId, LonLat};
 use crate::import::{FileSummary, ImportKind, ImportOptions, import_file};
 use crate::ingest::report::Progress;
 use crate::store::changes::ChangeSet;
 use crate::store::{
-    AmendedIncident, Erased, ImportBatch, ImportFile, ImportWritten, IncidentCorrection,
-    IncidentsFingerprint, KindCounts, NewUser, PersonVersion, SqliteStore, Store, StoreError,
-    StoreResult, WithdrawalNote, Written,
+    AmendedIncident, ImportBatch, ImportFile, IncidentCorrection, KindCounts, SqliteStore, Store,
+    StoreError, WithdrawalNote,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -34,7 +28,7 @@ static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh, migrated database of the shared cluster (started when no test holds it).
 struct PgFixture {
-    store: DataOnly,
+    store: PgStore,
     db: String,
     cluster: Arc<PgCluster>,
 }
@@ -59,7 +53,7 @@ fn pg_fixture() -> Option<PgFixture> {
     postgres::Client::connect(&cluster.url(), postgres::NoTls)
         .and_then(|mut c| c.batch_execute(&format!("CREATE DATABASE {db}")))
         .unwrap();
-    let store = DataOnly(PgStore::connect(&cluster.url_as("postgres", &db)).unwrap());
+    let store = PgStore::connect(&cluster.url_as("postgres", &db)).unwrap();
     Some(PgFixture { store, db, cluster })
 }
 
@@ -592,195 +586,6 @@ fn likely_duplicates_are_linked_once() {
         let again = store.write_matches(&[m], &params, "now").unwrap();
         (first, again)
     });
-}
-
-// ---------------------------------------------------------------------------------------------
-// The data side alone behind the Store trait (see the module's doc).
-
-struct DataOnly(PgStore);
-
-impl Store for DataOnly {
-    fn location(&self) -> String {
-        self.0.location()
-    }
-    fn schema_version(&self) -> StoreResult<u32> {
-        self.0.schema_version()
-    }
-    fn write_records(&mut self, data: &Dataset) -> StoreResult<Written> {
-        let mut tx = self
-            .0
-            .client
-            .get_mut()
-            .transaction()
-            .map_err(pg("starting a write transaction"))?;
-        let mut written = Written::default();
-        super::write_records(&mut tx, data, &mut written)?;
-        tx.commit().map_err(pg("committing a write transaction"))?;
-        Ok(written)
-    }
-    fn stored_state(&self, data: &Dataset) -> StoreResult<crate::safeguards::rules::StoredState> {
-        self.0.stored_state(data)
-    }
-    fn load(&self) -> StoreResult<Dataset> {
-        self.load_kinds(&ChangeSet::everything(0)).map(|(d, _)| d)
-    }
-    fn counts(&self) -> StoreResult<KindCounts> {
-        let mut counts = KindCounts::default();
-        super::counts(&mut self.0.client.borrow_mut(), &mut counts)?;
-        Ok(counts)
-    }
-    fn add_user(&mut self, user: &NewUser) -> StoreResult<u64> {
-        self.0.add_user(user)
-    }
-    fn set_user_token(&mut self, name: &str, hash: &str, expires: u64) -> StoreResult<bool> {
-        self.0.set_user_token(name, hash, expires)
-    }
-    fn revoke_user(&mut self, name: &str, at: u64) -> StoreResult<Option<crate::domain::User>> {
-        self.0.revoke_user(name, at)
-    }
-    fn users(&self) -> StoreResult<Vec<(String, crate::domain::User)>> {
-        self.0.users()
-    }
-    fn change_marker(&self) -> StoreResult<u64> {
-        self.0.change_marker()
-    }
-    fn latest_change(&self) -> StoreResult<Option<u64>> {
-        self.0.latest_change()
-    }
-    fn changes_since(&self, after: u64) -> StoreResult<ChangeSet> {
-        self.0.changes_since(after)
-    }
-    fn load_kinds(&self, kinds: &ChangeSet) -> StoreResult<(Dataset, u64)> {
-        let mut client = self.0.client.borrow_mut();
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(pg("starting a read transaction"))?;
-        let mut dataset = Dataset::default();
-        let cursor = super::load_kinds(&mut tx, kinds, &mut dataset)?;
-        tx.commit().map_err(pg("ending a read transaction"))?;
-        Ok((dataset, cursor))
-    }
-    fn for_each_incident_batch(&self, each: &mut dyn FnMut(Vec<Incident>)) -> StoreResult<u64> {
-        self.0.for_each_incident_batch(each)
-    }
-    fn incidents_fingerprint(&self, cursor: u64) -> StoreResult<IncidentsFingerprint> {
-        self.0.incidents_fingerprint(cursor)
-    }
-    fn for_each_incident_after_segment(
-        &self,
-        after: u64,
-        each: &mut dyn FnMut(Vec<Incident>),
-    ) -> StoreResult<u64> {
-        self.0.for_each_incident_after_segment(after, each)
-    }
-    fn incident_rows_after_segment(&self, after: u64) -> StoreResult<u64> {
-        self.0.incident_rows_after_segment(after)
-    }
-    fn withdraw_incidents(
-        &mut self,
-        ids: &[IncidentId],
-        note: &WithdrawalNote,
-    ) -> StoreResult<Vec<u64>> {
-        self.0.withdraw_incidents(ids, note)
-    }
-    fn amend_incident(
-        &mut self,
-        id: IncidentId,
-        correction: &IncidentCorrection,
-        note: &WithdrawalNote,
-    ) -> StoreResult<AmendedIncident> {
-        self.0.amend_incident(id, correction, note)
-    }
-    fn for_each_withdrawal_after(
-        &self,
-        after: u64,
-        each: &mut dyn FnMut(Vec<Incident>),
-    ) -> StoreResult<u64> {
-        self.0.for_each_withdrawal_after(after, each)
-    }
-    fn user_by_token_hash(&self, hash: &str) -> StoreResult<Option<crate::domain::User>> {
-        self.0.user_by_token_hash(hash)
-    }
-    fn write_import(
-        &mut self,
-        batch: &ImportBatch,
-        file: &ImportFile,
-        summary: &serde_json::Value,
-        commit: bool,
-    ) -> StoreResult<ImportWritten> {
-        let mut tx = self
-            .0
-            .client
-            .get_mut()
-            .transaction()
-            .map_err(pg("starting an import transaction"))?;
-        let written = super::write_import(&mut tx, batch, file, summary)?;
-        if commit {
-            tx.commit().map_err(pg("committing an import"))?;
-        } else {
-            tx.rollback().map_err(pg("rolling back a dry run"))?;
-        }
-        Ok(written)
-    }
-    fn write_matches(
-        &mut self,
-        matches: &[crate::ingest::reconcile::LikelyDuplicate],
-        params: &serde_json::Value,
-        found_at: &str,
-    ) -> StoreResult<u64> {
-        self.0.write_matches(matches, params, found_at)
-    }
-    fn assign_case(
-        &mut self,
-        case_ref: &crate::domain::CaseRef,
-        user: &str,
-        by: &str,
-        at: &str,
-    ) -> StoreResult<Option<bool>> {
-        self.0.assign_case(case_ref, user, by, at)
-    }
-    fn erase(&mut self, people: &[crate::domain::PersonRef], links: &[u64]) -> StoreResult<Erased> {
-        self.0.erase(people, links)
-    }
-    fn person(&self, id: &crate::domain::PersonRef) -> StoreResult<Option<crate::domain::Person>> {
-        self.0.person(id)
-    }
-    fn record_review(&mut self, review: &crate::safeguards::reviews::Review) -> StoreResult<u64> {
-        self.0.record_review(review)
-    }
-    fn latest_reviews(
-        &self,
-        people: &[crate::domain::PersonRef],
-    ) -> StoreResult<std::collections::BTreeMap<crate::domain::PersonRef, u64>> {
-        self.0.latest_reviews(people)
-    }
-    fn person_versions(&self, id: &crate::domain::PersonRef) -> StoreResult<Vec<PersonVersion>> {
-        self.0.person_versions(id)
-    }
-    fn links_of_person(
-        &self,
-        id: &crate::domain::PersonRef,
-    ) -> StoreResult<Vec<crate::domain::Link>> {
-        self.0.links_of_person(id)
-    }
-    fn reviews_of(
-        &self,
-        id: &crate::domain::PersonRef,
-    ) -> StoreResult<Vec<(u64, crate::safeguards::reviews::Review)>> {
-        self.0.reviews_of(id)
-    }
-    fn cases_of(&self, id: &crate::domain::PersonRef) -> StoreResult<Vec<crate::domain::Case>> {
-        self.0.cases_of(id)
-    }
-    fn meetings_of(
-        &self,
-        id: &crate::domain::PersonRef,
-    ) -> StoreResult<Vec<crate::domain::MaceMeeting>> {
-        self.0.meetings_of(id)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

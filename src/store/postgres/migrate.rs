@@ -57,9 +57,9 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/postgres/0002_roles.sql"),
     },
     Migration {
-        version: 5,
-        name: "0005_audit",
-        sql: include_str!("../../../migrations/postgres/0005_audit.sql"),
+        version: 3,
+        name: "0003_audit",
+        sql: include_str!("../../../migrations/postgres/0003_audit.sql"),
     },
 ];
 
@@ -93,7 +93,16 @@ pub fn migrate(url: &str) -> PgResult<MigrationReport> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .map_err(query("waiting for the migration lock"))?;
-    let report = apply_pending(&mut client);
+    // Roles are cluster-wide while the lock is per database: two databases of one cluster
+    // migrating at once can both find a role absent, and the second to create it fails. Its
+    // transaction rolled back; once more finds the role and skips it.
+    let mut report = apply_pending(&mut client);
+    for _ in 0..2 {
+        if !matches!(&report, Err(e) if is_role_race(e)) {
+            break;
+        }
+        report = apply_pending(&mut client);
+    }
     // Closing the session releases the lock too; unlocking says so sooner.
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
@@ -101,6 +110,13 @@ pub fn migrate(url: &str) -> PgResult<MigrationReport> {
     let report = report?;
     unlocked?;
     Ok(report)
+}
+
+/// True for a migration that failed because another database of the cluster created the same
+/// role at the same moment (`unique_violation` on the roles' catalogue).
+fn is_role_race(e: &PgError) -> bool {
+    matches!(e, PgError::Migration { sqlstate, message, .. }
+        if sqlstate == "23505" && message.contains("pg_authid_rolname_index"))
 }
 
 /// Checks the applied migrations against [`MIGRATIONS`], then applies the rest in order.

@@ -283,8 +283,8 @@ impl Store for PgStore {
         let mut tx = client
             .transaction()
             .map_err(pg("starting an import transaction"))?;
-        let mut written = data::write_import(&mut tx, batch, file, summary)?;
-        people::write_import(&mut tx, batch, &mut written)?;
+        let (mut written, file_id) = data::write_import(&mut tx, batch, file, summary)?;
+        people::write_import(&mut tx, batch, file_id, &mut written)?;
         if commit {
             tx.commit().map_err(pg("committing an import"))?;
         } else {

@@ -82,17 +82,18 @@ pub(super) fn write_records(
     Ok(())
 }
 
-/// The people part of `write_import`: the batch's stop-and-search records, under the file the
-/// public side registered in this transaction; records already stored are left as they are.
+/// The people part of `write_import`: the batch's stop-and-search records, under the file
+/// `file_id` the public side registered in this transaction; records already stored are left
+/// as they are.
 pub(super) fn write_import(
     tx: &mut Transaction<'_>,
     batch: &ImportBatch,
+    file_id: i64,
     written: &mut ImportWritten,
 ) -> StoreResult<()> {
     if batch.stop_searches.is_empty() {
         return Ok(());
     }
-    let file_id = import_file_id(tx)?;
     let context = "storing stop and search";
     let stmt = tx
         .prepare(&format!(
@@ -117,27 +118,6 @@ pub(super) fn write_import(
         written.unlocated += n * u64::from(record.location.is_none());
     }
     Ok(())
-}
-
-/// The id of the imported file the public side registered in this transaction (the row of
-/// `imported_files` whose inserting transaction is this one).
-fn import_file_id(tx: &mut Transaction<'_>) -> StoreResult<i64> {
-    let context = "finding the imported file of this transaction";
-    let rows = tx
-        .query(
-            "SELECT id FROM imported_files \
-             WHERE xmin::text = (pg_current_xact_id()::xid)::text ORDER BY id DESC LIMIT 1",
-            &[],
-        )
-        .map_err(pg(context))?;
-    match rows.first() {
-        Some(row) => row.try_get(0).map_err(pg(context)),
-        None => Err(StoreError::Refused {
-            operation: "store stop and search records",
-            field: "file",
-            problem: "no imported file is registered in this transaction".into(),
-        }),
-    }
 }
 
 /// What the rules need to check `data` on the resulting state (as the SQLite store's).

@@ -1,23 +1,17 @@
 //! The people schema of the PostgreSQL store against the SQLite store: each test runs the
 //! same calls through `&mut dyn Store` on `SqliteStore::open_in_memory()` and on a `PgStore`
 //! (a fresh database of a throwaway cluster), and checks that both give the same answers.
-//!
-//! Until the public side (`data.rs`) is built, `write_records`, `load_kinds`, `counts` and
-//! `write_import` of `PgStore` stop at its placeholders, so the PostgreSQL store is driven
-//! through [`PeopleSide`]: `PgStore` with those four methods running the people side alone, in
-//! one transaction as `PgStore` does. Every other method is `PgStore`'s own.
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use super::super::PgStore;
 use super::super::test_cluster::PgCluster;
-use super::super::{PgStore, pg};
-use crate::domain::{Agency, CaseRef, Dataset, Day, LinkTarget, PersonRef, Role, StopSearch, User};
+use crate::domain::{Agency, CaseRef, Dataset, Day, LinkTarget, PersonRef, Role, User};
 use crate::safeguards::reviews::{Review, ReviewOutcome};
 use crate::store::changes::{ChangeKind, ChangeSet};
 use crate::store::{
-    AmendedIncident, Amendment, Erased, ImportBatch, ImportFile, ImportWritten, IncidentCorrection,
-    IncidentsFingerprint, KindCounts, NewUser, PersonVersion, SqliteStore, Store, StoreError,
-    StoreResult, WithdrawalNote, Written,
+    Amendment, Erased, ImportBatch, ImportFile, KindCounts, NewUser, SqliteStore, Store,
+    StoreError, Written,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -59,10 +53,10 @@ fn fresh_database(cluster: &PgCluster) -> String {
 
 /// The SQLite store and the PostgreSQL store (with its URL, for direct queries), or `None`
 /// without PostgreSQL. Keep the cluster alive while the stores are used.
-fn stores() -> Option<(Arc<PgCluster>, String, SqliteStore, PeopleSide)> {
+fn stores() -> Option<(Arc<PgCluster>, String, SqliteStore, PgStore)> {
     let cluster = cluster()?;
     let url = fresh_database(&cluster);
-    let pg = PeopleSide(PgStore::connect(&url).unwrap());
+    let pg = PgStore::connect(&url).unwrap();
     Some((cluster, url, SqliteStore::open_in_memory().unwrap(), pg))
 }
 
@@ -92,7 +86,7 @@ fn demo() -> &'static Dataset {
 /// Both stores, one after the other, with their names for messages.
 fn both<'a>(
     sqlite: &'a mut SqliteStore,
-    pg: &'a mut PeopleSide,
+    pg: &'a mut PgStore,
 ) -> [(&'static str, &'a mut dyn Store); 2] {
     [("SQLite", sqlite), ("PostgreSQL", pg)]
 }
@@ -576,7 +570,7 @@ fn an_erasure_vacuums_so_no_page_of_the_people_schema_holds_the_erased_ids() {
         return;
     };
     let url = fresh_database(&own);
-    let mut pg = PeopleSide(PgStore::connect(&url).unwrap());
+    let mut pg = PgStore::connect(&url).unwrap();
     let demo = demo();
     let (people, links) = erasure_targets(demo);
     // No autovacuum or autoanalyze in this database: only the store's own vacuum may clear the
@@ -872,280 +866,4 @@ fn the_gis_role_cannot_read_any_people_table_and_the_app_role_can() {
         .unwrap()
         .get(0);
     assert_eq!(people, demo().people.len() as i64);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The PostgreSQL store, people side only.
-
-/// [`PgStore`] whose `write_records`, `load_kinds`, `counts` and `write_import` run the people
-/// side alone (the public side's are placeholders until `data.rs` is built), each in one
-/// transaction as `PgStore` runs both sides. `write_import` registers the file itself, as the
-/// public side does, so the stop-and-search records have their file.
-pub(super) struct PeopleSide(pub(super) PgStore);
-
-impl Store for PeopleSide {
-    fn schema_version(&self) -> StoreResult<u32> {
-        self.0.schema_version()
-    }
-
-    fn write_records(&mut self, data: &Dataset) -> StoreResult<Written> {
-        let client = self.0.client.get_mut();
-        let mut tx = client
-            .transaction()
-            .map_err(pg("starting a write transaction"))?;
-        let mut written = Written::default();
-        super::write_records(&mut tx, data, &mut written)?;
-        tx.commit().map_err(pg("committing a write transaction"))?;
-        Ok(written)
-    }
-
-    fn stored_state(&self, data: &Dataset) -> StoreResult<crate::safeguards::rules::StoredState> {
-        self.0.stored_state(data)
-    }
-
-    fn load(&self) -> StoreResult<Dataset> {
-        self.load_kinds(&ChangeSet::everything(0)).map(|(d, _)| d)
-    }
-
-    fn counts(&self) -> StoreResult<KindCounts> {
-        let mut counts = KindCounts::default();
-        super::counts(&mut self.0.client.borrow_mut(), &mut counts)?;
-        Ok(counts)
-    }
-
-    fn add_user(&mut self, user: &NewUser) -> StoreResult<u64> {
-        self.0.add_user(user)
-    }
-
-    fn set_user_token(&mut self, name: &str, hash: &str, expires: u64) -> StoreResult<bool> {
-        self.0.set_user_token(name, hash, expires)
-    }
-
-    fn revoke_user(&mut self, name: &str, revoked_at: u64) -> StoreResult<Option<User>> {
-        self.0.revoke_user(name, revoked_at)
-    }
-
-    fn users(&self) -> StoreResult<Vec<(String, User)>> {
-        self.0.users()
-    }
-
-    fn change_marker(&self) -> StoreResult<u64> {
-        self.0.change_marker()
-    }
-
-    fn latest_change(&self) -> StoreResult<Option<u64>> {
-        self.0.latest_change()
-    }
-
-    fn changes_since(&self, after: u64) -> StoreResult<ChangeSet> {
-        self.0.changes_since(after)
-    }
-
-    fn load_kinds(&self, kinds: &ChangeSet) -> StoreResult<(Dataset, u64)> {
-        let mut client = self.0.client.borrow_mut();
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(pg("starting a read transaction"))?;
-        let mut dataset = Dataset::default();
-        super::load_kinds(&mut tx, kinds, &mut dataset)?;
-        tx.commit().map_err(pg("ending a read transaction"))?;
-        Ok((dataset, 0))
-    }
-
-    fn for_each_incident_batch(
-        &self,
-        each: &mut dyn FnMut(Vec<crate::domain::Incident>),
-    ) -> StoreResult<u64> {
-        self.0.for_each_incident_batch(each)
-    }
-
-    fn incidents_fingerprint(&self, cursor: u64) -> StoreResult<IncidentsFingerprint> {
-        self.0.incidents_fingerprint(cursor)
-    }
-
-    fn for_each_incident_after_segment(
-        &self,
-        after: u64,
-        each: &mut dyn FnMut(Vec<crate::domain::Incident>),
-    ) -> StoreResult<u64> {
-        self.0.for_each_incident_after_segment(after, each)
-    }
-
-    fn incident_rows_after_segment(&self, after: u64) -> StoreResult<u64> {
-        self.0.incident_rows_after_segment(after)
-    }
-
-    fn withdraw_incidents(
-        &mut self,
-        ids: &[crate::domain::IncidentId],
-        note: &WithdrawalNote,
-    ) -> StoreResult<Vec<u64>> {
-        self.0.withdraw_incidents(ids, note)
-    }
-
-    fn amend_incident(
-        &mut self,
-        id: crate::domain::IncidentId,
-        correction: &IncidentCorrection,
-        note: &WithdrawalNote,
-    ) -> StoreResult<AmendedIncident> {
-        self.0.amend_incident(id, correction, note)
-    }
-
-    fn for_each_withdrawal_after(
-        &self,
-        after: u64,
-        each: &mut dyn FnMut(Vec<crate::domain::Incident>),
-    ) -> StoreResult<u64> {
-        self.0.for_each_withdrawal_after(after, each)
-    }
-
-    fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
-        self.0.user_by_token_hash(token_hash)
-    }
-
-    fn write_import(
-        &mut self,
-        batch: &ImportBatch,
-        file: &ImportFile,
-        summary: &serde_json::Value,
-        commit: bool,
-    ) -> StoreResult<ImportWritten> {
-        let client = self.0.client.get_mut();
-        let mut tx = client
-            .transaction()
-            .map_err(pg("starting an import transaction"))?;
-        tx.execute(
-            "INSERT INTO imported_files (id, file_sha256, kind, file_name, imported_at, summary) \
-             SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5::text::jsonb FROM imported_files",
-            &[
-                &file.sha256,
-                &file.kind,
-                &file.name,
-                &file.imported_at,
-                &summary.to_string(),
-            ],
-        )
-        .map_err(pg("registering the imported file"))?;
-        let mut written = ImportWritten::default();
-        super::write_import(&mut tx, batch, &mut written)?;
-        if commit {
-            tx.commit().map_err(pg("committing an import"))?;
-        } else {
-            tx.rollback().map_err(pg("rolling back a dry run"))?;
-        }
-        Ok(written)
-    }
-
-    fn write_matches(
-        &mut self,
-        matches: &[crate::ingest::reconcile::LikelyDuplicate],
-        params: &serde_json::Value,
-        found_at: &str,
-    ) -> StoreResult<u64> {
-        self.0.write_matches(matches, params, found_at)
-    }
-
-    fn assign_case(
-        &mut self,
-        case_ref: &CaseRef,
-        user: &str,
-        by: &str,
-        at: &str,
-    ) -> StoreResult<Option<bool>> {
-        self.0.assign_case(case_ref, user, by, at)
-    }
-
-    fn erase(&mut self, people: &[PersonRef], links: &[u64]) -> StoreResult<Erased> {
-        self.0.erase(people, links)
-    }
-
-    fn person(&self, id: &PersonRef) -> StoreResult<Option<crate::domain::Person>> {
-        self.0.person(id)
-    }
-
-    fn record_review(&mut self, review: &Review) -> StoreResult<u64> {
-        self.0.record_review(review)
-    }
-
-    fn latest_reviews(
-        &self,
-        people: &[PersonRef],
-    ) -> StoreResult<std::collections::BTreeMap<PersonRef, u64>> {
-        self.0.latest_reviews(people)
-    }
-
-    fn person_versions(&self, id: &PersonRef) -> StoreResult<Vec<PersonVersion>> {
-        self.0.person_versions(id)
-    }
-
-    fn links_of_person(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::Link>> {
-        self.0.links_of_person(id)
-    }
-
-    fn reviews_of(&self, id: &PersonRef) -> StoreResult<Vec<(u64, Review)>> {
-        self.0.reviews_of(id)
-    }
-
-    fn cases_of(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::Case>> {
-        self.0.cases_of(id)
-    }
-
-    fn meetings_of(&self, id: &PersonRef) -> StoreResult<Vec<crate::domain::MaceMeeting>> {
-        self.0.meetings_of(id)
-    }
-}
-
-/// `StopSearch` is stored as its JSON: a record read back from the table is the one written.
-#[test]
-fn a_stored_stop_and_search_record_reads_back_as_written() {
-    let Some((_cluster, url, _sqlite, mut pg)) = stores() else {
-        return;
-    };
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/police/stop_search_handmade.csv");
-    let src = crate::ingest::report::SourceFile {
-        name: "stop_search_handmade.csv".to_owned(),
-        sha256: "b".repeat(64),
-        agency: Agency::new("avon-and-somerset-police").unwrap(),
-        isa_ref: None,
-        progress: crate::ingest::report::Progress::default(),
-    };
-    let parsed = crate::ingest::police::parse_stop_search(&std::fs::read(&path).unwrap(), &src);
-    let batch = ImportBatch {
-        stop_searches: parsed
-            .records
-            .iter()
-            .cloned()
-            .zip(parsed.lines.clone())
-            .collect(),
-        ..ImportBatch::default()
-    };
-    let file = ImportFile {
-        name: src.name.clone(),
-        sha256: src.sha256.clone(),
-        imported_at: "2026-01-30T09:00:00.000Z".to_owned(),
-        kind: "police-stop-search".to_owned(),
-    };
-    pg.write_import(&batch, &file, &serde_json::json!({}), true)
-        .unwrap();
-    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let rows = client
-        .query(
-            "SELECT record::text, (day - DATE '1970-01-01'), line FROM people.stop_searches \
-             ORDER BY line",
-            &[],
-        )
-        .unwrap();
-    assert_eq!(rows.len(), parsed.records.len());
-    for ((row, record), line) in rows.iter().zip(&parsed.records).zip(&parsed.lines) {
-        let back: StopSearch = serde_json::from_str(row.get(0)).unwrap();
-        assert_eq!(&back, record);
-        let day: i32 = row.get(1);
-        assert_eq!(day, i32::from(record.day.days_since_epoch()));
-        assert_eq!(row.get::<_, i64>(2), i64::try_from(*line).unwrap());
-    }
 }

@@ -1,4 +1,4 @@
--- 0005_audit: the audit log in the database, one trail for every server (issue 16, point 5).
+-- 0003_audit: the audit log in the database, one trail for every server (issue 16, point 5).
 --
 -- Why: several stateless servers behind a load balancer each wrote their own audit file; an
 -- auditor needs one hash-chained, checkpointed trail. Row `seq` holds, byte for byte, line
