@@ -417,3 +417,32 @@ fn migrate_without_a_database_url_says_the_sqlite_store_migrates_itself() {
     assert!(err.contains("SAFERPLACES_DATABASE_URL is not set"), "{err}");
     assert!(err.contains("it migrates itself when opened"), "{err}");
 }
+
+#[test]
+fn the_servers_role_runs_the_store_commands_on_a_migrated_database() {
+    let Some(pg) = migrated() else { return };
+    pg.client()
+        .batch_execute("CREATE ROLE app_login LOGIN IN ROLE saferplaces_app")
+        .unwrap();
+    let url = pg.url_as("app_login", "postgres");
+    let dir = tempfile::tempdir().unwrap();
+    // Every command migrates first: on an up-to-date database that must need no right to
+    // create (the servers' role has none in `public`).
+    for args in [
+        &["stats"][..],
+        &["user", "add", "--name", "analyst", "--role", "vru_analyst"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_saferplaces"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("SAFERPLACES_DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} as the servers' role: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -122,16 +122,24 @@ fn is_role_race(e: &PgError) -> bool {
 /// Checks the applied migrations against [`MIGRATIONS`], then applies the rest in order.
 fn apply_pending(client: &mut Client) -> PgResult<MigrationReport> {
     let query = |context| move |source| PgError::Query { context, source };
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
+    // Created only when absent: `CREATE TABLE IF NOT EXISTS` needs the right to create in
+    // `public` even when the table exists, which the servers' role need not have.
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .and_then(|r| r.try_get(0))
+        .map_err(query("looking for the table schema_migrations"))?;
+    if !exists {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
                  version    integer     PRIMARY KEY,
                  name       text        NOT NULL,
                  sha256     text        NOT NULL CHECK (length(sha256) = 64),
                  applied_at timestamptz NOT NULL DEFAULT now()
              )",
-        )
-        .map_err(query("creating the table schema_migrations"))?;
+            )
+            .map_err(query("creating the table schema_migrations"))?;
+    }
     let rows = client
         .query(
             "SELECT version, name, sha256 FROM schema_migrations ORDER BY version",
