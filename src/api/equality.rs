@@ -28,10 +28,14 @@ async fn get_latest(
     params: Params,
 ) -> ApiResult<Response> {
     params.only(&[])?;
+    // A server on PostgreSQL has no equality results: the monitor's tables are the embedded
+    // store's only in this release.
     let Some(dir) = state.equality_dir.clone() else {
-        return Err(ApiError::internal(std::io::Error::other(
-            "the server was started without a store for the equality monitor",
-        )));
+        return Err(ApiError::NotFound(
+            "the equality monitor's results are kept by the embedded SQLite store only in this \
+             release; this server runs on PostgreSQL"
+                .to_owned(),
+        ));
     };
     let policy = state.disclosure;
     let (month, results, alerts) = super::blocking(move || {
