@@ -54,7 +54,7 @@ one() { # $1 sqlite|postgres, $2 round
   "$BIN" import police-street "$WORK/street.csv" --data-dir "$WORK/data" > "$WORK/out.txt"
   t1=$(date +%s.%N)
   python3 -c "import sys; t=$t1-$t0; print(f'$1 round $2: {t:.2f} s, {$N/t:,.0f} rows/s')" | tee -a "$WORK/results.txt"
-  grep -o 'stored [0-9]*' "$WORK/out.txt" | head -1
+  grep -o ', stored [0-9]*' "$WORK/out.txt" | head -1 | cut -c3-
 }
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then one sqlite "$r"; one postgres "$r"; else one postgres "$r"; one sqlite "$r"; fi
@@ -62,7 +62,7 @@ done
 t0=$(date +%s.%N)
 "$BIN" import police-street "$WORK/street.csv" --data-dir "$WORK/data" > "$WORK/out.txt"
 t1=$(date +%s.%N)
-echo "postgres re-import (stores 0): $(python3 -c "print(f'{$t1-$t0:.2f}')") s; $(grep -o 'stored [0-9]*' "$WORK/out.txt" | head -1)"
+echo "postgres re-import (stores 0): $(python3 -c "print(f'{$t1-$t0:.2f}')") s; $(grep -o ', stored [0-9]*' "$WORK/out.txt" | head -1 | cut -c3-)"
 python3 - "$WORK/results.txt" "$N" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]

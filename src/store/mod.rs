@@ -9,6 +9,7 @@ pub mod cause;
 pub mod changes;
 pub mod postgres;
 pub mod segment;
+mod shared;
 mod sqlite;
 
 pub use postgres::PgStore;

@@ -20,6 +20,7 @@
 //! `serde_json` without its `float_roundtrip` feature may read a 17-significant-digit value
 //! back one unit in the last place off (about 1e-14 degrees).
 
+use super::shared::{link_changes, person_changes};
 use std::fmt::Display;
 use std::path::Path;
 use std::str::FromStr;
@@ -1673,51 +1674,6 @@ fn write_links(
         });
     }
     Ok(inserted)
-}
-
-/// The same categories, in any order.
-fn same_categories(a: &[SubjectCategory], b: &[SubjectCategory]) -> bool {
-    let set = |c: &[SubjectCategory]| c.iter().copied().collect::<std::collections::BTreeSet<_>>();
-    set(a) == set(b)
-}
-
-/// The names whose flag is set.
-fn changed<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<&'static str> {
-    fields
-        .into_iter()
-        .filter_map(|(name, changed)| changed.then_some(name))
-        .collect()
-}
-
-/// Names of the fields in which `new` differs from `old`.
-fn person_changes(old: &Person, new: &Person) -> Vec<&'static str> {
-    changed([
-        ("birth_year", old.birth_year != new.birth_year),
-        (
-            "categories",
-            !same_categories(&old.categories, &new.categories),
-        ),
-        ("agency", old.source != new.source),
-        ("review_due", old.review_due != new.review_due),
-        ("isa_ref", old.isa_ref != new.isa_ref),
-    ])
-}
-
-/// Names of the fields in which `new` differs from `old`.
-fn link_changes(old: &Link, new: &Link) -> Vec<&'static str> {
-    changed([
-        ("kind", old.kind != new.kind),
-        ("from", old.from != new.from),
-        ("to", old.to != new.to),
-        (
-            "categories",
-            !same_categories(&old.categories, &new.categories),
-        ),
-        ("grade", old.grade != new.grade),
-        ("agency", old.source != new.source),
-        ("review_due", old.review_due != new.review_due),
-        ("isa_ref", old.isa_ref != new.isa_ref),
-    ])
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,13 +9,14 @@
 //! incident (`ChangeKind::IncidentSegments`), and withdraws the old id naming the new one.
 //! Both are one transaction with their change-feed rows.
 
+use crate::store::shared::{amended_id, apply_correction as apply, checked_note};
 use std::collections::{BTreeMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::changes::{self as feed};
 use super::{SqliteStore, db, integrity, sql_id};
-use crate::domain::{Incident, IncidentId, IncidentLocation, LocationPrecision, TimePrecision};
+use crate::domain::{Incident, IncidentId};
 use crate::store::changes::ChangeKind;
 use crate::store::{
     AmendedIncident, ImportedIncident, IncidentCorrection, SourceAttributes, StoreError,
@@ -180,35 +181,6 @@ fn holds_id(segment: i64, ids: &[u8], id: u64) -> StoreResult<bool> {
     Ok(false)
 }
 
-/// Refuses a note without a reason of [`WithdrawalNote::MIN_REASON_CHARS`] characters or
-/// without an actor; returns the trimmed reason and actor.
-fn checked_note<'a>(
-    operation: &'static str,
-    note: &'a WithdrawalNote,
-) -> StoreResult<(&'a str, &'a str)> {
-    let refused = |field, problem: String| StoreError::Refused {
-        operation,
-        field,
-        problem,
-    };
-    let reason = note.reason.trim();
-    let chars = reason.chars().count();
-    if chars < WithdrawalNote::MIN_REASON_CHARS {
-        return Err(refused(
-            "reason",
-            format!(
-                "{chars} characters; give at least {} saying why",
-                WithdrawalNote::MIN_REASON_CHARS
-            ),
-        ));
-    }
-    let actor = note.actor.trim();
-    if actor.is_empty() {
-        return Err(refused("actor", "empty; name who decided".to_owned()));
-    }
-    Ok((reason, actor))
-}
-
 /// Refuses an incident withdrawn before with [`StoreError::AlreadyWithdrawn`].
 fn not_withdrawn(conn: &Connection, id: u64) -> StoreResult<()> {
     let context = "looking up an incident withdrawal";
@@ -349,12 +321,6 @@ impl SqliteStore {
     }
 }
 
-/// The id of the incident that amends `old`: derived from it (`stable_id`, 63 bits, like
-/// imported ids), so it cannot collide with a demo id and a repeat is found, not guessed.
-fn amended_id(old: u64) -> u64 {
-    crate::ingest::report::stable_id("incident-amendment", &[&old.to_le_bytes()])
-}
-
 /// The incident `id` as stored, with its source record (file, line, raw fields) and the
 /// imported file it came from. A row of the incidents table without a source record (the
 /// synthetic generator's) gets one: an `amendment` entry in the register of imported files.
@@ -471,50 +437,6 @@ fn register_amendment(conn: &Connection, id: u64, at: &str) -> StoreResult<i64> 
     )
     .map_err(db("registering an amendment as a source"))?;
     Ok(conn.last_insert_rowid())
-}
-
-/// `stored` with `correction` applied, and the names of the fields that changed.
-fn apply(
-    stored: &Incident,
-    correction: &IncidentCorrection,
-) -> StoreResult<(Incident, Vec<&'static str>)> {
-    let mut fields = Vec::new();
-    let mut corrected = stored.clone();
-    if let Some(category) = correction.category.filter(|c| *c != stored.category) {
-        corrected.category = category;
-        fields.push("category");
-    }
-    if let Some(point) = correction
-        .location
-        .filter(|p| stored.location.is_none_or(|l| l.point != *p))
-    {
-        corrected.location = Some(IncidentLocation {
-            point,
-            precision: stored
-                .location
-                .map_or(LocationPrecision::Exact, |l| l.precision),
-        });
-        fields.push("location");
-    }
-    if let Some(day) = correction.day.filter(|d| *d != stored.time.day) {
-        corrected.time.day = day;
-        // A corrected day of a month-precision incident is a known day.
-        if corrected.time.precision == TimePrecision::Month {
-            corrected.time.precision = TimePrecision::Day;
-        }
-        fields.push("day");
-    }
-    if fields.is_empty() {
-        return Err(StoreError::Refused {
-            operation: "amend an incident",
-            field: "correction",
-            problem: format!(
-                "the category, location and day given are the ones incident {} has already",
-                stored.id
-            ),
-        });
-    }
-    Ok((corrected, fields))
 }
 
 /// Writes `row` as a segment of its own from file `file_id`; returns the segment's id.

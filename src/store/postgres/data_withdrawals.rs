@@ -7,6 +7,7 @@
 //! it like any imported incident (`ChangeKind::IncidentSegments`), and withdraws the old id
 //! naming the new one. Each is one transaction with its change-feed rows.
 
+use crate::store::shared::{amended_id, apply_correction as apply, checked_note};
 use std::collections::BTreeMap;
 
 use postgres::{Client, Transaction};
@@ -16,7 +17,7 @@ use super::super::super::{
     StoreResult, WithdrawalNote,
 };
 use super::{INCIDENT_COLUMNS, incident_row, lock_writes, pg, record_change, sql_id, unsigned};
-use crate::domain::{Incident, IncidentId, IncidentLocation, LocationPrecision, TimePrecision};
+use crate::domain::{Incident, IncidentId};
 use crate::store::changes::ChangeKind;
 
 pub(in super::super) fn withdraw_incidents(
@@ -99,35 +100,6 @@ pub(in super::super) fn amend_incident(
     })
 }
 
-/// Refuses a note without a reason of [`WithdrawalNote::MIN_REASON_CHARS`] characters or
-/// without an actor; returns the trimmed reason and actor (as the `SQLite` store).
-fn checked_note<'a>(
-    operation: &'static str,
-    note: &'a WithdrawalNote,
-) -> StoreResult<(&'a str, &'a str)> {
-    let refused = |field, problem: String| StoreError::Refused {
-        operation,
-        field,
-        problem,
-    };
-    let reason = note.reason.trim();
-    let chars = reason.chars().count();
-    if chars < WithdrawalNote::MIN_REASON_CHARS {
-        return Err(refused(
-            "reason",
-            format!(
-                "{chars} characters; give at least {} saying why",
-                WithdrawalNote::MIN_REASON_CHARS
-            ),
-        ));
-    }
-    let actor = note.actor.trim();
-    if actor.is_empty() {
-        return Err(refused("actor", "empty; name who decided".to_owned()));
-    }
-    Ok((reason, actor))
-}
-
 /// Where a stored incident is.
 struct Stored {
     /// The batch that stored it; `None` for a row written one by one.
@@ -204,11 +176,6 @@ fn withdraw_one(
     Ok(unsigned(seq))
 }
 
-/// The id of the incident that amends `old`, as the `SQLite` store derives it.
-fn amended_id(old: u64) -> u64 {
-    crate::ingest::report::stable_id("incident-amendment", &[&old.to_le_bytes()])
-}
-
 /// The incident `id` as stored, with its source record and the imported file it came from. An
 /// incident without a source (the synthetic generator's) gets one: an `amendment` entry in
 /// the register of imported files.
@@ -283,48 +250,4 @@ fn register_amendment(tx: &mut Transaction<'_>, id: u64, at: &str) -> StoreResul
         crate::safeguards::audit::hex(&sha2::Sha256::digest(format!("{name} at {at}").as_bytes()));
     let summary = serde_json::json!({ "amends": id });
     super::import::register_file(tx, &sha256, "amendment", &name, at, &summary)
-}
-
-/// `stored` with `correction` applied, and the names of the fields that changed (as the
-/// `SQLite` store).
-fn apply(
-    stored: &Incident,
-    correction: &IncidentCorrection,
-) -> StoreResult<(Incident, Vec<&'static str>)> {
-    let mut fields = Vec::new();
-    let mut corrected = stored.clone();
-    if let Some(category) = correction.category.filter(|c| *c != stored.category) {
-        corrected.category = category;
-        fields.push("category");
-    }
-    if let Some(point) = correction
-        .location
-        .filter(|p| stored.location.is_none_or(|l| l.point != *p))
-    {
-        corrected.location = Some(IncidentLocation {
-            point,
-            precision: stored
-                .location
-                .map_or(LocationPrecision::Exact, |l| l.precision),
-        });
-        fields.push("location");
-    }
-    if let Some(day) = correction.day.filter(|d| *d != stored.time.day) {
-        corrected.time.day = day;
-        if corrected.time.precision == TimePrecision::Month {
-            corrected.time.precision = TimePrecision::Day;
-        }
-        fields.push("day");
-    }
-    if fields.is_empty() {
-        return Err(StoreError::Refused {
-            operation: "amend an incident",
-            field: "correction",
-            problem: format!(
-                "the category, location and day given are the ones incident {} has already",
-                stored.id
-            ),
-        });
-    }
-    Ok((corrected, fields))
 }

@@ -15,6 +15,7 @@
 //! (outside the transaction) so no page keeps the dead rows' bytes; what PostgreSQL still keeps
 //! (WAL, backups, replicas) is in docs/SECURITY.md.
 
+use crate::store::shared::{link_changes, person_changes};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 use std::str::FromStr;
@@ -840,51 +841,6 @@ fn write_links(
         });
     }
     Ok(inserted)
-}
-
-/// The same categories, in any order.
-fn same_categories(a: &[SubjectCategory], b: &[SubjectCategory]) -> bool {
-    let set = |c: &[SubjectCategory]| c.iter().copied().collect::<BTreeSet<_>>();
-    set(a) == set(b)
-}
-
-/// The names whose flag is set.
-fn changed<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<&'static str> {
-    fields
-        .into_iter()
-        .filter_map(|(name, changed)| changed.then_some(name))
-        .collect()
-}
-
-/// Names of the fields in which `new` differs from `old` (the SQLite store's names and order).
-fn person_changes(old: &Person, new: &Person) -> Vec<&'static str> {
-    changed([
-        ("birth_year", old.birth_year != new.birth_year),
-        (
-            "categories",
-            !same_categories(&old.categories, &new.categories),
-        ),
-        ("agency", old.source != new.source),
-        ("review_due", old.review_due != new.review_due),
-        ("isa_ref", old.isa_ref != new.isa_ref),
-    ])
-}
-
-/// Names of the fields in which `new` differs from `old` (the SQLite store's names and order).
-fn link_changes(old: &Link, new: &Link) -> Vec<&'static str> {
-    changed([
-        ("kind", old.kind != new.kind),
-        ("from", old.from != new.from),
-        ("to", old.to != new.to),
-        (
-            "categories",
-            !same_categories(&old.categories, &new.categories),
-        ),
-        ("grade", old.grade != new.grade),
-        ("agency", old.source != new.source),
-        ("review_due", old.review_due != new.review_due),
-        ("isa_ref", old.isa_ref != new.isa_ref),
-    ])
 }
 
 /// Stores cases not stored yet, and the assignments they name (by `case record`).
