@@ -226,7 +226,7 @@ def main():
         # 5. Erasures of people on investigation cases.
         pairs = [line.split("|") for line in psql(d, port, as_postgres,
             "SELECT reference, subjects->>0 FROM people.cases WHERE kind = 'investigation' "
-            f"ORDER BY reference LIMIT {args.runs}").split()]
+            f"ORDER BY reference LIMIT {3 * args.runs}").split()]
         ptok = cli(0, "user", "add", "--name", "bench-police", "--role", "police_analyst",
                    "--org", "synthetic-police").strip().splitlines()[-1]
         erased = []
@@ -234,14 +234,21 @@ def main():
             cli(k % 2, "case", "assign", "--case", case, "--user", "bench-police")
             h = {"Authorization": f"Bearer {ptok}", "X-Purpose": "disrupting_exploitation",
                  "X-Case-Ref": case, "X-Legal-Basis": "dpa_2018_s35_law_enforcement"}
-            wait_both(bases, lambda b: status(b, f"/api/v1/people/{person}", h) == 200)
+            # A subject the policy does not show for this purpose (a child victim) is skipped.
+            try:
+                wait_both(bases, lambda b: status(b, f"/api/v1/people/{person}", h) == 200, limit=5)
+            except SystemExit:
+                print(f"case {case}: subject {person} not readable for this purpose; skipped", flush=True)
+                continue
             cli(1 - k % 2, "review", "record", "--person", person, "--outcome", "remove",
                 "--rationale", "Benchmark: no longer proportionate to hold this record.",
                 "--decided-by", "A. Reviewer")
             # Refused as an id never stored is (403: existence is not revealed).
             erased.extend(wait_both(bases, lambda b: status(b, f"/api/v1/people/{person}", h) == 403))
+            if len(erased) >= 2 * args.runs:
+                break
         if erased:
-            summary(f"erasure gone from both ({len(pairs)} people)", erased)
+            summary(f"erasure gone from both ({len(erased) // 2} people)", erased)
 
         if args.oha:
             tiles(args, bases, token, work)

@@ -587,3 +587,49 @@ fn likely_duplicates_are_linked_once() {
         (first, again)
     });
 }
+
+#[test]
+fn a_bulk_import_leaves_the_planner_statistics_of_incidents_fresh() {
+    let Some(mut pg) = pg_fixture() else { return };
+    let template = demo().incidents.remove(0);
+    let rows = super::super::ANALYZE_AFTER_ROWS as usize;
+    let incidents = (0..rows)
+        .map(|n| {
+            let mut incident = template.clone();
+            incident.id = IncidentId::new(1_000_000 + n as u64);
+            crate::store::ImportedIncident {
+                incident,
+                line: n as u64 + 2,
+                attributes: crate::store::SourceAttributes::default(),
+                outside_area: false,
+            }
+        })
+        .collect();
+    let batch = ImportBatch {
+        incidents,
+        ..ImportBatch::default()
+    };
+    let file = ImportFile {
+        name: "bulk.csv".to_owned(),
+        sha256: "2".repeat(64),
+        imported_at: "2026-12-08T02:30:00.000Z".to_owned(),
+        kind: "incidents".to_owned(),
+    };
+    let written = pg
+        .store
+        .write_import(&batch, &file, &serde_json::json!({}), true)
+        .unwrap();
+    assert_eq!(written.stored, rows as u64);
+    // A table never analysed has reltuples -1: every server's query for the batches after its
+    // cursor was then planned as a scan of the whole table (4 s a change at 10M incidents).
+    let reltuples: f32 = pg
+        .cluster
+        .client_as("postgres", &pg.db)
+        .query_one(
+            "SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(reltuples >= rows as f32 * 0.9, "reltuples {reltuples}");
+}
