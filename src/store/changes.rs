@@ -77,6 +77,28 @@ impl ChangeSet {
         }
     }
 
+    /// Notes a feed row of `kind` (its `kind` column) with sequence number `seq`; an unknown
+    /// kind is refused naming the row. Both stores read their feed through this.
+    pub(crate) fn mark(&mut self, seq: i64, kind: &str) -> Result<(), super::StoreError> {
+        self.latest = self.latest.max(u64::try_from(seq).unwrap_or(0));
+        match kind {
+            "incidents" => self.incidents = true,
+            "incident_segments" => self.incident_segments = true,
+            "reference" => self.reference = true,
+            "people" => self.people = true,
+            "access" => self.access = true,
+            "incident_withdrawals" => self.incident_withdrawals = true,
+            other => {
+                return Err(super::StoreError::Corrupt {
+                    table: "changes",
+                    row: seq.to_string(),
+                    reason: format!("unknown kind {other:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// True when nothing changed.
     pub fn is_empty(&self) -> bool {
         !(self.incidents

@@ -4,8 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db;
+use crate::store::StoreResult;
 use crate::store::changes::{ChangeKind, ChangeSet};
-use crate::store::{StoreError, StoreResult};
 
 /// Appends a change of `kind` (with the segment range for imports) in the caller's
 /// transaction.
@@ -59,22 +59,7 @@ pub(super) fn since(conn: &Connection, after: u64) -> StoreResult<ChangeSet> {
     while let Some(row) = rows.next().map_err(db(context))? {
         let seq: i64 = row.get(0).map_err(db(context))?;
         let kind: String = row.get(1).map_err(db(context))?;
-        set.latest = set.latest.max(u64::try_from(seq).unwrap_or(0));
-        match kind.as_str() {
-            "incidents" => set.incidents = true,
-            "incident_segments" => set.incident_segments = true,
-            "reference" => set.reference = true,
-            "people" => set.people = true,
-            "access" => set.access = true,
-            "incident_withdrawals" => set.incident_withdrawals = true,
-            other => {
-                return Err(StoreError::Corrupt {
-                    table: "changes",
-                    row: seq.to_string(),
-                    reason: format!("unknown kind {other:?}"),
-                });
-            }
-        }
+        set.mark(seq, &kind)?;
     }
     Ok(set)
 }

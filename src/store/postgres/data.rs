@@ -152,22 +152,7 @@ pub(super) fn changes_since(client: &mut Client, after: u64) -> StoreResult<Chan
     for row in rows {
         let kind: String = row.try_get(0).map_err(pg(context))?;
         let seq: i64 = row.try_get(1).map_err(pg(context))?;
-        set.latest = set.latest.max(unsigned(seq));
-        match kind.as_str() {
-            "incidents" => set.incidents = true,
-            "incident_segments" => set.incident_segments = true,
-            "reference" => set.reference = true,
-            "people" => set.people = true,
-            "access" => set.access = true,
-            "incident_withdrawals" => set.incident_withdrawals = true,
-            other => {
-                return Err(StoreError::Corrupt {
-                    table: "changes",
-                    row: seq.to_string(),
-                    reason: format!("unknown kind {other:?}"),
-                });
-            }
-        }
+        set.mark(seq, &kind)?;
     }
     Ok(set)
 }
